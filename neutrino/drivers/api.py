@@ -1,0 +1,165 @@
+"""The contract between Neutrino's core and its drivers (ML2 style).
+
+Type drivers allocate network segments; mechanism drivers mirror resources
+into a backend and bind ports.  Drivers are found through entry points
+(``neutrino.type_drivers``, ``neutrino.mechanism_drivers``) or a dotted path in
+configuration, so a third party ships one exactly like the built-in ones.
+
+Rules the core guarantees (see DESIGN.md B1-B6):
+
+* ``*_precommit`` runs inside the request's SQL transaction, with
+  ``context.session`` open; it must only touch the database.  Raising aborts
+  and rolls back the whole request.
+* ``*_postcommit`` runs after commit; it may talk to remote systems.  A
+  failing ``create_*_postcommit`` makes the core undo the create.
+* ``bind_port`` never runs inside a transaction (B2).
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# Segment dict keys, as in Neutron's driver API.
+ID = "id"
+NETWORK_TYPE = "network_type"
+PHYSICAL_NETWORK = "physical_network"
+SEGMENTATION_ID = "segmentation_id"
+
+VIF_TYPE_UNBOUND = "unbound"
+VIF_TYPE_BINDING_FAILED = "binding_failed"
+VIF_TYPE_OVS = "ovs"
+
+
+class DriverError(Exception):
+    """A driver refused an operation; the message is shown to the client."""
+
+    status_code = 409
+    error_type = "DriverError"
+
+
+class CoreHandle(Protocol):
+    """What a mechanism driver may ask of the core outside a request.
+
+    Backends observe state asynchronously (S2); they report it here rather
+    than writing the core's tables themselves.
+    """
+
+    def list_networks(self) -> list[dict[str, Any]]: ...
+    def list_subnets(self) -> list[dict[str, Any]]: ...
+    def list_ports(self) -> list[dict[str, Any]]: ...
+    def get_port(self, port_id: str) -> dict[str, Any] | None: ...
+
+    def set_port_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
+        """Apply ``(port_id, status, reason)`` updates; return the ids that changed."""
+
+    def set_network_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]: ...
+
+    def rebind_ports(self, port_ids: list[str]) -> None:
+        """Try binding again (e.g. a chassis appeared for a failed port)."""
+
+
+@dataclass
+class NetworkContext:
+    current: dict[str, Any]
+    original: dict[str, Any] | None
+    network_segments: list[dict[str, Any]]
+    session: Any = None
+
+
+@dataclass
+class SubnetContext:
+    current: dict[str, Any]
+    original: dict[str, Any] | None
+    network: NetworkContext
+    session: Any = None
+
+
+@dataclass
+class PortContext:
+    """A port as a driver sees it, before and after a change (B1).
+
+    ``bound_segment``/``bound_driver`` describe the binding in ``current``;
+    the ``original_*`` pair describes the binding ``original`` had.
+    During ``bind_port`` a driver calls :meth:`set_binding` on success, or
+    :meth:`add_failure_reason` to explain why it could not bind.
+    """
+
+    current: dict[str, Any]
+    original: dict[str, Any] | None
+    network: NetworkContext
+    bound_segment: dict[str, Any] | None = None
+    original_bound_segment: dict[str, Any] | None = None
+    bound_driver: str | None = None
+    original_bound_driver: str | None = None
+    session: Any = None
+    # Filled during bind_port only.
+    segments_to_bind: list[dict[str, Any]] = field(default_factory=list)
+    _binding: tuple[str, str, dict[str, Any]] | None = None
+    failure_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def host(self) -> str:
+        return self.current.get("binding:host_id") or ""
+
+    @property
+    def vnic_type(self) -> str:
+        return self.current.get("binding:vnic_type") or "normal"
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return self.current.get("binding:profile") or {}
+
+    def set_binding(self, segment_id: str, vif_type: str, vif_details: dict[str, Any]) -> None:
+        self._binding = (segment_id, vif_type, vif_details)
+
+    def add_failure_reason(self, reason: str) -> None:
+        self.failure_reasons.append(reason)
+
+
+class MechanismDriver(abc.ABC):
+    """Base class of mechanism drivers.  Every hook is optional."""
+
+    #: Name shown in ``binding:vif_details``/logs; set by the manager.
+    name: str = ""
+
+    def initialize(self, core: CoreHandle) -> None:
+        """Called once at start, with the handle for asynchronous reports."""
+
+    def start_workers(self) -> None:
+        """Start background work (status watchers...) in a server process."""
+
+    def stop(self) -> None:
+        """Release connections; called at shutdown."""
+
+    def health(self) -> dict[str, Any]:
+        """Component states for ``/healthz``."""
+        return {}
+
+    def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
+        """Whether this backend can use a physical network it was not configured with."""
+        return False
+
+    def create_network_precommit(self, context: NetworkContext) -> None: ...
+    def create_network_postcommit(self, context: NetworkContext) -> None: ...
+    def update_network_precommit(self, context: NetworkContext) -> None: ...
+    def update_network_postcommit(self, context: NetworkContext) -> None: ...
+    def delete_network_precommit(self, context: NetworkContext) -> None: ...
+    def delete_network_postcommit(self, context: NetworkContext) -> None: ...
+
+    def create_subnet_precommit(self, context: SubnetContext) -> None: ...
+    def create_subnet_postcommit(self, context: SubnetContext) -> None: ...
+    def update_subnet_precommit(self, context: SubnetContext) -> None: ...
+    def update_subnet_postcommit(self, context: SubnetContext) -> None: ...
+    def delete_subnet_precommit(self, context: SubnetContext) -> None: ...
+    def delete_subnet_postcommit(self, context: SubnetContext) -> None: ...
+
+    def create_port_precommit(self, context: PortContext) -> None: ...
+    def create_port_postcommit(self, context: PortContext) -> None: ...
+    def update_port_precommit(self, context: PortContext) -> None: ...
+    def update_port_postcommit(self, context: PortContext) -> None: ...
+    def delete_port_precommit(self, context: PortContext) -> None: ...
+    def delete_port_postcommit(self, context: PortContext) -> None: ...
+
+    def bind_port(self, context: PortContext) -> None:
+        """Try to bind; never called inside a transaction (B2)."""
