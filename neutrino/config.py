@@ -1,0 +1,95 @@
+"""Settings, read from environment variables (``NEUTRINO_*``) and an optional TOML file.
+
+One flat dataclass: every option has one name, documented in
+``docs/configuration.md``; the environment overrides the file, so a test or an
+operator can change one value without writing a file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@dataclass
+class Settings:
+    #: SQLAlchemy URL; SQLite file by default, ``postgresql+psycopg://...`` to scale out.
+    database_url: str = "sqlite:///neutrino.db"
+    #: Mechanism drivers in call order: entry-point names or ``module:Class`` paths.
+    mechanism_drivers: list[str] = field(default_factory=lambda: ["ovn"])
+    #: Network types a tenant network (no ``provider:*`` given) gets, in order of preference.
+    tenant_network_types: list[str] = field(default_factory=lambda: ["geneve"])
+    #: ``physnet`` or ``physnet:first:last`` entries; VLAN ids a tenant VLAN may take.
+    network_vlan_ranges: list[str] = field(default_factory=list)
+    #: ``first:last`` VNI ranges for geneve tenant networks.
+    geneve_vni_ranges: list[str] = field(default_factory=lambda: ["1:65535"])
+    #: Physical networks flat networks may use; ``*`` for any.
+    flat_networks: list[str] = field(default_factory=lambda: ["*"])
+    #: MTU of the underlying physical network; geneve networks get this minus overhead.
+    global_physnet_mtu: int = 1500
+    #: How many times a binding is retried when the port changes meanwhile (B3 4c).
+    max_bind_retries: int = 10
+    #: API server
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 9696
+    api_workers: int = 2
+    max_request_body_size: int = 1_048_576
+    #: Page size cap for list requests without ``limit``.
+    pagination_max_limit: int = -1
+    #: OVN: comma-separated OVSDB remotes (several for a clustered DB).
+    ovn_nb_connection: str = "unix:/var/run/ovn/ovnnb_db.sock"
+    ovn_sb_connection: str = "unix:/var/run/ovn/ovnsb_db.sock"
+    #: Seconds an OVSDB transaction may take before the write is left to repair.
+    ovsdb_timeout: float = 5.0
+    #: Seconds between full reconciliations (status sync and drift repair).
+    maintenance_interval: float = 60.0
+    #: Webhook for port status events (``network-vif-plugged``/``-unplugged``); empty = off.
+    notify_url: str = ""
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> "Settings":
+        """File (``NEUTRINO_CONFIG`` or *path*), then ``NEUTRINO_<NAME>`` env, then *overrides*."""
+        values: dict[str, Any] = {}
+        path = path or os.environ.get("NEUTRINO_CONFIG")
+        if path:
+            with open(path, "rb") as f:
+                values.update(tomllib.load(f))
+        types = {f.name: f for f in dataclasses.fields(cls)}
+        for name, f in types.items():
+            env = os.environ.get(f"NEUTRINO_{name.upper()}")
+            if env is not None:
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(types)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = cls()
+        for name, value in values.items():
+            default = getattr(settings, name)
+            if isinstance(default, list) and isinstance(value, str):
+                value = _list(value)
+            elif isinstance(default, bool):
+                value = str(value).lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, (int, float)) and not isinstance(value, (int, float)):
+                value = type(default)(value)
+            setattr(settings, name, value)
+        return settings
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            env[f"NEUTRINO_{f.name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+        return env
+
+
+def sqlite_url(state_dir: str | os.PathLike) -> str:
+    return f"sqlite:///{Path(state_dir).resolve() / 'neutrino.db'}"
