@@ -1,0 +1,111 @@
+"""The ASGI application: Neutron v2.0 routes, version discovery, health."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from neutrino.api import errors
+from neutrino.api.routes import build_router
+from neutrino.core.plugin import Plugin
+
+EXTENSIONS = [
+    ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
+    ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),
+    ("multi-provider", "Multi Provider Network", "Expose mapping of virtual networks to multiple physical networks"),
+    ("agent", "agent", "The agent management extension."),
+    ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    ("standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."),
+    ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
+    ("standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"),
+    ("revision-if-match", "If-Match constraints based on revision_number", "Extension indicating that If-Match based on revision_number is supported."),
+    ("filter-validation", "Filter parameters validation", "Provides validation on filter parameters."),
+    ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
+    ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
+    ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
+    ("neutrino-status-reason", "Status reasons", "Ports and networks carry status_reason saying why they are not ACTIVE."),
+]
+
+
+class BodySizeLimit:
+    """Refuse bodies over the limit with 413 before reading them whole."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.limit:
+                response = errors.error_response(
+                    413, "HTTPRequestEntityTooLarge",
+                    f"Request body is larger than the limit of {self.limit} bytes.")
+                await response(scope, receive, send)
+                return
+            received = 0
+
+            async def limited_receive() -> dict[str, Any]:
+                nonlocal received
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge()
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send)
+            except _TooLarge:
+                response = errors.error_response(
+                    413, "HTTPRequestEntityTooLarge",
+                    f"Request body is larger than the limit of {self.limit} bytes.")
+                await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(plugin: Plugin) -> FastAPI:
+    app = FastAPI(title="Neutrino", version="2.0",
+                  description="Neutron v2.0 compatible networking API for OVN")
+    errors.install(app)
+    app.include_router(build_router(plugin))
+    app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
+    app.state.plugin = plugin
+
+    def version_doc(request: Request) -> dict[str, Any]:
+        return {"id": "v2.0", "status": "CURRENT",
+                "links": [{"href": str(request.base_url) + "v2.0/", "rel": "self"}]}
+
+    @app.get("/", include_in_schema=False)
+    def versions(request: Request) -> JSONResponse:
+        return JSONResponse({"versions": [version_doc(request)]})
+
+    @app.get("/v2.0", include_in_schema=False)
+    @app.get("/v2.0/", include_in_schema=False)
+    def resources(request: Request) -> JSONResponse:
+        base = str(request.base_url) + "v2.0/"
+        return JSONResponse({"resources": [
+            {"name": name, "collection": coll, "links": [{"href": base + coll, "rel": "self"}]}
+            for name, coll in (("network", "networks"), ("subnet", "subnets"),
+                               ("port", "ports"), ("agent", "agents"))]})
+
+    @app.get("/v2.0/extensions", tags=["extensions"])
+    def extensions() -> JSONResponse:
+        return JSONResponse({"extensions": [
+            {"alias": a, "name": n, "description": d, "links": [], "updated": "2026-01-01T00:00:00-00:00"}
+            for a, n, d in EXTENSIONS]})
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        components = plugin.health()
+        healthy = all(c.get("healthy", True) for c in components.values())
+        return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
+                            status_code=200 if healthy else 503)
+
+    return app

@@ -1,0 +1,144 @@
+"""CRUD routes of networks, subnets and ports, and the agents listing.
+
+Handlers only translate between HTTP and the core: wrapper keys, the
+``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import create_model
+
+from neutrino.api import schemas
+from neutrino.api.listing import list_query, page_links, select_fields
+from neutrino.core import exceptions as exc
+from neutrino.core.plugin import Plugin
+
+IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
+
+
+def if_match_revision(value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = IF_MATCH_RE.match(value)
+    if not match:
+        raise exc.BadRequest(resource="request",
+                             msg=f"If-Match header '{value}' must be revision_number=N")
+    return int(match.group(1))
+
+
+def _common(attrs: dict[str, Any]) -> dict[str, Any]:
+    tenant = attrs.pop("tenant_id", None)
+    if tenant is not None:
+        attrs.setdefault("project_id", tenant)
+    return attrs
+
+
+def network_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    attrs = _common(attrs)
+    for fixed in ("port_security_enabled", "router:external", "availability_zone_hints"):
+        attrs.pop(fixed, None)
+    provider = {k.removeprefix("provider:"): attrs.pop(k) for k in list(attrs)
+                if k.startswith("provider:")}
+    if "segments" in attrs:
+        attrs["segments"] = [{k.removeprefix("provider:"): v for k, v in s.items()}
+                             for s in attrs["segments"]]
+    elif provider:
+        attrs["segments"] = [provider]
+    return attrs
+
+
+def port_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    attrs = _common(attrs)
+    for fixed in ("port_security_enabled", "security_groups"):
+        attrs.pop(fixed, None)
+    if "binding:host_id" in attrs:
+        attrs["binding:host_id"] = attrs["binding:host_id"] or ""
+    if "binding:profile" in attrs:
+        attrs["binding:profile"] = attrs["binding:profile"] or {}
+    return attrs
+
+
+def subnet_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return _common(attrs)
+
+
+def json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)
+
+
+def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
+                 create_model: type[schemas.Body], update_model: type[schemas.Body],
+                 translate: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Register list/create/show/update/delete of one resource type."""
+    create_body = create_model_for(name, create_model, "Create")
+    update_body = create_model_for(name, update_model, "Update")
+    create = getattr(plugin, f"create_{name}")
+    show = getattr(plugin, f"get_{name}")
+    update = getattr(plugin, f"update_{name}")
+    remove = getattr(plugin, f"delete_{name}")
+    lister = getattr(plugin, f"list_{collection}")
+    max_limit = plugin.settings.pagination_max_limit
+
+    @router.get(f"/v2.0/{collection}", name=f"list_{collection}", tags=[collection])
+    def list_items(request: Request) -> JSONResponse:
+        fields = request.query_params.getlist("fields")
+        query = list_query(request.query_params, max_limit)
+        items, more = lister(query)
+        body: dict[str, Any] = {collection: [select_fields(i, fields) for i in items]}
+        links = page_links(str(request.url.replace(query="")), request.query_params, items, more, query)
+        if links:
+            body[f"{collection}_links"] = links
+        return json(body)
+
+    @router.post(f"/v2.0/{collection}", name=f"create_{name}", tags=[collection], status_code=201)
+    def create_item(body: create_body) -> JSONResponse:  # type: ignore[valid-type]
+        attrs = translate(getattr(body, name).attrs())
+        return json({name: create(attrs)}, 201)
+
+    @router.get(f"/v2.0/{collection}/{{item_id}}", name=f"show_{name}", tags=[collection])
+    def show_item(item_id: str, request: Request) -> JSONResponse:
+        return json({name: select_fields(show(item_id), request.query_params.getlist("fields"))})
+
+    @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
+    def update_item(item_id: str, body: update_body,  # type: ignore[valid-type]
+                    if_match: str | None = Header(None)) -> JSONResponse:
+        attrs = translate(getattr(body, name).attrs())
+        return json({name: update(item_id, attrs, if_match_revision(if_match))})
+
+    @router.delete(f"/v2.0/{collection}/{{item_id}}", name=f"delete_{name}", tags=[collection],
+                   status_code=204)
+    def delete_item(item_id: str, if_match: str | None = Header(None)) -> Response:
+        remove(item_id, if_match_revision(if_match))
+        return Response(status_code=204)
+
+
+def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Body]:
+    """The wrapper body ``{"<name>": {...}}`` Neutron requests use."""
+    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Body,
+                        **{name: (model, ...)})
+
+
+def build_router(plugin: Plugin) -> APIRouter:
+    router = APIRouter()
+    add_resource(router, plugin, "network", "networks", schemas.NetworkCreate,
+                 schemas.NetworkUpdate, network_attrs)
+    add_resource(router, plugin, "subnet", "subnets", schemas.SubnetCreate,
+                 schemas.SubnetUpdate, subnet_attrs)
+    add_resource(router, plugin, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
+                 port_attrs)
+
+    @router.get("/v2.0/agents", tags=["agents"])
+    def list_agents(request: Request) -> JSONResponse:
+        fields = request.query_params.getlist("fields")
+        filters = {k: request.query_params.getlist(k) for k in request.query_params
+                   if k != "fields"}
+        agents = [a for a in plugin.list_agents()
+                  if all(str(a.get(k)).lower() in [v.lower() for v in vs]
+                         for k, vs in filters.items())]
+        return json({"agents": [select_fields(a, fields) for a in agents]})
+
+    return router

@@ -1,0 +1,190 @@
+"""Request bodies of the Neutron v2.0 API as pydantic models.
+
+Unknown attributes are refused (``extra="forbid"``) and every field is
+checked for type and syntax here; whether a value makes sense with the rest
+of the system (an IP inside its subnet, a free VLAN) is the core's job.
+The models also give the OpenAPI document clients and fuzzers read.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
+VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
+              "virtio-forwarder", "smart-nic", "remote-managed")
+NETWORK_TYPES = ("local", "flat", "vlan", "geneve")
+MAX_ID = 2**31 - 1
+
+
+def _mac(value: str) -> str:
+    if not MAC_RE.match(value):
+        raise ValueError(f"'{value}' is not a valid MAC address")
+    mac = value.lower().replace("-", ":")
+    if int(mac[:2], 16) & 1:
+        raise ValueError(f"'{value}' is a multicast MAC address")
+    if mac == "00:00:00:00:00:00":
+        raise ValueError(f"'{value}' is not a valid MAC address")
+    return mac
+
+
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"'{value}' is not a valid IP address") from None
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_interface(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a valid IP subnet") from None
+    return value
+
+
+Name = Annotated[str, StringConstraints(max_length=255)]
+Mac = Annotated[str, AfterValidator(_mac)]
+IP = Annotated[str, AfterValidator(_ip)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+UUIDish = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
+class Body(BaseModel):
+    """Base of request bodies.
+
+    An attribute typed without ``None`` but defaulting to ``None`` may be
+    left out yet not sent as ``null``: pydantic does not validate defaults.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def attrs(self) -> dict[str, Any]:
+        """Only what the client sent, keyed by API attribute name."""
+        return self.model_dump(exclude_unset=True, by_alias=True)
+
+
+class Segment(Body):
+    network_type: Literal[NETWORK_TYPES] = Field(alias="provider:network_type")  # type: ignore[valid-type]
+    physical_network: Name | None = Field(None, alias="provider:physical_network")
+    segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
+
+
+class NetworkCreate(Body):
+    name: Name = ""
+    description: Name = ""
+    admin_state_up: bool = True
+    shared: bool = False
+    mtu: Annotated[int, Field(ge=68, le=65535)] = None  # type: ignore[assignment]
+    project_id: Name = None  # type: ignore[assignment]
+    tenant_id: Name = None  # type: ignore[assignment]
+    network_type: Literal[NETWORK_TYPES] = Field(None, alias="provider:network_type")  # type: ignore[valid-type]
+    physical_network: Name | None = Field(None, alias="provider:physical_network")
+    segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
+    segments: list[Segment] = Field(None, min_length=1)
+    # Accepted for client compatibility, fixed values in Neutrino.
+    port_security_enabled: Literal[True] = None  # type: ignore[assignment]
+    router_external: Literal[False] = Field(None, alias="router:external")
+    availability_zone_hints: list[Name] = Field(None, max_length=0)
+
+    @model_validator(mode="after")
+    def _one_segment_form(self) -> "NetworkCreate":
+        if self.segments is not None and self.network_type is not None:
+            raise ValueError("provider:* attributes and segments cannot be used together")
+        if self.network_type is None and (self.physical_network or self.segmentation_id is not None):
+            raise ValueError("provider:network_type is required with other provider:* attributes")
+        return self
+
+
+class NetworkUpdate(Body):
+    name: Name = None  # type: ignore[assignment]
+    description: Name = None  # type: ignore[assignment]
+    admin_state_up: bool = None  # type: ignore[assignment]
+    shared: bool = None  # type: ignore[assignment]
+    mtu: Annotated[int, Field(ge=68, le=65535)] = None  # type: ignore[assignment]
+
+
+class Pool(Body):
+    start: IP
+    end: IP
+
+
+class HostRoute(Body):
+    destination: Cidr
+    nexthop: IP
+
+
+class SubnetCreate(Body):
+    network_id: UUIDish
+    cidr: Cidr
+    ip_version: Literal[4, 6] = None  # type: ignore[assignment]
+    name: Name = ""
+    description: Name = ""
+    gateway_ip: IP | None = None
+    allocation_pools: list[Pool] = None  # type: ignore[assignment]
+    enable_dhcp: bool = True
+    dns_nameservers: Annotated[list[IP], Field(max_length=5)] = []
+    host_routes: Annotated[list[HostRoute], Field(max_length=20)] = []
+    ipv6_ra_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
+    ipv6_address_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
+    project_id: Name = None  # type: ignore[assignment]
+    tenant_id: Name = None  # type: ignore[assignment]
+
+
+class SubnetUpdate(Body):
+    name: Name = None  # type: ignore[assignment]
+    description: Name = None  # type: ignore[assignment]
+    gateway_ip: IP | None = None
+    allocation_pools: list[Pool] = None  # type: ignore[assignment]
+    enable_dhcp: bool = None  # type: ignore[assignment]
+    dns_nameservers: Annotated[list[IP], Field(max_length=5)] = None  # type: ignore[assignment]
+    host_routes: Annotated[list[HostRoute], Field(max_length=20)] = None  # type: ignore[assignment]
+
+
+class FixedIP(Body):
+    subnet_id: UUIDish | None = None
+    ip_address: IP | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "FixedIP":
+        if self.subnet_id is None and self.ip_address is None:
+            raise ValueError("a fixed_ips entry needs subnet_id or ip_address")
+        return self
+
+
+VnicType = Literal[VNIC_TYPES]  # type: ignore[valid-type]
+
+
+class PortBinding(Body):
+    host_id: Name | None = Field(None, alias="binding:host_id")
+    vnic_type: VnicType = Field(None, alias="binding:vnic_type")
+    profile: dict[str, Any] | None = Field(None, alias="binding:profile")
+
+
+class PortCreate(PortBinding):
+    network_id: UUIDish
+    name: Name = ""
+    description: Name = ""
+    admin_state_up: bool = True
+    mac_address: Mac = None  # type: ignore[assignment]
+    fixed_ips: list[FixedIP] = None  # type: ignore[assignment]
+    device_id: Name = ""
+    device_owner: Name = ""
+    project_id: Name = None  # type: ignore[assignment]
+    tenant_id: Name = None  # type: ignore[assignment]
+    port_security_enabled: Literal[True] = None  # type: ignore[assignment]
+    security_groups: list[UUIDish] = Field(None, max_length=0)
+
+
+class PortUpdate(PortBinding):
+    name: Name = None  # type: ignore[assignment]
+    description: Name = None  # type: ignore[assignment]
+    admin_state_up: bool = None  # type: ignore[assignment]
+    mac_address: Mac = None  # type: ignore[assignment]
+    fixed_ips: list[FixedIP] = None  # type: ignore[assignment]
+    device_id: Name = None  # type: ignore[assignment]
+    device_owner: Name = None  # type: ignore[assignment]

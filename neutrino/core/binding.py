@@ -1,0 +1,121 @@
+"""Port binding outside the request transaction (DESIGN.md B2-B6, seed 002).
+
+``bind`` reads the port, offers it to the mechanism drivers with no
+transaction open, then commits the result in a second transaction that
+first looks at what happened meanwhile:
+
+* 4a - nothing relevant changed: commit this result and run the drivers'
+  ``update_port_*`` hooks with the new binding;
+* 4b - another attempt already committed a binding: return it, call no driver;
+* 4c - host, vnic type or profile changed but nobody bound: try again,
+  at most ``max_bind_retries`` times, then record ``binding_failed``.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+from typing import TYPE_CHECKING, Any
+
+from neutrino.core import exceptions as exc
+from neutrino.core.resources import orm_port_dict
+from neutrino.db.models import touch
+from neutrino.db.session import retry_on_conflict
+from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
+
+if TYPE_CHECKING:
+    from neutrino.core.plugin import Plugin
+
+LOG = logging.getLogger(__name__)
+UNBOUND_TYPES = (VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED)
+
+
+class Outcome(enum.Enum):
+    COMMITTED = "4a"
+    TAKEN = "4b"
+    RETRY = "4c"
+    GONE = "gone"
+
+
+def binding_key(port: dict[str, Any]) -> tuple:
+    """What a binding depends on; if it changes, a binding attempt is stale."""
+    return (port["binding:host_id"], port["binding:vnic_type"],
+            sorted((port["binding:profile"] or {}).items(), key=lambda kv: kv[0]).__repr__())
+
+
+class PortBinder:
+    def __init__(self, plugin: "Plugin"):
+        self.plugin = plugin
+        #: Counts of outcomes, for tests and metrics.
+        self.outcomes: dict[Outcome, int] = {o: 0 for o in Outcome}
+
+    def bind(self, port_id: str) -> dict[str, Any] | None:
+        """Bind *port_id* if it needs it; the port as committed, or None if it is gone."""
+        retries = self.plugin.settings.max_bind_retries
+        for _ in range(retries):
+            context = self._snapshot(port_id)
+            if context is None:
+                return None
+            port = context.current
+            if not port["binding:host_id"] or port["binding:vif_type"] not in UNBOUND_TYPES:
+                return port
+            driver = self.plugin.mech.bind_port(context)  # no transaction open (B2)
+            outcome, result = self._commit(port_id, binding_key(port), context, driver)
+            self.outcomes[outcome] += 1
+            if outcome is not Outcome.RETRY:
+                return result
+            LOG.info("port %s changed while binding; binding again", port_id)
+        context = self._snapshot(port_id)
+        if context is None:
+            return None
+        context.add_failure_reason(f"port kept changing during {retries} binding attempts")
+        return self._commit(port_id, binding_key(context.current), context, None)[1]
+
+    def _snapshot(self, port_id: str) -> PortContext | None:
+        with self.plugin.db.read() as session:
+            try:
+                port = self.plugin._port_or_404(session, port_id)
+            except exc.PortNotFound:
+                return None
+            context = self.plugin.port_context(session, port)
+        context.session = context.network.session = None
+        context.segments_to_bind = list(context.network.network_segments)
+        return context
+
+    def _commit(self, port_id: str, key: tuple, attempt: PortContext,
+                driver: str | None) -> tuple[Outcome, dict[str, Any] | None]:
+        outcome, context = self._commit_txn(port_id, key, attempt, driver)
+        if outcome is not Outcome.COMMITTED:
+            return outcome, context
+        context.session = context.network.session = None
+        self.plugin.mech.postcommit("update_port_postcommit", context)
+        return outcome, context.current
+
+    @retry_on_conflict
+    def _commit_txn(self, port_id: str, key: tuple, attempt: PortContext,
+                    driver: str | None) -> tuple[Outcome, Any]:
+        plugin = self.plugin
+        with plugin.db.write() as session:
+            try:
+                port = plugin._port_or_404(session, port_id, for_update=True)
+            except exc.PortNotFound:
+                return Outcome.GONE, None
+            if port.vif_type not in UNBOUND_TYPES:
+                return Outcome.TAKEN, orm_port_dict(port)
+            current = orm_port_dict(port)
+            if binding_key(current) != key:
+                return Outcome.RETRY, None
+            if driver is not None:
+                segment_id, vif_type, vif_details = attempt._binding
+                port.vif_type, port.vif_details = vif_type, vif_details
+                port.bound_segment_id, port.bound_driver = segment_id, driver
+                port.status_reason = f"bound to host '{port.host}'; waiting for the port to come up"
+            else:
+                reasons = "; ".join(attempt.failure_reasons) or "no mechanism driver could bind"
+                port.vif_type, port.vif_details = VIF_TYPE_BINDING_FAILED, {}
+                port.bound_segment_id = port.bound_driver = None
+                port.status_reason = f"binding failed: {reasons}"[:255]
+            touch(port)
+            session.flush()
+            context = plugin.port_context(session, port, original=current)
+            plugin.mech.precommit("update_port_precommit", context)
+            return Outcome.COMMITTED, context

@@ -1,0 +1,105 @@
+"""Errors the core raises; the API renders each as a Neutron error body.
+
+The class name is the Neutron error ``type`` clients match on, so names
+follow Neutron's (``PortNotFound``, ``MacAddressInUse``...).
+"""
+from __future__ import annotations
+
+
+class NeutronError(Exception):
+    status_code = 500
+    message = "An unknown exception occurred."
+
+    def __init__(self, message: str | None = None, **kwargs: object):
+        self.msg = message or self.message.format(**kwargs)
+        super().__init__(self.msg)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+class BadRequest(NeutronError):
+    status_code = 400
+    message = "Bad {resource} request: {msg}."
+
+
+class InvalidInput(BadRequest):
+    message = "Invalid input for operation: {error_message}."
+
+
+class NotFound(NeutronError):
+    status_code = 404
+    message = "An unknown exception occurred."
+
+
+class NetworkNotFound(NotFound):
+    message = "Network {net_id} could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet {subnet_id} could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port {port_id} could not be found."
+
+
+class Conflict(NeutronError):
+    status_code = 409
+    message = "A conflict occurred."
+
+
+class InUse(Conflict):
+    message = "The resource is in use."
+
+
+class NetworkInUse(InUse):
+    message = ("Unable to complete operation on network {net_id}. "
+               "There are one or more ports still in use on the network.")
+
+
+class SubnetInUse(InUse):
+    message = ("Unable to complete operation on subnet {subnet_id}: "
+               "one or more ports have an IP allocation from this subnet.")
+
+
+class MacAddressInUse(InUse):
+    message = "Unable to complete operation for network {net_id}. The mac address {mac} is in use."
+
+
+class IpAddressAlreadyAllocated(Conflict):
+    message = "IP address {ip} already allocated in subnet {subnet_id}"
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network {net_id}."
+
+
+class InvalidIpForSubnet(BadRequest):
+    message = "IP address {ip_address} is not a valid IP for the specified subnet."
+
+
+class NoNetworkAvailable(NeutronError):
+    status_code = 503
+    message = "Unable to create the network. No tenant network is available for allocation."
+
+
+class SegmentationIdInUse(InUse):
+    message = ("Unable to create the network. The {network_type} segment {segmentation_id} "
+               "on physical network {physical_network} is in use.")
+
+
+class FlatNetworkInUse(InUse):
+    message = "Unable to create the flat network. Physical network {physical_network} is in use."
+
+
+class PreconditionFailed(NeutronError):
+    status_code = 412
+    message = ("Constrained to revision {required}, but the current revision of "
+               "{resource_id} is {current}.")
+
+
+class MechanismDriverError(NeutronError):
+    status_code = 500
+    message = "{method} failed."

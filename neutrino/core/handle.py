@@ -1,0 +1,37 @@
+"""The :class:`~neutrino.drivers.api.CoreHandle` backends report through.
+
+A thin adapter: it gives drivers the plain calls of the protocol and keeps
+the plugin's request-shaped API (queries, pages) out of their reach.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from neutrino.core.plugin import Plugin
+
+
+class BackendHandle:
+    def __init__(self, plugin: "Plugin"):
+        self._plugin = plugin
+
+    def list_networks(self) -> list[dict[str, Any]]:
+        return self._plugin.list_networks()[0]
+
+    def list_subnets(self) -> list[dict[str, Any]]:
+        return self._plugin.list_subnets()[0]
+
+    def list_ports(self) -> list[dict[str, Any]]:
+        return self._plugin.list_all_ports()
+
+    def get_port(self, port_id: str) -> dict[str, Any] | None:
+        return self._plugin.port_without_binding(port_id)
+
+    def set_port_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
+        return self._plugin.set_port_statuses(updates)
+
+    def set_network_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
+        return self._plugin.set_network_statuses(updates)
+
+    def rebind_ports(self, port_ids: list[str]) -> None:
+        self._plugin.rebind_ports(port_ids)

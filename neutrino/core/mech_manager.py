@@ -1,0 +1,108 @@
+"""Loads mechanism drivers and calls them in configured order.
+
+Drivers come from the ``neutrino.mechanism_drivers`` entry-point group or a
+``module:Class`` path, so a third-party driver is installed exactly like the
+built-in ``ovn`` one.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import entry_points
+from typing import Any
+
+from neutrino.core import exceptions as exc
+from neutrino.drivers.api import CoreHandle, DriverError, MechanismDriver, PortContext
+
+LOG = logging.getLogger(__name__)
+GROUP = "neutrino.mechanism_drivers"
+
+
+class DriverRejected(exc.NeutronError):
+    """A driver refused a request; it chose the status code and the error type."""
+
+    def __init__(self, error: DriverError):
+        super().__init__(str(error))
+        self.status_code = error.status_code
+        self._type = error.error_type
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+
+def load_class(name: str, group: str) -> type:
+    """An entry point in *group* named *name*, or a ``module:Class`` path."""
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    matches = entry_points(group=group, name=name)
+    if not matches:
+        raise ValueError(f"no {group} entry point named {name!r}")
+    return next(iter(matches)).load()
+
+
+class MechanismManager:
+    def __init__(self, names: list[str]):
+        self.drivers: list[MechanismDriver] = []
+        for name in names:
+            driver = load_class(name, GROUP)()
+            driver.name = name.rpartition(":")[2] if ":" in name else name
+            self.drivers.append(driver)
+
+    def initialize(self, core: CoreHandle) -> None:
+        for driver in self.drivers:
+            driver.initialize(core)
+
+    def physnet_known(self, physnet: str) -> bool:
+        segment = {"physical_network": physnet}
+        return any(d.check_segment_for_agents(segment) for d in self.drivers)
+
+    def precommit(self, method: str, context: Any) -> None:
+        """Call *method* on every driver; any failure aborts the transaction."""
+        for driver in self.drivers:
+            try:
+                getattr(driver, method)(context)
+            except exc.NeutronError:
+                raise
+            except DriverError as e:
+                raise DriverRejected(e) from e
+            except Exception as e:
+                LOG.exception("mechanism driver %s failed in %s", driver.name, method)
+                raise exc.MechanismDriverError(method=method) from e
+
+    def postcommit(self, method: str, context: Any) -> None:
+        """Call *method* on every driver; the first failure is raised after all ran."""
+        error: Exception | None = None
+        for driver in self.drivers:
+            try:
+                getattr(driver, method)(context)
+            except Exception as e:  # noqa: BLE001 - every driver must get its call
+                LOG.exception("mechanism driver %s failed in %s", driver.name, method)
+                error = error or e
+        if error is not None:
+            raise exc.MechanismDriverError(method=method) from error
+
+    def bind_port(self, context: PortContext) -> str | None:
+        """Offer the port to each driver in order; the name of the one that bound it."""
+        for driver in self.drivers:
+            try:
+                driver.bind_port(context)
+            except Exception as e:  # noqa: BLE001 - one driver must not stop the others
+                LOG.exception("mechanism driver %s failed in bind_port", driver.name)
+                context.add_failure_reason(f"{driver.name}: {e}")
+                continue
+            if context._binding is not None:
+                return driver.name
+        return None
+
+    def call_all(self, method: str) -> None:
+        for driver in self.drivers:
+            getattr(driver, method)()
+
+    def health(self) -> dict[str, Any]:
+        return {d.name: d.health() for d in self.drivers}
+
+    def find(self, method: str) -> list[Any]:
+        """Drivers offering an optional capability (e.g. ``list_agents``)."""
+        return [d for d in self.drivers if hasattr(d, method)]

@@ -1,0 +1,707 @@
+"""The core plugin: owns each request's transaction, allocation, binding and status.
+
+Every write follows the same shape (DESIGN.md "Principles"):
+
+1. one SQL transaction: validate, allocate, write rows, call drivers'
+   ``*_precommit`` (any failure rolls everything back);
+2. after commit, drivers' ``*_postcommit`` (a failing create is undone);
+3. for ports with a host, binding outside any transaction (B2, B3).
+
+Races between requests end in constraint violations or stale revisions; the
+whole transaction is retried (``retry_on_conflict``), so a request never
+leaves half-written rows.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+from importlib.metadata import entry_points
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from neutrino.config import Settings
+from neutrino.core import exceptions as exc
+from neutrino.core import ipam
+from neutrino.core.binding import PortBinder
+from neutrino.core.handle import BackendHandle
+from neutrino.core.mech_manager import MechanismManager
+from neutrino.core.notifier import Notifier
+from neutrino.core.query import ListQuery, sorted_page, where_clauses
+from neutrino.core.resources import network_dict, orm_port_dict, port_dict, segment_dict, subnet_dict
+from neutrino.core.type_drivers import TypeDriver
+from neutrino.db.models import IPAllocation, Network, NetworkSegment, Port, Subnet, touch, utcnow
+from neutrino.db.session import Database, retry_on_conflict
+from neutrino.drivers.api import (
+    VIF_TYPE_BINDING_FAILED,
+    VIF_TYPE_UNBOUND,
+    NetworkContext,
+    PortContext,
+    SubnetContext,
+)
+
+LOG = logging.getLogger(__name__)
+
+MAC_PREFIX = "fa:16:3e"
+#: Attributes whose change invalidates a port's binding.
+BINDING_ATTRS = ("binding:host_id", "binding:vnic_type", "binding:profile")
+REASON_NO_HOST = "no host: binding:host_id is not set"
+REASON_BINDING = "binding pending"
+
+
+def _net_columns() -> dict[str, Any]:
+    c = Network.__table__.c
+    return {"id": c.id, "name": c.name, "description": c.description, "project_id": c.project_id,
+            "tenant_id": c.project_id, "status": c.status, "admin_state_up": c.admin_state_up,
+            "shared": c.shared, "mtu": c.mtu, "revision_number": c.revision_number,
+            "created_at": c.created_at, "updated_at": c.updated_at}
+
+
+def _subnet_columns() -> dict[str, Any]:
+    c = Subnet.__table__.c
+    return {"id": c.id, "name": c.name, "description": c.description, "project_id": c.project_id,
+            "tenant_id": c.project_id, "network_id": c.network_id, "cidr": c.cidr,
+            "ip_version": c.ip_version, "gateway_ip": c.gateway_ip, "enable_dhcp": c.enable_dhcp,
+            "revision_number": c.revision_number, "created_at": c.created_at,
+            "updated_at": c.updated_at, "ipv6_ra_mode": c.ipv6_ra_mode,
+            "ipv6_address_mode": c.ipv6_address_mode}
+
+
+def _port_columns() -> dict[str, Any]:
+    c = Port.__table__.c
+    return {"id": c.id, "name": c.name, "description": c.description, "project_id": c.project_id,
+            "tenant_id": c.project_id, "network_id": c.network_id, "mac_address": c.mac_address,
+            "admin_state_up": c.admin_state_up, "status": c.status, "device_id": c.device_id,
+            "device_owner": c.device_owner, "binding:host_id": c.host,
+            "binding:vnic_type": c.vnic_type, "binding:vif_type": c.vif_type,
+            "revision_number": c.revision_number, "created_at": c.created_at,
+            "updated_at": c.updated_at}
+
+
+NETWORK_COLUMNS, SUBNET_COLUMNS, PORT_COLUMNS = _net_columns(), _subnet_columns(), _port_columns()
+
+
+class Plugin:
+    """Neutrino's ML2 core; also the :class:`~neutrino.drivers.api.CoreHandle` drivers report to."""
+
+    def __init__(self, settings: Settings, db: Database):
+        self.settings = settings
+        self.db = db
+        self.mech = MechanismManager(settings.mechanism_drivers)
+        self.type_drivers: dict[str, TypeDriver] = {
+            ep.name: ep.load()(settings, self.mech.physnet_known)
+            for ep in entry_points(group="neutrino.type_drivers")}
+        for t in settings.tenant_network_types:
+            if t not in self.type_drivers:
+                raise ValueError(f"tenant network type {t!r} has no type driver")
+        self.notifier = Notifier(settings.notify_url)
+        self.binder = PortBinder(self)
+        # Backends that report network status asynchronously start networks in BUILD.
+        self.async_network_status = any(
+            getattr(d, "async_network_status", False) for d in self.mech.drivers)
+        self.mech.initialize(BackendHandle(self))
+
+    def start_workers(self) -> None:
+        self.mech.call_all("start_workers")
+
+    def stop(self) -> None:
+        self.mech.call_all("stop")
+        self.notifier.stop()
+
+    def health(self) -> dict[str, Any]:
+        return self.mech.health()
+
+    # ------------------------------------------------------------------ networks
+
+    def _network_or_404(self, session: Session, net_id: str) -> Network:
+        net = session.get(Network, net_id)
+        if net is None:
+            raise exc.NetworkNotFound(net_id=net_id)
+        return net
+
+    def _network_dict(self, net: Network) -> dict[str, Any]:
+        return network_dict(net, net.segments, [s.id for s in net.subnets])
+
+    def _network_context(self, net: Network, original: dict | None = None,
+                         session: Session | None = None) -> NetworkContext:
+        return NetworkContext(current=self._network_dict(net), original=original,
+                              network_segments=[segment_dict(s) for s in net.segments],
+                              session=session)
+
+    def _reserve_segments(self, session: Session, requested: list[dict[str, Any]]) -> list[dict]:
+        if not requested:
+            for network_type in self.settings.tenant_network_types:
+                segment = self.type_drivers[network_type].allocate_tenant_segment(session)
+                if segment is not None:
+                    return [segment]
+            raise exc.NoNetworkAvailable()
+        reserved = []
+        for segment in requested:
+            driver = self.type_drivers.get(segment["network_type"])
+            if driver is None:
+                raise exc.InvalidInput(
+                    error_message=f"network_type value '{segment['network_type']}' not supported")
+            driver.validate_provider_segment(segment)
+            reserved.append(driver.reserve_provider_segment(session, segment))
+        keys = [s["allocation_key"] for s in reserved if s["allocation_key"]]
+        if len(keys) != len(set(keys)):
+            raise exc.InvalidInput(error_message="Duplicate segment entry in request.")
+        return reserved
+
+    @retry_on_conflict
+    def _create_network_txn(self, attrs: dict[str, Any]) -> tuple[Network, NetworkContext]:
+        with self.db.write() as session:
+            segments = self._reserve_segments(session, attrs.pop("segments", []))
+            max_mtu = min(self.type_drivers[s["network_type"]].mtu(s) for s in segments)
+            mtu = attrs.pop("mtu", None)
+            if mtu is not None and mtu > max_mtu:
+                raise exc.InvalidInput(
+                    error_message=f"Requested MTU is too big, maximum is {max_mtu}")
+            status, reason = ("BUILD", "waiting for the backend") if self.async_network_status \
+                else ("ACTIVE", None)
+            net = Network(mtu=mtu or max_mtu, status=status, status_reason=reason, **attrs)
+            net.segments = [NetworkSegment(segment_index=i, network_type=s["network_type"],
+                                           physical_network=s.get("physical_network"),
+                                           segmentation_id=s.get("segmentation_id"),
+                                           allocation_key=s["allocation_key"],
+                                           is_dynamic=s["is_dynamic"])
+                            for i, s in enumerate(segments)]
+            session.add(net)
+            session.flush()
+            context = self._network_context(net, session=session)
+            self.mech.precommit("create_network_precommit", context)
+            return net, context
+
+    def create_network(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        net, context = self._create_network_txn(dict(attrs))
+        context.session = None
+        try:
+            self.mech.postcommit("create_network_postcommit", context)
+        except exc.NeutronError:
+            self.delete_network(net.id)
+            raise
+        return context.current
+
+    def get_network(self, net_id: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            return self._network_dict(self._network_or_404(session, net_id))
+
+    def list_networks(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        query = query or ListQuery()
+        with self.db.read() as session:
+            stmt = select(Network.__table__).where(*where_clauses(NETWORK_COLUMNS, query.filters))
+            rows, more = sorted_page(session, stmt, NETWORK_COLUMNS, Network.__table__.c.id, query)
+            ids = [r.id for r in rows]
+            segments: dict[str, list] = {i: [] for i in ids}
+            subnets: dict[str, list] = {i: [] for i in ids}
+            for chunk in _chunks(ids):
+                for seg in session.execute(select(NetworkSegment.__table__).where(
+                        NetworkSegment.network_id.in_(chunk)).order_by(NetworkSegment.segment_index)):
+                    segments[seg.network_id].append(seg)
+                for sid, nid in session.execute(select(Subnet.id, Subnet.network_id).where(
+                        Subnet.network_id.in_(chunk)).order_by(Subnet.created_at)):
+                    subnets[nid].append(sid)
+            return [network_dict(r, segments[r.id], subnets[r.id]) for r in rows], more
+
+    @retry_on_conflict
+    def _update_network_txn(self, net_id: str, attrs: dict[str, Any],
+                            if_match: int | None) -> NetworkContext:
+        with self.db.write() as session:
+            net = self._network_or_404(session, net_id)
+            _check_revision(net, if_match)
+            original = self._network_dict(net)
+            if "mtu" in attrs:
+                max_mtu = min(self.type_drivers[s.network_type].mtu(segment_dict(s))
+                              for s in net.segments)
+                if attrs["mtu"] > max_mtu:
+                    raise exc.InvalidInput(
+                        error_message=f"Requested MTU is too big, maximum is {max_mtu}")
+            changed = _apply(net, attrs)
+            if changed:
+                touch(net)
+                session.flush()
+            context = self._network_context(net, original, session)
+            self.mech.precommit("update_network_precommit", context)
+            return context
+
+    def update_network(self, net_id: str, attrs: dict[str, Any],
+                       if_match: int | None = None) -> dict[str, Any]:
+        context = self._update_network_txn(net_id, attrs, if_match)
+        context.session = None
+        self.mech.postcommit("update_network_postcommit", context)
+        return context.current
+
+    @retry_on_conflict
+    def _delete_network_txn(self, net_id: str, if_match: int | None) -> tuple[NetworkContext, list]:
+        with self.db.write() as session:
+            net = self._network_or_404(session, net_id)
+            _check_revision(net, if_match)
+            if session.scalar(select(func.count()).select_from(Port).where(Port.network_id == net_id)):
+                raise exc.NetworkInUse(net_id=net_id)
+            context = self._network_context(net, session=session)
+            subnet_contexts = []
+            for sub in list(net.subnets):
+                sctx = SubnetContext(current=subnet_dict(sub), original=None, network=context,
+                                     session=session)
+                self.mech.precommit("delete_subnet_precommit", sctx)
+                subnet_contexts.append(sctx)
+                session.delete(sub)
+            self.mech.precommit("delete_network_precommit", context)
+            session.delete(net)
+            return context, subnet_contexts
+
+    def delete_network(self, net_id: str, if_match: int | None = None) -> None:
+        context, subnet_contexts = self._delete_network_txn(net_id, if_match)
+        for sctx in subnet_contexts:
+            sctx.session = None
+            self.mech.postcommit("delete_subnet_postcommit", sctx)
+        context.session = None
+        self.mech.postcommit("delete_network_postcommit", context)
+
+    # ------------------------------------------------------------------ subnets
+
+    def _subnet_or_404(self, session: Session, subnet_id: str) -> Subnet:
+        sub = session.get(Subnet, subnet_id)
+        if sub is None:
+            raise exc.SubnetNotFound(subnet_id=subnet_id)
+        return sub
+
+    def _validate_subnet(self, net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None) -> None:
+        gateway = attrs.get("gateway_ip", current.gateway_ip if current else None)
+        if gateway is not None:
+            ipam.validate_gateway(net, gateway)
+        pools = attrs.get("allocation_pools", current.allocation_pools if current else None)
+        ipam.validate_pools(net, gateway, pools)
+        for ns in attrs.get("dns_nameservers", []):
+            if ipaddress.ip_address(ns).version != net.version:
+                raise exc.InvalidInput(error_message=f"dns_nameserver {ns} is not IPv{net.version}")
+        for route in attrs.get("host_routes", []):
+            if ipaddress.ip_network(route["destination"], strict=False).version != net.version or \
+                    ipaddress.ip_address(route["nexthop"]).version != net.version:
+                raise exc.InvalidInput(
+                    error_message=f"host route {route} does not match IP version {net.version}")
+
+    @retry_on_conflict
+    def _create_subnet_txn(self, attrs: dict[str, Any]) -> tuple[str, SubnetContext]:
+        with self.db.write() as session:
+            net_row = self._network_or_404(session, attrs["network_id"])
+            if attrs.get("project_id") and net_row.project_id and \
+                    attrs["project_id"] != net_row.project_id and not net_row.shared:
+                raise exc.NetworkNotFound(net_id=net_row.id)
+            cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
+            for other in net_row.subnets:
+                if ipaddress.ip_network(other.cidr).overlaps(cidr):
+                    raise exc.InvalidInput(error_message=(
+                        f"Requested subnet with cidr: {cidr} for network: {net_row.id} overlaps "
+                        f"with another subnet"))
+            attrs = dict(attrs, cidr=str(cidr), ip_version=cidr.version)
+            if "gateway_ip" not in attrs:
+                attrs["gateway_ip"] = ipam.default_gateway(cidr)
+            if "allocation_pools" not in attrs:
+                attrs["allocation_pools"] = ipam.default_pools(cidr, attrs["gateway_ip"])
+            self._validate_subnet(cidr, attrs, None)
+            attrs.setdefault("project_id", net_row.project_id)
+            sub = Subnet(**attrs)
+            session.add(sub)
+            session.flush()
+            session.refresh(net_row)
+            context = SubnetContext(current=subnet_dict(sub), original=None,
+                                    network=self._network_context(net_row, session=session),
+                                    session=session)
+            self.mech.precommit("create_subnet_precommit", context)
+            return sub.id, context
+
+    def create_subnet(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        subnet_id, context = self._create_subnet_txn(dict(attrs))
+        context.session = context.network.session = None
+        try:
+            self.mech.postcommit("create_subnet_postcommit", context)
+        except exc.NeutronError:
+            self.delete_subnet(subnet_id)
+            raise
+        return context.current
+
+    def get_subnet(self, subnet_id: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            return subnet_dict(self._subnet_or_404(session, subnet_id))
+
+    def list_subnets(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        query = query or ListQuery()
+        with self.db.read() as session:
+            stmt = select(Subnet.__table__).where(*where_clauses(SUBNET_COLUMNS, query.filters))
+            rows, more = sorted_page(session, stmt, SUBNET_COLUMNS, Subnet.__table__.c.id, query)
+            return [subnet_dict(r) for r in rows], more
+
+    @retry_on_conflict
+    def _update_subnet_txn(self, subnet_id: str, attrs: dict[str, Any],
+                           if_match: int | None) -> SubnetContext:
+        with self.db.write() as session:
+            sub = self._subnet_or_404(session, subnet_id)
+            _check_revision(sub, if_match)
+            original = subnet_dict(sub)
+            cidr = ipaddress.ip_network(sub.cidr)
+            self._validate_subnet(cidr, attrs, sub)
+            if _apply(sub, attrs):
+                touch(sub)
+                session.flush()
+            context = SubnetContext(current=subnet_dict(sub), original=original,
+                                    network=self._network_context(sub.network, session=session),
+                                    session=session)
+            self.mech.precommit("update_subnet_precommit", context)
+            return context
+
+    def update_subnet(self, subnet_id: str, attrs: dict[str, Any],
+                      if_match: int | None = None) -> dict[str, Any]:
+        context = self._update_subnet_txn(subnet_id, attrs, if_match)
+        context.session = context.network.session = None
+        self.mech.postcommit("update_subnet_postcommit", context)
+        return context.current
+
+    @retry_on_conflict
+    def _delete_subnet_txn(self, subnet_id: str, if_match: int | None) -> SubnetContext:
+        with self.db.write() as session:
+            sub = self._subnet_or_404(session, subnet_id)
+            _check_revision(sub, if_match)
+            if session.scalar(select(IPAllocation.ip_address).where(
+                    IPAllocation.subnet_id == subnet_id).limit(1)):
+                raise exc.SubnetInUse(subnet_id=subnet_id)
+            context = SubnetContext(current=subnet_dict(sub), original=None,
+                                    network=self._network_context(sub.network, session=session),
+                                    session=session)
+            self.mech.precommit("delete_subnet_precommit", context)
+            session.delete(sub)
+            return context
+
+    def delete_subnet(self, subnet_id: str, if_match: int | None = None) -> None:
+        context = self._delete_subnet_txn(subnet_id, if_match)
+        context.session = context.network.session = None
+        self.mech.postcommit("delete_subnet_postcommit", context)
+
+    # ------------------------------------------------------------------ ports
+
+    def _port_or_404(self, session: Session, port_id: str, for_update: bool = False) -> Port:
+        port = session.get(Port, port_id, with_for_update=for_update and not self.db.is_sqlite)
+        if port is None:
+            raise exc.PortNotFound(port_id=port_id)
+        return port
+
+    def port_context(self, session: Session, port: Port, original: dict | None = None,
+                     original_segment: dict | None = None, original_driver: str | None = None,
+                     ) -> PortContext:
+        """The PortContext of *port* as it is now in *session* (B1)."""
+        net = session.get(Network, port.network_id)
+        segment = next((segment_dict(s) for s in net.segments if s.id == port.bound_segment_id), None)
+        return PortContext(current=orm_port_dict(port), original=original,
+                           network=self._network_context(net, session=session),
+                           bound_segment=segment, bound_driver=port.bound_driver,
+                           original_bound_segment=original_segment,
+                           original_bound_driver=original_driver, session=session)
+
+    def _allocate_ips(self, session: Session, port: Port, net: Network,
+                      requested: list[dict[str, Any]] | None, keep: set[tuple[str, str]]) -> None:
+        """Give *port* the addresses *requested* (or defaults), keeping those in *keep*."""
+        subnets = {s.id: s for s in net.subnets}
+        if requested is None:
+            wanted: list[dict[str, Any]] = []
+            for version in (4, 6):
+                candidates = [s for s in net.subnets if s.ip_version == version]
+                if candidates:
+                    wanted.append({"subnets": candidates})
+        else:
+            wanted = []
+            for item in requested:
+                subnet_id, ip = item.get("subnet_id"), item.get("ip_address")
+                if subnet_id is not None and subnet_id not in subnets:
+                    raise exc.InvalidInput(error_message=(
+                        f"Failed to create port on network {net.id}, because fixed_ips "
+                        f"included invalid subnet {subnet_id}"))
+                if ip is not None:
+                    addr = ipaddress.ip_address(ip)
+                    owner = subnets.get(subnet_id) if subnet_id else next(
+                        (s for s in net.subnets if addr in ipaddress.ip_network(s.cidr)), None)
+                    if owner is None or addr not in ipaddress.ip_network(owner.cidr):
+                        raise exc.InvalidIpForSubnet(ip_address=ip)
+                    wanted.append({"subnet": owner, "ip": str(addr)})
+                else:
+                    wanted.append({"subnets": [subnets[subnet_id]]})
+        allocations = []
+        for item in wanted:
+            if "ip" in item:
+                sub, ip = item["subnet"], item["ip"]
+                if (sub.id, ip) not in keep:
+                    is_router = port.device_owner.startswith("network:router")
+                    taken = session.get(IPAllocation, (sub.id, ip)) is not None
+                    if taken or (ip == sub.gateway_ip and not is_router):
+                        raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=sub.id)
+                allocations.append((sub.id, ip))
+                continue
+            for sub in item["subnets"]:
+                taken = session.scalars(select(IPAllocation.ip_address).where(
+                    IPAllocation.subnet_id == sub.id))
+                free = ipam.free_candidates(sub.allocation_pools, taken, want=16)
+                if free:
+                    allocations.append((sub.id, free[0]))
+                    break
+            else:
+                raise exc.IpAddressGenerationFailure(net_id=net.id)
+        if len(set(allocations)) != len(allocations):
+            raise exc.InvalidInput(error_message="Duplicate IP address requested in fixed_ips")
+        target = set(allocations)
+        for alloc in list(port.fixed_ips):
+            if (alloc.subnet_id, alloc.ip_address) not in target:
+                port.fixed_ips.remove(alloc)
+        existing = {(a.subnet_id, a.ip_address) for a in port.fixed_ips}
+        for subnet_id, ip in allocations:
+            if (subnet_id, ip) not in existing:
+                port.fixed_ips.append(IPAllocation(subnet_id=subnet_id, ip_address=ip,
+                                                   network_id=net.id))
+
+    def _check_mac(self, session: Session, net_id: str, mac: str, port_id: str | None) -> None:
+        other = session.scalar(select(Port.id).where(Port.network_id == net_id,
+                                                     Port.mac_address == mac))
+        if other is not None and other != port_id:
+            raise exc.MacAddressInUse(net_id=net_id, mac=mac)
+
+    @retry_on_conflict
+    def _create_port_txn(self, attrs: dict[str, Any]) -> tuple[str, PortContext]:
+        with self.db.write() as session:
+            net = self._network_or_404(session, attrs["network_id"])
+            mac = attrs.get("mac_address")
+            if mac is None:
+                mac = f"{MAC_PREFIX}:" + ":".join(f"{random.randint(0, 255):02x}" for _ in range(3))
+            else:
+                self._check_mac(session, net.id, mac, None)
+            binding = {k: attrs.pop(k) for k in BINDING_ATTRS if k in attrs}
+            port = Port(
+                network_id=net.id, mac_address=mac,
+                project_id=attrs.get("project_id") or net.project_id,
+                name=attrs.get("name", ""), description=attrs.get("description", ""),
+                admin_state_up=attrs.get("admin_state_up", True),
+                device_id=attrs.get("device_id", ""), device_owner=attrs.get("device_owner", ""),
+                host=binding.get("binding:host_id") or "",
+                vnic_type=binding.get("binding:vnic_type") or "normal",
+                profile=binding.get("binding:profile") or {}, vif_type=VIF_TYPE_UNBOUND,
+                vif_details={}, status="DOWN")
+            port.status_reason = REASON_BINDING if port.host else REASON_NO_HOST
+            port.fixed_ips = []
+            self._allocate_ips(session, port, net, attrs.get("fixed_ips"), set())
+            session.add(port)
+            session.flush()
+            context = self.port_context(session, port)
+            self.mech.precommit("create_port_precommit", context)
+            return port.id, context
+
+    def create_port(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        port_id, context = self._create_port_txn(dict(attrs))
+        context.session = context.network.session = None
+        try:
+            self.mech.postcommit("create_port_postcommit", context)
+        except exc.NeutronError:
+            self.delete_port(port_id)
+            raise
+        if context.current["binding:host_id"]:
+            return self.binder.bind(port_id) or context.current
+        return context.current
+
+    def get_port(self, port_id: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            port = orm_port_dict(self._port_or_404(session, port_id))
+        if port["binding:host_id"] and port["binding:vif_type"] in (
+                VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
+            port = self.binder.bind(port_id) or port  # B4
+        return port
+
+    def list_ports(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        query = query or ListQuery()
+        filters = dict(query.filters)
+        fixed_ip_filters = filters.pop("fixed_ips", None)
+        with self.db.read() as session:
+            stmt = select(Port.__table__).where(*where_clauses(PORT_COLUMNS, filters))
+            if fixed_ip_filters:
+                stmt = stmt.where(Port.id.in_(_fixed_ip_filter(fixed_ip_filters)))
+            rows, more = sorted_page(session, stmt, PORT_COLUMNS, Port.__table__.c.id, query)
+            ips: dict[str, list] = {r.id: [] for r in rows}
+            if len(rows) > 500 and not filters and not fixed_ip_filters:
+                allocs = session.execute(select(IPAllocation.port_id, IPAllocation.subnet_id,
+                                                IPAllocation.ip_address))
+                for pid, sid, ip in allocs:
+                    if pid in ips:
+                        ips[pid].append({"subnet_id": sid, "ip_address": ip})
+            else:
+                for chunk in _chunks(list(ips)):
+                    for pid, sid, ip in session.execute(select(
+                            IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address
+                            ).where(IPAllocation.port_id.in_(chunk))):
+                        ips[pid].append({"subnet_id": sid, "ip_address": ip})
+            ports = [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"])) for r in rows]
+        unbound = [p["id"] for p in ports if p["binding:host_id"]
+                   and p["binding:vif_type"] == VIF_TYPE_UNBOUND]
+        if unbound:  # B4: a binding interrupted by a crash is finished on read
+            fresh = {pid: self.binder.bind(pid) for pid in unbound}
+            ports = [fresh.get(p["id"]) or p for p in ports]
+        return ports, more
+
+    @retry_on_conflict
+    def _update_port_txn(self, port_id: str, attrs: dict[str, Any],
+                         if_match: int | None) -> PortContext:
+        with self.db.write() as session:
+            port = self._port_or_404(session, port_id, for_update=True)
+            _check_revision(port, if_match)
+            net = session.get(Network, port.network_id)
+            original = orm_port_dict(port)
+            was_bound = port.vif_type not in (VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED)
+            original_segment = next((segment_dict(s) for s in net.segments
+                                     if s.id == port.bound_segment_id), None)
+            original_driver = port.bound_driver
+            if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
+                if was_bound:
+                    raise exc.Conflict(f"Unable to complete operation on port {port_id}, "
+                                       "port is already bound, port type: "
+                                       f"{port.vif_type}, old_mac {port.mac_address}, "
+                                       f"new_mac {attrs['mac_address']}.")
+                self._check_mac(session, net.id, attrs["mac_address"], port.id)
+            binding = {k: attrs.pop(k) for k in BINDING_ATTRS if k in attrs}
+            new_binding = {"host": binding.get("binding:host_id", port.host) or "",
+                           "vnic_type": binding.get("binding:vnic_type", port.vnic_type) or "normal",
+                           "profile": binding.get("binding:profile", port.profile) or {}}
+            rebind = any(getattr(port, k) != v for k, v in new_binding.items())
+            touched = set(attrs)
+            if "fixed_ips" in attrs:
+                keep = {(a.subnet_id, a.ip_address) for a in port.fixed_ips}
+                self._allocate_ips(session, port, net, attrs.pop("fixed_ips"), keep)
+            changed = _apply(port, attrs)
+            if rebind:
+                # 3b/3d: the old binding (if any) is torn down in this transaction;
+                # the new one is attempted after commit.
+                _apply(port, new_binding)
+                port.vif_type, port.vif_details = VIF_TYPE_UNBOUND, {}
+                port.bound_segment_id = port.bound_driver = None
+                port.status = "DOWN"
+                port.status_reason = REASON_BINDING if port.host else REASON_NO_HOST
+            if changed or rebind or "fixed_ips" in touched:
+                touch(port)
+                session.flush()
+            context = self.port_context(session, port, original, original_segment, original_driver)
+            self.mech.precommit("update_port_precommit", context)
+            return context
+
+    def update_port(self, port_id: str, attrs: dict[str, Any],
+                    if_match: int | None = None) -> dict[str, Any]:
+        context = self._update_port_txn(port_id, dict(attrs), if_match)
+        context.session = context.network.session = None
+        self.mech.postcommit("update_port_postcommit", context)
+        current = context.current
+        if current["binding:host_id"] and current["binding:vif_type"] == VIF_TYPE_UNBOUND:
+            return self.binder.bind(port_id) or current
+        return current
+
+    @retry_on_conflict
+    def _delete_port_txn(self, port_id: str, if_match: int | None) -> PortContext:
+        with self.db.write() as session:
+            port = self._port_or_404(session, port_id, for_update=True)
+            _check_revision(port, if_match)
+            context = self.port_context(session, port)  # 5: current = the port before deletion
+            self.mech.precommit("delete_port_precommit", context)
+            session.delete(port)
+            return context
+
+    def delete_port(self, port_id: str, if_match: int | None = None) -> None:
+        context = self._delete_port_txn(port_id, if_match)
+        context.session = context.network.session = None
+        self.mech.postcommit("delete_port_postcommit", context)
+
+    # ------------------------------------------------------------------ backend reports
+
+    def list_all_ports(self) -> list[dict[str, Any]]:
+        """Every port, without triggering binding (for backends' full resyncs)."""
+        with self.db.read() as session:
+            rows = session.execute(select(Port.__table__)).all()
+            ips: dict[str, list] = {r.id: [] for r in rows}
+            for pid, sid, ip in session.execute(select(
+                    IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)):
+                if pid in ips:
+                    ips[pid].append({"subnet_id": sid, "ip_address": ip})
+            return [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"])) for r in rows]
+
+    def port_without_binding(self, port_id: str) -> dict[str, Any] | None:
+        with self.db.read() as session:
+            port = session.get(Port, port_id)
+            return orm_port_dict(port) if port is not None else None
+
+    def set_port_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
+        transitions = self._set_statuses(Port, updates)
+        if transitions:
+            self.notifier.port_statuses_changed(transitions)
+        return [t["port_id"] for t in transitions]
+
+    def set_network_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
+        return [t["port_id"] for t in self._set_statuses(Network, updates)]
+
+    @retry_on_conflict
+    def _set_statuses(self, model: type, updates: list[tuple[str, str, str | None]]) -> list[dict]:
+        """Write statuses in one transaction; only rows whose status or reason differ change.
+
+        Returns the transitions: id, device id, old and new status, reason.
+        """
+        transitions = []
+        with self.db.write() as session:
+            table = model.__table__
+            device = table.c.device_id if model is Port else table.c.name
+            for chunk in _chunks(updates):
+                current = {r.id: r for r in session.execute(
+                    select(table.c.id, table.c.status, table.c.status_reason, device.label("device"))
+                    .where(table.c.id.in_([u[0] for u in chunk])))}
+                for res_id, status, reason in chunk:
+                    reason = None if status == "ACTIVE" else reason
+                    row = current.get(res_id)
+                    if row is None or (row.status, row.status_reason) == (status, reason):
+                        continue
+                    session.execute(update(table).where(table.c.id == res_id).values(
+                        status=status, status_reason=reason, updated_at=utcnow(),
+                        revision_number=table.c.revision_number + 1))
+                    transitions.append({"port_id": res_id, "device_id": row.device,
+                                        "old_status": row.status, "status": status,
+                                        "status_reason": reason})
+        return transitions
+
+    def rebind_ports(self, port_ids: list[str]) -> None:
+        for port_id in port_ids:
+            self.binder.bind(port_id)
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        agents: list[dict[str, Any]] = []
+        for driver in self.mech.find("list_agents"):
+            agents.extend(driver.list_agents())
+        return agents
+
+
+def _apply(row: Any, attrs: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in attrs.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    return changed
+
+
+def _check_revision(row: Any, if_match: int | None) -> None:
+    if if_match is not None and row.revision_number != if_match:
+        raise exc.PreconditionFailed(required=if_match, resource_id=row.id,
+                                     current=row.revision_number)
+
+
+def _chunks(items: list, size: int = 500) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _fixed_ip_filter(values: list[str]) -> Any:
+    """Port ids matching ``fixed_ips=ip_address=X`` / ``fixed_ips=subnet_id=Y`` filters."""
+    clauses = []
+    for value in values:
+        key, _, wanted = value.partition("=")
+        if key not in ("ip_address", "subnet_id") or not wanted:
+            raise exc.BadRequest(resource="port", msg=f"invalid fixed_ips filter '{value}'")
+        clauses.append(getattr(IPAllocation, key) == wanted)
+    return select(IPAllocation.port_id).where(or_(*clauses))

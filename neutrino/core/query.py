@@ -1,0 +1,103 @@
+"""Filtering, sorting and marker pagination of list requests, Neutron style.
+
+Neutron's semantics: repeated filter keys are ORed, different keys ANDed;
+``sort_key``/``sort_dir`` pairs with ``id`` as final tie-breaker; a
+``marker`` is the last id of the previous page and the next page starts
+strictly after it in sort order (before it with ``page_reverse``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Boolean, Integer, Select, and_, false, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from neutrino.core import exceptions as exc
+
+TRUE_WORDS = {"true", "1", "yes", "on"}
+FALSE_WORDS = {"false", "0", "no", "off"}
+
+
+@dataclass
+class ListQuery:
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    sort_keys: list[str] = field(default_factory=list)
+    sort_dirs: list[str] = field(default_factory=list)
+    limit: int | None = None
+    marker: str | None = None
+    page_reverse: bool = False
+
+
+def convert(column: Any, attr: str, raw: str) -> Any:
+    if isinstance(column.type, Boolean):
+        word = raw.lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise exc.InvalidInput(error_message=f"'{raw}' is not a valid boolean value for {attr}")
+    if isinstance(column.type, Integer):
+        try:
+            return int(raw)
+        except ValueError:
+            raise exc.InvalidInput(error_message=f"'{raw}' is not an integer for {attr}") from None
+    return raw
+
+
+def where_clauses(columns: dict[str, Any], filters: dict[str, list[str]]) -> list[ColumnElement]:
+    clauses = []
+    for attr, values in filters.items():
+        column = columns.get(attr)
+        if column is None:
+            raise exc.BadRequest(resource="list", msg=f"'{attr}' is not a valid filter")
+        if not values:
+            clauses.append(false())
+            continue
+        clauses.append(column.in_([convert(column, attr, v) for v in values]))
+    return clauses
+
+
+def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_column: Any,
+                query: ListQuery) -> tuple[list[Any], bool]:
+    """Rows of *stmt* for one page, and whether more rows follow it."""
+    if len(query.sort_dirs) not in (0, len(query.sort_keys)):
+        raise exc.BadRequest(resource="list", msg="The number of sort_keys and sort_dirs must be same")
+    order: list[tuple[Any, bool]] = []
+    for i, key in enumerate(query.sort_keys):
+        column = columns.get(key)
+        if column is None:
+            raise exc.BadRequest(resource="list", msg=f"'{key}' is an invalid attribute for sort_key")
+        direction = query.sort_dirs[i] if query.sort_dirs else "asc"
+        if direction not in ("asc", "desc"):
+            raise exc.BadRequest(resource="list", msg=f"'{direction}' is an invalid value for sort_dir")
+        order.append((column, direction == "asc"))
+    if not any(col is id_column for col, _ in order):
+        order.append((id_column, True))
+    if query.page_reverse:
+        order = [(col, not asc) for col, asc in order]
+    if query.marker:
+        marker_row = session.execute(
+            select(*[col for col, _ in order]).where(id_column == query.marker)).first()
+        if marker_row is not None:
+            stmt = stmt.where(_after(order, list(marker_row)))
+    stmt = stmt.order_by(*[col.asc() if asc else col.desc() for col, asc in order])
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit + 1)
+    rows = list(session.execute(stmt))
+    more = query.limit is not None and len(rows) > query.limit
+    rows = rows[: query.limit] if query.limit is not None else rows
+    if query.page_reverse:
+        rows.reverse()
+    return rows, more
+
+
+def _after(order: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement:
+    """Rows strictly after *values* in the lexicographic *order*."""
+    alternatives = []
+    for i, (col, asc) in enumerate(order):
+        equal = [order[j][0] == values[j] for j in range(i)]
+        beyond = col > values[i] if asc else col < values[i]
+        alternatives.append(and_(*equal, beyond))
+    return or_(*alternatives)

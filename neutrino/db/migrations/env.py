@@ -1,0 +1,28 @@
+"""Alembic environment: runs migrations on the connection Neutrino passes in."""
+from alembic import context
+
+from neutrino.db.models import Base
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        with engine.begin() as connection:
+            _migrate(connection)
+    else:
+        _migrate(connection)
+
+
+def _migrate(connection) -> None:  # noqa: ANN001
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

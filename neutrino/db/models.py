@@ -1,0 +1,153 @@
+"""SQLAlchemy models: the desired state, and the source of truth.
+
+Uniqueness that allocation relies on lives in constraints, not in code:
+two requests racing for the same IP, MAC or segment id cannot both commit;
+the loser retries (see ``neutrino.db.session.retry_on_conflict``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+
+
+def touch(row: "StandardAttrs") -> None:
+    """Mark *row* changed so its flush bumps the revision even if no column moved
+    (e.g. only its IP allocations changed)."""
+    row.updated_at = utcnow()
+    flag_modified(row, "updated_at")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class StandardAttrs:
+    """Columns every API resource has (Neutron's "standard attributes")."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    revision_number: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        # Every flush of a changed row bumps revision_number and checks that
+        # nobody else changed the row meanwhile (optimistic locking).
+        return {"version_id_col": cls.revision_number}
+
+
+class Network(StandardAttrs, Base):
+    __tablename__ = "networks"
+
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="BUILD")
+    status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    mtu: Mapped[int] = mapped_column(Integer, default=1500)
+
+    segments: Mapped[list["NetworkSegment"]] = relationship(
+        back_populates="network", order_by="NetworkSegment.segment_index",
+        cascade="all, delete-orphan", lazy="selectin")
+    subnets: Mapped[list["Subnet"]] = relationship(
+        back_populates="network", lazy="selectin", order_by="Subnet.created_at")
+
+
+class NetworkSegment(Base):
+    """One segment of a network; ``allocation_key`` makes allocation race-free.
+
+    ``allocation_key`` is ``vlan:<physnet>:<id>``, ``geneve:<vni>`` or
+    ``flat:<physnet>``; it is unique, so a VLAN id, a VNI or a flat physical
+    network can belong to one segment only.  Local segments leave it NULL.
+    """
+
+    __tablename__ = "network_segments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True)
+    network_type: Mapped[str] = mapped_column(String(32))
+    physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    segment_index: Mapped[int] = mapped_column(Integer, default=0)
+    #: Whether the tenant pool chose it (released back) or the client did.
+    is_dynamic: Mapped[bool] = mapped_column(Boolean, default=False)
+    allocation_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+
+    network: Mapped[Network] = relationship(back_populates="segments")
+
+
+class Subnet(StandardAttrs, Base):
+    __tablename__ = "subnets"
+
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    cidr: Mapped[str] = mapped_column(String(64))
+    ip_version: Mapped[int] = mapped_column(Integer)
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    allocation_pools: Mapped[list[Any]] = mapped_column(default=list)
+    dns_nameservers: Mapped[list[Any]] = mapped_column(default=list)
+    host_routes: Mapped[list[Any]] = mapped_column(default=list)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    network: Mapped[Network] = relationship(back_populates="subnets")
+
+
+class Port(StandardAttrs, Base):
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("network_id", "mac_address", name="uniq_ports_network_mac"),)
+
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    mac_address: Mapped[str] = mapped_column(String(32))
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    # Binding (portbinding extension): the request ...
+    host: Mapped[str] = mapped_column(String(255), default="")
+    vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # ... and its result.
+    vif_type: Mapped[str] = mapped_column(String(64), default="unbound")
+    vif_details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    bound_segment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    bound_driver: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    fixed_ips: Mapped[list["IPAllocation"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address")
+
+
+class IPAllocation(Base):
+    __tablename__ = "ip_allocations"
+    __table_args__ = (Index("ix_ip_allocations_ip", "ip_address"),)
+
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id"), primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
+    network_id: Mapped[str] = mapped_column(String(36))

@@ -1,0 +1,125 @@
+"""Engines, sessions and the retry policy for write transactions.
+
+SQLite: WAL journal, a busy timeout, and write transactions opened with
+``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing at commit;
+readers use a separate engine with deferred transactions and never block
+writers.  PostgreSQL: READ COMMITTED; races surface as constraint violations
+or lock conflicts and the whole transaction is retried.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+LOG = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: How many times a conflicting write transaction is retried before giving up.
+MAX_RETRIES = 20
+
+
+class RetryRequest(Exception):
+    """Raised inside a transaction to have it rolled back and run again."""
+
+
+def _sqlite_engine(url: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                           pool_size=8, max_overflow=16)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Owns the engines; hands out read and write sessions."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine = _sqlite_engine(url, immediate=True)
+            self.read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            self.write_engine = self.read_engine = create_engine(
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back on error."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether *exc* means "another transaction got there first": worth a retry."""
+    if isinstance(exc, (RetryRequest, StaleDataError, IntegrityError)):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return "locked" in text or "deadlock" in text or "could not serialize" in text
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None)
+        return code in ("40001", "40P01")
+    return False
+
+
+def retry_on_conflict(func: Callable[P, T]) -> Callable[P, T]:
+    """Run *func* (which opens its own transaction) again when it lost a race.
+
+    Unique-constraint violations are retried too: allocation picks a free
+    value, and a violation means a concurrent request took it.  A violation
+    that is the client's fault (a MAC or IP asked for explicitly) must be
+    turned into an API error inside *func* before it reaches here.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(MAX_RETRIES):
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if not is_conflict(exc) or attempt == MAX_RETRIES - 1:
+                    raise
+                LOG.debug("retrying %s after conflict (%s): %s", func.__name__, attempt + 1, exc)
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    return wrapper
