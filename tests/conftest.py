@@ -1,0 +1,82 @@
+"""Fixtures shared by all tests: real databases (SQLite and PostgreSQL) and the core.
+
+Core and API tests run once per database backend (``db_url`` is
+parametrized).  ``NEUTRINO_TEST_DATABASES=sqlite`` narrows the run while
+developing; CI runs both.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from neutrino.api.app import create_app
+from neutrino.config import Settings
+from neutrino.core.plugin import Plugin
+from neutrino.db.migrate import upgrade
+from neutrino.db.session import Database
+from neutrino.sandbox.postgres import PostgresServer
+
+pytest_plugins = ["neutrino.sandbox.pytest_plugin"]
+
+BACKENDS = os.environ.get("NEUTRINO_TEST_DATABASES", "sqlite,postgresql").split(",")
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+    """A fresh, migrated database of each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'neutrino.db'}"
+    else:
+        server = request.getfixturevalue("pg_server")
+        url = server.create_database(f"t{os.getpid()}_{next(_counter)}")
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    return url
+
+
+PluginFactory = Callable[..., Plugin]
+
+
+@pytest.fixture
+def make_plugin(db_url: str) -> Iterator[PluginFactory]:
+    """Build plugins on the test database; settings default to no mechanism driver."""
+    made: list[Plugin] = []
+
+    def make(**overrides: Any) -> Plugin:
+        overrides.setdefault("mechanism_drivers", [])
+        overrides.setdefault("network_vlan_ranges", ["physnet1:100:109", "physnet2"])
+        settings = Settings.load(database_url=db_url, **overrides)
+        plugin = Plugin(settings, Database(db_url))
+        made.append(plugin)
+        return plugin
+
+    yield make
+    for plugin in made:
+        plugin.stop()
+        plugin.db.dispose()
+
+
+@pytest.fixture
+def plugin(make_plugin: PluginFactory) -> Plugin:
+    return make_plugin()
+
+
+@pytest.fixture
+def client(plugin: Plugin) -> TestClient:
+    """The real ASGI app over the test database, called in-process."""
+    return TestClient(create_app(plugin))
