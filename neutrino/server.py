@@ -82,16 +82,9 @@ def serve(settings: Settings) -> None:
         target=run_status_worker, args=(env,), name="neutrino-status-worker", daemon=True)
     worker.start()
     try:
-        config = uvicorn.Config("neutrino.server:create_app", factory=True,
-                                host=settings.bind_host, port=settings.bind_port,
-                                workers=settings.api_workers, log_config=None,
-                                access_log=False, timeout_graceful_shutdown=5)
-        if settings.api_workers > 1:
-            sock = config.bind_socket()
-            uvicorn.supervisors.Multiprocess(
-                config, target=uvicorn.Server(config).run, sockets=[sock]).run()
-        else:
-            uvicorn.Server(config).run()
+        uvicorn.run("neutrino.server:create_app", factory=True, host=settings.bind_host,
+                    port=settings.bind_port, workers=settings.api_workers, log_config=None,
+                    access_log=False, timeout_graceful_shutdown=5)
     finally:
         worker.terminate()
         worker.join(10)

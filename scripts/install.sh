@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install everything Neutrino needs on Debian 12, as root: OVS/OVN and PostgreSQL
+# from Debian, a virtualenv in .venv with the package and its test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> installing Debian packages (OVS, OVN, PostgreSQL, Python)"
+export DEBIAN_FRONTEND=noninteractive
+# Neutrino starts its own daemons; keep the packages' system services from starting.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  python3 python3-venv python3-dev python3-openvswitch \
+  openvswitch-switch openvswitch-common ovn-central ovn-host ovn-common \
+  postgresql util-linux procps git >/dev/null
+
+echo "==> creating virtualenv .venv (with Debian's python3-openvswitch and its C JSON parser)"
+[ -x .venv/bin/python ] || python3 -m venv --system-site-packages .venv
+.venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+echo "==> installing neutrino and its dependencies"
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+echo "==> done: .venv/bin/neutrino"
