@@ -1,0 +1,33 @@
+"""Structured logs, and repeated warnings rate-limited."""
+from __future__ import annotations
+
+import json
+import logging
+
+from neutrino.log import JsonFormatter, RateLimit
+
+
+def record(msg: str, level: int = logging.WARNING) -> logging.LogRecord:
+    return logging.LogRecord("neutrino.test", level, __file__, 1, msg, (), None)
+
+
+def test_repeated_warning_is_suppressed_then_counted(monkeypatch) -> None:  # noqa: ANN001
+    clock = [100.0]
+    monkeypatch.setattr("neutrino.log.time.monotonic", lambda: clock[0])
+    limit = RateLimit(interval=10)
+    assert limit.filter(record("chassis %s down"))
+    assert not limit.filter(record("chassis %s down"))
+    assert not limit.filter(record("chassis %s down"))
+    assert limit.filter(record("another warning"))
+    assert limit.filter(record("chassis %s down", logging.INFO))  # below WARNING: never limited
+    clock[0] += 11
+    again = record("chassis %s down")
+    assert limit.filter(again)
+    assert "[2 similar messages suppressed]" in again.msg
+
+
+def test_json_lines() -> None:
+    line = JsonFormatter().format(record("port %s up"))
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING" and entry["msg"] == "port %s up"
+    assert entry["logger"] == "neutrino.test"
