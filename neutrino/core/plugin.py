@@ -111,7 +111,14 @@ class Plugin:
         self.notifier.stop()
 
     def health(self) -> dict[str, Any]:
-        return self.mech.health()
+        """Each component's state: the database, then every mechanism driver's own."""
+        try:
+            with self.db.read() as session:
+                session.execute(select(1))
+            database = {"healthy": True, "backend": self.db.write_engine.dialect.name}
+        except Exception as e:  # noqa: BLE001 - reported, not raised
+            database = {"healthy": False, "error": str(e)}
+        return {"database": database, **self.mech.health()}
 
     # ------------------------------------------------------------------ networks
 

@@ -38,6 +38,13 @@ class DriverError(Exception):
     error_type = "DriverError"
 
 
+class InvalidInput(DriverError, ValueError):
+    """A request a driver cannot act on (e.g. an incomplete binding:profile): HTTP 400."""
+
+    status_code = 400
+    error_type = "InvalidInput"
+
+
 class CoreHandle(Protocol):
     """What a mechanism driver may ask of the core outside a request.
 
