@@ -1,0 +1,93 @@
+"""The agents listing (``GET /v2.0/agents``) as Neutron's OVN driver presents it.
+
+One "OVN Controller agent" per chassis (id = chassis name, binary
+``ovn-controller``) and, where Neutrino's plug agent reports in SB, one
+"Neutrino plug agent" beside it.  ``alive`` comes from the heartbeat rule in
+:mod:`neutrino.ovn.chassis`; a plug agent is never alive on a dead chassis.
+"""
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from neutrino.ovn.chassis import ChassisDirectory, ChassisInfo
+
+CONTROLLER_TYPE = "OVN Controller agent"
+CONTROLLER_GATEWAY_TYPE = "OVN Controller Gateway agent"
+PLUG_AGENT_TYPE = "Neutrino plug agent"
+PLUG_AGENT_BINARY = "neutrino-plug-agent"
+_PLUG_AGENT_NAMESPACE = uuid.UUID("5d0a4b7e-3c1f-4f7e-9a55-2f6b7f0e8c11")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _common(chassis: ChassisInfo) -> dict[str, Any]:
+    return {
+        "host": chassis.hostname,
+        "availability_zone": "",
+        "topic": "n/a",
+        "admin_state_up": True,
+        "start_flag": True,
+        "heartbeat_timestamp": _now(),
+        "created_at": None,
+        "started_at": None,
+        "resources_synced": None,
+    }
+
+
+def controller_agent(chassis: ChassisInfo, alive: bool) -> dict[str, Any]:
+    gateway = "enable-chassis-as-gw" in chassis.cms_options
+    return {
+        **_common(chassis),
+        "id": chassis.name,
+        "agent_type": CONTROLLER_GATEWAY_TYPE if gateway else CONTROLLER_TYPE,
+        "binary": "ovn-controller",
+        "description": "",
+        "alive": alive,
+        "configurations": {
+            "chassis_name": chassis.name,
+            "bridge-mappings": ",".join(f"{p}:{b}" for p, b in
+                                        sorted(chassis.bridge_mappings.items())),
+            "datapath-type": chassis.datapath_type,
+            "iface-types": chassis.other_config.get("iface-types", ""),
+            "ovn-cms-options": ",".join(chassis.cms_options),
+            "card-serial-numbers": sorted(chassis.card_serials),
+        },
+    }
+
+
+def plug_agent(chassis: ChassisInfo, alive: bool) -> dict[str, Any] | None:
+    info = chassis.plug_agent
+    if info is None:
+        return None
+    agent_id = info.agent_id
+    try:
+        uuid.UUID(agent_id)
+    except ValueError:
+        agent_id = str(uuid.uuid5(_PLUG_AGENT_NAMESPACE, agent_id))
+    return {
+        **_common(chassis),
+        "id": agent_id,
+        "agent_type": PLUG_AGENT_TYPE,
+        "binary": PLUG_AGENT_BINARY,
+        "description": "",
+        "alive": alive,
+        "configurations": {
+            "chassis_name": chassis.name,
+            **{k: v for k, v in info.details.items()},
+            "plug_errors": len(chassis.plug_errors),
+        },
+    }
+
+
+def list_agents(directory: ChassisDirectory) -> list[dict[str, Any]]:
+    agents = []
+    for chassis in directory.all():
+        agents.append(controller_agent(chassis, directory.alive(chassis.name)))
+        plug = plug_agent(chassis, directory.plug_agent_alive(chassis.name))
+        if plug is not None:
+            agents.append(plug)
+    return agents

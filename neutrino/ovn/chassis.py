@@ -1,0 +1,274 @@
+"""The chassis directory: what SB knows about every chassis, kept current by IDL events.
+
+Binding, the agents listing and the status reasons all ask the same
+questions — which chassis is host X, which has card serial Y, which maps
+physnet Z, is it alive, did its plug agent report an error for port P — so
+they share one cache, rebuilt per chassis on every SB row change.  Answers
+come from memory, never from a round trip to SB, because ``bind_port`` and
+``GET /v2.0/agents`` sit on request paths.
+
+Liveness follows Neutron's OVN driver: the status worker bumps
+``NB_Global.nb_cfg`` periodically; ovn-northd copies it to
+``SB_Global.nb_cfg``; every live ovn-controller answers by copying it into
+its ``Chassis_Private.nb_cfg``.  A chassis at most one bump behind is alive;
+one further behind is still alive until ``down_time`` has passed (on this
+process's clock) since it last made progress, so a chassis is never declared
+dead by a bump it had no time to answer.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ovsdbapp.backend.ovs_idl import idlutils
+
+from neutrino.ovn import keys
+
+LOG = logging.getLogger(__name__)
+
+#: Default seconds after which a chassis that stopped answering heartbeats is down.
+DEFAULT_DOWN_TIME = 30.0
+
+
+def parse_mappings(value: str) -> dict[str, str]:
+    """``physnet1:br-ex,physnet2:br-vlan`` -> ``{physnet1: br-ex, physnet2: br-vlan}``."""
+    result = {}
+    for item in value.split(","):
+        physnet, sep, bridge = item.strip().partition(":")
+        if sep and physnet.strip():
+            result[physnet.strip()] = bridge.strip()
+    return result
+
+
+@dataclass(frozen=True)
+class PlugAgentInfo:
+    """Neutrino's plug agent on a chassis, as it reports itself in SB external_ids."""
+
+    agent_id: str
+    nb_cfg: int | None
+    heartbeat: float | None
+    details: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ChassisInfo:
+    name: str
+    hostname: str
+    bridge_mappings: Mapping[str, str]
+    cms_options: tuple[str, ...]
+    datapath_type: str
+    other_config: Mapping[str, str]
+    #: ``Chassis_Private.nb_cfg``; None if the chassis has no Chassis_Private row.
+    nb_cfg: int | None
+    #: Union of Chassis and Chassis_Private external_ids (the latter wins).
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def physnets(self) -> frozenset[str]:
+        return frozenset(self.bridge_mappings)
+
+    @property
+    def card_serials(self) -> frozenset[str]:
+        prefix = keys.CARD_SERIAL + "="
+        return frozenset(o[len(prefix):] for o in self.cms_options if o.startswith(prefix))
+
+    def matches_host(self, host: str) -> bool:
+        return bool(host) and host in (self.hostname, self.name)
+
+    @property
+    def plug_errors(self) -> dict[str, str]:
+        """Per-logical-port errors the plug agent reported (``neutrino-plug-error:<lport>``)."""
+        n = len(keys.PLUG_ERROR_PREFIX)
+        return {k[n:]: v for k, v in self.external_ids.items()
+                if k.startswith(keys.PLUG_ERROR_PREFIX)}
+
+    @property
+    def plug_agent(self) -> PlugAgentInfo | None:
+        details = {k: v for k, v in self.external_ids.items()
+                   if k.startswith(keys.PLUG_AGENT_PREFIX)}
+        if not details:
+            return None
+        p = keys.PLUG_AGENT_PREFIX
+
+        def number(key: str, kind: type) -> Any:
+            try:
+                return kind(details[key])
+            except (KeyError, ValueError):
+                return None
+        return PlugAgentInfo(agent_id=details.get(f"{p}-id") or f"{self.name}-plug-agent",
+                             nb_cfg=number(f"{p}-nb-cfg", int),
+                             heartbeat=number(f"{p}-heartbeat", float),
+                             details=details)
+
+    def significant(self) -> tuple:
+        """Everything but heartbeat counters: a change here may change a binding or a reason."""
+        return (self.hostname, tuple(sorted(self.bridge_mappings.items())), self.cms_options,
+                self.datapath_type, tuple(sorted(self.plug_errors.items())))
+
+
+ChangeCallback = Callable[[set[str]], None]
+
+
+class ChassisDirectory:
+    """IDL listener for SB that keeps a ``ChassisInfo`` per chassis name."""
+
+    def __init__(self, down_time: float = DEFAULT_DOWN_TIME,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.down_time = down_time
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._chassis: dict[str, ChassisInfo] = {}
+        #: name -> local time the chassis last answered a heartbeat (or first appeared).
+        self._progress: dict[str, float] = {}
+        self._plug_progress: dict[str, float] = {}
+        self._global_nb_cfg = 0
+        self._subscribers: list[ChangeCallback] = []
+        self._idl: Any = None
+        self.synced = False
+
+    # -- IdlListener (SB connection thread) ---------------------------------------
+    def attach(self, idl: Any) -> None:
+        self._idl = idl
+
+    def subscribe(self, callback: ChangeCallback) -> None:
+        """``callback(names)`` runs on the SB thread when chassis appear, vanish or change."""
+        self._subscribers.append(callback)
+
+    def ready_changed(self, ready: bool) -> None:
+        if ready:
+            self.synced = True
+            self._rebuild_all()
+
+    def lock_changed(self, held: bool) -> None:
+        pass
+
+    def row_changed(self, event: str, row: Any, old: Any) -> None:
+        table = row._table.name
+        if table == "SB_Global":
+            self._global_nb_cfg = row.nb_cfg
+        elif table in ("Chassis", "Chassis_Private"):
+            self._changed({row.name})
+
+    def _rebuild_all(self) -> None:
+        if self._idl is None:
+            return
+        names = {r.name for r in self._idl.tables["Chassis"].rows.values()}
+        global_row = next(iter(self._idl.tables["SB_Global"].rows.values()), None)
+        if global_row is not None:
+            self._global_nb_cfg = global_row.nb_cfg
+        self._changed(names | set(self._chassis))
+
+    def _changed(self, names: set[str]) -> None:
+        if self._idl is None:
+            return
+        significant: set[str] = set()
+        now = self._clock()
+        with self._lock:
+            for name in names:
+                info = self._read(name)
+                before = self._chassis.get(name)
+                if info is None:
+                    if before is not None:
+                        del self._chassis[name]
+                        self._progress.pop(name, None)
+                        self._plug_progress.pop(name, None)
+                        significant.add(name)
+                    continue
+                self._chassis[name] = info
+                if before is None or before.nb_cfg != info.nb_cfg:
+                    self._progress[name] = now
+                agent, old_agent = info.plug_agent, before.plug_agent if before else None
+                if agent is not None and (old_agent is None or (agent.nb_cfg, agent.heartbeat)
+                                          != (old_agent.nb_cfg, old_agent.heartbeat)):
+                    self._plug_progress[name] = now
+                if before is None or before.significant() != info.significant():
+                    significant.add(name)
+        if significant:
+            for callback in self._subscribers:
+                callback(significant)
+
+    def _read(self, name: str) -> ChassisInfo | None:
+        chassis = next(idlutils.rows_by_value(self._idl, "Chassis", "name", name), None)
+        if chassis is None:
+            return None
+        private = next(idlutils.rows_by_value(self._idl, "Chassis_Private", "name", name), None)
+        other = dict(chassis.other_config)
+        ext = dict(chassis.external_ids)
+
+        def config(key: str) -> str:
+            # OVN >= 20.06 reports in other_config; older ones in external_ids.
+            return other.get(key, ext.get(key, ""))
+        if private is not None:
+            ext.update(private.external_ids)
+        return ChassisInfo(
+            name=name, hostname=chassis.hostname,
+            bridge_mappings=parse_mappings(config(keys.BRIDGE_MAPPINGS)),
+            cms_options=tuple(o for o in config(keys.CMS_OPTIONS).split(",") if o),
+            datapath_type=config(keys.DATAPATH_TYPE),
+            other_config=other,
+            nb_cfg=private.nb_cfg if private is not None else None,
+            external_ids=ext)
+
+    # -- queries (any thread) -------------------------------------------------------
+    def all(self) -> list[ChassisInfo]:
+        with self._lock:
+            return sorted(self._chassis.values(), key=lambda c: c.name)
+
+    def get(self, name: str) -> ChassisInfo | None:
+        with self._lock:
+            return self._chassis.get(name)
+
+    def by_host(self, host: str) -> ChassisInfo | None:
+        """The chassis whose hostname or name is ``host`` (OVN's requested-chassis rule)."""
+        with self._lock:
+            found = self._chassis.get(host)
+            if found is not None:
+                return found
+            return next((c for c in self._chassis.values() if c.hostname == host), None)
+
+    def by_card_serial(self, serial: str) -> ChassisInfo | None:
+        with self._lock:
+            return next((c for c in self._chassis.values() if serial in c.card_serials), None)
+
+    def maps_physnet(self, physnet: str) -> bool:
+        with self._lock:
+            return any(physnet in c.bridge_mappings for c in self._chassis.values())
+
+    @property
+    def global_nb_cfg(self) -> int:
+        return self._global_nb_cfg
+
+    def _alive(self, nb_cfg: int | None, progress: float | None) -> bool:
+        if nb_cfg is not None and self._global_nb_cfg - nb_cfg <= 1:
+            return True
+        return progress is not None and self._clock() - progress < self.down_time
+
+    def alive(self, name: str) -> bool:
+        with self._lock:
+            info = self._chassis.get(name)
+            if info is None:
+                return False
+            return self._alive(info.nb_cfg, self._progress.get(name))
+
+    def plug_agent_alive(self, name: str) -> bool:
+        """Alive if its ovn-controller is, and the agent answers heartbeats itself."""
+        with self._lock:
+            info = self._chassis.get(name)
+            agent = info.plug_agent if info else None
+            if agent is None or not self._alive(info.nb_cfg, self._progress.get(name)):
+                return False
+            progress = self._plug_progress.get(name)
+            if agent.nb_cfg is not None:
+                return self._alive(agent.nb_cfg, progress)
+            if agent.heartbeat is not None:
+                return time.time() - agent.heartbeat < self.down_time
+            return False
+
+    def alive_names(self) -> set[str]:
+        with self._lock:
+            return {n for n, c in self._chassis.items()
+                    if self._alive(c.nb_cfg, self._progress.get(n))}

@@ -1,0 +1,270 @@
+"""One ovsdbapp command per NB operation Neutrino performs.
+
+Every write is create-or-update ("ensure") or delete-if-present, so running
+it twice, or after a crash, converges.  Each ensure compares the row's
+``neutrino:revision_number`` with the spec's and refuses to overwrite a row
+written from a newer revision (a late postcommit must not undo a newer
+update); it reads the row's external_ids with ``verify`` so two writers racing
+on one row make ovsdb-server reject the loser, whose transaction ovsdbapp then
+re-runs against the fresh row.  Only columns that differ are written, so an
+ensure of an unchanged row sends nothing.
+
+Commands run on the connection thread inside a transaction; their ``result``
+is an outcome word the caller counts (drift repair) or logs.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from ovsdbapp.backend.ovs_idl import command, idlutils
+
+from neutrino.ovn import keys
+from neutrino.ovn.desired import DhcpSpec, PortSpec, RowSpec, SwitchSpec, row_revision, switch_name
+
+LOG = logging.getLogger(__name__)
+
+CREATED = "created"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+STALE = "stale"
+DELETED = "deleted"
+ABSENT = "absent"
+NO_SWITCH = "no-switch"
+
+
+def find_switch(api: Any, network_id: str) -> Any | None:
+    return next(idlutils.rows_by_value(api.idl, "Logical_Switch", "name",
+                                       switch_name(network_id)), None)
+
+
+def find_port(api: Any, name: str) -> Any | None:
+    return next(idlutils.rows_by_value(api.idl, "Logical_Switch_Port", "name", name), None)
+
+
+def find_dhcp(api: Any, subnet_id: str) -> Any | None:
+    return next((r for r in api.tables["DHCP_Options"].rows.values()
+                 if r.external_ids.get(keys.SUBNET_ID) == subnet_id), None)
+
+
+def first_ip(row: Any, version: int) -> Any | None:
+    """The first address of ``version`` in an LSP's ``addresses`` (fixed-IP order)."""
+    for entry in row.addresses:
+        for token in entry.split()[1:]:
+            try:
+                ip = ipaddress.ip_address(token)
+            except ValueError:
+                continue
+            if ip.version == version:
+                return ip
+    return None
+
+
+class _Ensure(command.BaseCommand):
+    """Create or update one row from a spec, unless the row is from a newer revision."""
+
+    table = ""
+
+    def __init__(self, api: Any, spec: RowSpec, force: bool = False) -> None:
+        super().__init__(api)
+        self.spec = spec
+        self.force = force
+
+    def _write(self, txn: Any, row: Any | None, spec: RowSpec) -> tuple[Any, str]:
+        if row is None:
+            row = txn.insert(self.api.tables[spec.table])
+            if spec.table != "DHCP_Options":
+                row.name = spec.name
+            for column, value in spec.columns.items():
+                setattr(row, column, value)
+            return row, CREATED
+        if not self.force and row_revision(row) > spec.revision:
+            LOG.debug("not writing %s %s: row has revision %s, spec %s",
+                      spec.table, spec.name, row_revision(row), spec.revision)
+            return row, STALE
+        row.verify("external_ids")
+        changed = spec.differs(row)
+        for column in changed:
+            setattr(row, column, spec.columns[column])
+        if row_revision(row) != spec.revision:
+            row.setkey("external_ids", keys.REVISION, str(spec.revision))
+        return row, UPDATED if changed else UNCHANGED
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}({self.spec.name}, rev={self.spec.revision})"
+
+
+class EnsureSwitch(_Ensure):
+    """Logical_Switch of a network and its localnet ports."""
+
+    spec: SwitchSpec
+
+    def run_idl(self, txn: Any) -> None:
+        row, outcome = self._write(txn, find_switch(self.api, self.spec.network_id), self.spec)
+        self.result = outcome
+        if outcome == STALE:
+            return
+        wanted = {spec.name for spec in self.spec.localnets}
+        for port in list(row.ports) if outcome != CREATED else []:
+            if port.external_ids.get(keys.LOCALNET_OF) and port.name not in wanted:
+                row.delvalue("ports", port)
+                port.delete()
+                self.result = UPDATED
+        for spec in self.spec.localnets:
+            lsp = find_port(self.api, spec.name)
+            lsp, port_outcome = self._write(txn, lsp, spec)
+            if port_outcome == CREATED:
+                row.addvalue("ports", lsp)
+            if port_outcome in (CREATED, UPDATED) and self.result == UNCHANGED:
+                self.result = UPDATED
+
+
+class DeleteSwitch(command.BaseCommand):
+    """Logical_Switch of a network (its ports go with it) and its DHCP_Options."""
+
+    def __init__(self, api: Any, network_id: str) -> None:
+        super().__init__(api)
+        self.network_id = network_id
+
+    def run_idl(self, txn: Any) -> None:
+        self.result = ABSENT
+        row = find_switch(self.api, self.network_id)
+        if row is not None:
+            row.delete()
+            self.result = DELETED
+        for dhcp in list(self.api.tables["DHCP_Options"].rows.values()):
+            if dhcp.external_ids.get(keys.NETWORK_ID) == self.network_id:
+                dhcp.delete()
+
+
+class EnsureDhcpOptions(_Ensure):
+    """DHCP_Options of a subnet, attached to the ports whose first IP is in it."""
+
+    spec: DhcpSpec
+
+    def run_idl(self, txn: Any) -> None:
+        row, self.result = self._write(txn, find_dhcp(self.api, self.spec.subnet_id), self.spec)
+        if self.result == STALE:
+            return
+        switch = find_switch(self.api, self.spec.network_id)
+        if switch is None:
+            return
+        cidr = ipaddress.ip_network(self.spec.columns["cidr"])
+        column = "dhcpv4_options" if cidr.version == 4 else "dhcpv6_options"
+        for port in switch.ports:
+            if not port.external_ids.get(keys.PORT_ID):
+                continue
+            ip = first_ip(port, cidr.version)
+            if ip is not None and ip in cidr and [r.uuid for r in getattr(port, column)] != [row.uuid]:
+                setattr(port, column, [row])
+
+
+class DeleteDhcpOptions(command.BaseCommand):
+    def __init__(self, api: Any, subnet_id: str) -> None:
+        super().__init__(api)
+        self.subnet_id = subnet_id
+
+    def run_idl(self, txn: Any) -> None:
+        row = find_dhcp(self.api, self.subnet_id)
+        self.result = ABSENT if row is None else DELETED
+        if row is not None:
+            # LSP references are weak: ovsdb-server clears them with the row.
+            row.delete()
+
+
+class EnsurePort(_Ensure):
+    """Logical_Switch_Port of a port, with its DHCP_Options references."""
+
+    spec: PortSpec
+
+    def run_idl(self, txn: Any) -> None:
+        switch = find_switch(self.api, self.spec.network_id)
+        if switch is None:
+            self.result = NO_SWITCH
+            return
+        row, self.result = self._write(txn, find_port(self.api, self.spec.name), self.spec)
+        if self.result == STALE:
+            return
+        if self.result == CREATED:
+            switch.addvalue("ports", row)
+        for version, column in ((4, "dhcpv4_options"), (6, "dhcpv6_options")):
+            subnet_id = self.spec.dhcp_subnets.get(version)
+            dhcp = find_dhcp(self.api, subnet_id) if subnet_id else None
+            want = [dhcp] if dhcp is not None else []
+            have = [] if self.result == CREATED else list(getattr(row, column))
+            if [r.uuid for r in have] != [r.uuid for r in want]:
+                setattr(row, column, want)
+                if self.result == UNCHANGED:
+                    self.result = UPDATED
+
+
+class DeletePort(command.BaseCommand):
+    def __init__(self, api: Any, port_id: str) -> None:
+        super().__init__(api)
+        self.port_id = port_id
+
+    def run_idl(self, txn: Any) -> None:
+        row = find_port(self.api, self.port_id)
+        if row is None or not row.external_ids.get(keys.PORT_ID):
+            self.result = ABSENT
+            return
+        switch = find_switch(self.api, row.external_ids.get(keys.NETWORK_ID, ""))
+        switches: Iterable[Any] = [switch] if switch is not None else \
+            self.api.tables["Logical_Switch"].rows.values()
+        for ls in switches:
+            if row in ls.ports:
+                ls.delvalue("ports", row)
+        row.delete()
+        self.result = DELETED
+
+
+class DeleteRow(command.BaseCommand):
+    """Delete a row by UUID (drift repair removing an owned leftover)."""
+
+    def __init__(self, api: Any, table: str, uuid: Any) -> None:
+        super().__init__(api)
+        self.table = table
+        self.uuid = uuid
+
+    def run_idl(self, txn: Any) -> None:
+        row = self.api.tables[self.table].rows.get(self.uuid)
+        self.result = ABSENT if row is None else DELETED
+        if row is None:
+            return
+        if self.table == "Logical_Switch_Port":
+            for ls in self.api.tables["Logical_Switch"].rows.values():
+                if row in ls.ports:
+                    ls.delvalue("ports", row)
+        row.delete()
+
+
+class BumpNbCfg(command.BaseCommand):
+    """Increment NB_Global.nb_cfg: every live ovn-controller answers (agent heartbeat)."""
+
+    def run_idl(self, txn: Any) -> None:
+        row = next(iter(self.api.tables["NB_Global"].rows.values()), None)
+        if row is None:
+            self.result = ABSENT
+            return
+        row.verify("nb_cfg")
+        row.nb_cfg = row.nb_cfg + 1
+        self.result = row.nb_cfg
+
+
+class SetGlobalInfo(command.BaseCommand):
+    """Publish status-worker facts in NB_Global.external_ids (read by every server)."""
+
+    def __init__(self, api: Any, values: dict[str, str]) -> None:
+        super().__init__(api)
+        self.values = values
+
+    def run_idl(self, txn: Any) -> None:
+        row = next(iter(self.api.tables["NB_Global"].rows.values()), None)
+        self.result = ABSENT if row is None else UPDATED
+        if row is None:
+            return
+        for key, value in self.values.items():
+            if row.external_ids.get(key) != value:
+                row.setkey("external_ids", key, value)

@@ -1,0 +1,196 @@
+"""NB and SB connections over ovsdbapp that never block the process using them.
+
+ovsdbapp's stock ``Connection.start()`` waits until the first database dump
+arrives and fails when the server is down, and its ``Backend`` keeps a single
+connection per class.  Neutrino needs an API worker to start (and accept
+writes) while NB is unreachable, and the status-worker process to hold two NB
+connections (a plain one and a locked one).  So:
+
+* the IDL is built from the locally installed schema when present (no round
+  trip at start), registering only the columns Neutrino reads or writes;
+* the connection thread starts immediately; the ``ovs`` IDL reconnects by
+  itself, across every remote of a comma-separated (RAFT cluster) list,
+  following the leader;
+* the IDL tells a listener when it becomes ready (connected *and* holding a
+  complete copy of the database) after every (re)connect, when it gains or
+  loses its OVSDB lock, and about every row change.  Readiness and lock are
+  judged on the live session: ``ovs.db.idl`` leaves ``has_lock`` set while
+  disconnected, which would let a cut-off worker believe it still leads.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Protocol
+
+from ovs import poller
+from ovs.db import idl as ovs_idl
+from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
+from ovsdbapp.backend.ovs_idl import idlutils
+from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl
+from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl
+
+LOG = logging.getLogger(__name__)
+
+#: Columns Neutrino uses; monitoring only these keeps every worker's copy small.
+NB_TABLES: dict[str, list[str]] = {
+    "Logical_Switch": ["name", "ports", "external_ids"],
+    "Logical_Switch_Port": ["name", "type", "addresses", "port_security", "enabled", "up",
+                            "options", "tag", "external_ids", "dhcpv4_options",
+                            "dhcpv6_options"],
+    "DHCP_Options": ["cidr", "options", "external_ids"],
+    "NB_Global": ["nb_cfg", "external_ids"],
+}
+SB_TABLES: dict[str, list[str]] = {
+    "Chassis": ["name", "hostname", "other_config", "external_ids"],
+    "Chassis_Private": ["name", "chassis", "nb_cfg", "external_ids"],
+    "SB_Global": ["nb_cfg"],
+}
+SCHEMA_FILES = {
+    "OVN_Northbound": "/usr/share/ovn/ovn-nb.ovsschema",
+    "OVN_Southbound": "/usr/share/ovn/ovn-sb.ovsschema",
+}
+#: Reconnect back-off (ms): a restarted ovsdb-server is found again within ~2 s.
+MIN_BACKOFF_MS = 250
+MAX_BACKOFF_MS = 2000
+
+
+class IdlListener(Protocol):
+    """Receives IDL news on the connection thread; must only record and return.
+
+    A listener may also define ``attach(idl)``, called once with the IDL.
+    """
+
+    def ready_changed(self, ready: bool) -> None: ...
+    def lock_changed(self, held: bool) -> None: ...
+    def row_changed(self, event: str, row: Any, old: Any) -> None: ...
+
+
+class NullListener:
+    def ready_changed(self, ready: bool) -> None:
+        pass
+
+    def lock_changed(self, held: bool) -> None:
+        pass
+
+    def row_changed(self, event: str, row: Any, old: Any) -> None:
+        pass
+
+
+def schema_helper(remote: str, schema_name: str,
+                  tables: dict[str, list[str]]) -> ovs_idl.SchemaHelper:
+    """A schema helper for ``tables``: local schema file if installed, else the server's."""
+    path = SCHEMA_FILES.get(schema_name)
+    if path and os.path.exists(path):
+        helper = ovs_idl.SchemaHelper(location=path)
+    else:
+        helper = idlutils.get_schema_helper(remote, schema_name)
+    for table, columns in tables.items():
+        helper.register_columns(table, columns)
+    return helper
+
+
+class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
+    """An ``ovs`` IDL reporting readiness, lock ownership and row changes."""
+
+    def __init__(self, remote: str, helper: ovs_idl.SchemaHelper,
+                 listener: IdlListener | None = None, lock_name: str | None = None) -> None:
+        super().__init__(remote, helper, leader_only=True)
+        self.listener: IdlListener = listener or NullListener()
+        self._session.reconnect.set_backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS)
+        self._ready = False
+        self._ready_seqno: int | None = None
+        self._held = False
+        # Let the listener read rows of this IDL; done before the connection
+        # thread exists, so no notification can precede it.
+        attach = getattr(self.listener, "attach", None)
+        if attach is not None:
+            attach(self)
+        if lock_name:
+            self.set_lock(lock_name)
+
+    @property
+    def ready(self) -> bool:
+        """Connected and holding a complete, current copy of the database."""
+        return self._session.is_connected() and self.state == self.IDL_S_MONITORING
+
+    @property
+    def holds_lock(self) -> bool:
+        return bool(self.lock_name) and self.has_lock and self.ready
+
+    def run(self) -> bool:
+        changed = super().run()
+        ready = self.ready
+        seqno = self._session.get_seqno()
+        if ready != self._ready or (ready and seqno != self._ready_seqno):
+            self._ready, self._ready_seqno = ready, seqno
+            self.listener.ready_changed(ready)
+        held = self.holds_lock
+        if held != self._held:
+            self._held = held
+            self.listener.lock_changed(held)
+        return changed
+
+    def notify(self, event: str, row: Any, updates: Any = None) -> None:
+        self.listener.row_changed(event, row, updates)
+
+
+class Connection(ovsdbapp_connection.Connection):
+    """ovsdbapp connection whose ``start`` returns at once, connected or not."""
+
+    def start(self) -> bool:
+        with self.lock:
+            if self.thread is not None:
+                return False
+            self.poller = poller.Poller()
+            self.is_running = True
+            self.thread = threading.Thread(target=self.run, name=f"ovsdb-{self.idl.session_name()}",
+                                           daemon=True)
+            self.thread.start()
+            return True
+
+
+class _Client:
+    """Mixin: an ovsdbapp API bound to its own connection, with readiness helpers."""
+
+    # ovsdbapp's Backend stores the connection on the class; shadow it with a
+    # plain attribute so each instance keeps its own.
+    ovsdb_connection = None
+    schema: str
+
+    def _setup(self, remote: str, timeout: float, tables: dict[str, list[str]],
+               listener: IdlListener | None, lock_name: str | None) -> None:
+        idl = NeutrinoIdl(remote, schema_helper(remote, self.schema, tables), listener, lock_name)
+        super().__init__(Connection(idl, timeout), start=True)  # type: ignore[call-arg]
+
+    @property
+    def ready(self) -> bool:
+        return self.ovsdb_connection.idl.ready
+
+    @property
+    def holds_lock(self) -> bool:
+        return self.ovsdb_connection.idl.holds_lock
+
+    @property
+    def remote(self) -> str:
+        return self.ovsdb_connection.idl.session_name()
+
+    def read_lock(self) -> threading.RLock:
+        """Hold while reading rows from another thread than the connection's."""
+        return self.ovsdb_connection.lock
+
+    def close(self) -> None:
+        self.ovsdb_connection.stop(timeout=5)
+
+
+class Northbound(_Client, nb_impl.OvnNbApiIdlImpl):
+    def __init__(self, remote: str, timeout: float, listener: IdlListener | None = None,
+                 lock_name: str | None = None) -> None:
+        self._setup(remote, timeout, NB_TABLES, listener, lock_name)
+
+
+class Southbound(_Client, sb_impl.OvnSbApiIdlImpl):
+    def __init__(self, remote: str, timeout: float,
+                 listener: IdlListener | None = None) -> None:
+        self._setup(remote, timeout, SB_TABLES, listener, None)

@@ -1,0 +1,278 @@
+"""What the NB rows of a network, subnet or port should contain.
+
+Pure functions from Neutrino's API dicts to row specs.  The mechanism
+driver's postcommit and the drift repair both write exactly these specs, so
+"what postcommit writes" and "what repair considers correct" can never drift
+apart.  A spec also knows how to compare itself with an existing row, which is
+how the repair tells a hand-edited row from a correct one.
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.ovn import keys
+
+#: Neutron's default DHCP lease (12 h).
+DHCP_LEASE_TIME = "43200"
+#: Network types whose traffic leaves through a localnet port on a bridge mapping.
+PHYSNET_TYPES = ("flat", "vlan")
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def revision_of(resource: Mapping[str, Any]) -> int:
+    return int(resource.get("revision_number") or 0)
+
+
+def row_revision(row: Any) -> int:
+    """The Neutrino revision a row was written from, -1 if it has none."""
+    try:
+        return int(row.external_ids.get(keys.REVISION, -1))
+    except (TypeError, ValueError):
+        return -1
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """Columns a row should have.  ``external_ids`` is compared without the revision."""
+
+    table: str
+    name: str
+    revision: int
+    columns: Mapping[str, Any]
+
+    def differs(self, row: Any) -> list[str]:
+        """Names of the columns whose value in ``row`` is not what this spec wants."""
+        changed = []
+        for column, want in self.columns.items():
+            have = getattr(row, column)
+            if column == "external_ids":
+                have = {k: v for k, v in have.items() if k != keys.REVISION}
+                want = {k: v for k, v in want.items() if k != keys.REVISION}
+            if isinstance(want, list) and isinstance(have, list):
+                if sorted(map(str, have)) != sorted(map(str, want)):
+                    changed.append(column)
+            elif have != want:
+                changed.append(column)
+        return changed
+
+
+@dataclass(frozen=True)
+class SwitchSpec(RowSpec):
+    network_id: str = ""
+    localnets: tuple[RowSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class PortSpec(RowSpec):
+    port_id: str = ""
+    network_id: str = ""
+    #: Subnets whose DHCP_Options the port uses, by IP version (None: no DHCP).
+    dhcp_subnets: Mapping[int, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DhcpSpec(RowSpec):
+    subnet_id: str = ""
+    network_id: str = ""
+
+
+def switch_name(network_id: str) -> str:
+    return keys.SWITCH_PREFIX + network_id
+
+
+def network_segments(network: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Segments of a network dict: its ``segments`` list or its ``provider:*`` fields."""
+    if network.get("segments"):
+        return [{"network_type": s.get("provider:network_type"),
+                 "physical_network": s.get("provider:physical_network"),
+                 "segmentation_id": s.get("provider:segmentation_id")}
+                for s in network["segments"]]
+    if network.get("provider:network_type"):
+        return [{"network_type": network.get("provider:network_type"),
+                 "physical_network": network.get("provider:physical_network"),
+                 "segmentation_id": network.get("provider:segmentation_id")}]
+    return []
+
+
+def switch_spec(network: Mapping[str, Any],
+                segments: list[Mapping[str, Any]] | None = None) -> SwitchSpec:
+    """Logical_Switch of a network, with one localnet port per flat/vlan segment."""
+    net_id = network["id"]
+    revision = revision_of(network)
+    segments = network_segments(network) if segments is None else segments
+    localnets = []
+    for segment in segments:
+        if segment.get("network_type") not in PHYSNET_TYPES or not segment.get("physical_network"):
+            continue
+        physnet = segment["physical_network"]
+        tag = segment.get("segmentation_id")
+        localnets.append(RowSpec(
+            table="Logical_Switch_Port", name=f"{keys.LOCALNET_PREFIX}{net_id}-{physnet}",
+            revision=revision,
+            columns={
+                "type": "localnet",
+                "addresses": ["unknown"],
+                "options": {keys.NETWORK_NAME_OPTION: physnet},
+                "tag": [int(tag)] if segment.get("network_type") == "vlan" and tag is not None else [],
+                "external_ids": {keys.LOCALNET_OF: net_id, keys.REVISION: str(revision)},
+            }))
+    return SwitchSpec(
+        table="Logical_Switch", name=switch_name(net_id), revision=revision,
+        network_id=net_id, localnets=tuple(localnets),
+        columns={"external_ids": {
+            keys.NETWORK_ID: net_id,
+            keys.NETWORK_NAME: _str(network.get("name")),
+            keys.MTU: _str(network.get("mtu")),
+            keys.REVISION: str(revision),
+        }})
+
+
+def dhcp_server_mac(subnet_id: str) -> str:
+    """A stable MAC for OVN's DHCP responder, derived from the subnet id.
+
+    Neutron picks a random one and stores it; deriving it means a repaired
+    DHCP_Options row gets the same MAC clients already learned.
+    """
+    digest = hashlib.sha256(subnet_id.encode()).digest()
+    return "fa:16:3e:%02x:%02x:%02x" % (digest[0], digest[1], digest[2])
+
+
+def _dhcpv4_options(subnet: Mapping[str, Any], network: Mapping[str, Any]) -> dict[str, str]:
+    gateway = subnet.get("gateway_ip")
+    if not gateway:
+        # As in Neutron: without a gateway there is no server_id, so OVN does not answer.
+        return {}
+    options = {
+        "server_id": gateway,
+        "server_mac": dhcp_server_mac(subnet["id"]),
+        "lease_time": DHCP_LEASE_TIME,
+        "router": gateway,
+    }
+    if network.get("mtu"):
+        options["mtu"] = str(network["mtu"])
+    if subnet.get("dns_nameservers"):
+        options["dns_server"] = "{%s}" % ", ".join(subnet["dns_nameservers"])
+    routes = subnet.get("host_routes") or []
+    if routes:
+        entries = [f"{r['destination']},{r['nexthop']}" for r in routes]
+        # RFC 3442: a client that gets classless routes ignores the router option.
+        entries.append(f"0.0.0.0/0,{gateway}")
+        options["classless_static_route"] = "{%s}" % ", ".join(entries)
+    return options
+
+
+def _dhcpv6_options(subnet: Mapping[str, Any]) -> dict[str, str]:
+    options = {"server_id": dhcp_server_mac(subnet["id"])}
+    if subnet.get("dns_nameservers"):
+        options["dns_server"] = "{%s}" % ", ".join(subnet["dns_nameservers"])
+    # Only a stateful subnet has OVN hand out addresses; SLAAC and stateless get
+    # just the other options (DNS), so OVN never contradicts router advertisements.
+    if subnet.get("ipv6_address_mode") != "dhcpv6-stateful":
+        options["dhcpv6_stateless"] = "true"
+    return options
+
+
+def dhcp_spec(subnet: Mapping[str, Any], network: Mapping[str, Any]) -> DhcpSpec | None:
+    """DHCP_Options of a subnet, or None when the subnet has DHCP disabled."""
+    if not subnet.get("enable_dhcp"):
+        return None
+    version = int(subnet.get("ip_version") or ipaddress.ip_network(subnet["cidr"]).version)
+    options = _dhcpv4_options(subnet, network) if version == 4 else _dhcpv6_options(subnet)
+    revision = revision_of(subnet)
+    return DhcpSpec(
+        table="DHCP_Options", name=subnet["id"], revision=revision,
+        subnet_id=subnet["id"], network_id=subnet["network_id"],
+        columns={
+            "cidr": subnet["cidr"],
+            "options": options,
+            "external_ids": {keys.SUBNET_ID: subnet["id"],
+                             keys.NETWORK_ID: subnet["network_id"],
+                             keys.REVISION: str(revision)},
+        })
+
+
+def _plug_options(port: Mapping[str, Any], network: Mapping[str, Any],
+                  dpu_hostname: str | None) -> dict[str, str]:
+    """LSP options telling a chassis agent to plug the port (seed 000/001, spec §3.4)."""
+    profile = port.get("binding:profile") or {}
+    vnic = port.get("binding:vnic_type") or keys.VNIC_NORMAL
+    options: dict[str, str] = {}
+    mtu = network.get("mtu")
+    if vnic == keys.VNIC_REMOTE_MANAGED:
+        if dpu_hostname:
+            options[keys.REQUESTED_CHASSIS] = dpu_hostname
+        if profile.get("pf_mac_address") is not None:
+            options[keys.VIF_PLUG_TYPE] = "representor"
+            options[keys.REPRESENTOR_PF_MAC] = str(profile["pf_mac_address"])
+            options[keys.REPRESENTOR_VF_NUM] = str(profile.get("vf_num"))
+            if mtu:
+                options[keys.VIF_PLUG_MTU] = str(mtu)
+        return options
+    if port.get("binding:host_id"):
+        options[keys.REQUESTED_CHASSIS] = port["binding:host_id"]
+    plug_type = profile.get(keys.PROFILE_VIF_PLUG_TYPE)
+    if plug_type:
+        options[keys.VIF_PLUG_TYPE] = str(plug_type)
+        for key, value in profile.items():
+            if key.startswith(keys.PROFILE_VIF_PLUG_PREFIX):
+                options[keys.VIF_PLUG_PREFIX + key[len(keys.PROFILE_VIF_PLUG_PREFIX):]] = str(value)
+        if mtu:
+            options[keys.VIF_PLUG_MTU] = str(mtu)
+    return options
+
+
+def port_spec(port: Mapping[str, Any], network: Mapping[str, Any],
+              dpu_hostname: str | None = None) -> PortSpec:
+    """Logical_Switch_Port of a port.
+
+    ``dpu_hostname`` is the chassis a remote-managed port is plugged on (found by
+    card serial number); for other ports ``requested-chassis`` is the bound host.
+    """
+    ips = [ip["ip_address"] for ip in port.get("fixed_ips") or []]
+    address = " ".join([port["mac_address"], *ips])
+    security_enabled = port.get("port_security_enabled", True) is not False
+    addresses = [address]
+    port_security: list[str] = []
+    if security_enabled:
+        port_security = [address]
+        for pair in port.get("allowed_address_pairs") or []:
+            port_security.append(f"{pair.get('mac_address') or port['mac_address']} "
+                                 f"{pair['ip_address']}")
+    else:
+        addresses.append("unknown")
+
+    dhcp_subnets: dict[int, str | None] = {4: None, 6: None}
+    for ip in port.get("fixed_ips") or []:
+        version = ipaddress.ip_address(ip["ip_address"]).version
+        if dhcp_subnets[version] is None:
+            dhcp_subnets[version] = ip["subnet_id"]
+
+    revision = revision_of(port)
+    return PortSpec(
+        table="Logical_Switch_Port", name=port["id"], revision=revision,
+        port_id=port["id"], network_id=port["network_id"], dhcp_subnets=dhcp_subnets,
+        columns={
+            "type": "",
+            "addresses": addresses,
+            "port_security": port_security,
+            "enabled": [port.get("admin_state_up", True) is not False],
+            "options": _plug_options(port, network, dpu_hostname),
+            "external_ids": {
+                keys.PORT_ID: port["id"],
+                keys.NETWORK_ID: port["network_id"],
+                keys.PORT_NAME: _str(port.get("name")),
+                keys.DEVICE_ID: _str(port.get("device_id")),
+                keys.DEVICE_OWNER: _str(port.get("device_owner")),
+                keys.HOST_ID: _str(port.get("binding:host_id")),
+                keys.VNIC_TYPE: _str(port.get("binding:vnic_type") or keys.VNIC_NORMAL),
+                keys.VIF_TYPE: _str(port.get("binding:vif_type")),
+                keys.REVISION: str(revision),
+            },
+        })

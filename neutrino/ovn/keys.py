@@ -1,0 +1,70 @@
+"""Names Neutrino writes into and reads from OVN.
+
+Every NB row Neutrino creates carries the id of the Neutrino resource it
+mirrors in ``external_ids``; that key is also the ownership mark: the drift
+repair deletes an owned row whose resource is gone and never touches a row
+without the mark.  Keeping the names in one module makes the on-disk contract
+with OVN (and with operators reading ``ovn-nbctl list``) reviewable at a glance.
+"""
+from __future__ import annotations
+
+# -- Northbound external_ids -------------------------------------------------
+#: On Logical_Switch rows: the network id (ownership mark).
+NETWORK_ID = "neutrino:network_id"
+NETWORK_NAME = "neutrino:network_name"
+MTU = "neutrino:mtu"
+#: On Logical_Switch_Port rows of ports: the port id (ownership mark).
+PORT_ID = "neutrino:port_id"
+PORT_NAME = "neutrino:port_name"
+DEVICE_ID = "neutrino:device_id"
+DEVICE_OWNER = "neutrino:device_owner"
+HOST_ID = "neutrino:host_id"
+VNIC_TYPE = "neutrino:vnic_type"
+VIF_TYPE = "neutrino:vif_type"
+#: On the localnet Logical_Switch_Port of a flat/vlan network: the network id.
+LOCALNET_OF = "neutrino:localnet_of"
+#: On DHCP_Options rows: the subnet id (ownership mark).
+SUBNET_ID = "neutrino:subnet_id"
+#: The Neutrino ``revision_number`` the row was written from.
+REVISION = "neutrino:revision_number"
+
+#: NB_Global external_ids the status worker publishes for every server's /healthz.
+GLOBAL_WORKER = "neutrino:status_worker"
+GLOBAL_REPAIRS_PREFIX = "neutrino:repairs:"
+GLOBAL_LAST_SYNC = "neutrino:last_full_sync"
+
+#: Name prefix of Logical_Switch rows (``neutrino-<network id>``).
+SWITCH_PREFIX = "neutrino-"
+LOCALNET_PREFIX = "provnet-"
+
+# -- Logical_Switch_Port options --------------------------------------------
+REQUESTED_CHASSIS = "requested-chassis"
+VIF_PLUG_TYPE = "vif-plug-type"
+VIF_PLUG_MTU = "vif-plug-mtu-request"
+VIF_PLUG_PREFIX = "vif-plug:"
+REPRESENTOR_PF_MAC = "vif-plug:representor:pf-mac"
+REPRESENTOR_VF_NUM = "vif-plug:representor:vf-num"
+NETWORK_NAME_OPTION = "network_name"
+
+# -- binding:profile keys ------------------------------------------------------
+PROFILE_VIF_PLUG_TYPE = "vif_plug_type"
+PROFILE_VIF_PLUG_PREFIX = "vif_plug:"
+REMOTE_MANAGED_KEYS = ("pci_vendor_info", "pci_slot", "physical_network",
+                       "card_serial_number", "pf_mac_address", "vf_num")
+
+# -- Southbound -----------------------------------------------------------------
+BRIDGE_MAPPINGS = "ovn-bridge-mappings"
+CMS_OPTIONS = "ovn-cms-options"
+CARD_SERIAL = "card-serial-number"
+DATAPATH_TYPE = "datapath-type"
+IFACE_TYPES = "iface-types"
+#: Chassis_Private/Chassis external_ids written by Neutrino's plug agent.
+PLUG_AGENT_PREFIX = "neutrino-plug-agent"
+PLUG_ERROR_PREFIX = "neutrino-plug-error:"
+
+#: The OVSDB lock whose holder runs the status worker and the drift repair.
+STATUS_LOCK = "neutrino_status_worker"
+
+# -- vnic types ---------------------------------------------------------------
+VNIC_NORMAL = "normal"
+VNIC_REMOTE_MANAGED = "remote-managed"

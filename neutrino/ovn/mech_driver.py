@@ -1,0 +1,206 @@
+"""The OVN mechanism driver (entry point ``ovn``): Neutrino resources -> OVN NB.
+
+Wiring:
+
+* ``initialize(core)`` (every process that serves the API or runs the status
+  worker): NB and SB connections and the chassis directory.  Returns at once
+  even if OVN is unreachable.
+* ``start_workers()`` (one process per server, after ``initialize``): the
+  status worker, which waits for the NB lock and, while holding it, reports
+  statuses, repairs drift and sends chassis heartbeats.
+* ``*_precommit`` only validates; ``*_postcommit`` writes NB with idempotent,
+  revision-checked commands.  A postcommit never raises for OVN trouble: if
+  NB is unreachable or a transaction times out, the resource is reported
+  BUILD ("OVN northbound unreachable") and the drift repair applies it when
+  NB is back, so API writes stay fast and lose nothing.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ovsdbapp import exceptions as ovsdbapp_exceptions
+
+from neutrino.config import Settings
+from neutrino.drivers.api import (CoreHandle, MechanismDriver, NetworkContext, PortContext,
+                                  SubnetContext)
+from neutrino.ovn import agents, binding, commands, desired, keys
+from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
+from neutrino.ovn.connection import Northbound, Southbound
+from neutrino.ovn.logutil import RateLimitedLog
+from neutrino.ovn.repair import dpu_hostname
+from neutrino.ovn.status import BUILD, NB_UNREACHABLE, StatusWorker
+
+LOG = logging.getLogger(__name__)
+RATE_LIMITED = RateLimitedLog(LOG)
+
+
+class OVNMechanismDriver(MechanismDriver):
+    #: Networks start BUILD; the status worker makes them ACTIVE once their switch exists.
+    async_network_status = True
+    #: Seconds between NB_Global.nb_cfg bumps (chassis heartbeats) by the status worker.
+    heartbeat_interval = 10.0
+    #: Seconds a chassis may lag the heartbeat before it is reported down.
+    agent_down_time = DEFAULT_DOWN_TIME
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings
+        self.core: CoreHandle | None = None
+        self.nb: Northbound | None = None
+        self.sb: Southbound | None = None
+        self.directory: ChassisDirectory | None = None
+        self.worker: StatusWorker | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+    def initialize(self, core: CoreHandle) -> None:
+        self.settings = self.settings or getattr(core, "settings", None) or Settings.load()
+        self.core = core
+        self.directory = ChassisDirectory(down_time=self.agent_down_time)
+        self.sb = Southbound(self.settings.ovn_sb_connection, self.settings.ovsdb_timeout,
+                             listener=self.directory)
+        self.nb = Northbound(self.settings.ovn_nb_connection, self.settings.ovsdb_timeout)
+        LOG.info("OVN driver: NB %s, SB %s", self.settings.ovn_nb_connection,
+                 self.settings.ovn_sb_connection)
+
+    def start_workers(self) -> None:
+        if self.core is None or self.directory is None or self.settings is None:
+            raise RuntimeError("initialize() must be called before start_workers()")
+        self.worker = StatusWorker(
+            self.settings.ovn_nb_connection, self.settings.ovsdb_timeout, self.core,
+            self.directory, maintenance_interval=self.settings.maintenance_interval,
+            heartbeat_interval=self.heartbeat_interval)
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        for client in (self.nb, self.sb):
+            if client is not None:
+                client.close()
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "ovn_nb": {"connected": bool(self.nb and self.nb.ready),
+                       "remote": self.settings.ovn_nb_connection if self.settings else None},
+            "ovn_sb": {"connected": bool(self.sb and self.sb.ready),
+                       "remote": self.settings.ovn_sb_connection if self.settings else None},
+            "chassis": len(self.directory.all()) if self.directory else 0,
+        }
+        if self.nb is not None and self.nb.ready:
+            with self.nb.read_lock():
+                row = next(iter(self.nb.tables["NB_Global"].rows.values()), None)
+                ext = dict(row.external_ids) if row is not None else {}
+            result["status_worker"] = ext.get(keys.GLOBAL_WORKER)
+            result["repairs"] = {k[len(keys.GLOBAL_REPAIRS_PREFIX):]: int(v)
+                                 for k, v in ext.items()
+                                 if k.startswith(keys.GLOBAL_REPAIRS_PREFIX) and v.isdigit()}
+        if self.worker is not None:
+            result["local_status_worker"] = self.worker.health()
+        result["ok"] = result["ovn_nb"]["connected"] and result["ovn_sb"]["connected"]
+        return result
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        """Entries of ``GET /v2.0/agents``: each chassis and its plug agent."""
+        return agents.list_agents(self.directory) if self.directory else []
+
+    def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
+        physnet = segment.get("physical_network")
+        return bool(physnet) and self.directory is not None and self.directory.maps_physnet(physnet)
+
+    # -- writing NB -------------------------------------------------------------------
+    def _apply(self, what: str, cmds: list[Any],
+               on_unreachable: tuple[str, str] | None = None) -> None:
+        """Commit ``cmds`` in one NB transaction, or leave them to the drift repair."""
+        assert self.nb is not None and self.core is not None
+        error: Exception | None = None
+        if self.nb.ready:
+            try:
+                with self.nb.transaction(check_error=True) as txn:
+                    for cmd in cmds:
+                        txn.add(cmd)
+                LOG.debug("%s: %s", what, ", ".join(f"{c}={c.result}" for c in cmds))
+                return
+            except ovsdbapp_exceptions.TimeoutException as e:
+                error = e
+            except Exception as e:  # noqa: BLE001 - postcommit must not undo the API write
+                LOG.exception("%s: NB transaction failed; left to drift repair", what)
+                error = e
+        RATE_LIMITED.warning("nb-unreachable", "%s not written to OVN NB (%s): %s; "
+                             "the drift repair will apply it", what,
+                             self.settings.ovn_nb_connection if self.settings else "",
+                             error or "not connected")
+        if on_unreachable is not None:
+            kind, resource_id = on_unreachable
+            report = self.core.set_port_statuses if kind == "port" else \
+                self.core.set_network_statuses
+            try:
+                report([(resource_id, BUILD, NB_UNREACHABLE)])
+            except Exception:  # noqa: BLE001
+                LOG.exception("could not report %s %s as BUILD", kind, resource_id)
+
+    def _switch(self, network: NetworkContext) -> commands.EnsureSwitch:
+        return commands.EnsureSwitch(self.nb, desired.switch_spec(
+            network.current, network.network_segments or None))
+
+    def create_network_postcommit(self, context: NetworkContext) -> None:
+        self._apply(f"network {context.current['id']}", [self._switch(context)],
+                    ("network", context.current["id"]))
+
+    update_network_postcommit = create_network_postcommit
+
+    def delete_network_postcommit(self, context: NetworkContext) -> None:
+        self._apply(f"delete network {context.current['id']}",
+                    [commands.DeleteSwitch(self.nb, context.current["id"])])
+
+    def create_subnet_postcommit(self, context: SubnetContext) -> None:
+        subnet = context.current
+        spec = desired.dhcp_spec(subnet, context.network.current)
+        cmd = commands.EnsureDhcpOptions(self.nb, spec) if spec else \
+            commands.DeleteDhcpOptions(self.nb, subnet["id"])
+        self._apply(f"subnet {subnet['id']}", [self._switch(context.network), cmd])
+
+    update_subnet_postcommit = create_subnet_postcommit
+
+    def delete_subnet_postcommit(self, context: SubnetContext) -> None:
+        self._apply(f"delete subnet {context.current['id']}",
+                    [commands.DeleteDhcpOptions(self.nb, context.current["id"])])
+
+    def create_port_precommit(self, context: PortContext) -> None:
+        binding.validate_profile(context.current)
+
+    update_port_precommit = create_port_precommit
+
+    def create_port_postcommit(self, context: PortContext) -> None:
+        port = context.current
+        dpu = None
+        if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
+            dpu = dpu_hostname(port, self.directory)
+        spec = desired.port_spec(port, context.network.current, dpu)
+        self._apply(f"port {port['id']}",
+                    [self._switch(context.network), commands.EnsurePort(self.nb, spec)],
+                    ("port", port["id"]))
+
+    update_port_postcommit = create_port_postcommit
+
+    def delete_port_postcommit(self, context: PortContext) -> None:
+        self._apply(f"delete port {context.current['id']}",
+                    [commands.DeletePort(self.nb, context.current["id"])])
+
+    # -- binding ----------------------------------------------------------------------
+    def bind_port(self, context: PortContext) -> None:
+        assert self.directory is not None
+        if not self.directory.synced:
+            context.add_failure_reason("OVN southbound not reachable: chassis unknown")
+            return
+        segments = context.segments_to_bind or context.network.network_segments
+        decision = binding.decide(context.current, segments, self.directory)
+        if decision.bound:
+            assert decision.segment is not None
+            context.set_binding(decision.segment.get("id"), decision.vif_type,
+                                decision.vif_details)
+            LOG.debug("bound port %s to chassis %s", context.current["id"],
+                      decision.chassis.name if decision.chassis else "?")
+            return
+        for reason in decision.reasons:
+            context.add_failure_reason(reason)
+        LOG.info("refusing to bind port %s: %s", context.current["id"], decision.reason)

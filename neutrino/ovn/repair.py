@@ -1,0 +1,179 @@
+"""Drift repair: make NB match SQL (issue 3 item 6).
+
+SQL is the source of truth.  A pass reads every network, subnet and port,
+computes the rows they imply (``desired``), and compares them with NB:
+missing rows are created, rows whose content differs are rewritten, and rows
+carrying Neutrino's ownership mark whose resource is gone are deleted.  Rows
+without the mark are never touched.  Every repair is logged and counted.
+
+Races with API writes are settled by the order of reads and by revisions:
+
+* the set of owned NB rows is read *before* SQL, so a row created by a
+  postcommit after the SQL read is not in it and cannot be deleted as an orphan;
+* writes carry the SQL revision and lose against a row written from a newer
+  one.  A row that stays "newer than SQL" across two passes with the same
+  SQL revision did not come from a racing update (that would have reached SQL
+  too) but from SQL going back in time (a restored backup): the second pass
+  overwrites it.
+* a resource deleted between the SQL read and the write may be recreated;
+  the next pass deletes it again.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from neutrino.drivers.api import CoreHandle
+from neutrino.ovn import commands, desired, keys
+from neutrino.ovn.chassis import ChassisDirectory
+
+LOG = logging.getLogger(__name__)
+
+SWITCH, PORT, DHCP = "logical_switch", "logical_switch_port", "dhcp_options"
+
+
+def dpu_hostname(port: Mapping[str, Any], directory: ChassisDirectory) -> str | None:
+    """requested-chassis of a remote-managed port: the DPU with its card serial."""
+    serial = (port.get("binding:profile") or {}).get("card_serial_number")
+    chassis = directory.by_card_serial(serial) if serial else None
+    return chassis.hostname if chassis is not None else None
+
+
+class DriftRepair:
+    #: Commands per NB transaction.
+    CHUNK = 200
+
+    def __init__(self, nb: Any, core: CoreHandle, directory: ChassisDirectory) -> None:
+        self.nb = nb
+        self.core = core
+        self.directory = directory
+        #: ``"<kind>.<outcome>"`` -> count since this process started.
+        self.totals: collections.Counter[str] = collections.Counter()
+        self._stale: dict[tuple[str, str], int] = {}
+
+    # -- planning -----------------------------------------------------------
+    def _owned(self) -> dict[str, set[str]]:
+        owned: dict[str, set[str]] = {SWITCH: set(), PORT: set(), DHCP: set()}
+        tables = self.nb.tables
+        for row in tables["Logical_Switch"].rows.values():
+            if keys.NETWORK_ID in row.external_ids:
+                owned[SWITCH].add(row.external_ids[keys.NETWORK_ID])
+        for row in tables["Logical_Switch_Port"].rows.values():
+            if keys.PORT_ID in row.external_ids:
+                owned[PORT].add(row.external_ids[keys.PORT_ID])
+        for row in tables["DHCP_Options"].rows.values():
+            if keys.SUBNET_ID in row.external_ids:
+                owned[DHCP].add(row.external_ids[keys.SUBNET_ID])
+        return owned
+
+    def _judge(self, kind: str, rid: str, row: Any, spec: desired.RowSpec,
+               extra: list[str]) -> tuple[bool, list[str]] | None:
+        """None if the row is right; else (force, what differs)."""
+        if row is None:
+            return False, ["missing"]
+        differs = spec.differs(row) + extra
+        if not differs:
+            self._stale.pop((kind, rid), None)
+            return None
+        if desired.row_revision(row) > spec.revision:
+            if self._stale.get((kind, rid)) != spec.revision:
+                self._stale[(kind, rid)] = spec.revision
+                LOG.info("drift: %s %s has revision %s, newer than SQL's %s; "
+                         "leaving it for one pass", kind, rid, desired.row_revision(row),
+                         spec.revision)
+                return None
+            return True, differs + ["revision ahead of SQL"]
+        return False, differs
+
+    def _switch_extra(self, row: Any, spec: desired.SwitchSpec) -> list[str]:
+        if row is None:
+            return []
+        have = {p.name: p for p in row.ports if p.external_ids.get(keys.LOCALNET_OF)}
+        extra = []
+        for localnet in spec.localnets:
+            port = have.pop(localnet.name, None)
+            if port is None or localnet.differs(port):
+                extra.append(f"localnet {localnet.name}")
+        extra += [f"extra localnet {name}" for name in have]
+        return extra
+
+    def _port_extra(self, row: Any, spec: desired.PortSpec) -> list[str]:
+        if row is None:
+            return []
+        extra = []
+        for version, column in ((4, "dhcpv4_options"), (6, "dhcpv6_options")):
+            subnet_id = spec.dhcp_subnets.get(version)
+            dhcp = commands.find_dhcp(self.nb, subnet_id) if subnet_id else None
+            want = [dhcp.uuid] if dhcp is not None else []
+            if [r.uuid for r in getattr(row, column)] != want:
+                extra.append(column)
+        return extra
+
+    def _plan(self) -> list[tuple[str, str, Any, list[str]]]:
+        with self.nb.read_lock():
+            owned = self._owned()
+        networks = {n["id"]: n for n in self.core.list_networks()}
+        subnets = self.core.list_subnets()
+        ports = self.core.list_ports()
+        dhcp_specs = {s["id"]: spec for s in subnets
+                      if s["network_id"] in networks
+                      and (spec := desired.dhcp_spec(s, networks[s["network_id"]]))}
+        plan: list[tuple[str, str, Any, list[str]]] = []
+        with self.nb.read_lock():
+            for net_id, network in networks.items():
+                spec = desired.switch_spec(network)
+                row = commands.find_switch(self.nb, net_id)
+                verdict = self._judge(SWITCH, net_id, row, spec, self._switch_extra(row, spec))
+                if verdict:
+                    plan.append((SWITCH, net_id,
+                                 commands.EnsureSwitch(self.nb, spec, force=verdict[0]), verdict[1]))
+            for subnet_id, spec in dhcp_specs.items():
+                row = commands.find_dhcp(self.nb, subnet_id)
+                verdict = self._judge(DHCP, subnet_id, row, spec, [])
+                if verdict:
+                    plan.append((DHCP, subnet_id,
+                                 commands.EnsureDhcpOptions(self.nb, spec, force=verdict[0]),
+                                 verdict[1]))
+            for port in ports:
+                network = networks.get(port["network_id"])
+                if network is None:
+                    continue
+                remote = port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED
+                if remote and not self.directory.synced:
+                    continue  # its requested-chassis comes from SB; judge it once SB is known
+                spec = desired.port_spec(port, network,
+                                         dpu_hostname(port, self.directory) if remote else None)
+                row = commands.find_port(self.nb, port["id"])
+                verdict = self._judge(PORT, port["id"], row, spec, self._port_extra(row, spec))
+                if verdict:
+                    plan.append((PORT, port["id"],
+                                 commands.EnsurePort(self.nb, spec, force=verdict[0]), verdict[1]))
+        port_ids = {p["id"] for p in ports}
+        for port_id in sorted(owned[PORT] - port_ids):
+            plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id), ["not in SQL"]))
+        for subnet_id in sorted(owned[DHCP] - set(dhcp_specs)):
+            plan.append((DHCP, subnet_id, commands.DeleteDhcpOptions(self.nb, subnet_id),
+                         ["not in SQL or DHCP disabled"]))
+        for net_id in sorted(owned[SWITCH] - set(networks)):
+            plan.append((SWITCH, net_id, commands.DeleteSwitch(self.nb, net_id), ["not in SQL"]))
+        return plan
+
+    # -- applying -------------------------------------------------------------
+    def run(self) -> dict[str, int]:
+        """One pass; returns ``{"<kind>.<outcome>": count}`` of the repairs made."""
+        plan = self._plan()
+        done: collections.Counter[str] = collections.Counter()
+        for start in range(0, len(plan), self.CHUNK):
+            chunk = plan[start:start + self.CHUNK]
+            with self.nb.transaction(check_error=True) as txn:
+                for _, _, command, _ in chunk:
+                    txn.add(command)
+            for kind, rid, command, why in chunk:
+                if command.result in (commands.CREATED, commands.UPDATED, commands.DELETED):
+                    done[f"{kind}.{command.result}"] += 1
+                    LOG.info("drift repaired: %s %s %s (%s)", command.result, kind, rid,
+                             ", ".join(why))
+        self.totals.update(done)
+        return dict(done)
