@@ -18,8 +18,12 @@ import uvicorn
 
 from neutrino import log
 from neutrino.config import Settings
+from neutrino.core import events
 from neutrino.db import migrate
 from neutrino.db.session import Database
+
+#: Seconds between prunings of the status event log.
+PRUNE_INTERVAL = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,9 +62,11 @@ def run_status_worker(env: dict[str, str]) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    plugin = Plugin(settings, Database(settings.database_url))
+    db = Database(settings.database_url)
+    plugin = Plugin(settings, db)
     plugin.start_workers()
-    stop.wait()
+    while not stop.wait(PRUNE_INTERVAL):
+        events.prune(db)
     plugin.stop()
 
 

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.routes import build_router
+from neutrino.api.watch import EventHub
 from neutrino.core.plugin import Plugin
 
 EXTENSIONS = [
@@ -74,7 +75,7 @@ def create_app(plugin: Plugin) -> FastAPI:
     app = FastAPI(title="Neutrino", version="2.0",
                   description="Neutron v2.0 compatible networking API for OVN")
     errors.install(app)
-    app.include_router(build_router(plugin))
+    app.include_router(build_router(plugin, EventHub(plugin.db)))
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.state.plugin = plugin
 

@@ -9,15 +9,20 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import create_model
 
 from neutrino.api import schemas
 from neutrino.api.listing import list_query, page_links, select_fields
+from neutrino.api.watch import EventHub, event_stream, wait_for_status
 from neutrino.core import exceptions as exc
 from neutrino.core.plugin import Plugin
 
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
+STATUSES = ("ACTIVE", "DOWN", "BUILD", "ERROR")
+DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
+EVENT_FILTERS = ("resource", "resource_id", "project_id", "status")
 
 
 def if_match_revision(value: str | None) -> int | None:
@@ -72,8 +77,12 @@ def json(data: Any, status: int = 200) -> JSONResponse:
 
 def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
                  create_model: type[schemas.Body], update_model: type[schemas.Body],
-                 translate: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-    """Register list/create/show/update/delete of one resource type."""
+                 translate: Callable[[dict[str, Any]], dict[str, Any]],
+                 hub: EventHub | None = None) -> None:
+    """Register list/create/show/update/delete of one resource type.
+
+    With *hub*, show accepts ``wait_for_status``/``timeout`` (long-poll).
+    """
     create_body = create_model_for(name, create_model, "Create")
     update_body = create_model_for(name, update_model, "Update")
     create = getattr(plugin, f"create_{name}")
@@ -100,8 +109,14 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
         return json({name: create(attrs)}, 201)
 
     @router.get(f"/v2.0/{collection}/{{item_id}}", name=f"show_{name}", tags=[collection])
-    def show_item(item_id: str, request: Request) -> JSONResponse:
-        return json({name: select_fields(show(item_id), request.query_params.getlist("fields"))})
+    async def show_item(item_id: str, request: Request) -> JSONResponse:
+        params = request.query_params
+        if hub is not None and "wait_for_status" in params:
+            wanted, timeout = wait_params(params)
+            item = await wait_for_status(hub, lambda: show(item_id), item_id, wanted, timeout)
+        else:
+            item = await run_in_threadpool(show, item_id)
+        return json({name: select_fields(item, params.getlist("fields"))})
 
     @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
     def update_item(item_id: str, body: update_body,  # type: ignore[valid-type]
@@ -122,14 +137,45 @@ def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[sc
                         **{name: (model, ...)})
 
 
-def build_router(plugin: Plugin) -> APIRouter:
+def wait_params(params: Any) -> tuple[str, float]:
+    wanted = params["wait_for_status"]
+    if wanted not in STATUSES:
+        raise exc.InvalidInput(error_message=(
+            f"wait_for_status must be one of {', '.join(STATUSES)}, not '{wanted}'"))
+    try:
+        timeout = float(params.get("timeout", DEFAULT_WAIT))
+    except ValueError:
+        timeout = -1.0
+    if not 0 <= timeout <= MAX_WAIT:
+        raise exc.InvalidInput(error_message=f"timeout must be a number of seconds in 0..{MAX_WAIT:g}")
+    return wanted, timeout
+
+
+def event_filter(params: Any) -> Callable[[dict[str, Any]], bool]:
+    """``resource``, ``resource_id``, ``project_id``, ``status`` filters; repeated keys OR."""
+    wanted = {k: set(params.getlist(k)) for k in EVENT_FILTERS if k in params}
+    unknown = set(params) - set(EVENT_FILTERS)
+    if unknown:
+        raise exc.BadRequest(resource="events", msg=f"'{sorted(unknown)[0]}' is not a valid filter")
+    return lambda event: all(event[k] in values for k, values in wanted.items())
+
+
+def build_router(plugin: Plugin, hub: EventHub) -> APIRouter:
     router = APIRouter()
     add_resource(router, plugin, "network", "networks", schemas.NetworkCreate,
                  schemas.NetworkUpdate, network_attrs)
     add_resource(router, plugin, "subnet", "subnets", schemas.SubnetCreate,
                  schemas.SubnetUpdate, subnet_attrs)
     add_resource(router, plugin, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
-                 port_attrs)
+                 port_attrs, hub)
+
+    @router.get("/v2.0/events", tags=["events"])
+    async def events(request: Request, last_event_id: str | None = Header(None)) -> StreamingResponse:
+        """Server-Sent Events of status changes (Neutrino extension)."""
+        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+        stream = event_stream(hub, event_filter(request.query_params), after)
+        return StreamingResponse(stream, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
 
     @router.get("/v2.0/agents", tags=["agents"])
     def list_agents(request: Request) -> JSONResponse:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from neutrino.core import exceptions as exc
 from neutrino.core.resources import orm_port_dict
-from neutrino.db.models import touch
+from neutrino.db.models import StatusEvent, touch
 from neutrino.db.session import retry_on_conflict
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
 
@@ -115,6 +115,7 @@ class PortBinder:
                 port.bound_segment_id = port.bound_driver = None
                 port.status_reason = f"binding failed: {reasons}"[:255]
             touch(port)
+            session.add(StatusEvent.of_port(port))
             session.flush()
             context = plugin.port_context(session, port, original=current)
             plugin.mech.precommit("update_port_precommit", context)

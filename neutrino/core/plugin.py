@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import time
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -32,7 +33,16 @@ from neutrino.core.notifier import Notifier
 from neutrino.core.query import ListQuery, sorted_page, where_clauses
 from neutrino.core.resources import network_dict, orm_port_dict, port_dict, segment_dict, subnet_dict
 from neutrino.core.type_drivers import TypeDriver
-from neutrino.db.models import IPAllocation, Network, NetworkSegment, Port, Subnet, touch, utcnow
+from neutrino.db.models import (
+    IPAllocation,
+    Network,
+    NetworkSegment,
+    Port,
+    StatusEvent,
+    Subnet,
+    touch,
+    utcnow,
+)
 from neutrino.db.session import Database, retry_on_conflict
 from neutrino.drivers.api import (
     VIF_TYPE_BINDING_FAILED,
@@ -658,7 +668,8 @@ class Plugin:
             device = table.c.device_id if model is Port else table.c.name
             for chunk in _chunks(updates):
                 current = {r.id: r for r in session.execute(
-                    select(table.c.id, table.c.status, table.c.status_reason, device.label("device"))
+                    select(table.c.id, table.c.status, table.c.status_reason, table.c.project_id,
+                           device.label("device"))
                     .where(table.c.id.in_([u[0] for u in chunk])))}
                 for res_id, status, reason in chunk:
                     reason = None if status == "ACTIVE" else reason
@@ -668,6 +679,10 @@ class Plugin:
                     session.execute(update(table).where(table.c.id == res_id).values(
                         status=status, status_reason=reason, updated_at=utcnow(),
                         revision_number=table.c.revision_number + 1))
+                    session.add(StatusEvent(
+                        resource="port" if model is Port else "network", resource_id=res_id,
+                        project_id=row.project_id, device_id=row.device if model is Port else "",
+                        status=status, status_reason=reason, created_at=time.time()))
                     transitions.append({"port_id": res_id, "device_id": row.device,
                                         "old_status": row.status, "status": status,
                                         "status_reason": reason})

@@ -7,6 +7,7 @@ the loser retries (see ``neutrino.db.session.retry_on_conflict``).
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -151,3 +153,31 @@ class IPAllocation(Base):
     ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
     port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
     network_id: Mapped[str] = mapped_column(String(36))
+
+
+class StatusEvent(Base):
+    """An append-only log of status changes, tailed by API workers.
+
+    It is what lets a client wait for a status (long-poll) or follow an
+    event stream without polling, whichever process wrote the change.
+    Written in the transaction that changes the status, so an event exists
+    if and only if the change was committed.
+    """
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource: Mapped[str] = mapped_column(String(16))
+    resource_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(255), default="")
+    device_id: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: Unix time with sub-second precision, for latency measurements.
+    created_at: Mapped[float] = mapped_column(Float)
+
+    @classmethod
+    def of_port(cls, port: Port) -> "StatusEvent":
+        return cls(resource="port", resource_id=port.id, project_id=port.project_id,
+                   device_id=port.device_id, status=port.status,
+                   status_reason=port.status_reason, created_at=time.time())
