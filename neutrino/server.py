@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 import threading
 
 import uvicorn
@@ -82,6 +84,8 @@ def check_schema(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     """Run API workers and the status worker in the foreground until SIGINT/SIGTERM."""
     env = settings.to_env()
+    # All processes of this server write metrics here; /metrics sums them.
+    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="neutrino-metrics-")
     os.environ.update(env)
     check_schema(settings)
     worker = multiprocessing.get_context("spawn").Process(
@@ -96,6 +100,7 @@ def serve(settings: Settings) -> None:
         worker.join(10)
         if worker.is_alive():
             worker.kill()
+        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:

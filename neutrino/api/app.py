@@ -1,16 +1,18 @@
 """The ASGI application: Neutron v2.0 routes, version discovery, health."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.routes import build_router
 from neutrino.api.watch import EventHub
 from neutrino.core.plugin import Plugin
+from neutrino.metrics import API_LATENCY, exposition
 
 EXTENSIONS = [
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
@@ -101,6 +103,20 @@ def create_app(plugin: Plugin) -> FastAPI:
         return JSONResponse({"extensions": [
             {"alias": a, "name": n, "description": d, "links": [], "updated": "2026-01-01T00:00:00-00:00"}
             for a, n, d in EXTENSIONS]})
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    def metrics() -> Response:
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):  # noqa: ANN001, ANN202
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        API_LATENCY.labels(request.method, getattr(route, "path", "unmatched"),
+                           str(response.status_code)).observe(time.perf_counter() - started)
+        return response
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

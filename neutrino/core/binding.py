@@ -17,8 +17,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from neutrino.core import exceptions as exc
+from neutrino.core import reasons
 from neutrino.core.resources import orm_port_dict
 from neutrino.db.models import StatusEvent, touch
+from neutrino.metrics import BINDINGS
 from neutrino.db.session import retry_on_conflict
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
 
@@ -61,6 +63,7 @@ class PortBinder:
             driver = self.plugin.mech.bind_port(context)  # no transaction open (B2)
             outcome, result = self._commit(port_id, binding_key(port), context, driver)
             self.outcomes[outcome] += 1
+            BINDINGS.labels(outcome.value).inc()
             if outcome is not Outcome.RETRY:
                 return result
             LOG.info("port %s changed while binding; binding again", port_id)
@@ -108,12 +111,12 @@ class PortBinder:
                 segment_id, vif_type, vif_details = attempt._binding
                 port.vif_type, port.vif_details = vif_type, vif_details
                 port.bound_segment_id, port.bound_driver = segment_id, driver
-                port.status_reason = f"bound to host '{port.host}'; waiting for the port to come up"
+                port.status_reason = reasons.bound(port.host)
             else:
-                reasons = "; ".join(attempt.failure_reasons) or "no mechanism driver could bind"
+                why = "; ".join(attempt.failure_reasons) or reasons.NO_DRIVER_COULD_BIND
                 port.vif_type, port.vif_details = VIF_TYPE_BINDING_FAILED, {}
                 port.bound_segment_id = port.bound_driver = None
-                port.status_reason = f"binding failed: {reasons}"[:255]
+                port.status_reason = f"{reasons.BINDING_FAILED_PREFIX}{why}"[:255]
             touch(port)
             session.add(StatusEvent.of_port(port))
             session.flush()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.config import Settings
 from neutrino.core import exceptions as exc
-from neutrino.core import ipam
+from neutrino.core import ipam, reasons
 from neutrino.core.binding import PortBinder
 from neutrino.core.handle import BackendHandle
 from neutrino.core.mech_manager import MechanismManager
@@ -44,6 +44,7 @@ from neutrino.db.models import (
     utcnow,
 )
 from neutrino.db.session import Database, retry_on_conflict
+from neutrino.metrics import BOUND_TO_ACTIVE, STATUS_TRANSITIONS
 from neutrino.drivers.api import (
     VIF_TYPE_BINDING_FAILED,
     VIF_TYPE_UNBOUND,
@@ -57,8 +58,6 @@ LOG = logging.getLogger(__name__)
 MAC_PREFIX = "fa:16:3e"
 #: Attributes whose change invalidates a port's binding.
 BINDING_ATTRS = ("binding:host_id", "binding:vnic_type", "binding:profile")
-REASON_NO_HOST = "no host: binding:host_id is not set"
-REASON_BINDING = "binding pending"
 
 
 def _net_columns() -> dict[str, Any]:
@@ -501,7 +500,7 @@ class Plugin:
                 vnic_type=binding.get("binding:vnic_type") or "normal",
                 profile=binding.get("binding:profile") or {}, vif_type=VIF_TYPE_UNBOUND,
                 vif_details={}, status="DOWN")
-            port.status_reason = REASON_BINDING if port.host else REASON_NO_HOST
+            port.status_reason = reasons.BINDING if port.host else reasons.NO_HOST
             port.fixed_ips = []
             self._allocate_ips(session, port, net, attrs.get("fixed_ips"), set())
             session.add(port)
@@ -596,7 +595,7 @@ class Plugin:
                 port.vif_type, port.vif_details = VIF_TYPE_UNBOUND, {}
                 port.bound_segment_id = port.bound_driver = None
                 port.status = "DOWN"
-                port.status_reason = REASON_BINDING if port.host else REASON_NO_HOST
+                port.status_reason = reasons.BINDING if port.host else reasons.NO_HOST
             if changed or rebind or "fixed_ips" in touched:
                 touch(port)
                 session.flush()
@@ -651,7 +650,23 @@ class Plugin:
         transitions = self._set_statuses(Port, updates)
         if transitions:
             self.notifier.port_statuses_changed(transitions)
+            self._observe_bound_to_active([t["port_id"] for t in transitions
+                                           if t["status"] == "ACTIVE"])
         return [t["port_id"] for t in transitions]
+
+    def _observe_bound_to_active(self, port_ids: list[str]) -> None:
+        """Feed the binding-to-ACTIVE histogram from the event log's binding events."""
+        if not port_ids:
+            return
+        now = time.time()
+        with self.db.read() as session:
+            bound_at = session.execute(
+                select(StatusEvent.resource_id, func.max(StatusEvent.created_at))
+                .where(StatusEvent.resource_id.in_(port_ids),
+                       StatusEvent.status_reason.like(f"{reasons.BOUND_PREFIX}%"))
+                .group_by(StatusEvent.resource_id))
+            for _, when in bound_at:
+                BOUND_TO_ACTIVE.observe(max(0.0, now - when))
 
     def set_network_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
         return [t["port_id"] for t in self._set_statuses(Network, updates)]
@@ -665,6 +680,7 @@ class Plugin:
         transitions = []
         with self.db.write() as session:
             table = model.__table__
+            resource = "port" if model is Port else "network"
             device = table.c.device_id if model is Port else table.c.name
             for chunk in _chunks(updates):
                 current = {r.id: r for r in session.execute(
@@ -680,9 +696,10 @@ class Plugin:
                         status=status, status_reason=reason, updated_at=utcnow(),
                         revision_number=table.c.revision_number + 1))
                     session.add(StatusEvent(
-                        resource="port" if model is Port else "network", resource_id=res_id,
+                        resource=resource, resource_id=res_id,
                         project_id=row.project_id, device_id=row.device if model is Port else "",
                         status=status, status_reason=reason, created_at=time.time()))
+                    STATUS_TRANSITIONS.labels(resource, status).inc()
                     transitions.append({"port_id": res_id, "device_id": row.device,
                                         "old_status": row.status, "status": status,
                                         "status_reason": reason})
