@@ -1,0 +1,311 @@
+"""The plug agent's main loop: watch two databases, reconcile, report.
+
+One thread runs the local OVS IDL and the SB IDL, like ovn-controller's main
+loop. Each iteration processes database updates, collects finished OVS
+transactions, lets providers run, reconciles the ports whose rows changed (all
+ports on start, after a reconnect, when a provider's tables changed, and every
+``resync_interval``), and refreshes the SB report. Between iterations it
+sleeps until a database, a timer or :meth:`Agent.stop` wakes it.
+
+Start-up and reconnect safety (P8): nothing is unplugged until both databases
+are loaded since their last (re)connection and the SB conditions for this
+chassis are in force. Plugging and updating never wait for that.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+
+import ovs.poller
+from ovsdbapp.backend.ovs_idl import vlog
+
+from neutrino.agent.idl import OVS_COLUMNS, SB_COLUMNS, TrackedIdl, fetch_schema
+from neutrino.agent.local import LocalState
+from neutrino.agent.logs import RateLimitedLog, fmt
+from neutrino.agent.reconcile import PassContext, Reconciler
+from neutrino.agent.registry import ProviderRegistry
+from neutrino.agent.report import SbReporter
+from neutrino.agent.southbound import SouthboundState
+from neutrino.agent.writer import Outcome, OvsWriter
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
+
+
+@dataclass
+class AgentConfig:
+    ovs_remote: str = DEFAULT_OVS_REMOTE
+    #: provider types to load from entry points; None loads all installed ones.
+    providers: list[str] | None = None
+    #: seconds between full reconcile passes (a safety net; changes are handled at once).
+    resync_interval: float = 30.0
+    #: seconds between heartbeats in SB.
+    report_interval: float = 10.0
+    #: seconds between calls of the providers' ``run``.
+    provider_run_interval: float = 1.0
+    #: how long to wait for a provider call, and when to call it slow.
+    provider_timeout: float = 2.0
+    provider_slow: float = 0.1
+    #: most port changes in one OVS transaction.
+    max_batch: int = 500
+    version: str = field(default="0.1.0")
+
+
+@dataclass
+class Backoff:
+    """Per-port retry schedule after failed transactions."""
+
+    due: dict[str, float] = field(default_factory=dict)
+    delay: dict[str, float] = field(default_factory=dict)
+
+    def schedule(self, lport: str, now: float, first: float, limit: float) -> None:
+        delay = min(self.delay.get(lport, first / 2) * 2, limit)
+        self.delay[lport] = delay
+        self.due[lport] = now + delay
+
+    def clear(self, lport: str) -> None:
+        self.due.pop(lport, None)
+        self.delay.pop(lport, None)
+
+    def take_due(self, now: float) -> set[str]:
+        ready = {k for k, t in self.due.items() if t <= now}
+        for key in ready:
+            del self.due[key]
+        return ready
+
+    def next_due(self) -> float | None:
+        return min(self.due.values(), default=None)
+
+
+class Agent:
+    """Plugs, updates and unplugs VIFs for one chassis; see the module docstring."""
+
+    def __init__(self, config: AgentConfig, registry: ProviderRegistry | None = None) -> None:
+        self.config = config
+        if registry is None:
+            registry = ProviderRegistry(config.provider_timeout, config.provider_slow)
+            registry.load_entry_points(config.providers)
+        self.registry = registry
+        self.local = LocalState()
+        self.writer = OvsWriter(config.max_batch)
+        self.reporter = SbReporter(config.report_interval, config.version)
+        self.backoff = Backoff()
+        self.sb: SouthboundState | None = None
+        self.reconciler: Reconciler | None = None
+        self.ovs_idl: TrackedIdl | None = None
+        self.sb_idl: TrackedIdl | None = None
+        self._sb_key: tuple[str, str] | None = None
+        self._sb_retry_at = 0.0
+        self._loaded_seqno: dict[str, int] = {}
+        self._can_unplug = False
+        self._full_pass = True
+        self._next_full = 0.0
+        self._next_provider_run = 0.0
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._log = RateLimitedLog(LOG)
+        self.passes = 0
+        vlog.use_python_logger()
+
+    # -- control -------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to exit; safe from signal handlers and other threads."""
+        self._stop.set()
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass
+
+    def run(self) -> None:
+        """Run until :meth:`stop`; then release everything and withdraw the heartbeat."""
+        LOG.info(fmt("plug agent starting", ovs=self.config.ovs_remote,
+                     providers=",".join(self.registry.types()) or "none"))
+        try:
+            if self._connect_ovs():
+                while not self._stop.is_set():
+                    self.iterate()
+                    self._wait()
+        finally:
+            self._shutdown()
+
+    def _connect_ovs(self) -> bool:
+        while not self._stop.is_set():
+            try:
+                helper = fetch_schema(self.config.ovs_remote, "Open_vSwitch", OVS_COLUMNS)
+            except Exception as exc:  # noqa: BLE001 - keep trying until the DB is up
+                self._log.warning("ovs-schema", "local OVS DB not reachable yet",
+                                  remote=self.config.ovs_remote, error=repr(exc))
+                self._stop.wait(1.0)
+                continue
+            self.ovs_idl = TrackedIdl(self.config.ovs_remote, helper, self.local.on_row)
+            self.local.idl = self.ovs_idl
+            return True
+        return False
+
+    # -- one iteration ---------------------------------------------------------------
+    def iterate(self) -> None:
+        assert self.ovs_idl is not None
+        now = time.monotonic()
+        self.ovs_idl.run()
+        settings = self.local.settings() if self.ovs_idl.has_ever_connected() else {}
+        self._ensure_sb(settings, now)
+        if self.sb_idl is not None:
+            self.sb_idl.run()
+        self._handle(self.writer.poll(), now)
+        self._track_loaded()
+        if now >= self._next_provider_run:
+            self._next_provider_run = now + self.config.provider_run_interval
+            if self.registry.run_all():
+                LOG.info(fmt("provider lookup tables changed; reconsidering all ports"))
+                self._full_pass = True
+        self._reconcile(settings, now)
+        self._report(now)
+
+    def _ensure_sb(self, settings: dict[str, str], now: float) -> None:
+        """(Re)connect to SB when ``system-id`` or ``ovn-remote`` appear or change."""
+        system_id, remote = settings.get("system-id"), settings.get("ovn-remote")
+        if not system_id or not remote:
+            if self.ovs_idl is not None and self.ovs_idl.has_ever_connected():
+                    self._log.warning("no-settings", "waiting for external_ids:system-id and "
+                                  "ovn-remote in the local Open_vSwitch table")
+            return
+        if self._sb_key == (system_id, remote) or now < self._sb_retry_at:
+            return
+        try:
+            helper = fetch_schema(remote, "OVN_Southbound", SB_COLUMNS)
+        except Exception as exc:  # noqa: BLE001 - retried; plugging needs SB anyway
+            self._log.warning("sb-schema", "SB not reachable yet", remote=remote,
+                              error=repr(exc))
+            self._sb_retry_at = now + 1.0
+            return
+        if self.sb_idl is not None:
+            self.sb_idl.close()
+        LOG.info(fmt("connecting to SB", chassis=system_id, remote=remote))
+        self.sb = SouthboundState(system_id)
+        self.sb_idl = TrackedIdl(remote, helper, self.sb.on_row)
+        self.sb.idl = self.sb_idl
+        self.sb.update_conditions(None)
+        self.reconciler = Reconciler(self.local, self.sb, self.registry, self.writer)
+        self._sb_key = (system_id, remote)
+        self._loaded_seqno.pop("sb", None)
+        self._full_pass = True
+
+    def _track_loaded(self) -> None:
+        """Rebuild indexes after every (re)load and decide whether unplugging is safe."""
+        assert self.ovs_idl is not None
+        ovs_loaded = self._loaded("ovs", self.ovs_idl, self.local.rebuild)
+        sb_loaded = False
+        if self.sb is not None and self.sb_idl is not None:
+            if self.sb.chassis_changed:
+                self.sb.chassis_changed = False
+                self.sb.update_conditions(self.sb.chassis())
+                self._full_pass = True
+            sb_loaded = (self._loaded("sb", self.sb_idl, self.sb.rebuild)
+                         and self.sb.loaded_for(self.sb.chassis()))
+        can_unplug = ovs_loaded and sb_loaded
+        if can_unplug != self._can_unplug:
+            self._can_unplug = can_unplug
+            LOG.info(fmt("unplugging enabled" if can_unplug else
+                         "unplugging paused until both databases are loaded",
+                         ovs_loaded=ovs_loaded, sb_loaded=sb_loaded))
+            self._full_pass = True
+
+    def _loaded(self, key: str, idl: TrackedIdl, rebuild: object) -> bool:
+        if not idl.loaded():
+            return False
+        seqno = idl.connection_seqno
+        if self._loaded_seqno.get(key) != seqno:
+            rebuild()  # type: ignore[operator]
+            self._loaded_seqno[key] = seqno
+            self._full_pass = True
+        return True
+
+    def _reconcile(self, settings: dict[str, str], now: float) -> None:
+        if (self.reconciler is None or self.sb is None or self.ovs_idl is None
+                or not self.ovs_idl._session.is_connected()):  # noqa: SLF001
+            return
+        bridge = self.local.bridge(settings.get("ovn-bridge", "br-int"))
+        chassis = self.sb.chassis()
+        if bridge is None or chassis is None:
+            return
+        if self.local.config_changed:
+            self.local.config_changed = False
+            self._full_pass = True
+        if now >= self._next_full:
+            self._full_pass = True
+        keys = self.local.take_dirty() | self.sb.take_dirty() | self.backoff.take_due(now)
+        if self._full_pass:
+            self._full_pass = False
+            self._next_full = now + self.config.resync_interval
+            keys |= self.reconciler.all_keys(bridge)
+        if not keys:
+            return
+        self.passes += 1
+        ctx = PassContext(bridge=bridge, chassis=chassis, can_unplug=self._can_unplug)
+        ops = self.reconciler.run(ctx, keys)
+        if ops:
+            self._handle(self.writer.submit(self.ovs_idl, ops), now)
+
+    def _handle(self, outcomes: list[Outcome], now: float) -> None:
+        for outcome in outcomes:
+            lport = outcome.op.lport
+            if outcome.ok:
+                self.backoff.clear(lport)
+            elif outcome.error is not None:
+                if self.reconciler is not None:
+                    self.reconciler.set_failure(lport, outcome.error)
+                self.backoff.schedule(lport, now, first=1.0, limit=30.0)
+            else:
+                self.backoff.schedule(lport, now, first=0.05, limit=5.0)
+
+    def _report(self, now: float) -> None:
+        if self.sb is None or self.sb_idl is None or self.reconciler is None:
+            return
+        row = self.sb.chassis_private()
+        if row is None or not self.sb_idl._session.is_connected():  # noqa: SLF001
+            return
+        providers = {h.type: h.caller.health() for h in self.registry.handles()}
+        desired = self.reporter.desired(self.reconciler.problems, providers, now)
+        self.reporter.flush(self.sb_idl, row, desired)
+
+    # -- sleeping --------------------------------------------------------------------
+    def _wait(self) -> None:
+        poller = ovs.poller.Poller()
+        now = time.monotonic()
+        for idl in (self.ovs_idl, self.sb_idl):
+            if idl is not None:
+                idl.wait(poller)
+        poller.fd_wait(self._wake_r, select.POLLIN)
+        deadlines = [self._next_full, self._next_provider_run,
+                     now + self.reporter.seconds_to_heartbeat(now)]
+        if self._sb_key is None or self.sb_idl is None:
+            deadlines.append(max(self._sb_retry_at, now + 0.2))
+        if (due := self.backoff.next_due()) is not None:
+            deadlines.append(due)
+        poller.timer_wait(max(0, int((min(deadlines) - now) * 1000)))
+        poller.block()
+        try:
+            os.read(self._wake_r, 4096)
+        except BlockingIOError:
+            pass
+
+    def _shutdown(self) -> None:
+        LOG.info(fmt("plug agent stopping"))
+        self.writer.abandon()
+        if self.sb is not None and self.sb_idl is not None:
+            row = self.sb.chassis_private()
+            if row is not None and self.sb_idl._session.is_connected():  # noqa: SLF001
+                self.reporter.withdraw(self.sb_idl, row)
+        self.registry.teardown_all()
+        for idl in (self.ovs_idl, self.sb_idl):
+            if idl is not None:
+                idl.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)

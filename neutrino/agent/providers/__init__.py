@@ -1,0 +1,2 @@
+"""Built-in VIF plug providers: ``dummy`` (tests, reference comparison) and
+``representor`` (SmartNIC/DPU VF representor ports)."""

@@ -1,0 +1,139 @@
+"""What the agent tells Neutrino through the Southbound database.
+
+The agent writes into its chassis's ``Chassis_Private.external_ids`` (the row
+ovn-controller owns for per-chassis state that changes often, where Neutron's
+OVN agents report too). Keys, all prefixed ``neutrino-plug-agent``:
+
+``neutrino-plug-agent-heartbeat``
+    Unix time (integer seconds) of the agent's last heartbeat, written every
+    ``interval`` seconds while it runs and deleted when it stops cleanly.
+``neutrino-plug-agent-info``
+    JSON: ``{"version", "pid", "interval", "started_at", "providers":
+    {type: "ok" | "<problem>"}}``; rewritten only when it changes.
+``neutrino-plug-agent-error:<logical port>``
+    ``<code>: <message>`` for each port requested on this chassis that the
+    agent cannot plug as asked; deleted as soon as the problem is gone. Codes:
+    see :class:`Problem`.
+
+The reporter is level-triggered: each flush compares the desired keys with the
+row and writes only the difference, in one small transaction, so an idle agent
+writes nothing but the heartbeat.
+"""
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import ovs.db.idl
+
+from neutrino.agent.commands import ExternalIdsCommand
+from neutrino.agent.logs import fmt
+
+LOG = logging.getLogger(__name__)
+
+PREFIX = "neutrino-plug-agent"
+HEARTBEAT_KEY = f"{PREFIX}-heartbeat"
+INFO_KEY = f"{PREFIX}-info"
+ERROR_PREFIX = f"{PREFIX}-error:"
+
+
+class Problem(enum.StrEnum):
+    """Why a port requested on this chassis is not plugged."""
+
+    #: ``vif-plug-type`` names no provider registered on this chassis.
+    UNKNOWN_TYPE = "unknown-type"
+    #: The provider declined (e.g. no representor found); message has its reason.
+    DECLINED = "declined"
+    #: An interface with this iface-id exists that no provider plugged.
+    FOREIGN_INTERFACE = "foreign-interface"
+    #: The provider now wants another interface name; the port must be recreated.
+    NAME_CHANGE = "name-change"
+    #: The interface name is taken by another port or interface.
+    NAME_CONFLICT = "name-conflict"
+    #: The OVS DB rejected this port's change (retried with backoff).
+    TRANSACTION_FAILED = "transaction-failed"
+    #: The provider raised, overran its deadline or answered nonsense.
+    PROVIDER_ERROR = "provider-error"
+
+
+@dataclass(frozen=True)
+class PortProblem:
+    code: Problem
+    message: str
+
+    def render(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def error_key(lport: str) -> str:
+    return ERROR_PREFIX + lport
+
+
+class SbReporter:
+    """Keeps our keys in ``Chassis_Private.external_ids`` equal to the desired ones."""
+
+    def __init__(self, interval: float, version: str) -> None:
+        self.interval = interval
+        self.version = version
+        self.started_at = int(time.time())
+        self._next_heartbeat = 0.0
+        self._heartbeat = ""
+        self._txn: ovs.db.idl.Transaction | None = None
+        self._retry_at = 0.0
+
+    def desired(self, problems: dict[str, PortProblem], providers: dict[str, str],
+                now: float) -> dict[str, str]:
+        if now >= self._next_heartbeat:
+            self._heartbeat = str(int(time.time()))
+            self._next_heartbeat = now + self.interval
+        info = json.dumps({"version": self.version, "pid": os.getpid(),
+                           "interval": self.interval, "started_at": self.started_at,
+                           "providers": providers}, sort_keys=True)
+        keys = {HEARTBEAT_KEY: self._heartbeat, INFO_KEY: info}
+        for lport, problem in problems.items():
+            keys[error_key(lport)] = problem.render()
+        return keys
+
+    def seconds_to_heartbeat(self, now: float) -> float:
+        return max(0.0, self._next_heartbeat - now)
+
+    def flush(self, idl: ovs.db.idl.Idl, row: ovs.db.idl.Row, desired: dict[str, str]) -> None:
+        """Write the difference between ``desired`` and the row, unless a write
+        is still in flight (the next flush then sees its result)."""
+        if self._txn is not None:
+            status = self._txn.commit()
+            if status == ovs.db.idl.Transaction.INCOMPLETE:
+                return
+            if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
+                LOG.warning(fmt("SB report write failed", error=self._txn.get_error()))
+                self._retry_at = time.monotonic() + 1.0
+            self._txn = None
+        if time.monotonic() < self._retry_at:
+            return
+        current = {k: v for k, v in row.external_ids.items() if k.startswith(PREFIX)}
+        command = ExternalIdsCommand(
+            "Chassis_Private", row.uuid,
+            set_keys={k: v for k, v in desired.items() if current.get(k) != v},
+            del_keys=sorted(k for k in current if k not in desired))
+        if not command.set_keys and not command.del_keys:
+            return
+        txn = ovs.db.idl.Transaction(idl)
+        command.run_idl(txn)
+        if txn.commit() == ovs.db.idl.Transaction.INCOMPLETE:
+            self._txn = txn
+
+    def withdraw(self, idl: ovs.db.idl.Idl, row: ovs.db.idl.Row) -> None:
+        """Delete the heartbeat and info on a clean exit (blocking, best effort)."""
+        txn = ovs.db.idl.Transaction(idl)
+        ExternalIdsCommand("Chassis_Private", row.uuid,
+                           del_keys=[HEARTBEAT_KEY, INFO_KEY]).run_idl(txn)
+        status = txn.commit()
+        deadline = time.monotonic() + 2.0
+        while status == ovs.db.idl.Transaction.INCOMPLETE and time.monotonic() < deadline:
+            idl.run()
+            status = txn.commit()
+            time.sleep(0.01)
