@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 class BackendHandle:
     def __init__(self, plugin: "Plugin"):
         self._plugin = plugin
+        #: The server's settings (backend connection strings, intervals).
+        self.settings = plugin.settings
 
     def list_networks(self) -> list[dict[str, Any]]:
         return self._plugin.list_networks()[0]

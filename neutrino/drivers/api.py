@@ -140,7 +140,7 @@ class MechanismDriver(abc.ABC):
         """Release connections; called at shutdown."""
 
     def health(self) -> dict[str, Any]:
-        """Component states for ``/healthz``."""
+        """Component states for ``/healthz``; ``"healthy": False`` (or ``"ok"``) marks trouble."""
         return {}
 
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
