@@ -1,0 +1,139 @@
+"""Networks, subnets and ports are mirrored into OVN NB exactly (issue 3 item 2), checked
+with ovn-nbctl against a real ovsdb-server."""
+from __future__ import annotations
+
+import pytest
+
+from neutrino.core.plugin import Plugin
+from neutrino.ovn import commands, desired
+from neutrino.sandbox.sandbox import Sandbox
+from tests.ovn.conftest import CoreFactory, ovn_driver
+from tests.ovn.nb import lsp, nb_row, nb_rows, one, switch, switch_port_names, wait_network
+
+SEGMENTS = {
+    "local": {"network_type": "local"},
+    "geneve": {"network_type": "geneve"},
+    "flat": {"network_type": "flat", "physical_network": "physnet2"},
+    "vlan": {"network_type": "vlan", "physical_network": "physnet1", "segmentation_id": 120},
+}
+
+
+@pytest.mark.parametrize("kind", list(SEGMENTS))
+def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> None:
+    net = core.create_network({"name": f"net-{kind}", "segments": [SEGMENTS[kind]]})
+    ls = switch(sandbox, net["id"])
+    assert ls is not None
+    assert ls["external_ids"] == {"neutrino:network_id": net["id"],
+                                  "neutrino:network_name": f"net-{kind}",
+                                  "neutrino:mtu": str(net["mtu"]),
+                                  "neutrino:revision_number": str(net["revision_number"])}
+    ports = switch_port_names(sandbox, net["id"])
+    if kind in ("flat", "vlan"):
+        physnet = SEGMENTS[kind]["physical_network"]
+        (name,) = ports
+        localnet = lsp(sandbox, name)
+        assert localnet["type"] == "localnet"
+        assert localnet["options"] == {"network_name": physnet}
+        assert one(localnet["tag"]) == (120 if kind == "vlan" else None)
+    else:
+        assert ports == set()
+    wait_network(core, net["id"], "ACTIVE")
+
+    updated = core.update_network(net["id"], {"name": "renamed"})
+    ls = switch(sandbox, net["id"])
+    assert ls["external_ids"]["neutrino:network_name"] == "renamed"
+    assert ls["external_ids"]["neutrino:revision_number"] == str(updated["revision_number"])
+
+    core.delete_network(net["id"])
+    assert switch(sandbox, net["id"]) is None
+    assert nb_rows(sandbox, "Logical_Switch_Port") == []
+
+
+def test_subnet_dhcp_options_and_port_attachment(sandbox: Sandbox, core: Plugin) -> None:
+    net = core.create_network({"name": "n"})
+    v4 = core.create_subnet({"network_id": net["id"], "cidr": "10.1.0.0/24", "ip_version": 4,
+                             "dns_nameservers": ["10.1.0.53"]})
+    v6 = core.create_subnet({"network_id": net["id"], "cidr": "2001:db8:1::/64", "ip_version": 6,
+                             "ipv6_address_mode": "dhcpv6-stateful"})
+    dhcp4 = nb_row(sandbox, "DHCP_Options", v4["id"])
+    assert dhcp4["cidr"] == "10.1.0.0/24"
+    assert dhcp4["options"] == {"server_id": "10.1.0.1", "router": "10.1.0.1",
+                                "lease_time": "43200", "mtu": str(net["mtu"]),
+                                "server_mac": desired.dhcp_server_mac(v4["id"]),
+                                "dns_server": "{10.1.0.53}"}
+    dhcp6 = nb_row(sandbox, "DHCP_Options", v6["id"])
+    assert dhcp6["options"] == {"server_id": desired.dhcp_server_mac(v6["id"])}
+
+    port = core.create_port({"network_id": net["id"]})
+    row = lsp(sandbox, port["id"])
+    assert one(row["dhcpv4_options"]) == dhcp4["_uuid"]
+    assert one(row["dhcpv6_options"]) == dhcp6["_uuid"]
+
+    core.update_subnet(v4["id"], {"enable_dhcp": False})
+    assert nb_row(sandbox, "DHCP_Options", v4["id"]) is None
+    assert one(lsp(sandbox, port["id"])["dhcpv4_options"]) is None
+
+    core.update_subnet(v4["id"], {"enable_dhcp": True})
+    dhcp4 = nb_row(sandbox, "DHCP_Options", v4["id"])
+    assert one(lsp(sandbox, port["id"])["dhcpv4_options"]) == dhcp4["_uuid"], \
+        "re-enabling DHCP attaches the options to the subnet's existing ports"
+
+    core.delete_port(port["id"])
+    core.delete_subnet(v6["id"])
+    assert nb_row(sandbox, "DHCP_Options", v6["id"]) is None
+    core.delete_network(net["id"])
+    assert nb_rows(sandbox, "DHCP_Options") == []
+
+
+def test_port_lifecycle_in_nb(sandbox: Sandbox, core: Plugin) -> None:
+    sandbox.add_chassis("hv1")
+    net = core.create_network({"name": "n"})
+    core.create_subnet({"network_id": net["id"], "cidr": "10.2.0.0/24", "ip_version": 4})
+    port = core.create_port({"network_id": net["id"], "name": "vm1", "device_id": "d1",
+                             "binding:host_id": "hv1"})
+    row = lsp(sandbox, port["id"])
+    ip = port["fixed_ips"][0]["ip_address"]
+    assert row["addresses"] == f"{port['mac_address']} {ip}"
+    assert row["port_security"] == f"{port['mac_address']} {ip}"
+    assert row["enabled"] is True
+    assert row["type"] == ""
+    assert row["options"] == {"requested-chassis": "hv1"}
+    ext = row["external_ids"]
+    assert ext["neutrino:port_id"] == port["id"]
+    assert ext["neutrino:network_id"] == net["id"]
+    assert ext["neutrino:port_name"] == "vm1"
+    assert ext["neutrino:device_id"] == "d1"
+    assert ext["neutrino:vif_type"] == "ovs"
+    assert ext["neutrino:revision_number"] == str(port["revision_number"])
+    assert port["id"] in switch_port_names(sandbox, net["id"])
+
+    updated = core.update_port(port["id"], {"admin_state_up": False, "name": "vm1b"})
+    row = lsp(sandbox, port["id"])
+    assert row["enabled"] is False
+    assert row["external_ids"]["neutrino:port_name"] == "vm1b"
+    assert row["external_ids"]["neutrino:revision_number"] == str(updated["revision_number"])
+
+    core.update_port(port["id"], {"binding:host_id": ""})
+    assert lsp(sandbox, port["id"])["options"] == {}
+
+    core.delete_port(port["id"])
+    assert lsp(sandbox, port["id"]) is None
+    assert switch_port_names(sandbox, net["id"]) == set()
+
+
+def test_a_stale_write_never_overwrites_a_newer_one(sandbox: Sandbox, make_core: CoreFactory) -> None:
+    core = make_core(workers=False)
+    nb = ovn_driver(core).nb
+    net = core.create_network({"name": "n"})
+    port = core.create_port({"network_id": net["id"], "name": "new"})
+    old = desired.port_spec({**port, "name": "old", "revision_number": port["revision_number"] - 1},
+                            net)
+    with nb.transaction(check_error=True) as txn:
+        stale = txn.add(commands.EnsurePort(nb, old))
+    assert stale.result == commands.STALE
+    assert lsp(sandbox, port["id"])["external_ids"]["neutrino:port_name"] == "new"
+
+    same = desired.port_spec(port, net)
+    with nb.transaction(check_error=True) as txn:
+        again = txn.add(commands.EnsurePort(nb, same))
+    assert again.result == commands.UNCHANGED, "an ensure of a correct row writes nothing"
