@@ -13,6 +13,7 @@ The provider contract is kept per port: ``finish`` only after the commit,
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 import ovs.db.idl
@@ -73,6 +74,8 @@ class OvsWriter:
         #: ports that were in a failed batch: they go alone until they succeed.
         self.isolated: set[str] = set()
         self._txns: list[tuple[Txn, list[PortOp]]] = []
+        #: committed changes by kind ("plug", "update", "unplug"), for tests and benchmarks.
+        self.committed: Counter[str] = Counter()
 
     def claimed_names(self) -> dict[str, str]:
         """Interface names being created by changes in flight -> their lport."""
@@ -133,6 +136,7 @@ class OvsWriter:
                 op.finish()
                 op.release()
                 self.isolated.discard(op.lport)
+                self.committed[op.kind] += 1
                 outcomes.append(Outcome(op, ok=True))
             return outcomes
         error = txn.get_error()
