@@ -120,8 +120,8 @@ class Agent:
         self._stop.set()
         try:
             os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass
+        except (BlockingIOError, OSError):
+            pass  # the wake-up pipe is full, or closed because the agent has stopped
 
     def run(self) -> None:
         """Run until :meth:`stop`; then release everything and withdraw the heartbeat."""

@@ -1,0 +1,107 @@
+"""The ``representor`` provider against a fake switchdev sysfs tree (P12)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
+from neutrino.agent.providers.representor import (OPT_PF_MAC, OPT_VF_NUM, RepresentorProvider,
+                                                   parse_devlink_hw_addrs)
+
+from .fake_sysfs import FakeSysfs, bluefield
+
+
+def prepare(provider: RepresentorProvider, **options: str) -> tuple[bool, PortContextOut]:
+    ctx_in = PortContextIn(op=OpType.CREATE, lport_name="lp", lport_options=options,
+                           bridge="br-int")
+    ctx_out = PortContextOut()
+    return provider.prepare(ctx_in, ctx_out), ctx_out
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> RepresentorProvider:
+    bluefield(tmp_path)
+    p = RepresentorProvider(sysfs_root=tmp_path, rescan_interval=0)
+    p.init()
+    return p
+
+
+def test_finds_vf_representor_by_host_pf_mac_and_vf_number(provider) -> None:
+    ok, out = prepare(provider, **{OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "3"})
+    assert ok and (out.name, out.type, out.iface_options) == ("pf0vf3", None, {})
+    ok, out = prepare(provider, **{OPT_PF_MAC: "00:53:00:00:00:43", OPT_VF_NUM: "0"})
+    assert ok and out.name == "pf1vf0"
+    ok, out = prepare(provider, **{OPT_PF_MAC: "00:53:00:00:00:42".upper(), OPT_VF_NUM: "0"})
+    assert ok and out.name == "pf0vf0", "MACs compare case-insensitively"
+    assert provider.table == {("00:53:00:00:00:42", n): f"pf0vf{n}" for n in range(4)} | {
+        ("00:53:00:00:00:43", 0): "pf1vf0"}
+
+
+@pytest.mark.parametrize("options, reason", [
+    ({}, "are required"),
+    ({OPT_PF_MAC: "00:53:00:00:00:42"}, "are required"),
+    ({OPT_PF_MAC: "not-a-mac", OPT_VF_NUM: "1"}, "is not a MAC address"),
+    ({OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "x1"}, "is not a VF number"),
+    ({OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "7"}, "no representor found"),
+    ({OPT_PF_MAC: "00:53:00:00:00:99", OPT_VF_NUM: "0"}, "no representor found"),
+])
+def test_declines_with_a_reason(provider, options: dict[str, str], reason: str) -> None:
+    ok, out = prepare(provider, **options)
+    assert not ok and reason in out.reason
+
+
+def test_remove_is_always_allowed(provider) -> None:
+    ctx_in = PortContextIn(op=OpType.REMOVE, lport_name="lp", lport_options={},
+                           bridge="br-int", iface_name="pf0vf1")
+    assert provider.prepare(ctx_in, None) is True
+
+
+def test_run_reports_new_and_removed_vfs(tmp_path: Path) -> None:
+    fake = bluefield(tmp_path, vfs=1)
+    p = RepresentorProvider(sysfs_root=tmp_path, rescan_interval=0)
+    p.init()
+    assert p.run() is False
+    fake.vf(0, 5, controller=1)
+    assert p.run() is True
+    assert prepare(p, **{OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "5"})[1].name == "pf0vf5"
+    fake.remove("pf0vf5")
+    assert p.run() is True
+    assert not prepare(p, **{OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "5"})[0]
+
+
+def test_rescan_is_rate_limited(tmp_path: Path) -> None:
+    fake = bluefield(tmp_path, vfs=1)
+    p = RepresentorProvider(sysfs_root=tmp_path, rescan_interval=3600)
+    p.init()
+    fake.vf(0, 2, controller=1)
+    assert p.run() is False, "no rescan before the interval"
+    assert p.rescan() is True
+
+
+def test_vf_without_known_pf_mac_is_not_indexed(tmp_path: Path) -> None:
+    fake = FakeSysfs(tmp_path)
+    fake.uplink(0, host_pf_mac=None)  # no smart_nic/pf/config, no devlink
+    fake.host_pf(0)
+    fake.vf(0, 0)
+    fake.vf(2, 0)  # its PF is not there at all
+    p = RepresentorProvider(sysfs_root=tmp_path, rescan_interval=0)
+    p.init()
+    assert p.table == {}
+
+
+def test_devlink_hw_addr_of_pcipf_ports() -> None:
+    dump = {"port": {
+        "pci/0000:03:00.0/65535": {"type": "eth", "netdev": "p0", "flavour": "physical",
+                                   "port": 0, "splittable": False},
+        "pci/0000:03:00.0/4095": {"type": "eth", "netdev": "pf0hpf", "flavour": "pcipf",
+                                  "controller": 1, "pfnum": 0, "external": True,
+                                  "function": {"hw_addr": "00:53:00:00:00:42"}},
+        "pci/0000:03:00.0/4096": {"type": "eth", "netdev": "pf0vf0", "flavour": "pcivf",
+                                  "controller": 1, "pfnum": 0, "vfnum": 0,
+                                  "function": {"hw_addr": "00:00:00:00:00:00"}},
+        "pci/0000:03:00.1/4095": {"type": "eth", "netdev": "pf1hpf", "flavour": "pcipf",
+                                  "pfnum": 1, "function": {"hw_addr": "00:00:00:00:00:00"}},
+    }}
+    assert parse_devlink_hw_addrs(json.dumps(dump)) == {"pf0hpf": "00:53:00:00:00:42"}
