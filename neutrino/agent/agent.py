@@ -247,6 +247,7 @@ class Agent:
             keys |= self.reconciler.all_keys(bridge)
         if not keys:
             return
+        keys |= self.reconciler.name_conflicts()
         self.passes += 1
         ctx = PassContext(bridge=bridge, chassis=chassis, can_unplug=self._can_unplug)
         ops = self.reconciler.run(ctx, keys)

@@ -77,6 +77,11 @@ class Reconciler:
         return (self.sb.lport_names() | self.local.plugged_ids_on_bridge(bridge.uuid)
                 | set(self.problems))
 
+    def name_conflicts(self) -> set[str]:
+        """Ports waiting for an interface name another port holds: any OVS change
+        may free it, so they ride along with every pass."""
+        return {k for k, p in self.problems.items() if p.code is Problem.NAME_CONFLICT}
+
     def run(self, ctx: PassContext, keys: Iterable[str]) -> list[PortOp]:
         """Evaluate ``keys`` (sorted, so a name contest has a stable winner)."""
         claims = self.writer.claimed_names()
