@@ -59,25 +59,32 @@ def controller_agent(chassis: ChassisInfo, alive: bool) -> dict[str, Any]:
     }
 
 
-def plug_agent(chassis: ChassisInfo, alive: bool) -> dict[str, Any] | None:
-    info = chassis.plug_agent
-    if info is None:
-        return None
-    agent_id = info.agent_id
+def _timestamp(unix: Any) -> str | None:
     try:
-        uuid.UUID(agent_id)
-    except ValueError:
-        agent_id = str(uuid.uuid5(_PLUG_AGENT_NAMESPACE, agent_id))
+        moment = datetime.datetime.fromtimestamp(float(unix), datetime.timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def plug_agent(chassis: ChassisInfo, alive: bool) -> dict[str, Any] | None:
+    agent = chassis.plug_agent
+    if agent is None:
+        return None
     return {
         **_common(chassis),
-        "id": agent_id,
+        "id": str(uuid.uuid5(_PLUG_AGENT_NAMESPACE, chassis.name)),
         "agent_type": PLUG_AGENT_TYPE,
         "binary": PLUG_AGENT_BINARY,
         "description": "",
         "alive": alive,
+        "heartbeat_timestamp": _timestamp(agent.heartbeat),
+        "started_at": _timestamp(agent.info.get("started_at")),
         "configurations": {
             "chassis_name": chassis.name,
-            **{k: v for k, v in info.details.items()},
+            "version": agent.info.get("version"),
+            "heartbeat_interval": agent.interval,
+            "providers": agent.info.get("providers", {}),
             "plug_errors": len(chassis.plug_errors),
         },
     }

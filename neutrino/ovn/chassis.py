@@ -17,6 +17,7 @@ dead by a bump it had no time to answer.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -46,12 +47,18 @@ def parse_mappings(value: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PlugAgentInfo:
-    """Neutrino's plug agent on a chassis, as it reports itself in SB external_ids."""
+    """Neutrino's plug agent on a chassis, as it reports itself in Chassis_Private."""
 
-    agent_id: str
-    nb_cfg: int | None
     heartbeat: float | None
-    details: Mapping[str, str]
+    #: The agent's ``-info`` JSON (version, pid, interval, started_at, providers).
+    info: Mapping[str, Any]
+
+    @property
+    def interval(self) -> float:
+        try:
+            return float(self.info.get("interval") or 0)
+        except (TypeError, ValueError):
+            return 0.0
 
 
 @dataclass(frozen=True)
@@ -88,26 +95,26 @@ class ChassisInfo:
 
     @property
     def plug_agent(self) -> PlugAgentInfo | None:
-        details = {k: v for k, v in self.external_ids.items()
-                   if k.startswith(keys.PLUG_AGENT_PREFIX)}
-        if not details:
+        """The plug agent's report, or None if no agent runs (or it stopped cleanly)."""
+        heartbeat = self.external_ids.get(keys.PLUG_AGENT_HEARTBEAT)
+        raw = self.external_ids.get(keys.PLUG_AGENT_INFO)
+        if heartbeat is None and raw is None:
             return None
-        p = keys.PLUG_AGENT_PREFIX
-
-        def number(key: str, kind: type) -> Any:
-            try:
-                return kind(details[key])
-            except (KeyError, ValueError):
-                return None
-        return PlugAgentInfo(agent_id=details.get(f"{p}-id") or f"{self.name}-plug-agent",
-                             nb_cfg=number(f"{p}-nb-cfg", int),
-                             heartbeat=number(f"{p}-heartbeat", float),
-                             details=details)
+        try:
+            info = json.loads(raw) if raw else {}
+        except ValueError:
+            info = {"unparsable": raw}
+        try:
+            beat = float(heartbeat) if heartbeat is not None else None
+        except ValueError:
+            beat = None
+        return PlugAgentInfo(heartbeat=beat, info=info if isinstance(info, dict) else {})
 
     def significant(self) -> tuple:
         """Everything but heartbeat counters: a change here may change a binding or a reason."""
         return (self.hostname, tuple(sorted(self.bridge_mappings.items())), self.cms_options,
-                self.datapath_type, tuple(sorted(self.plug_errors.items())))
+                self.datapath_type, tuple(sorted(self.plug_errors.items())),
+                self.plug_agent is not None)
 
 
 ChangeCallback = Callable[[set[str]], None]
@@ -124,7 +131,6 @@ class ChassisDirectory:
         self._chassis: dict[str, ChassisInfo] = {}
         #: name -> local time the chassis last answered a heartbeat (or first appeared).
         self._progress: dict[str, float] = {}
-        self._plug_progress: dict[str, float] = {}
         self._global_nb_cfg = 0
         self._subscribers: list[ChangeCallback] = []
         self._idl: Any = None
@@ -175,16 +181,11 @@ class ChassisDirectory:
                     if before is not None:
                         del self._chassis[name]
                         self._progress.pop(name, None)
-                        self._plug_progress.pop(name, None)
                         significant.add(name)
                     continue
                 self._chassis[name] = info
                 if before is None or before.nb_cfg != info.nb_cfg:
                     self._progress[name] = now
-                agent, old_agent = info.plug_agent, before.plug_agent if before else None
-                if agent is not None and (old_agent is None or (agent.nb_cfg, agent.heartbeat)
-                                          != (old_agent.nb_cfg, old_agent.heartbeat)):
-                    self._plug_progress[name] = now
                 if before is None or before.significant() != info.significant():
                     significant.add(name)
         if significant:
@@ -255,20 +256,23 @@ class ChassisDirectory:
             return self._alive(info.nb_cfg, self._progress.get(name))
 
     def plug_agent_alive(self, name: str) -> bool:
-        """Alive if its ovn-controller is, and the agent answers heartbeats itself."""
+        """Alive if its chassis is and its heartbeat is recent.
+
+        The heartbeat is the agent's wall-clock time, so this tolerates clock
+        skew up to the grace period: ``down_time`` or three heartbeat
+        intervals, whichever is longer.
+        """
         with self._lock:
             info = self._chassis.get(name)
             agent = info.plug_agent if info else None
-            if agent is None or not self._alive(info.nb_cfg, self._progress.get(name)):
+            if agent is None or agent.heartbeat is None or \
+                    not self._alive(info.nb_cfg, self._progress.get(name)):
                 return False
-            progress = self._plug_progress.get(name)
-            if agent.nb_cfg is not None:
-                return self._alive(agent.nb_cfg, progress)
-            if agent.heartbeat is not None:
-                return time.time() - agent.heartbeat < self.down_time
-            return False
+        return time.time() - agent.heartbeat < max(self.down_time, 3 * agent.interval)
 
     def alive_names(self) -> set[str]:
+        """Names of live chassis, and ``<name>/plug-agent`` for each live plug agent."""
         with self._lock:
-            return {n for n, c in self._chassis.items()
-                    if self._alive(c.nb_cfg, self._progress.get(n))}
+            names = [n for n, c in self._chassis.items()
+                     if self._alive(c.nb_cfg, self._progress.get(n))]
+        return set(names) | {f"{n}/plug-agent" for n in names if self.plug_agent_alive(n)}

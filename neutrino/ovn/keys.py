@@ -58,9 +58,14 @@ CMS_OPTIONS = "ovn-cms-options"
 CARD_SERIAL = "card-serial-number"
 DATAPATH_TYPE = "datapath-type"
 IFACE_TYPES = "iface-types"
-#: Chassis_Private/Chassis external_ids written by Neutrino's plug agent.
+#: Chassis_Private external_ids written by Neutrino's plug agent (neutrino.agent.report).
 PLUG_AGENT_PREFIX = "neutrino-plug-agent"
-PLUG_ERROR_PREFIX = "neutrino-plug-error:"
+#: Unix time (seconds) of the agent's last heartbeat.
+PLUG_AGENT_HEARTBEAT = "neutrino-plug-agent-heartbeat"
+#: JSON: version, pid, interval, started_at, providers.
+PLUG_AGENT_INFO = "neutrino-plug-agent-info"
+#: ``<code>: <message>`` per logical port the agent cannot plug.
+PLUG_ERROR_PREFIX = "neutrino-plug-agent-error:"
 
 #: The OVSDB lock whose holder runs the status worker and the drift repair.
 STATUS_LOCK = "neutrino_status_worker"

@@ -57,6 +57,7 @@ class LspView:
     requested_chassis: str
     vif_type: str
     vnic_type: str
+    plug_type: str
 
     @classmethod
     def of(cls, row: Any) -> LspView:
@@ -66,7 +67,8 @@ class LspView:
                    enabled=row.enabled != [False],
                    requested_chassis=row.options.get(keys.REQUESTED_CHASSIS, ""),
                    vif_type=ext.get(keys.VIF_TYPE, ""),
-                   vnic_type=ext.get(keys.VNIC_TYPE, keys.VNIC_NORMAL))
+                   vnic_type=ext.get(keys.VNIC_TYPE, keys.VNIC_NORMAL),
+                   plug_type=row.options.get(keys.VIF_PLUG_TYPE, ""))
 
 
 def port_status(view: LspView | None, directory: ChassisDirectory,
@@ -93,6 +95,9 @@ def port_status(view: LspView | None, directory: ChassisDirectory,
     error = chassis.plug_errors.get(view.port_id)
     if error:
         return DOWN, f"plug agent on chassis '{chassis.name}': {error}"
+    if view.plug_type and chassis.plug_agent is not None and \
+            not directory.plug_agent_alive(chassis.name):
+        return DOWN, f"plug agent on chassis '{chassis.name}' is down"
     return DOWN, f"interface not present on chassis '{chassis.name}'"
 
 
@@ -437,7 +442,7 @@ class StatusWorker:
         self._publish()
         alive = self.directory.alive_names()
         if alive != self._alive:
-            LOG.info("chassis now down: %s; now alive: %s",
+            LOG.info("agents now down: %s; now alive: %s",
                      sorted(self._alive - alive) or "none", sorted(alive - self._alive) or "none")
             came_back = alive - self._alive
             self._alive = alive

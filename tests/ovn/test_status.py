@@ -1,0 +1,132 @@
+"""Port and network status from OVN (S1-S4): DOWN -> ACTIVE -> DOWN with reasons, chassis
+liveness and plug-agent reports, and the agents listing (item 5)."""
+from __future__ import annotations
+
+import json
+import time
+
+from neutrino.core.plugin import Plugin
+from neutrino.sandbox.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
+from tests.ovn.conftest import CoreFactory
+from tests.ovn.nb import plug, port_status, unplug, wait_network, wait_port
+
+
+def bound_port(core: Plugin, host: str = "hv1", **attrs) -> tuple[dict, dict]:
+    net = core.create_network({"name": "n"})
+    core.create_subnet({"network_id": net["id"], "cidr": "10.4.0.0/24", "ip_version": 4})
+    return net, core.create_port({"network_id": net["id"], "binding:host_id": host, **attrs})
+
+
+def test_interface_plugged_makes_port_active_and_unplugged_down(
+        sandbox: Sandbox, core: Plugin) -> None:
+    hv1 = sandbox.add_chassis("hv1")
+    net, port = bound_port(core)
+    wait_network(core, net["id"], "ACTIVE")
+    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
+
+    plug(hv1, "tap1", port["id"])
+    took = wait_port(core, port["id"], "ACTIVE")
+    assert took < 5
+    assert port_status(core, port["id"]) == ("ACTIVE", None)
+
+    unplug(hv1, "tap1")
+    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
+
+
+def test_reasons_for_admin_down_and_no_host(sandbox: Sandbox, core: Plugin) -> None:
+    hv1 = sandbox.add_chassis("hv1")
+    net, port = bound_port(core)
+    plug(hv1, "tap1", port["id"])
+    wait_port(core, port["id"], "ACTIVE")
+    core.update_port(port["id"], {"admin_state_up": False})
+    wait_port(core, port["id"], "DOWN", "admin_state_up is false")
+    core.update_port(port["id"], {"admin_state_up": True})
+    wait_port(core, port["id"], "ACTIVE")
+
+    hostless = core.create_port({"network_id": net["id"]})
+    wait_port(core, hostless["id"], "DOWN", "no host: binding:host_id is not set")
+
+
+def test_dead_chassis_is_the_reason_and_agents_show_it(
+        sandbox: Sandbox, fast_heartbeat: None, core: Plugin) -> None:
+    hv1 = sandbox.add_chassis("hv1", bridge_mappings="physnet1:br-ex")
+    _, port = bound_port(core)
+    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
+    (agent,) = core.list_agents()
+    assert agent["id"] == "hv1" and agent["host"] == "hv1"
+    assert agent["agent_type"] == "OVN Controller agent"
+    assert agent["binary"] == "ovn-controller"
+    assert agent["alive"] is True
+    assert agent["configurations"]["bridge-mappings"] == "physnet1:br-ex"
+
+    hv1.kill("controller")
+    wait_port(core, port["id"], "DOWN", "chassis 'hv1' is down", timeout=10)
+    assert core.list_agents()[0]["alive"] is False
+
+    hv1.start(("controller",))
+    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'", timeout=10)
+    assert core.list_agents()[0]["alive"] is True
+
+
+def test_plug_agent_report_gives_reason_and_agent_entry(sandbox: Sandbox, core: Plugin) -> None:
+    sandbox.add_chassis("hv1")
+    _, port = bound_port(core, **{"binding:profile": {"vif_plug_type": "representor"}})
+    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
+
+    info = json.dumps({"version": "0.1.0", "pid": 42, "interval": 5,
+                       "started_at": int(time.time()), "providers": {"representor": "ok"}})
+    error = "declined: no representor for pf-mac 00:53:00:00:00:01 vf-num 3"
+    sandbox.sbctl("set", "Chassis_Private", "hv1",
+                  f"external_ids:neutrino-plug-agent-heartbeat={int(time.time())}",
+                  f"external_ids:neutrino-plug-agent-info={json.dumps(info)}",
+                  f'external_ids:"neutrino-plug-agent-error:{port["id"]}"="{error}"')
+    wait_port(core, port["id"], "DOWN", f"plug agent on chassis 'hv1': {error}")
+    agents = {a["agent_type"]: a for a in core.list_agents()}
+    plug_agent = agents["Neutrino plug agent"]
+    assert plug_agent["host"] == "hv1"
+    assert plug_agent["alive"] is True
+    assert plug_agent["binary"] == "neutrino-plug-agent"
+    assert plug_agent["configurations"]["providers"] == {"representor": "ok"}
+    assert plug_agent["configurations"]["plug_errors"] == 1
+
+    stale = int(time.time()) - 3600
+    sandbox.sbctl("remove", "Chassis_Private", "hv1", "external_ids",
+                  f'"neutrino-plug-agent-error:{port["id"]}"', "--", "set", "Chassis_Private",
+                  "hv1", f"external_ids:neutrino-plug-agent-heartbeat={stale}")
+    wait_port(core, port["id"], "DOWN", "plug agent on chassis 'hv1' is down")
+    assert {a["agent_type"]: a for a in core.list_agents()}["Neutrino plug agent"]["alive"] is False
+
+
+def test_a_burst_of_ports_goes_active_together(sandbox: Sandbox, core: Plugin) -> None:
+    hv1 = sandbox.add_chassis("hv1")
+    net = core.create_network({"name": "n"})
+    ports = [core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})["id"]
+             for _ in range(40)]
+    wait_for(lambda: all(port_status(core, p)[0] == "DOWN" and port_status(core, p)[1] ==
+                         "interface not present on chassis 'hv1'" for p in ports),
+             10, "ports bound")
+    commands = []
+    for i, port_id in enumerate(ports):
+        commands += ["--", "add-port", "br-int", f"t{i}", "--", "set", "Interface", f"t{i}",
+                     "type=internal", f"external_ids:iface-id={port_id}"]
+    hv1.vsctl(*commands[1:])
+    for port_id in ports:
+        sandbox.wait_port_up(port_id, timeout=20)
+    all_up = time.monotonic()
+    wait_for(lambda: all(port_status(core, p)[0] == "ACTIVE" for p in ports), 10, "all ACTIVE",
+             interval=0.01)
+    assert time.monotonic() - all_up < 1.0, "statuses follow NB within a second"
+
+
+def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: CoreFactory) -> None:
+    """A port whose up event nobody handled (no status worker) is fixed on start."""
+    hv1 = sandbox.add_chassis("hv1")
+    api = make_core(workers=False)
+    _, port = bound_port(api)
+    plug(hv1, "tap1", port["id"])
+    sandbox.wait_port_up(port["id"])
+    time.sleep(0.2)
+    assert port_status(api, port["id"])[0] == "DOWN", "no worker ran yet"
+    make_core(workers=True)
+    wait_port(api, port["id"], "ACTIVE")
