@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -33,44 +34,71 @@ EXTENSIONS = [
 
 
 class BodySizeLimit:
-    """Refuse bodies over the limit with 413 before reading them whole."""
+    """Refuse bodies over the limit with 413, counting what arrives when no length is given.
+
+    A body of unknown length is read here (at most *limit* bytes) and handed on
+    whole: the framework turns any error raised while it reads into a 400.
+    """
 
     def __init__(self, app: ASGIApp, limit: int):
         self.app = app
         self.limit = limit
 
+    def _too_large(self) -> Response:
+        return errors.error_response(
+            413, "HTTPRequestEntityTooLarge",
+            f"Request body is larger than the limit of {self.limit} bytes.")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                response = errors.error_response(
-                    413, "HTTPRequestEntityTooLarge",
-                    f"Request body is larger than the limit of {self.limit} bytes.")
-                await response(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.limit:
+                await self._too_large()(scope, receive, send)
                 return
-            received = 0
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > self.limit:
+                await self._too_large()(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-            async def limited_receive() -> dict[str, Any]:
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge()
-                return message
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-            try:
-                await self.app(scope, limited_receive, send)
-            except _TooLarge:
-                response = errors.error_response(
-                    413, "HTTPRequestEntityTooLarge",
-                    f"Request body is larger than the limit of {self.limit} bytes.")
-                await response(scope, receive, send)
+        await self.app(scope, replay, send)
+
+
+class RejectNul:
+    """400 for a NUL character in the path or query: no database can compare against it."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or "\x00" in unquote_plus(
+                scope.get("query_string", b"").decode("latin-1"))):
+            response = errors.error_response(
+                400, "HTTPBadRequest", "NUL characters are not allowed in the request URL.")
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(plugin: Plugin) -> FastAPI:
@@ -79,6 +107,7 @@ def create_app(plugin: Plugin) -> FastAPI:
     errors.install(app)
     app.include_router(build_router(plugin, EventHub(plugin.db)))
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
+    app.add_middleware(RejectNul)
     app.state.plugin = plugin
 
     def version_doc(request: Request) -> dict[str, Any]:

@@ -32,23 +32,38 @@ def _attribute(loc: tuple) -> str:
     return parts[0] if parts else (str(loc[1]) if len(loc) > 1 else "body")
 
 
+def _nested(loc: tuple) -> str | None:
+    """The key inside an attribute's value an error is about (e.g. a fixed_ips entry's)."""
+    parts = [str(p) for p in loc[3:] if not isinstance(p, int)]
+    return parts[-1] if parts else None
+
+
 def validation_message(exc: RequestValidationError) -> str:
+    """Neutron's wording for what is wrong with a request body."""
     errors = exc.errors()
-    unknown = [_attribute(e["loc"]) if len(e["loc"]) > 2 else str(e["loc"][-1])
-               for e in errors if e["type"] == "extra_forbidden"]
+    if any(e["type"] == "json_invalid" or tuple(e["loc"]) == ("body",) for e in errors):
+        return "Malformed request body: expected a JSON object."
+    wrapper = next((e for e in errors if e["type"] == "missing" and len(e["loc"]) == 2), None)
+    if wrapper is not None:
+        return (f"Resource body required: '{wrapper['loc'][1]}' is missing from the "
+                "request body.")
+    unknown = [str(e["loc"][-1]) for e in errors
+               if e["type"] == "extra_forbidden" and len(e["loc"]) <= 3]
     if unknown:
         return "Unrecognized attribute(s) '" + ", ".join(sorted(set(unknown))) + "'"
     first = errors[0]
-    if first["type"] == "json_invalid" or tuple(first["loc"]) == ("body",):
-        return "Malformed request body: expected a JSON object."
     loc = first["loc"]
-    if len(loc) <= 2 and first["type"] == "missing":
-        what = loc[1] if len(loc) == 2 else "body"
-        return f"Resource body required: '{what}' is missing from the request body."
+    attribute, nested = _attribute(loc), _nested(loc)
     reason = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
-        return f"Failed to parse request. Required attribute '{_attribute(loc)}' not specified"
-    return f"Invalid input for {_attribute(loc)}. Reason: {reason}."
+    if first["type"] == "extra_forbidden":
+        reason = f"Unrecognized attribute(s) '{nested}'"
+    elif first["type"] == "missing":
+        if nested is None:
+            return f"Failed to parse request. Required attribute '{attribute}' not specified"
+        reason = f"'{nested}' is required"
+    elif nested is not None:
+        reason = f"'{nested}': {reason}"
+    return f"Invalid input for {attribute}. Reason: {reason}."
 
 
 def install(app: FastAPI) -> None:

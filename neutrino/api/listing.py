@@ -10,6 +10,8 @@ from neutrino.core import exceptions as exc
 from neutrino.core.query import TRUE_WORDS, ListQuery
 
 RESERVED = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
+#: Larger page sizes mean "everything"; the cap keeps LIMIT within every backend's integer.
+MAX_PAGE = 2**31 - 2
 
 
 def list_query(params: QueryParams, max_limit: int) -> ListQuery:
@@ -26,7 +28,7 @@ def list_query(params: QueryParams, max_limit: int) -> ListQuery:
                 from None
         if limit < 0:
             raise exc.BadRequest(resource="list", msg="limit must be a non-negative integer")
-        limit = limit or None
+        limit = min(limit, MAX_PAGE) or None
     if max_limit > 0:
         limit = min(limit or max_limit, max_limit)
     return ListQuery(filters=filters, sort_keys=params.getlist("sort_key"),

@@ -131,9 +131,9 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
         return Response(status_code=204)
 
 
-def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Body]:
+def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Wrapper]:
     """The wrapper body ``{"<name>": {...}}`` Neutron requests use."""
-    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Body,
+    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Wrapper,
                         **{name: (model, ...)})
 
 

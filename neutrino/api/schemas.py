@@ -8,16 +8,27 @@ The models also give the OpenAPI document clients and fuzzers read.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
               "virtio-forwarder", "smart-nic", "remote-managed")
 NETWORK_TYPES = ("local", "flat", "vlan", "geneve")
 MAX_ID = 2**31 - 1
+#: Neutron's limit on physical network names (neutron_lib PHYSICAL_NETWORK_MAX_LEN).
+PHYSNET_MAX_LEN = 64
 
 
 def _mac(value: str) -> str:
@@ -46,7 +57,26 @@ def _cidr(value: str) -> str:
     return value
 
 
+def _storable(value: Any) -> Any:
+    """Refuse what no database can store or JSON render: NUL characters, NaN and infinities."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL characters are not allowed")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
+    return value
+
+
 Name = Annotated[str, StringConstraints(max_length=255)]
+Physnet = Annotated[str, StringConstraints(max_length=PHYSNET_MAX_LEN)]
 Mac = Annotated[str, AfterValidator(_mac)]
 IP = Annotated[str, AfterValidator(_ip)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
@@ -54,14 +84,23 @@ UUIDish = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
-class Body(BaseModel):
+class Wrapper(BaseModel):
+    """A request's outer object, ``{"<resource>": {...}}``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Body(Wrapper):
     """Base of request bodies.
 
     An attribute typed without ``None`` but defaulting to ``None`` may be
     left out yet not sent as ``null``: pydantic does not validate defaults.
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable_values(cls, value: Any) -> Any:
+        return _storable(value)
 
     def attrs(self) -> dict[str, Any]:
         """Only what the client sent, keyed by API attribute name."""
@@ -70,7 +109,7 @@ class Body(BaseModel):
 
 class Segment(Body):
     network_type: Literal[NETWORK_TYPES] = Field(alias="provider:network_type")  # type: ignore[valid-type]
-    physical_network: Name | None = Field(None, alias="provider:physical_network")
+    physical_network: Physnet | None = Field(None, alias="provider:physical_network")
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
 
 
@@ -83,7 +122,7 @@ class NetworkCreate(Body):
     project_id: Name = None  # type: ignore[assignment]
     tenant_id: Name = None  # type: ignore[assignment]
     network_type: Literal[NETWORK_TYPES] = Field(None, alias="provider:network_type")  # type: ignore[valid-type]
-    physical_network: Name | None = Field(None, alias="provider:physical_network")
+    physical_network: Physnet | None = Field(None, alias="provider:physical_network")
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
     segments: list[Segment] = Field(None, min_length=1)
     # Accepted for client compatibility, fixed values in Neutrino.

@@ -68,6 +68,11 @@ class MacAddressInUse(InUse):
     message = "Unable to complete operation for network {net_id}. The mac address {mac} is in use."
 
 
+class PortBound(InUse):
+    message = ("Unable to complete operation on port {port_id}, port is already bound, "
+               "port type: {vif_type}, old_mac {old_mac}, new_mac {new_mac}.")
+
+
 class IpAddressAlreadyAllocated(Conflict):
     message = "IP address {ip} already allocated in subnet {subnet_id}"
 
@@ -78,6 +83,22 @@ class IpAddressGenerationFailure(Conflict):
 
 class InvalidIpForSubnet(BadRequest):
     message = "IP address {ip_address} is not a valid IP for the specified subnet."
+
+
+class InvalidAllocationPool(BadRequest):
+    message = "The allocation pool {pool} is not valid."
+
+
+class OutOfBoundsAllocationPool(BadRequest):
+    message = "The allocation pool {pool} spans beyond the subnet cidr {subnet_cidr}."
+
+
+class OverlappingAllocationPools(Conflict):
+    message = "Found overlapping allocation pools: {pool_1} {pool_2} for subnet {subnet_cidr}."
+
+
+class GatewayConflictWithAllocationPools(InUse):
+    message = "Gateway ip {ip_address} conflicts with allocation pool {pool}."
 
 
 class NoNetworkAvailable(NeutronError):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from neutrino.core import exceptions as exc
@@ -18,6 +18,20 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def _bad(msg: str) -> exc.InvalidInput:
     return exc.InvalidInput(error_message=msg)
+
+
+def _address(version: int, value: int) -> IPAddress:
+    """The address *value* of IP *version* (``ip_address(int)`` would make small v6 ones v4)."""
+    return ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
+
+
+def is_host_address(net: IPNetwork, addr: IPAddress) -> bool:
+    """Whether a port may have *addr* on *net* (IPv4: not network or broadcast; IPv6: not the
+    subnet-router anycast address), as Neutron's ``check_subnet_ip``."""
+    if addr.version != net.version or addr not in net:
+        return False
+    first, last = usable_range(net)
+    return first <= int(addr) <= last
 
 
 def usable_range(net: IPNetwork) -> tuple[int, int]:
@@ -32,7 +46,7 @@ def usable_range(net: IPNetwork) -> tuple[int, int]:
 
 def default_gateway(net: IPNetwork) -> str | None:
     first, last = usable_range(net)
-    return str(ipaddress.ip_address(first)) if first <= last else None
+    return str(_address(net.version, first)) if first <= last else None
 
 
 def default_pools(net: IPNetwork, gateway: str | None) -> list[dict[str, str]]:
@@ -40,7 +54,7 @@ def default_pools(net: IPNetwork, gateway: str | None) -> list[dict[str, str]]:
     cut = int(ipaddress.ip_address(gateway)) if gateway else None
     spans = [(first, cut - 1), (cut + 1, last)] if cut is not None and first <= cut <= last \
         else [(first, last)]
-    return [{"start": str(ipaddress.ip_address(a)), "end": str(ipaddress.ip_address(b))}
+    return [{"start": str(_address(net.version, a)), "end": str(_address(net.version, b))}
             for a, b in spans if a <= b]
 
 
@@ -57,22 +71,21 @@ def validate_pools(net: IPNetwork, gateway: str | None, pools: list[dict[str, st
     spans = []
     for pool in pools:
         start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
-        if start.version != net.version or end.version != net.version:
-            raise _bad(f"allocation pool {start}-{end} is not of IP version {net.version}")
+        text = f"{start}-{end}"
+        if start.version != net.version or end.version != net.version or start > end:
+            raise exc.InvalidAllocationPool(pool=text)
         if not (first <= int(start) <= last and first <= int(end) <= last):
-            raise _bad(f"The allocation pool {start}-{end} spans beyond the subnet cidr {net}.")
-        if start > end:
-            raise _bad(f"The allocation pool {start}-{end} has its start after its end.")
-        spans.append((int(start), int(end), f"{start}-{end}"))
+            raise exc.OutOfBoundsAllocationPool(pool=text, subnet_cidr=net)
+        spans.append((int(start), int(end), text))
     spans.sort()
     for (_, prev_end, prev), (start, _, cur) in zip(spans, spans[1:]):
         if start <= prev_end:
-            raise _bad(f"Found overlapping allocation pools: {prev} and {cur}")
+            raise exc.OverlappingAllocationPools(pool_1=prev, pool_2=cur, subnet_cidr=net)
     if gateway is not None:
         gw = int(ipaddress.ip_address(gateway))
         for start, end, text in spans:
             if start <= gw <= end:
-                raise exc.Conflict(f"Gateway ip {gateway} conflicts with allocation pool {text}.")
+                raise exc.GatewayConflictWithAllocationPools(ip_address=gateway, pool=text)
 
 
 def in_pools(pools: list[dict[str, Any]], ip: IPAddress) -> bool:
@@ -89,6 +102,7 @@ def free_candidates(pools: list[dict[str, Any]], taken: Iterable[str], want: int
     """
     used = {int(ipaddress.ip_address(ip)) for ip in taken}
     found: list[int] = []
+    version = ipaddress.ip_address(pools[0]["start"]).version if pools else 4
     for pool in pools:
         start, end = int(ipaddress.ip_address(pool["start"])), int(ipaddress.ip_address(pool["end"]))
         value = start
@@ -99,7 +113,63 @@ def free_candidates(pools: list[dict[str, Any]], taken: Iterable[str], want: int
         if len(found) >= want:
             break
     random.shuffle(found)
-    return [str(ipaddress.ip_address(v)) for v in found]
+    return [str(_address(version, v)) for v in found]
+
+
+#: Pools up to this many addresses are searched by reading every taken address;
+#: larger ones by random probes, whose cost does not grow with the number of ports.
+SCAN_LIMIT = 1024
+#: Random candidates checked per probe round, and rounds before a full read.
+PROBES, PROBE_ROUNDS = 32, 3
+
+
+def _spans(pools: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    return [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
+            for p in pools]
+
+
+def random_candidates(pools: list[dict[str, Any]], count: int) -> list[str]:
+    """Up to *count* distinct addresses drawn uniformly from *pools*."""
+    spans = _spans(pools)
+    total = sum(end - start + 1 for start, end in spans)
+    if not total:
+        return []
+    version = ipaddress.ip_address(pools[0]["start"]).version
+    picked: set[int] = set()
+    for _ in range(min(count, total) * 2):
+        offset = random.randrange(total)
+        for start, end in spans:
+            if offset <= end - start:
+                picked.add(start + offset)
+                break
+            offset -= end - start + 1
+        if len(picked) >= count:
+            break
+    return [str(_address(version, v)) for v in picked]
+
+
+def choose_free(pools: list[dict[str, Any]], exclude: set[str],
+                taken_among: Callable[[list[str]], Iterable[str]],
+                all_taken: Callable[[], Iterable[str]]) -> str | None:
+    """A free address of *pools* not in *exclude*, or None when the pools are full.
+
+    Small pools: every taken address is read (``all_taken``) and one of the
+    lowest free ones is picked, so addresses stay compact.  Large pools:
+    random candidates are checked (``taken_among``, an indexed lookup), so
+    allocating the 100,000th address costs what the first did and concurrent
+    allocators rarely pick the same one; only a nearly full pool falls back
+    to reading everything.
+    """
+    if sum(end - start + 1 for start, end in _spans(pools)) > SCAN_LIMIT:
+        for _ in range(PROBE_ROUNDS):
+            candidates = [ip for ip in random_candidates(pools, PROBES) if ip not in exclude]
+            if candidates:
+                taken = set(taken_among(candidates))
+                free = [ip for ip in candidates if ip not in taken]
+                if free:
+                    return free[0]
+    free = free_candidates(pools, [*all_taken(), *exclude], want=16)
+    return free[0] if free else None
 
 
 def parse_cidr(cidr: str, ip_version: int | None) -> IPNetwork:

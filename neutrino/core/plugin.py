@@ -437,12 +437,14 @@ class Plugin:
                     addr = ipaddress.ip_address(ip)
                     owner = subnets.get(subnet_id) if subnet_id else next(
                         (s for s in net.subnets if addr in ipaddress.ip_network(s.cidr)), None)
-                    if owner is None or addr not in ipaddress.ip_network(owner.cidr):
+                    if owner is None or not ipam.is_host_address(
+                            ipaddress.ip_network(owner.cidr), addr):
                         raise exc.InvalidIpForSubnet(ip_address=ip)
                     wanted.append({"subnet": owner, "ip": str(addr)})
                 else:
                     wanted.append({"subnets": [subnets[subnet_id]]})
-        allocations = []
+        allocations: list[tuple[str, str]] = []
+        wanted.sort(key=lambda w: "ip" not in w)  # explicit addresses first
         for item in wanted:
             if "ip" in item:
                 sub, ip = item["subnet"], item["ip"]
@@ -454,11 +456,20 @@ class Plugin:
                 allocations.append((sub.id, ip))
                 continue
             for sub in item["subnets"]:
-                taken = session.scalars(select(IPAllocation.ip_address).where(
-                    IPAllocation.subnet_id == sub.id))
-                free = ipam.free_candidates(sub.allocation_pools, taken, want=16)
+                # An update asking for "an address on this subnet" keeps the one it has.
+                kept = sorted(ip for sid, ip in keep
+                              if sid == sub.id and (sid, ip) not in allocations)
+                if requested is not None and kept:
+                    allocations.append((sub.id, kept[0]))
+                    break
+                taken = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == sub.id)
+                free = ipam.choose_free(
+                    sub.allocation_pools, {ip for sid, ip in allocations if sid == sub.id},
+                    taken_among=lambda ips, q=taken: session.scalars(
+                        q.where(IPAllocation.ip_address.in_(ips))),
+                    all_taken=lambda q=taken: session.scalars(q))
                 if free:
-                    allocations.append((sub.id, free[0]))
+                    allocations.append((sub.id, free))
                     break
             else:
                 raise exc.IpAddressGenerationFailure(net_id=net.id)
@@ -573,10 +584,8 @@ class Plugin:
             original_driver = port.bound_driver
             if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
                 if was_bound:
-                    raise exc.Conflict(f"Unable to complete operation on port {port_id}, "
-                                       "port is already bound, port type: "
-                                       f"{port.vif_type}, old_mac {port.mac_address}, "
-                                       f"new_mac {attrs['mac_address']}.")
+                    raise exc.PortBound(port_id=port_id, vif_type=port.vif_type,
+                                        old_mac=port.mac_address, new_mac=attrs["mac_address"])
                 self._check_mac(session, net.id, attrs["mac_address"], port.id)
             binding = {k: attrs.pop(k) for k in BINDING_ATTRS if k in attrs}
             new_binding = {"host": binding.get("binding:host_id", port.host) or "",

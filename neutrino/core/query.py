@@ -7,10 +7,11 @@ strictly after it in sort order (before it with ``page_reverse``).
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Select, and_, false, or_, select
+from sqlalchemy import Boolean, DateTime, Integer, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -18,6 +19,8 @@ from neutrino.core import exceptions as exc
 
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}
+#: Integer columns are 32-bit signed in every backend; larger values cannot match.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass
@@ -40,9 +43,21 @@ def convert(column: Any, attr: str, raw: str) -> Any:
         raise exc.InvalidInput(error_message=f"'{raw}' is not a valid boolean value for {attr}")
     if isinstance(column.type, Integer):
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise exc.InvalidInput(error_message=f"'{raw}' is not an integer for {attr}") from None
+        if not INT_MIN <= value <= INT_MAX:
+            raise exc.InvalidInput(error_message=f"'{raw}' is out of range for {attr}")
+        return value
+    if isinstance(column.type, DateTime):
+        try:
+            value = dt.datetime.fromisoformat(raw)
+        except ValueError:
+            raise exc.InvalidInput(
+                error_message=f"'{raw}' is not an ISO 8601 timestamp for {attr}") from None
+        if value.tzinfo is not None:  # stored as naive UTC
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
     return raw
 
 
