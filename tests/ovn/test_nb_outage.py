@@ -1,0 +1,101 @@
+"""NB unreachable, restarted, or losing its RAFT leader: API writes stay fast and are
+kept, affected resources say BUILD with the reason, and everything is applied and every
+status is right again once NB is back (issue 3 items 4 and 6)."""
+from __future__ import annotations
+
+import time
+
+from neutrino.core.plugin import Plugin
+from neutrino.sandbox.pytest_plugin import SandboxFactory
+from neutrino.sandbox.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
+from tests.ovn.conftest import CoreFactory, ovn_driver
+from tests.ovn.nb import lsp, plug, port_status, switch, unplug, wait_network, wait_port
+
+UNREACHABLE = ("BUILD", "OVN northbound unreachable")
+
+
+def timed(call, *args):
+    start = time.monotonic()
+    result = call(*args)
+    return result, time.monotonic() - start
+
+
+def test_writes_while_nb_is_down_are_applied_when_it_returns(
+        sandbox: Sandbox, core: Plugin) -> None:
+    hv1 = sandbox.add_chassis("hv1")
+    net = core.create_network({"name": "n"})
+    core.create_subnet({"network_id": net["id"], "cidr": "10.6.0.0/24", "ip_version": 4})
+    active = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    doomed = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    plug(hv1, "tap1", active["id"])
+    wait_port(core, active["id"], "ACTIVE")
+
+    sandbox.kill("nb")
+    wait_for(lambda: not ovn_driver(core).nb.ready, 5, "driver sees NB down")
+    assert ovn_driver(core).health()["ok"] is False
+    created, took = timed(core.create_port, {"network_id": net["id"], "binding:host_id": "hv1"})
+    assert took < 1.0, "a write does not wait for NB"
+    assert port_status(core, created["id"]) == UNREACHABLE
+    new_net, took = timed(core.create_network, {"name": "while-down"})
+    assert took < 1.0
+    assert core.get_network(new_net["id"])["status"] == "BUILD"
+    assert core.get_network(new_net["id"])["status_reason"] == UNREACHABLE[1]
+    _, took = timed(core.delete_port, doomed["id"])
+    assert took < 1.0
+    # A status change OVN sees while NB is down reaches Neutrino once NB is back.
+    unplug(hv1, "tap1")
+    assert port_status(core, active["id"])[0] == "ACTIVE"
+
+    sandbox.restart("nb")
+    wait_port(core, created["id"], "DOWN", "interface not present on chassis 'hv1'", timeout=15)
+    wait_port(core, active["id"], "DOWN", "interface not present on chassis 'hv1'")
+    wait_network(core, new_net["id"], "ACTIVE")
+    assert lsp(sandbox, created["id"]) is not None
+    assert lsp(sandbox, doomed["id"]) is None
+    assert switch(sandbox, new_net["id"]) is not None
+    plug(hv1, "tap2", created["id"])
+    wait_port(core, created["id"], "ACTIVE")
+
+
+def test_status_worker_resyncs_after_nb_restart(sandbox: Sandbox, make_core: CoreFactory) -> None:
+    """Ports that went up while the worker was disconnected are ACTIVE after reconnect."""
+    hv1 = sandbox.add_chassis("hv1")
+    core = make_core()
+    net = core.create_network({"name": "n"})
+    ports = [core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+             for _ in range(5)]
+    for port in ports:
+        wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
+    worker = ovn_driver(core).worker
+    sandbox.kill("nb")
+    wait_for(lambda: not worker.holds_lock, 5, "worker lost the lock")
+    for i, port in enumerate(ports):
+        plug(hv1, f"t{i}", port["id"])
+    sandbox.restart("nb")
+    for port in ports:
+        wait_port(core, port["id"], "ACTIVE", timeout=15)
+
+
+def test_clustered_nb_losing_its_leader(sandbox_factory: SandboxFactory,
+                                        make_core: CoreFactory, monkeypatch) -> None:
+    ovn = sandbox_factory(clustered="nb")
+    monkeypatch.setenv("NEUTRINO_OVN_NB_CONNECTION", ovn.nb_remote)
+    monkeypatch.setenv("NEUTRINO_OVN_SB_CONNECTION", ovn.sb_remote)
+    hv1 = ovn.add_chassis("hv1")
+    core = make_core()
+    net = core.create_network({"name": "n"})
+    before = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    wait_port(core, before["id"], "DOWN", "interface not present on chassis 'hv1'")
+
+    leader = next(m.daemon.name for m in ovn.nb.members
+                  if "Role: leader" in m.daemon.appctl("cluster/status", "OVN_Northbound"))
+    ovn.kill(leader)
+    after = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    plug(hv1, "tap1", before["id"])
+    wait_port(core, before["id"], "ACTIVE", timeout=20)
+    wait_for(lambda: ovn.nbctl("--if-exists", "get", "Logical_Switch_Port", after["id"], "name"),
+             20, "port written to the new leader")
+    wait_port(core, after["id"], "DOWN", "interface not present on chassis 'hv1'", timeout=20)
+    plug(hv1, "tap2", after["id"])
+    wait_port(core, after["id"], "ACTIVE", timeout=20)
