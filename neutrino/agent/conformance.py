@@ -1,0 +1,172 @@
+"""A conformance suite third-party VIF plug providers run against themselves.
+
+Subclass one of the classes in your provider package's tests (pytest collects
+the subclass because its name starts with ``Test``)::
+
+    from neutrino.agent.conformance import LiveProviderConformance
+
+    class TestMyProvider(LiveProviderConformance):
+        plug_options = {"vif-plug:mine:slot": "3"}   # options your provider plugs
+
+        def make_provider(self, tmp_path):
+            return MyProvider()
+
+:class:`ProviderConformance` checks the contract in-process (P1, P2, P10):
+type and maintained options, registration rules, entry point, what ``prepare``
+answers for create and remove, that declining explains why, speed, and that
+``finish``/``release``/``run`` behave. :class:`LiveProviderConformance` also
+plugs a port through the real Neutrino agent into a sandbox OVN chassis and
+unplugs it again (needs the OVS/OVN packages, see docs/plug-providers.md).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator, Mapping
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from neutrino.agent.harness import AgentThread, bridge_rows
+from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
+from neutrino.agent.registry import (ENTRY_POINT_GROUP, ProviderExists, ProviderRegistry,
+                                     UnknownProvider)
+from neutrino.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
+
+#: Interface types whose names are kernel netdev names (IFNAMSIZ - 1 bytes at most).
+NETDEV_TYPES = (None, "", "system", "internal")
+
+
+class ProviderConformance:
+    """In-process contract checks. Override :meth:`make_provider` and :attr:`plug_options`."""
+
+    #: ``Port_Binding.options`` (besides vif-plug-type) for which ``prepare`` plugs.
+    plug_options: ClassVar[Mapping[str, str]] = {}
+    lport_name: ClassVar[str] = "conformance-lport-0001"
+    #: Median seconds a ``prepare`` may take: it runs on the agent's critical path.
+    max_prepare_seconds: ClassVar[float] = 0.05
+    #: Check that the provider is installed under ``neutrino.vif_plug_providers``.
+    check_entry_point: ClassVar[bool] = True
+
+    def make_provider(self, tmp_path: Path) -> VifPlugProvider:
+        raise NotImplementedError("return a new instance of the provider under test")
+
+    @pytest.fixture
+    def registry(self) -> Iterator[ProviderRegistry]:
+        registry = ProviderRegistry()
+        yield registry
+        registry.teardown_all()
+
+    @pytest.fixture
+    def provider(self, registry: ProviderRegistry, tmp_path: Path) -> VifPlugProvider:
+        return registry.register(self.make_provider(tmp_path)).provider
+
+    def ctx(self, op: OpType = OpType.CREATE,
+            options: Mapping[str, str] | None = None) -> PortContextIn:
+        opts = dict(self.plug_options if options is None else options)
+        return PortContextIn(op=op, lport_name=self.lport_name, lport_options=opts,
+                             bridge="br-int")
+
+    def test_type_and_maintained_options(self, provider: VifPlugProvider) -> None:
+        assert isinstance(provider.type, str) and provider.type
+        assert provider.type == provider.type.strip() and "," not in provider.type
+        assert isinstance(provider.maintained_options, frozenset)
+        assert all(isinstance(k, str) and k for k in provider.maintained_options)
+
+    def test_registration_rules(self, registry: ProviderRegistry, tmp_path: Path,
+                                provider: VifPlugProvider) -> None:
+        with pytest.raises(ProviderExists):
+            registry.register(self.make_provider(tmp_path))
+        registry.unregister(provider.type)
+        with pytest.raises(UnknownProvider):
+            registry.unregister(provider.type)
+
+    def test_entry_point(self, provider: VifPlugProvider) -> None:
+        if not self.check_entry_point:
+            return
+        found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        assert provider.type in found, f"no entry point {provider.type!r} in {ENTRY_POINT_GROUP}"
+        assert found[provider.type].load() is type(provider)
+
+    def test_prepare_create_describes_an_interface(self, provider: VifPlugProvider) -> None:
+        ctx_in, ctx_out = self.ctx(), PortContextOut()
+        options_before = dict(ctx_in.lport_options)
+        assert provider.prepare(ctx_in, ctx_out) is True, ctx_out.reason
+        assert dict(ctx_in.lport_options) == options_before, "prepare must not edit its input"
+        assert isinstance(ctx_out.name, str) and ctx_out.name
+        assert ctx_out.type is None or isinstance(ctx_out.type, str)
+        if ctx_out.type in NETDEV_TYPES:
+            assert len(ctx_out.name.encode()) <= 15, "netdev names are at most 15 bytes"
+        assert all(isinstance(k, str) and isinstance(v, str)
+                   for k, v in ctx_out.iface_options.items())
+        provider.finish(ctx_in, ctx_out)
+        provider.release(ctx_in, ctx_out)
+
+    def test_prepare_is_deterministic(self, provider: VifPlugProvider) -> None:
+        answers = []
+        for _ in range(2):
+            ctx_in, ctx_out = self.ctx(), PortContextOut()
+            assert provider.prepare(ctx_in, ctx_out) is True
+            answers.append((ctx_out.name, ctx_out.type, ctx_out.iface_options))
+            provider.release(ctx_in, ctx_out)
+        assert answers[0] == answers[1], "the agent calls prepare on every pass"
+
+    def test_prepare_is_fast(self, provider: VifPlugProvider) -> None:
+        timings = []
+        for _ in range(5):
+            ctx_in, ctx_out = self.ctx(), PortContextOut()
+            start = time.perf_counter()
+            provider.prepare(ctx_in, ctx_out)
+            timings.append(time.perf_counter() - start)
+            provider.release(ctx_in, ctx_out)
+        assert statistics.median(timings) < self.max_prepare_seconds
+
+    def test_decline_explains_why(self, provider: VifPlugProvider) -> None:
+        ctx_in, ctx_out = self.ctx(options={}), PortContextOut()
+        if provider.prepare(ctx_in, ctx_out):
+            provider.release(ctx_in, ctx_out)
+        else:
+            assert isinstance(ctx_out.reason, str) and ctx_out.reason, \
+                "a declining prepare sets ctx_out.reason (it becomes the port's status reason)"
+
+    def test_remove_has_no_ctx_out(self, provider: VifPlugProvider) -> None:
+        create_in, create_out = self.ctx(), PortContextOut()
+        assert provider.prepare(create_in, create_out)
+        ctx_in = PortContextIn(op=OpType.REMOVE, lport_name=self.lport_name,
+                               lport_options=dict(self.plug_options), bridge="br-int",
+                               iface_name=create_out.name, iface_type=create_out.type,
+                               iface_options=dict(create_out.iface_options))
+        provider.release(create_in, create_out)
+        assert isinstance(provider.prepare(ctx_in, None), bool)
+        provider.finish(ctx_in, None)
+
+    def test_run_reports_a_bool(self, provider: VifPlugProvider) -> None:
+        assert isinstance(provider.run(), bool)
+
+
+class LiveProviderConformance(ProviderConformance):
+    """Adds a real plug and unplug through the agent into a sandbox OVN chassis."""
+
+    def test_plug_and_unplug_through_the_agent(self, tmp_path: Path) -> None:
+        registry = ProviderRegistry()
+        provider = registry.register(self.make_provider(tmp_path)).provider
+        with Sandbox() as sb:
+            sb.start_central()
+            sb.nbctl("ls-add", "sw0")
+            chassis = sb.add_chassis("hv1")
+            with AgentThread(chassis, registry):
+                options = [f"{k}={v}" for k, v in self.plug_options.items()]
+                sb.nbctl("lsp-add", "sw0", self.lport_name, "--", "lsp-set-options",
+                         self.lport_name, "requested-chassis=hv1",
+                         f"vif-plug-type={provider.type}", *options)
+                sb.wait_port_up(self.lport_name)
+                rows = [r for r in bridge_rows(chassis).values()
+                        if r.iface_id == self.lport_name]
+                assert len(rows) == 1 and rows[0].ovn_plugged == provider.type
+                sb.nbctl("lsp-del", self.lport_name)
+                wait_for(lambda: not any(r.iface_id == self.lport_name
+                                         for r in bridge_rows(chassis).values()),
+                         10, "interface unplugged")
