@@ -51,8 +51,8 @@ def network_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     if "segments" in attrs:
         attrs["segments"] = [{k.removeprefix("provider:"): v for k, v in s.items()}
                              for s in attrs["segments"]]
-    elif provider:
-        attrs["segments"] = [provider]
+    elif provider.get("network_type") is not None:
+        attrs["segments"] = [provider]  # else only nulls were given: a tenant network
     return attrs
 
 

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
@@ -77,9 +78,11 @@ def _storable(value: Any) -> Any:
 
 Name = Annotated[str, StringConstraints(max_length=255)]
 Physnet = Annotated[str, StringConstraints(max_length=PHYSNET_MAX_LEN)]
-Mac = Annotated[str, AfterValidator(_mac)]
-IP = Annotated[str, AfterValidator(_ip)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
+# The OpenAPI document names the formats, so clients and fuzzers know what is expected.
+Mac = Annotated[str, AfterValidator(_mac), WithJsonSchema({"type": "string", "format": "mac"})]
+IP = Annotated[str, AfterValidator(_ip), WithJsonSchema(
+    {"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]})]
+Cidr = Annotated[str, AfterValidator(_cidr), WithJsonSchema({"type": "string", "format": "cidr"})]
 UUIDish = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 

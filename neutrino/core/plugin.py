@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import random
+import os
 import time
 from importlib.metadata import entry_points
 from typing import Any
@@ -497,7 +497,9 @@ class Plugin:
             net = self._network_or_404(session, attrs["network_id"])
             mac = attrs.get("mac_address")
             if mac is None:
-                mac = f"{MAC_PREFIX}:" + ":".join(f"{random.randint(0, 255):02x}" for _ in range(3))
+                # OS randomness: the global PRNG may be seeded by a library (or share its
+                # state with a forked sibling worker) and repeat the same MACs.
+                mac = f"{MAC_PREFIX}:" + ":".join(f"{b:02x}" for b in os.urandom(3))
             else:
                 self._check_mac(session, net.id, mac, None)
             binding = {k: attrs.pop(k) for k in BINDING_ATTRS if k in attrs}

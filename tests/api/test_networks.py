@@ -202,3 +202,9 @@ def test_postcommit_failure_of_a_create_undoes_it(make_api) -> None:  # noqa: AN
     assert api.list("networks") == []
     assert api.network(**{"provider:network_type": "geneve",
                           "provider:segmentation_id": 78})["provider:segmentation_id"] == 78
+
+
+def test_null_provider_attributes_mean_a_tenant_network(api: Api) -> None:
+    """Regression (found by the fuzzer): only nulls under provider:* was a 500."""
+    net = api.network(**{"provider:physical_network": None, "provider:segmentation_id": None})
+    assert net["provider:network_type"] == "geneve"
