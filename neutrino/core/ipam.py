@@ -120,7 +120,7 @@ def free_candidates(pools: list[dict[str, Any]], taken: Iterable[str], want: int
 #: larger ones by random probes, whose cost does not grow with the number of ports.
 SCAN_LIMIT = 1024
 #: Random candidates checked per probe round, and rounds before a full read.
-PROBES, PROBE_ROUNDS = 32, 3
+PROBES, PROBE_ROUNDS = 8, 4
 
 
 def _spans(pools: list[dict[str, Any]]) -> list[tuple[int, int]]:

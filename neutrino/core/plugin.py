@@ -20,7 +20,7 @@ import time
 from importlib.metadata import entry_points
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from neutrino.config import Settings
@@ -90,6 +90,11 @@ def _port_columns() -> dict[str, Any]:
 
 
 NETWORK_COLUMNS, SUBNET_COLUMNS, PORT_COLUMNS = _net_columns(), _subnet_columns(), _port_columns()
+
+#: Addresses taken on a subnet (all, or among candidates); built once, so
+#: allocating an address does not rebuild and re-key the statement each time.
+TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
+TAKEN_AMONG = TAKEN.where(IPAllocation.ip_address.in_(bindparam("ips", expanding=True)))
 
 
 class Plugin:
@@ -462,12 +467,11 @@ class Plugin:
                 if requested is not None and kept:
                     allocations.append((sub.id, kept[0]))
                     break
-                taken = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == sub.id)
                 free = ipam.choose_free(
                     sub.allocation_pools, {ip for sid, ip in allocations if sid == sub.id},
-                    taken_among=lambda ips, q=taken: session.scalars(
-                        q.where(IPAllocation.ip_address.in_(ips))),
-                    all_taken=lambda q=taken: session.scalars(q))
+                    taken_among=lambda ips, sid=sub.id: session.scalars(
+                        TAKEN_AMONG, {"subnet_id": sid, "ips": ips}),
+                    all_taken=lambda sid=sub.id: session.scalars(TAKEN, {"subnet_id": sid}))
                 if free:
                     allocations.append((sub.id, free))
                     break

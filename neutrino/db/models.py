@@ -74,9 +74,9 @@ class Network(StandardAttrs, Base):
 
     segments: Mapped[list["NetworkSegment"]] = relationship(
         back_populates="network", order_by="NetworkSegment.segment_index",
-        cascade="all, delete-orphan", lazy="selectin")
+        cascade="all, delete-orphan", lazy="joined")
     subnets: Mapped[list["Subnet"]] = relationship(
-        back_populates="network", lazy="selectin", order_by="Subnet.created_at")
+        back_populates="network", lazy="joined", order_by="Subnet.created_at")
 
 
 class NetworkSegment(Base):
