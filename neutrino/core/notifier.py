@@ -11,9 +11,10 @@ import logging
 import queue
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 LOG = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Notifier:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        import httpx  # only processes that send webhooks pay for importing it (~10 MB)
+
         with httpx.Client(timeout=5) as client:
             while True:
                 first = self._queue.get()
@@ -75,6 +78,8 @@ class Notifier:
                 self._send(client, batch)
 
     def _send(self, client: httpx.Client, events: list[dict[str, Any]]) -> None:
+        import httpx
+
         delay = 0.2
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:

@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect
 
 from neutrino.db.session import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # imported on use: every server process imports this module
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -21,6 +25,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to *revision*; a no-op when it is already there."""
+    from alembic import command
+
     cfg = alembic_config(db.url)
     with db.write_engine.begin() as connection:
         cfg.attributes["connection"] = connection
