@@ -20,7 +20,7 @@ import time
 from importlib.metadata import entry_points
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from neutrino.config import Settings
@@ -65,7 +65,16 @@ def _net_columns() -> dict[str, Any]:
     return {"id": c.id, "name": c.name, "description": c.description, "project_id": c.project_id,
             "tenant_id": c.project_id, "status": c.status, "admin_state_up": c.admin_state_up,
             "shared": c.shared, "mtu": c.mtu, "revision_number": c.revision_number,
-            "created_at": c.created_at, "updated_at": c.updated_at}
+            "created_at": c.created_at, "updated_at": c.updated_at,
+            # Fixed in Neutrino, filterable because clients filter on them (`--internal`).
+            "router:external": literal(False), "port_security_enabled": literal(True),
+            "is_default": literal(False)}
+
+
+#: Provider filters match networks with a segment that has all the values asked for.
+SEGMENT_COLUMNS = {"provider:network_type": NetworkSegment.network_type,
+                   "provider:physical_network": NetworkSegment.physical_network,
+                   "provider:segmentation_id": NetworkSegment.segmentation_id}
 
 
 def _subnet_columns() -> dict[str, Any]:
@@ -211,8 +220,13 @@ class Plugin:
 
     def list_networks(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
+        filters = dict(query.filters)
+        provider = {k: filters.pop(k) for k in list(filters) if k in SEGMENT_COLUMNS}
         with self.db.read() as session:
-            stmt = select(Network.__table__).where(*where_clauses(NETWORK_COLUMNS, query.filters))
+            stmt = select(Network.__table__).where(*where_clauses(NETWORK_COLUMNS, filters))
+            if provider:
+                stmt = stmt.where(Network.id.in_(select(NetworkSegment.network_id).where(
+                    *where_clauses(SEGMENT_COLUMNS, provider))))
             rows, more = sorted_page(session, stmt, NETWORK_COLUMNS, Network.__table__.c.id, query)
             ids = [r.id for r in rows]
             segments: dict[str, list] = {i: [] for i in ids}

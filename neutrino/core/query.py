@@ -11,7 +11,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, Select, and_, false, or_, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -90,6 +102,7 @@ def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_colu
         order.append((column, direction == "asc"))
     if not any(col is id_column for col, _ in order):
         order.append((id_column, True))
+    order = [(_sortable(col), asc) for col, asc in order]
     if query.page_reverse:
         order = [(col, not asc) for col, asc in order]
     if query.marker:
@@ -108,8 +121,18 @@ def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_colu
     return rows, more
 
 
+def _sortable(column: Any) -> Any:
+    """*column* as a sort key: NULL strings sort as '' so every backend orders them alike
+    and a marker row's value can be compared with."""
+    if getattr(column, "nullable", False) and isinstance(column.type, String):
+        return func.coalesce(column, "")
+    return column
+
+
 def _after(order: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement:
     """Rows strictly after *values* in the lexicographic *order*."""
+    # literal(): SQLAlchemy refuses ``column > True`` written with Python booleans.
+    values = [literal(v, col.type) for (col, _), v in zip(order, values)]
     alternatives = []
     for i, (col, asc) in enumerate(order):
         equal = [order[j][0] == values[j] for j in range(i)]

@@ -243,3 +243,58 @@ def test_extensions_clients_look_for(api: Api) -> None:
     assert {"binding", "provider", "multi-provider", "net-mtu", "standard-attr-revisions",
             "standard-attr-timestamp", "revision-if-match", "pagination", "sorting",
             "filter-validation", "project-id"} <= aliases
+
+
+# ------------------------------------------------------------------ regressions and extras
+
+
+def test_pages_sorted_by_a_boolean(api: Api, three: list[dict]) -> None:
+    """Regression: the marker of a page sorted by a boolean was a 500."""
+    api.network(name="d")
+    pages = _walk(api, "/v2.0/networks?limit=1&sort_key=admin_state_up&sort_key=name"
+                       "&sort_dir=desc&sort_dir=asc", "next")
+    assert pages == [["b"], ["d"], ["a"], ["c"]]
+
+
+def test_pages_sorted_by_a_nullable_attribute(api: Api) -> None:
+    """Regression: a NULL gateway_ip as marker value was a 500; NULL sorts as ''."""
+    network = api.network()
+    for i, gateway in enumerate([None, "10.0.1.1", None, "10.0.3.1"]):
+        api.subnet(network, f"10.0.{i}.0/24", name=str(i), gateway_ip=gateway)
+    seen = []
+    url = "/v2.0/subnets?limit=1&sort_key=gateway_ip"
+    while url:
+        body = api.client.get(url).json()
+        seen += [(s["gateway_ip"], s["name"]) for s in body["subnets"]]
+        url = _link(body, "subnets", "next")
+    assert sorted(name for _, name in seen) == ["0", "1", "2", "3"]
+    assert [gw for gw, _ in seen] == [None, None, "10.0.1.1", "10.0.3.1"]
+
+
+def test_provider_filters(api: Api) -> None:
+    """`openstack network list --provider-*` filters; several match on one segment."""
+    vlan = api.network(**{"provider:network_type": "vlan", "provider:physical_network": "physnet1",
+                          "provider:segmentation_id": 101})
+    multi = api.network(segments=[
+        {"provider:network_type": "flat", "provider:physical_network": "physnet1"},
+        {"provider:network_type": "vlan", "provider:physical_network": "physnet2",
+         "provider:segmentation_id": 7}])
+    tenant = api.network()
+    assert sorted(api.ids("networks", {"provider:network_type": "vlan"})) == \
+        sorted([vlan["id"], multi["id"]])
+    assert api.ids("networks", {"provider:segmentation_id": 101}) == [vlan["id"]]
+    assert api.ids("networks", {"provider:network_type": "geneve"}) == [tenant["id"]]
+    # physnet1 and VLAN 7 are on different segments of `multi`.
+    assert api.ids("networks", {"provider:physical_network": "physnet1",
+                                "provider:segmentation_id": 7}) == []
+    assert sorted(api.ids("networks", {"provider:physical_network": "physnet1"})) == \
+        sorted([vlan["id"], multi["id"]])
+    assert_error(api.client.get("/v2.0/networks", params={"provider:segmentation_id": "x"}),
+                 400, "InvalidInput", "provider:segmentation_id")
+
+
+def test_filters_on_fixed_attributes(api: Api, three: list[dict]) -> None:
+    """`openstack network list --internal/--external` filter on router:external."""
+    assert len(api.list("networks", {"router:external": "False"})) == 3
+    assert api.list("networks", {"router:external": "True"}) == []
+    assert len(api.list("networks", {"port_security_enabled": "true", "is_default": "false"})) == 3
