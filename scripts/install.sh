@@ -23,5 +23,5 @@ echo "==> creating virtualenv .venv (with Debian's python3-openvswitch and its C
 [ -x .venv/bin/python ] || python3 -m venv --system-site-packages .venv
 .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
 echo "==> installing neutrino and its dependencies"
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 echo "==> done: .venv/bin/neutrino"

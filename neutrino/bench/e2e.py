@@ -1,0 +1,350 @@
+"""``neutrino bench e2e``: port create to ACTIVE through the whole system, vs bare OVN.
+
+Two runs on identical fresh sandboxes of ``--chassis`` chassis, one after the other:
+
+* ``neutrino``: ``neutrino server`` (SQLite, 2 API workers, status worker) and a
+  ``neutrino plug-agent`` per chassis beside a plain ``ovn-controller``.
+  ``--ports`` ports are created through the API, spread over the chassis, each
+  with ``binding:profile {"vif_plug_type": "dummy"}``; a client waiting on the
+  ``/v2.0/events`` stream timestamps each port's ACTIVE.
+* ``baseline``: the same logical ports created directly in NB
+  (``requested-chassis``, ``vif-plug-type=dummy``) with the same concurrency,
+  plugged by ``ovn-controller --enable-dummy-vif-plug`` (OVN's own C code);
+  a NB monitor timestamps ``Logical_Switch_Port.up``.
+
+Both then delete everything and check nothing is left in SQL, NB, SB and
+every chassis's OVS DB.  Writes a JSON result and a PNG plot of the latency CDFs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from neutrino.bench import report
+from neutrino.bench.plug import UpWatcher
+from neutrino.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
+
+#: Targets of issue 5 (ms added to the baseline), by scale.
+SMALL, LARGE = (20.0, 100.0), (50.0, 250.0)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chassis", type=int, default=1, help="chassis (default 1)")
+    parser.add_argument("--ports", type=int, default=200, help="ports (default 200)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="clients creating ports at once (default 8)")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds to wait for every port to be ACTIVE/up")
+    parser.add_argument("--output", default="bench-e2e.json", help="JSON result path")
+    parser.add_argument("--plot", default="bench-e2e.png", help="PNG plot path ('' for none)")
+
+
+@dataclass
+class Run:
+    name: str
+    created_at: dict[str, float] = field(default_factory=dict)
+    ready_at: dict[str, float] = field(default_factory=dict)
+    create_seconds: float = 0.0
+    errors: int = 0
+    rss_mb: float | None = None
+    leftovers: dict[str, int] = field(default_factory=dict)
+
+    def latencies(self) -> list[float]:
+        return [self.ready_at[k] - t for k, t in self.created_at.items() if k in self.ready_at]
+
+    def summary(self) -> dict[str, Any]:
+        ms = [v * 1000 for v in self.latencies()]
+        return {"ports": len(self.created_at), "ready": len(ms), "errors": self.errors,
+                "create_per_second": round(len(self.created_at) / self.create_seconds, 1)
+                if self.create_seconds else None,
+                "p50_ms": round(report.percentile(ms, 50), 1),
+                "p90_ms": round(report.percentile(ms, 90), 1),
+                "p99_ms": round(report.percentile(ms, 99), 1),
+                "max_ms": round(max(ms, default=0.0), 1), "rss_mb": self.rss_mb,
+                "leftovers": self.leftovers}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chassis_names(count: int) -> list[str]:
+    return [f"hv{i}" for i in range(1, count + 1)]
+
+
+def ovs_leftovers(sandbox: Sandbox) -> int:
+    """Interfaces with an ``iface-id`` still on any chassis's integration bridge."""
+    count = 0
+    for chassis in sandbox.chassis.values():
+        out = chassis.vsctl("--bare", "--columns=external_ids", "find", "Interface",
+                            "external_ids:iface-id!=''")
+        count += sum(1 for line in out.splitlines() if "iface-id" in line)
+    return count
+
+
+def ovn_leftovers(sandbox: Sandbox) -> dict[str, int]:
+    def rows(out: str) -> int:
+        return sum(1 for line in out.splitlines() if line.strip())
+
+    return {"nb_logical_switch_ports": rows(sandbox.nbctl("--bare", "--columns=_uuid", "list",
+                                                          "Logical_Switch_Port")),
+            "nb_logical_switches": rows(sandbox.nbctl("--bare", "--columns=_uuid", "list",
+                                                      "Logical_Switch")),
+            "sb_port_bindings": rows(sandbox.sbctl("--bare", "--columns=_uuid", "list",
+                                                   "Port_Binding")),
+            "ovs_interfaces": ovs_leftovers(sandbox)}
+
+
+def wait_clean(sandbox: Sandbox, timeout: float = 120) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = ovn_leftovers(sandbox)
+        if not any(left.values()) or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+class ActiveListener:
+    """A client waiting on ``/v2.0/events``: timestamps each port's first ACTIVE."""
+
+    def __init__(self, endpoint: str, ready_at: dict[str, float]):
+        self.ready_at = ready_at
+        self.subscribed = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, args=(endpoint,), daemon=True)
+        self._thread.start()
+        if not self.subscribed.wait(30):
+            raise RuntimeError("could not subscribe to the event stream")
+
+    def _run(self, endpoint: str) -> None:
+        params = {"resource": "port", "status": "ACTIVE"}
+        with httpx.stream("GET", f"{endpoint}/v2.0/events", params=params,
+                          timeout=httpx.Timeout(10, read=None)) as response:
+            for line in response.iter_lines():
+                now = time.monotonic()
+                self.subscribed.set()
+                if self._stop:
+                    return
+                if line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    self.ready_at.setdefault(event["resource_id"], now)
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+def start_server(sandbox: Sandbox, workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
+    env.update({"NEUTRINO_DATABASE_URL": f"sqlite:///{workdir / 'neutrino.db'}",
+                "NEUTRINO_OVN_NB_CONNECTION": sandbox.nb_remote,
+                "NEUTRINO_OVN_SB_CONNECTION": sandbox.sb_remote,
+                "NEUTRINO_BIND_PORT": str(port), "NEUTRINO_API_WORKERS": "2",
+                "NEUTRINO_LOG_LEVEL": "WARNING"})
+    subprocess.run([sys.executable, "-m", "neutrino.cli", "db", "upgrade"], env=env, check=True,
+                   capture_output=True)
+    log = open(workdir / "server.log", "ab")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen([sys.executable, "-m", "neutrino.cli", "server"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{endpoint}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, 120, "neutrino server healthy")
+    return proc, endpoint
+
+
+def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
+    agents = []
+    for name, chassis in sandbox.chassis.items():
+        log = open(workdir / f"agent-{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        agents.append(subprocess.Popen(
+            [sys.executable, "-m", "neutrino.cli", "plug-agent", chassis.ovs_remote,
+             "--providers", "dummy", "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT))
+    for name in sandbox.chassis:
+        wait_for(lambda n=name: "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
+            "get", "Chassis_Private", n, "external_ids"), 60, f"plug agent of {name}")
+    return agents
+
+
+def wait_all(run: Run, total: int, timeout: float, progress: report.Progress) -> None:
+    deadline = time.monotonic() + timeout
+    while len(run.ready_at) < total and time.monotonic() < deadline:
+        progress.update(len(run.ready_at), total)
+        time.sleep(0.05)
+    progress.done(f"{len(run.ready_at)}/{total} ready")
+
+
+def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run:
+    run = Run("neutrino")
+    names = chassis_names(args.chassis)
+    with tempfile.TemporaryDirectory(prefix="nt-e2e-") as tmp, Sandbox(progress=progress.note) as sb:
+        workdir = Path(tmp)
+        sb.start_central()
+        for name in names:
+            sb.add_chassis(name, hostname=name)
+        agents = start_agents(sb, workdir)
+        server, endpoint = start_server(sb, workdir)
+        try:
+            with httpx.Client(base_url=endpoint, timeout=60,
+                              limits=httpx.Limits(max_connections=args.concurrency)) as api:
+                net = api.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
+                api.post("/v2.0/subnets", json={"subnet": {
+                    "network_id": net["id"], "cidr": "10.128.0.0/12", "ip_version": 4}})
+                listener = ActiveListener(endpoint, run.ready_at)
+
+                def create(i: int) -> None:
+                    body = {"port": {"network_id": net["id"], "device_id": f"vm-{i}",
+                                     "binding:host_id": names[i % len(names)],
+                                     "binding:profile": {"vif_plug_type": "dummy"}}}
+                    started = time.monotonic()
+                    r = api.post("/v2.0/ports", json=body)
+                    if r.status_code != 201:
+                        run.errors += 1
+                        return
+                    run.created_at[r.json()["port"]["id"]] = started
+
+                progress.start(f"neutrino: create {args.ports} ports on {args.chassis} chassis",
+                               args.ports)
+                began = time.monotonic()
+                with ThreadPoolExecutor(args.concurrency) as pool:
+                    for done, _ in enumerate(pool.map(create, range(args.ports)), 1):
+                        progress.update(done, args.ports)
+                run.create_seconds = time.monotonic() - began
+                progress.done(f"{args.ports / run.create_seconds:.0f} creates/s")
+                progress.start("neutrino: wait for ACTIVE (event stream)", args.ports)
+                wait_all(run, len(run.created_at), args.timeout, progress)
+                listener.stop()
+                mem = report.tree_memory(server.pid).rss_mb + sum(
+                    report.tree_memory(a.pid).rss_mb for a in agents)
+                run.rss_mb = round(mem, 1)
+
+                progress.start("neutrino: delete everything", len(run.created_at))
+                with ThreadPoolExecutor(args.concurrency) as pool:
+                    list(pool.map(lambda pid: api.delete(f"/v2.0/ports/{pid}"), run.created_at))
+                api.delete(f"/v2.0/networks/{net['id']}")
+                sql_left = len(api.get("/v2.0/ports").json()["ports"]) + len(
+                    api.get("/v2.0/networks").json()["networks"])
+                run.leftovers = {"sql_rows": sql_left, **wait_clean(sb)}
+                progress.done(f"leftovers: {run.leftovers}")
+        finally:
+            server.terminate()
+            server.wait(30)
+            for agent in agents:
+                agent.terminate()
+                agent.wait(10)
+    return run
+
+
+def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run:
+    from neutrino.ovn.connection import Northbound
+
+    run = Run("baseline")
+    names = chassis_names(args.chassis)
+    with Sandbox(progress=progress.note) as sb:
+        sb.start_central()
+        for name in names:
+            sb.add_chassis(name, hostname=name, dummy_vif_plug=True)
+        sb.nbctl("ls-add", "bench")
+        watcher = UpWatcher(sb.nb_remote)
+        nb = Northbound(sb.nb_remote, 60)
+        wait_for(lambda: nb.ready, 30, "NB connection")
+        try:
+            def create(i: int) -> None:
+                lsp = f"bench-{i:06d}"
+                started = time.monotonic()
+                with nb.transaction(check_error=True) as txn:
+                    txn.add(nb.lsp_add("bench", lsp, options={
+                        "requested-chassis": names[i % len(names)], "vif-plug-type": "dummy"}))
+                run.created_at[lsp] = started
+
+            progress.start(f"baseline: create {args.ports} LSPs in NB", args.ports)
+            began = time.monotonic()
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                for done, _ in enumerate(pool.map(create, range(args.ports)), 1):
+                    progress.update(done, args.ports)
+            run.create_seconds = time.monotonic() - began
+            progress.done()
+            progress.start("baseline: wait for up=true in NB", args.ports)
+            deadline = time.monotonic() + args.timeout
+            while len(watcher.up_at) < args.ports and time.monotonic() < deadline:
+                progress.update(len(watcher.up_at), args.ports)
+                time.sleep(0.05)
+            run.ready_at.update(watcher.up_at)
+            progress.done(f"{len(run.ready_at)}/{args.ports} up")
+            progress.start("baseline: delete everything", args.ports)
+            sb.nbctl("ls-del", "bench")
+            run.leftovers = wait_clean(sb)
+            progress.done(f"leftovers: {run.leftovers}")
+        finally:
+            watcher.stop()
+            nb.close()
+    return run
+
+
+def plot(path: str, runs: list[Run], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for run in runs:
+        ms = sorted(v * 1000 for v in run.latencies())
+        if ms:
+            ax.plot(ms, [(i + 1) / len(ms) for i in range(len(ms))], label=run.name)
+    ax.set_xlabel("create to ACTIVE / up (ms)")
+    ax.set_ylabel("fraction of ports")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = report.Progress()
+    ours = measure_neutrino(args, progress)
+    base = measure_baseline(args, progress)
+    o, b = ours.summary(), base.summary()
+    added = {k: round(o[k] - b[k], 1) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")}
+    p50_target, p99_target = SMALL if args.chassis * args.ports <= 1000 else LARGE
+    met = {"p50": added["p50_ms"] <= p50_target, "p99": added["p99_ms"] <= p99_target,
+           "no_leftovers": not any(ours.leftovers.values()) and not any(base.leftovers.values()),
+           "all_ready": o["ready"] == args.ports and o["errors"] == 0,
+           "rss_below_200mb": (ours.rss_mb or 0) < 200}
+    rows = [(k, b[k], o[k], added.get(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
+    rows += [("create_per_second", b["create_per_second"], o["create_per_second"], None),
+             ("neutrino processes RSS MB", None, o["rss_mb"], None)]
+    title = f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports"
+    print(f"\n{title}")
+    print(report.format_table(["metric", "baseline (bare OVN)", "neutrino", "added"], rows))
+    print(f"targets (added p50 <= {p50_target:g} ms, p99 <= {p99_target:g} ms): {met}")
+    report.write_json(args.output, {"bench": "e2e", "machine": report.machine(), "args": vars(args),
+                                    "baseline": b, "neutrino": o, "added_ms": added,
+                                    "targets_met": met})
+    if args.plot:
+        plot(args.plot, [base, ours], title)
+        print(f"wrote {args.output} and {args.plot}")
+    return 0 if all(met.values()) else 1
