@@ -134,16 +134,20 @@ class ActiveListener:
 
     def _run(self, endpoint: str) -> None:
         params = {"resource": "port", "status": "ACTIVE"}
-        with httpx.stream("GET", f"{endpoint}/v2.0/events", params=params,
-                          timeout=httpx.Timeout(10, read=None)) as response:
-            for line in response.iter_lines():
-                now = time.monotonic()
-                self.subscribed.set()
-                if self._stop:
-                    return
-                if line.startswith("data: "):
-                    event = json.loads(line[6:])
-                    self.ready_at.setdefault(event["resource_id"], now)
+        try:
+            with httpx.stream("GET", f"{endpoint}/v2.0/events", params=params,
+                              timeout=httpx.Timeout(10, read=None)) as response:
+                for line in response.iter_lines():
+                    now = time.monotonic()
+                    self.subscribed.set()
+                    if self._stop:
+                        return
+                    if line.startswith("data: "):
+                        event = json.loads(line[6:])
+                        self.ready_at.setdefault(event["resource_id"], now)
+        except httpx.HTTPError:
+            if not self._stop:  # the server going away at the end is expected
+                raise
 
     def stop(self) -> None:
         self._stop = True
