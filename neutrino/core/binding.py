@@ -36,6 +36,8 @@ class Outcome(enum.Enum):
     TAKEN = "4b"
     RETRY = "4c"
     GONE = "gone"
+    #: The attempt failed just as the committed one did: nothing is written.
+    UNCHANGED = "unchanged"
 
 
 def binding_key(port: dict[str, Any]) -> tuple:
@@ -114,9 +116,14 @@ class PortBinder:
                 port.status_reason = reasons.bound(port.host)
             else:
                 why = "; ".join(attempt.failure_reasons) or reasons.NO_DRIVER_COULD_BIND
+                reason = f"{reasons.BINDING_FAILED_PREFIX}{why}"[:255]
+                if port.vif_type == VIF_TYPE_BINDING_FAILED and port.status_reason == reason:
+                    # A read retrying a failed binding (B4) must not bump the
+                    # revision, log an event and call every driver each time.
+                    return Outcome.UNCHANGED, current
                 port.vif_type, port.vif_details = VIF_TYPE_BINDING_FAILED, {}
                 port.bound_segment_id = port.bound_driver = None
-                port.status_reason = f"{reasons.BINDING_FAILED_PREFIX}{why}"[:255]
+                port.status_reason = reason
             touch(port)
             session.add(StatusEvent.of_port(port))
             session.flush()
