@@ -254,17 +254,30 @@ class BumpNbCfg(command.BaseCommand):
 
 
 class SetGlobalInfo(command.BaseCommand):
-    """Publish status-worker facts in NB_Global.external_ids (read by every server)."""
+    """Publish status-worker facts in NB_Global.external_ids (read by every server).
 
-    def __init__(self, api: Any, values: dict[str, str]) -> None:
+    ``increments`` are added to integer counters, inside the transaction.
+    """
+
+    def __init__(self, api: Any, values: dict[str, str],
+                 increments: dict[str, int] | None = None) -> None:
         super().__init__(api)
         self.values = values
+        self.increments = increments or {}
 
     def run_idl(self, txn: Any) -> None:
         row = next(iter(self.api.tables["NB_Global"].rows.values()), None)
         self.result = ABSENT if row is None else UPDATED
         if row is None:
             return
-        for key, value in self.values.items():
-            if row.external_ids.get(key) != value:
+        row.verify("external_ids")
+        current = row.external_ids
+        values = dict(self.values)
+        for key, count in self.increments.items():
+            try:
+                values[key] = str(int(current.get(key, 0)) + count)
+            except ValueError:
+                values[key] = str(count)
+        for key, value in values.items():
+            if current.get(key) != value:
                 row.setkey("external_ids", key, value)

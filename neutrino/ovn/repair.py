@@ -8,8 +8,9 @@ without the mark are never touched.  Every repair is logged and counted.
 
 Races with API writes are settled by the order of reads and by revisions:
 
-* the set of owned NB rows is read *before* SQL, so a row created by a
-  postcommit after the SQL read is not in it and cannot be deleted as an orphan;
+* the owned NB rows are read (from the worker's copy, see ``nbcache``) *before*
+  SQL, so a row created by a postcommit after the SQL read is not among them and
+  cannot be deleted as an orphan;
 * writes carry the SQL revision and lose against a row written from a newer
   one.  A row that stays "newer than SQL" across two passes with the same
   SQL revision did not come from a racing update (that would have reached SQL
@@ -28,6 +29,7 @@ from typing import Any
 from neutrino.drivers.api import CoreHandle
 from neutrino.ovn import commands, desired, keys
 from neutrino.ovn.chassis import ChassisDirectory
+from neutrino.ovn.nbcache import NbCache, Snapshot
 
 LOG = logging.getLogger(__name__)
 
@@ -45,8 +47,10 @@ class DriftRepair:
     #: Commands per NB transaction.
     CHUNK = 200
 
-    def __init__(self, nb: Any, core: CoreHandle, directory: ChassisDirectory) -> None:
+    def __init__(self, nb: Any, cache: NbCache, core: CoreHandle,
+                 directory: ChassisDirectory) -> None:
         self.nb = nb
+        self.cache = cache
         self.core = core
         self.directory = directory
         #: ``"<kind>.<outcome>"`` -> count since this process started.
@@ -54,20 +58,6 @@ class DriftRepair:
         self._stale: dict[tuple[str, str], int] = {}
 
     # -- planning -----------------------------------------------------------
-    def _owned(self) -> dict[str, set[str]]:
-        owned: dict[str, set[str]] = {SWITCH: set(), PORT: set(), DHCP: set()}
-        tables = self.nb.tables
-        for row in tables["Logical_Switch"].rows.values():
-            if keys.NETWORK_ID in row.external_ids:
-                owned[SWITCH].add(row.external_ids[keys.NETWORK_ID])
-        for row in tables["Logical_Switch_Port"].rows.values():
-            if keys.PORT_ID in row.external_ids:
-                owned[PORT].add(row.external_ids[keys.PORT_ID])
-        for row in tables["DHCP_Options"].rows.values():
-            if keys.SUBNET_ID in row.external_ids:
-                owned[DHCP].add(row.external_ids[keys.SUBNET_ID])
-        return owned
-
     def _judge(self, kind: str, rid: str, row: Any, spec: desired.RowSpec,
                extra: list[str]) -> tuple[bool, list[str]] | None:
         """None if the row is right; else (force, what differs)."""
@@ -87,10 +77,11 @@ class DriftRepair:
             return True, differs + ["revision ahead of SQL"]
         return False, differs
 
-    def _switch_extra(self, row: Any, spec: desired.SwitchSpec) -> list[str]:
-        if row is None:
+    @staticmethod
+    def _switch_extra(snap: Snapshot, spec: desired.SwitchSpec) -> list[str]:
+        if spec.network_id not in snap.switches:
             return []
-        have = {p.name: p for p in row.ports if p.external_ids.get(keys.LOCALNET_OF)}
+        have = {p.name: p for p in snap.localnets.get(spec.network_id, [])}
         extra = []
         for localnet in spec.localnets:
             port = have.pop(localnet.name, None)
@@ -99,21 +90,22 @@ class DriftRepair:
         extra += [f"extra localnet {name}" for name in have]
         return extra
 
-    def _port_extra(self, row: Any, spec: desired.PortSpec) -> list[str]:
+    @staticmethod
+    def _port_extra(snap: Snapshot, spec: desired.PortSpec) -> list[str]:
+        row = snap.ports.get(spec.port_id)
         if row is None:
             return []
         extra = []
         for version, column in ((4, "dhcpv4_options"), (6, "dhcpv6_options")):
-            subnet_id = spec.dhcp_subnets.get(version)
-            dhcp = commands.find_dhcp(self.nb, subnet_id) if subnet_id else None
-            want = [dhcp.uuid] if dhcp is not None else []
-            if [r.uuid for r in getattr(row, column)] != want:
+            want = snap.dhcp_uuid(spec.dhcp_subnets.get(version))
+            if getattr(row, column) != ([want] if want else []):
                 extra.append(column)
         return extra
 
     def _plan(self) -> list[tuple[str, str, Any, list[str]]]:
-        with self.nb.read_lock():
-            owned = self._owned()
+        # NB first: a row a postcommit adds after the SQL read below is not in
+        # this snapshot, so it cannot be mistaken for an orphan.
+        snap = self.cache.snapshot()
         networks = {n["id"]: n for n in self.core.list_networks()}
         subnets = self.core.list_subnets()
         ports = self.core.list_ports()
@@ -121,42 +113,39 @@ class DriftRepair:
                       if s["network_id"] in networks
                       and (spec := desired.dhcp_spec(s, networks[s["network_id"]]))}
         plan: list[tuple[str, str, Any, list[str]]] = []
-        with self.nb.read_lock():
-            for net_id, network in networks.items():
-                spec = desired.switch_spec(network)
-                row = commands.find_switch(self.nb, net_id)
-                verdict = self._judge(SWITCH, net_id, row, spec, self._switch_extra(row, spec))
-                if verdict:
-                    plan.append((SWITCH, net_id,
-                                 commands.EnsureSwitch(self.nb, spec, force=verdict[0]), verdict[1]))
-            for subnet_id, spec in dhcp_specs.items():
-                row = commands.find_dhcp(self.nb, subnet_id)
-                verdict = self._judge(DHCP, subnet_id, row, spec, [])
-                if verdict:
-                    plan.append((DHCP, subnet_id,
-                                 commands.EnsureDhcpOptions(self.nb, spec, force=verdict[0]),
-                                 verdict[1]))
-            for port in ports:
-                network = networks.get(port["network_id"])
-                if network is None:
-                    continue
-                remote = port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED
-                if remote and not self.directory.synced:
-                    continue  # its requested-chassis comes from SB; judge it once SB is known
-                spec = desired.port_spec(port, network,
-                                         dpu_hostname(port, self.directory) if remote else None)
-                row = commands.find_port(self.nb, port["id"])
-                verdict = self._judge(PORT, port["id"], row, spec, self._port_extra(row, spec))
-                if verdict:
-                    plan.append((PORT, port["id"],
-                                 commands.EnsurePort(self.nb, spec, force=verdict[0]), verdict[1]))
-        port_ids = {p["id"] for p in ports}
-        for port_id in sorted(owned[PORT] - port_ids):
+        for net_id, network in networks.items():
+            spec = desired.switch_spec(network)
+            verdict = self._judge(SWITCH, net_id, snap.switches.get(net_id), spec,
+                                  self._switch_extra(snap, spec))
+            if verdict:
+                plan.append((SWITCH, net_id,
+                             commands.EnsureSwitch(self.nb, spec, force=verdict[0]), verdict[1]))
+        for subnet_id, spec in dhcp_specs.items():
+            verdict = self._judge(DHCP, subnet_id, snap.dhcp.get(subnet_id), spec, [])
+            if verdict:
+                plan.append((DHCP, subnet_id,
+                             commands.EnsureDhcpOptions(self.nb, spec, force=verdict[0]),
+                             verdict[1]))
+        for port in ports:
+            network = networks.get(port["network_id"])
+            if network is None:
+                continue
+            remote = port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED
+            if remote and not self.directory.synced:
+                continue  # its requested-chassis comes from SB; judge it once SB is known
+            spec = desired.port_spec(port, network,
+                                     dpu_hostname(port, self.directory) if remote else None)
+            verdict = self._judge(PORT, port["id"], snap.ports.get(port["id"]), spec,
+                                  self._port_extra(snap, spec))
+            if verdict:
+                plan.append((PORT, port["id"],
+                             commands.EnsurePort(self.nb, spec, force=verdict[0]), verdict[1]))
+        for port_id in sorted(set(snap.ports) - {p["id"] for p in ports}):
             plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id), ["not in SQL"]))
-        for subnet_id in sorted(owned[DHCP] - set(dhcp_specs)):
+        for subnet_id in sorted(set(snap.dhcp) - set(dhcp_specs)):
             plan.append((DHCP, subnet_id, commands.DeleteDhcpOptions(self.nb, subnet_id),
                          ["not in SQL or DHCP disabled"]))
-        for net_id in sorted(owned[SWITCH] - set(networks)):
+        for net_id in sorted(set(snap.switches) - set(networks)):
             plan.append((SWITCH, net_id, commands.DeleteSwitch(self.nb, net_id), ["not in SQL"]))
         return plan
 

@@ -31,6 +31,7 @@ from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import Northbound
 from neutrino.ovn.desired import network_segments
 from neutrino.ovn.logutil import RateLimitedLog
+from neutrino.ovn.nbcache import NbCache
 from neutrino.ovn.repair import DriftRepair
 
 LOG = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class LspView:
 
     @classmethod
     def of(cls, row: Any) -> LspView:
+        """From an LSP (an IDL row or its :class:`~neutrino.ovn.nbcache.LspRow` copy)."""
         ext = row.external_ids
         return cls(port_id=ext.get(keys.PORT_ID, row.name),
                    up=row.up == [True],
@@ -138,6 +140,8 @@ class StatusWorker:
         self._clock = clock
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.nb: Northbound | None = None
+        self.cache = NbCache()
+        self._idl: Any = None
         self.repair: DriftRepair | None = None
         self._cond = threading.Condition()
         self._held = False
@@ -158,7 +162,7 @@ class StatusWorker:
     def start(self) -> None:
         self.nb = Northbound(self.nb_remote, self.timeout, listener=self,
                              lock_name=keys.STATUS_LOCK)
-        self.repair = DriftRepair(self.nb, self.core, self.directory)
+        self.repair = DriftRepair(self.nb, self.cache, self.core, self.directory)
         self._thread = threading.Thread(target=self._run, name="neutrino-status-worker",
                                         daemon=True)
         self._thread.start()
@@ -181,8 +185,12 @@ class StatusWorker:
                 **self.stats, "repairs": dict(self.repair.totals) if self.repair else {}}
 
     # -- IdlListener: NB connection thread -------------------------------------
+    def attach(self, idl: Any) -> None:
+        self._idl = idl
+
     def ready_changed(self, ready: bool) -> None:
         if ready:
+            self.cache.prune(self._idl)
             self._request_full("northbound connected")
 
     def lock_changed(self, held: bool) -> None:
@@ -199,6 +207,7 @@ class StatusWorker:
                  "acquired" if held else "does not hold", keys.STATUS_LOCK)
 
     def row_changed(self, event: str, row: Any, old: Any) -> None:
+        self.cache.row_changed(event, row)
         if not self._held:
             return  # whoever takes the lock starts with a full sync
         table = row._table.name
@@ -294,26 +303,10 @@ class StatusWorker:
 
     # -- reads of the NB copy -----------------------------------------------------
     def _views(self, port_ids: Iterable[str] | None = None) -> dict[str, LspView]:
-        """LSP facts of the given ports (all owned ports if None), read under the IDL lock."""
-        assert self.nb is not None
-        with self.nb.read_lock():
-            if port_ids is None:
-                return {v.port_id: v for v in (
-                    LspView.of(r) for r in self.nb.tables["Logical_Switch_Port"].rows.values()
-                    if r.external_ids.get(keys.PORT_ID))}
-            views = {}
-            for port_id in port_ids:
-                row = commands.find_port(self.nb, port_id)
-                if row is not None and row.external_ids.get(keys.PORT_ID):
-                    views[port_id] = LspView.of(row)
-            return views
-
-    def _switches(self) -> set[str]:
-        assert self.nb is not None
-        with self.nb.read_lock():
-            return {r.external_ids[keys.NETWORK_ID]
-                    for r in self.nb.tables["Logical_Switch"].rows.values()
-                    if keys.NETWORK_ID in r.external_ids}
+        """LSP facts of the given ports (all owned ports if None)."""
+        rows = self.cache.snapshot().ports if port_ids is None else \
+            self.cache.ports(list(port_ids))
+        return {pid: LspView.of(row) for pid, row in rows.items()}
 
     def _ports_not_up(self) -> set[str]:
         return {pid for pid, v in self._views().items() if not v.up}
@@ -352,7 +345,7 @@ class StatusWorker:
                     LOG.info("port %s status %s (%s)", port_id, *wanted.get(port_id, ("?", None)))
 
     def _update_networks(self, network_ids: set[str]) -> None:
-        switches = self._switches()
+        switches = self.cache.snapshot().switches
         updates = [(nid, *network_status(nid in switches)) for nid in sorted(network_ids)]
         self.core.set_network_statuses(updates)
 
@@ -385,8 +378,9 @@ class StatusWorker:
         repairs = self.repair.run() if self.repair_enabled else {}
         networks = {n["id"]: n for n in self.core.list_networks()}
         ports = self.core.list_ports()
-        views = self._views()
-        switches = self._switches()
+        snapshot = self.cache.snapshot()
+        views = {pid: LspView.of(row) for pid, row in snapshot.ports.items()}
+        switches = snapshot.switches
         updates = []
         for port in ports:
             view = views.get(port["id"])
@@ -419,20 +413,16 @@ class StatusWorker:
         Written only when something changed: every NB_Global write wakes ovn-northd.
         """
         assert self.nb is not None
-        values = {keys.GLOBAL_WORKER: self.identity}
         with self.nb.read_lock():
             row = next(iter(self.nb.tables["NB_Global"].rows.values()), None)
-            current = dict(row.external_ids) if row is not None else {}
-        if not repairs and current.get(keys.GLOBAL_WORKER) == self.identity:
+            published = row is not None and \
+                row.external_ids.get(keys.GLOBAL_WORKER) == self.identity
+        if published and not repairs:
             return
-        for name, count in (repairs or {}).items():
-            key = keys.GLOBAL_REPAIRS_PREFIX + name
-            try:
-                values[key] = str(int(current.get(key, 0)) + count)
-            except ValueError:
-                values[key] = str(count)
+        increments = {keys.GLOBAL_REPAIRS_PREFIX + name: n for name, n in (repairs or {}).items()}
         with self.nb.transaction(check_error=True) as txn:
-            txn.add(commands.SetGlobalInfo(self.nb, values))
+            txn.add(commands.SetGlobalInfo(self.nb, {keys.GLOBAL_WORKER: self.identity},
+                                           increments))
 
     def _heartbeat(self) -> None:
         """Bump nb_cfg so live chassis answer; react to chassis coming and going."""

@@ -1,0 +1,160 @@
+"""A plain-Python copy of the NB rows Neutrino owns, kept current by IDL events.
+
+Why not read the IDL rows directly: python-ovs 3.1 converts every set and map
+column Python -> OVSDB -> Python on each attribute read (~10 us a column), so
+looking at 10,000 ports for a full sync takes seconds — with the connection
+lock held, which stalls the connection thread (heartbeats time out).  Here
+each row is converted once per change, on the connection thread, from the
+committed datum; a full sync then copies a few dicts.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.ovn import keys
+
+
+def _keep_uuid(value: Any, base_type: Any) -> Any:
+    return value
+
+
+def _column(row: Any, name: str) -> Any:
+    """A committed column value; references stay UUIDs (no row lookups)."""
+    datum = row._data.get(name) if row._data is not None else None
+    if datum is None:
+        return getattr(row, name)
+    return datum.to_python(_keep_uuid)
+
+
+@dataclass(frozen=True)
+class LspRow:
+    uuid: uuid.UUID
+    name: str
+    type: str
+    addresses: list[str]
+    port_security: list[str]
+    enabled: list[bool]
+    up: list[bool]
+    options: dict[str, str]
+    tag: list[int]
+    external_ids: dict[str, str]
+    dhcpv4_options: list[uuid.UUID]
+    dhcpv6_options: list[uuid.UUID]
+
+    @classmethod
+    def of(cls, row: Any) -> LspRow:
+        return cls(uuid=row.uuid, **{c: _column(row, c) for c in (
+            "name", "type", "addresses", "port_security", "enabled", "up", "options", "tag",
+            "external_ids", "dhcpv4_options", "dhcpv6_options")})
+
+
+@dataclass(frozen=True)
+class SwitchRow:
+    uuid: uuid.UUID
+    name: str
+    external_ids: dict[str, str]
+    ports: list[uuid.UUID]
+
+    @classmethod
+    def of(cls, row: Any) -> SwitchRow:
+        return cls(uuid=row.uuid, name=_column(row, "name"),
+                   external_ids=_column(row, "external_ids"), ports=_column(row, "ports"))
+
+
+@dataclass(frozen=True)
+class DhcpRow:
+    uuid: uuid.UUID
+    cidr: str
+    options: dict[str, str]
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> DhcpRow:
+        return cls(uuid=row.uuid, cidr=_column(row, "cidr"), options=_column(row, "options"),
+                   external_ids=_column(row, "external_ids"))
+
+
+@dataclass
+class Snapshot:
+    """The owned rows at one moment, indexed the ways the worker and the repair ask."""
+
+    ports: dict[str, LspRow] = field(default_factory=dict)
+    localnets: dict[str, list[LspRow]] = field(default_factory=dict)
+    switches: dict[str, SwitchRow] = field(default_factory=dict)
+    dhcp: dict[str, DhcpRow] = field(default_factory=dict)
+
+    def dhcp_uuid(self, subnet_id: str | None) -> uuid.UUID | None:
+        row = self.dhcp.get(subnet_id) if subnet_id else None
+        return row.uuid if row is not None else None
+
+
+class NbCache:
+    """Updated from ``row_changed`` on the connection thread; read from any thread."""
+
+    TABLES = {"Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow}
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[uuid.UUID, Any]] = {t: {} for t in self.TABLES}
+        #: port id -> its LSP copy, for the per-event path.
+        self._ports: dict[str, LspRow] = {}
+
+    def row_changed(self, event: str, row: Any) -> None:
+        table = row._table.name
+        kind = self.TABLES.get(table)
+        if kind is None:
+            return
+        copy = None
+        if event != "delete":
+            ext = _column(row, "external_ids")
+            if any(k in ext for k in (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID,
+                                      keys.SUBNET_ID)):
+                copy = kind.of(row)
+        with self._lock:
+            old = self._rows[table].pop(row.uuid, None)
+            if isinstance(old, LspRow) and old.external_ids.get(keys.PORT_ID):
+                self._ports.pop(old.external_ids[keys.PORT_ID], None)
+            if copy is not None:
+                self._rows[table][row.uuid] = copy
+                if isinstance(copy, LspRow) and copy.external_ids.get(keys.PORT_ID):
+                    self._ports[copy.external_ids[keys.PORT_ID]] = copy
+
+    def prune(self, idl: Any) -> None:
+        """Drop copies of rows the IDL no longer has.
+
+        After a reconnect whose history the server lost, python-ovs clears its
+        tables without delete notifications and reloads them; rows deleted
+        meanwhile would otherwise linger here.
+        """
+        with self._lock:
+            for table, rows in self._rows.items():
+                for gone in rows.keys() - idl.tables[table].rows.keys():
+                    old = rows.pop(gone)
+                    if isinstance(old, LspRow) and old.external_ids.get(keys.PORT_ID):
+                        self._ports.pop(old.external_ids[keys.PORT_ID], None)
+
+    def ports(self, port_ids: list[str]) -> dict[str, LspRow]:
+        with self._lock:
+            return {p: self._ports[p] for p in port_ids if p in self._ports}
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            lsps = list(self._rows["Logical_Switch_Port"].values())
+            switches = list(self._rows["Logical_Switch"].values())
+            dhcp = list(self._rows["DHCP_Options"].values())
+        snap = Snapshot()
+        for lsp in lsps:
+            if keys.PORT_ID in lsp.external_ids:
+                snap.ports[lsp.external_ids[keys.PORT_ID]] = lsp
+            elif keys.LOCALNET_OF in lsp.external_ids:
+                snap.localnets.setdefault(lsp.external_ids[keys.LOCALNET_OF], []).append(lsp)
+        for ls in switches:
+            if keys.NETWORK_ID in ls.external_ids:
+                snap.switches[ls.external_ids[keys.NETWORK_ID]] = ls
+        for row in dhcp:
+            if keys.SUBNET_ID in row.external_ids:
+                snap.dhcp[row.external_ids[keys.SUBNET_ID]] = row
+        return snap
