@@ -24,10 +24,19 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def availability_zones(chassis: ChassisInfo) -> list[str]:
+    """From ``ovn-cms-options`` ``availability-zones=az1:az2``, as Neutron reads them."""
+    prefix = "availability-zones="
+    for option in chassis.cms_options:
+        if option.startswith(prefix):
+            return [az.strip() for az in option[len(prefix):].split(":") if az.strip()]
+    return []
+
+
 def _common(chassis: ChassisInfo) -> dict[str, Any]:
     return {
         "host": chassis.hostname,
-        "availability_zone": "",
+        "availability_zone": ", ".join(availability_zones(chassis)),
         "topic": "n/a",
         "admin_state_up": True,
         "start_flag": True,
