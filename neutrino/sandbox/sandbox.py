@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,7 +37,9 @@ class Sandbox:
     ``base_dir`` defaults to a fresh short directory under /tmp (unix socket
     paths are limited to 107 bytes); a sandbox that created its directory
     removes it on :meth:`stop` unless ``keep_dir`` is set. An existing directory
-    is reused: its database files survive a restart of the sandbox.
+    is reused: its database files survive a restart of the sandbox. If the
+    owning process dies without :meth:`stop`, a guardian process stops the
+    daemons (see :mod:`neutrino.sandbox.guardian`).
     """
 
     def __init__(self, base_dir: str | Path | None = None,
@@ -45,6 +49,9 @@ class Sandbox:
         self.base_dir = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="nt"))
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self._progress = progress
+        self._guardian = subprocess.Popen(
+            [sys.executable, "-m", "neutrino.sandbox.guardian", str(self.base_dir),
+             "remove" if self._owns_dir else "keep"], stdin=subprocess.PIPE)
         self.nb: Database | None = None
         self.sb: Database | None = None
         self.northd: Daemon | None = None
@@ -211,6 +218,10 @@ class Sandbox:
     def running(self, component: str) -> bool:
         return self._component(component).running
 
+    @property
+    def guardian_pid(self) -> int:
+        return self._guardian.pid
+
     def pids(self) -> list[int]:
         """Pids of every daemon of this sandbox that is running now."""
         daemons: list[Daemon] = []
@@ -240,6 +251,9 @@ class Sandbox:
         for db in (self.nb, self.sb):
             if db:
                 db.stop()
+        if self._guardian.poll() is None:
+            self._guardian.stdin.close()  # type: ignore[union-attr]
+            self._guardian.wait(30)
         if self._owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
         if errors:

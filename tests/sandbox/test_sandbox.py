@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from neutrino.sandbox import Sandbox, SandboxError
 from neutrino.sandbox.daemon import pid_alive
 from neutrino.sandbox.pytest_plugin import SandboxFactory
+from neutrino.sandbox.wait import wait_for
 
 
 def processes_under(directory: Path) -> list[int]:
@@ -73,13 +76,31 @@ def test_stop_leaves_no_process(tmp_path_factory: pytest.TempPathFactory) -> Non
         sb.add_chassis("hv1")
         pids = sb.pids()
         assert len(pids) == 1 + 3 + 1 + 3  # NB, SB x3, northd, chassis daemons
-        assert sorted(processes_under(base)) == sorted(pids)
+        assert sorted(processes_under(base)) == sorted(pids + [sb.guardian_pid])
     finally:
         sb.stop()
     assert not any(pid_alive(p) for p in pids)
     assert processes_under(base) == []
     assert not base.exists(), "a sandbox that made its directory removes it"
     sb.stop()  # idempotent
+
+
+def test_daemons_do_not_outlive_a_killed_owner() -> None:
+    """A test run or benchmark killed before it can clean up leaves nothing behind."""
+    owner = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from neutrino.sandbox import Sandbox\n"
+        "sb = Sandbox()\n"
+        "sb.start_central()\n"
+        "sb.add_chassis('hv1')\n"
+        "print(sb.base_dir, flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    base = Path(owner.stdout.readline().strip())
+    assert len(processes_under(base)) == 1 + 1 + 1 + 3 + 1  # NB, SB, northd, chassis, guardian
+    owner.kill()
+    owner.wait()
+    wait_for(lambda: not processes_under(base), 15, "guardian to stop the daemons")
+    assert not base.exists()
 
 
 def test_nb_killed_and_restarted_keeps_data(sandbox: Sandbox) -> None:
