@@ -18,7 +18,6 @@ dead by a bump it had no time to answer.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,8 +27,6 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import idlutils
 
 from neutrino.ovn import keys
-
-LOG = logging.getLogger(__name__)
 
 #: Default seconds after which a chassis that stopped answering heartbeats is down.
 DEFAULT_DOWN_TIME = 30.0
@@ -218,10 +215,6 @@ class ChassisDirectory:
     def all(self) -> list[ChassisInfo]:
         with self._lock:
             return sorted(self._chassis.values(), key=lambda c: c.name)
-
-    def get(self, name: str) -> ChassisInfo | None:
-        with self._lock:
-            return self._chassis.get(name)
 
     def by_host(self, host: str) -> ChassisInfo | None:
         """The chassis whose hostname or name is ``host`` (OVN's requested-chassis rule)."""

@@ -27,12 +27,10 @@ from neutrino.drivers.api import (CoreHandle, MechanismDriver, NetworkContext, P
 from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
 from neutrino.ovn.connection import Northbound, Southbound
-from neutrino.ovn.logutil import RateLimitedLog
 from neutrino.ovn.repair import dpu_hostname
 from neutrino.ovn.status import BUILD, NB_UNREACHABLE, StatusWorker
 
 LOG = logging.getLogger(__name__)
-RATE_LIMITED = RateLimitedLog(LOG)
 
 
 class OVNMechanismDriver(MechanismDriver):
@@ -125,10 +123,10 @@ class OVNMechanismDriver(MechanismDriver):
             except Exception as e:  # noqa: BLE001 - postcommit must not undo the API write
                 LOG.exception("%s: NB transaction failed; left to drift repair", what)
                 error = e
-        RATE_LIMITED.warning("nb-unreachable", "%s not written to OVN NB (%s): %s; "
-                             "the drift repair will apply it", what,
-                             self.settings.ovn_nb_connection if self.settings else "",
-                             error or "not connected")
+        # One format string, so neutrino.log's filter rate-limits it during an outage.
+        LOG.warning("%s not written to OVN NB (%s): %s; the drift repair will apply it", what,
+                    self.settings.ovn_nb_connection if self.settings else "",
+                    error or "not connected")
         if on_unreachable is not None:
             kind, resource_id = on_unreachable
             report = self.core.set_port_statuses if kind == "port" else \

@@ -30,12 +30,10 @@ from neutrino.ovn import binding, commands, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import Northbound
 from neutrino.ovn.desired import network_segments
-from neutrino.ovn.logutil import RateLimitedLog
 from neutrino.ovn.nbcache import NbCache
 from neutrino.ovn.repair import DriftRepair
 
 LOG = logging.getLogger(__name__)
-RATE_LIMITED = RateLimitedLog(LOG)
 
 ACTIVE, DOWN, BUILD = "ACTIVE", "DOWN", "BUILD"
 NB_UNREACHABLE = "OVN northbound unreachable"
@@ -337,6 +335,8 @@ class StatusWorker:
 
     def _send_ports(self, updates: list[tuple[str, str, str | None]]) -> None:
         for chunk in _chunks(updates, self.BATCH_SIZE):
+            if not self._held:
+                return  # the lock moved on; the new holder starts with a full sync
             changed = self.core.set_port_statuses(chunk)
             self.stats["transitions"] += len(changed)
             if changed:
