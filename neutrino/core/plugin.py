@@ -20,7 +20,7 @@ import time
 from importlib.metadata import entry_points
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, or_, select, update
+from sqlalchemy import bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from neutrino.config import Settings
@@ -40,6 +40,7 @@ from neutrino.db.models import (
     Port,
     StatusEvent,
     Subnet,
+    new_id,
     touch,
     utcnow,
 )
@@ -104,6 +105,13 @@ NETWORK_COLUMNS, SUBNET_COLUMNS, PORT_COLUMNS = _net_columns(), _subnet_columns(
 #: allocating an address does not rebuild and re-key the statement each time.
 TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
 TAKEN_AMONG = TAKEN.where(IPAllocation.ip_address.in_(bindparam("ips", expanding=True)))
+PORT_INSERT, IP_INSERT = insert(Port.__table__), insert(IPAllocation.__table__)
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    """The column values set on a transient ORM object (unset ones get their defaults)."""
+    return {c.key: value for c in obj.__table__.columns
+            if (value := getattr(obj, c.key)) is not None}
 
 
 class Plugin:
@@ -521,7 +529,11 @@ class Plugin:
             else:
                 self._check_mac(session, net.id, mac, None)
             binding = {k: attrs.pop(k) for k in BINDING_ATTRS if k in attrs}
+            # Built as an ORM object (allocation and PortContext read it) but written
+            # with two plain INSERTs: the unit of work's flush cost a third of a create.
+            now = utcnow()
             port = Port(
+                id=new_id(), revision_number=1, created_at=now, updated_at=now,
                 network_id=net.id, mac_address=mac,
                 project_id=attrs.get("project_id") or net.project_id,
                 name=attrs.get("name", ""), description=attrs.get("description", ""),
@@ -534,8 +546,9 @@ class Plugin:
             port.status_reason = reasons.BINDING if port.host else reasons.NO_HOST
             port.fixed_ips = []
             self._allocate_ips(session, port, net, attrs.get("fixed_ips"), set())
-            session.add(port)
-            session.flush()
+            session.execute(PORT_INSERT, _row(port))
+            if port.fixed_ips:
+                session.execute(IP_INSERT, [dict(_row(a), port_id=port.id) for a in port.fixed_ips])
             context = self.port_context(session, port)
             self.mech.precommit("create_port_precommit", context)
             return port.id, context
