@@ -32,7 +32,7 @@ from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.notifier import Notifier
 from neutrino.core.query import ListQuery, sorted_page, where_clauses
 from neutrino.core.resources import network_dict, orm_port_dict, port_dict, segment_dict, subnet_dict
-from neutrino.core.type_drivers import TypeDriver
+from neutrino.core.type_drivers import RESERVED_KEYS, TypeDriver
 from neutrino.db.models import (
     IPAllocation,
     Network,
@@ -206,17 +206,24 @@ class Plugin:
                 if segment is not None:
                     return [segment]
             raise exc.NoNetworkAvailable()
-        reserved = []
-        for segment in requested:
+        reserved: list[dict] = [{}] * len(requested)
+        # Allocators skip what this request already holds (type_drivers.RESERVED_KEYS);
+        # segments asking for an id go first, so an allocated one cannot take it.
+        keys = session.info.setdefault(RESERVED_KEYS, set())
+        for i in sorted(range(len(requested)),
+                        key=lambda i: requested[i].get("segmentation_id") is None):
+            segment = requested[i]
             driver = self.type_drivers.get(segment["network_type"])
             if driver is None:
                 raise exc.InvalidInput(
                     error_message=f"network_type value '{segment['network_type']}' not supported")
             driver.validate_provider_segment(segment)
-            reserved.append(driver.reserve_provider_segment(session, segment))
-        keys = [s["allocation_key"] for s in reserved if s["allocation_key"]]
-        if len(keys) != len(set(keys)):
-            raise exc.InvalidInput(error_message="Duplicate segment entry in request.")
+            reserved[i] = driver.reserve_provider_segment(session, segment)
+            key = reserved[i]["allocation_key"]
+            if key in keys:
+                raise exc.InvalidInput(error_message="Duplicate segment entry in request.")
+            if key:
+                keys.add(key)
         return reserved
 
     @retry_on_conflict

@@ -23,6 +23,8 @@ MAX_VLAN = 4094
 MAX_GENEVE_VNI = 2**24 - 1
 #: Bytes geneve with OVN's options adds on top of an IPv4 underlay (Neutron's default).
 GENEVE_OVERHEAD = 58
+#: ``session.info`` key: allocation keys a request reserved but has not written yet.
+RESERVED_KEYS = "neutrino.reserved_segment_keys"
 
 #: ``physnet -> bool``: whether a backend (e.g. an OVN chassis) maps this physnet.
 PhysnetKnown = Callable[[str], bool]
@@ -81,6 +83,8 @@ class TypeDriver:
                    make: Callable[[int], dict[str, Any]]) -> dict[str, Any] | None:
         taken = {int(k.rsplit(":", 1)[1]) for k in session.scalars(
             select(NetworkSegment.allocation_key).where(NetworkSegment.allocation_key.like(prefix + "%")))}
+        taken |= {int(k.rsplit(":", 1)[1]) for k in session.info.get(RESERVED_KEYS, ())
+                  if k.startswith(prefix)}
         # Random among the lowest free ids: concurrent allocators rarely collide,
         # and ids stay compact.
         free: list[int] = []

@@ -208,3 +208,27 @@ def test_null_provider_attributes_mean_a_tenant_network(api: Api) -> None:
     """Regression (found by the fuzzer): only nulls under provider:* was a 500."""
     net = api.network(**{"provider:physical_network": None, "provider:segmentation_id": None})
     assert net["provider:network_type"] == "geneve"
+
+
+def test_segments_allocated_in_one_request_are_distinct(api: Api) -> None:
+    """Regression: two allocated VLANs of one network could pick the same id (a random 400)."""
+    vlan = {"provider:network_type": "vlan", "provider:physical_network": "physnet1"}
+    nets = [api.network(segments=[vlan, vlan]) for _ in range(5)]  # physnet1 has 10 VLANs
+    ids = [s["provider:segmentation_id"] for n in nets for s in n["segments"]]
+    assert sorted(ids) == list(range(100, 110))
+    assert_error(api.post("networks", {"segments": [vlan]}), 503, "NoNetworkAvailable")
+
+
+def test_allocated_segment_leaves_the_requested_id_alone(make_api) -> None:  # noqa: ANN001
+    api = make_api(network_vlan_ranges=["physnet1:100:101"])
+    vlan = {"provider:network_type": "vlan", "provider:physical_network": "physnet1"}
+    net = api.network(segments=[vlan, dict(vlan, **{"provider:segmentation_id": 100})])
+    assert [s["provider:segmentation_id"] for s in net["segments"]] == [101, 100]
+
+
+def test_duplicate_segments_in_one_request(api: Api) -> None:
+    vlan = {"provider:network_type": "vlan", "provider:physical_network": "physnet1",
+            "provider:segmentation_id": 104}
+    assert_error(api.post("networks", {"segments": [vlan, vlan]}), 400, "InvalidInput",
+                 "Duplicate segment")
+    assert api.rows()["segments"] == 0
