@@ -44,6 +44,21 @@ def find_port(api: Any, name: str) -> Any | None:
     return next(idlutils.rows_by_value(api.idl, "Logical_Switch_Port", "name", name), None)
 
 
+def localnet_ports(api: Any, network_id: str) -> list[Any]:
+    """The network's localnet LSPs, by name prefix on the LSP name index.
+
+    Never by walking the switch's ports: python-ovs reads are slow enough that
+    walking a 10,000-port switch on every port write would cost ~0.5 s.
+    """
+    rows = api.tables["Logical_Switch_Port"].rows
+    prefix = f"{keys.LOCALNET_PREFIX}{network_id}-"
+    index = rows.indexes.get("name")
+    if index is None:
+        return [r for r in rows.values() if r.name.startswith(prefix)]
+    return list(index.irange(rows.IndexEntry(name=prefix),
+                             rows.IndexEntry(name=prefix + "\U0010ffff")))
+
+
 def find_dhcp(api: Any, subnet_id: str) -> Any | None:
     return next((r for r in api.tables["DHCP_Options"].rows.values()
                  if r.external_ids.get(keys.SUBNET_ID) == subnet_id), None)
@@ -107,8 +122,8 @@ class EnsureSwitch(_Ensure):
         if outcome == STALE:
             return
         wanted = {spec.name for spec in self.spec.localnets}
-        for port in list(row.ports) if outcome != CREATED else []:
-            if port.external_ids.get(keys.LOCALNET_OF) and port.name not in wanted:
+        for port in localnet_ports(self.api, self.spec.network_id):
+            if port.name not in wanted and port.external_ids.get(keys.LOCALNET_OF):
                 row.delvalue("ports", port)
                 port.delete()
                 self.result = UPDATED
@@ -140,13 +155,18 @@ class DeleteSwitch(command.BaseCommand):
 
 
 class EnsureDhcpOptions(_Ensure):
-    """DHCP_Options of a subnet, attached to the ports whose first IP is in it."""
+    """DHCP_Options of a subnet; a new row is attached to the ports whose first IP is in it.
+
+    Only a new row needs attaching (the references of existing ports survive an
+    update, and ports written later resolve their own), which keeps this walk
+    over the switch's ports off the common path.
+    """
 
     spec: DhcpSpec
 
     def run_idl(self, txn: Any) -> None:
         row, self.result = self._write(txn, find_dhcp(self.api, self.spec.subnet_id), self.spec)
-        if self.result == STALE:
+        if self.result != CREATED:
             return
         switch = find_switch(self.api, self.spec.network_id)
         if switch is None:
@@ -218,26 +238,6 @@ class DeletePort(command.BaseCommand):
                 ls.delvalue("ports", row)
         row.delete()
         self.result = DELETED
-
-
-class DeleteRow(command.BaseCommand):
-    """Delete a row by UUID (drift repair removing an owned leftover)."""
-
-    def __init__(self, api: Any, table: str, uuid: Any) -> None:
-        super().__init__(api)
-        self.table = table
-        self.uuid = uuid
-
-    def run_idl(self, txn: Any) -> None:
-        row = self.api.tables[self.table].rows.get(self.uuid)
-        self.result = ABSENT if row is None else DELETED
-        if row is None:
-            return
-        if self.table == "Logical_Switch_Port":
-            for ls in self.api.tables["Logical_Switch"].rows.values():
-                if row in ls.ports:
-                    ls.delvalue("ports", row)
-        row.delete()
 
 
 class BumpNbCfg(command.BaseCommand):
