@@ -72,7 +72,9 @@ class TrackedIdl(ovs.db.idl.Idl):
         self._listener = listener
 
     def notify(self, event: str, row: ovs.db.idl.Row, updates: Any = None) -> None:
-        self._listener(event, row, updates)
+        # The IDL also notifies rows of the _Server database it monitors itself.
+        if self.tables.get(row._table.name) is row._table:  # noqa: SLF001
+            self._listener(event, row, updates)
 
     @property
     def connection_seqno(self) -> int:

@@ -1,0 +1,207 @@
+"""``neutrino bench plug``: the plug agent against OVN's own C plug code, in one run.
+
+Two fresh sandboxes run the same workload, one after the other:
+
+* ``ovn-c`` (the baseline): ``ovn-controller --enable-dummy-vif-plug`` plugs
+  the ports itself;
+* ``neutrino``: a plain ``ovn-controller`` beside ``neutrino plug-agent``
+  (a separate process, so its CPU and memory can be measured) with the
+  ``dummy`` provider.
+
+For each, ``--ports`` logical switch ports requested on the chassis with
+``vif-plug-type=dummy`` are created in NB in batches of ``--batch`` as fast as
+``ovn-nbctl`` allows. A NB monitor timestamps the moment each port's
+``Logical_Switch_Port.up`` turns true. Reported: ports per second (from the
+first creation to the last port up), creation-to-up latency p50/p90/p99, and,
+once every port is up, the idle CPU (% of one core, over ``--idle`` seconds)
+and resident memory of the agent and of ovn-controller. Ratios are against the
+baseline; the targets are p50 within 1.5x of it and an idle agent below 2%.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import ovs.db.idl
+import ovs.poller
+
+from neutrino.agent.idl import TrackedIdl, fetch_schema
+from neutrino.bench import report
+from neutrino.sandbox import Chassis, Sandbox
+from neutrino.sandbox.wait import wait_for
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ports", type=int, default=1000, help="ports to plug (default 1000)")
+    parser.add_argument("--batch", type=int, default=50,
+                        help="ports created per NB transaction (default 50)")
+    parser.add_argument("--idle", type=float, default=30.0,
+                        help="seconds of idle CPU measurement once all ports are up "
+                             "(default 30)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds to wait for all ports to come up (default 600)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+
+
+class UpWatcher:
+    """Timestamps the first time each Logical_Switch_Port's ``up`` becomes true."""
+
+    def __init__(self, nb_remote: str) -> None:
+        helper = fetch_schema(nb_remote, "OVN_Northbound",
+                              {"Logical_Switch_Port": ["name", "up"]})
+        self.up_at: dict[str, float] = {}
+        self.idl = TrackedIdl(nb_remote, helper, self._on_row)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="nb-up-watcher", daemon=True)
+        self._thread.start()
+
+    def _on_row(self, event: str, row: ovs.db.idl.Row, old: Any) -> None:
+        if event != ovs.db.idl.ROW_DELETE and getattr(row, "up", None) == [True] \
+                and row.name not in self.up_at:
+            self.up_at[row.name] = time.monotonic()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.idl.run()
+            poller = ovs.poller.Poller()
+            self.idl.wait(poller)
+            poller.timer_wait(100)
+            poller.block()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.idl.close()
+
+
+@dataclass
+class Result:
+    name: str
+    ports: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    agent_cpu_pct: float | None = None
+    agent_rss_mb: float | None = None
+    controller_cpu_pct: float = 0.0
+    controller_rss_mb: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.ports / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        return report.percentile(self.latencies, p) * 1000.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ports": self.ports, "seconds": round(self.seconds, 3),
+                "ports_per_second": round(self.per_second, 1),
+                "p50_ms": round(self.pct(50), 1), "p90_ms": round(self.pct(90), 1),
+                "p99_ms": round(self.pct(99), 1), "agent_idle_cpu_pct": self.agent_cpu_pct,
+                "agent_rss_mb": self.agent_rss_mb,
+                "ovn_controller_idle_cpu_pct": round(self.controller_cpu_pct, 2),
+                "ovn_controller_rss_mb": round(self.controller_rss_mb, 1)}
+
+
+def start_agent(sb: Sandbox, chassis: Chassis) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "neutrino.cli", "plug-agent",
+                             chassis.ovs_remote, "--providers", "dummy",
+                             "--log-level", "WARNING"])
+    wait_for(lambda: "neutrino-plug-agent-heartbeat" in sb.sbctl(
+        "get", "Chassis_Private", chassis.name, "external_ids"), 30, "agent heartbeat")
+    return proc
+
+
+def idle_cpu_pct(pids: list[int], seconds: float) -> list[float]:
+    before = [report.tree_cpu_seconds(p) for p in pids]
+    time.sleep(seconds)
+    return [round((report.tree_cpu_seconds(p) - b) / seconds * 100.0, 2)
+            for p, b in zip(pids, before)]
+
+
+def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> Result:
+    use_agent = name == "neutrino"
+    with Sandbox() as sb:
+        sb.start_central()
+        sb.nbctl("ls-add", "sw0")
+        chassis = sb.add_chassis("hv1", dummy_vif_plug=not use_agent)
+        agent = start_agent(sb, chassis) if use_agent else None
+        watcher = UpWatcher(sb.nb_remote)
+        try:
+            # Short names: the dummy provider cuts names to 15 bytes, and OVN's C code
+            # stalls on names that collide after the cut.
+            names = [f"bp{i:06d}" for i in range(args.ports)]
+            created: dict[str, float] = {}
+            progress.start(f"{name}: create {args.ports} ports, wait for up", args.ports)
+            start = time.monotonic()
+            for i in range(0, len(names), args.batch):
+                cmds: list[str] = []
+                for lsp in names[i:i + args.batch]:
+                    cmds += ["--", "lsp-add", "sw0", lsp, "--", "lsp-set-options", lsp,
+                             "requested-chassis=hv1", "vif-plug-type=dummy"]
+                sb.nbctl(*cmds[1:])
+                now = time.monotonic()
+                created.update((lsp, now) for lsp in names[i:i + args.batch])
+                progress.update(len(watcher.up_at), args.ports)
+            deadline = time.monotonic() + args.timeout
+            while len(watcher.up_at) < len(names):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name}: only {len(watcher.up_at)} of {len(names)} "
+                                       "ports came up")
+                progress.update(len(watcher.up_at), args.ports)
+                time.sleep(0.05)
+            last_up = max(watcher.up_at[n] for n in names)
+            result = Result(name, args.ports, last_up - start,
+                            [watcher.up_at[n] - created[n] for n in names])
+            progress.done(f"{result.per_second:.0f} ports/s, p50 {result.pct(50):.0f} ms")
+            progress.note(f"{name}: measuring idle CPU for {args.idle:.0f}s")
+            controller_pid = chassis.daemons["controller"].pid()
+            assert controller_pid is not None
+            pids = [controller_pid] + ([agent.pid] if agent else [])
+            cpu = idle_cpu_pct(pids, args.idle)
+            result.controller_cpu_pct = cpu[0]
+            result.controller_rss_mb = report.tree_memory(controller_pid).rss_mb
+            if agent:
+                result.agent_cpu_pct = cpu[1]
+                result.agent_rss_mb = round(report.tree_memory(agent.pid).rss_mb, 1)
+            return result
+        finally:
+            watcher.stop()
+            if agent is not None:
+                agent.terminate()
+                agent.wait(10)
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = report.Progress()
+    base = measure("ovn-c", args, progress)
+    ours = measure("neutrino", args, progress)
+    rows = [
+        ("ports plugged per second", base.per_second, ours.per_second,
+         report.ratio(ours.per_second, base.per_second)),
+        ("create-to-up p50 ms", base.pct(50), ours.pct(50), report.ratio(ours.pct(50),
+                                                                         base.pct(50))),
+        ("create-to-up p90 ms", base.pct(90), ours.pct(90), report.ratio(ours.pct(90),
+                                                                         base.pct(90))),
+        ("create-to-up p99 ms", base.pct(99), ours.pct(99), report.ratio(ours.pct(99),
+                                                                         base.pct(99))),
+        ("plug agent idle CPU % of a core", None, ours.agent_cpu_pct, None),
+        ("plug agent RSS MiB", None, ours.agent_rss_mb, None),
+        ("ovn-controller idle CPU %", base.controller_cpu_pct, ours.controller_cpu_pct, None),
+        ("ovn-controller RSS MiB", base.controller_rss_mb, ours.controller_rss_mb, None),
+    ]
+    print(f"\nneutrino bench plug: {args.ports} ports on one chassis, batches of {args.batch}")
+    print(report.format_table(["metric", "ovn-c (baseline)", "neutrino", "ratio"], rows))
+    p50_ok = ours.pct(50) <= 1.5 * base.pct(50)
+    cpu_ok = ours.agent_cpu_pct is not None and ours.agent_cpu_pct < 2.0
+    print(f"\ntarget p50 <= 1.5x baseline: {'met' if p50_ok else 'NOT met'}; "
+          f"idle agent CPU < 2%: {'met' if cpu_ok else 'NOT met'}")
+    if args.json:
+        report.write_json(args.json, {"bench": "plug", "machine": report.machine(),
+                                      "args": vars(args), "ovn_c": base.as_dict(),
+                                      "neutrino": ours.as_dict()})
+    return 0 if p50_ok and cpu_ok else 1
