@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from ovsdbapp.backend.ovs_idl import command, idlutils
@@ -231,11 +230,13 @@ class DeletePort(command.BaseCommand):
             self.result = ABSENT
             return
         switch = find_switch(self.api, row.external_ids.get(keys.NETWORK_ID, ""))
-        switches: Iterable[Any] = [switch] if switch is not None else \
-            self.api.tables["Logical_Switch"].rows.values()
-        for ls in switches:
-            if row in ls.ports:
-                ls.delvalue("ports", row)
+        if switch is not None:
+            # A mutation: no read of the (possibly huge) ports column.
+            switch.delvalue("ports", row)
+        else:
+            for ls in self.api.tables["Logical_Switch"].rows.values():
+                if row in ls.ports:
+                    ls.delvalue("ports", row)
         row.delete()
         self.result = DELETED
 

@@ -53,15 +53,17 @@ class LspRow:
 
 @dataclass(frozen=True)
 class SwitchRow:
+    """No ``ports``: converting a 10,000-element set on every port write would cost more
+    than everything else the worker does; ports are found through their own rows."""
+
     uuid: uuid.UUID
     name: str
     external_ids: dict[str, str]
-    ports: list[uuid.UUID]
 
     @classmethod
     def of(cls, row: Any) -> SwitchRow:
         return cls(uuid=row.uuid, name=_column(row, "name"),
-                   external_ids=_column(row, "external_ids"), ports=_column(row, "ports"))
+                   external_ids=_column(row, "external_ids"))
 
 
 @dataclass(frozen=True)
