@@ -11,6 +11,7 @@ Bounded: a fixed number of examples per operation, no deadline.
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any
 
 import hypothesis.strategies as st
@@ -181,5 +182,56 @@ def test_list_queries_never_fail_the_server(fuzz_client: TestClient, plugin: Plu
         assert_sound(response)
         if response.status_code == 200:
             assert isinstance(response.json()[collection], list)
+
+    check()
+
+
+# ------------------------------------------------------------------ any JSON in any attribute
+
+# Everything JSON can carry, including what the OpenAPI-driven generator never sends:
+# lone surrogates (escaped as \udXXX), NUL, NaN/Infinity, huge integers, deep nesting.
+strings = st.one_of(st.text(st.characters(exclude_categories=[]), max_size=20),
+                    st.sampled_from(["\ud800", "a\udc80b", "\x00", "\u00e9", "", " "]))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**80), 2**80), st.floats(), strings)
+json_values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+    max_leaves=40)
+ATTRIBUTES = {
+    "networks": ["name", "description", "mtu", "shared", "provider:network_type",
+                 "provider:physical_network", "provider:segmentation_id", "segments"],
+    "subnets": ["network_id", "cidr", "ip_version", "gateway_ip", "allocation_pools",
+                "dns_nameservers", "host_routes", "enable_dhcp"],
+    "ports": ["network_id", "name", "mac_address", "fixed_ips", "device_id",
+              "binding:host_id", "binding:vnic_type", "binding:profile"],
+}
+
+
+@st.composite
+def raw_creates(draw: st.DrawFn) -> tuple[str, dict[str, Any], bool]:
+    """A create body with arbitrary JSON in a few attributes (objects favoured, so that
+    ``binding:profile``-like values are common), and whether to aim it at a real network."""
+    collection = draw(st.sampled_from(sorted(ATTRIBUTES)))
+    names = draw(st.lists(st.sampled_from(ATTRIBUTES[collection]), max_size=2, unique=True))
+    if collection == "ports" and draw(st.booleans()):
+        names = ["binding:profile"]  # the one free-form attribute: often alone, so it is stored
+    objects = st.dictionaries(strings, json_values, max_size=3)
+    attrs = {name: draw(st.one_of(objects, json_values)) for name in names}
+    return collection, attrs, draw(st.booleans())
+
+
+def test_any_json_value_in_any_attribute(fuzz_client: TestClient, plugin: Plugin) -> None:
+    seeds = Seeds(plugin)
+
+    @given(raw_creates())
+    @settings(FUZZ_SETTINGS, max_examples=EXAMPLES * 2)
+    def check(request: tuple[str, dict[str, Any], bool]) -> None:
+        collection, attrs, aim = request
+        if collection != "networks" and aim:
+            attrs["network_id"] = seeds.ids("networks")[0]
+        body = json.dumps({collection[:-1]: attrs}, allow_nan=True).encode()
+        response = fuzz_client.post(f"/v2.0/{collection}", content=body,
+                                    headers={"content-type": "application/json"})
+        assert_sound(response)
+        assert_sound(fuzz_client.get(f"/v2.0/{collection}"))  # what was stored renders
 
     check()

@@ -58,21 +58,32 @@ def _cidr(value: str) -> str:
     return value
 
 
-def _storable(value: Any) -> Any:
-    """Refuse what no database can store or JSON render: NUL characters, NaN and infinities."""
+#: How deeply JSON values (``binding:profile``) may nest; real profiles are flat.
+MAX_DEPTH = 32
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """Refuse what no database can store or JSON render: NUL characters, lone surrogates
+    (JSON's ``"\\ud800"``: not Unicode text), NaN and infinities, absurd nesting."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("NUL characters are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("strings must be valid Unicode (no lone surrogates)") from None
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("numbers must be finite")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _storable(key)
-            _storable(item)
-    elif isinstance(value, list):
-        for item in value:
-            _storable(item)
+    elif isinstance(value, (dict, list)):
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"values may nest at most {MAX_DEPTH} levels deep")
+        for item in value.items() if isinstance(value, dict) else value:
+            if isinstance(item, tuple):
+                _storable(item[0], depth + 1)
+                _storable(item[1], depth + 1)
+            else:
+                _storable(item, depth + 1)
     return value
 
 

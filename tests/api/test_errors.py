@@ -191,6 +191,29 @@ def test_non_finite_numbers_are_refused(api: Api, net: dict, number: bytes) -> N
     assert api.rows() == before and api.allocations() == ips
 
 
+@pytest.mark.parametrize("profile", [b'{"\\udc80": 1}', b'{"k": "\\ud800"}',
+                                     b'{"k": ["x\\ud800y"]}'])
+def test_lone_surrogates_are_refused(api: Api, net: dict, profile: bytes) -> None:
+    """Regression: the port was written, then neither it nor any port list could be
+    rendered (500 on every later GET /v2.0/ports)."""
+    before = api.rows()
+    body = b'{"port": {"network_id": "%s", "binding:profile": %s}}' % (net["id"].encode(), profile)
+    assert_error(raw_post(api, "ports", body), 400, "HTTPBadRequest", "binding:profile",
+                 "Unicode")
+    assert api.rows() == before
+    assert api.list("ports") == []
+
+
+def test_deeply_nested_profile_is_refused(api: Api, net: dict) -> None:
+    deep: dict = {}
+    for _ in range(40):
+        deep = {"k": deep}
+    assert_error(api.post("ports", {"network_id": net["id"], "binding:profile": deep}), 400,
+                 "HTTPBadRequest", "binding:profile", "nest")
+    shallow = {"a": {"b": {"c": [1, {"d": "e"}]}}}
+    assert api.port(net, **{"binding:profile": shallow})["binding:profile"] == shallow
+
+
 @pytest.mark.parametrize("url", ["/v2.0/networks/a%00b", "/v2.0/ports?name=%00",
                                  "/v2.0/ports?fixed_ips=ip_address%3D%00"])
 def test_nul_in_the_url(api: Api, url: str) -> None:
