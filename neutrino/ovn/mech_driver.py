@@ -107,9 +107,13 @@ class OVNMechanismDriver(MechanismDriver):
 
     # -- writing NB -------------------------------------------------------------------
     def _apply(self, what: str, cmds: list[Any],
-               on_unreachable: tuple[str, str] | None = None) -> None:
-        """Commit ``cmds`` in one NB transaction, or leave them to the drift repair."""
+               on_failure: tuple[str, str] | None = None) -> None:
+        """Commit ``cmds`` in one NB transaction, or leave them to the drift repair.
+
+        ``on_failure`` (``("port"|"network", id)``) is reported BUILD with the reason.
+        """
         assert self.nb is not None and self.core is not None
+        reason = NB_UNREACHABLE
         error: Exception | None = None
         if self.nb.ready:
             try:
@@ -123,16 +127,17 @@ class OVNMechanismDriver(MechanismDriver):
             except Exception as e:  # noqa: BLE001 - postcommit must not undo the API write
                 LOG.exception("%s: NB transaction failed; left to drift repair", what)
                 error = e
+                reason = f"OVN northbound write failed: {e}"[:255]
         # One format string, so neutrino.log's filter rate-limits it during an outage.
         LOG.warning("%s not written to OVN NB (%s): %s; the drift repair will apply it", what,
                     self.settings.ovn_nb_connection if self.settings else "",
                     error or "not connected")
-        if on_unreachable is not None:
-            kind, resource_id = on_unreachable
+        if on_failure is not None:
+            kind, resource_id = on_failure
             report = self.core.set_port_statuses if kind == "port" else \
                 self.core.set_network_statuses
             try:
-                report([(resource_id, BUILD, NB_UNREACHABLE)])
+                report([(resource_id, BUILD, reason)])
             except Exception:  # noqa: BLE001
                 LOG.exception("could not report %s %s as BUILD", kind, resource_id)
 
