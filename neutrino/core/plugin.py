@@ -20,8 +20,9 @@ import time
 from importlib.metadata import entry_points
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from neutrino.config import Settings
 from neutrino.core import exceptions as exc
@@ -111,23 +112,32 @@ SEGMENTS_OF = select(NetworkSegment.__table__).where(
     NetworkSegment.network_id == bindparam("id")).order_by(NetworkSegment.segment_index)
 SUBNETS_OF = select(Subnet.__table__).where(
     Subnet.network_id == bindparam("id")).order_by(Subnet.created_at, Subnet.id)
+PORT_BY_ID = select(Port.__table__).where(Port.id == bindparam("id"))
+IPS_OF_PORT = select(IPAllocation.subnet_id, IPAllocation.ip_address).where(
+    IPAllocation.port_id == bindparam("id")).order_by(IPAllocation.ip_address)
 
 
-class NetworkView:
-    """A network row with its segments and subnets, read with three plain SELECTs.
+PORT_FOR_UPDATE = PORT_BY_ID.with_for_update()
+DELETE_PORT_IPS = delete(IPAllocation.__table__).where(IPAllocation.port_id == bindparam("id"))
+DELETE_PORT = delete(Port.__table__).where(Port.id == bindparam("id"),
+                                           Port.revision_number == bindparam("revision"))
 
-    Creating a port only reads its network; loading it through the ORM's
-    eager loaders cost a third of the request.  Attribute access like
-    :class:`Network`, so allocation and PortContext take either.
+
+class RowView:
+    """A row and its related rows, read with plain SELECTs, read like the ORM object.
+
+    Requests that only read a network (or delete a port) skip the ORM's
+    identity map and eager loaders, which cost a third of such a request.
+    Attribute access like :class:`Network` / :class:`Port`, so allocation,
+    rendering and PortContext take either.
     """
 
-    __slots__ = ("row", "segments", "subnets")
-
-    def __init__(self, row: Any, segments: list[Any], subnets: list[Any]):
-        self.row, self.segments, self.subnets = row, segments, subnets
+    def __init__(self, row: Any, **related: list[Any]):
+        self.__dict__.update(related)
+        self._row = row
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.row, name)
+        return getattr(self._row, name)
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -181,14 +191,14 @@ class Plugin:
             raise exc.NetworkNotFound(net_id=net_id)
         return net
 
-    def _network_view(self, session: Session, net_id: str) -> "NetworkView":
+    def _network_view(self, session: Session, net_id: str) -> RowView:
         """The network with its segments and subnets, read-only, for creating a port."""
         conn = session.connection()
         row = conn.execute(NETWORK_BY_ID, {"id": net_id}).first()
         if row is None:
             raise exc.NetworkNotFound(net_id=net_id)
-        return NetworkView(row, conn.execute(SEGMENTS_OF, {"id": net_id}).all(),
-                           conn.execute(SUBNETS_OF, {"id": net_id}).all())
+        return RowView(row, segments=conn.execute(SEGMENTS_OF, {"id": net_id}).all(),
+                       subnets=conn.execute(SUBNETS_OF, {"id": net_id}).all())
 
     def _network_dict(self, net: Network) -> dict[str, Any]:
         return network_dict(net, net.segments, [s.id for s in net.subnets])
@@ -470,7 +480,7 @@ class Plugin:
 
     def port_context(self, session: Session, port: Port, original: dict | None = None,
                      original_segment: dict | None = None, original_driver: str | None = None,
-                     net: "Network | NetworkView | None" = None) -> PortContext:
+                     net: Network | RowView | None = None) -> PortContext:
         """The PortContext of *port* as it is now in *session* (B1)."""
         net = net or session.get(Network, port.network_id)
         segment = next((segment_dict(s) for s in net.segments if s.id == port.bound_segment_id), None)
@@ -605,7 +615,12 @@ class Plugin:
 
     def get_port(self, port_id: str) -> dict[str, Any]:
         with self.db.read() as session:
-            port = orm_port_dict(self._port_or_404(session, port_id))
+            conn = session.connection()  # plain SELECTs: a show is the most frequent request
+            row = conn.execute(PORT_BY_ID, {"id": port_id}).first()
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            port = port_dict(row, [{"subnet_id": sid, "ip_address": ip}
+                                   for sid, ip in conn.execute(IPS_OF_PORT, {"id": port_id})])
         if port["binding:host_id"] and port["binding:vif_type"] in (
                 VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             port = self.binder.bind(port_id) or port  # B4
@@ -647,7 +662,7 @@ class Plugin:
         with self.db.write() as session:
             port = self._port_or_404(session, port_id, for_update=True)
             _check_revision(port, if_match)
-            net = session.get(Network, port.network_id)
+            net = self._network_view(session, port.network_id)
             original = orm_port_dict(port)
             was_bound = port.vif_type not in (VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED)
             original_segment = next((segment_dict(s) for s in net.segments
@@ -679,7 +694,8 @@ class Plugin:
             if changed or rebind or "fixed_ips" in touched:
                 touch(port)
                 session.flush()
-            context = self.port_context(session, port, original, original_segment, original_driver)
+            context = self.port_context(session, port, original, original_segment, original_driver,
+                                        net=net)
             self.mech.precommit("update_port_precommit", context)
             return context
 
@@ -696,11 +712,20 @@ class Plugin:
     @retry_on_conflict
     def _delete_port_txn(self, port_id: str, if_match: int | None) -> PortContext:
         with self.db.write() as session:
-            port = self._port_or_404(session, port_id, for_update=True)
-            _check_revision(port, if_match)
-            context = self.port_context(session, port)  # 5: current = the port before deletion
+            conn = session.connection()  # plain statements: no ORM load and flush to delete
+            row = conn.execute(PORT_BY_ID if self.db.is_sqlite else PORT_FOR_UPDATE,
+                               {"id": port_id}).first()
+            if row is None:
+                raise exc.PortNotFound(port_id=port_id)
+            _check_revision(row, if_match)
+            port = RowView(row, fixed_ips=conn.execute(IPS_OF_PORT, {"id": port_id}).all())
+            context = self.port_context(  # 5: current = the port before deletion
+                session, port, net=self._network_view(session, row.network_id))
             self.mech.precommit("delete_port_precommit", context)
-            session.delete(port)
+            conn.execute(DELETE_PORT_IPS, {"id": port_id})
+            if conn.execute(DELETE_PORT, {"id": port_id, "revision": row.revision_number}
+                            ).rowcount != 1:
+                raise StaleDataError(f"port {port_id} changed while being deleted")
             return context
 
     def delete_port(self, port_id: str, if_match: int | None = None) -> None:
