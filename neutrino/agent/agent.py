@@ -166,6 +166,7 @@ class Agent:
                 LOG.info(fmt("provider lookup tables changed; reconsidering all ports"))
                 self._full_pass = True
         self._reconcile(settings, now)
+        self.registry.flush()
         self._report(now)
 
     def _ensure_sb(self, settings: dict[str, str], now: float) -> None:
@@ -251,6 +252,8 @@ class Agent:
         self.passes += 1
         ctx = PassContext(bridge=bridge, chassis=chassis, can_unplug=self._can_unplug)
         ops = self.reconciler.run(ctx, keys)
+        for lport in self.reconciler.deferred:
+            self.backoff.schedule(lport, now, first=0.2, limit=5.0)
         if ops:
             self._handle(self.writer.submit(self.ovs_idl, ops), now)
 

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,8 @@ class CallResult:
     value: Any = None
     error: str | None = None
     seconds: float = 0.0
+    #: not made (deadline passed, or the provider is busy): try again later
+    deferred: bool = False
 
 
 @dataclass
@@ -76,12 +77,29 @@ class Worker:
                 future.set_exception(exc)
 
 
+class _Batch:
+    """Shared state of one batch of calls between the agent and the worker."""
+
+    def __init__(self, size: int) -> None:
+        self.results: list[CallResult | None] = [None] * size
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.cancelled = False
+        self.running: int | None = None  # index of the call in progress
+        #: index of the call abandoned at the deadline, and what to do with a late yes
+        self.abandoned: int | None = None
+        self.on_late: Callable[[int, Any], None] | None = None
+
+
 class ContainedCaller:
     """Calls methods of one object on its worker, with deadlines and statistics.
 
-    While a call is overdue the caller is *busy*: further waited calls fail at
-    once instead of queueing behind the stuck one, so the agent keeps serving
-    other providers' ports.
+    Calls are handed to the worker in batches (one thread hand-off per pass, not
+    per port). The agent waits for a batch at most ``timeout`` seconds; calls not
+    started by then are skipped (*deferred*, the caller retries them later) and
+    the one in progress is abandoned. While an abandoned call runs the caller is
+    *busy*: further calls fail at once instead of queueing behind it, so the
+    agent keeps serving other providers' ports.
     """
 
     def __init__(self, name: str, target: object, timeout: float, slow: float) -> None:
@@ -94,6 +112,7 @@ class ContainedCaller:
         self.last_problem: tuple[float, str] | None = None
         self._worker = Worker(f"provider-{name}")
         self._overdue: Future[Any] | None = None
+        self._outbox: list[tuple[str, tuple[Any, ...]]] = []
         self._log = RateLimitedLog(LOG)
 
     @property
@@ -109,23 +128,53 @@ class ContainedCaller:
         later succeed, ``on_late(value)`` runs on the worker (e.g. to release
         what a late ``prepare`` allocated).
         """
+        late = None if on_late is None else (lambda _i, value: on_late(value))
+        return self.call_batch(method, [args], timeout=timeout, on_late=late)[0]
+
+    def call_batch(self, method: str, calls: list[tuple[Any, ...]],
+                   timeout: float | None = None,
+                   on_late: Callable[[int, Any], None] | None = None) -> list[CallResult]:
+        """Call ``target.method(*args)`` for each args tuple, in order, on the worker.
+
+        Returns one result per call; a call not made because the deadline
+        passed (or the caller is busy) has ``deferred`` set. ``on_late(index,
+        value)`` runs on the worker if the abandoned call later succeeds.
+        """
+        if not calls:
+            return []
+        self.flush()
         if self.busy:
-            return CallResult(False, error=f"provider {self.name} is still busy with an "
-                                           "earlier call that overran its deadline")
+            busy = (f"provider {self.name} is still busy with an earlier call that overran "
+                    "its deadline")
+            return [CallResult(False, error=busy, deferred=True) for _ in calls]
         deadline = self.timeout if timeout is None else timeout
-        future = self._submit(method, args)
-        try:
-            return future.result(timeout=deadline)
-        except FutureTimeout:
-            self._overdue = future
-            self._record(method).timeouts += 1
-            problem = f"{method} did not return within {deadline:g}s"
-            self.last_problem = (time.monotonic(), problem)
-            self._log.warning(("timeout", method), "provider call overran its deadline",
-                              provider=self.name, method=method, deadline_s=deadline)
-            if on_late is not None:
-                future.add_done_callback(lambda f: self._late(f, on_late))
-            return CallResult(False, error=problem, seconds=deadline)
+        batch = _Batch(len(calls))
+        batch.on_late = on_late
+        future = self._worker.submit(self._run_batch, method, calls, batch)
+        if not batch.done.wait(deadline):
+            with batch.lock:
+                batch.cancelled = True
+                batch.abandoned = batch.running
+            if batch.abandoned is not None:
+                self._overdue = future
+                self._record(method).timeouts += 1
+                problem = f"{method} did not return within {deadline:g}s"
+                self.last_problem = (time.monotonic(), problem)
+                self._log.warning(("timeout", method), "provider call overran its deadline",
+                                  provider=self.name, method=method, deadline_s=deadline)
+        results = []
+        with batch.lock:
+            for i, result in enumerate(batch.results):
+                if result is not None:
+                    results.append(result)
+                elif i == batch.abandoned:
+                    results.append(CallResult(False, error=f"{method} did not return within "
+                                                           f"{deadline:g}s",
+                                              seconds=deadline))
+                else:
+                    results.append(CallResult(False, error="not called before the deadline",
+                                              deferred=True))
+        return results
 
     def health(self, window: float = 300.0) -> str:
         """``ok``, ``busy: ...`` or ``degraded: <last problem>`` (within ``window`` s)."""
@@ -136,14 +185,43 @@ class ContainedCaller:
         return "ok"
 
     def post(self, method: str, *args: Any) -> None:
-        """Call without waiting (``finish``/``release``); problems are logged and counted."""
-        self._submit(method, args)
+        """Queue a call nobody waits for (``finish``/``release``); sent by :meth:`flush`
+        or before the next waited call, so calls keep their order."""
+        self._outbox.append((method, args))
+
+    def flush(self) -> None:
+        """Hand queued calls to the worker in one go; problems are logged and counted."""
+        if self._outbox:
+            posts, self._outbox = self._outbox, []
+            self._worker.submit(self._run_posts, posts)
 
     def stop(self) -> None:
+        self.flush()
         self._worker.stop()
 
-    def _submit(self, method: str, args: tuple[Any, ...]) -> Future[CallResult]:
-        return self._worker.submit(self._timed, method, args)
+    def _run_posts(self, posts: list[tuple[str, tuple[Any, ...]]]) -> None:
+        for method, args in posts:
+            self._timed(method, args)
+
+    def _run_batch(self, method: str, calls: list[tuple[Any, ...]], batch: _Batch) -> None:
+        """Runs on the worker: each call in turn until done or cancelled."""
+        try:
+            for i, args in enumerate(calls):
+                with batch.lock:
+                    if batch.cancelled:
+                        break
+                    batch.running = i
+                result = self._timed(method, args)
+                with batch.lock:
+                    batch.running = None
+                    if batch.abandoned != i:
+                        batch.results[i] = result
+                        continue
+                if result.ok and batch.on_late is not None:
+                    batch.on_late(i, result.value)
+                break
+        finally:
+            batch.done.set()
 
     def _timed(self, method: str, args: tuple[Any, ...]) -> CallResult:
         """Runs on the worker thread: call, time, and turn exceptions into results."""
@@ -155,7 +233,7 @@ class ContainedCaller:
         except Exception as exc:  # noqa: BLE001 - a provider must never crash the agent
             stats.errors += 1
             result = CallResult(False, error=f"{method} raised {type(exc).__name__}: {exc}")
-            self.last_problem = (time.monotonic(), result.error)
+            self.last_problem = (time.monotonic(), result.error or "")
             self._log.warning(("error", method), "provider call raised", provider=self.name,
                               method=method, error=repr(exc), exc_info=True)
         elapsed = time.perf_counter() - start
@@ -172,9 +250,3 @@ class ContainedCaller:
 
     def _record(self, method: str) -> CallStats:
         return self.stats.setdefault(method, CallStats())
-
-    @staticmethod
-    def _late(future: Future[CallResult], on_late: Callable[[Any], None]) -> None:
-        result = future.result()
-        if result.ok:
-            on_late(result.value)

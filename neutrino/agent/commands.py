@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import ovs.db.idl
 
+from neutrino.agent.idl import row_map, row_value
 from neutrino.agent.local import IFACE_ID, OVN_PLUGGED
 
 
@@ -106,15 +107,15 @@ class UpdateInterfaceCommand(Command):
              options: dict[str, str], maintained: frozenset[str],
              mtu_request: int) -> UpdateInterfaceCommand:
         cmd = cls(row.uuid)
-        if iface_type is not None and row.type != iface_type:
+        if iface_type is not None and row_value(row, "type") != iface_type:
             cmd.set_type = iface_type
             cmd.changes.append("type")
-        current_ids = row.external_ids
+        current_ids = row_map(row, "external_ids")
         for key, value in external_ids.items():
             if current_ids.get(key) != value:
                 cmd.set_external_ids[key] = value
                 cmd.changes.append(f"external_ids:{key}")
-        current_options = row.options
+        current_options = row_map(row, "options")
         for key in sorted(maintained):
             want, have = options.get(key), current_options.get(key)
             if want is None and have is not None:
@@ -123,7 +124,7 @@ class UpdateInterfaceCommand(Command):
             elif want is not None and want != have:
                 cmd.set_options[key] = want
                 cmd.changes.append(f"options:{key}")
-        have_mtu = row.mtu_request[0] if row.mtu_request else None
+        have_mtu = row_value(row, "mtu_request")
         if mtu_request > 0 and have_mtu != mtu_request:
             cmd.mtu_request = mtu_request
             cmd.changes.append("mtu_request")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import ovs.db.idl
 
-from neutrino.agent.idl import ref_uuids
+from neutrino.agent.idl import ref_uuids, row_map, row_value
 
 IFACE_ID = "iface-id"
 OVN_PLUGGED = "ovn-plugged"
@@ -65,9 +65,10 @@ class LocalState:
             del ix.iface_by_name[old_name]
         if event == ovs.db.idl.ROW_DELETE:
             return
-        ix.iface_by_name[row.name] = row.uuid
-        ix.iface_name_of[row.uuid] = row.name
-        new_id = row.external_ids.get(IFACE_ID)
+        name = row_value(row, "name")
+        ix.iface_by_name[name] = row.uuid
+        ix.iface_name_of[row.uuid] = name
+        new_id = row_map(row, "external_ids").get(IFACE_ID)
         if new_id is not None:
             ix.iface_id_of[row.uuid] = new_id
             ix.ifaces_by_id.setdefault(new_id, set()).add(row.uuid)
@@ -83,8 +84,9 @@ class LocalState:
             del ix.port_by_name[old_name]
         if event == ovs.db.idl.ROW_DELETE:
             return
-        ix.port_by_name[row.name] = row.uuid
-        ix.port_name_of[row.uuid] = row.name
+        name = row_value(row, "name")
+        ix.port_by_name[name] = row.uuid
+        ix.port_name_of[row.uuid] = name
         ifaces = ref_uuids(row, "interfaces")
         ix.ifaces_of_port[row.uuid] = ifaces
         for iface in ifaces:
@@ -139,13 +141,13 @@ class LocalState:
         """``Open_vSwitch`` external_ids (system-id, ovn-remote, ovn-bridge...)."""
         assert self.idl is not None
         for row in self.idl.tables["Open_vSwitch"].rows.values():
-            return dict(row.external_ids)
+            return row_map(row, "external_ids")
         return {}
 
     def bridge(self, name: str) -> ovs.db.idl.Row | None:
         assert self.idl is not None
         for row in self.idl.tables["Bridge"].rows.values():
-            if row.name == name:
+            if row_value(row, "name") == name:
                 return row
         return None
 
@@ -161,7 +163,7 @@ class LocalState:
         for iface_uuid in ix.ifaces_by_id.get(lport, ()):
             if ix.port_of_iface.get(iface_uuid) in ports and (row := self.iface(iface_uuid)):
                 rows.append(row)
-        return sorted(rows, key=lambda r: r.name)
+        return sorted(rows, key=lambda r: str(row_value(r, "name")))
 
     def plugged_ids_on_bridge(self, bridge: uuid.UUID) -> set[str]:
         """Logical ports of every interface with ``ovn-plugged`` on ``bridge``."""
@@ -170,7 +172,7 @@ class LocalState:
         for iface_uuid, lport in self.ix.iface_id_of.items():
             if self.ix.port_of_iface.get(iface_uuid) in ports:
                 row = self.iface(iface_uuid)
-                if row is not None and OVN_PLUGGED in row.external_ids:
+                if row is not None and OVN_PLUGGED in row_map(row, "external_ids"):
                     result.add(lport)
         return result
 

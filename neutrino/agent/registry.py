@@ -67,7 +67,7 @@ class ProviderRegistry:
             raise ProviderExists(provider.type)
         handle = ProviderHandle(provider, self.timeout, self.slow)
         result = handle.caller.call("init", timeout=self.init_timeout,
-                                    on_late=lambda _: handle.caller.post("teardown"))
+                                    on_late=lambda _: provider.teardown())
         if not result.ok:
             handle.caller.stop()
             LOG.warning(fmt("VIF plug provider failed to initialize", type=provider.type,
@@ -99,6 +99,11 @@ class ProviderRegistry:
 
     def __bool__(self) -> bool:
         return bool(self._providers)
+
+    def flush(self) -> None:
+        """Hand every provider its queued ``finish``/``release`` calls."""
+        for handle in self._providers.values():
+            handle.caller.flush()
 
     def run_all(self) -> bool:
         """Call every provider's ``run``; True if any reported changed lookup tables."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import ovs.db.idl
 
 from neutrino.agent.commands import ExternalIdsCommand
+from neutrino.agent.idl import row_map
 from neutrino.agent.logs import fmt
 
 LOG = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ class SbReporter:
             self._txn = None
         if time.monotonic() < self._retry_at:
             return
-        current = {k: v for k, v in row.external_ids.items() if k.startswith(PREFIX)}
+        current = {k: v for k, v in row_map(row, "external_ids").items()
+                   if k.startswith(PREFIX)}
         command = ExternalIdsCommand(
             "Chassis_Private", row.uuid,
             set_keys={k: v for k, v in desired.items() if current.get(k) != v},

@@ -19,7 +19,7 @@ from typing import Any
 
 import ovs.db.idl
 
-from neutrino.agent.idl import TrackedIdl, ref_uuids
+from neutrino.agent.idl import TrackedIdl, ref_uuids, row_map, row_value
 
 
 class CanBind(enum.Enum):
@@ -58,7 +58,7 @@ class SouthboundState:
             self.dirty.add(old_name)
         if event == ovs.db.idl.ROW_DELETE:
             return
-        name = row.logical_port
+        name = row_value(row, "logical_port")
         self.pb_by_name[name] = row.uuid
         self._name_of_pb[row.uuid] = name
         self.dirty.add(name)
@@ -86,7 +86,7 @@ class SouthboundState:
         if self.idl is None:
             return None
         for row in self.idl.tables[table].rows.values():
-            if row.name == self.system_id:
+            if row_value(row, "name") == self.system_id:
                 return row
         return None
 
@@ -107,8 +107,8 @@ class SouthboundState:
         self.idl.cond_change("Chassis", by_name)
         self.idl.cond_change("Chassis_Private", by_name)
         names = {self.system_id}
-        if chassis is not None and chassis.hostname:
-            names.add(chassis.hostname)
+        if chassis is not None and row_value(chassis, "hostname"):
+            names.add(row_value(chassis, "hostname"))
         cond: list[Any] = [["options", "includes", ["map", [["requested-chassis", n]]]]
                            for n in sorted(names)]
         if chassis is not None:
@@ -138,12 +138,13 @@ def can_bind(pb: ovs.db.idl.Row, chassis: ovs.db.idl.Row) -> CanBind:
         return CanBind.MAIN
     if chassis.uuid in ref_uuids(pb, "requested_additional_chassis"):
         return CanBind.ADDITIONAL
-    option = pb.options.get("requested-chassis", "")
+    option = row_map(pb, "options").get("requested-chassis", "")
     if not option:
         return CanBind.MAIN
     result = CanBind.MAIN
+    names = (row_value(chassis, "name"), row_value(chassis, "hostname"))
     for token in (t for t in option.split(",") if t):
-        if token in (chassis.name, chassis.hostname):
+        if token in names:
             return result
         result = CanBind.ADDITIONAL
     return CanBind.NO
@@ -157,4 +158,4 @@ def requested_here(pb: ovs.db.idl.Row, chassis: ovs.db.idl.Row) -> bool:
 
 def is_vif(pb: ovs.db.idl.Row) -> bool:
     """A plain VIF: empty type and no parent port (not a container port)."""
-    return pb.type == "" and not pb.parent_port
+    return row_value(pb, "type") == "" and not row_value(pb, "parent_port")
