@@ -553,8 +553,9 @@ class Bench:
             f"(peak {sampler.peak.rss_mb:.0f} MB), PSS {after.pss_mb:.0f} MB, "
             f"{after.processes} processes"))
         self.result["memory"] = {"ports": self.args.rss_ports, "fill": fill,
-                                 "empty": before.as_dict(), "after": after.as_dict(),
-                                 "peak": sampler.peak.as_dict()}
+                                 "before_fill": before.as_dict(), "after": after.as_dict(),
+                                 "peak": sampler.peak.as_dict(),
+                                 "by_process": report.process_memory(self.server.pid)}
         self.result["create_at_scale"] = dict(created.stats.as_dict(), cpu_ms=created.cpu_ms)
 
 

@@ -186,6 +186,21 @@ class Memory:
                 "pss_mb": round(self.pss_mb, 1)}
 
 
+def process_memory(pid: int) -> list[dict[str, Any]]:
+    """Memory of each process of *pid*'s tree, to see which process costs what."""
+    found = []
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found.append({"pid": p, "command": command[:100],
+                      "rss_mb": round(_kb_field(f"/proc/{p}/status", "VmRSS") / 1024.0, 1),
+                      "pss_mb": round(_kb_field(f"/proc/{p}/smaps_rollup", "Pss") / 1024.0, 1)})
+    return found
+
+
 def tree_memory(pid: int) -> Memory:
     pids = process_tree(pid)
     rss = sum(_kb_field(f"/proc/{p}/status", "VmRSS") for p in pids)

@@ -12,6 +12,8 @@ from neutrino.db.models import NetworkSegment
 
 
 def timestamp(value: dt.datetime) -> str:
+    if value.tzinfo is None:  # as stored: isoformat is C code, twice as fast as strftime
+        return value.isoformat(timespec="seconds") + "Z"
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -66,8 +68,12 @@ def subnet_dict(sub: Any) -> dict[str, Any]:
 
 
 def port_dict(port: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
-    d = _standard(port)
-    d.update({
+    # One literal (the keys of _standard first): listing renders thousands of these.
+    return {
+        "id": port.id, "name": port.name, "description": port.description,
+        "project_id": port.project_id, "tenant_id": port.project_id,
+        "revision_number": port.revision_number, "tags": [],
+        "created_at": timestamp(port.created_at), "updated_at": timestamp(port.updated_at),
         "network_id": port.network_id, "mac_address": port.mac_address,
         "admin_state_up": port.admin_state_up, "status": port.status,
         "status_reason": port.status_reason, "device_id": port.device_id,
@@ -77,8 +83,7 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
         "binding:host_id": port.host, "binding:vnic_type": port.vnic_type,
         "binding:profile": dict(port.profile or {}), "binding:vif_type": port.vif_type,
         "binding:vif_details": dict(port.vif_details or {}),
-    })
-    return d
+    }
 
 
 def orm_port_dict(port: Any) -> dict[str, Any]:
