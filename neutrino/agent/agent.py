@@ -111,8 +111,14 @@ class Agent:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._log = RateLimitedLog(LOG)
+        #: reconcile passes run so far (for tests and benchmarks)
         self.passes = 0
         vlog.use_python_logger()
+
+    @property
+    def unplug_enabled(self) -> bool:
+        """Both databases are loaded since their last (re)connection (P8 guard lifted)."""
+        return self._can_unplug
 
     # -- control -------------------------------------------------------------------
     def stop(self) -> None:

@@ -51,7 +51,7 @@ class AgentThread:
 
     def wait_unplug_enabled(self, timeout: float = 10.0) -> None:
         """Wait until both databases are loaded (the agent may unplug)."""
-        wait_for(lambda: self.agent._can_unplug, timeout, "agent to load both databases")  # noqa: SLF001
+        wait_for(lambda: self.agent.unplug_enabled, timeout, "agent to load both databases")
 
     def __enter__(self) -> AgentThread:
         return self.start()

@@ -46,13 +46,26 @@ class LocalState:
     def on_row(self, event: str, row: ovs.db.idl.Row, old: ovs.db.idl.Row | None) -> None:
         table = row._table.name  # noqa: SLF001
         if table == "Interface":
-            self._on_iface(event, row)
+            if not self._irrelevant_update(event, row, old):
+                self._on_iface(event, row)
         elif table == "Port":
             self._on_port(event, row)
         elif table == "Bridge":
             self._on_bridge(event, row, old)
         else:
             self.config_changed = True
+
+    @staticmethod
+    def _irrelevant_update(event: str, row: ovs.db.idl.Row, old: ovs.db.idl.Row | None) -> bool:
+        """An update of ``external_ids`` keys the agent neither reads nor writes
+        (ovn-controller's ``ovn-installed`` markers on every plugged port)."""
+        if event != ovs.db.idl.ROW_UPDATE or old is None:
+            return False
+        changed = set(old._data)  # noqa: SLF001 - the old values of changed columns
+        if changed != {"external_ids"}:
+            return False
+        before, after = row_map(old, "external_ids"), row_map(row, "external_ids")
+        return all(before.get(k) == after.get(k) for k in (IFACE_ID, OVN_PLUGGED))
 
     def _on_iface(self, event: str, row: ovs.db.idl.Row) -> None:
         ix = self.ix

@@ -160,7 +160,3 @@ class OvsWriter:
                 op.release()
         self._txns = []
         self.inflight.clear()
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._txns)

@@ -10,8 +10,9 @@ Two fresh sandboxes run the same workload, one after the other:
 
 For each, ``--ports`` logical switch ports requested on the chassis with
 ``vif-plug-type=dummy`` are created in NB in batches of ``--batch`` as fast as
-``ovn-nbctl`` allows. A NB monitor timestamps the moment each port's
-``Logical_Switch_Port.up`` turns true. Reported: ports per second (from the
+``ovn-nbctl`` allows. Monitors timestamp the moment each port's Interface
+row appears in the chassis's OVS DB (the plug step alone) and the moment its
+``Logical_Switch_Port.up`` turns true (plug plus ovn-controller's binding). Reported: ports per second (from the
 first creation to the last port up), creation-to-up latency p50/p90/p99, and,
 once every port is up and the chassis has settled (``--settle``), the idle CPU
 (% of one core, over ``--idle`` seconds, which includes one of the agent's
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,22 +54,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
 
 
-class UpWatcher:
-    """Timestamps the first time each Logical_Switch_Port's ``up`` becomes true."""
+class FirstSeen:
+    """Timestamps the first time a row of a table matches, keyed by ``key(row)``.
 
-    def __init__(self, nb_remote: str) -> None:
-        helper = fetch_schema(nb_remote, "OVN_Northbound",
-                              {"Logical_Switch_Port": ["name", "up"]})
-        self.up_at: dict[str, float] = {}
-        self.idl = TrackedIdl(nb_remote, helper, self._on_row)
+    Used on NB (``Logical_Switch_Port.up`` true, by name) and on the chassis's
+    OVS DB (an Interface with ``iface-id`` appears: the port is plugged).
+    """
+
+    def __init__(self, remote: str, schema: str, table: str, columns: list[str],
+                 key: Callable[[ovs.db.idl.Row], str | None]) -> None:
+        helper = fetch_schema(remote, schema, {table: columns})
+        self.at: dict[str, float] = {}
+        self._key = key
+        self.idl = TrackedIdl(remote, helper, self._on_row)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="nb-up-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"watch-{table}", daemon=True)
         self._thread.start()
 
     def _on_row(self, event: str, row: ovs.db.idl.Row, old: Any) -> None:
-        if event != ovs.db.idl.ROW_DELETE and getattr(row, "up", None) == [True] \
-                and row.name not in self.up_at:
-            self.up_at[row.name] = time.monotonic()
+        if event != ovs.db.idl.ROW_DELETE:
+            key = self._key(row)
+            if key is not None and key not in self.at:
+                self.at[key] = time.monotonic()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -83,12 +91,26 @@ class UpWatcher:
         self.idl.close()
 
 
+def watch_up(nb_remote: str) -> FirstSeen:
+    return FirstSeen(nb_remote, "OVN_Northbound", "Logical_Switch_Port", ["name", "up"],
+                     lambda r: r.name if r.up == [True] else None)
+
+
+def watch_plugged(ovs_remote: str) -> FirstSeen:
+    return FirstSeen(ovs_remote, "Open_vSwitch", "Interface", ["name", "external_ids"],
+                     lambda r: r.external_ids.get("iface-id"))
+
+
 @dataclass
 class Result:
     name: str
     ports: int
     seconds: float
     latencies: list[float] = field(default_factory=list)
+    #: creation to Interface row in the chassis's OVS DB (the plug step alone)
+    plug_latencies: list[float] = field(default_factory=list)
+    #: CPU seconds used while the ports were being plugged
+    busy_cpu: dict[str, float] = field(default_factory=dict)
     agent_cpu_pct: float | None = None
     agent_rss_mb: float | None = None
     controller_cpu_pct: float = 0.0
@@ -101,11 +123,17 @@ class Result:
     def pct(self, p: float) -> float:
         return report.percentile(self.latencies, p) * 1000.0
 
+    def plug_pct(self, p: float) -> float:
+        return report.percentile(self.plug_latencies, p) * 1000.0
+
     def as_dict(self) -> dict[str, Any]:
         return {"ports": self.ports, "seconds": round(self.seconds, 3),
                 "ports_per_second": round(self.per_second, 1),
                 "p50_ms": round(self.pct(50), 1), "p90_ms": round(self.pct(90), 1),
-                "p99_ms": round(self.pct(99), 1), "agent_idle_cpu_pct": self.agent_cpu_pct,
+                "p99_ms": round(self.pct(99), 1),
+                "plug_p50_ms": round(self.plug_pct(50), 1),
+                "plug_p99_ms": round(self.plug_pct(99), 1), "busy_cpu_seconds": self.busy_cpu,
+                "agent_idle_cpu_pct": self.agent_cpu_pct,
                 "agent_rss_mb": self.agent_rss_mb,
                 "ovn_controller_idle_cpu_pct": round(self.controller_cpu_pct, 2),
                 "ovn_controller_rss_mb": round(self.controller_rss_mb, 1)}
@@ -134,7 +162,14 @@ def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> R
         sb.nbctl("ls-add", "sw0")
         chassis = sb.add_chassis("hv1", dummy_vif_plug=not use_agent)
         agent = start_agent(sb, chassis) if use_agent else None
-        watcher = UpWatcher(sb.nb_remote)
+        watcher = watch_up(sb.nb_remote)
+        plugged = watch_plugged(chassis.ovs_remote)
+        controller_pid = chassis.daemons["controller"].pid()
+        assert controller_pid is not None
+        pids = {"ovn-controller": controller_pid, "ovn-northd": sb.northd.pid()}
+        if agent is not None:
+            pids["agent"] = agent.pid
+        cpu_before = {k: report.tree_cpu_seconds(p) for k, p in pids.items() if p}
         try:
             # Short names: the dummy provider cuts names to 15 bytes, and OVN's C code
             # stalls on names that collide after the cut.
@@ -150,25 +185,25 @@ def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> R
                 sb.nbctl(*cmds[1:])
                 now = time.monotonic()
                 created.update((lsp, now) for lsp in names[i:i + args.batch])
-                progress.update(len(watcher.up_at), args.ports)
+                progress.update(len(watcher.at), args.ports)
             deadline = time.monotonic() + args.timeout
-            while len(watcher.up_at) < len(names):
+            while len(watcher.at) < len(names):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name}: only {len(watcher.up_at)} of {len(names)} "
+                    raise TimeoutError(f"{name}: only {len(watcher.at)} of {len(names)} "
                                        "ports came up")
-                progress.update(len(watcher.up_at), args.ports)
+                progress.update(len(watcher.at), args.ports)
                 time.sleep(0.05)
-            last_up = max(watcher.up_at[n] for n in names)
+            last_up = max(watcher.at[n] for n in names)
             result = Result(name, args.ports, last_up - start,
-                            [watcher.up_at[n] - created[n] for n in names])
+                            [watcher.at[n] - created[n] for n in names])
+            result.plug_latencies = [plugged.at[n] - created[n] for n in names]
+            result.busy_cpu = {k: round(report.tree_cpu_seconds(pids[k]) - v, 2)
+                               for k, v in cpu_before.items()}
             progress.done(f"{result.per_second:.0f} ports/s, p50 {result.pct(50):.0f} ms")
             progress.note(f"{name}: settling {args.settle:.0f}s, then measuring idle CPU "
                           f"for {args.idle:.0f}s")
             time.sleep(args.settle)
-            controller_pid = chassis.daemons["controller"].pid()
-            assert controller_pid is not None
-            pids = [controller_pid] + ([agent.pid] if agent else [])
-            cpu = idle_cpu_pct(pids, args.idle)
+            cpu = idle_cpu_pct([controller_pid] + ([agent.pid] if agent else []), args.idle)
             result.controller_cpu_pct = cpu[0]
             result.controller_rss_mb = report.tree_memory(controller_pid).rss_mb
             if agent:
@@ -177,6 +212,7 @@ def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> R
             return result
         finally:
             watcher.stop()
+            plugged.stop()
             if agent is not None:
                 agent.terminate()
                 agent.wait(10)
@@ -195,6 +231,15 @@ def run(args: argparse.Namespace) -> int:
                                                                          base.pct(90))),
         ("create-to-up p99 ms", base.pct(99), ours.pct(99), report.ratio(ours.pct(99),
                                                                          base.pct(99))),
+        ("create-to-plugged p50 ms (OVS row)", base.plug_pct(50), ours.plug_pct(50),
+         report.ratio(ours.plug_pct(50), base.plug_pct(50))),
+        ("create-to-plugged p99 ms (OVS row)", base.plug_pct(99), ours.plug_pct(99),
+         report.ratio(ours.plug_pct(99), base.plug_pct(99))),
+        ("CPU s while plugging: ovn-controller", base.busy_cpu.get("ovn-controller"),
+         ours.busy_cpu.get("ovn-controller"), None),
+        ("CPU s while plugging: ovn-northd", base.busy_cpu.get("ovn-northd"),
+         ours.busy_cpu.get("ovn-northd"), None),
+        ("CPU s while plugging: plug agent", None, ours.busy_cpu.get("agent"), None),
         ("plug agent idle CPU % of a core", None, ours.agent_cpu_pct, None),
         ("plug agent RSS MiB", None, ours.agent_rss_mb, None),
         ("ovn-controller idle CPU %", base.controller_cpu_pct, ours.controller_cpu_pct, None),

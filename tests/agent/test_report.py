@@ -38,6 +38,21 @@ def test_heartbeat_info_and_clean_withdrawal(sandbox: Sandbox, hv1: Chassis, age
     assert sb_report(sandbox) == {}
 
 
+def test_idle_agent_does_nothing(sandbox: Sandbox, hv1: Chassis, agents) -> None:
+    """With every port plugged and nothing changing, no pass runs and nothing is written."""
+    runner = agents(hv1, resync_interval=3600, report_interval=3600)
+    names = [f"lp{i}" for i in range(20)]
+    request(sandbox, names)
+    for name in names:
+        sandbox.wait_port_up(name)
+    time.sleep(1.0)  # ovn-controller's ovn-installed markers arrive and are looked at
+    passes, report = runner.agent.passes, sb_report(sandbox)
+    time.sleep(2.0)
+    assert runner.agent.passes == passes
+    assert sb_report(sandbox) == report
+    assert runner.agent.writer.committed == {"plug": 20}
+
+
 def test_unknown_type_is_reported_never_acted_on(sandbox: Sandbox, hv1: Chassis,
                                                  agents) -> None:
     hv1.vsctl("add-port", "br-int", "old", "--", "set", "Interface", "old", "type=internal",

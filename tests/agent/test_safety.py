@@ -58,7 +58,7 @@ def test_agent_restart_keeps_ports_and_plugs_new_one_at_once(sandbox: Sandbox, h
 def test_sb_restart_causes_no_unplug_or_replug(sandbox: Sandbox, hv1: Chassis, agents) -> None:
     runner, before = plug_n(sandbox, hv1, agents)
     sandbox.kill("sb")
-    wait_for(lambda: not runner.agent._can_unplug, 5, "guard re-armed on disconnect")  # noqa: SLF001
+    wait_for(lambda: not runner.agent.unplug_enabled, 5, "guard re-armed on disconnect")
     time.sleep(0.5)
     sandbox.restart("sb")
     runner.wait_unplug_enabled()
@@ -73,7 +73,7 @@ def test_ovs_db_restart_causes_no_unplug_or_replug(sandbox: Sandbox, hv1: Chassi
                                                    agents) -> None:
     runner, before = plug_n(sandbox, hv1, agents)
     hv1.kill("ovsdb")
-    wait_for(lambda: not runner.agent._can_unplug, 5, "guard re-armed on disconnect")  # noqa: SLF001
+    wait_for(lambda: not runner.agent.unplug_enabled, 5, "guard re-armed on disconnect")
     hv1.start(("ovsdb",))
     runner.wait_unplug_enabled()
     request(sandbox, "after-ovs")
