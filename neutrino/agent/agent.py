@@ -180,7 +180,7 @@ class Agent:
         system_id, remote = settings.get("system-id"), settings.get("ovn-remote")
         if not system_id or not remote:
             if self.ovs_idl is not None and self.ovs_idl.has_ever_connected():
-                    self._log.warning("no-settings", "waiting for external_ids:system-id and "
+                self._log.warning("no-settings", "waiting for external_ids:system-id and "
                                   "ovn-remote in the local Open_vSwitch table")
             return
         if self._sb_key == (system_id, remote) or now < self._sb_retry_at:
