@@ -542,7 +542,7 @@ class Bench:
             # that of a server at work, not of one that only ever inserted.
             async with client_for(self.server.url, 8, self.args.client) as client:
                 created = await self._phase(client, 8, f"create with {self.args.rss_ports} ports",
-                                            range(500), _creator(self.network_id))
+                                            range(self.args.ports), _creator(self.network_id))
                 ids = _ids(created)
                 await drive(client, 8, ids, _show)
                 await drive(client, 8, range(100), _list_page)
