@@ -86,10 +86,14 @@ class Racer(VifPlugProvider):
         self.finished: Counter[str] = Counter()
         self.released: Counter[str] = Counter()
         self.finished_before_commit: list[str] = []
+        self.removed: Counter[str] = Counter()
 
     def prepare(self, ctx_in: PortContextIn, ctx_out: PortContextOut | None) -> bool:
         if ctx_in.op is OpType.REMOVE or ctx_out is None:
             return True
+        if "vif-plug:racer:decline" in ctx_in.lport_options:
+            ctx_out.reason = "asked to decline"
+            return False
         name = ifname(ctx_in.lport_name)
         if "vif-plug:racer:steal" in ctx_in.lport_options and name not in self.stolen:
             self.stolen.add(name)
@@ -100,6 +104,7 @@ class Racer(VifPlugProvider):
 
     def finish(self, ctx_in: PortContextIn, ctx_out: PortContextOut | None) -> None:
         if ctx_out is None:
+            self.removed[ctx_in.lport_name] += 1
             return
         self.finished[ctx_in.lport_name] += 1
         try:
@@ -120,7 +125,8 @@ def test_failed_batch_is_retried_port_by_port(sandbox: Sandbox, hv1: Chassis, ag
     runner = agents(hv1, registry)
     runner.wait_unplug_enabled()
     names = ["victim"] + [f"bystander{i}" for i in range(6)]
-    request(sandbox, names, plug_type="racer", victim={"vif-plug:racer:steal": "1"})
+    request(sandbox, names + ["shy"], plug_type="racer", victim={"vif-plug:racer:steal": "1"},
+            shy={"vif-plug:racer:decline": "1"})
 
     for name in names[1:]:
         sandbox.wait_port_up(name)
@@ -137,3 +143,15 @@ def test_failed_batch_is_retried_port_by_port(sandbox: Sandbox, hv1: Chassis, ag
     assert racer.finished["victim"] == 0
     assert racer.released == racer.prepared, "every yes from prepare released exactly once"
     assert all(racer.finished[n] >= 1 for n in names[1:])
+    assert (racer.prepared["shy"], racer.finished["shy"], racer.released["shy"]) == (0, 0, 0), \
+        "a provider that declines gets neither finish nor release"
+    assert sb_report(sandbox)["neutrino-plug-agent-error:shy"] == (
+        "declined: provider 'racer' declined: asked to decline")
+
+    released = racer.released["bystander0"]
+    sandbox.nbctl("lsp-del", "bystander0")
+    wait_for(lambda: racer.removed["bystander0"] == 1, 5, "finish(REMOVE) after the unplug")
+    assert "bystander0" not in bridge_rows(hv1)
+    assert racer.released["bystander0"] == released, "removals have no release"
+    time.sleep(0.2)
+    assert racer.released == racer.prepared
