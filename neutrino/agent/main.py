@@ -7,12 +7,11 @@ argument and reads its chassis name (``system-id``) and the SB remote
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
-import sys
 from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 
+from neutrino import log
 from neutrino.agent.agent import DEFAULT_OVS_REMOTE, Agent, AgentConfig
 
 
@@ -30,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for a provider call (default: 2)")
     parser.add_argument("--provider-slow", type=float, default=0.1,
                         help="log provider calls slower than this many seconds (default: 0.1)")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default=None,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="default: $NEUTRINO_LOG_LEVEL or INFO (JSON lines on stderr)")
 
 
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
@@ -50,8 +50,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log.setup(args.log_level)
     agent = Agent(config_from_args(args))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
