@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,18 +37,37 @@ def pg_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
-    """A fresh, migrated database of each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'neutrino.db'}"
-    else:
-        server = request.getfixturevalue("pg_server")
-        url = server.create_database(f"t{os.getpid()}_{next(_counter)}")
+def migrated(url: str) -> str:
     db = Database(url)
     upgrade(db)
     db.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A migrated PostgreSQL database that each test's database is copied from."""
+    migrated(pg_server.create_database("neutrino_template"))
+    return "neutrino_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "neutrino.db"
+    migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database of each backend (a copy of a migrated template)."""
+    if request.param == "sqlite":
+        path = tmp_path / "neutrino.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    server = request.getfixturevalue("pg_server")
+    return server.create_database(f"t{os.getpid()}_{next(_counter)}",
+                                  template=request.getfixturevalue("pg_template"))
 
 
 PluginFactory = Callable[..., Plugin]
