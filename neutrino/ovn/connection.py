@@ -59,7 +59,10 @@ MAX_BACKOFF_MS = 2000
 class IdlListener(Protocol):
     """Receives IDL news on the connection thread; must only record and return.
 
-    A listener may also define ``attach(idl)``, called once with the IDL.
+    A listener may also define ``attach(idl)``, called once with the IDL, and
+    ``changes_done()``, called after every IDL pass (one or more messages from
+    the server), so it can act once per batch of ``row_changed`` calls rather
+    than once per row.
     """
 
     def ready_changed(self, ready: bool) -> None: ...
@@ -107,6 +110,7 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
         attach = getattr(self.listener, "attach", None)
         if attach is not None:
             attach(self)
+        self._changes_done = getattr(self.listener, "changes_done", None)
         if lock_name:
             self.set_lock(lock_name)
 
@@ -121,6 +125,8 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
 
     def run(self) -> bool:
         changed = super().run()
+        if self._changes_done is not None:
+            self._changes_done()
         ready = self.ready
         seqno = self._session.get_seqno()
         if ready != self._ready or (ready and seqno != self._ready_seqno):

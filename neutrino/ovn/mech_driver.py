@@ -22,8 +22,8 @@ from typing import Any
 from ovsdbapp import exceptions as ovsdbapp_exceptions
 
 from neutrino.config import Settings
-from neutrino.drivers.api import (CoreHandle, MechanismDriver, NetworkContext, PortContext,
-                                  SubnetContext)
+from neutrino.drivers.api import (VIF_TYPE_UNBOUND, CoreHandle, MechanismDriver, NetworkContext,
+                                  PortContext, SubnetContext)
 from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
 from neutrino.ovn.connection import Northbound, Southbound
@@ -175,6 +175,19 @@ class OVNMechanismDriver(MechanismDriver):
 
     def create_port_postcommit(self, context: PortContext) -> None:
         port = context.current
+        if port.get("binding:host_id") and port.get("binding:vif_type") == VIF_TYPE_UNBOUND:
+            # The core binds such a port right after this call and always follows the
+            # binding commit (bound or binding_failed) with update_port_postcommit, which
+            # writes the complete LSP: one NB transaction per create instead of two, and
+            # no half-written LSP for the status worker to report on.  If the binding
+            # never commits (crash, SQL trouble), the port stays in SQL unbound: a read
+            # binds it (B4) and the drift repair creates its LSP either way.
+            LOG.debug("port %s: NB write left to the binding's update", port["id"])
+            return
+        self.update_port_postcommit(context)
+
+    def update_port_postcommit(self, context: PortContext) -> None:
+        port = context.current
         dpu = None
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)
@@ -182,8 +195,6 @@ class OVNMechanismDriver(MechanismDriver):
         self._apply(f"port {port['id']}",
                     [self._switch(context.network), commands.EnsurePort(self.nb, spec)],
                     ("port", port["id"]))
-
-    update_port_postcommit = create_port_postcommit
 
     def delete_port_postcommit(self, context: PortContext) -> None:
         self._apply(f"delete port {context.current['id']}",

@@ -104,11 +104,12 @@ class NbCache:
         #: port id -> its LSP copy, for the per-event path.
         self._ports: dict[str, LspRow] = {}
 
-    def row_changed(self, event: str, row: Any) -> None:
+    def row_changed(self, event: str, row: Any) -> tuple[Any, Any]:
+        """Apply one IDL change; the row's copies before and after (None: not owned/absent)."""
         table = row._table.name
         kind = self.TABLES.get(table)
         if kind is None:
-            return
+            return None, None
         copy = None
         if event != "delete":
             ext = _column(row, "external_ids")
@@ -123,6 +124,7 @@ class NbCache:
                 self._rows[table][row.uuid] = copy
                 if isinstance(copy, LspRow) and copy.external_ids.get(keys.PORT_ID):
                     self._ports[copy.external_ids[keys.PORT_ID]] = copy
+        return old, copy
 
     def prune(self, idl: Any) -> None:
         """Drop copies of rows the IDL no longer has.

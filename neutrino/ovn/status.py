@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, CoreHandle
+from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle
 from neutrino.ovn import binding, commands, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import Northbound
 from neutrino.ovn.desired import network_segments
-from neutrino.ovn.nbcache import NbCache
+from neutrino.ovn.nbcache import LspRow, NbCache, SwitchRow
 from neutrino.ovn.repair import DriftRepair
 
 LOG = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ WAITING_FOR_PORT = "waiting for OVN northbound to create the logical switch port
 WAITING_FOR_SWITCH = "waiting for OVN northbound to create the logical switch"
 ADMIN_DOWN = "admin_state_up is false"
 NO_HOST = "no host: binding:host_id is not set"
+NOT_PRESENT = "interface not present on chassis"
 SB_UNKNOWN = "waiting for OVN southbound (chassis not known yet)"
 
 Status = tuple[str, "str | None"]
@@ -98,7 +99,7 @@ def port_status(view: LspView | None, directory: ChassisDirectory,
     if view.plug_type and chassis.plug_agent is not None and \
             not directory.plug_agent_alive(chassis.name):
         return DOWN, f"plug agent on chassis '{chassis.name}' is down"
-    return DOWN, f"interface not present on chassis '{chassis.name}'"
+    return DOWN, f"{NOT_PRESENT} '{chassis.name}'"
 
 
 def network_status(exists: bool) -> Status:
@@ -119,10 +120,17 @@ class StatusWorker:
 
     #: Ports per ``set_port_statuses`` call: one SQL transaction each.
     BATCH_SIZE = 500
-    #: Pause after the first event of a burst, so the burst is handled as one batch.
-    BATCH_WINDOW = 0.003
+    #: Pause before taking a batch of events (seconds).  Zero: a batch is whatever one
+    #: IDL pass (one or more NB messages, e.g. northd's ``up`` for a burst of ports)
+    #: changed, plus whatever arrived while the previous batch was being written.
+    BATCH_WINDOW = 0.0
     #: Pause after a failed pass (SQL or NB trouble) before trying again.
     RETRY_DELAY = 1.0
+    #: Seconds a port whose LSP just appeared (or moved to another chassis) keeps the
+    #: core's reason ("bound to host ...; waiting for the port to come up") before
+    #: "interface not present" is written: the interface usually follows within
+    #: ~100 ms, and the transient DOWN would cost a SQL write per port create.
+    PLUG_GRACE = 1.0
 
     def __init__(self, nb_remote: str, timeout: float, core: CoreHandle,
                  directory: ChassisDirectory, maintenance_interval: float = 60.0,
@@ -148,6 +156,12 @@ class StatusWorker:
         self._dirty_ports: set[str] = set()
         self._dirty_networks: set[str] = set()
         self._chassis_changed = False
+        #: Dirty ports or networks recorded in the current IDL pass, not yet signalled.
+        self._pending = False
+        #: port id -> end of its PLUG_GRACE (connection thread writes, worker reads).
+        self._fresh: dict[str, float] = {}
+        #: port id -> when to look again at a port whose "not present" was held back.
+        self._deferred: dict[str, float] = {}
         self._alive: set[str] = set()
         self._thread: threading.Thread | None = None
         #: Counters for health(): transitions reported, syncs run, failures.
@@ -200,27 +214,49 @@ class StatusWorker:
             else:
                 self._dirty_ports.clear()
                 self._dirty_networks.clear()
+                self._deferred.clear()
             self._cond.notify_all()
         LOG.info("status worker %s: %s the OVSDB lock %s", self.identity,
                  "acquired" if held else "does not hold", keys.STATUS_LOCK)
 
     def row_changed(self, event: str, row: Any, old: Any) -> None:
-        self.cache.row_changed(event, row)
+        before, after = self.cache.row_changed(event, row)
         if not self._held:
             return  # whoever takes the lock starts with a full sync
-        table = row._table.name
-        if table == "Logical_Switch_Port":
-            port_id = row.external_ids.get(keys.PORT_ID)
-            if port_id:
+        # Only changes that can change a status count: a port's LSP facts
+        # (LspView), a network's switch appearing or going.  Every port write
+        # also updates its switch's ``ports`` and northd's ``up=[false]`` on a
+        # new LSP changes nothing either; each would cost a SQL write transaction.
+        if isinstance(before or after, LspRow):
+            views = [LspView.of(r) if r is not None and keys.PORT_ID in r.external_ids else None
+                     for r in (before, after)]
+            if views[0] != views[1]:
+                old_view, new_view = views
                 with self._cond:
-                    self._dirty_ports.add(port_id)
-                    self._cond.notify_all()
-        elif table == "Logical_Switch":
-            network_id = row.external_ids.get(keys.NETWORK_ID)
-            if network_id:
+                    self._dirty_ports.update(v.port_id for v in views if v is not None)
+                    self._pending = True
+                    if new_view is not None and (
+                            old_view is None or
+                            old_view.requested_chassis != new_view.requested_chassis):
+                        # Re-inserted, so the dict stays ordered by end of grace.
+                        self._fresh.pop(new_view.port_id, None)
+                        self._fresh[new_view.port_id] = self._clock() + self.PLUG_GRACE
+                    elif new_view is None and old_view is not None:
+                        self._fresh.pop(old_view.port_id, None)
+        elif isinstance(before or after, SwitchRow):
+            ids = {r.external_ids.get(keys.NETWORK_ID) if r is not None else None
+                   for r in (before, after)}
+            if len(ids) > 1:
                 with self._cond:
-                    self._dirty_networks.add(network_id)
-                    self._cond.notify_all()
+                    self._dirty_networks.update(i for i in ids if i)
+                    self._pending = True
+
+    def changes_done(self) -> None:
+        """After an IDL pass: wake the worker once for everything that pass changed."""
+        if self._pending:
+            with self._cond:
+                self._pending = False
+                self._cond.notify_all()
 
     def _on_chassis_change(self, names: set[str]) -> None:
         with self._cond:
@@ -235,7 +271,10 @@ class StatusWorker:
     # -- worker thread ------------------------------------------------------------
     def _has_work(self) -> bool:
         return bool(self._full_reason or self._dirty_ports or self._dirty_networks
-                    or self._chassis_changed)
+                    or self._chassis_changed) or self._next_deferred() <= self._clock()
+
+    def _next_deferred(self) -> float:
+        return min(self._deferred.values(), default=float("inf"))
 
     def _run(self) -> None:
         next_full = self._clock() + self.maintenance_interval
@@ -243,7 +282,7 @@ class StatusWorker:
         while True:
             with self._cond:
                 while not self._stopping and not (self._held and self._has_work()):
-                    wait = min(next_full, next_beat) - self._clock()
+                    wait = min(next_full, next_beat, self._next_deferred()) - self._clock()
                     if wait <= 0:
                         break
                     self._cond.wait(wait)
@@ -273,9 +312,21 @@ class StatusWorker:
                     self._cond.wait(self.RETRY_DELAY)
 
     def _take_events(self) -> tuple[set[str], set[str], bool]:
-        time.sleep(self.BATCH_WINDOW)
+        if self.BATCH_WINDOW > 0:
+            time.sleep(self.BATCH_WINDOW)
         with self._cond:
             ports = set()
+            now = self._clock()
+            if self._next_deferred() <= now:
+                due = [pid for pid, at in self._deferred.items() if at <= now]
+                for pid in due:
+                    del self._deferred[pid]
+                self._dirty_ports.update(due)
+            while self._fresh:  # ordered by end of grace: drop the ended ones
+                first = next(iter(self._fresh))
+                if self._fresh[first] > now:
+                    break
+                del self._fresh[first]
             while self._dirty_ports and len(ports) < self.BATCH_SIZE:
                 ports.add(self._dirty_ports.pop())
             networks, self._dirty_networks = self._dirty_networks, set()
@@ -331,7 +382,27 @@ class StatusWorker:
                     reasons[pid] = self._binding_reason(port, networks)
         updates = [(pid, *port_status(views.get(pid), self.directory, reasons.get(pid)))
                    for pid in sorted(port_ids)]
-        self._send_ports(updates)
+        self._send_ports(self._hold_back_fresh(updates))
+
+    def _hold_back_fresh(self, updates: list[tuple[str, str, str | None]],
+                         ) -> list[tuple[str, str, str | None]]:
+        """Updates to send now; "interface not present" of a port in its PLUG_GRACE is
+        held back and looked at again when the grace ends (the interface usually came)."""
+        now = self._clock()
+        send = []
+        with self._cond:
+            for update in updates:
+                port_id, status, reason = update
+                end = self._fresh.get(port_id)
+                if end is not None:
+                    if end > now and status == DOWN and reason and reason.startswith(NOT_PRESENT):
+                        self._deferred[port_id] = end
+                        continue
+                    if status == ACTIVE or end <= now:
+                        del self._fresh[port_id]
+                self._deferred.pop(port_id, None)
+                send.append(update)
+        return send
 
     def _send_ports(self, updates: list[tuple[str, str, str | None]]) -> None:
         for chunk in _chunks(updates, self.BATCH_SIZE):
@@ -375,6 +446,7 @@ class StatusWorker:
             self._dirty_ports.clear()
             self._dirty_networks.clear()
             self._chassis_changed = False
+            self._deferred.clear()
         repairs = self.repair.run() if self.repair_enabled else {}
         networks = {n["id"]: n for n in self.core.list_networks()}
         ports = self.core.list_ports()
@@ -384,13 +456,19 @@ class StatusWorker:
         updates = []
         for port in ports:
             view = views.get(port["id"])
+            if view is None and port.get("binding:host_id") and \
+                    port.get("binding:vif_type") == VIF_TYPE_UNBOUND:
+                # Being bound: its LSP is written by the binding's update (or, if the
+                # binding was cut short, by the repair); the core's "binding pending"
+                # stays until then rather than a BUILD that the binding would not clear.
+                continue
             binding_reason = None
             if port.get("binding:vif_type") == VIF_TYPE_BINDING_FAILED:
                 binding_reason = self._binding_reason(port, networks)
             want = port_status(view, self.directory, binding_reason)
             if (port.get("status"), port.get("status_reason")) != want:
                 updates.append((port["id"], *want))
-        self._send_ports(updates)
+        self._send_ports(self._hold_back_fresh(updates))
         net_updates = [(nid, *network_status(nid in switches)) for nid, net in networks.items()
                        if (net.get("status"), net.get("status_reason")) !=
                        network_status(nid in switches)]

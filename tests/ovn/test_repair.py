@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -106,3 +108,41 @@ def test_nothing_to_repair_writes_nothing(sandbox: Sandbox, make_core: CoreFacto
     wait_for(lambda: worker.stats["full_syncs"] >= syncs + 3, 10, "three more passes")
     assert worker.health()["repairs"] == {}
     assert nb_rows(sandbox, "Logical_Switch_Port") == before
+
+
+def test_a_create_cut_short_before_its_binding_is_repaired(
+        sandbox: Sandbox, make_core: CoreFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bound port's LSP is written once, by the binding's update.  If the process dies
+    between the create's commit and the binding's, the repair writes the LSP from SQL,
+    and the read that finishes the binding (B4) brings it up to date."""
+    sandbox.add_chassis("hv1")
+    core = make_core()
+    worker = ovn_driver(core).worker
+    wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "first full sync")
+    net = core.create_network({"name": "n"})
+
+    def process_dies(port_id: str) -> None:
+        raise RuntimeError("killed before binding")
+    monkeypatch.setattr(core.binder, "bind", process_dies)
+    with pytest.raises(RuntimeError):
+        core.create_port({"network_id": net["id"], "binding:host_id": "hv1",
+                          "binding:profile": {"vif_plug_type": "dummy"}})
+    (port,) = core.list_all_ports()
+    assert port["binding:vif_type"] == "unbound"
+    assert lsp(sandbox, port["id"]) is None, "the create itself leaves the write to binding"
+    assert port["status"] == "DOWN" and port["status_reason"] == "binding pending"
+
+    worker._request_full("test")
+    wait_for(lambda: lsp(sandbox, port["id"]) is not None, 10, "LSP repaired")
+    row = lsp(sandbox, port["id"])
+    assert row["options"] == {"requested-chassis": "hv1", "vif-plug-type": "dummy",
+                              "vif-plug-mtu-request": str(net["mtu"])}
+    assert row["external_ids"]["neutrino:vif_type"] == "unbound"
+    assert port["id"] in switch_port_names(sandbox, net["id"])
+
+    monkeypatch.undo()
+    bound = core.get_port(port["id"])
+    assert bound["binding:vif_type"] == "ovs"
+    row = lsp(sandbox, port["id"])
+    assert row["external_ids"]["neutrino:vif_type"] == "ovs"
+    assert row["external_ids"]["neutrino:revision_number"] == str(bound["revision_number"])

@@ -6,9 +6,10 @@ import json
 import time
 
 from neutrino.core.plugin import Plugin
+from neutrino.ovn.status import StatusWorker
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
-from tests.ovn.conftest import CoreFactory
+from tests.ovn.conftest import CoreFactory, ovn_driver
 from tests.ovn.nb import plug, port_status, unplug, wait_network, wait_port
 
 
@@ -130,3 +131,61 @@ def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: Co
     assert port_status(api, port["id"])[0] == "DOWN", "no worker ran yet"
     make_core(workers=True)
     wait_port(api, port["id"], "ACTIVE")
+
+
+class Reports:
+    """The status worker's reports to the core, recorded on their way (nothing is faked)."""
+
+    def __init__(self, handle) -> None:  # noqa: ANN001 - the worker's CoreHandle
+        self.handle = handle
+        self.ports: list[tuple[str, str, str | None]] = []
+        self.network_calls = 0
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.handle, name)
+
+    def set_port_statuses(self, updates):  # noqa: ANN001, ANN201
+        self.ports.extend(updates)
+        return self.handle.set_port_statuses(updates)
+
+    def set_network_statuses(self, updates):  # noqa: ANN001, ANN201
+        self.network_calls += 1
+        return self.handle.set_network_statuses(updates)
+
+
+def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: CoreFactory,
+                                                monkeypatch) -> None:  # noqa: ANN001
+    """Create -> ACTIVE costs the status worker one SQL write per port: no transient
+    "interface not present" within the plug grace, nothing for writes that change no
+    status (the switch's ports, northd's up=false), and one NB write by the driver."""
+    monkeypatch.setattr(StatusWorker, "PLUG_GRACE", 30.0)
+    hv1 = sandbox.add_chassis("hv1")
+    core = make_core()
+    worker = ovn_driver(core).worker
+    net = core.create_network({"name": "n"})
+    wait_network(core, net["id"], "ACTIVE")
+    wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "first full sync")
+    reports = worker.core = Reports(worker.core)
+    transactions = []
+    nb = ovn_driver(core).nb
+    real = nb.transaction
+    monkeypatch.setattr(nb, "transaction", lambda *a, **k: transactions.append(1) or real(*a, **k))
+
+    ports = [core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})["id"]
+             for _ in range(3)]
+    assert len(transactions) == 3, "one NB transaction per bound port create"
+    for i, port_id in enumerate(ports):
+        plug(hv1, f"tap{i}", port_id)
+    for port_id in ports:
+        wait_port(core, port_id, "ACTIVE")
+    assert sorted(reports.ports) == sorted((p, "ACTIVE", None) for p in ports)
+    assert reports.network_calls == 0
+
+    # Not plugged: the precise reason comes once the grace is over.
+    monkeypatch.setattr(StatusWorker, "PLUG_GRACE", 0.5)
+    started = time.monotonic()
+    late = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    assert port_status(core, late["id"]) == ("DOWN", "bound to host 'hv1'; waiting for the "
+                                                     "port to come up")
+    wait_port(core, late["id"], "DOWN", "interface not present on chassis 'hv1'")
+    assert time.monotonic() - started >= 0.5
