@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
-from neutrino.log import JsonFormatter, RateLimit
+from neutrino.log import JsonFormatter, RateLimit, RateLimitedLog
 
 
 def record(msg: str, level: int = logging.WARNING) -> logging.LogRecord:
@@ -31,3 +31,18 @@ def test_json_lines() -> None:
     entry = json.loads(line)
     assert entry["level"] == "WARNING" and entry["msg"] == "port %s up"
     assert entry["logger"] == "neutrino.test"
+
+
+def test_rate_limited_log_is_per_condition(monkeypatch, caplog) -> None:  # noqa: ANN001
+    clock = [50.0]
+    monkeypatch.setattr("neutrino.log.time.monotonic", lambda: clock[0])
+    log = RateLimitedLog(logging.getLogger("neutrino.test"), interval=30)
+    with caplog.at_level(logging.WARNING, logger="neutrino.test"):
+        assert log.warning(("unknown-type", "lsp1"), "unknown plug type", lport="lsp1")
+        assert not log.warning(("unknown-type", "lsp1"), "unknown plug type", lport="lsp1")
+        assert log.warning(("unknown-type", "lsp2"), "unknown plug type", lport="lsp2")
+        log.forget(("unknown-type", "lsp1"))  # the condition cleared: a recurrence shows at once
+        assert log.warning(("unknown-type", "lsp1"), "unknown plug type", lport="lsp1 b")
+    assert [r.getMessage() for r in caplog.records] == [
+        "unknown plug type lport=lsp1", "unknown plug type lport=lsp2",
+        'unknown plug type lport="lsp1 b"']

@@ -25,7 +25,7 @@ from ovsdbapp.backend.ovs_idl import vlog
 
 from neutrino.agent.idl import OVS_COLUMNS, SB_COLUMNS, TrackedIdl, fetch_schema
 from neutrino.agent.local import LocalState
-from neutrino.agent.logs import RateLimitedLog, fmt
+from neutrino.log import RateLimitedLog, fmt
 from neutrino.agent.reconcile import PassContext, Reconciler
 from neutrino.agent.registry import ProviderRegistry
 from neutrino.agent.report import SbReporter

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.agent.logs import RateLimitedLog
+from neutrino.log import RateLimitedLog
 
 LOG = logging.getLogger(__name__)
 

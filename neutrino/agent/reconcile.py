@@ -28,7 +28,7 @@ from neutrino.agent.commands import (CreatePortCommand, RemovePortCommand,
                                      UpdateInterfaceCommand, plugged_external_ids)
 from neutrino.agent.idl import row_map, row_value
 from neutrino.agent.local import OVN_PLUGGED, LocalState
-from neutrino.agent.logs import RateLimitedLog, fmt
+from neutrino.log import RateLimitedLog, fmt
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle, ProviderRegistry
 from neutrino.agent.report import Problem, PortProblem

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 
 from neutrino.agent.calls import ContainedCaller
-from neutrino.agent.logs import fmt
+from neutrino.log import fmt
 from neutrino.agent.provider import VifPlugProvider
 
 LOG = logging.getLogger(__name__)

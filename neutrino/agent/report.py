@@ -32,7 +32,7 @@ import ovs.db.idl
 
 from neutrino.agent.commands import ExternalIdsCommand
 from neutrino.agent.idl import row_map
-from neutrino.agent.logs import fmt
+from neutrino.log import fmt
 
 LOG = logging.getLogger(__name__)
 

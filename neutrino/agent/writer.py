@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import ovs.db.idl
 
 from neutrino.agent.commands import Command, CreatePortCommand, RowGone
-from neutrino.agent.logs import fmt
+from neutrino.log import fmt
 from neutrino.agent.provider import PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from neutrino.agent.logs import RateLimitedLog
+from neutrino.log import RateLimitedLog
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
 
 LOG = logging.getLogger(__name__)
