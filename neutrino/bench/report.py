@@ -212,9 +212,10 @@ def tree_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by *pid* and its descendants.
 
     Taken before and after a phase, it gives the server's CPU cost per request,
-    a figure that, unlike throughput, hardly moves when other work shares the
-    machine.  Children that exited are not counted (reaped children's time is
-    not visible in /proc of a live process until its parent waits for them).
+    a figure that moves much less than throughput when other work shares the
+    machine.  Descendants that exited count too once reaped (their time is in
+    their parent's children-time fields), e.g. PostgreSQL's per-connection
+    backends.
     """
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -224,7 +225,8 @@ def tree_cpu_seconds(pid: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5)
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / ticks
 
 
