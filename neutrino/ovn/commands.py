@@ -81,10 +81,13 @@ class _Ensure(command.BaseCommand):
 
     table = ""
 
-    def __init__(self, api: Any, spec: RowSpec, force: bool = False) -> None:
+    def __init__(self, api: Any, spec: RowSpec, force: bool = False,
+                 unchanged_from: int | None = None) -> None:
         super().__init__(api)
         self.spec = spec
         self.force = force
+        #: A row written from this revision keeps it when its content is already right.
+        self.unchanged_from = unchanged_from
 
     def _write(self, txn: Any, row: Any | None, spec: RowSpec) -> tuple[Any, str]:
         if row is None:
@@ -98,11 +101,14 @@ class _Ensure(command.BaseCommand):
             LOG.debug("not writing %s %s: row has revision %s, spec %s",
                       spec.table, spec.name, row_revision(row), spec.revision)
             return row, STALE
-        row.verify("external_ids")
         changed = spec.differs(row)
+        revision = row_revision(row)
+        if not changed and revision in (spec.revision, self.unchanged_from):
+            return row, UNCHANGED
+        row.verify("external_ids")
         for column in changed:
             setattr(row, column, spec.columns[column])
-        if row_revision(row) != spec.revision:
+        if revision != spec.revision:
             row.setkey("external_ids", keys.REVISION, str(spec.revision))
         return row, UPDATED if changed else UNCHANGED
 
@@ -214,9 +220,12 @@ class EnsurePort(_Ensure):
             want = [dhcp] if dhcp is not None else []
             have = [] if self.result == CREATED else list(getattr(row, column))
             if [r.uuid for r in have] != [r.uuid for r in want]:
-                setattr(row, column, want)
                 if self.result == UNCHANGED:
                     self.result = UPDATED
+                    row.verify("external_ids")
+                    if row_revision(row) != self.spec.revision:
+                        row.setkey("external_ids", keys.REVISION, str(self.spec.revision))
+                setattr(row, column, want)
 
 
 class DeletePort(command.BaseCommand):

@@ -22,8 +22,8 @@ from typing import Any
 from ovsdbapp import exceptions as ovsdbapp_exceptions
 
 from neutrino.config import Settings
-from neutrino.drivers.api import (VIF_TYPE_UNBOUND, CoreHandle, MechanismDriver, NetworkContext,
-                                  PortContext, SubnetContext)
+from neutrino.drivers.api import (VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle,
+                                  MechanismDriver, NetworkContext, PortContext, SubnetContext)
 from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
 from neutrino.ovn.connection import Northbound, Southbound
@@ -176,24 +176,41 @@ class OVNMechanismDriver(MechanismDriver):
     def create_port_postcommit(self, context: PortContext) -> None:
         port = context.current
         if port.get("binding:host_id") and port.get("binding:vif_type") == VIF_TYPE_UNBOUND:
-            # The core binds such a port right after this call and always follows the
-            # binding commit (bound or binding_failed) with update_port_postcommit, which
-            # writes the complete LSP: one NB transaction per create instead of two, and
-            # no half-written LSP for the status worker to report on.  If the binding
-            # never commits (crash, SQL trouble), the port stays in SQL unbound: a read
-            # binds it (B4) and the drift repair creates its LSP either way.
-            LOG.debug("port %s: NB write left to the binding's update", port["id"])
-            return
-        self.update_port_postcommit(context)
+            # The core binds such a port right after this call (and follows the binding
+            # commit with update_port_postcommit).  Write the LSP now, as the binding
+            # will leave it: the data plane options depend on the host and profile only,
+            # and the one binding-dependent column (neutrino:vif_type) is what bind_port
+            # is about to decide.  The chassis can start plugging while the binding
+            # commits, and the binding's update then finds nothing to write.  A wrong
+            # guess (chassis gone meanwhile, another driver bound) is corrected by that
+            # update; a binding cut short (crash) leaves SQL unbound, which the drift
+            # repair writes back and a read (B4) binds.
+            port = {**port, "binding:vif_type": self._expected_vif_type(context)}
+        self._write_port(context, port)
 
     def update_port_postcommit(self, context: PortContext) -> None:
-        port = context.current
+        self._write_port(context, context.current)
+
+    def _expected_vif_type(self, context: PortContext) -> str:
+        assert self.directory is not None
+        if not self.directory.synced:
+            return VIF_TYPE_BINDING_FAILED
+        decision = binding.decide(context.current, context.network.network_segments,
+                                  self.directory)
+        return decision.vif_type if decision.bound else VIF_TYPE_BINDING_FAILED
+
+    def _write_port(self, context: PortContext, port: dict[str, Any]) -> None:
         dpu = None
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)
         spec = desired.port_spec(port, context.network.current, dpu)
+        # A row written from the previous revision whose content this revision does not
+        # change needs no write (no round trip): no writer between the two revisions
+        # exists that a newer revision number would have to fend off.
+        previous = desired.revision_of(context.original) if context.original else None
         self._apply(f"port {port['id']}",
-                    [self._switch(context.network), commands.EnsurePort(self.nb, spec)],
+                    [self._switch(context.network),
+                     commands.EnsurePort(self.nb, spec, unchanged_from=previous)],
                     ("port", port["id"]))
 
     def delete_port_postcommit(self, context: PortContext) -> None:

@@ -224,13 +224,17 @@ class StatusWorker:
         if not self._held:
             return  # whoever takes the lock starts with a full sync
         # Only changes that can change a status count: a port's LSP facts
-        # (LspView), a network's switch appearing or going.  Every port write
-        # also updates its switch's ``ports`` and northd's ``up=[false]`` on a
-        # new LSP changes nothing either; each would cost a SQL write transaction.
+        # (LspView) or a write by Neutrino (a new revision: the core may have
+        # rewritten the status meanwhile, e.g. a binding committed after the port
+        # went ACTIVE), and a network's switch appearing or going.  Every port write
+        # also updates its switch's ``ports``, and northd's ``up=[false]`` on a new
+        # LSP changes nothing; each would cost a SQL write transaction.
         if isinstance(before or after, LspRow):
             views = [LspView.of(r) if r is not None and keys.PORT_ID in r.external_ids else None
                      for r in (before, after)]
-            if views[0] != views[1]:
+            if views[0] != views[1] or (
+                    before is not None and after is not None and
+                    before.external_ids.get(keys.REVISION) != after.external_ids.get(keys.REVISION)):
                 old_view, new_view = views
                 with self._cond:
                     self._dirty_ports.update(v.port_id for v in views if v is not None)

@@ -112,9 +112,9 @@ def test_nothing_to_repair_writes_nothing(sandbox: Sandbox, make_core: CoreFacto
 
 def test_a_create_cut_short_before_its_binding_is_repaired(
         sandbox: Sandbox, make_core: CoreFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A bound port's LSP is written once, by the binding's update.  If the process dies
-    between the create's commit and the binding's, the repair writes the LSP from SQL,
-    and the read that finishes the binding (B4) brings it up to date."""
+    """A bound port's LSP is written once, at create, as the binding will leave it.  If
+    the process dies between the create's commit and the binding's, the repair makes NB
+    match SQL (unbound), and the read that finishes the binding (B4) brings it up to date."""
     sandbox.add_chassis("hv1")
     core = make_core()
     worker = ovn_driver(core).worker
@@ -129,16 +129,16 @@ def test_a_create_cut_short_before_its_binding_is_repaired(
                           "binding:profile": {"vif_plug_type": "dummy"}})
     (port,) = core.list_all_ports()
     assert port["binding:vif_type"] == "unbound"
-    assert lsp(sandbox, port["id"]) is None, "the create itself leaves the write to binding"
-    assert port["status"] == "DOWN" and port["status_reason"] == "binding pending"
-
-    worker._request_full("test")
-    wait_for(lambda: lsp(sandbox, port["id"]) is not None, 10, "LSP repaired")
     row = lsp(sandbox, port["id"])
     assert row["options"] == {"requested-chassis": "hv1", "vif-plug-type": "dummy",
                               "vif-plug-mtu-request": str(net["mtu"])}
-    assert row["external_ids"]["neutrino:vif_type"] == "unbound"
+    assert row["external_ids"]["neutrino:vif_type"] == "ovs", "written as the binding would"
     assert port["id"] in switch_port_names(sandbox, net["id"])
+
+    worker._request_full("test")
+    wait_for(lambda: lsp(sandbox, port["id"])["external_ids"]["neutrino:vif_type"] == "unbound",
+             10, "NB matches SQL")
+    assert lsp(sandbox, port["id"])["options"] == row["options"]
 
     monkeypatch.undo()
     bound = core.get_port(port["id"])

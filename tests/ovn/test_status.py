@@ -6,6 +6,7 @@ import json
 import time
 
 from neutrino.core.plugin import Plugin
+from neutrino.ovn import commands
 from neutrino.ovn.status import StatusWorker
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -155,9 +156,10 @@ class Reports:
 
 def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: CoreFactory,
                                                 monkeypatch) -> None:  # noqa: ANN001
-    """Create -> ACTIVE costs the status worker one SQL write per port: no transient
-    "interface not present" within the plug grace, nothing for writes that change no
-    status (the switch's ports, northd's up=false), and one NB write by the driver."""
+    """Create -> ACTIVE costs one NB write by the driver (at create, as the binding will
+    leave the LSP) and one SQL write by the status worker: no transient "interface not
+    present" within the plug grace, nothing for NB changes that change no status (the
+    switch's ports, northd's up=false)."""
     monkeypatch.setattr(StatusWorker, "PLUG_GRACE", 30.0)
     hv1 = sandbox.add_chassis("hv1")
     core = make_core()
@@ -166,14 +168,19 @@ def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: Cor
     wait_network(core, net["id"], "ACTIVE")
     wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "first full sync")
     reports = worker.core = Reports(worker.core)
-    transactions = []
-    nb = ovn_driver(core).nb
-    real = nb.transaction
-    monkeypatch.setattr(nb, "transaction", lambda *a, **k: transactions.append(1) or real(*a, **k))
+    driver = ovn_driver(core)
+    port_writes: list[str] = []
+    real_apply = driver._apply
+
+    def apply(what, cmds, on_failure=None):  # noqa: ANN001, ANN202
+        real_apply(what, cmds, on_failure)
+        port_writes.extend(c.result for c in cmds if isinstance(c, commands.EnsurePort))
+    monkeypatch.setattr(driver, "_apply", apply)
 
     ports = [core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})["id"]
              for _ in range(3)]
-    assert len(transactions) == 3, "one NB transaction per bound port create"
+    # The create writes the LSP as bound; the binding's update finds nothing to write.
+    assert port_writes == ["created", "unchanged"] * 3
     for i, port_id in enumerate(ports):
         plug(hv1, f"tap{i}", port_id)
     for port_id in ports:
