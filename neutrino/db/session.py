@@ -26,7 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -67,6 +67,36 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+#: A pooled PostgreSQL connection unused for longer than this is pinged before use.
+PING_IDLE_AFTER = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle: a restarted server or a
+    connection dropped by a firewall costs a reconnect, not a failed request.
+
+    ``pool_pre_ping`` pings on every checkout: one more round trip per request,
+    a tenth of a port show; a busy server reuses connections within milliseconds.
+    """
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn, record) -> None:  # noqa: ANN001
+        record.info.pop("idle_since", None)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:  # noqa: ANN001
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:  # noqa: ANN001
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_AFTER:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # noqa: BLE001 - any failure means: reconnect
+            raise DisconnectionError(f"pooled connection unusable: {e}") from e
 
 
 class _WriterLock:
@@ -125,7 +155,8 @@ class Database:
             self._writer: _WriterLock | None = _WriterLock(make_url(url).database)
         else:
             self.write_engine = self.read_engine = create_engine(
-                url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+                url, pool_size=10, max_overflow=20)
+            _ping_when_idle(self.write_engine)
             self._writer = None
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
