@@ -13,6 +13,7 @@ leaves half-written rows.
 """
 from __future__ import annotations
 
+import collections
 import ipaddress
 import logging
 import os
@@ -107,9 +108,15 @@ NETWORK_COLUMNS, SUBNET_COLUMNS, PORT_COLUMNS = _net_columns(), _subnet_columns(
 TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
 TAKEN_AMONG = TAKEN.where(IPAllocation.ip_address.in_(bindparam("ips", expanding=True)))
 PORT_INSERT, IP_INSERT = insert(Port.__table__), insert(IPAllocation.__table__)
-NETWORK_BY_ID = select(Network.__table__).where(Network.id == bindparam("id"))
-SEGMENTS_OF = select(NetworkSegment.__table__).where(
-    NetworkSegment.network_id == bindparam("id")).order_by(NetworkSegment.segment_index)
+_SEGMENT_FIELDS = ("id", "network_type", "physical_network", "segmentation_id")
+SegmentRow = collections.namedtuple("SegmentRow", _SEGMENT_FIELDS)
+#: A network and its segments in one round trip (segment columns prefixed ``segment_``).
+NETWORK_WITH_SEGMENTS = select(
+    Network.__table__,
+    *(NetworkSegment.__table__.c[f].label(f"segment_{f}") for f in _SEGMENT_FIELDS),
+).select_from(Network.__table__.outerjoin(
+    NetworkSegment.__table__, NetworkSegment.network_id == Network.id,
+)).where(Network.id == bindparam("id")).order_by(NetworkSegment.segment_index)
 SUBNETS_OF = select(Subnet.__table__).where(
     Subnet.network_id == bindparam("id")).order_by(Subnet.created_at, Subnet.id)
 PORT_BY_ID = select(Port.__table__).where(Port.id == bindparam("id"))
@@ -194,10 +201,12 @@ class Plugin:
     def _network_view(self, session: Session, net_id: str) -> RowView:
         """The network with its segments and subnets, read-only, for creating a port."""
         conn = session.connection()
-        row = conn.execute(NETWORK_BY_ID, {"id": net_id}).first()
-        if row is None:
+        rows = conn.execute(NETWORK_WITH_SEGMENTS, {"id": net_id}).all()
+        if not rows:
             raise exc.NetworkNotFound(net_id=net_id)
-        return RowView(row, segments=conn.execute(SEGMENTS_OF, {"id": net_id}).all(),
+        segments = [SegmentRow(*(getattr(r, f"segment_{f}") for f in _SEGMENT_FIELDS))
+                    for r in rows if r.segment_id is not None]
+        return RowView(rows[0], segments=segments,
                        subnets=conn.execute(SUBNETS_OF, {"id": net_id}).all())
 
     def _network_dict(self, net: Network) -> dict[str, Any]:
