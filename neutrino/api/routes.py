@@ -160,8 +160,9 @@ def event_filter(params: Any) -> Callable[[dict[str, Any]], bool]:
     return lambda event: all(event[k] in values for k, values in wanted.items())
 
 
-def build_router(plugin: Plugin, hub: EventHub) -> APIRouter:
-    router = APIRouter()
+def build_router(plugin: Plugin, hub: EventHub, router: APIRouter | None = None) -> APIRouter:
+    """The API's routes, on *router* (e.g. the app's own, see ``create_app``) or a new one."""
+    router = router if router is not None else APIRouter()
     add_resource(router, plugin, "network", "networks", schemas.NetworkCreate,
                  schemas.NetworkUpdate, network_attrs)
     add_resource(router, plugin, "subnet", "subnets", schemas.SubnetCreate,
