@@ -766,8 +766,12 @@ def run(args: argparse.Namespace) -> int:
         for kind in kinds:
             with database(kind, workdir) as db:
                 output["results"][kind] = asyncio.run(bench_one(db, workdir, args, progress))
+    output["machine"]["loadavg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     output["targets"] = check_targets(output["results"])
     print(tables(output))
+    print(f"\nload average at start {output['machine']['loadavg_at_start']}, at end "
+          f"{output['machine']['loadavg_at_end']} ({output['machine']['cpus']} CPUs): "
+          "figures are only comparable on a quiet machine")
     if args.output:
         report.write_json(args.output, output)
     return 0
