@@ -743,18 +743,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mechanism-drivers", default="",
                         help="NEUTRINO_MECHANISM_DRIVERS of the server (default: none, pure core)")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="scheduling priority of the bench, its server and database "
+                             "(e.g. -5 on a machine shared with other work; negative needs root)")
     parser.add_argument("--workdir", help="keep server logs and SQLite files here")
     parser.add_argument("--output", help="write the results as JSON to this file")
 
 
 def run(args: argparse.Namespace) -> int:
     progress = Progress()
+    if args.nice:
+        os.nice(args.nice)  # inherited by the server and PostgreSQL started below
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     output: dict[str, Any] = {
         "bench": "api", "machine": report.machine(),
         "settings": {"clients": args.clients, "ports": args.ports, "list_size": args.list_size,
                      "rss_ports": args.rss_ports, "fill": args.fill, "workers": args.workers,
-                     "client": args.client,
+                     "client": args.client, "nice": args.nice,
                      "mechanism_drivers": args.mechanism_drivers},
         "results": {}, "targets": []}
     with contextlib.ExitStack() as stack:

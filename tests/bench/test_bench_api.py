@@ -38,7 +38,7 @@ def test_bench_api_on_both_databases(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert report["bench"] == "api"
     assert report["settings"] == {"clients": [1, 2], "ports": 20, "list_size": 30,
                                   "rss_ports": 45, "fill": "api", "workers": 2,
-                                  "client": "raw", "mechanism_drivers": ""}
+                                  "client": "raw", "nice": 0, "mechanism_drivers": ""}
     assert set(report["results"]) == {"sqlite", "postgresql"}
     for db, result in report["results"].items():
         assert set(result["baseline"]) == set(result["operations"]) == {"1", "2"}
