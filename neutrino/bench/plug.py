@@ -93,7 +93,8 @@ class FirstSeen:
 
 def watch_up(nb_remote: str) -> FirstSeen:
     return FirstSeen(nb_remote, "OVN_Northbound", "Logical_Switch_Port", ["name", "up"],
-                     lambda r: r.name if r.up == [True] else None)
+                     # A row just inserted may not carry ``up`` yet.
+                     lambda r: r.name if getattr(r, "up", None) == [True] else None)
 
 
 def watch_plugged(ovs_remote: str) -> FirstSeen:
