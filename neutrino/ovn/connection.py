@@ -81,6 +81,49 @@ class NullListener:
         pass
 
 
+class ListenerSlot(NullListener):
+    """A listener that can be plugged in after the connection started.
+
+    The status worker shares the NB connection its process already has for API
+    writes (one copy of NB per process: loading 10,000 LSPs costs seconds of CPU
+    at start).  :meth:`connect` hands the listener the rows loaded so far, under
+    the connection lock, so nothing is missed or seen twice.
+    """
+
+    def __init__(self) -> None:
+        self._idl: Any = None
+        self._target: Any = None
+
+    def attach(self, idl: Any) -> None:
+        self._idl = idl
+
+    def connect(self, target: Any, lock: threading.RLock) -> None:
+        with lock:
+            attach = getattr(target, "attach", None)
+            if attach is not None:
+                attach(self._idl)
+            for table in self._idl.tables.values():
+                for row in list(table.rows.values()):
+                    target.row_changed("create", row, None)
+            self._target = target
+            if self._idl.ready:
+                target.ready_changed(True)
+
+    def ready_changed(self, ready: bool) -> None:
+        if self._target is not None:
+            self._target.ready_changed(ready)
+
+    def row_changed(self, event: str, row: Any, old: Any) -> None:
+        if self._target is not None:
+            self._target.row_changed(event, row, old)
+
+    def changes_done(self) -> None:
+        if self._target is not None:
+            done = getattr(self._target, "changes_done", None)
+            if done is not None:
+                done()
+
+
 def schema_helper(remote: str, schema_name: str,
                   tables: dict[str, list[str]]) -> ovs_idl.SchemaHelper:
     """A schema helper for ``tables``: local schema file if installed, else the server's."""
@@ -198,6 +241,29 @@ class Northbound(_Client, nb_impl.OvnNbApiIdlImpl):
     def __init__(self, remote: str, timeout: float, listener: IdlListener | None = None,
                  lock_name: str | None = None) -> None:
         self._setup(remote, timeout, NB_TABLES, listener, lock_name)
+
+
+class LockSession:
+    """An OVSDB session whose only job is to ask for a lock and report who holds it.
+
+    It monitors one tiny table (ovsdb-server grants locks per session, and the
+    IDL judges the lock on a live, synced session), so holding it costs nothing
+    while the process's data connection carries the database.  When the process
+    dies the session drops and the server hands the lock to the next waiter.
+    """
+
+    def __init__(self, remote: str, timeout: float, schema_name: str,
+                 table: tuple[str, str], lock_name: str, listener: IdlListener) -> None:
+        helper = schema_helper(remote, schema_name, {table[0]: [table[1]]})
+        self.connection = Connection(NeutrinoIdl(remote, helper, listener, lock_name), timeout)
+        self.connection.start()
+
+    @property
+    def holds_lock(self) -> bool:
+        return self.connection.idl.holds_lock
+
+    def close(self) -> None:
+        self.connection.stop(timeout=5)
 
 
 class Southbound(_Client, sb_impl.OvnSbApiIdlImpl):

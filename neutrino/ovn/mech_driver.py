@@ -26,7 +26,7 @@ from neutrino.drivers.api import (VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, Cor
                                   MechanismDriver, NetworkContext, PortContext, SubnetContext)
 from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
-from neutrino.ovn.connection import Northbound, Southbound
+from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
 from neutrino.ovn.status import BUILD, NB_UNREACHABLE, StatusWorker
 
@@ -56,16 +56,21 @@ class OVNMechanismDriver(MechanismDriver):
         self.directory = ChassisDirectory(down_time=self.agent_down_time)
         self.sb = Southbound(self.settings.ovn_sb_connection, self.settings.ovsdb_timeout,
                              listener=self.directory)
-        self.nb = Northbound(self.settings.ovn_nb_connection, self.settings.ovsdb_timeout)
+        #: The status worker, if this process runs one, plugs into this NB connection.
+        self._nb_events = ListenerSlot()
+        self.nb = Northbound(self.settings.ovn_nb_connection, self.settings.ovsdb_timeout,
+                             listener=self._nb_events)
         LOG.info("OVN driver: NB %s, SB %s", self.settings.ovn_nb_connection,
                  self.settings.ovn_sb_connection)
 
     def start_workers(self) -> None:
         if self.core is None or self.directory is None or self.settings is None:
             raise RuntimeError("initialize() must be called before start_workers()")
+        assert self.nb is not None
         self.worker = StatusWorker(
-            self.settings.ovn_nb_connection, self.settings.ovsdb_timeout, self.core,
-            self.directory, maintenance_interval=self.settings.maintenance_interval,
+            self.nb, self._nb_events, self.settings.ovn_nb_connection,
+            self.settings.ovsdb_timeout, self.core, self.directory,
+            maintenance_interval=self.settings.maintenance_interval,
             heartbeat_interval=self.heartbeat_interval)
         self.worker.start()
 

@@ -28,7 +28,7 @@ from typing import Any
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle
 from neutrino.ovn import binding, commands, keys
 from neutrino.ovn.chassis import ChassisDirectory
-from neutrino.ovn.connection import Northbound
+from neutrino.ovn.connection import ListenerSlot, LockSession, Northbound, NullListener
 from neutrino.ovn.desired import network_segments
 from neutrino.ovn.nbcache import LspRow, NbCache, SwitchRow
 from neutrino.ovn.repair import DriftRepair
@@ -106,6 +106,16 @@ def network_status(exists: bool) -> Status:
     return (ACTIVE, None) if exists else (BUILD, WAITING_FOR_SWITCH)
 
 
+class _LockEvents(NullListener):
+    """The lock session's news for the worker: only whether it holds the lock."""
+
+    def __init__(self, worker: StatusWorker) -> None:
+        self._worker = worker
+
+    def lock_changed(self, held: bool) -> None:
+        self._worker.lock_changed(held)
+
+
 def _chunks(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -132,10 +142,14 @@ class StatusWorker:
     #: ~100 ms, and the transient DOWN would cost a SQL write per port create.
     PLUG_GRACE = 1.0
 
-    def __init__(self, nb_remote: str, timeout: float, core: CoreHandle,
-                 directory: ChassisDirectory, maintenance_interval: float = 60.0,
-                 heartbeat_interval: float = 10.0, repair: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, nb: Northbound, events: ListenerSlot, nb_remote: str, timeout: float,
+                 core: CoreHandle, directory: ChassisDirectory,
+                 maintenance_interval: float = 60.0, heartbeat_interval: float = 10.0,
+                 repair: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+        #: The process's NB connection (shared with its API writes): its copy of NB
+        #: feeds the worker's, and the repair and heartbeats write through it.
+        self.nb = nb
+        self._events = events
         self.nb_remote = nb_remote
         self.timeout = timeout
         self.core = core
@@ -145,12 +159,14 @@ class StatusWorker:
         self.repair_enabled = repair
         self._clock = clock
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
-        self.nb: Northbound | None = None
+        self.lock: LockSession | None = None
         self.cache = NbCache()
         self._idl: Any = None
         self.repair: DriftRepair | None = None
         self._cond = threading.Condition()
         self._held = False
+        #: The data connection holds a complete, current copy of NB.
+        self._data_ready = False
         self._stopping = False
         self._full_reason: str | None = None
         self._dirty_ports: set[str] = set()
@@ -158,6 +174,8 @@ class StatusWorker:
         self._chassis_changed = False
         #: Dirty ports or networks recorded in the current IDL pass, not yet signalled.
         self._pending = False
+        #: The NB copy is complete: rows arriving now are new, not the initial load.
+        self._loaded = False
         #: port id -> end of its PLUG_GRACE (connection thread writes, worker reads).
         self._fresh: dict[str, float] = {}
         #: port id -> when to look again at a port whose "not present" was held back.
@@ -172,9 +190,10 @@ class StatusWorker:
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
-        self.nb = Northbound(self.nb_remote, self.timeout, listener=self,
-                             lock_name=keys.STATUS_LOCK)
         self.repair = DriftRepair(self.nb, self.cache, self.core, self.directory)
+        self._events.connect(self, self.nb.read_lock())
+        self.lock = LockSession(self.nb_remote, self.timeout, "OVN_Northbound",
+                                ("NB_Global", "nb_cfg"), keys.STATUS_LOCK, _LockEvents(self))
         self._thread = threading.Thread(target=self._run, name="neutrino-status-worker",
                                         daemon=True)
         self._thread.start()
@@ -185,8 +204,8 @@ class StatusWorker:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self.nb is not None:
-            self.nb.close()
+        if self.lock is not None:
+            self.lock.close()
 
     @property
     def holds_lock(self) -> bool:
@@ -201,6 +220,9 @@ class StatusWorker:
         self._idl = idl
 
     def ready_changed(self, ready: bool) -> None:
+        self._loaded = ready
+        with self._cond:
+            self._data_ready = ready
         if ready:
             self.cache.prune(self._idl)
             self._request_full("northbound connected")
@@ -239,7 +261,7 @@ class StatusWorker:
                 with self._cond:
                     self._dirty_ports.update(v.port_id for v in views if v is not None)
                     self._pending = True
-                    if new_view is not None and (
+                    if new_view is not None and self._loaded and (
                             old_view is None or
                             old_view.requested_chassis != new_view.requested_chassis):
                         # Re-inserted, so the dict stays ordered by end of grace.
@@ -285,14 +307,15 @@ class StatusWorker:
         next_beat = self._clock() + self.heartbeat_interval
         while True:
             with self._cond:
-                while not self._stopping and not (self._held and self._has_work()):
+                while not self._stopping and not (self._held and self._data_ready
+                                                  and self._has_work()):
                     wait = min(next_full, next_beat, self._next_deferred()) - self._clock()
                     if wait <= 0:
                         break
                     self._cond.wait(wait)
                 if self._stopping:
                     return
-                held = self._held
+                held = self._held and self._data_ready
             now = self._clock()
             if not held:
                 next_full = max(next_full, now + self.maintenance_interval)

@@ -99,6 +99,10 @@ def test_row_ahead_of_sql_is_overwritten_on_the_second_pass(
         core.port_without_binding(port["id"])["revision_number"]
 
 
+def without_up(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "up"} for row in rows]
+
+
 def test_nothing_to_repair_writes_nothing(sandbox: Sandbox, make_core: CoreFactory) -> None:
     core = make_core(maintenance_interval=0.3)
     topology(core)
@@ -107,7 +111,8 @@ def test_nothing_to_repair_writes_nothing(sandbox: Sandbox, make_core: CoreFacto
     syncs = worker.stats["full_syncs"]
     wait_for(lambda: worker.stats["full_syncs"] >= syncs + 3, 10, "three more passes")
     assert worker.health()["repairs"] == {}
-    assert nb_rows(sandbox, "Logical_Switch_Port") == before
+    # ``up`` is ovn-northd's to write (it may set up=false on new rows meanwhile).
+    assert without_up(nb_rows(sandbox, "Logical_Switch_Port")) == without_up(before)
 
 
 def test_a_create_cut_short_before_its_binding_is_repaired(

@@ -121,17 +121,22 @@ def test_a_burst_of_ports_goes_active_together(sandbox: Sandbox, core: Plugin) -
     assert time.monotonic() - all_up < 1.0, "statuses follow NB within a second"
 
 
-def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: CoreFactory) -> None:
-    """A port whose up event nobody handled (no status worker) is fixed on start."""
+def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: CoreFactory,
+                                                monkeypatch) -> None:  # noqa: ANN001
+    """A port whose up event nobody handled (no status worker) is fixed on start; the
+    plug grace is for LSPs created while the worker runs, not for its initial NB load."""
+    monkeypatch.setattr(StatusWorker, "PLUG_GRACE", 30.0)
     hv1 = sandbox.add_chassis("hv1")
     api = make_core(workers=False)
-    _, port = bound_port(api)
+    net, port = bound_port(api)
+    idle = api.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
     plug(hv1, "tap1", port["id"])
     sandbox.wait_port_up(port["id"])
     time.sleep(0.2)
     assert port_status(api, port["id"])[0] == "DOWN", "no worker ran yet"
     make_core(workers=True)
     wait_port(api, port["id"], "ACTIVE")
+    wait_port(api, idle["id"], "DOWN", "interface not present on chassis 'hv1'")
 
 
 class Reports:
