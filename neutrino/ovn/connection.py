@@ -4,7 +4,8 @@ ovsdbapp's stock ``Connection.start()`` waits until the first database dump
 arrives and fails when the server is down, and its ``Backend`` keeps a single
 connection per class.  Neutrino needs an API worker to start (and accept
 writes) while NB is unreachable, and the status-worker process to hold two NB
-connections (a plain one and a locked one).  So:
+sessions: the data connection it shares with its API writes, and a lock
+session that monitors only ``NB_Global``.  So:
 
 * the IDL is built from the locally installed schema when present (no round
   trip at start), registering only the columns Neutrino reads or writes;
@@ -238,32 +239,18 @@ class _Client:
 
 
 class Northbound(_Client, nb_impl.OvnNbApiIdlImpl):
-    def __init__(self, remote: str, timeout: float, listener: IdlListener | None = None,
-                 lock_name: str | None = None) -> None:
-        self._setup(remote, timeout, NB_TABLES, listener, lock_name)
+    """NB; ``tables`` narrows what is monitored (default: everything Neutrino uses).
 
-
-class LockSession:
-    """An OVSDB session whose only job is to ask for a lock and report who holds it.
-
-    It monitors one tiny table (ovsdb-server grants locks per session, and the
-    IDL judges the lock on a live, synced session), so holding it costs nothing
-    while the process's data connection carries the database.  When the process
-    dies the session drops and the server hands the lock to the next waiter.
+    A lock session is a Northbound with ``lock_name`` and only ``NB_Global``: it
+    costs nothing to keep while the process's data connection carries NB, and its
+    transactions (heartbeats, the worker's identity) are refused by python-ovs
+    once the lock is lost.
     """
 
-    def __init__(self, remote: str, timeout: float, schema_name: str,
-                 table: tuple[str, str], lock_name: str, listener: IdlListener) -> None:
-        helper = schema_helper(remote, schema_name, {table[0]: [table[1]]})
-        self.connection = Connection(NeutrinoIdl(remote, helper, listener, lock_name), timeout)
-        self.connection.start()
-
-    @property
-    def holds_lock(self) -> bool:
-        return self.connection.idl.holds_lock
-
-    def close(self) -> None:
-        self.connection.stop(timeout=5)
+    def __init__(self, remote: str, timeout: float, listener: IdlListener | None = None,
+                 lock_name: str | None = None,
+                 tables: dict[str, list[str]] | None = None) -> None:
+        self._setup(remote, timeout, tables or NB_TABLES, listener, lock_name)
 
 
 class Southbound(_Client, sb_impl.OvnSbApiIdlImpl):

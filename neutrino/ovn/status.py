@@ -28,7 +28,7 @@ from typing import Any
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle
 from neutrino.ovn import binding, commands, keys
 from neutrino.ovn.chassis import ChassisDirectory
-from neutrino.ovn.connection import ListenerSlot, LockSession, Northbound, NullListener
+from neutrino.ovn.connection import ListenerSlot, Northbound, NullListener
 from neutrino.ovn.desired import network_segments
 from neutrino.ovn.nbcache import LspRow, NbCache, SwitchRow
 from neutrino.ovn.repair import DriftRepair
@@ -45,6 +45,8 @@ NOT_PRESENT = "interface not present on chassis"
 SB_UNKNOWN = "waiting for OVN southbound (chassis not known yet)"
 
 Status = tuple[str, "str | None"]
+#: What the worker's lock session monitors: the row it writes heartbeats and its identity to.
+LOCK_SESSION_TABLES = {"NB_Global": ["nb_cfg", "external_ids"]}
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,8 @@ class StatusWorker:
         self.repair_enabled = repair
         self._clock = clock
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
-        self.lock: LockSession | None = None
+        #: The session holding the OVSDB lock; NB_Global writes go through it (fenced).
+        self.lock: Northbound | None = None
         self.cache = NbCache()
         self._idl: Any = None
         self.repair: DriftRepair | None = None
@@ -192,8 +195,8 @@ class StatusWorker:
     def start(self) -> None:
         self.repair = DriftRepair(self.nb, self.cache, self.core, self.directory)
         self._events.connect(self, self.nb.read_lock())
-        self.lock = LockSession(self.nb_remote, self.timeout, "OVN_Northbound",
-                                ("NB_Global", "nb_cfg"), keys.STATUS_LOCK, _LockEvents(self))
+        self.lock = Northbound(self.nb_remote, self.timeout, listener=_LockEvents(self),
+                               lock_name=keys.STATUS_LOCK, tables=LOCK_SESSION_TABLES)
         self._thread = threading.Thread(target=self._run, name="neutrino-status-worker",
                                         daemon=True)
         self._thread.start()
@@ -517,23 +520,23 @@ class StatusWorker:
 
         Written only when something changed: every NB_Global write wakes ovn-northd.
         """
-        assert self.nb is not None
-        with self.nb.read_lock():
-            row = next(iter(self.nb.tables["NB_Global"].rows.values()), None)
+        assert self.lock is not None
+        with self.lock.read_lock():
+            row = next(iter(self.lock.tables["NB_Global"].rows.values()), None)
             published = row is not None and \
                 row.external_ids.get(keys.GLOBAL_WORKER) == self.identity
         if published and not repairs:
             return
         increments = {keys.GLOBAL_REPAIRS_PREFIX + name: n for name, n in (repairs or {}).items()}
-        with self.nb.transaction(check_error=True) as txn:
-            txn.add(commands.SetGlobalInfo(self.nb, {keys.GLOBAL_WORKER: self.identity},
+        with self.lock.transaction(check_error=True) as txn:
+            txn.add(commands.SetGlobalInfo(self.lock, {keys.GLOBAL_WORKER: self.identity},
                                            increments))
 
     def _heartbeat(self) -> None:
         """Bump nb_cfg so live chassis answer; react to chassis coming and going."""
-        assert self.nb is not None
-        with self.nb.transaction(check_error=True) as txn:
-            txn.add(commands.BumpNbCfg(self.nb))
+        assert self.lock is not None
+        with self.lock.transaction(check_error=True) as txn:
+            txn.add(commands.BumpNbCfg(self.lock))
         self._publish()
         alive = self.directory.alive_names()
         if alive != self._alive:
