@@ -12,9 +12,11 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from pydantic import create_model
+from starlette.background import BackgroundTask
 
 from neutrino.api import schemas
 from neutrino.api.listing import list_query, page_links, select_fields
+from neutrino.api.memory import RELEASE_AFTER, release_memory
 from neutrino.api.watch import EventHub, event_stream, wait_for_status
 from neutrino.core import exceptions as exc
 from neutrino.core.plugin import Plugin
@@ -101,7 +103,10 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
         links = page_links(str(request.url.replace(query="")), request.query_params, items, more, query)
         if links:
             body[f"{collection}_links"] = links
-        return json(body)
+        response = json(body)
+        if len(items) >= RELEASE_AFTER:
+            response.background = BackgroundTask(release_memory)
+        return response
 
     @router.post(f"/v2.0/{collection}", name=f"create_{name}", tags=[collection], status_code=201)
     def create_item(body: create_body) -> JSONResponse:  # type: ignore[valid-type]
