@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from neutrino.drivers.api import CoreHandle
@@ -48,8 +48,11 @@ class DriftRepair:
     CHUNK = 200
 
     def __init__(self, nb: Any, cache: NbCache, core: CoreHandle,
-                 directory: ChassisDirectory) -> None:
+                 directory: ChassisDirectory,
+                 leading: Callable[[], bool] = lambda: True) -> None:
         self.nb = nb
+        #: Checked between transactions: a worker that lost its lock stops writing.
+        self.leading = leading
         self.cache = cache
         self.core = core
         self.directory = directory
@@ -155,6 +158,9 @@ class DriftRepair:
         plan = self._plan()
         done: collections.Counter[str] = collections.Counter()
         for start in range(0, len(plan), self.CHUNK):
+            if not self.leading():
+                LOG.info("drift repair stopped: no longer the status worker")
+                break
             chunk = plan[start:start + self.CHUNK]
             with self.nb.transaction(check_error=True) as txn:
                 for _, _, command, _ in chunk:

@@ -193,7 +193,8 @@ class StatusWorker:
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
-        self.repair = DriftRepair(self.nb, self.cache, self.core, self.directory)
+        self.repair = DriftRepair(self.nb, self.cache, self.core, self.directory,
+                                  leading=lambda: self._held)
         self._events.connect(self, self.nb.read_lock())
         self.lock = Northbound(self.nb_remote, self.timeout, listener=_LockEvents(self),
                                lock_name=keys.STATUS_LOCK, tables=LOCK_SESSION_TABLES)
