@@ -134,7 +134,11 @@ def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: Co
     sandbox.wait_port_up(port["id"])
     time.sleep(0.2)
     assert port_status(api, port["id"])[0] == "DOWN", "no worker ran yet"
-    make_core(workers=True)
+    # The worker joins a connection that has already loaded NB (it shares its
+    # process's): it starts from the rows loaded so far.
+    late = make_core(workers=False)
+    wait_for(lambda: ovn_driver(late).nb.ready, 10, "NB loaded")
+    late.start_workers()
     wait_port(api, port["id"], "ACTIVE")
     wait_port(api, idle["id"], "DOWN", "interface not present on chassis 'hv1'")
 
