@@ -339,6 +339,24 @@ class RawClient:
                 writer.close()
         return RawResponse(status, content)
 
+    async def open(self, count: int) -> None:
+        """Open *count* connections one after another, each answering a ``GET /``
+        before the next is opened.
+
+        Independent clients connect at different times; a burst of connects
+        from one load generator instead lands them all on the server worker
+        that wakes first (it accepts every pending connection at once).
+        """
+        opened = []
+        for _ in range(count):
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            writer.write(f"GET / HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                         "Content-Length: 0\r\n\r\n".encode())
+            await _read_response(reader, "GET")
+            opened.append((reader, writer))
+            await asyncio.sleep(0.01)
+        self._idle.extend(opened)
+
     async def aclose(self) -> None:
         for _, writer in self._idle:
             writer.close()
@@ -454,10 +472,16 @@ class Bench:
         """Baseline and port CRUD at each concurrency."""
         baseline: dict[str, Any] = {}
         operations: dict[str, Any] = {}
+        spread: dict[str, list[int]] = {}
         n = self.args.ports
         for clients in self.args.clients:
             async with client_for(self.server.url, clients, self.args.client) as client:
+                if isinstance(client, RawClient):
+                    await client.open(clients)
                 await drive(client, clients, range(min(n, 50)), _version)  # warm connections up
+                spread[str(clients)] = sorted(
+                    report.connections_by_process(self.server.pid, self.server.port).values(),
+                    reverse=True)
                 base = await self._phase(client, clients, "GET / (baseline)", range(n), _version)
                 created = await self._phase(client, clients, CREATE, range(n),
                                             _creator(self.network_id))
@@ -479,6 +503,8 @@ class Bench:
                 for op, phase in phases.items()}
         self.result["baseline"] = baseline
         self.result["operations"] = operations
+        #: Client connections per server worker, most loaded first, at each concurrency.
+        self.result["connections_per_worker"] = spread
 
     async def _phase(self, client: Client, clients: int, name: str,
                      items: Iterable[Any], request: Request) -> Phase:
@@ -684,14 +710,16 @@ def tables(output: dict[str, Any]) -> str:
     rows = []
     for db, result in output["results"].items():
         for clients, base in result["baseline"].items():
-            rows.append([db, int(clients), "GET / (baseline)", base["per_second"], base["p50_ms"],
+            spread = "/".join(map(str, result.get("connections_per_worker", {}).get(clients, [])))
+            rows.append([db, f"{clients} ({spread})" if spread else int(clients),
+                         "GET / (baseline)", base["per_second"], base["p50_ms"],
                          base["p99_ms"], base["errors"], 1.0, *base["cpu_ms"].values(), 1.0])
             for op, s in result["operations"][clients].items():
                 rows.append([db, int(clients), LABELS.get(op, op), s["per_second"], s["p50_ms"],
                              s["p99_ms"], s["errors"], s["cost_vs_baseline"],
                              *s["cpu_ms"].values(), s["server_cpu_vs_baseline"]])
     text = [report.format_table(
-        ["db", "clients", "operation", "ops/s", "p50 ms", "p99 ms", "errors", "x base",
+        ["db", "clients (per worker)", "operation", "ops/s", "p50 ms", "p99 ms", "errors", "x base",
          "cpu ms: server", "db", "client", "server cpu x base"], rows)]
     extra = []
     for db, result in output["results"].items():

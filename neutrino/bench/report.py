@@ -230,6 +230,41 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
+def connections_by_process(pid: int, port: int) -> dict[int, int]:
+    """Established TCP connections to local *port*, per process of *pid*'s tree.
+
+    Shows how a multi-process server spread its clients: workers that share
+    one listening socket do not take turns, and a skewed spread (7 of 8
+    clients on one worker) bounds throughput and tail latency by one process.
+    """
+    inodes: dict[str, int] = {}
+    for p in process_tree(pid):
+        try:
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{p}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes[target[8:-1]] = p
+        except OSError:
+            continue
+    counts: dict[int, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:  # ESTABLISHED
+                owner = inodes[fields[9]]
+                counts[owner] = counts.get(owner, 0) + 1
+    return counts
+
+
 # ---------------------------------------------------------------- output
 
 

@@ -42,6 +42,8 @@ def test_bench_api_on_both_databases(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert set(report["results"]) == {"sqlite", "postgresql"}
     for db, result in report["results"].items():
         assert set(result["baseline"]) == set(result["operations"]) == {"1", "2"}
+        # Every client connection is found on one of the server's processes.
+        assert {c: sum(v) for c, v in result["connections_per_worker"].items()} == {"1": 1, "2": 2}
         for clients in ("1", "2"):
             check_phase(result["baseline"][clients], 20)
             assert set(result["operations"][clients]) == set(api.OPERATIONS)

@@ -60,3 +60,19 @@ def test_write_json_replaces_atomically(tmp_path: Path) -> None:
     report.write_json(target, {"b": [1, 2]})
     assert json.loads(target.read_text()) == {"b": [1, 2]}
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_connections_by_process_counts_accepted_sockets() -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    accepted = [server.accept()[0] for _ in clients]
+    try:
+        assert report.connections_by_process(os.getpid(), port) == {os.getpid(): 3}
+    finally:
+        for s in clients + accepted + [server]:
+            s.close()
