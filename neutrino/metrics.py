@@ -29,11 +29,6 @@ BOUND_TO_ACTIVE = Histogram("neutrino_port_bound_to_active_seconds",
                             "Time from a port's binding to its first ACTIVE",
                             buckets=LATENCY_BUCKETS)
 BINDINGS = Counter("neutrino_port_bindings_total", "Binding attempts by outcome", ["outcome"])
-OVSDB_RECONNECTS = Counter("neutrino_ovsdb_reconnects_total", "OVSDB reconnections", ["db"])
-DRIFT_REPAIRS = Counter("neutrino_drift_repairs_total", "Repairs of OVN NB drift",
-                        ["table", "action"])
-PLUG_OUTCOMES = Counter("neutrino_plug_outcomes_total", "VIF plug outcomes reported by agents",
-                        ["provider", "outcome"])
 
 
 def exposition() -> tuple[bytes, str]:
