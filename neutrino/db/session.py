@@ -11,6 +11,7 @@ or lock conflicts and the whole transaction is retried.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import functools
@@ -99,6 +100,44 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"pooled connection unusable: {e}") from e
 
 
+class _FifoLock:
+    """A thread lock granted in arrival order.
+
+    ``threading.Lock`` wakes an arbitrary waiter, so under a queue of
+    writers some wait several turns: a fair queue cuts the tail latency of
+    concurrent writes (p99) without changing their throughput.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by release()
+        with self._mutex:
+            try:
+                self._waiters.remove(turn)
+            except ValueError:
+                return True  # handed over while timing out: it is ours
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # ownership passes directly, in order
+            else:
+                self._held = False
+
+
 class _WriterLock:
     """One SQLite writer at a time across threads and processes, woken without polling.
 
@@ -108,7 +147,7 @@ class _WriterLock:
 
     def __init__(self, database: str | None, timeout: float = 30.0):
         self.timeout = timeout
-        self._thread_lock = threading.Lock()
+        self._thread_lock = _FifoLock()
         self._path = f"{database}.writer-lock" if database and database != ":memory:" else None
         self._fd: int | None = None
         self._pid = os.getpid()

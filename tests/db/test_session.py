@@ -88,3 +88,34 @@ def test_postgresql_idle_connection_is_replaced_after_a_restart(
     with db.read() as session:
         assert session.execute(text("SELECT 2")).scalar() == 2
     db.dispose()
+
+
+def test_sqlite_writers_in_one_process_get_the_lock_in_arrival_order() -> None:
+    lock = db_session._FifoLock()
+    assert lock.acquire(timeout=1)
+    order: list[int] = []
+    gave_up = threading.Event()
+
+    def impatient() -> None:
+        if not lock.acquire(timeout=0.05):
+            gave_up.set()
+
+    def writer(i: int) -> None:
+        assert lock.acquire(timeout=10)
+        order.append(i)
+        lock.release()
+
+    threads = [threading.Thread(target=impatient)]
+    threads[0].start()
+    threads[0].join()  # a waiter that timed out leaves the queue
+    assert gave_up.is_set()
+    for i in range(5):
+        threads.append(threading.Thread(target=writer, args=(i,)))
+        threads[-1].start()
+        while len(lock._waiters) < i + 1:  # queued before the next one arrives
+            threading.Event().wait(0.001)
+    lock.release()
+    for t in threads[1:]:
+        t.join()
+    assert order == [0, 1, 2, 3, 4]
+    assert lock.acquire(timeout=0.01)  # free again
