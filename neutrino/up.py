@@ -1,9 +1,9 @@
 """``neutrino up``: the whole system on this machine, in the foreground.
 
 Starts (or resumes, from the same state directory) a local OVN — NB, SB,
-ovn-northd and ``--chassis N`` chassis each with ``ovn-controller`` and a
-plug agent — then the API server and status worker on an embedded SQLite
-database, and prints how to use it.  Ctrl-C stops everything.
+ovn-northd, ``--chassis N`` chassis each with ``ovn-controller``, and one
+plug agent process for them all — then the API server and status worker on an
+embedded SQLite database, and prints how to use it.  Ctrl-C stops everything.
 """
 from __future__ import annotations
 
@@ -81,14 +81,15 @@ def start_ovn(state_dir: Path, chassis: int):  # noqa: ANN201 - Sandbox, importe
 
 
 def start_plug_agents(sandbox, state_dir: Path) -> list[subprocess.Popen]:  # noqa: ANN001
-    agents = []
-    for name, chassis in sandbox.chassis.items():
-        logfile = open(state_dir / f"plug-agent-{name}.log", "ab")  # noqa: SIM115 - owned by child
-        agents.append(subprocess.Popen(
-            [sys.executable, "-m", "neutrino.cli", "plug-agent", chassis.ovs_remote],
-            stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True))
-        say(f"plug agent started for {name}")
-    return agents
+    """One ``neutrino plug-agent`` process serves every local chassis (one agent
+    thread each), logging to ``plug-agent.log``: a process per chassis would
+    cost ~37 MB each."""
+    logfile = open(state_dir / "plug-agent.log", "ab")  # noqa: SIM115 - owned by child
+    remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
+    agent = subprocess.Popen([sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes],
+                             stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
+    say(f"plug agent started for {', '.join(sandbox.chassis)}")
+    return [agent]
 
 
 def announce_when_ready(endpoint: str, text: str, stop: threading.Event) -> None:

@@ -2,8 +2,8 @@
 
 Two runs on identical fresh sandboxes of ``--chassis`` chassis, one after the other:
 
-* ``neutrino``: ``neutrino server`` (SQLite, 2 API workers, status worker) and a
-  ``neutrino plug-agent`` per chassis beside a plain ``ovn-controller``.
+* ``neutrino``: ``neutrino server`` (SQLite, 2 API workers, status worker) and one
+  ``neutrino plug-agent`` process for all chassis, beside a plain ``ovn-controller`` each.
   ``--ports`` ports are created through the API, spread over the chassis, each
   with ``binding:profile {"vif_plug_type": "dummy"}``; a client waiting on the
   ``/v2.0/events`` stream timestamps each port's ACTIVE.
@@ -179,12 +179,13 @@ def start_server(sandbox: Sandbox, workdir: Path) -> tuple[subprocess.Popen, str
 
 
 def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
-    agents = []
-    for name, chassis in sandbox.chassis.items():
-        log = open(workdir / f"agent-{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        agents.append(subprocess.Popen(
-            [sys.executable, "-m", "neutrino.cli", "plug-agent", chassis.ovs_remote,
-             "--providers", "dummy", "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT))
+    """One plug-agent process for all chassis (an agent thread each), as ``neutrino up``
+    runs them, logging to ``agent.log``."""
+    log = open(workdir / "agent.log", "ab")  # noqa: SIM115 - owned by the child
+    remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
+    agents = [subprocess.Popen(
+        [sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes,
+         "--providers", "dummy", "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)]
     for name in sandbox.chassis:
         wait_for(lambda n=name: "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
             "get", "Chassis_Private", n, "external_ids"), 60, f"plug agent of {name}")
