@@ -2,11 +2,14 @@
 
 ``neutrino server`` runs several processes; it points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before starting them, so
-``/metrics`` on any API worker reports the sum over all of them.
+``/metrics`` on any API worker reports the sum over all of them.  Metrics that
+describe state every process holds alike (e.g. what chassis report in OVN SB)
+are not summed: they are read at scrape time by the process serving it.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -14,6 +17,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    Metric,
     generate_latest,
     multiprocess,
 )
@@ -29,12 +33,32 @@ BOUND_TO_ACTIVE = Histogram("neutrino_port_bound_to_active_seconds",
                             "Time from a port's binding to its first ACTIVE",
                             buckets=LATENCY_BUCKETS)
 BINDINGS = Counter("neutrino_port_bindings_total", "Binding attempts by outcome", ["outcome"])
+OVSDB_RECONNECTS = Counter("neutrino_ovsdb_reconnects_total",
+                           "Reconnections (not first connects) of OVSDB sessions, by database",
+                           ["database"])
+DRIFT_REPAIRS = Counter("neutrino_drift_repairs_total",
+                        "NB rows the drift repair created, rewrote or deleted, by "
+                        "<table>.<outcome>", ["kind"])
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text exposition for ``/metrics`` and its content type."""
+class _ScrapeTime:
+    """Runs ``collect`` at every scrape: for metrics read from state, not counted as events occur."""
+
+    def __init__(self, collect: Callable[[], Iterable[Metric]]) -> None:
+        self.collect = collect
+
+
+def exposition(scrape_time: Callable[[], Iterable[Metric]]) -> tuple[bytes, str]:
+    """The text exposition for ``/metrics`` and its content type.
+
+    ``scrape_time`` yields this process's metrics read at scrape time; they are
+    added to the counters and histograms of every process (or of this one when
+    ``PROMETHEUS_MULTIPROC_DIR`` is unset).
+    """
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    else:
+        registry.register(REGISTRY)  # a registry is a collector of everything it holds
+    registry.register(_ScrapeTime(scrape_time))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

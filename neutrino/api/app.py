@@ -180,7 +180,7 @@ def create_app(plugin: Plugin) -> FastAPI:
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     def metrics() -> Response:
-        body, content_type = exposition()
+        body, content_type = exposition(plugin.mech.collect_metrics)
         return Response(body, media_type=content_type)
 
     app.add_middleware(MeasureLatency)

@@ -11,6 +11,8 @@ import logging
 from importlib.metadata import entry_points
 from typing import Any
 
+from prometheus_client import Metric
+
 from neutrino.core import exceptions as exc
 from neutrino.drivers.api import CoreHandle, DriverError, MechanismDriver, PortContext
 
@@ -102,6 +104,9 @@ class MechanismManager:
 
     def health(self) -> dict[str, Any]:
         return {d.name: d.health() for d in self.drivers}
+
+    def collect_metrics(self) -> list[Metric]:
+        return [metric for d in self.drivers for metric in d.collect_metrics()]
 
     def find(self, method: str) -> list[Any]:
         """Drivers offering an optional capability (e.g. ``list_agents``)."""

@@ -20,6 +20,8 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from prometheus_client import Metric
+
 # Segment dict keys, as in Neutron's driver API.
 ID = "id"
 NETWORK_TYPE = "network_type"
@@ -142,6 +144,15 @@ class MechanismDriver(abc.ABC):
     def health(self) -> dict[str, Any]:
         """Component states for ``/healthz``; ``"healthy": False`` (or ``"ok"``) marks trouble."""
         return {}
+
+    def collect_metrics(self) -> list[Metric]:
+        """Metric families for ``/metrics``, read from this process's view of the backend.
+
+        Called at every scrape, for state every process sees alike (so the process
+        serving the scrape answers for all); events are counted with the counters
+        of :mod:`neutrino.metrics` instead, which add up over processes.
+        """
+        return []
 
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         """Whether this backend can use a physical network it was not configured with."""

@@ -47,7 +47,8 @@ class PlugAgentInfo:
     """Neutrino's plug agent on a chassis, as it reports itself in Chassis_Private."""
 
     heartbeat: float | None
-    #: The agent's ``-info`` JSON (version, pid, interval, started_at, providers).
+    #: The agent's ``-info`` JSON (version, pid, interval, started_at, providers,
+    #: plug_outcomes).
     info: Mapping[str, Any]
 
     @property
@@ -56,6 +57,20 @@ class PlugAgentInfo:
             return float(self.info.get("interval") or 0)
         except (TypeError, ValueError):
             return 0.0
+
+    @property
+    def plug_outcomes(self) -> dict[str, dict[str, int]]:
+        """``{provider: {outcome: count}}`` since the agent started; malformed entries skipped.
+
+        The agent reports them (``plugged``, ``failed``, ``unplugged``), but an
+        agent of another version may not, or may report other outcomes.
+        """
+        reported = self.info.get("plug_outcomes")
+        if not isinstance(reported, dict):
+            return {}
+        return {provider: {outcome: n for outcome, n in counts.items()
+                           if isinstance(n, int) and not isinstance(n, bool)}
+                for provider, counts in reported.items() if isinstance(counts, dict)}
 
 
 @dataclass(frozen=True)

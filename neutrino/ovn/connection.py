@@ -17,6 +17,10 @@ session that monitors only ``NB_Global``.  So:
   loses its OVSDB lock, and about every row change.  Readiness and lock are
   judged on the live session: ``ovs.db.idl`` leaves ``has_lock`` set while
   disconnected, which would let a cut-off worker believe it still leads.
+
+Every return to readiness after the first counts as a reconnect
+(``neutrino_ovsdb_reconnects_total``, lock sessions included): each reloads the
+session's copy of the database, so a rising rate means a flapping server or link.
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
 from ovsdbapp.backend.ovs_idl import idlutils
 from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl
 from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl
+
+from neutrino.metrics import OVSDB_RECONNECTS
 
 LOG = logging.getLogger(__name__)
 
@@ -139,15 +145,21 @@ def schema_helper(remote: str, schema_name: str,
 
 
 class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
-    """An ``ovs`` IDL reporting readiness, lock ownership and row changes."""
+    """An ``ovs`` IDL reporting readiness, lock ownership and row changes.
 
-    def __init__(self, remote: str, helper: ovs_idl.SchemaHelper,
+    ``database`` (``nb`` or ``sb``) labels its reconnects in the metrics.
+    """
+
+    def __init__(self, remote: str, helper: ovs_idl.SchemaHelper, database: str,
                  listener: IdlListener | None = None, lock_name: str | None = None) -> None:
         super().__init__(remote, helper, leader_only=True)
         self.listener: IdlListener = listener or NullListener()
         self._session.reconnect.set_backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS)
         self._ready = False
+        #: Session seqno when readiness last changed; None until first ready.
         self._ready_seqno: int | None = None
+        #: Labelled now, so the counter shows 0 until the first reconnect.
+        self._reconnects = OVSDB_RECONNECTS.labels(database)
         self._held = False
         # Let the listener read rows of this IDL; done before the connection
         # thread exists, so no notification can precede it.
@@ -174,6 +186,8 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
         ready = self.ready
         seqno = self._session.get_seqno()
         if ready != self._ready or (ready and seqno != self._ready_seqno):
+            if ready and self._ready_seqno is not None:
+                self._reconnects.inc()
             self._ready, self._ready_seqno = ready, seqno
             self.listener.ready_changed(ready)
         held = self.holds_lock
@@ -212,10 +226,13 @@ class _Client:
     # plain attribute so each instance keeps its own.
     ovsdb_connection = None
     schema: str
+    #: The metrics' label for this database.
+    database: str
 
     def _setup(self, remote: str, timeout: float, tables: dict[str, list[str]],
                listener: IdlListener | None, lock_name: str | None) -> None:
-        idl = NeutrinoIdl(remote, schema_helper(remote, self.schema, tables), listener, lock_name)
+        idl = NeutrinoIdl(remote, schema_helper(remote, self.schema, tables), self.database,
+                          listener, lock_name)
         super().__init__(Connection(idl, timeout), start=True)  # type: ignore[call-arg]
 
     @property
@@ -247,6 +264,8 @@ class Northbound(_Client, nb_impl.OvnNbApiIdlImpl):
     once the lock is lost.
     """
 
+    database = "nb"
+
     def __init__(self, remote: str, timeout: float, listener: IdlListener | None = None,
                  lock_name: str | None = None,
                  tables: dict[str, list[str]] | None = None) -> None:
@@ -254,6 +273,8 @@ class Northbound(_Client, nb_impl.OvnNbApiIdlImpl):
 
 
 class Southbound(_Client, sb_impl.OvnSbApiIdlImpl):
+    database = "sb"
+
     def __init__(self, remote: str, timeout: float,
                  listener: IdlListener | None = None) -> None:
         self._setup(remote, timeout, SB_TABLES, listener, None)

@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from ovsdbapp import exceptions as ovsdbapp_exceptions
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from neutrino.config import Settings
 from neutrino.drivers.api import (VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle,
@@ -101,6 +102,18 @@ class OVNMechanismDriver(MechanismDriver):
             result["local_status_worker"] = self.worker.health()
         result["ok"] = result["ovn_nb"]["connected"] and result["ovn_sb"]["connected"]
         return result
+
+    def collect_metrics(self) -> list[Metric]:
+        """Each plug agent's outcomes by provider, as its chassis last reported them in SB."""
+        outcomes = CounterMetricFamily(
+            "neutrino_plug_outcomes", "Ports plug agents plugged, failed to plug or unplugged "
+            "since each started, by chassis and provider", labels=["chassis", "provider", "outcome"])
+        for chassis in self.directory.all() if self.directory else []:
+            agent = chassis.plug_agent
+            for provider, counts in (agent.plug_outcomes if agent else {}).items():
+                for outcome, count in counts.items():
+                    outcomes.add_metric([chassis.name, provider, outcome], count)
+        return [outcomes]
 
     def list_agents(self) -> list[dict[str, Any]]:
         """Entries of ``GET /v2.0/agents``: each chassis and its plug agent."""

@@ -4,7 +4,9 @@ SQL is the source of truth.  A pass reads every network, subnet and port,
 computes the rows they imply (``desired``), and compares them with NB:
 missing rows are created, rows whose content differs are rewritten, and rows
 carrying Neutrino's ownership mark whose resource is gone are deleted.  Rows
-without the mark are never touched.  Every repair is logged and counted.
+without the mark are never touched.  Every repair is logged and counted, as
+``"<table>.<outcome>"`` (e.g. ``logical_switch_port.created``): in ``DriftRepair.totals``
+for ``/healthz`` and in ``neutrino_drift_repairs_total`` for ``/metrics``.
 
 Races with API writes are settled by the order of reads and by revisions:
 
@@ -27,6 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from neutrino.drivers.api import CoreHandle
+from neutrino.metrics import DRIFT_REPAIRS
 from neutrino.ovn import commands, desired, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.nbcache import NbCache, Snapshot
@@ -171,4 +174,6 @@ class DriftRepair:
                     LOG.info("drift repaired: %s %s %s (%s)", command.result, kind, rid,
                              ", ".join(why))
         self.totals.update(done)
+        for kind, count in done.items():
+            DRIFT_REPAIRS.labels(kind).inc(count)
         return dict(done)
