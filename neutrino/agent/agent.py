@@ -28,13 +28,16 @@ from neutrino.agent.local import LocalState
 from neutrino.log import RateLimitedLog, fmt
 from neutrino.agent.reconcile import PassContext, Reconciler
 from neutrino.agent.registry import ProviderRegistry
-from neutrino.agent.report import SbReporter
+from neutrino.agent.report import PlugOutcome, PlugOutcomes, SbReporter
 from neutrino.agent.southbound import SouthboundState
 from neutrino.agent.writer import Outcome, OvsWriter
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
+
+#: Committed changes that count as plug outcomes (updates do not).
+COMMITTED_OUTCOMES = {"plug": PlugOutcome.PLUGGED, "unplug": PlugOutcome.UNPLUGGED}
 
 
 @dataclass
@@ -94,6 +97,8 @@ class Agent:
         self.local = LocalState()
         self.writer = OvsWriter(config.max_batch)
         self.reporter = SbReporter(config.report_interval, config.version)
+        #: kept across SB reconnects (the reconciler is not): counts since start.
+        self.outcomes = PlugOutcomes(registry.types())
         self.backoff = Backoff()
         self.sb: SouthboundState | None = None
         self.reconciler: Reconciler | None = None
@@ -199,7 +204,8 @@ class Agent:
         self.sb_idl = TrackedIdl(remote, helper, self.sb.on_row)
         self.sb.idl = self.sb_idl
         self.sb.update_conditions(None)
-        self.reconciler = Reconciler(self.local, self.sb, self.registry, self.writer)
+        self.reconciler = Reconciler(self.local, self.sb, self.registry, self.writer,
+                                     self.outcomes)
         self._sb_key = (system_id, remote)
         self._loaded_seqno.pop("sb", None)
         self._full_pass = True
@@ -265,12 +271,17 @@ class Agent:
 
     def _handle(self, outcomes: list[Outcome], now: float) -> None:
         for outcome in outcomes:
-            lport = outcome.op.lport
+            op = outcome.op
+            lport = op.lport
             if outcome.ok:
                 self.backoff.clear(lport)
+                if op.kind in COMMITTED_OUTCOMES:
+                    self.outcomes.add(op.handle.type, COMMITTED_OUTCOMES[op.kind])
             elif outcome.error is not None:
                 if self.reconciler is not None:
                     self.reconciler.set_failure(lport, outcome.error)
+                if op.kind == "plug":
+                    self.outcomes.add(op.handle.type, PlugOutcome.FAILED)
                 self.backoff.schedule(lport, now, first=1.0, limit=30.0)
             else:
                 self.backoff.schedule(lport, now, first=0.05, limit=5.0)
@@ -282,7 +293,8 @@ class Agent:
         if row is None or not self.sb_idl._session.is_connected():  # noqa: SLF001
             return
         providers = {h.type: h.caller.health() for h in self.registry.handles()}
-        desired = self.reporter.desired(self.reconciler.problems, providers, now)
+        desired = self.reporter.desired(self.reconciler.problems, providers, self.outcomes,
+                                        now)
         self.reporter.flush(self.sb_idl, row, desired)
 
     # -- sleeping --------------------------------------------------------------------

@@ -31,7 +31,7 @@ from neutrino.agent.local import OVN_PLUGGED, LocalState
 from neutrino.log import RateLimitedLog, fmt
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle, ProviderRegistry
-from neutrino.agent.report import Problem, PortProblem
+from neutrino.agent.report import PlugOutcome, PlugOutcomes, Problem, PortProblem
 from neutrino.agent.southbound import SouthboundState, can_bind, is_vif, requested_here
 from neutrino.agent.writer import OvsWriter, PortOp
 
@@ -41,6 +41,9 @@ OPT_TYPE = "vif-plug-type"
 OPT_MTU = "vif-plug-mtu-request"
 
 _INT = re.compile(r"^\s*[+-]?\d+$")
+
+#: Problems of a plug attempt that count as a failed plug of its provider.
+FAILED_PLUG = frozenset({Problem.DECLINED, Problem.PROVIDER_ERROR})
 
 
 def mtu_request(options: dict[str, str]) -> int:
@@ -81,11 +84,13 @@ class Reconciler:
     """Turns the current rows into port changes and port problems."""
 
     def __init__(self, local: LocalState, sb: SouthboundState, registry: ProviderRegistry,
-                 writer: OvsWriter) -> None:
+                 writer: OvsWriter, outcomes: PlugOutcomes) -> None:
         self.local = local
         self.sb = sb
         self.registry = registry
         self.writer = writer
+        #: where failed plug attempts are counted (the agent's, kept across reconnects)
+        self.outcomes = outcomes
         #: lport -> why it is not plugged as requested (reported in SB).
         self.problems: dict[str, PortProblem] = {}
         #: ports whose provider call was not made this pass (deadline, busy provider)
@@ -125,6 +130,8 @@ class Reconciler:
                     self._decide_unplug(ctx, ask, ops)
                 else:
                     problem = self._decide_plug(ctx, ask, claims, ops)
+                    if ask.kind == "plug" and problem is not None and problem.code in FAILED_PLUG:
+                        self.outcomes.add(ask.handle.type, PlugOutcome.FAILED)
             if lport not in self.deferred:
                 self._set_problem(lport, problem)
         return ops

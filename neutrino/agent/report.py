@@ -9,7 +9,11 @@ OVN agents report too). Keys, all prefixed ``neutrino-plug-agent``:
     ``interval`` seconds while it runs and deleted when it stops cleanly.
 ``neutrino-plug-agent-info``
     JSON: ``{"version", "pid", "interval", "started_at", "providers":
-    {type: "ok" | "<problem>"}}``; rewritten only when it changes.
+    {type: "ok" | "<problem>"}, "plug_outcomes": {type: {"plugged": int,
+    "failed": int, "unplugged": int}}}``; rewritten only when it changes.
+    ``plug_outcomes`` counts, per provider type, since the agent started (see
+    :class:`PlugOutcome`); the counts are folded in at heartbeat time only, so
+    a burst of plugs costs no SB writes of its own.
 ``neutrino-plug-agent-error:<logical port>``
     ``<code>: <message>`` for each port requested on this chassis that the
     agent cannot plug as asked; deleted as soon as the problem is gone. Codes:
@@ -26,6 +30,8 @@ import json
 import logging
 import os
 import time
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ovs.db.idl
@@ -74,6 +80,35 @@ def error_key(lport: str) -> str:
     return ERROR_PREFIX + lport
 
 
+class PlugOutcome(enum.StrEnum):
+    """What became of a plug or unplug, counted per provider type."""
+
+    #: A new interface was committed to the OVS DB.
+    PLUGGED = "plugged"
+    #: A plug attempt failed: the provider declined, raised, overran its deadline
+    #: or gave no name, or the OVS DB rejected that port's transaction on its own.
+    #: A port that keeps failing counts once per attempt. Waiting for a busy
+    #: provider or a taken name, and failed updates of plugged ports, do not count.
+    FAILED = "failed"
+    #: An interface was removed from the OVS DB.
+    UNPLUGGED = "unplugged"
+
+
+class PlugOutcomes:
+    """:class:`PlugOutcome` counts per provider type since the agent started.
+    Types given at the start are reported with zeros before their first outcome."""
+
+    def __init__(self, types: Iterable[str] = ()) -> None:
+        self._counts: dict[str, Counter[PlugOutcome]] = {t: Counter() for t in types}
+
+    def add(self, plug_type: str, outcome: PlugOutcome) -> None:
+        self._counts.setdefault(plug_type, Counter())[outcome] += 1
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {t: {o.value: counts[o] for o in PlugOutcome}
+                for t, counts in self._counts.items()}
+
+
 class SbReporter:
     """Keeps our keys in ``Chassis_Private.external_ids`` equal to the desired ones."""
 
@@ -83,17 +118,22 @@ class SbReporter:
         self.started_at = int(time.time())
         self._next_heartbeat = 0.0
         self._heartbeat = ""
+        self._outcomes: dict[str, dict[str, int]] = {}
         self._txn: ovs.db.idl.Transaction | None = None
         self._retry_at = 0.0
 
     def desired(self, problems: dict[str, PortProblem], providers: dict[str, str],
-                now: float) -> dict[str, str]:
+                outcomes: PlugOutcomes, now: float) -> dict[str, str]:
         if now >= self._next_heartbeat:
             self._heartbeat = str(int(time.time()))
             self._next_heartbeat = now + self.interval
+            # Taken with the heartbeat, not live: counts change with every plug
+            # and would otherwise cost an SB transaction each.
+            self._outcomes = outcomes.snapshot()
         info = json.dumps({"version": self.version, "pid": os.getpid(),
                            "interval": self.interval, "started_at": self.started_at,
-                           "providers": providers}, sort_keys=True)
+                           "providers": providers, "plug_outcomes": self._outcomes},
+                          sort_keys=True)
         keys = {HEARTBEAT_KEY: self._heartbeat, INFO_KEY: info}
         for lport, problem in problems.items():
             keys[error_key(lport)] = problem.render()

@@ -10,6 +10,7 @@ from neutrino.agent.local import LocalState
 from neutrino.agent.providers.dummy import DummyProvider
 from neutrino.agent.reconcile import PassContext, Reconciler
 from neutrino.agent.registry import ProviderRegistry
+from neutrino.agent.report import PlugOutcomes
 from neutrino.agent.southbound import SouthboundState
 from neutrino.agent.writer import OvsWriter
 from neutrino.sandbox import Chassis, Sandbox
@@ -124,7 +125,7 @@ def test_guard_blocks_unplug_but_never_plug(sandbox: Sandbox, hv1: Chassis) -> N
     sb.rebuild()
     registry = ProviderRegistry()
     registry.register(DummyProvider())
-    reconciler = Reconciler(local, sb, registry, OvsWriter())
+    reconciler = Reconciler(local, sb, registry, OvsWriter(), PlugOutcomes())
     bridge = local.bridge("br-int")
     for can_unplug, expected in ((False, [("plug", "fresh")]),
                                  (True, [("plug", "fresh"), ("unplug", "stale")])):
