@@ -13,7 +13,7 @@ import sys
 # and ``run(args) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("neutrino.up", "run the whole system on this machine (SQLite + local OVN)"),
-    "server": ("neutrino.server", "run the API server and the status worker"),
+    "server": ("neutrino.server", "run the API server (its workers run the status worker)"),
     "db": ("neutrino.db.cli", "manage the database schema (upgrade)"),
     "plug-agent": ("neutrino.agent.main", "run the VIF plug agent for one chassis"),
     "bench": ("neutrino.bench.cli", "run benchmarks"),

@@ -1,31 +1,44 @@
-"""``neutrino server``: the API workers plus this server's status-worker process.
+"""``neutrino server``: a small supervisor and its API worker processes.
 
-Each API worker process builds its own plugin (its own DB pool and backend
-connections) from the environment, so workers share nothing but the
-database and OVN.  One extra process per server runs the backends'
-background work (status watching, repair); backends decide among servers
-which one acts (e.g. the OVN driver's OVSDB lock).
+The supervisor binds the listening socket and runs ``api_workers`` worker
+processes (:mod:`neutrino.worker`) that accept on it; it restarts a worker
+that dies and stops them all on SIGINT/SIGTERM.  It imports neither the web
+stack nor SQLAlchemy, so it costs a bare interpreter's memory, and it holds no
+state: every worker builds its own plugin (DB pool, backend connections).
+
+Each worker also runs the backends' background work (the status worker); the
+backends choose among all workers of all servers which one acts (the OVN
+driver: an OVSDB lock).  So a worker's death hands that work over exactly as
+a whole server's death does, and no process exists only to wait for it.
 """
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import logging
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
-
-import uvicorn
+import time
 
 from neutrino import log
 from neutrino.config import Settings
-from neutrino.core import events
-from neutrino.db import migrate
-from neutrino.db.session import Database
+from neutrino.log import RateLimitedLog, fmt
 
-#: Seconds between prunings of the status event log.
-PRUNE_INTERVAL = 60.0
+LOG = logging.getLogger(__name__)
+
+#: Exit status of a worker that found no schema in the database (no restart).
+EXIT_NO_SCHEMA = 78
+#: Seconds a worker gets to finish after SIGTERM before it is killed.
+STOP_TIMEOUT = 10.0
+#: Restart delays of a worker that keeps dying: doubled per quick death, capped.
+RESTART_DELAY, RESTART_DELAY_MAX = 0.5, 10.0
+#: A worker that ran this long before dying is restarted without delay.
+STABLE_AFTER = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,66 +54,107 @@ def settings_from(args: argparse.Namespace) -> Settings:
                          api_workers=args.api_workers, database_url=args.database_url)
 
 
-def create_app():  # noqa: ANN201 - uvicorn factory
-    """Build the app in an API worker process, from the environment."""
-    from neutrino.api.app import create_app as build
-    from neutrino.core.plugin import Plugin
-
-    log.setup()
-    settings = Settings.load()
-    plugin = Plugin(settings, Database(settings.database_url))
-    app = build(plugin)
-    app.router.on_shutdown.append(plugin.stop)
-    return app
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket all workers accept on (the kernel spreads connections)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
 
 
-def run_status_worker(env: dict[str, str]) -> None:
-    """Body of the status-worker process: run backends' background work until SIGTERM."""
-    from neutrino.core.plugin import Plugin
+class Worker:
+    """One API worker process slot: started, watched and restarted by the supervisor."""
 
-    os.environ.update(env)
-    log.setup()
-    settings = Settings.load()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    db = Database(settings.database_url)
-    plugin = Plugin(settings, db)
-    plugin.start_workers()
-    while not stop.wait(PRUNE_INTERVAL):
-        events.prune(db)
-    plugin.stop()
+    def __init__(self, index: int, sock: socket.socket, env: dict[str, str]) -> None:
+        self.index = index
+        self.sock = sock
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.started = 0.0
+        self.delay = RESTART_DELAY
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        fd = self.sock.fileno()
+        self.process = subprocess.Popen([sys.executable, "-m", "neutrino.worker", str(fd),
+                                         str(os.getpid())],
+                                        pass_fds=(fd,), env=self.env)
+        self.started = time.monotonic()
+        self.restart_at = None
+        LOG.info(fmt("API worker started", worker=self.index, worker_pid=self.process.pid))
+
+    def exited(self) -> int | None:
+        """The worker's exit status if it died since the last check."""
+        if self.process is None or self.restart_at is not None:
+            return None
+        return self.process.poll()
+
+    def schedule_restart(self, now: float) -> None:
+        ran = now - self.started
+        self.delay = 0.0 if ran >= STABLE_AFTER else min(max(self.delay * 2, RESTART_DELAY),
+                                                        RESTART_DELAY_MAX)
+        self.restart_at = now + self.delay
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            LOG.warning(fmt("API worker did not stop in time; killing it",
+                            worker_pid=self.process.pid))
+            self.process.kill()
+            self.process.wait()
 
 
-def check_schema(settings: Settings) -> None:
-    db = Database(settings.database_url)
-    try:
-        if migrate.current_revision(db) is None:
-            raise SystemExit("the database has no schema: run `neutrino db upgrade` first")
-    finally:
-        db.dispose()
+def supervise(workers: list[Worker], stop: threading.Event) -> None:
+    """Keep every worker running until *stop* is set; raise if the schema is missing."""
+    warn = RateLimitedLog(LOG)
+    for worker in workers:
+        worker.start()
+    while not stop.wait(0.2):
+        now = time.monotonic()
+        for worker in workers:
+            status = worker.exited()
+            if status == EXIT_NO_SCHEMA:
+                raise SystemExit("the database has no schema: run `neutrino db upgrade` first")
+            if status is not None:
+                worker.schedule_restart(now)
+                warn.warning(("worker-died", worker.index), "API worker died; restarting it",
+                             worker=worker.index, exit_status=status, delay_s=worker.delay)
+            if worker.restart_at is not None and now >= worker.restart_at:
+                worker.start()
 
 
 def serve(settings: Settings) -> None:
-    """Run API workers and the status worker in the foreground until SIGINT/SIGTERM."""
-    env = settings.to_env()
-    # All processes of this server write metrics here; /metrics sums them.
-    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="neutrino-metrics-")
-    os.environ.update(env)
-    check_schema(settings)
-    worker = multiprocessing.get_context("spawn").Process(
-        target=run_status_worker, args=(env,), name="neutrino-status-worker", daemon=True)
-    worker.start()
+    """Run the API workers in the foreground until SIGINT/SIGTERM."""
+    env = {**os.environ, **settings.to_env()}
+    # All workers write metrics here; /metrics on any of them sums them all.
+    metrics_dir = tempfile.mkdtemp(prefix="neutrino-metrics-")
+    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    sock = listen(settings.bind_host, settings.bind_port)
+    workers = [Worker(i, sock, env) for i in range(settings.api_workers)]
+    LOG.info(fmt("serving", host=settings.bind_host, port=settings.bind_port,
+                 workers=settings.api_workers))
     try:
-        uvicorn.run("neutrino.server:create_app", factory=True, host=settings.bind_host,
-                    port=settings.bind_port, workers=settings.api_workers, log_config=None,
-                    access_log=False, timeout_graceful_shutdown=5)
+        supervise(workers, stop)
     finally:
-        worker.terminate()
-        worker.join(10)
-        if worker.is_alive():
-            worker.kill()
-        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+        for worker in workers:
+            worker.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for worker in workers:
+            worker.wait(deadline)
+        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -188,7 +188,7 @@ def create_app(plugin: Plugin) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:
         components = plugin.health()
-        healthy = all(c.get("healthy", c.get("ok", True)) for c in components.values())
+        healthy = all(c.get("healthy", True) for c in components.values())
         return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
                             status_code=200 if healthy else 503)
 

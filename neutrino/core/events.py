@@ -11,6 +11,8 @@ never hands out an event twice.
 """
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from typing import Any
 
@@ -19,10 +21,14 @@ from sqlalchemy import delete, func, select
 from neutrino.db.models import StatusEvent
 from neutrino.db.session import Database
 
+LOG = logging.getLogger(__name__)
+
 #: How long an id missing from the log may still appear (a slow commit).
 GAP_SECONDS = 5.0
 #: Events kept for clients that resume a stream (``Last-Event-ID``).
 RETENTION_SECONDS = 3600.0
+#: Seconds between prunings of the log.
+PRUNE_INTERVAL = 60.0
 
 
 def event_dict(row: Any) -> dict[str, Any]:
@@ -75,3 +81,31 @@ def prune(db: Database, older_than: float = RETENTION_SECONDS) -> int:
         result = session.execute(delete(StatusEvent).where(
             StatusEvent.created_at < time.time() - older_than))
         return result.rowcount or 0
+
+
+class Pruner:
+    """Deletes events older than the retention, every ``PRUNE_INTERVAL``, in a thread.
+
+    Every worker of every server runs one: the DELETE is idempotent and cheap,
+    and no election is needed for a job that any process may do twice.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="event-pruner", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(PRUNE_INTERVAL):
+            try:
+                prune(self.db)
+            except Exception:  # noqa: BLE001 - retried next interval
+                LOG.warning("pruning status events failed", exc_info=True)

@@ -28,6 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from neutrino.config import Settings
 from neutrino.core import exceptions as exc
 from neutrino.core import ipam, reasons
+from neutrino.core.events import Pruner
 from neutrino.core.binding import PortBinder
 from neutrino.core.handle import BackendHandle
 from neutrino.core.mech_manager import MechanismManager
@@ -167,6 +168,7 @@ class Plugin:
             if t not in self.type_drivers:
                 raise ValueError(f"tenant network type {t!r} has no type driver")
         self.notifier = Notifier(settings.notify_url)
+        self.pruner = Pruner(db)
         self.binder = PortBinder(self)
         # Backends that report network status asynchronously start networks in BUILD.
         self.async_network_status = any(
@@ -174,9 +176,12 @@ class Plugin:
         self.mech.initialize(BackendHandle(self))
 
     def start_workers(self) -> None:
+        """Background work of a serving process: event pruning and the backends' workers."""
+        self.pruner.start()
         self.mech.call_all("start_workers")
 
     def stop(self) -> None:
+        self.pruner.stop()
         self.mech.call_all("stop")
         self.notifier.stop()
 

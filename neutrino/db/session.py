@@ -48,9 +48,19 @@ def _loads(text: str) -> Any:
     return {} if text == "{}" else json.loads(text)
 
 
+#: Page cache of one SQLite connection, KiB.  SQLite's default (2 MB) per pooled
+#: connection made a worker some 30 MB larger once the tables outgrew it; the
+#: OS page cache serves the rest at the cost of a syscall per page.
+SQLITE_CACHE_KIB = 512
+
+
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
+    # Writers take turns (one at a time per process, see _WriterLock), so the
+    # writer engine needs few connections; readers run side by side.
+    pool_size, max_overflow = (2, 2) if immediate else (8, 16)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                           pool_size=8, max_overflow=16, json_deserializer=_loads)
+                           pool_size=pool_size, max_overflow=max_overflow,
+                           json_deserializer=_loads)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
@@ -61,6 +71,7 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cur.close()
 
     @event.listens_for(engine, "begin")

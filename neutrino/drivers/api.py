@@ -142,7 +142,7 @@ class MechanismDriver(abc.ABC):
         """Release connections; called at shutdown."""
 
     def health(self) -> dict[str, Any]:
-        """Component states for ``/healthz``; ``"healthy": False`` (or ``"ok"``) marks trouble."""
+        """Component states for ``/healthz``; ``"healthy": False`` marks trouble."""
         return {}
 
     def collect_metrics(self) -> list[Metric]:

@@ -3,8 +3,8 @@
 ovsdbapp's stock ``Connection.start()`` waits until the first database dump
 arrives and fails when the server is down, and its ``Backend`` keeps a single
 connection per class.  Neutrino needs an API worker to start (and accept
-writes) while NB is unreachable, and the status-worker process to hold two NB
-sessions: the data connection it shares with its API writes, and a lock
+writes) while NB is unreachable, and a process running the status worker to
+hold two NB sessions: the data connection it shares with its API writes, and a lock
 session that monitors only ``NB_Global``.  So:
 
 * the IDL is built from the locally installed schema when present (no round

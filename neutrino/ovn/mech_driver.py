@@ -5,7 +5,7 @@ Wiring:
 * ``initialize(core)`` (every process that serves the API or runs the status
   worker): NB and SB connections and the chassis directory.  Returns at once
   even if OVN is unreachable.
-* ``start_workers()`` (one process per server, after ``initialize``): the
+* ``start_workers()`` (every API worker process, after ``initialize``): the
   status worker, which waits for the NB lock and, while holding it, reports
   statuses, repairs drift and sends chassis heartbeats.
 * ``*_precommit`` only validates; ``*_postcommit`` writes NB with idempotent,
@@ -100,7 +100,7 @@ class OVNMechanismDriver(MechanismDriver):
                                  if k.startswith(keys.GLOBAL_REPAIRS_PREFIX) and v.isdigit()}
         if self.worker is not None:
             result["local_status_worker"] = self.worker.health()
-        result["ok"] = result["ovn_nb"]["connected"] and result["ovn_sb"]["connected"]
+        result["healthy"] = result["ovn_nb"]["connected"] and result["ovn_sb"]["connected"]
         return result
 
     def collect_metrics(self) -> list[Metric]:

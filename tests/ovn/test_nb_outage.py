@@ -33,7 +33,7 @@ def test_writes_while_nb_is_down_are_applied_when_it_returns(
 
     sandbox.kill("nb")
     wait_for(lambda: not ovn_driver(core).nb.ready, 5, "driver sees NB down")
-    assert ovn_driver(core).health()["ok"] is False
+    assert ovn_driver(core).health()["healthy"] is False
     created, took = timed(core.create_port, {"network_id": net["id"], "binding:host_id": "hv1"})
     assert took < 1.0, "a write does not wait for NB"
     assert port_status(core, created["id"]) == UNREACHABLE

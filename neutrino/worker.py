@@ -1,0 +1,56 @@
+"""One API worker process of ``neutrino server``: ``python -m neutrino.worker FD PID``.
+
+Started by the supervisor (:mod:`neutrino.server`, process ``PID``) with the
+listening socket inherited as file descriptor ``FD`` and the settings in the
+environment.  It
+builds its own plugin, starts the background work every serving process runs
+(the backends' status worker, event pruning) and serves until SIGTERM/SIGINT.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import sys
+
+import uvicorn
+
+from neutrino import log
+from neutrino.api.app import create_app
+from neutrino.config import Settings
+from neutrino.core.plugin import Plugin
+from neutrino.db import migrate
+from neutrino.db.session import Database
+from neutrino.server import EXIT_NO_SCHEMA
+
+
+#: prctl option: the signal this process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_supervisor(supervisor: int) -> None:
+    """Get SIGTERM when the supervisor dies, even by SIGKILL, so no orphan keeps the port."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def main(fd: int, supervisor: int) -> int:
+    die_with_supervisor(supervisor)
+    log.setup()
+    settings = Settings.load()
+    db = Database(settings.database_url)
+    if migrate.current_revision(db) is None:
+        return EXIT_NO_SCHEMA
+    plugin = Plugin(settings, db)
+    app = create_app(plugin)
+    app.router.on_startup.append(plugin.start_workers)
+    app.router.on_shutdown.append(plugin.stop)
+    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]), int(sys.argv[2])))

@@ -1,0 +1,90 @@
+"""``neutrino server``'s supervisor: workers share one socket, a dead worker is
+replaced, SIGTERM (or the supervisor's own death) leaves no process behind, and
+a database without schema is refused with a clear message instead of workers
+restarting forever."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from neutrino.config import sqlite_url
+from neutrino.db.migrate import upgrade
+from neutrino.db.session import Database
+from neutrino.sandbox.wait import wait_for
+from tests.test_up import free_port
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def start(tmp_path: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "NEUTRINO_DATABASE_URL": sqlite_url(tmp_path),
+           "NEUTRINO_MECHANISM_DRIVERS": "", "NEUTRINO_BIND_PORT": str(port)}
+    return subprocess.Popen([sys.executable, "-m", "neutrino.cli", "server", "--workers", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_supervisor_replaces_a_dead_worker_and_stops_cleanly(tmp_path: Path) -> None:
+    db = Database(sqlite_url(tmp_path))
+    upgrade(db)
+    db.dispose()
+    port = free_port()
+    server = start(tmp_path, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200, 60,
+                 "server healthy")
+        wait_for(lambda: len(children(server.pid)) == 2, 10, "two workers")
+        first = children(server.pid)
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(children(server.pid) - first) == 1, 15, "a replacement worker")
+        assert victim not in children(server.pid)
+        # Both workers answer on the one socket; the data written through either is there.
+        created = httpx.post(f"{url}/v2.0/networks", json={"network": {"name": "n"}}, timeout=10)
+        assert created.status_code == 201
+        assert httpx.get(f"{url}/v2.0/networks", timeout=10).json()["networks"][0]["name"] == "n"
+        workers = children(server.pid)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0].decode()
+    assert server.returncode == 0, output
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert "API worker died; restarting it" in output
+
+
+def test_no_schema_stops_the_server_with_a_message(tmp_path: Path) -> None:
+    server = start(tmp_path, free_port())
+    output = server.communicate(timeout=60)[0].decode()
+    assert server.returncode != 0
+    assert "the database has no schema: run `neutrino db upgrade` first" in output
+
+
+def test_workers_exit_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    db = Database(sqlite_url(tmp_path))
+    upgrade(db)
+    db.dispose()
+    server = start(tmp_path, free_port())
+    try:
+        wait_for(lambda: len(children(server.pid)) == 2, 30, "two workers")
+        workers = children(server.pid)
+    finally:
+        server.kill()
+        server.communicate(timeout=10)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 15,
+             "orphaned workers to exit")
