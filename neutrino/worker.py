@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 
+import anyio.to_thread
 import uvicorn
 
 from neutrino import log
@@ -36,6 +37,21 @@ def die_with_supervisor(supervisor: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+#: Threads that run blocking request handlers (anyio's default is 40).
+REQUEST_THREADS = 8
+
+
+def limit_request_threads() -> None:
+    """Run blocking handlers on at most ``REQUEST_THREADS`` threads.
+
+    Handlers are CPU-bound Python under the GIL or wait on a database that
+    serialises writers, so more threads add no throughput; each one adds its
+    stack, its pooled database connection and its page cache to the worker.
+    Requests beyond the limit wait on the event loop, in arrival order.
+    """
+    anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+
+
 def main(fd: int, supervisor: int) -> int:
     die_with_supervisor(supervisor)
     log.setup()
@@ -45,6 +61,7 @@ def main(fd: int, supervisor: int) -> int:
         return EXIT_NO_SCHEMA
     plugin = Plugin(settings, db)
     app = create_app(plugin)
+    app.router.on_startup.append(limit_request_threads)
     app.router.on_startup.append(plugin.start_workers)
     app.router.on_shutdown.append(plugin.stop)
     config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from neutrino.api import errors
-from neutrino.api.memory import limit_malloc_arenas
+from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
 from neutrino.api.watch import EventHub
 from neutrino.core.plugin import Plugin
@@ -144,7 +144,7 @@ class MeasureLatency:
 
 
 def create_app(plugin: Plugin) -> FastAPI:
-    limit_malloc_arenas()
+    tune_malloc()
     app = FastAPI(**NO_OTEL, title="Neutrino", version="2.0",
                   description="Neutron v2.0 compatible networking API for OVN")
     errors.install(app)

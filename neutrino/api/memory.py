@@ -14,8 +14,11 @@ from typing import Any
 
 #: A list response this long hands its memory back to the OS once sent.
 RELEASE_AFTER = 1000
-#: mallopt's M_ARENA_MAX.
+#: mallopt's M_ARENA_MAX and M_MMAP_THRESHOLD.
 _M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
+#: Blocks at least this large are mmap'ed, so freeing them returns them to the OS.
+MMAP_THRESHOLD = 256 * 1024
 
 
 def _libc() -> Any:
@@ -29,15 +32,19 @@ def _libc() -> Any:
 _LIBC = _libc()
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Let the worker's threads share *arenas* malloc arenas instead of up to 8 per core.
+def tune_malloc(arenas: int = 2) -> None:
+    """Keep freed memory from staying with the worker.
 
-    Each request thread otherwise grows an arena of its own and keeps what it
-    freed; threads allocate while holding the GIL anyway, so sharing costs
-    nothing.  Call before the thread pool starts.
+    Threads share *arenas* malloc arenas instead of up to 8 per core: each
+    request thread otherwise grows an arena of its own and keeps what it freed;
+    threads allocate while holding the GIL anyway, so sharing costs nothing.
+    And the mmap threshold is fixed: glibc raises it to the size of any mmap'ed
+    block freed, so after one 10 MB response body every later one came from the
+    heap and stayed there.  Call before the thread pool starts.
     """
     if _LIBC is not None:
         _LIBC.mallopt(_M_ARENA_MAX, arenas)
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def release_memory() -> None:
