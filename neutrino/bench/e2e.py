@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ports", type=int, default=200, help="ports (default 200)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="clients creating ports at once (default 8)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="start creates at this many per second (open loop, at most "
+                             "--concurrency in flight); 0 (default): each client starts its "
+                             "next create as soon as the last one answered")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds to wait for every port to be ACTIVE/up")
     parser.add_argument("--output", default="bench-e2e.json", help="JSON result path")
@@ -59,8 +64,11 @@ class Run:
     created_at: dict[str, float] = field(default_factory=dict)
     ready_at: dict[str, float] = field(default_factory=dict)
     create_seconds: float = 0.0
+    #: How long each create call took (the API request, or the NB transaction).
+    create_call_ms: list[float] = field(default_factory=list)
     errors: int = 0
     rss_mb: float | None = None
+    rss_by_process: list[dict[str, Any]] = field(default_factory=list)
     leftovers: dict[str, int] = field(default_factory=dict)
 
     def latencies(self) -> list[float]:
@@ -71,10 +79,13 @@ class Run:
         return {"ports": len(self.created_at), "ready": len(ms), "errors": self.errors,
                 "create_per_second": round(len(self.created_at) / self.create_seconds, 1)
                 if self.create_seconds else None,
+                "create_call_p50_ms": round(report.percentile(self.create_call_ms, 50), 1),
+                "create_call_p99_ms": round(report.percentile(self.create_call_ms, 99), 1),
                 "p50_ms": round(report.percentile(ms, 50), 1),
                 "p90_ms": round(report.percentile(ms, 90), 1),
                 "p99_ms": round(report.percentile(ms, 99), 1),
                 "max_ms": round(max(ms, default=0.0), 1), "rss_mb": self.rss_mb,
+                "rss_by_process": self.rss_by_process,
                 "leftovers": self.leftovers}
 
 
@@ -192,6 +203,25 @@ def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
     return agents
 
 
+def create_all(create: Callable[[int], None], args: argparse.Namespace,
+               progress: report.Progress) -> float:
+    """Call ``create(i)`` for every port as ``--concurrency``/``--rate`` say; seconds taken.
+
+    Both runs use this, so Neutrino and the baseline get the same offered load.
+    """
+    began = time.monotonic()
+
+    def paced(i: int) -> None:
+        if args.rate > 0:
+            time.sleep(max(0.0, began + i / args.rate - time.monotonic()))
+        create(i)
+
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        for done, _ in enumerate(pool.map(paced, range(args.ports)), 1):
+            progress.update(done, args.ports)
+    return time.monotonic() - began
+
+
 def wait_all(run: Run, total: int, timeout: float, progress: report.Progress) -> None:
     deadline = time.monotonic() + timeout
     while len(run.ready_at) < total and time.monotonic() < deadline:
@@ -228,14 +258,11 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                         run.errors += 1
                         return
                     run.created_at[r.json()["port"]["id"]] = started
+                    run.create_call_ms.append((time.monotonic() - started) * 1000)
 
                 progress.start(f"neutrino: create {args.ports} ports on {args.chassis} chassis",
                                args.ports)
-                began = time.monotonic()
-                with ThreadPoolExecutor(args.concurrency) as pool:
-                    for done, _ in enumerate(pool.map(create, range(args.ports)), 1):
-                        progress.update(done, args.ports)
-                run.create_seconds = time.monotonic() - began
+                run.create_seconds = create_all(create, args, progress)
                 progress.done(f"{args.ports / run.create_seconds:.0f} creates/s")
                 progress.start("neutrino: wait for ACTIVE (event stream)", args.ports)
                 wait_all(run, len(run.created_at), args.timeout, progress)
@@ -243,6 +270,8 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 mem = report.tree_memory(server.pid).rss_mb + sum(
                     report.tree_memory(a.pid).rss_mb for a in agents)
                 run.rss_mb = round(mem, 1)
+                run.rss_by_process = [p for pid in (server.pid, *(a.pid for a in agents))
+                                      for p in report.process_memory(pid)]
 
                 progress.start("neutrino: delete everything", len(run.created_at))
                 with ThreadPoolExecutor(args.concurrency) as pool:
@@ -285,13 +314,10 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run
                     txn.add(nb.lsp_add("bench", lsp, options={
                         "requested-chassis": names[i % len(names)], "vif-plug-type": "dummy"}))
                 run.created_at[lsp] = started
+                run.create_call_ms.append((time.monotonic() - started) * 1000)
 
             progress.start(f"baseline: create {args.ports} LSPs in NB", args.ports)
-            began = time.monotonic()
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                for done, _ in enumerate(pool.map(create, range(args.ports)), 1):
-                    progress.update(done, args.ports)
-            run.create_seconds = time.monotonic() - began
+            run.create_seconds = create_all(create, args, progress)
             progress.done()
             progress.start("baseline: wait for up=true in NB", args.ports)
             deadline = time.monotonic() + args.timeout
@@ -344,8 +370,11 @@ def run(args: argparse.Namespace) -> int:
            "rss_below_200mb": (ours.rss_mb or 0) < 200}
     rows = [(k, b[k], o[k], added.get(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
     rows += [("create_per_second", b["create_per_second"], o["create_per_second"], None),
+             ("create call p50 ms", b["create_call_p50_ms"], o["create_call_p50_ms"], None),
+             ("create call p99 ms", b["create_call_p99_ms"], o["create_call_p99_ms"], None),
              ("neutrino processes RSS MB", None, o["rss_mb"], None)]
-    title = f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports"
+    load = f"{args.rate:g} creates/s" if args.rate > 0 else f"{args.concurrency} clients"
+    title = f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports, {load}"
     print(f"\n{title}")
     print(report.format_table(["metric", "baseline (bare OVN)", "neutrino", "added"], rows))
     print(f"targets (added p50 <= {p50_target:g} ms, p99 <= {p99_target:g} ms): {met}")

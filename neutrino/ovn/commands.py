@@ -89,6 +89,14 @@ class _Ensure(command.BaseCommand):
         #: A row written from this revision keeps it when its content is already right.
         self.unchanged_from = unchanged_from
 
+    def _settled(self, row: Any, spec: RowSpec) -> str | None:
+        """STALE or UNCHANGED if the existing ``row`` needs no write for ``spec``."""
+        if not self.force and row_revision(row) > spec.revision:
+            return STALE
+        if row_revision(row) in (spec.revision, self.unchanged_from) and not spec.differs(row):
+            return UNCHANGED
+        return None
+
     def _write(self, txn: Any, row: Any | None, spec: RowSpec) -> tuple[Any, str]:
         if row is None:
             row = txn.insert(self.api.tables[spec.table])
@@ -97,14 +105,14 @@ class _Ensure(command.BaseCommand):
             for column, value in spec.columns.items():
                 setattr(row, column, value)
             return row, CREATED
-        if not self.force and row_revision(row) > spec.revision:
+        settled = self._settled(row, spec)
+        if settled == STALE:
             LOG.debug("not writing %s %s: row has revision %s, spec %s",
                       spec.table, spec.name, row_revision(row), spec.revision)
-            return row, STALE
+        if settled is not None:
+            return row, settled
         changed = spec.differs(row)
         revision = row_revision(row)
-        if not changed and revision in (spec.revision, self.unchanged_from):
-            return row, UNCHANGED
         row.verify("external_ids")
         for column in changed:
             setattr(row, column, spec.columns[column])
@@ -214,18 +222,37 @@ class EnsurePort(_Ensure):
             return
         if self.result == CREATED:
             switch.addvalue("ports", row)
+        for column, want in self._dhcp_references(row if self.result != CREATED else None):
+            if self.result == UNCHANGED:
+                self.result = UPDATED
+                row.verify("external_ids")
+                if row_revision(row) != self.spec.revision:
+                    row.setkey("external_ids", keys.REVISION, str(self.spec.revision))
+            setattr(row, column, want)
+
+    def _dhcp_references(self, row: Any | None) -> list[tuple[str, list[Any]]]:
+        """The DHCP_Options columns of ``row`` (None: a new row) to set, and their values."""
+        wrong = []
         for version, column in ((4, "dhcpv4_options"), (6, "dhcpv6_options")):
             subnet_id = self.spec.dhcp_subnets.get(version)
             dhcp = find_dhcp(self.api, subnet_id) if subnet_id else None
             want = [dhcp] if dhcp is not None else []
-            have = [] if self.result == CREATED else list(getattr(row, column))
+            have = list(getattr(row, column)) if row is not None else []
             if [r.uuid for r in have] != [r.uuid for r in want]:
-                if self.result == UNCHANGED:
-                    self.result = UPDATED
-                    row.verify("external_ids")
-                    if row_revision(row) != self.spec.revision:
-                        row.setkey("external_ids", keys.REVISION, str(self.spec.revision))
-                setattr(row, column, want)
+                wrong.append((column, want))
+        return wrong
+
+    def needs_write(self) -> bool:
+        """Whether running this command would write anything; read under the connection's lock.
+
+        A caller that learns it would not skips the transaction, and with it a
+        wait for the connection thread, which is busy while many ports change.
+        """
+        row = find_port(self.api, self.spec.name)
+        if row is None:
+            return True
+        settled = self._settled(row, self.spec)
+        return settled is None or (settled == UNCHANGED and bool(self._dhcp_references(row)))
 
 
 class DeletePort(command.BaseCommand):

@@ -226,9 +226,13 @@ class OVNMechanismDriver(MechanismDriver):
         # change needs no write (no round trip): no writer between the two revisions
         # exists that a newer revision number would have to fend off.
         previous = desired.revision_of(context.original) if context.original else None
-        self._apply(f"port {port['id']}",
-                    [self._switch(context.network),
-                     commands.EnsurePort(self.nb, spec, unchanged_from=previous)],
+        ensure = commands.EnsurePort(self.nb, spec, unchanged_from=previous)
+        if previous is not None and self.nb.ready:
+            with self.nb.read_lock():
+                # The LSP exists (so does its switch) as this revision wants it.
+                if not ensure.needs_write():
+                    return
+        self._apply(f"port {port['id']}", [self._switch(context.network), ensure],
                     ("port", port["id"]))
 
     def delete_port_postcommit(self, context: PortContext) -> None:
