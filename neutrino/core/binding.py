@@ -52,11 +52,17 @@ class PortBinder:
         #: Counts of outcomes, for tests and metrics.
         self.outcomes: dict[Outcome, int] = {o: 0 for o in Outcome}
 
-    def bind(self, port_id: str) -> dict[str, Any] | None:
-        """Bind *port_id* if it needs it; the port as committed, or None if it is gone."""
+    def bind(self, port_id: str, snapshot: PortContext | None = None) -> dict[str, Any] | None:
+        """Bind *port_id* if it needs it; the port as committed, or None if it is gone.
+
+        *snapshot*: the port's context as its creator just committed it, used for
+        the first attempt instead of reading it again (a change made meanwhile
+        is caught by the commit's check, 4c, like any other).
+        """
         retries = self.plugin.settings.max_bind_retries
-        for _ in range(retries):
-            context = self._snapshot(port_id)
+        for attempt in range(retries):
+            context = _for_binding(snapshot) if attempt == 0 and snapshot else \
+                self._snapshot(port_id)
             if context is None:
                 return None
             port = context.current
@@ -82,9 +88,7 @@ class PortBinder:
             except exc.PortNotFound:
                 return None
             context = self.plugin.port_context(session, port)
-        context.session = context.network.session = None
-        context.segments_to_bind = list(context.network.network_segments)
-        return context
+        return _for_binding(context)
 
     def _commit(self, port_id: str, key: tuple, attempt: PortContext,
                 driver: str | None) -> tuple[Outcome, dict[str, Any] | None]:
@@ -130,3 +134,10 @@ class PortBinder:
             context = plugin.port_context(session, port, original=current)
             plugin.mech.precommit("update_port_precommit", context)
             return Outcome.COMMITTED, context
+
+
+def _for_binding(context: PortContext) -> PortContext:
+    """*context*, detached from its session, offering all the network's segments (B2)."""
+    context.session = context.network.session = None
+    context.segments_to_bind = list(context.network.network_segments)
+    return context

@@ -624,7 +624,7 @@ class Plugin:
             self.delete_port(port_id)
             raise
         if context.current["binding:host_id"]:
-            return self.binder.bind(port_id) or context.current
+            return self.binder.bind(port_id, context) or context.current
         return context.current
 
     def get_port(self, port_id: str) -> dict[str, Any]:

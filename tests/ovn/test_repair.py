@@ -126,7 +126,7 @@ def test_a_create_cut_short_before_its_binding_is_repaired(
     wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "first full sync")
     net = core.create_network({"name": "n"})
 
-    def process_dies(port_id: str) -> None:
+    def process_dies(port_id: str, snapshot: object = None) -> None:
         raise RuntimeError("killed before binding")
     monkeypatch.setattr(core.binder, "bind", process_dies)
     with pytest.raises(RuntimeError):
