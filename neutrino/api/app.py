@@ -150,7 +150,7 @@ def create_app(plugin: Plugin) -> FastAPI:
     errors.install(app)
     # Routes go on the app's own router: an included router is matched twice per
     # request (the inclusion, then its routes), which cost 8% of a port create.
-    build_router(plugin, EventHub(plugin.db), app.router)
+    build_router(plugin, EventHub(plugin.db, plugin.doorbell), app.router)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)
     app.state.plugin = plugin

@@ -3,18 +3,21 @@
 One tailing task per API worker reads the status event log (only while
 someone is listening) and fans events out to subscribers' queues, so a
 thousand waiting clients cost one cheap query per tick, not a thousand.
+The core's doorbell wakes the task as soon as events commit on this host,
+so the tick is only the fallback.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from neutrino.core.events import EventFeed
+from neutrino.core.events import Doorbell, EventFeed
 from neutrino.db.session import Database
 
 #: Seconds between reads of the event log while someone listens.
@@ -31,8 +34,9 @@ class Subscription:
 
 
 class EventHub:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, doorbell: Doorbell):
         self.db = db
+        self.doorbell = doorbell
         self._subs: set[Subscription] = set()
         self._feed: EventFeed | None = None
         self._task: asyncio.Task | None = None
@@ -56,15 +60,39 @@ class EventHub:
         self._subs.discard(sub)
 
     async def _tail(self) -> None:
-        while self._subs:
-            events = await run_in_threadpool(self._feed.poll)
-            for event in events:
-                for sub in list(self._subs):
-                    if sub.match(event):
-                        sub.queue.put_nowait(event)
-            await asyncio.sleep(TICK)
+        loop = asyncio.get_running_loop()
+        rung = asyncio.Event()
+        bell = self.doorbell.listen()
+        if bell is not None:
+            loop.add_reader(bell.fileno(), _ring, bell, rung)
+        try:
+            while self._subs:
+                rung.clear()
+                events = await run_in_threadpool(self._feed.poll)
+                for event in events:
+                    for sub in list(self._subs):
+                        if sub.match(event):
+                            sub.queue.put_nowait(event)
+                try:
+                    await asyncio.wait_for(rung.wait(), TICK)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            if bell is not None:
+                loop.remove_reader(bell.fileno())
+                bell.close()
         # Nobody listens: forget the position; the next subscriber starts from "now".
         self._feed = None
+
+
+def _ring(bell: socket.socket, rung: asyncio.Event) -> None:
+    """The doorbell rang: empty its queue and wake the tailing task."""
+    try:
+        while bell.recv(64):
+            pass
+    except BlockingIOError:
+        pass
+    rung.set()
 
 
 async def wait_for_status(hub: EventHub, read: Callable[[], dict[str, Any]], port_id: str,

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from neutrino.bench import report
-from neutrino.bench.plug import watch_up
+from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
 from neutrino.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 
@@ -69,10 +69,25 @@ class Run:
     errors: int = 0
     rss_mb: float | None = None
     rss_by_process: list[dict[str, Any]] = field(default_factory=list)
+    #: When each port's Interface row appeared on its chassis, and its LSP went up in NB.
+    plugged_at: dict[str, float] = field(default_factory=dict)
+    up_at: dict[str, float] = field(default_factory=dict)
     leftovers: dict[str, int] = field(default_factory=dict)
 
     def latencies(self) -> list[float]:
         return [self.ready_at[k] - t for k, t in self.created_at.items() if k in self.ready_at]
+
+    def stages(self) -> dict[str, float]:
+        """p50 ms of each step: create -> plugged -> up in NB -> ready (if measured apart)."""
+        def p50(start: dict[str, float], end: dict[str, float]) -> float:
+            return round(report.percentile(
+                [(end[k] - start[k]) * 1000 for k in start if k in end], 50), 1)
+        names = {k: self.created_at[k] for k in self.created_at}
+        stages = {"create_to_plugged_p50_ms": p50(names, self.plugged_at),
+                  "create_to_up_p50_ms": p50(names, self.up_at)}
+        if self.ready_at is not self.up_at:
+            stages["up_to_ready_p50_ms"] = p50(self.up_at, self.ready_at)
+        return stages
 
     def summary(self) -> dict[str, Any]:
         ms = [v * 1000 for v in self.latencies()]
@@ -85,7 +100,7 @@ class Run:
                 "p90_ms": round(report.percentile(ms, 90), 1),
                 "p99_ms": round(report.percentile(ms, 99), 1),
                 "max_ms": round(max(ms, default=0.0), 1), "rss_mb": self.rss_mb,
-                "rss_by_process": self.rss_by_process,
+                "rss_by_process": self.rss_by_process, **self.stages(),
                 "leftovers": self.leftovers}
 
 
@@ -222,6 +237,24 @@ def create_all(create: Callable[[int], None], args: argparse.Namespace,
     return time.monotonic() - began
 
 
+class DataplaneWatch:
+    """Timestamps each port's Interface row on any chassis and its LSP going up in NB."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.up = watch_up(sandbox.nb_remote)
+        self.plugged: list[FirstSeen] = [watch_plugged(c.ovs_remote)
+                                         for c in sandbox.chassis.values()]
+
+    def record(self, run: Run) -> None:
+        run.up_at.update(self.up.at)
+        for watcher in self.plugged:
+            run.plugged_at.update(watcher.at)
+
+    def stop(self) -> None:
+        for watcher in (self.up, *self.plugged):
+            watcher.stop()
+
+
 def wait_all(run: Run, total: int, timeout: float, progress: report.Progress) -> None:
     deadline = time.monotonic() + timeout
     while len(run.ready_at) < total and time.monotonic() < deadline:
@@ -240,6 +273,7 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
             sb.add_chassis(name, hostname=name)
         agents = start_agents(sb, workdir)
         server, endpoint = start_server(sb, workdir)
+        watch = DataplaneWatch(sb)
         try:
             with httpx.Client(base_url=endpoint, timeout=60,
                               limits=httpx.Limits(max_connections=args.concurrency)) as api:
@@ -267,6 +301,7 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 progress.start("neutrino: wait for ACTIVE (event stream)", args.ports)
                 wait_all(run, len(run.created_at), args.timeout, progress)
                 listener.stop()
+                watch.record(run)
                 mem = report.tree_memory(server.pid).rss_mb + sum(
                     report.tree_memory(a.pid).rss_mb for a in agents)
                 run.rss_mb = round(mem, 1)
@@ -282,6 +317,7 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 run.leftovers = {"sql_rows": sql_left, **wait_clean(sb)}
                 progress.done(f"leftovers: {run.leftovers}")
         finally:
+            watch.stop()
             server.terminate()
             server.wait(30)
             for agent in agents:
@@ -303,7 +339,8 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run
             # retries on its next wake-up; its own tests lift that delay too.
             chassis.appctl("controller", "debug/ignore-startup-delay")
         sb.nbctl("ls-add", "bench")
-        watcher = watch_up(sb.nb_remote)
+        watch = DataplaneWatch(sb)
+        run.ready_at = run.up_at  # ready means up in NB here
         nb = Northbound(sb.nb_remote, 60)
         wait_for(lambda: nb.ready, 30, "NB connection")
         try:
@@ -321,17 +358,17 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run
             progress.done()
             progress.start("baseline: wait for up=true in NB", args.ports)
             deadline = time.monotonic() + args.timeout
-            while len(watcher.at) < args.ports and time.monotonic() < deadline:
-                progress.update(len(watcher.at), args.ports)
+            while len(watch.up.at) < args.ports and time.monotonic() < deadline:
+                progress.update(len(watch.up.at), args.ports)
                 time.sleep(0.05)
-            run.ready_at.update(watcher.at)
+            watch.record(run)
             progress.done(f"{len(run.ready_at)}/{args.ports} up")
             progress.start("baseline: delete everything", args.ports)
             sb.nbctl("ls-del", "bench")
             run.leftovers = wait_clean(sb)
             progress.done(f"leftovers: {run.leftovers}")
         finally:
-            watcher.stop()
+            watch.stop()
             nb.close()
     return run
 
@@ -372,6 +409,11 @@ def run(args: argparse.Namespace) -> int:
     rows += [("create_per_second", b["create_per_second"], o["create_per_second"], None),
              ("create call p50 ms", b["create_call_p50_ms"], o["create_call_p50_ms"], None),
              ("create call p99 ms", b["create_call_p99_ms"], o["create_call_p99_ms"], None),
+             ("create -> Interface row p50 ms", b["create_to_plugged_p50_ms"],
+              o["create_to_plugged_p50_ms"], None),
+             ("create -> up in NB p50 ms", b["create_to_up_p50_ms"], o["create_to_up_p50_ms"],
+              None),
+             ("up in NB -> ACTIVE event p50 ms", None, o["up_to_ready_p50_ms"], None),
              ("neutrino processes RSS MB", None, o["rss_mb"], None)]
     load = f"{args.rate:g} creates/s" if args.rate > 0 else f"{args.concurrency} clients"
     title = f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports, {load}"

@@ -95,6 +95,7 @@ class PortBinder:
         outcome, context = self._commit_txn(port_id, key, attempt, driver)
         if outcome is not Outcome.COMMITTED:
             return outcome, context
+        self.plugin.doorbell.ring()
         context.session = context.network.session = None
         self.plugin.mech.postcommit("update_port_postcommit", context)
         return outcome, context.current

@@ -11,12 +11,17 @@ never hands out an event twice.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.engine import make_url
 
 from neutrino.db.models import StatusEvent
 from neutrino.db.session import Database
@@ -109,3 +114,54 @@ class Pruner:
                 prune(self.db)
             except Exception:  # noqa: BLE001 - retried next interval
                 LOG.warning("pruning status events failed", exc_info=True)
+
+
+class Doorbell:
+    """Wakes this host's event-log readers the moment events are committed.
+
+    Readers poll the log every few milliseconds anyway; the doorbell saves
+    them that wait.  Each reader binds an abstract unix datagram socket named
+    after the database, and a writer sends one byte to every such socket it
+    finds in ``/proc/net/unix``: no files to clean up after a crash, and a
+    lost byte only costs the poll interval.  SQLite only, whose processes all
+    share one host; on PostgreSQL, servers on other hosts rely on polling.
+    """
+
+    PREFIX = "neutrino-events-"
+
+    def __init__(self, db: Database) -> None:
+        path = make_url(db.url).database if db.is_sqlite else None
+        self.name = None
+        if path and path != ":memory:":
+            digest = hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:16]
+            self.name = f"{self.PREFIX}{digest}-"
+        self._sender: socket.socket | None = None
+
+    def listen(self) -> socket.socket | None:
+        """A non-blocking socket that receives a byte per ring (None: no doorbell here)."""
+        if self.name is None:
+            return None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(f"\0{self.name}{os.getpid()}-{secrets.token_hex(4)}")
+        return sock
+
+    def ring(self) -> None:
+        if self.name is None:
+            return
+        try:
+            with open("/proc/net/unix") as table:
+                listeners = [line.rsplit(None, 1)[-1][1:] for line in table
+                             if f"@{self.name}" in line]
+        except OSError:
+            return
+        if not listeners:
+            return
+        if self._sender is None:
+            self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._sender.setblocking(False)
+        for name in listeners:
+            try:
+                self._sender.sendto(b"!", f"\0{name}")
+            except OSError:
+                pass  # gone meanwhile, or its queue is full: it polls anyway

@@ -28,7 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from neutrino.config import Settings
 from neutrino.core import exceptions as exc
 from neutrino.core import ipam, reasons
-from neutrino.core.events import Pruner
+from neutrino.core.events import Doorbell, Pruner
 from neutrino.core.binding import PortBinder
 from neutrino.core.handle import BackendHandle
 from neutrino.core.mech_manager import MechanismManager
@@ -169,6 +169,8 @@ class Plugin:
                 raise ValueError(f"tenant network type {t!r} has no type driver")
         self.notifier = Notifier(settings.notify_url)
         self.pruner = Pruner(db)
+        #: Rung after every commit that writes status events.
+        self.doorbell = Doorbell(db)
         self.binder = PortBinder(self)
         # Backends that report network status asynchronously start networks in BUILD.
         self.async_network_status = any(
@@ -833,6 +835,8 @@ class Plugin:
                 if changes:
                     conn.execute(set_status, changes)
                     conn.execute(insert(StatusEvent.__table__), events)
+        if transitions:
+            self.doorbell.ring()
         return transitions
 
     def rebind_ports(self, port_ids: list[str]) -> None:
