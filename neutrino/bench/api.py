@@ -1,7 +1,7 @@
 """``neutrino bench api``: the REST API measured end to end, as a client sees it.
 
-A real ``neutrino server`` runs in a subprocess (its API workers and status
-worker, by default with no mechanism driver: the pure core), on SQLite and
+A real ``neutrino server`` runs in a subprocess (its supervisor and API
+workers, by default with no mechanism driver: the pure core), on SQLite and
 on a private PostgreSQL.  An asyncio load generator then measures, at
 each client concurrency:
 

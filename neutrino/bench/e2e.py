@@ -2,7 +2,7 @@
 
 Two runs on identical fresh sandboxes of ``--chassis`` chassis, one after the other:
 
-* ``neutrino``: ``neutrino server`` (SQLite, 2 API workers, status worker) and one
+* ``neutrino``: ``neutrino server`` (SQLite, ``--workers`` API workers) and one
   ``neutrino plug-agent`` process for all chassis, beside a plain ``ovn-controller`` each.
   ``--ports`` ports are created through the API, spread over the chassis, each
   with ``binding:profile {"vif_plug_type": "dummy"}``; a client waiting on the
@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start creates at this many per second (open loop, at most "
                              "--concurrency in flight); 0 (default): each client starts its "
                              "next create as soon as the last one answered")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="API worker processes of neutrino server (default 2)")
+    parser.add_argument("--chassis-nice", type=int, default=0,
+                        help="run the simulated chassis' daemons (their ovsdb-server, "
+                             "ovs-vswitchd, ovn-controller) at this nice value in both runs, so "
+                             "that chassis that stand in for other hosts do not starve the "
+                             "central services of CPU (default 0)")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds to wait for every port to be ACTIVE/up")
     parser.add_argument("--output", default="bench-e2e.json", help="JSON result path")
@@ -68,6 +75,7 @@ class Run:
     create_call_ms: list[float] = field(default_factory=list)
     errors: int = 0
     rss_mb: float | None = None
+    pss_mb: float | None = None
     rss_by_process: list[dict[str, Any]] = field(default_factory=list)
     #: When each port's Interface row appeared on its chassis, and its LSP went up in NB.
     plugged_at: dict[str, float] = field(default_factory=dict)
@@ -100,6 +108,7 @@ class Run:
                 "p90_ms": round(report.percentile(ms, 90), 1),
                 "p99_ms": round(report.percentile(ms, 99), 1),
                 "max_ms": round(max(ms, default=0.0), 1), "rss_mb": self.rss_mb,
+                "pss_mb": self.pss_mb,
                 "rss_by_process": self.rss_by_process, **self.stages(),
                 "leftovers": self.leftovers}
 
@@ -112,6 +121,17 @@ def free_port() -> int:
 
 def chassis_names(count: int) -> list[str]:
     return [f"hv{i}" for i in range(1, count + 1)]
+
+
+def add_chassis(sandbox: Sandbox, args: argparse.Namespace, **options: Any) -> None:
+    """The run's chassis, their daemons at ``--chassis-nice``."""
+    for name in chassis_names(args.chassis):
+        chassis = sandbox.add_chassis(name, hostname=name, **options)
+        for daemon in chassis.daemons.values():
+            pid = daemon.pid()
+            if pid is not None and args.chassis_nice:
+                for task in os.listdir(f"/proc/{pid}/task"):  # nice is per thread on Linux
+                    os.setpriority(os.PRIO_PROCESS, int(task), args.chassis_nice)
 
 
 def ovs_leftovers(sandbox: Sandbox) -> int:
@@ -179,13 +199,13 @@ class ActiveListener:
         self._stop = True
 
 
-def start_server(sandbox: Sandbox, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(sandbox: Sandbox, workdir: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
     env.update({"NEUTRINO_DATABASE_URL": f"sqlite:///{workdir / 'neutrino.db'}",
                 "NEUTRINO_OVN_NB_CONNECTION": sandbox.nb_remote,
                 "NEUTRINO_OVN_SB_CONNECTION": sandbox.sb_remote,
-                "NEUTRINO_BIND_PORT": str(port), "NEUTRINO_API_WORKERS": "2",
+                "NEUTRINO_BIND_PORT": str(port), "NEUTRINO_API_WORKERS": str(workers),
                 "NEUTRINO_LOG_LEVEL": "WARNING"})
     subprocess.run([sys.executable, "-m", "neutrino.cli", "db", "upgrade"], env=env, check=True,
                    capture_output=True)
@@ -269,10 +289,9 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
     with tempfile.TemporaryDirectory(prefix="nt-e2e-") as tmp, Sandbox(progress=progress.note) as sb:
         workdir = Path(tmp)
         sb.start_central()
-        for name in names:
-            sb.add_chassis(name, hostname=name)
+        add_chassis(sb, args)
         agents = start_agents(sb, workdir)
-        server, endpoint = start_server(sb, workdir)
+        server, endpoint = start_server(sb, workdir, args.workers)
         watch = DataplaneWatch(sb)
         try:
             with httpx.Client(base_url=endpoint, timeout=60,
@@ -302,9 +321,9 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 wait_all(run, len(run.created_at), args.timeout, progress)
                 listener.stop()
                 watch.record(run)
-                mem = report.tree_memory(server.pid).rss_mb + sum(
-                    report.tree_memory(a.pid).rss_mb for a in agents)
-                run.rss_mb = round(mem, 1)
+                trees = [report.tree_memory(p) for p in (server.pid, *(a.pid for a in agents))]
+                run.rss_mb = round(sum(t.rss_mb for t in trees), 1)
+                run.pss_mb = round(sum(t.pss_mb for t in trees), 1)
                 run.rss_by_process = [p for pid in (server.pid, *(a.pid for a in agents))
                                       for p in report.process_memory(pid)]
 
@@ -333,8 +352,8 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run
     names = chassis_names(args.chassis)
     with Sandbox(progress=progress.note) as sb:
         sb.start_central()
-        for name in names:
-            chassis = sb.add_chassis(name, hostname=name, dummy_vif_plug=True)
+        add_chassis(sb, args, dummy_vif_plug=True)
+        for chassis in sb.chassis.values():
             # OVN 23.03 holds back unplugging for ~10 s after start and only
             # retries on its next wake-up; its own tests lift that delay too.
             chassis.appctl("controller", "debug/ignore-startup-delay")
@@ -414,7 +433,8 @@ def run(args: argparse.Namespace) -> int:
              ("create -> up in NB p50 ms", b["create_to_up_p50_ms"], o["create_to_up_p50_ms"],
               None),
              ("up in NB -> ACTIVE event p50 ms", None, o["up_to_ready_p50_ms"], None),
-             ("neutrino processes RSS MB", None, o["rss_mb"], None)]
+             ("neutrino processes RSS MB", None, o["rss_mb"], None),
+             ("neutrino processes PSS MB", None, o["pss_mb"], None)]
     load = f"{args.rate:g} creates/s" if args.rate > 0 else f"{args.concurrency} clients"
     title = f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports, {load}"
     print(f"\n{title}")

@@ -10,16 +10,24 @@ from pathlib import Path
 def test_e2e_bench_tiny(tmp_path: Path) -> None:
     out, png = tmp_path / "e2e.json", tmp_path / "e2e.png"
     proc = subprocess.run([sys.executable, "-m", "neutrino.cli", "bench", "e2e", "--chassis", "2",
-                           "--ports", "6", "--concurrency", "2", "--output", str(out),
+                           "--ports", "6", "--concurrency", "2", "--rate", "20",
+                           "--workers", "1", "--output", str(out),
                            "--plot", str(png)], capture_output=True, text=True, timeout=600)
     assert out.exists(), proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     for side in ("neutrino", "baseline"):
         assert result[side]["ports"] == 6 and result[side]["ready"] == 6
         assert result[side]["p50_ms"] > 0
+        # Each port was plugged before it went up, and up before (or when) it was ready.
+        assert 0 < result[side]["create_to_plugged_p50_ms"] <= result[side]["create_to_up_p50_ms"]
         assert not any(result[side]["leftovers"].values()), result[side]["leftovers"]
     assert result["neutrino"]["errors"] == 0
+    assert result["neutrino"]["up_to_ready_p50_ms"] >= 0
+    assert result["neutrino"]["rss_mb"] >= result["neutrino"]["pss_mb"] > 0
+    # The supervisor, its one API worker and the plug agent process.
+    assert len(result["neutrino"]["rss_by_process"]) == 3
+    assert result["args"]["rate"] == 20 and result["args"]["workers"] == 1
     assert set(result["added_ms"]) == {"p50_ms", "p90_ms", "p99_ms", "max_ms"}
     assert result["targets_met"]["no_leftovers"] and result["targets_met"]["all_ready"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "neutrino bench e2e: 2 chassis x 6 ports" in proc.stdout
+    assert "neutrino bench e2e: 2 chassis x 6 ports, 20 creates/s" in proc.stdout
