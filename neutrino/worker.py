@@ -9,6 +9,7 @@ builds its own plugin, starts the background work every serving process runs
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import socket
@@ -52,6 +53,18 @@ def limit_request_threads() -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
 
 
+def freeze_startup_objects() -> None:
+    """Keep full garbage collections short.
+
+    The objects that exist once the app is built (modules, routes, schemas,
+    SQLAlchemy's mappers) live as long as the process; moved out of the
+    collector's generations, a full collection no longer walks them, which
+    took tens of milliseconds out of an unlucky request.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def main(fd: int, supervisor: int) -> int:
     die_with_supervisor(supervisor)
     log.setup()
@@ -61,6 +74,7 @@ def main(fd: int, supervisor: int) -> int:
         return EXIT_NO_SCHEMA
     plugin = Plugin(settings, db)
     app = create_app(plugin)
+    freeze_startup_objects()
     app.router.on_startup.append(limit_request_threads)
     app.router.on_startup.append(plugin.start_workers)
     app.router.on_shutdown.append(plugin.stop)

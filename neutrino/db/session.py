@@ -57,7 +57,7 @@ SQLITE_CACHE_KIB = 512
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
     # Writers take turns (one at a time per process, see _WriterLock), so the
     # writer engine needs few connections; readers run side by side.
-    pool_size, max_overflow = (2, 2) if immediate else (8, 16)
+    pool_size, max_overflow = (2, 2) if immediate else (8, 4)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                            pool_size=pool_size, max_overflow=max_overflow,
                            json_deserializer=_loads)
@@ -204,8 +204,9 @@ class Database:
             self.read_engine = _sqlite_engine(url, immediate=False)
             self._writer: _WriterLock | None = _WriterLock(make_url(url).database)
         else:
+            # An API worker runs at most 8 request threads, plus its status worker.
             self.write_engine = self.read_engine = create_engine(
-                url, pool_size=10, max_overflow=20)
+                url, pool_size=10, max_overflow=5)
             _ping_when_idle(self.write_engine)
             self._writer = None
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
