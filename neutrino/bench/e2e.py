@@ -90,9 +90,8 @@ class Run:
         def p50(start: dict[str, float], end: dict[str, float]) -> float:
             return round(report.percentile(
                 [(end[k] - start[k]) * 1000 for k in start if k in end], 50), 1)
-        names = {k: self.created_at[k] for k in self.created_at}
-        stages = {"create_to_plugged_p50_ms": p50(names, self.plugged_at),
-                  "create_to_up_p50_ms": p50(names, self.up_at)}
+        stages = {"create_to_plugged_p50_ms": p50(self.created_at, self.plugged_at),
+                  "create_to_up_p50_ms": p50(self.created_at, self.up_at)}
         if self.ready_at is not self.up_at:
             stages["up_to_ready_p50_ms"] = p50(self.up_at, self.ready_at)
         return stages
