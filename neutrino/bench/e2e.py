@@ -18,13 +18,11 @@ every chassis's OVS DB.  Writes a JSON result and a PNG plot of the latency CDFs
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +34,7 @@ import httpx
 
 from neutrino.bench import report
 from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
+from neutrino.bench.status import EventListener
 from neutrino.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 
@@ -165,39 +164,6 @@ def wait_clean(sandbox: Sandbox, timeout: float = 120) -> dict[str, int]:
         time.sleep(0.5)
 
 
-class ActiveListener:
-    """A client waiting on ``/v2.0/events``: timestamps each port's first ACTIVE."""
-
-    def __init__(self, endpoint: str, ready_at: dict[str, float]):
-        self.ready_at = ready_at
-        self.subscribed = threading.Event()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, args=(endpoint,), daemon=True)
-        self._thread.start()
-        if not self.subscribed.wait(30):
-            raise RuntimeError("could not subscribe to the event stream")
-
-    def _run(self, endpoint: str) -> None:
-        params = {"resource": "port", "status": "ACTIVE"}
-        try:
-            with httpx.stream("GET", f"{endpoint}/v2.0/events", params=params,
-                              timeout=httpx.Timeout(10, read=None)) as response:
-                for line in response.iter_lines():
-                    now = time.monotonic()
-                    self.subscribed.set()
-                    if self._stop:
-                        return
-                    if line.startswith("data: "):
-                        event = json.loads(line[6:])
-                        self.ready_at.setdefault(event["resource_id"], now)
-        except httpx.HTTPError:
-            if not self._stop:  # the server going away at the end is expected
-                raise
-
-    def stop(self) -> None:
-        self._stop = True
-
-
 def start_server(sandbox: Sandbox, workdir: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
@@ -274,12 +240,14 @@ class DataplaneWatch:
             watcher.stop()
 
 
-def wait_all(run: Run, total: int, timeout: float, progress: report.Progress) -> None:
+def wait_all(ready: Callable[[], int], total: int, timeout: float,
+             progress: report.Progress) -> None:
+    """Wait until ``ready()`` reaches *total*, or *timeout*: the report counts what was."""
     deadline = time.monotonic() + timeout
-    while len(run.ready_at) < total and time.monotonic() < deadline:
-        progress.update(len(run.ready_at), total)
+    while ready() < total and time.monotonic() < deadline:
+        progress.update(ready(), total)
         time.sleep(0.05)
-    progress.done(f"{len(run.ready_at)}/{total} ready")
+    progress.done(f"{ready()}/{total} ready")
 
 
 def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run:
@@ -298,7 +266,7 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 net = api.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
                 api.post("/v2.0/subnets", json={"subnet": {
                     "network_id": net["id"], "cidr": "10.128.0.0/12", "ip_version": 4}})
-                listener = ActiveListener(endpoint, run.ready_at)
+                listener = EventListener(endpoint)
 
                 def create(i: int) -> None:
                     body = {"port": {"network_id": net["id"], "device_id": f"vm-{i}",
@@ -317,8 +285,10 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 run.create_seconds = create_all(create, args, progress)
                 progress.done(f"{args.ports / run.create_seconds:.0f} creates/s")
                 progress.start("neutrino: wait for ACTIVE (event stream)", args.ports)
-                wait_all(run, len(run.created_at), args.timeout, progress)
+                wait_all(lambda: len(listener.active_at), len(run.created_at), args.timeout,
+                         progress)
                 listener.stop()
+                run.ready_at.update(listener.active_at)
                 watch.record(run)
                 trees = [report.tree_memory(p) for p in (server.pid, *(a.pid for a in agents))]
                 run.rss_mb = round(sum(t.rss_mb for t in trees), 1)
