@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from neutrino.api.app import create_app
+from neutrino.core import exceptions as exc
 from neutrino.core.plugin import Plugin
 
 EXAMPLES = 100
@@ -72,7 +73,14 @@ class Seeds:
             self.plugin.create_subnet({"network_id": net, "cidr": "10.0.0.0/24"})
             self.plugin.create_subnet({"network_id": net, "cidr": "fd00::/64", "gateway_ip": None})
         if not self.plugin.list_ports()[0]:
-            self.plugin.create_port({"network_id": net, "binding:host_id": "hv1"})
+            try:
+                self.plugin.create_port({"network_id": net, "binding:host_id": "hv1"})
+            except exc.IpAddressGenerationFailure:
+                # Earlier cases may have used up the seed network's addresses
+                # (fixed IPs, tiny subnets): seed the port on a network of its own.
+                spare = self.plugin.create_network({"name": "seed-ports"})["id"]
+                self.plugin.create_subnet({"network_id": spare, "cidr": "10.9.0.0/24"})
+                self.plugin.create_port({"network_id": spare, "binding:host_id": "hv1"})
 
     def aim(self, generated: Any, collection: str) -> Any:
         """A real id for two generated strings in three, chosen by the generated value."""
