@@ -54,6 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
 
 
+def run_until(idl: Any, stop: threading.Event) -> None:
+    """Keep a watcher's IDL current until *stop* is set (wakes at least every 100 ms)."""
+    while not stop.is_set():
+        idl.run()
+        poller = ovs.poller.Poller()
+        idl.wait(poller)
+        poller.timer_wait(100)
+        poller.block()
+
+
 class FirstSeen:
     """Timestamps the first time a row of a table matches, keyed by ``key(row)``.
 
@@ -78,12 +88,7 @@ class FirstSeen:
                 self.at[key] = time.monotonic()
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.idl.run()
-            poller = ovs.poller.Poller()
-            self.idl.wait(poller)
-            poller.timer_wait(100)
-            poller.block()
+        run_until(self.idl, self._stop)
 
     def stop(self) -> None:
         self._stop.set()

@@ -58,6 +58,7 @@ import ovs.poller
 
 from neutrino.bench import report
 from neutrino.bench.api import ServerError, ServerProcess
+from neutrino.bench.plug import run_until
 from neutrino.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 
@@ -123,12 +124,7 @@ class NbMonitor:
                     self.worker_at[worker] = now
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.idl.run()
-            poller = ovs.poller.Poller()
-            self.idl.wait(poller)
-            poller.timer_wait(100)
-            poller.block()
+        run_until(self.idl, self._stop)
 
     def up_count(self, names: set[str]) -> int:
         with self._lock:
