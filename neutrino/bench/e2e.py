@@ -2,15 +2,21 @@
 
 Two runs on identical fresh sandboxes of ``--chassis`` chassis, one after the other:
 
-* ``neutrino``: ``neutrino server`` (SQLite, ``--workers`` API workers) and one
-  ``neutrino plug-agent`` process for all chassis, beside a plain ``ovn-controller`` each.
+* ``neutrino``: ``neutrino server`` (SQLite, ``--workers`` API workers).
   ``--ports`` ports are created through the API, spread over the chassis, each
   with ``binding:profile {"vif_plug_type": "dummy"}``; a client waiting on the
-  ``/v2.0/events`` stream timestamps each port's ACTIVE.
-* ``baseline``: the same logical ports created directly in NB
-  (``requested-chassis``, ``vif-plug-type=dummy``) with the same concurrency,
-  plugged by ``ovn-controller --enable-dummy-vif-plug`` (OVN's own C code);
-  a NB monitor timestamps ``Logical_Switch_Port.up``.
+  ``/v2.0/events`` stream timestamps each port's ACTIVE.  ``--plugger agent``
+  (default): one ``neutrino plug-agent`` process for all chassis plugs them,
+  beside a plain ``ovn-controller`` each; ``--plugger ovn``: OVN's own C dummy
+  plug in ``ovn-controller`` does, as in the baseline, so the difference is
+  what Neutrino's API and status path add.
+* ``baseline``: the same logical ports created directly in NB with the same
+  offered load, with what Neutrino's OVN driver writes for such a port
+  (``addresses`` and ``port_security`` "MAC IP", the subnet's DHCP options,
+  ``requested-chassis``, ``vif-plug-type=dummy``, ``vif-plug-mtu-request``):
+  OVN does more for a port with addresses than for a bare one, and that work
+  is not Neutrino's.  Plugged by ``ovn-controller --enable-dummy-vif-plug``
+  (OVN's own C code); a NB monitor timestamps ``Logical_Switch_Port.up``.
 
 Both then delete everything and check nothing is left in SQL, NB, SB and
 every chassis's OVS DB.  Writes a JSON result and a PNG plot of the latency CDFs.
@@ -18,6 +24,7 @@ every chassis's OVS DB.  Writes a JSON result and a PNG plot of the latency CDFs
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 import subprocess
@@ -33,6 +40,9 @@ from typing import Any
 import httpx
 
 from neutrino.bench import report
+from neutrino.config import Settings
+from neutrino.core.type_drivers import GENEVE_OVERHEAD
+from neutrino.ovn import desired
 from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
 from neutrino.bench.status import EventListener
 from neutrino.sandbox import Sandbox
@@ -40,6 +50,8 @@ from neutrino.sandbox.wait import wait_for
 
 #: Targets of issue 5 (ms added to the baseline), by scale.
 SMALL, LARGE = (20.0, 100.0), (50.0, 250.0)
+#: The subnet both runs allocate from.
+CIDR = "10.128.0.0/12"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "ovs-vswitchd, ovn-controller) at this nice value in both runs, so "
                              "that chassis that stand in for other hosts do not starve the "
                              "central services of CPU (default 0)")
+    parser.add_argument("--plugger", choices=["agent", "ovn"], default="agent",
+                        help="what plugs the Neutrino run's ports: Neutrino's plug agent "
+                             "(default) or ovn-controller's built-in dummy plug, as in the "
+                             "baseline")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds to wait for every port to be ACTIVE/up")
     parser.add_argument("--output", default="bench-e2e.json", help="JSON result path")
@@ -121,15 +137,20 @@ def chassis_names(count: int) -> list[str]:
     return [f"hv{i}" for i in range(1, count + 1)]
 
 
-def add_chassis(sandbox: Sandbox, args: argparse.Namespace, **options: Any) -> None:
-    """The run's chassis, their daemons at ``--chassis-nice``."""
+def add_chassis(sandbox: Sandbox, args: argparse.Namespace, ovn_plugs: bool) -> None:
+    """The run's chassis, their daemons at ``--chassis-nice``; *ovn_plugs*: with
+    ``ovn-controller``'s own dummy plug."""
     for name in chassis_names(args.chassis):
-        chassis = sandbox.add_chassis(name, hostname=name, **options)
+        chassis = sandbox.add_chassis(name, hostname=name, dummy_vif_plug=ovn_plugs)
         for daemon in chassis.daemons.values():
             pid = daemon.pid()
             if pid is not None and args.chassis_nice:
                 for task in os.listdir(f"/proc/{pid}/task"):  # nice is per thread on Linux
                     os.setpriority(os.PRIO_PROCESS, int(task), args.chassis_nice)
+        if ovn_plugs:
+            # OVN 23.03 holds back unplugging for ~10 s after start and only
+            # retries on its next wake-up; its own tests lift that delay too.
+            chassis.appctl("controller", "debug/ignore-startup-delay")
 
 
 def ovs_leftovers(sandbox: Sandbox) -> int:
@@ -256,8 +277,8 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
     with tempfile.TemporaryDirectory(prefix="nt-e2e-") as tmp, Sandbox(progress=progress.note) as sb:
         workdir = Path(tmp)
         sb.start_central()
-        add_chassis(sb, args)
-        agents = start_agents(sb, workdir)
+        add_chassis(sb, args, ovn_plugs=args.plugger == "ovn")
+        agents = start_agents(sb, workdir) if args.plugger == "agent" else []
         server, endpoint = start_server(sb, workdir, args.workers)
         watch = DataplaneWatch(sb)
         try:
@@ -265,7 +286,7 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                               limits=httpx.Limits(max_connections=args.concurrency)) as api:
                 net = api.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
                 api.post("/v2.0/subnets", json={"subnet": {
-                    "network_id": net["id"], "cidr": "10.128.0.0/12", "ip_version": 4}})
+                    "network_id": net["id"], "cidr": CIDR, "ip_version": 4}})
                 listener = EventListener(endpoint)
 
                 def create(i: int) -> None:
@@ -314,6 +335,34 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
     return run
 
 
+class BaselinePorts:
+    """The LSPs of the baseline, as Neutrino's OVN driver would write them for the ports
+    the Neutrino run creates (an address each from ``CIDR``, the subnet's DHCP options)."""
+
+    NETWORK = {"id": "bench", "name": "bench", "mtu": Settings().global_physnet_mtu
+               - GENEVE_OVERHEAD, "revision_number": 1}
+    SUBNET = {"id": "bench-subnet", "network_id": "bench", "cidr": CIDR, "ip_version": 4,
+              "enable_dhcp": True, "gateway_ip": str(ipaddress.ip_network(CIDR)[1]),
+              "revision_number": 1}
+
+    def __init__(self, nb: Any) -> None:
+        spec = desired.dhcp_spec(self.SUBNET, self.NETWORK)
+        assert spec is not None
+        with nb.transaction(check_error=True) as txn:
+            dhcp = txn.add(nb.dhcp_options_add(spec.columns["cidr"], options=spec.columns["options"],
+                                               external_ids=spec.columns["external_ids"]))
+        self.dhcp_uuid = dhcp.result.uuid
+
+    def columns(self, i: int, chassis: str) -> dict[str, Any]:
+        port = {"id": f"bench-{i:06d}", "network_id": "bench", "revision_number": 1,
+                "mac_address": "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+                "fixed_ips": [{"subnet_id": self.SUBNET["id"],
+                               "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}],
+                "binding:host_id": chassis, "binding:vif_type": "ovs",
+                "binding:profile": {"vif_plug_type": "dummy"}}
+        return {**desired.port_spec(port, self.NETWORK).columns, "dhcpv4_options": self.dhcp_uuid}
+
+
 def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run:
     from neutrino.ovn.connection import Northbound
 
@@ -321,23 +370,21 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run
     names = chassis_names(args.chassis)
     with Sandbox(progress=progress.note) as sb:
         sb.start_central()
-        add_chassis(sb, args, dummy_vif_plug=True)
-        for chassis in sb.chassis.values():
-            # OVN 23.03 holds back unplugging for ~10 s after start and only
-            # retries on its next wake-up; its own tests lift that delay too.
-            chassis.appctl("controller", "debug/ignore-startup-delay")
+        add_chassis(sb, args, ovn_plugs=True)
         sb.nbctl("ls-add", "bench")
         watch = DataplaneWatch(sb)
         run.ready_at = run.up_at  # ready means up in NB here
         nb = Northbound(sb.nb_remote, 60)
         wait_for(lambda: nb.ready, 30, "NB connection")
         try:
+            ports = BaselinePorts(nb)
+
             def create(i: int) -> None:
                 lsp = f"bench-{i:06d}"
+                columns = ports.columns(i, names[i % len(names)])
                 started = time.monotonic()
                 with nb.transaction(check_error=True) as txn:
-                    txn.add(nb.lsp_add("bench", lsp, options={
-                        "requested-chassis": names[i % len(names)], "vif-plug-type": "dummy"}))
+                    txn.add(nb.lsp_add("bench", lsp, **columns))
                 run.created_at[lsp] = started
                 run.create_call_ms.append((time.monotonic() - started) * 1000)
 
@@ -353,6 +400,7 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress) -> Run
             progress.done(f"{len(run.ready_at)}/{args.ports} up")
             progress.start("baseline: delete everything", args.ports)
             sb.nbctl("ls-del", "bench")
+            sb.nbctl("dhcp-options-del", str(ports.dhcp_uuid))
             run.leftovers = wait_clean(sb)
             progress.done(f"leftovers: {run.leftovers}")
         finally:
@@ -405,7 +453,8 @@ def run(args: argparse.Namespace) -> int:
              ("neutrino processes RSS MB", None, o["rss_mb"], None),
              ("neutrino processes PSS MB", None, o["pss_mb"], None)]
     load = f"{args.rate:g} creates/s" if args.rate > 0 else f"{args.concurrency} clients"
-    title = f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports, {load}"
+    title = (f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports, {load}, "
+             f"plugged by {'ovn-controller' if args.plugger == 'ovn' else 'the plug agent'}")
     print(f"\n{title}")
     print(report.format_table(["metric", "baseline (bare OVN)", "neutrino", "added"], rows))
     print(f"targets (added p50 <= {p50_target:g} ms, p99 <= {p99_target:g} ms): {met}")

@@ -119,8 +119,8 @@ def free_candidates(pools: list[dict[str, Any]], taken: Iterable[str], want: int
 #: Pools up to this many addresses are searched by reading every taken address;
 #: larger ones by random probes, whose cost does not grow with the number of ports.
 SCAN_LIMIT = 1024
-#: Random candidates checked per probe round, and rounds before a full read.
-PROBES, PROBE_ROUNDS = 8, 4
+#: Random addresses looked up, one at a time, before a large pool is read whole.
+PROBES = 16
 
 
 def _spans(pools: list[dict[str, Any]]) -> list[tuple[int, int]]:
@@ -149,25 +149,25 @@ def random_candidates(pools: list[dict[str, Any]], count: int) -> list[str]:
 
 
 def choose_free(pools: list[dict[str, Any]], exclude: set[str],
-                taken_among: Callable[[list[str]], Iterable[str]],
+                is_taken: Callable[[str], bool],
                 all_taken: Callable[[], Iterable[str]]) -> str | None:
     """A free address of *pools* not in *exclude*, or None when the pools are full.
 
     Small pools: every taken address is read (``all_taken``) and one of the
     lowest free ones is picked, so addresses stay compact.  Large pools:
-    random candidates are checked (``taken_among``, an indexed lookup), so
-    allocating the 100,000th address costs what the first did and concurrent
-    allocators rarely pick the same one; only a nearly full pool falls back
-    to reading everything.
+    random addresses are looked up one by one (``is_taken``), so allocating
+    the 100,000th address costs what the first did and concurrent allocators
+    rarely pick the same one; only a nearly full pool falls back to reading
+    everything.  One address per lookup, because an equality on the whole
+    primary key is the one query whose plan cannot go wrong: PostgreSQL
+    planned "these 8 addresses of this subnet" from the statistics of a
+    young table as a scan of the subnet's whole index range, and kept that
+    plan, which made it cost more with every port created.
     """
     if sum(end - start + 1 for start, end in _spans(pools)) > SCAN_LIMIT:
-        for _ in range(PROBE_ROUNDS):
-            candidates = [ip for ip in random_candidates(pools, PROBES) if ip not in exclude]
-            if candidates:
-                taken = set(taken_among(candidates))
-                free = [ip for ip in candidates if ip not in taken]
-                if free:
-                    return free[0]
+        for ip in random_candidates(pools, PROBES):
+            if ip not in exclude and not is_taken(ip):
+                return ip
     free = free_candidates(pools, [*all_taken(), *exclude], want=16)
     return free[0] if free else None
 

@@ -107,7 +107,8 @@ NETWORK_COLUMNS, SUBNET_COLUMNS, PORT_COLUMNS = _net_columns(), _subnet_columns(
 #: Addresses taken on a subnet (all, or among candidates); built once, so
 #: allocating an address does not rebuild and re-key the statement each time.
 TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
-TAKEN_AMONG = TAKEN.where(IPAllocation.ip_address.in_(bindparam("ips", expanding=True)))
+IS_TAKEN = select(IPAllocation.port_id).where(IPAllocation.subnet_id == bindparam("subnet_id"),
+                                             IPAllocation.ip_address == bindparam("ip"))
 PORT_INSERT, IP_INSERT = insert(Port.__table__), insert(IPAllocation.__table__)
 _SEGMENT_FIELDS = ("id", "network_type", "physical_network", "segmentation_id")
 SegmentRow = collections.namedtuple("SegmentRow", _SEGMENT_FIELDS)
@@ -555,8 +556,8 @@ class Plugin:
                     break
                 free = ipam.choose_free(
                     sub.allocation_pools, {ip for sid, ip in allocations if sid == sub.id},
-                    taken_among=lambda ips, sid=sub.id: session.scalars(
-                        TAKEN_AMONG, {"subnet_id": sid, "ips": ips}),
+                    is_taken=lambda ip, sid=sub.id: session.scalar(
+                        IS_TAKEN, {"subnet_id": sid, "ip": ip}) is not None,
                     all_taken=lambda sid=sub.id: session.scalars(TAKEN, {"subnet_id": sid}))
                 if free:
                     allocations.append((sub.id, free))

@@ -6,13 +6,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def test_e2e_bench_tiny(tmp_path: Path) -> None:
+#: What each --plugger runs beside the server's supervisor and its one API worker.
+PLUGGERS = {"agent": ("the plug agent", 3), "ovn": ("ovn-controller", 2)}
+
+
+@pytest.mark.parametrize("plugger", sorted(PLUGGERS))
+def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
     out, png = tmp_path / "e2e.json", tmp_path / "e2e.png"
     proc = subprocess.run([sys.executable, "-m", "neutrino.cli", "bench", "e2e", "--chassis", "2",
                            "--ports", "6", "--concurrency", "2", "--rate", "20",
-                           "--workers", "1", "--output", str(out),
+                           "--workers", "1", "--plugger", plugger, "--output", str(out),
                            "--plot", str(png)], capture_output=True, text=True, timeout=600)
+    what_plugs, processes = PLUGGERS[plugger]
     assert out.exists(), proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     for side in ("neutrino", "baseline"):
@@ -24,10 +31,10 @@ def test_e2e_bench_tiny(tmp_path: Path) -> None:
     assert result["neutrino"]["errors"] == 0
     assert result["neutrino"]["up_to_ready_p50_ms"] >= 0
     assert result["neutrino"]["rss_mb"] >= result["neutrino"]["pss_mb"] > 0
-    # The supervisor, its one API worker and the plug agent process.
-    assert len(result["neutrino"]["rss_by_process"]) == 3
+    assert len(result["neutrino"]["rss_by_process"]) == processes
     assert result["args"]["rate"] == 20 and result["args"]["workers"] == 1
     assert set(result["added_ms"]) == {"p50_ms", "p90_ms", "p99_ms", "max_ms"}
     assert result["targets_met"]["no_leftovers"] and result["targets_met"]["all_ready"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "neutrino bench e2e: 2 chassis x 6 ports, 20 creates/s" in proc.stdout
+    assert (f"neutrino bench e2e: 2 chassis x 6 ports, 20 creates/s, plugged by {what_plugs}"
+            in proc.stdout)
