@@ -10,12 +10,20 @@ Each worker also runs the backends' background work (the status worker); the
 backends choose among all workers of all servers which one acts (the OVN
 driver: an OVSDB lock).  So a worker's death hands that work over exactly as
 a whole server's death does, and no process exists only to wait for it.
+
+At start the workers come up one after another: each is started once the
+previous one reports its components healthy (for OVN: its copy of NB and SB
+loaded), or after ``READY_TIMEOUT``.  Loading 10,000 ports of NB in every
+worker at once shared two cores between them and delayed the first full
+status sync by as much; one at a time, the first worker serves and syncs
+while the next loads.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
@@ -39,6 +47,9 @@ STOP_TIMEOUT = 10.0
 RESTART_DELAY, RESTART_DELAY_MAX = 0.5, 10.0
 #: A worker that ran this long before dying is restarted without delay.
 STABLE_AFTER = 30.0
+#: Seconds a starting worker gets to report itself healthy before the next one
+#: starts anyway (a backend may be unreachable for a long time).
+READY_TIMEOUT = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,15 +84,44 @@ class Worker:
         self.started = 0.0
         self.delay = RESTART_DELAY
         self.restart_at: float | None = None
+        #: Read end of the pipe the worker writes to once healthy (closed once it did).
+        self._ready_pipe: int | None = None
 
     def start(self) -> None:
         fd = self.sock.fileno()
-        self.process = subprocess.Popen([sys.executable, "-m", "neutrino.worker", str(fd),
-                                         str(os.getpid())],
-                                        pass_fds=(fd,), env=self.env)
+        self._close_ready_pipe()
+        self._ready_pipe, ready_write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "neutrino.worker", str(fd), str(os.getpid()),
+                 str(ready_write)], pass_fds=(fd, ready_write), env=self.env)
+        finally:
+            os.close(ready_write)
         self.started = time.monotonic()
         self.restart_at = None
         LOG.info(fmt("API worker started", worker=self.index, worker_pid=self.process.pid))
+
+    def up(self) -> bool:
+        """Whether the worker reported itself healthy (or died, or ran past READY_TIMEOUT)."""
+        if self._ready_pipe is None:
+            return self.process is not None
+        took = round(time.monotonic() - self.started, 2)
+        # Readable: the worker wrote, or its end closed because it died (EOF).
+        if select.select([self._ready_pipe], [], [], 0)[0]:
+            if os.read(self._ready_pipe, 1):
+                LOG.info(fmt("API worker healthy", worker=self.index, seconds=took))
+        elif took >= READY_TIMEOUT:
+            LOG.warning(fmt("API worker not healthy in time; starting the next one anyway",
+                            worker=self.index, seconds=took))
+        else:
+            return False
+        self._close_ready_pipe()
+        return True
+
+    def _close_ready_pipe(self) -> None:
+        if self._ready_pipe is not None:
+            os.close(self._ready_pipe)
+            self._ready_pipe = None
 
     def exited(self) -> int | None:
         """The worker's exit status if it died since the last check."""
@@ -114,9 +154,12 @@ class Worker:
 def supervise(workers: list[Worker], stop: threading.Event) -> None:
     """Keep every worker running until *stop* is set; raise if the schema is missing."""
     warn = RateLimitedLog(LOG)
-    for worker in workers:
-        worker.start()
-    while not stop.wait(0.2):
+    unstarted = list(workers)
+    while True:
+        if unstarted and all(w.up() for w in workers if w.process is not None):
+            unstarted.pop(0).start()
+        if stop.wait(0.05 if unstarted else 0.2):
+            return
         now = time.monotonic()
         for worker in workers:
             status = worker.exited()

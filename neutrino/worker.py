@@ -1,10 +1,11 @@
-"""One API worker process of ``neutrino server``: ``python -m neutrino.worker FD PID``.
+"""One API worker process of ``neutrino server``: ``python -m neutrino.worker FD PID READY``.
 
 Started by the supervisor (:mod:`neutrino.server`, process ``PID``) with the
-listening socket inherited as file descriptor ``FD`` and the settings in the
-environment.  It
-builds its own plugin, starts the background work every serving process runs
-(the backends' status worker, event pruning) and serves until SIGTERM/SIGINT.
+listening socket inherited as file descriptor ``FD``, the write end of a pipe
+as ``READY`` and the settings in the environment.  It builds its own plugin,
+starts the background work every serving process runs (the backends' status
+worker, event pruning), writes to ``READY`` once its components are healthy
+(the supervisor then starts the next worker) and serves until SIGTERM/SIGINT.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import os
 import signal
 import socket
 import sys
+import threading
+import time
 
 import anyio.to_thread
 import uvicorn
@@ -21,10 +24,10 @@ import uvicorn
 from neutrino import log
 from neutrino.api.app import create_app
 from neutrino.config import Settings
-from neutrino.core.plugin import Plugin
+from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.db import migrate
 from neutrino.db.session import Database
-from neutrino.server import EXIT_NO_SCHEMA
+from neutrino.server import EXIT_NO_SCHEMA, READY_TIMEOUT
 
 
 #: prctl option: the signal this process gets when its parent dies.
@@ -72,7 +75,24 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
-def main(fd: int, supervisor: int) -> int:
+#: Seconds between two looks at the components' health while starting.
+READY_POLL = 0.05
+
+
+def report_ready(plugin: Plugin, ready_fd: int) -> None:
+    """Write to *ready_fd* once every component is healthy (or the supervisor stopped
+    waiting), from a thread of its own."""
+    def wait_healthy() -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not all_healthy(plugin.health()) and time.monotonic() < deadline:
+            time.sleep(READY_POLL)
+        os.write(ready_fd, b"\n")
+        os.close(ready_fd)
+
+    threading.Thread(target=wait_healthy, name="ready-report", daemon=True).start()
+
+
+def main(fd: int, supervisor: int, ready_fd: int) -> int:
     die_with_supervisor(supervisor)
     log.setup()
     settings = Settings.load()
@@ -84,6 +104,7 @@ def main(fd: int, supervisor: int) -> int:
     tune_interpreter()
     app.router.on_startup.append(limit_request_threads)
     app.router.on_startup.append(plugin.start_workers)
+    app.router.on_startup.append(lambda: report_ready(plugin, ready_fd))
     app.router.on_shutdown.append(plugin.stop)
     config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
@@ -91,4 +112,4 @@ def main(fd: int, supervisor: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]), int(sys.argv[2])))
+    sys.exit(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))

@@ -75,6 +75,12 @@ def test_supervisor_replaces_a_dead_worker_and_stops_cleanly(tmp_path: Path) -> 
     assert server.returncode == 0, output
     assert not any(alive(pid) for pid in workers)
     assert "API worker died; restarting it" in output
+    # The second worker was started only once the first one was healthy.
+    events = [line for line in output.splitlines()
+              if "API worker started" in line or "API worker healthy" in line]
+    assert "API worker started worker=0" in events[0], events
+    assert "API worker healthy worker=0" in events[1], events
+    assert "API worker started worker=1" in events[2], events
 
 
 def test_no_schema_stops_the_server_with_a_message(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from neutrino.api import errors
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
 from neutrino.api.watch import EventHub
-from neutrino.core.plugin import Plugin
+from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.metrics import API_LATENCY, exposition
 
 EXTENSIONS = [
@@ -188,7 +188,7 @@ def create_app(plugin: Plugin) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:
         components = plugin.health()
-        healthy = all(c.get("healthy", True) for c in components.values())
+        healthy = all_healthy(components)
         return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
                             status_code=200 if healthy else 503)
 

@@ -189,7 +189,8 @@ class Plugin:
         self.notifier.stop()
 
     def health(self) -> dict[str, Any]:
-        """Each component's state: the database, then every mechanism driver's own."""
+        """Each component's state: the database, then every mechanism driver's own
+        (see :func:`all_healthy`)."""
         try:
             with self.db.read() as session:
                 session.execute(select(1))
@@ -849,6 +850,11 @@ class Plugin:
         for driver in self.mech.find("list_agents"):
             agents.extend(driver.list_agents())
         return agents
+
+
+def all_healthy(components: dict[str, Any]) -> bool:
+    """Whether every component of :meth:`Plugin.health` says it is healthy."""
+    return all(c.get("healthy", True) for c in components.values())
 
 
 def _apply(row: Any, attrs: dict[str, Any]) -> bool:
