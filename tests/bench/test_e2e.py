@@ -8,22 +8,25 @@ from pathlib import Path
 
 import pytest
 
-#: What each --plugger runs beside the server's supervisor and its one API worker.
-PLUGGERS = {"agent": ("the plug agent", 3), "ovn": ("ovn-controller", 2)}
+#: What plugs the ports, the processes measured (the server's supervisor and its one
+#: API worker, and the plug agent's if it runs) and the rounds run, by --plugger.
+PLUGGERS = {"agent": ("the plug agent", 3, 1), "ovn": ("ovn-controller", 2, 2)}
 
 
 @pytest.mark.parametrize("plugger", sorted(PLUGGERS))
 def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
+    what_plugs, processes, rounds = PLUGGERS[plugger]
     out, png = tmp_path / "e2e.json", tmp_path / "e2e.png"
     proc = subprocess.run([sys.executable, "-m", "neutrino.cli", "bench", "e2e", "--chassis", "2",
                            "--ports", "6", "--concurrency", "2", "--rate", "20",
-                           "--workers", "1", "--plugger", plugger, "--output", str(out),
-                           "--plot", str(png)], capture_output=True, text=True, timeout=600)
-    what_plugs, processes = PLUGGERS[plugger]
+                           "--workers", "1", "--plugger", plugger, "--rounds", str(rounds),
+                           "--output", str(out), "--plot", str(png)],
+                          capture_output=True, text=True, timeout=600)
     assert out.exists(), proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     for side in ("neutrino", "baseline"):
-        assert result[side]["ports"] == 6 and result[side]["ready"] == 6
+        # Rounds pool their ports.
+        assert result[side]["ports"] == 6 * rounds and result[side]["ready"] == 6 * rounds
         assert result[side]["p50_ms"] > 0
         # Each port was plugged before it went up, and up before (or when) it was ready.
         assert 0 < result[side]["create_to_plugged_p50_ms"] <= result[side]["create_to_up_p50_ms"]
