@@ -9,6 +9,7 @@ worker, event pruning), writes to ``READY`` once its components are healthy
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
@@ -80,13 +81,17 @@ READY_POLL = 0.05
 
 
 def report_ready(plugin: Plugin, ready_fd: int) -> None:
-    """Write to *ready_fd* once every component is healthy (or the supervisor stopped
-    waiting), from a thread of its own."""
+    """Write to *ready_fd* once every component is healthy, from a thread of its own;
+    after ``READY_TIMEOUT`` the supervisor has stopped waiting and it gives up."""
     def wait_healthy() -> None:
         deadline = time.monotonic() + READY_TIMEOUT
-        while not all_healthy(plugin.health()) and time.monotonic() < deadline:
+        while not all_healthy(plugin.health()):
+            if time.monotonic() >= deadline:
+                break
             time.sleep(READY_POLL)
-        os.write(ready_fd, b"\n")
+        else:
+            with contextlib.suppress(BrokenPipeError):  # the supervisor closed its end
+                os.write(ready_fd, b"\n")
         os.close(ready_fd)
 
     threading.Thread(target=wait_healthy, name="ready-report", daemon=True).start()

@@ -40,11 +40,11 @@ from typing import Any
 import httpx
 
 from neutrino.bench import report
+from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
+from neutrino.bench.status import EventListener
 from neutrino.config import Settings
 from neutrino.core.type_drivers import GENEVE_OVERHEAD
 from neutrino.ovn import desired
-from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
-from neutrino.bench.status import EventListener
 from neutrino.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 

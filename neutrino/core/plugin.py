@@ -104,7 +104,7 @@ def _port_columns() -> dict[str, Any]:
 
 NETWORK_COLUMNS, SUBNET_COLUMNS, PORT_COLUMNS = _net_columns(), _subnet_columns(), _port_columns()
 
-#: Addresses taken on a subnet (all, or among candidates); built once, so
+#: Addresses taken on a subnet (all, or whether one is); built once, so
 #: allocating an address does not rebuild and re-key the statement each time.
 TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
 IS_TAKEN = select(IPAllocation.port_id).where(IPAllocation.subnet_id == bindparam("subnet_id"),
