@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from neutrino.config import Settings
-from neutrino.core.plugin import Plugin
+from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.db.migrate import upgrade
 from neutrino.db.session import Database
 from neutrino.ovn.mech_driver import OVNMechanismDriver
 from neutrino.sandbox.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
 
 CoreFactory = Callable[..., Plugin]
 
@@ -47,7 +48,8 @@ def ovn_env(sandbox: Sandbox, tmp_path, monkeypatch: pytest.MonkeyPatch) -> dict
 
 @pytest.fixture
 def make_core(ovn_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[CoreFactory]:
-    """Build cores (Plugin + OVN driver); ``workers=True`` also runs the status worker.
+    """Build cores (Plugin + OVN driver), connected; ``workers=True`` also runs the status
+    worker.
 
     ``settings`` overrides are exported to the environment first, so the
     driver sees the same values as the core.
@@ -61,6 +63,9 @@ def make_core(ovn_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Itera
         made.append(plugin)
         if workers:
             plugin.start_workers()
+        # As a server's worker before it reports itself up: with its NB and SB copies
+        # loaded, so that tests' first writes reach NB rather than the drift repair.
+        wait_for(lambda: all_healthy(plugin.health()), 30, "core connected to NB and SB")
         return plugin
 
     yield make
