@@ -15,7 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("neutrino.up", "run the whole system on this machine (SQLite + local OVN)"),
     "server": ("neutrino.server", "run the API server (its workers run the status worker)"),
     "db": ("neutrino.db.cli", "manage the database schema (upgrade)"),
-    "plug-agent": ("neutrino.agent.main", "run the VIF plug agent for one chassis"),
+    "plug-agent": ("neutrino.agent.main",
+                   "run the VIF plug agent: one per OVS remote given (one chassis each)"),
     "bench": ("neutrino.bench.cli", "run benchmarks"),
 }
 
