@@ -359,14 +359,15 @@ class BaselinePorts:
     """The LSPs of the baseline, as Neutrino's OVN driver would write them for the ports
     the Neutrino run creates (an address each from ``CIDR``, the subnet's DHCP options)."""
 
-    NETWORK = {"id": "bench", "name": "bench", "mtu": Settings().global_physnet_mtu
-               - GENEVE_OVERHEAD, "revision_number": 1}
     SUBNET = {"id": "bench-subnet", "network_id": "bench", "cidr": CIDR, "ip_version": 4,
               "enable_dhcp": True, "gateway_ip": str(ipaddress.ip_network(CIDR)[1]),
               "revision_number": 1}
 
     def __init__(self, nb: Any) -> None:
-        spec = desired.dhcp_spec(self.SUBNET, self.NETWORK)
+        #: The geneve network of the Neutrino run, with the MTU the core gives it.
+        self.network = {"id": "bench", "name": "bench", "revision_number": 1,
+                        "mtu": Settings().global_physnet_mtu - GENEVE_OVERHEAD}
+        spec = desired.dhcp_spec(self.SUBNET, self.network)
         assert spec is not None
         with nb.transaction(check_error=True) as txn:
             dhcp = txn.add(nb.dhcp_options_add(spec.columns["cidr"], options=spec.columns["options"],
@@ -380,7 +381,7 @@ class BaselinePorts:
                                "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}],
                 "binding:host_id": chassis, "binding:vif_type": "ovs",
                 "binding:profile": {"vif_plug_type": "dummy"}}
-        return {**desired.port_spec(port, self.NETWORK).columns, "dhcpv4_options": self.dhcp_uuid}
+        return {**desired.port_spec(port, self.network).columns, "dhcpv4_options": self.dhcp_uuid}
 
 
 def measure_baseline(args: argparse.Namespace, progress: report.Progress, round_: int = 0) -> Run:
