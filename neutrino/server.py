@@ -16,7 +16,9 @@ previous one reports its components healthy (for OVN: its copy of NB and SB
 loaded), or after ``READY_TIMEOUT``.  Loading 10,000 ports of NB in every
 worker at once shared two cores between them and delayed the first full
 status sync by as much; one at a time, the first worker serves and syncs
-while the next loads.
+while the next loads.  Once every worker is up, the supervisor tells systemd
+(``READY=1`` on ``$NOTIFY_SOCKET``, so ``Type=notify`` units and the benchmarks
+start using the server only when all of it serves).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Callable
 
 from neutrino import log
 from neutrino.config import Settings
@@ -151,14 +154,38 @@ class Worker:
             self.process.wait()
 
 
-def supervise(workers: list[Worker], stop: threading.Event) -> None:
-    """Keep every worker running until *stop* is set; raise if the schema is missing."""
+def notify_ready() -> None:
+    """Send systemd's ``READY=1`` to ``$NOTIFY_SOCKET``, if set (sd_notify(3) protocol)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(b"READY=1", address)
+        except OSError as e:
+            LOG.warning(fmt("could not notify readiness", notify_socket=address, error=str(e)))
+
+
+def supervise(workers: list[Worker], stop: threading.Event,
+              ready: Callable[[], None] = notify_ready) -> None:
+    """Keep every worker running until *stop* is set; raise if the schema is missing.
+
+    *ready* is called once, when the last worker of the first start is up.
+    """
     warn = RateLimitedLog(LOG)
     unstarted = list(workers)
+    announced = False
     while True:
-        if unstarted and all(w.up() for w in workers if w.process is not None):
-            unstarted.pop(0).start()
-        if stop.wait(0.05 if unstarted else 0.2):
+        if not announced and all(w.up() for w in workers if w.process is not None):
+            if unstarted:
+                unstarted.pop(0).start()
+            else:
+                LOG.info(fmt("all API workers up", workers=len(workers)))
+                ready()
+                announced = True
+        if stop.wait(0.05 if not announced else 0.2):
             return
         now = time.monotonic()
         for worker in workers:
@@ -173,8 +200,9 @@ def supervise(workers: list[Worker], stop: threading.Event) -> None:
                 worker.start()
 
 
-def serve(settings: Settings) -> None:
-    """Run the API workers in the foreground until SIGINT/SIGTERM."""
+def serve(settings: Settings, ready: Callable[[], None] = notify_ready) -> None:
+    """Run the API workers in the foreground until SIGINT/SIGTERM; *ready*: see
+    :func:`supervise`."""
     env = {**os.environ, **settings.to_env()}
     # All workers write metrics here; /metrics on any of them sums them all.
     metrics_dir = tempfile.mkdtemp(prefix="neutrino-metrics-")
@@ -187,7 +215,7 @@ def serve(settings: Settings) -> None:
     LOG.info(fmt("serving", host=settings.bind_host, port=settings.bind_port,
                  workers=settings.api_workers))
     try:
-        supervise(workers, stop)
+        supervise(workers, stop, ready)
     finally:
         for worker in workers:
             worker.terminate()

@@ -13,11 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-
-import httpx
 
 from neutrino import log
 from neutrino.config import Settings, sqlite_url
@@ -92,20 +88,6 @@ def start_plug_agents(sandbox, state_dir: Path) -> list[subprocess.Popen]:  # no
     return [agent]
 
 
-def announce_when_ready(endpoint: str, text: str, stop: threading.Event) -> None:
-    deadline = time.monotonic() + 120
-    while not stop.is_set() and time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{endpoint}/healthz", timeout=2).status_code == 200:
-                print(text, flush=True)
-                return
-        except httpx.HTTPError:
-            pass
-        stop.wait(0.2)
-    if not stop.is_set():
-        say(f"the API did not become healthy; see {endpoint}/healthz")
-
-
 def run(args: argparse.Namespace) -> int:
     log.setup(os.environ.get("NEUTRINO_LOG_LEVEL", "WARNING"))
     state_dir = Path(args.state_dir).resolve()
@@ -115,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     sandbox, agents = None, []
     # SIGTERM ends the foreground server like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
-    stop = threading.Event()
     try:
         if not os.environ.get("NEUTRINO_OVN_NB_CONNECTION"):
             say(f"starting OVN with {args.chassis} chassis in {state_dir / 'ovn'}")
@@ -131,15 +112,13 @@ def run(args: argparse.Namespace) -> int:
         endpoint = f"http://{settings.bind_host}:{settings.bind_port}"
         (state_dir / "clouds.yaml").write_text(clouds_yaml(endpoint))
         say(f"starting API server on {endpoint} with {settings.api_workers} workers")
-        threading.Thread(target=announce_when_ready, daemon=True, args=(
-            endpoint, usage(endpoint, chassis_hostname(1), state_dir), stop)).start()
         from neutrino.server import serve
 
-        serve(settings)
+        text = usage(endpoint, chassis_hostname(1), state_dir)
+        serve(settings, ready=lambda: print(text, flush=True))
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
         say("stopping")
         for agent in agents:
             agent.terminate()

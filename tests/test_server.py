@@ -1,11 +1,13 @@
 """``neutrino server``'s supervisor: workers share one socket, a dead worker is
-replaced, SIGTERM (or the supervisor's own death) leaves no process behind, and
+replaced, readiness is reported to systemd once every worker is up, SIGTERM (or
+the supervisor's own death) leaves no process behind, and
 a database without schema is refused with a clear message instead of workers
 restarting forever."""
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,9 +43,11 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def start(tmp_path: Path, port: int) -> subprocess.Popen:
+def start(tmp_path: Path, port: int, notify: socket.socket | None = None) -> subprocess.Popen:
     env = {**os.environ, "NEUTRINO_DATABASE_URL": sqlite_url(tmp_path),
            "NEUTRINO_MECHANISM_DRIVERS": "", "NEUTRINO_BIND_PORT": str(port)}
+    if notify is not None:
+        env["NOTIFY_SOCKET"] = notify.getsockname()
     return subprocess.Popen([sys.executable, "-m", "neutrino.cli", "server", "--workers", "2"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -53,13 +57,17 @@ def test_supervisor_replaces_a_dead_worker_and_stops_cleanly(tmp_path: Path) -> 
     upgrade(db)
     db.dispose()
     port = free_port()
-    server = start(tmp_path, port)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    server = start(tmp_path, port, notify)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200, 60,
-                 "server healthy")
-        wait_for(lambda: len(children(server.pid)) == 2, 10, "two workers")
+        # systemd's readiness protocol: sent once, when every worker is up.
+        assert notify.recv(64) == b"READY=1"
         first = children(server.pid)
+        assert len(first) == 2
+        assert httpx.get(f"{url}/healthz", timeout=2).status_code == 200
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: len(children(server.pid) - first) == 1, 15, "a replacement worker")
@@ -77,10 +85,13 @@ def test_supervisor_replaces_a_dead_worker_and_stops_cleanly(tmp_path: Path) -> 
     assert "API worker died; restarting it" in output
     # The second worker was started only once the first one was healthy.
     events = [line for line in output.splitlines()
-              if "API worker started" in line or "API worker healthy" in line]
+              if "API worker started" in line or "API worker healthy" in line
+              or "all API workers up" in line]
     assert "API worker started worker=0" in events[0], events
     assert "API worker healthy worker=0" in events[1], events
     assert "API worker started worker=1" in events[2], events
+    assert "API worker healthy worker=1" in events[3], events
+    assert "all API workers up workers=2" in events[4], events
 
 
 def test_no_schema_stops_the_server_with_a_message(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,8 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen | None = None
+    #: Where the server reports readiness (``NOTIFY_SOCKET``).
+    notify: socket.socket | None = None
 
     @property
     def url(self) -> str:
@@ -95,40 +98,58 @@ class ServerProcess:
         return self.workdir / "server.log"
 
     def start(self, timeout: float = 60.0) -> "ServerProcess":
+        """Migrate the database, launch the server and wait until all its workers serve."""
         from neutrino.db.migrate import upgrade
         from neutrino.db.session import Database
-        from neutrino.sandbox.ovsdb import free_tcp_port
 
-        self.workdir.mkdir(parents=True, exist_ok=True)
         db = Database(self.database_url)
         try:
             upgrade(db)
         finally:
             db.dispose()
+        self.launch()
+        self._wait_ready(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start ``neutrino server`` and return at once; it reports readiness on
+        :attr:`notify` (systemd's protocol)."""
+        from neutrino.sandbox.ovsdb import free_tcp_port
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_tcp_port()
+        if self.notify is None:
+            self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.notify.bind(f"\0neutrino-bench-{uuid.uuid4().hex}")
+        self.notify.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while self.notify.recv(4096):  # a previous launch's news
+                pass
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
         env.update({"NEUTRINO_DATABASE_URL": self.database_url,
                     "NEUTRINO_BIND_PORT": str(self.port),
                     "NEUTRINO_API_WORKERS": str(self.workers),
-                    "NEUTRINO_LOG_LEVEL": "WARNING"})
+                    "NEUTRINO_LOG_LEVEL": "WARNING",
+                    "NOTIFY_SOCKET": "@" + self.notify.getsockname()[1:].decode()})
         env.update(self.env)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "neutrino.cli", "server"], env=env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        self._wait_ready(timeout)
-        return self
 
     def _wait_ready(self, timeout: float) -> None:
+        """Until the server says ``READY=1``: every worker up, not just the first one
+        ``/healthz`` would reach (a worker still starting takes a core for a second)."""
+        assert self.process is not None and self.notify is not None
         deadline = time.monotonic() + timeout
+        self.notify.settimeout(0.2)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerError(f"neutrino server exited ({self.process.returncode}):\n"
                                   + self.log_tail())
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+            with contextlib.suppress(TimeoutError):
+                if b"READY=1" in self.notify.recv(4096).split(b"\n"):
                     return
-            time.sleep(0.1)
         self.stop()
         raise ServerError(f"neutrino server not ready after {timeout}s:\n" + self.log_tail())
 

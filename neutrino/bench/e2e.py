@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import httpx
 
 from neutrino.bench import report
 from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
-from neutrino.bench.status import EventListener
+from neutrino.bench.status import EventListener, ovn_server
 from neutrino.config import Settings
 from neutrino.core.type_drivers import GENEVE_OVERHEAD
 from neutrino.ovn import desired
@@ -147,12 +146,6 @@ class Run:
                 "leftovers": self.leftovers}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def chassis_names(count: int) -> list[str]:
     return [f"hv{i}" for i in range(1, count + 1)]
 
@@ -203,31 +196,6 @@ def wait_clean(sandbox: Sandbox, timeout: float = 120) -> dict[str, int]:
         if not any(left.values()) or time.monotonic() > deadline:
             return left
         time.sleep(0.5)
-
-
-def start_server(sandbox: Sandbox, workdir: Path, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
-    env.update({"NEUTRINO_DATABASE_URL": f"sqlite:///{workdir / 'neutrino.db'}",
-                "NEUTRINO_OVN_NB_CONNECTION": sandbox.nb_remote,
-                "NEUTRINO_OVN_SB_CONNECTION": sandbox.sb_remote,
-                "NEUTRINO_BIND_PORT": str(port), "NEUTRINO_API_WORKERS": str(workers),
-                "NEUTRINO_LOG_LEVEL": "WARNING"})
-    subprocess.run([sys.executable, "-m", "neutrino.cli", "db", "upgrade"], env=env, check=True,
-                   capture_output=True)
-    log = open(workdir / "server.log", "ab")  # noqa: SIM115 - owned by the child
-    proc = subprocess.Popen([sys.executable, "-m", "neutrino.cli", "server"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{endpoint}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, 120, "neutrino server healthy")
-    return proc, endpoint
 
 
 def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
@@ -299,7 +267,8 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
         sb.start_central()
         add_chassis(sb, args, ovn_plugs=args.plugger == "ovn")
         agents = start_agents(sb, workdir) if args.plugger == "agent" else []
-        server, endpoint = start_server(sb, workdir, args.workers)
+        server = ovn_server(workdir, sb, args.workers).start(timeout=120)
+        endpoint = server.url
         watch = DataplaneWatch(sb)
         try:
             with httpx.Client(base_url=endpoint, timeout=60,
@@ -347,8 +316,7 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 progress.done(f"leftovers: {run.leftovers}")
         finally:
             watch.stop()
-            server.terminate()
-            server.wait(30)
+            server.stop()
             for agent in agents:
                 agent.terminate()
                 agent.wait(10)

@@ -40,9 +40,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -232,7 +230,8 @@ def _ms(values: list[float]) -> dict[str, float]:
             "p99": round(report.percentile(ms, 99), 1), "max": round(max(ms, default=0.0), 1)}
 
 
-def _server(workdir: Path, sandbox: Sandbox, workers: int) -> ServerProcess:
+def ovn_server(workdir: Path, sandbox: Sandbox, workers: int) -> ServerProcess:
+    """``neutrino server`` on SQLite in *workdir* with the OVN driver, for *sandbox*."""
     return ServerProcess(database_url=f"sqlite:///{workdir / 'neutrino.db'}", workdir=workdir,
                          workers=workers,
                          env={"NEUTRINO_OVN_NB_CONNECTION": sandbox.nb_remote,
@@ -249,7 +248,7 @@ def measure_burst(args: argparse.Namespace, progress: report.Progress) -> dict[s
             Sandbox(progress=progress.note) as sb:
         sb.start_central()
         chassis = sb.add_chassis(CHASSIS, hostname=CHASSIS)
-        with _server(Path(tmp), sb, args.workers) as server, \
+        with ovn_server(Path(tmp), sb, args.workers) as server, \
                 httpx.Client(base_url=server.url, timeout=60) as api:
             net = api.post("/v2.0/networks", json={"network": {"name": "burst"}}
                            ).raise_for_status().json()["network"]
@@ -417,15 +416,7 @@ def start_measured(server: ServerProcess, monitor: NbMonitor, count: Callable[[]
     status worker has published itself (its first full sync is over)."""
     before = set(monitor.workers())
     started = time.monotonic()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
-    env.update({"NEUTRINO_DATABASE_URL": server.database_url,
-                "NEUTRINO_BIND_PORT": str(server.port),
-                "NEUTRINO_API_WORKERS": str(server.workers), "NEUTRINO_LOG_LEVEL": "WARNING",
-                **server.env})
-    with open(server.log_path, "ab") as log:
-        server.process = subprocess.Popen(
-            [sys.executable, "-m", "neutrino.cli", "server"], env=env, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    server.launch()
     marks: dict[str, float] = {}
     cpu = 0.0
     progress.start(label, total)
@@ -483,7 +474,7 @@ def measure_sync(args: argparse.Namespace, progress: report.Progress) -> dict[st
         nb_load = nb_load_seconds(sb.nb_remote, count, args.timeout)
         progress.done(f"{nb_load:.2f}s")
         monitor = NbMonitor(sb.nb_remote)
-        server = _server(workdir, sb, args.workers)
+        server = ovn_server(workdir, sb, args.workers)
         server.port = free_tcp_port()
         conn = sqlite3.connect(workdir / "neutrino.db", check_same_thread=False)
         try:

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
 
 from neutrino.core import exceptions as exc
 from neutrino.core import reasons
-from neutrino.core.resources import orm_port_dict
-from neutrino.db.models import StatusEvent, touch
+from neutrino.core.resources import orm_port_dict, timestamp
+from neutrino.db.models import Port, StatusEvent, touch, utcnow
 from neutrino.metrics import BINDINGS
 from neutrino.db.session import retry_on_conflict
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
@@ -105,6 +109,11 @@ class PortBinder:
                     driver: str | None) -> tuple[Outcome, Any]:
         plugin = self.plugin
         with plugin.db.write() as session:
+            if driver is not None:
+                context = _commit_if_untouched(session, attempt, driver)
+                if context is not None:
+                    plugin.mech.precommit("update_port_precommit", context)
+                    return Outcome.COMMITTED, context
             try:
                 port = plugin._port_or_404(session, port_id, for_update=True)
             except exc.PortNotFound:
@@ -135,6 +144,45 @@ class PortBinder:
             context = plugin.port_context(session, port, original=current)
             plugin.mech.precommit("update_port_precommit", context)
             return Outcome.COMMITTED, context
+
+
+def _commit_if_untouched(session: Session, attempt: PortContext,
+                         driver: str) -> PortContext | None:
+    """Commit the binding of *attempt* if the port row is still at the revision the
+    attempt read (so nothing at all changed: 4a); its new context, else None.
+
+    Two plain statements instead of loading the port, its addresses and its
+    network into the ORM: a create's binding commit holds SQLite's single
+    writer lock for a fraction of the time.  Anything else falls back to the
+    full check, which tells 4a, 4b, 4c and a deleted port apart.
+    """
+    port = attempt.current
+    assert attempt._binding is not None
+    segment_id, vif_type, vif_details = attempt._binding
+    now = utcnow()
+    reason = reasons.bound(port["binding:host_id"])
+    table = Port.__table__
+    changed = session.execute(
+        update(table).where(table.c.id == port["id"],
+                            table.c.revision_number == port["revision_number"],
+                            table.c.vif_type.in_(UNBOUND_TYPES))
+        .values(vif_type=vif_type, vif_details=vif_details, bound_segment_id=segment_id,
+                bound_driver=driver, status_reason=reason, updated_at=now,
+                revision_number=port["revision_number"] + 1)).rowcount
+    if changed != 1:
+        return None
+    session.execute(insert(StatusEvent.__table__).values(
+        resource="port", resource_id=port["id"], project_id=port["project_id"],
+        device_id=port["device_id"], status=port["status"], status_reason=reason,
+        created_at=time.time()))
+    current = {**port, "revision_number": port["revision_number"] + 1,
+               "updated_at": timestamp(now), "status_reason": reason,
+               "binding:vif_type": vif_type, "binding:vif_details": dict(vif_details)}
+    network = attempt.network
+    network.session = session
+    segment = next((s for s in network.network_segments if s.get("id") == segment_id), None)
+    return PortContext(current=current, original=port, network=network, bound_segment=segment,
+                       bound_driver=driver, session=session)
 
 
 def _for_binding(context: PortContext) -> PortContext:

@@ -128,6 +128,10 @@ class Doorbell:
     """
 
     PREFIX = "neutrino-events-"
+    #: Seconds a scan of ``/proc/net/unix`` is reused: readers come and go only
+    #: with worker processes, and the scan (every socket on the host) cost more
+    #: than the rest of a status update.  A reader newer than that polls meanwhile.
+    LISTENERS_TTL = 1.0
 
     def __init__(self, db: Database) -> None:
         path = make_url(db.url).database if db.is_sqlite else None
@@ -136,6 +140,8 @@ class Doorbell:
             digest = hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:16]
             self.name = f"{self.PREFIX}{digest}-"
         self._sender: socket.socket | None = None
+        self._listeners: list[str] = []
+        self._listed_at = -self.LISTENERS_TTL
 
     def listen(self) -> socket.socket | None:
         """A non-blocking socket that receives a byte per ring (None: no doorbell here)."""
@@ -149,12 +155,7 @@ class Doorbell:
     def ring(self) -> None:
         if self.name is None:
             return
-        try:
-            with open("/proc/net/unix") as table:
-                listeners = [line.rsplit(None, 1)[-1][1:] for line in table
-                             if f"@{self.name}" in line]
-        except OSError:
-            return
+        listeners = self._find_listeners()
         if not listeners:
             return
         if self._sender is None:
@@ -165,3 +166,15 @@ class Doorbell:
                 self._sender.sendto(b"!", f"\0{name}")
             except OSError:
                 pass  # gone meanwhile, or its queue is full: it polls anyway
+
+    def _find_listeners(self) -> list[str]:
+        now = time.monotonic()
+        if now - self._listed_at >= self.LISTENERS_TTL:
+            try:
+                with open("/proc/net/unix") as table:
+                    self._listeners = [line.rsplit(None, 1)[-1][1:] for line in table
+                                       if f"@{self.name}" in line]
+            except OSError:
+                self._listeners = []
+            self._listed_at = now
+        return self._listeners

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import select
+import time
 from pathlib import Path
 
 from neutrino.config import sqlite_url
@@ -42,3 +43,24 @@ def test_no_doorbell_on_postgresql() -> None:
         Doorbell(remote).ring()  # a no-op, not an error
     finally:
         remote.dispose()
+
+
+def test_a_doorbell_rescans_for_listeners_after_its_ttl(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(Doorbell, "LISTENERS_TTL", 0.3)
+    db = Database(sqlite_url(tmp_path))
+    try:
+        bell = Doorbell(db)
+        early = Doorbell(db).listen()
+        bell.ring()
+        assert rang(early)
+        late = Doorbell(db).listen()
+        bell.ring()  # the scan is reused: the new reader polls until the next one
+        assert rang(early)
+        assert not select.select([late], [], [], 0.1)[0]
+        time.sleep(0.3)
+        bell.ring()
+        assert rang(early) and rang(late)
+        for sock in (early, late):
+            sock.close()
+    finally:
+        db.dispose()
