@@ -3,7 +3,8 @@
 Two runs on identical fresh sandboxes of ``--chassis`` chassis, one after the other:
 
 * ``neutrino``: ``neutrino server`` (SQLite, ``--workers`` API workers).
-  ``--ports`` ports are created through the API, spread over the chassis, each
+  ``--ports`` ports are created through the API, spread over the chassis (and
+  over ``--networks`` networks, each with a subnet), each
   with ``binding:profile {"vif_plug_type": "dummy"}``; a client waiting on the
   ``/v2.0/events`` stream timestamps each port's ACTIVE.  ``--plugger agent``
   (default): one ``neutrino plug-agent`` process for all chassis plugs them,
@@ -56,6 +57,13 @@ CIDR = "10.128.0.0/12"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chassis", type=int, default=1, help="chassis (default 1)")
     parser.add_argument("--ports", type=int, default=200, help="ports (default 200)")
+    parser.add_argument("--networks", type=int, default=1,
+                        help="networks the ports are spread over, port i on network i %% N "
+                             "(and chassis i %% chassis): with as many networks as chassis, "
+                             "each chassis's ovn-controller handles only its own network, as "
+                             "on hosts that carry different tenants (default 1: every chassis "
+                             "has ports of the one network, so each port change costs every "
+                             "ovn-controller work that grows with the network's size)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="clients creating ports at once (default 8)")
     parser.add_argument("--rate", type=float, default=0.0,
@@ -273,13 +281,18 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
         try:
             with httpx.Client(base_url=endpoint, timeout=60,
                               limits=httpx.Limits(max_connections=args.concurrency)) as api:
-                net = api.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
-                api.post("/v2.0/subnets", json={"subnet": {
-                    "network_id": net["id"], "cidr": CIDR, "ip_version": 4}})
+                nets = []
+                for k in range(args.networks):
+                    nets.append(api.post("/v2.0/networks", json={"network": {
+                        "name": f"bench-{k}"}}).raise_for_status().json()["network"])
+                    api.post("/v2.0/subnets", json={"subnet": {
+                        "network_id": nets[-1]["id"], "cidr": CIDR, "ip_version": 4}}
+                    ).raise_for_status()
                 listener = EventListener(endpoint)
 
                 def create(i: int) -> None:
-                    body = {"port": {"network_id": net["id"], "device_id": f"vm-{i}",
+                    body = {"port": {"network_id": nets[i % len(nets)]["id"],
+                                     "device_id": f"vm-{i}",
                                      "binding:host_id": names[i % len(names)],
                                      "binding:profile": {"vif_plug_type": "dummy"}}}
                     started = time.monotonic()
@@ -309,7 +322,8 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 progress.start("neutrino: delete everything", len(run.created_at))
                 with ThreadPoolExecutor(args.concurrency) as pool:
                     list(pool.map(lambda pid: api.delete(f"/v2.0/ports/{pid}"), run.created_at))
-                api.delete(f"/v2.0/networks/{net['id']}")
+                for net in nets:
+                    api.delete(f"/v2.0/networks/{net['id']}")
                 sql_left = len(api.get("/v2.0/ports").json()["ports"]) + len(
                     api.get("/v2.0/networks").json()["networks"])
                 run.leftovers = {"sql_rows": sql_left, **wait_clean(sb)}
@@ -325,31 +339,51 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
 
 class BaselinePorts:
     """The LSPs of the baseline, as Neutrino's OVN driver would write them for the ports
-    the Neutrino run creates (an address each from ``CIDR``, the subnet's DHCP options)."""
+    the Neutrino run creates: on switch ``bench-<i % networks>``, an address each from
+    ``CIDR``, the DHCP options of that network's subnet."""
 
-    SUBNET = {"id": "bench-subnet", "network_id": "bench", "cidr": CIDR, "ip_version": 4,
-              "enable_dhcp": True, "gateway_ip": str(ipaddress.ip_network(CIDR)[1]),
-              "revision_number": 1}
-
-    def __init__(self, nb: Any) -> None:
-        #: The geneve network of the Neutrino run, with the MTU the core gives it.
-        self.network = {"id": "bench", "name": "bench", "revision_number": 1,
-                        "mtu": Settings().global_physnet_mtu - GENEVE_OVERHEAD}
-        spec = desired.dhcp_spec(self.SUBNET, self.network)
-        assert spec is not None
+    def __init__(self, nb: Any, networks: int) -> None:
+        #: The geneve networks of the Neutrino run, with the MTU the core gives them.
+        mtu = Settings().global_physnet_mtu - GENEVE_OVERHEAD
+        self.networks = [{"id": f"bench-{k}", "name": f"bench-{k}", "revision_number": 1,
+                          "mtu": mtu} for k in range(networks)]
+        self.dhcp_uuids = []
         with nb.transaction(check_error=True) as txn:
-            dhcp = txn.add(nb.dhcp_options_add(spec.columns["cidr"], options=spec.columns["options"],
-                                               external_ids=spec.columns["external_ids"]))
-        self.dhcp_uuid = dhcp.result.uuid
+            for network in self.networks:
+                txn.add(nb.ls_add(network["id"]))
+        for network in self.networks:
+            spec = desired.dhcp_spec(self.subnet(network), network)
+            assert spec is not None
+            with nb.transaction(check_error=True) as txn:
+                dhcp = txn.add(nb.dhcp_options_add(
+                    spec.columns["cidr"], options=spec.columns["options"],
+                    external_ids=spec.columns["external_ids"]))
+            self.dhcp_uuids.append(dhcp.result.uuid)
+
+    @staticmethod
+    def subnet(network: dict[str, Any]) -> dict[str, Any]:
+        return {"id": f"{network['id']}-subnet", "network_id": network["id"], "cidr": CIDR,
+                "ip_version": 4, "enable_dhcp": True,
+                "gateway_ip": str(ipaddress.ip_network(CIDR)[1]), "revision_number": 1}
+
+    def switch(self, i: int) -> str:
+        return self.networks[i % len(self.networks)]["id"]
 
     def columns(self, name: str, i: int, chassis: str) -> dict[str, Any]:
-        port = {"id": name, "network_id": "bench", "revision_number": 1,
+        k = i % len(self.networks)
+        network = self.networks[k]
+        port = {"id": name, "network_id": network["id"], "revision_number": 1,
                 "mac_address": "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
-                "fixed_ips": [{"subnet_id": self.SUBNET["id"],
+                "fixed_ips": [{"subnet_id": self.subnet(network)["id"],
                                "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}],
                 "binding:host_id": chassis, "binding:vif_type": "ovs",
                 "binding:profile": {"vif_plug_type": "dummy"}}
-        return {**desired.port_spec(port, self.network).columns, "dhcpv4_options": self.dhcp_uuid}
+        return {**desired.port_spec(port, network).columns, "dhcpv4_options": self.dhcp_uuids[k]}
+
+    def delete(self, sandbox: Sandbox) -> None:
+        for network, dhcp in zip(self.networks, self.dhcp_uuids):
+            sandbox.nbctl("ls-del", network["id"])
+            sandbox.nbctl("dhcp-options-del", str(dhcp))
 
 
 def measure_baseline(args: argparse.Namespace, progress: report.Progress, round_: int = 0) -> Run:
@@ -360,20 +394,19 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress, round_
     with Sandbox(progress=progress.note) as sb:
         sb.start_central()
         add_chassis(sb, args, ovn_plugs=True)
-        sb.nbctl("ls-add", "bench")
         watch = DataplaneWatch(sb)
         run.ready_at = run.up_at  # ready means up in NB here
         nb = Northbound(sb.nb_remote, 60)
         wait_for(lambda: nb.ready, 30, "NB connection")
         try:
-            ports = BaselinePorts(nb)
+            ports = BaselinePorts(nb, args.networks)
 
             def create(i: int) -> None:
                 lsp = f"bench-{round_}-{i:06d}"
                 columns = ports.columns(lsp, i, names[i % len(names)])
                 started = time.monotonic()
                 with nb.transaction(check_error=True) as txn:
-                    txn.add(nb.lsp_add("bench", lsp, **columns))
+                    txn.add(nb.lsp_add(ports.switch(i), lsp, **columns))
                 run.created_at[lsp] = started
                 run.create_call_ms.append((time.monotonic() - started) * 1000)
 
@@ -388,8 +421,7 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress, round_
             watch.record(run)
             progress.done(f"{len(run.ready_at)}/{args.ports} up")
             progress.start("baseline: delete everything", args.ports)
-            sb.nbctl("ls-del", "bench")
-            sb.nbctl("dhcp-options-del", str(ports.dhcp_uuid))
+            ports.delete(sb)
             run.leftovers = wait_clean(sb)
             progress.done(f"leftovers: {run.leftovers}")
         finally:
@@ -449,7 +481,8 @@ def run(args: argparse.Namespace) -> int:
              ("neutrino processes RSS MB", None, o["rss_mb"], None),
              ("neutrino processes PSS MB", None, o["pss_mb"], None)]
     load = f"{args.rate:g} creates/s" if args.rate > 0 else f"{args.concurrency} clients"
-    title = (f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports, {load}, "
+    spread = f" on {args.networks} networks" if args.networks > 1 else ""
+    title = (f"neutrino bench e2e: {args.chassis} chassis x {args.ports} ports{spread}, {load}, "
              f"plugged by {'ovn-controller' if args.plugger == 'ovn' else 'the plug agent'}")
     print(f"\n{title}")
     print(report.format_table(["metric", "baseline (bare OVN)", "neutrino", "added"], rows))
