@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated provider types to load (default: all installed)")
     parser.add_argument("--resync-interval", type=float, default=30.0,
                         help="seconds between full reconcile passes (default: 30)")
-    parser.add_argument("--report-interval", type=float, default=10.0,
-                        help="seconds between heartbeats written to SB (default: 10)")
+    parser.add_argument("--report-interval", type=float, default=30.0,
+                        help="seconds between heartbeats written to SB (default: 30)")
     parser.add_argument("--provider-timeout", type=float, default=2.0,
                         help="seconds to wait for a provider call (default: 2)")
     parser.add_argument("--provider-slow", type=float, default=0.1,
