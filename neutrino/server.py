@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from neutrino import log
 from neutrino.config import Settings
