@@ -1,6 +1,8 @@
 """Query-string handling of list requests: filters, fields, sorting, pagination."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,6 +12,10 @@ from neutrino.core import exceptions as exc
 from neutrino.core.query import TRUE_WORDS, ListQuery
 
 RESERVED = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
+#: Items read, rendered and sent at a time by a long list: a worker's memory then
+#: peaks at one batch's objects, not at those of the whole collection (pymalloc
+#: keeps the arenas of such a peak: 13 MB for good after a 10,000-port list).
+BATCH = 500
 #: Larger page sizes mean "everything"; the cap keeps LIMIT within every backend's integer.
 MAX_PAGE = 2**31 - 2
 
@@ -43,7 +49,10 @@ def select_fields(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
 
 def page_links(base_url: str, params: QueryParams, items: list[dict], more: bool,
                query: ListQuery) -> list[dict[str, str]]:
-    """``next``/``previous`` links the way Neutron builds them."""
+    """``next``/``previous`` links the way Neutron builds them.
+
+    *items* needs only the page's first and last item.
+    """
     if query.limit is None or not items:
         return []
     kept = [(k, v) for k, v in params.multi_items() if k not in ("marker", "page_reverse")]
@@ -57,3 +66,53 @@ def page_links(base_url: str, params: QueryParams, items: list[dict], more: bool
         links.append({"rel": "previous", "href": f"{base_url}?" + urlencode(
             kept + [("marker", items[0]["id"]), ("page_reverse", "True")])})
     return links
+
+
+class Batches:
+    """The items of *query*, read :data:`BATCH` at a time, each batch in its own read.
+
+    Only for lists ordered by id alone, where the last id read is where the
+    next batch starts: every item that exists throughout the listing is in it
+    exactly once, and no database connection or snapshot is held while a slow
+    client takes its time over the response.  Iterate once; :attr:`more`,
+    :attr:`first` and :attr:`last` then describe the whole page for its links.
+    """
+
+    def __init__(self, lister: Callable[[ListQuery], tuple[list[dict], bool]], query: ListQuery):
+        self.lister, self.query = lister, query
+        self.more = False
+        self.first: dict[str, Any] | None = None
+        self.last: dict[str, Any] | None = None
+        self.count = 0
+        self._next = self._read(query.marker)  # now: a bad filter is a 4xx before any byte is sent
+
+    @staticmethod
+    def apply_to(query: ListQuery) -> bool:
+        return not query.page_reverse and all(key == "id" for key in query.sort_keys)
+
+    def _read(self, marker: str | None) -> list[dict]:
+        size = BATCH if self.query.limit is None else min(BATCH, self.query.limit - self.count)
+        items, self.more = self.lister(replace(self.query, limit=size, marker=marker))
+        if items:
+            self.first = self.first or items[0]
+            self.last = items[-1]
+        self.count += len(items)
+        return items
+
+    @property
+    def complete(self) -> bool:
+        """Everything has been read (after the first batch: the list fits in one)."""
+        return not self.more or self.count == self.query.limit
+
+    @property
+    def ends(self) -> list[dict]:
+        """The first and the last item read, for :func:`page_links`."""
+        return [self.first, self.last] if self.first and self.last else []
+
+    def __iter__(self) -> Iterator[list[dict]]:
+        items = self._next
+        while True:
+            yield items
+            if self.complete or not items:
+                return
+            items = self._read(items[-1]["id"])

@@ -4,8 +4,10 @@ Handlers only translate between HTTP and the core: wrapper keys, the
 ``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
 """
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from json import dumps
 from typing import Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -15,11 +17,12 @@ from pydantic import create_model
 from starlette.background import BackgroundTask
 
 from neutrino.api import schemas
-from neutrino.api.listing import list_query, page_links, select_fields
+from neutrino.api.listing import Batches, list_query, page_links, select_fields
 from neutrino.api.memory import RELEASE_AFTER, release_memory
 from neutrino.api.watch import EventHub, event_stream, wait_for_status
 from neutrino.core import exceptions as exc
 from neutrino.core.plugin import Plugin
+from neutrino.core.query import ListQuery
 
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
 STATUSES = ("ACTIVE", "DOWN", "BUILD", "ERROR")
@@ -77,6 +80,35 @@ def json(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
 
 
+def list_body(collection: str, items: list[dict], links: list[dict]) -> dict[str, Any]:
+    body: dict[str, Any] = {collection: items}
+    if links:
+        body[f"{collection}_links"] = links
+    return body
+
+
+def render_batches(collection: str, batches: Batches, fields: list[str],
+                   links: Callable[[list[dict], bool, ListQuery], list[dict]]) -> Iterator[bytes]:
+    """The JSON of :func:`list_body`, a batch at a time (*links*, :func:`page_links` of
+    the request, can only be given at the end)."""
+    yield b'{"' + collection.encode() + b'":['
+    separator = b""
+    for items in batches:
+        if items:
+            yield separator + _dumps([select_fields(i, fields) for i in items])[1:-1]
+            separator = b","
+    yield b"]"
+    page = links(batches.ends, batches.more, batches.query)
+    if page:
+        yield b',"' + collection.encode() + b'_links":' + _dumps(page)
+    yield b"}"
+
+
+def _dumps(data: Any) -> bytes:
+    """JSON as :class:`JSONResponse` renders it."""
+    return dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
                  create_model: type[schemas.Body], update_model: type[schemas.Body],
                  translate: Callable[[dict[str, Any]], dict[str, Any]],
@@ -95,15 +127,22 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
     max_limit = plugin.settings.pagination_max_limit
 
     @router.get(f"/v2.0/{collection}", name=f"list_{collection}", tags=[collection])
-    def list_items(request: Request) -> JSONResponse:
+    def list_items(request: Request) -> Response:
         fields = request.query_params.getlist("fields")
         query = list_query(request.query_params, max_limit)
-        items, more = lister(query)
-        body: dict[str, Any] = {collection: [select_fields(i, fields) for i in items]}
-        links = page_links(str(request.url.replace(query="")), request.query_params, items, more, query)
-        if links:
-            body[f"{collection}_links"] = links
-        response = json(body)
+        base_url = str(request.url.replace(query=""))
+        if Batches.apply_to(query):
+            batches = Batches(lister, query)
+            if not batches.complete:
+                links = functools.partial(page_links, base_url, request.query_params)
+                return StreamingResponse(render_batches(collection, batches, fields, links),
+                                         media_type="application/json",
+                                         background=BackgroundTask(release_memory))
+            items, more = next(iter(batches)), batches.more
+        else:
+            items, more = lister(query)
+        response = json(list_body(collection, [select_fields(i, fields) for i in items],
+                                  page_links(base_url, request.query_params, items, more, query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)
         return response

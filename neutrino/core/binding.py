@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, update
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from neutrino.core import exceptions as exc
 from neutrino.core import reasons
 from neutrino.core.resources import orm_port_dict, timestamp
-from neutrino.db.models import Port, StatusEvent, touch, utcnow
+from neutrino.db.models import Port, StatusEvent, status_event, touch, utcnow
 from neutrino.metrics import BINDINGS
 from neutrino.db.session import retry_on_conflict
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
@@ -139,7 +138,9 @@ class PortBinder:
                 port.bound_segment_id = port.bound_driver = None
                 port.status_reason = reason
             touch(port)
-            session.add(StatusEvent.of_port(port))
+            session.execute(insert(StatusEvent.__table__).values(status_event(
+                "port", port.id, port.project_id, port.device_id, port.status,
+                port.status_reason)))
             session.flush()
             context = plugin.port_context(session, port, original=current)
             plugin.mech.precommit("update_port_precommit", context)
@@ -171,10 +172,8 @@ def _commit_if_untouched(session: Session, attempt: PortContext,
                 revision_number=port["revision_number"] + 1)).rowcount
     if changed != 1:
         return None
-    session.execute(insert(StatusEvent.__table__).values(
-        resource="port", resource_id=port["id"], project_id=port["project_id"],
-        device_id=port["device_id"], status=port["status"], status_reason=reason,
-        created_at=time.time()))
+    session.execute(insert(StatusEvent.__table__).values(status_event(
+        "port", port["id"], port["project_id"], port["device_id"], port["status"], reason)))
     current = {**port, "revision_number": port["revision_number"] + 1,
                "updated_at": timestamp(now), "status_reason": reason,
                "binding:vif_type": vif_type, "binding:vif_details": dict(vif_details)}

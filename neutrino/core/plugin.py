@@ -44,6 +44,7 @@ from neutrino.db.models import (
     StatusEvent,
     Subnet,
     new_id,
+    status_event,
     touch,
     utcnow,
 )
@@ -825,11 +826,9 @@ class Plugin:
                         continue
                     changes.append({"b_id": res_id, "b_status": status, "b_reason": reason,
                                     "b_now": now})
-                    events.append({"resource": resource, "resource_id": res_id,
-                                   "project_id": row.project_id,
-                                   "device_id": row.device if model is Port else "",
-                                   "status": status, "status_reason": reason,
-                                   "created_at": stamp})
+                    events.append(status_event(
+                        resource, res_id, row.project_id, row.device if model is Port else "",
+                        status, reason, stamp))
                     STATUS_TRANSITIONS.labels(resource, status).inc()
                     transitions.append({"port_id": res_id, "device_id": row.device,
                                         "old_status": row.status, "status": status,

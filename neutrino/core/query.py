@@ -106,10 +106,13 @@ def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_colu
     if query.page_reverse:
         order = [(col, not asc) for col, asc in order]
     if query.marker:
-        marker_row = session.execute(
-            select(*[col for col, _ in order]).where(id_column == query.marker)).first()
-        if marker_row is not None:
-            stmt = stmt.where(_after(order, list(marker_row)))
+        if len(order) == 1:  # ordered by id alone: the marker is its own sort value
+            stmt = stmt.where(_after(order, [query.marker]))
+        else:
+            marker_row = session.execute(
+                select(*[col for col, _ in order]).where(id_column == query.marker)).first()
+            if marker_row is not None:
+                stmt = stmt.where(_after(order, list(marker_row)))
     stmt = stmt.order_by(*[col.asc() if asc else col.desc() for col, asc in order])
     if query.limit is not None:
         stmt = stmt.limit(query.limit + 1)

@@ -176,8 +176,11 @@ class StatusEvent(Base):
     #: Unix time with sub-second precision, for latency measurements.
     created_at: Mapped[float] = mapped_column(Float)
 
-    @classmethod
-    def of_port(cls, port: Port) -> "StatusEvent":
-        return cls(resource="port", resource_id=port.id, project_id=port.project_id,
-                   device_id=port.device_id, status=port.status,
-                   status_reason=port.status_reason, created_at=time.time())
+
+def status_event(resource: str, resource_id: str, project_id: str, device_id: str, status: str,
+                 status_reason: str | None, created_at: float | None = None) -> dict[str, Any]:
+    """The values of one :class:`StatusEvent` row, for ``insert(StatusEvent.__table__)``;
+    stamped now unless *created_at* is given (a batch shares one stamp)."""
+    return {"resource": resource, "resource_id": resource_id, "project_id": project_id,
+            "device_id": device_id, "status": status, "status_reason": status_reason,
+            "created_at": time.time() if created_at is None else created_at}

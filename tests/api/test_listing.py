@@ -5,6 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from neutrino.api import listing
+from neutrino.core.query import ListQuery
 from tests.api.conftest import Api, assert_error
 
 
@@ -218,6 +220,82 @@ def test_pagination_max_limit_caps_pages(make_api) -> None:  # noqa: ANN001
         api.network(name=name)
     body = api.client.get("/v2.0/networks?sort_key=name").json()
     assert names(body["networks"]) == ["a", "b"] and _link(body, "networks", "next")
+
+
+# ------------------------------------------------------------------ long lists, in batches
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(listing, "BATCH", 3)
+    return 3
+
+
+def test_long_list_is_sent_in_batches_and_equals_the_pages(api: Api, seven: list[str],
+                                                           small_batches: int) -> None:
+    response = api.client.get("/v2.0/networks", params={"fields": ["id", "name"]})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert "content-length" not in response.headers  # streamed: 7 items, batches of 3
+    items = response.json()["networks"]
+    ids = [i["id"] for i in items]
+    assert ids == sorted(ids) and len(set(ids)) == 7 and sorted(names(items)) == seven
+    assert all(set(i) == {"id", "name"} for i in items)
+    assert set(response.json()) == {"networks"}
+
+
+def test_short_list_is_one_body(api: Api, three: list[dict], small_batches: int) -> None:
+    response = api.client.get("/v2.0/networks")
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert len(response.json()["networks"]) == 3
+
+
+@pytest.mark.parametrize("limit", [4, 6, 7])
+def test_a_page_longer_than_a_batch_has_the_links_of_that_page(api: Api, seven: list[str],
+                                                               small_batches: int,
+                                                               limit: int) -> None:
+    all_ids = api.ids("networks")
+    body = api.client.get("/v2.0/networks", params={"limit": limit}).json()
+    assert [n["id"] for n in body["networks"]] == all_ids[:limit]
+    following = _link(body, "networks", "next")
+    if limit == 7:
+        assert following is None
+    else:
+        assert parse_qs(urlsplit(following).query)["marker"] == [all_ids[limit - 1]]
+        rest = api.client.get(following).json()["networks"]
+        assert [n["id"] for n in rest] == all_ids[limit:]
+
+
+def test_descending_ids_in_batches(api: Api, seven: list[str], small_batches: int) -> None:
+    ids = api.ids("networks", {"sort_key": "id", "sort_dir": "desc"})
+    assert ids == sorted(ids, reverse=True) and len(ids) == 7
+
+
+def test_ports_in_batches_carry_their_addresses(api: Api, net: dict, small_batches: int) -> None:
+    made = {p["id"]: p["fixed_ips"] for p in (api.port(net) for _ in range(5))}
+    listed = {p["id"]: p["fixed_ips"] for p in api.list("ports")}
+    assert listed == made and all(len(ips) == 1 for ips in listed.values())
+
+
+def test_item_deleted_between_batches(api: Api, seven: list[str], small_batches: int) -> None:
+    """The next batch starts after the last id read, even once that item is gone
+    (it used to start over from the first item, repeating the first batch)."""
+    all_ids = api.ids("networks")
+    batches = listing.Batches(api.plugin.list_networks, ListQuery())
+    read = []
+    for batch in batches:
+        read += [n["id"] for n in batch]
+        if len(read) == 3:
+            assert api.delete("networks", read[-1]).status_code == 204
+            assert api.delete("networks", all_ids[4]).status_code == 204
+    assert read == all_ids[:4] + all_ids[5:]
+    assert batches.more is False and batches.ends[0]["id"] == all_ids[0]
+
+
+def test_marker_of_a_deleted_item_in_id_order(api: Api, seven: list[str]) -> None:
+    ids = api.ids("networks")
+    assert api.delete("networks", ids[2]).status_code == 204
+    assert api.ids("networks", {"marker": ids[2], "limit": 2}) == ids[3:5]
 
 
 # ------------------------------------------------------------------ discovery
