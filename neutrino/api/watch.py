@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 
 from neutrino.core.events import Doorbell, EventFeed
@@ -22,9 +23,9 @@ from neutrino.db.session import Database
 
 #: Seconds between reads of the event log while someone listens.
 TICK = 0.01
-#: The same where the doorbell rings (SQLite): it announces every commit, so these
-#: reads only serve a reader the ringing workers have not found yet.  A read
-#: every 10 ms cost the worker serving an event stream a sixth of its CPU.
+#: The same where the doorbell rings (SQLite) and has been found by the ringers: it
+#: announces every commit, so these reads are only the fallback for a lost ring.
+#: A read every 10 ms cost the worker serving an event stream a sixth of its CPU.
 RUNG_TICK = 0.25
 KEEPALIVE_SECONDS = 15.0
 
@@ -44,6 +45,10 @@ class EventHub:
         self._subs: set[Subscription] = set()
         self._feed: EventFeed | None = None
         self._task: asyncio.Task | None = None
+        #: The tail's reads get a thread of their own: on the request handlers' pool
+        #: they queued behind every create and update in flight, and an event reached
+        #: its listeners up to tens of milliseconds late.
+        self._reader = anyio.CapacityLimiter(1)
 
     async def subscribe(self, match: Match, after: int | None = None) -> Subscription:
         """Receive every event matching *match* committed from now on (or after id *after*)."""
@@ -67,14 +72,17 @@ class EventHub:
         loop = asyncio.get_running_loop()
         rung = asyncio.Event()
         bell = self.doorbell.listen()
-        tick = TICK
+        # Ringers find a new bell at their next look for listeners: until then (and
+        # with no doorbell at all) the log is read at the fast tick.
+        rung_from = float("inf")
         if bell is not None:
             loop.add_reader(bell.fileno(), _ring, bell, rung)
-            tick = RUNG_TICK
+            rung_from = loop.time() + Doorbell.LISTENERS_TTL
         try:
             while self._subs:
+                tick = RUNG_TICK if loop.time() >= rung_from else TICK
                 rung.clear()
-                events = await run_in_threadpool(self._feed.poll)
+                events = await anyio.to_thread.run_sync(self._feed.poll, limiter=self._reader)
                 for event in events:
                     for sub in list(self._subs):
                         if sub.match(event):

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from neutrino.api import watch
 from neutrino.api.app import create_app
 from neutrino.core.plugin import Plugin
 
@@ -128,6 +129,24 @@ def test_event_stream_delivers_each_transition_in_order(live_url: str, make_plug
                       headers={"Last-Event-ID": str(ids[0])}, timeout=30) as r:
         replay = read_events(r, 2)
     assert [e["id"] for e in replay] == ids[1:]
+
+
+def test_a_new_stream_is_served_before_the_ringers_find_it(live_url: str, make_plugin,
+                                                           port: dict, monkeypatch) -> None:  # noqa: ANN001
+    """A ringer looks for listeners at most once a second: a stream's doorbell bound
+    after that look is not rung, so until the next look its tail reads the log at the
+    fast tick.  (It read at the slow fallback tick: a new stream's first events came
+    up to 250 ms late.)  With a fallback tick and keep-alives of a minute, only the fast
+    tick beats the client's 10 s read timeout."""
+    monkeypatch.setattr(watch, "RUNG_TICK", 60.0)
+    monkeypatch.setattr(watch, "KEEPALIVE_SECONDS", 60.0)
+    writer = make_plugin()
+    writer.set_port_statuses([(port["id"], "BUILD", "starting")])  # its ringer looks now
+    with httpx.stream("GET", f"{live_url}/v2.0/events", params={"resource_id": port["id"]},
+                      timeout=10) as r:
+        later(0.2, writer.set_port_statuses, [(port["id"], "ACTIVE", None)])
+        events = read_events(r, 1)
+    assert [e["data"]["status"] for e in events] == ["ACTIVE"]
 
 
 def test_event_stream_rejects_unknown_filter(live_url: str) -> None:

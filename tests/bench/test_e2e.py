@@ -30,9 +30,11 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
         assert result[side]["p50_ms"] > 0
         # Each port was plugged before it went up, and up before (or when) it was ready.
         assert 0 < result[side]["create_to_plugged_p50_ms"] <= result[side]["create_to_up_p50_ms"]
+        for stage in ("create_to_plugged", "create_to_up"):
+            assert result[side][f"{stage}_p99_ms"] >= result[side][f"{stage}_p50_ms"]
         assert not any(result[side]["leftovers"].values()), result[side]["leftovers"]
     assert result["neutrino"]["errors"] == 0
-    assert result["neutrino"]["up_to_ready_p50_ms"] >= 0
+    assert result["neutrino"]["up_to_ready_p99_ms"] >= result["neutrino"]["up_to_ready_p50_ms"] >= 0
     assert result["neutrino"]["rss_mb"] >= result["neutrino"]["pss_mb"] > 0
     assert len(result["neutrino"]["rss_by_process"]) == processes
     assert result["args"]["rate"] == 20 and result["args"]["workers"] == 1
