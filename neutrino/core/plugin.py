@@ -131,6 +131,12 @@ PORT_FOR_UPDATE = PORT_BY_ID.with_for_update()
 DELETE_PORT_IPS = delete(IPAllocation.__table__).where(IPAllocation.port_id == bindparam("id"))
 DELETE_PORT = delete(Port.__table__).where(Port.id == bindparam("id"),
                                            Port.revision_number == bindparam("revision"))
+#: The bindings and ACTIVEs of some ports in the status event log, oldest first.
+BINDINGS_AND_ACTIVES = select(
+    StatusEvent.resource_id, StatusEvent.created_at, StatusEvent.status, StatusEvent.status_reason,
+).where(StatusEvent.resource_id.in_(bindparam("ids", expanding=True)),
+        or_(StatusEvent.status_reason.like(f"{reasons.BOUND_PREFIX}%"),
+            StatusEvent.status == "ACTIVE")).order_by(StatusEvent.id)
 
 
 class RowView:
@@ -779,17 +785,25 @@ class Plugin:
         return [t["port_id"] for t in transitions]
 
     def _observe_bound_to_active(self, port_ids: list[str]) -> None:
-        """Feed the binding-to-ACTIVE histogram from the event log's binding events."""
+        """Feed the binding-to-ACTIVE histogram from the event log: for each port whose
+        ACTIVE just written is its first since its latest binding, the time since then.
+
+        A later ACTIVE (after a flap) is not a binding's, and observing it would pile
+        the time since an old binding into the histogram's top bucket.
+        """
         if not port_ids:
             return
         now = time.time()
-        with self.db.read() as session:
-            bound_at = session.execute(
-                select(StatusEvent.resource_id, func.max(StatusEvent.created_at))
-                .where(StatusEvent.resource_id.in_(port_ids),
-                       StatusEvent.status_reason.like(f"{reasons.BOUND_PREFIX}%"))
-                .group_by(StatusEvent.resource_id))
-            for _, when in bound_at:
+        bound_at: dict[str, float] = {}
+        actives: dict[str, int] = {}
+        with self.db.read_engine.connect() as conn:
+            for pid, when, status, reason in conn.execute(BINDINGS_AND_ACTIVES, {"ids": port_ids}):
+                if reason and reason.startswith(reasons.BOUND_PREFIX):
+                    bound_at[pid], actives[pid] = when, 0
+                elif status == "ACTIVE" and pid in bound_at:
+                    actives[pid] += 1
+        for pid, when in bound_at.items():
+            if actives[pid] == 1:  # the one just written
                 BOUND_TO_ACTIVE.observe(max(0.0, now - when))
 
     def set_network_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:

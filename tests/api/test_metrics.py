@@ -5,7 +5,9 @@ import re
 
 from fastapi.testclient import TestClient
 
+from neutrino.api.app import create_app
 from neutrino.core.plugin import Plugin
+from tests.drivers import RECORDER
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -38,3 +40,28 @@ def test_metrics_count_requests_transitions_and_bindings(client: TestClient, plu
     assert delta("neutrino_status_transitions_total", resource="port", status="ACTIVE") == 1
     # No mechanism driver: the binding attempt was committed as binding_failed (4a path).
     assert delta("neutrino_port_bindings_total", outcome="4a") == 1
+
+
+def test_bound_to_active_counts_each_binding_s_first_active_only(make_plugin) -> None:  # noqa: ANN001
+    plugin = make_plugin(mechanism_drivers=[RECORDER])
+    client = TestClient(create_app(plugin))
+
+    def observed() -> float:
+        return sample(client.get("/metrics").text, "neutrino_port_bound_to_active_seconds_count")
+
+    before = observed()
+    net = plugin.create_network({"name": "m"})
+    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    assert port["binding:vif_type"] == "ovs"
+    # Slow to plug: DOWN with a reason in between still makes the next ACTIVE the first.
+    plugin.set_port_statuses([(port["id"], "DOWN", "interface not present")])
+    plugin.set_port_statuses([(port["id"], "ACTIVE", None)])
+    assert observed() == before + 1
+    # A flap: its ACTIVE is not a binding's.
+    plugin.set_port_statuses([(port["id"], "DOWN", "interface removed")])
+    plugin.set_port_statuses([(port["id"], "ACTIVE", None)])
+    assert observed() == before + 1
+    # Bound anew (another host): its first ACTIVE counts again.
+    assert plugin.update_port(port["id"], {"binding:host_id": "hv2"})["binding:vif_type"] == "ovs"
+    plugin.set_port_statuses([(port["id"], "ACTIVE", None)])
+    assert observed() == before + 2
