@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 
 # sub-command -> (module, help). Each module exposes ``add_arguments(parser)``
@@ -34,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
             module.add_arguments(p)
             p.set_defaults(_run=module.run)
     args = parser.parse_args(argv)
-    return int(args._run(args) or 0)
+    # SIGTERM ends any command as Ctrl-C does, so its cleanup runs (a bench stops the
+    # server and OVN it started); commands with a shutdown of their own set their own.
+    previous = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        return int(args._run(args) or 0)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -95,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"database_url": os.environ.get("NEUTRINO_DATABASE_URL") or sqlite_url(state_dir),
                  "bind_port": args.port, "api_workers": args.workers}
     sandbox, agents = None, []
-    # SIGTERM ends the foreground server like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     try:
         if not os.environ.get("NEUTRINO_OVN_NB_CONNECTION"):
             say(f"starting OVN with {args.chassis} chassis in {state_dir / 'ovn'}")
