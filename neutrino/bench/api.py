@@ -163,16 +163,19 @@ class ServerProcess:
         return report.tree_memory(self.pid)
 
     def stop(self) -> None:
-        """SIGTERM (graceful), then SIGKILL to the server's own process group."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        """SIGTERM (graceful), then SIGKILL to the server's own process group; the
+        readiness socket is closed (a later launch binds a new one)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        if self.notify is not None:
+            self.notify.close()
+            self.notify = None
 
     def __enter__(self) -> "ServerProcess":
         return self.start()
