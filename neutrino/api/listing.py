@@ -74,8 +74,8 @@ class Batches:
     Only for lists ordered by id alone, where the last id read is where the
     next batch starts: every item that exists throughout the listing is in it
     exactly once, and no database connection or snapshot is held while a slow
-    client takes its time over the response.  Iterate once; :attr:`more`,
-    :attr:`first` and :attr:`last` then describe the whole page for its links.
+    client takes its time over the response.  Iterate once; :attr:`more` and
+    :attr:`ends` (its first and last item) then describe the whole page for its links.
     """
 
     def __init__(self, lister: Callable[[ListQuery], tuple[list[dict], bool]], query: ListQuery):
