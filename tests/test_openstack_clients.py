@@ -1,6 +1,6 @@
 """Unmodified openstacksdk and the `openstack` CLI drive Neutrino as they drive Neutron.
 
-The acceptance test of DESIGN.md "How Neutron-compatible": ``neutrino up``
+The acceptance test of docs/behaviour.md "Neutron compatibility": ``neutrino up``
 runs as a subprocess (local OVN with one chassis and its plug agent, API
 server, status worker) on each test database, and the clients talk to it
 with auth type ``none`` and an endpoint override, exactly as the README

@@ -12,44 +12,38 @@ each client concurrency:
 * ``GET /v2.0/ports`` with ``--list-size`` ports in the database;
 * the summed memory of the server's processes with ``--rss-ports`` ports,
   after creating them (through the API by default) and serving requests.
+
+The server process and its database are in :mod:`neutrino.bench.server`, the
+load generator in :mod:`neutrino.bench.client`; this module holds the phases
+and what they report.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
-import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from neutrino.bench import report
-from neutrino.bench.report import Memory, Progress, Stats
+from neutrino.bench.client import Client, Phase, RawClient, Request, client_for, drive
+from neutrino.bench.report import Progress
+from neutrino.bench.server import (BenchDatabase, CpuMeter, PeakSampler, ServerProcess, database,
+                                   insert_ports)
 
 CREATE, SHOW, LIST, UPDATE, DELETE = "create", "show", "list", "update", "delete"
 OPERATIONS = (CREATE, SHOW, LIST, UPDATE, DELETE)
 LABELS = {LIST: "list (limit=50)"}
 #: Subnet of the bench network: room for well over 100,000 ports.
 BENCH_CIDR = "10.0.0.0/12"
-#: Addresses and MACs of ports written directly to the database (``--fill db``)
-#: come from ranges the API's allocator does not hand out first.
-FILL_FIRST_IP = (10 << 24) | (8 << 16)
-FILL_MAC_PREFIX = "fa:16:3f"
 
 TARGETS = {
     "creates_per_second_8_clients": (">=", 300.0),
@@ -59,375 +53,7 @@ TARGETS = {
 }
 
 
-# ---------------------------------------------------------------- the server
-
-
-class ServerError(RuntimeError):
-    pass
-
-
-@dataclass
-class ServerProcess:
-    """``neutrino server`` in a subprocess of its own session, on a migrated database.
-
-    Settings go through ``NEUTRINO_*`` variables (``env``), exactly as an
-    operator would set them; the parent's ``NEUTRINO_*`` variables are not
-    inherited, so the server runs with what the caller chose.
-    """
-
-    database_url: str
-    workdir: Path
-    workers: int = 2
-    env: dict[str, str] = field(default_factory=dict)
-    port: int = 0
-    process: subprocess.Popen | None = None
-    #: Where the server reports readiness (``NOTIFY_SOCKET``).
-    notify: socket.socket | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "server.log"
-
-    def start(self, timeout: float = 60.0) -> "ServerProcess":
-        """Migrate the database, launch the server and wait until all its workers serve."""
-        from neutrino.db.migrate import upgrade
-        from neutrino.db.session import Database
-
-        db = Database(self.database_url)
-        try:
-            upgrade(db)
-        finally:
-            db.dispose()
-        self.launch()
-        self._wait_ready(timeout)
-        return self
-
-    def launch(self) -> None:
-        """Start ``neutrino server`` and return at once; it reports readiness on
-        :attr:`notify` (systemd's protocol)."""
-        from neutrino.sandbox.ovsdb import free_tcp_port
-
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_tcp_port()
-        if self.notify is None:
-            self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self.notify.bind(f"\0neutrino-bench-{uuid.uuid4().hex}")
-        self.notify.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            while self.notify.recv(4096):  # a previous launch's news
-                pass
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
-        env.update({"NEUTRINO_DATABASE_URL": self.database_url,
-                    "NEUTRINO_BIND_PORT": str(self.port),
-                    "NEUTRINO_API_WORKERS": str(self.workers),
-                    "NEUTRINO_LOG_LEVEL": "WARNING",
-                    "NOTIFY_SOCKET": "@" + self.notify.getsockname()[1:].decode()})
-        env.update(self.env)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "neutrino.cli", "server"], env=env, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def _wait_ready(self, timeout: float) -> None:
-        """Until the server says ``READY=1``: every worker up, not just the first one
-        ``/healthz`` would reach (a worker still starting takes a core for a second)."""
-        assert self.process is not None and self.notify is not None
-        deadline = time.monotonic() + timeout
-        self.notify.settimeout(0.2)
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerError(f"neutrino server exited ({self.process.returncode}):\n"
-                                  + self.log_tail())
-            with contextlib.suppress(TimeoutError):
-                if b"READY=1" in self.notify.recv(4096).split(b"\n"):
-                    return
-        self.stop()
-        raise ServerError(f"neutrino server not ready after {timeout}s:\n" + self.log_tail())
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def memory(self) -> Memory:
-        return report.tree_memory(self.pid)
-
-    def stop(self) -> None:
-        """SIGTERM (graceful), then SIGKILL to the server's own process group; the
-        readiness socket is closed (a later launch binds a new one)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        if self.notify is not None:
-            self.notify.close()
-            self.notify = None
-
-    def __enter__(self) -> "ServerProcess":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-@dataclass
-class BenchDatabase:
-    """A database to run against: its URL and, for a server database, its main pid
-    (whose process tree's CPU time is the database's share of each request)."""
-
-    kind: str
-    url: str
-    pid: int | None = None
-
-    def cpu_seconds(self) -> float:
-        return report.tree_cpu_seconds(self.pid) if self.pid else 0.0
-
-
-@contextlib.contextmanager
-def database(kind: str, workdir: Path | None) -> Iterator[BenchDatabase]:
-    """A fresh empty database of *kind* (``sqlite`` or ``postgresql``)."""
-    if kind == "sqlite":
-        workdir = Path(workdir or tempfile.mkdtemp(prefix="ntbench"))
-        yield BenchDatabase(kind, f"sqlite:///{workdir / 'neutrino.db'}")
-        return
-    from neutrino.sandbox.postgres import PostgresServer
-
-    server = PostgresServer()  # its own directory: it must be readable by the postgres user
-    server.start()
-    try:
-        url = server.create_database("neutrino")
-        pid = int((server.data_dir / "postmaster.pid").read_text().split()[0])
-        yield BenchDatabase(kind, url, pid)
-    finally:
-        server.stop()
-
-
-# ---------------------------------------------------------------- load
-
-
-@dataclass
-class Phase:
-    """What one measured run of requests gave."""
-
-    stats: Stats
-    responses: list[Any]
-    error_samples: list[str]
-    #: CPU milliseconds per request spent by the server, the database server and this client.
-    cpu_ms: dict[str, float] = field(default_factory=dict)
-
-
-class CpuMeter:
-    """CPU time of the server, database and client over a phase, per request."""
-
-    def __init__(self, server: "ServerProcess", db: BenchDatabase):
-        self.server, self.db = server, db
-
-    def __enter__(self) -> "CpuMeter":
-        self._start = (report.tree_cpu_seconds(self.server.pid), self.db.cpu_seconds(),
-                       time.process_time())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._end = (report.tree_cpu_seconds(self.server.pid), self.db.cpu_seconds(),
-                     time.process_time())
-
-    def per_request(self, requests: int) -> dict[str, float]:
-        names = ("server", "database", "client")
-        return {name: round((end - start) * 1000 / max(requests, 1), 3)
-                for name, start, end in zip(names, self._start, self._end)}
-
-
-Request = Callable[[Any, Any], Awaitable[Any]]
-
-
-async def drive(client: "Client", concurrency: int, items: Sequence[Any],
-                request: Request, progress: Progress | None = None) -> Phase:
-    """Send one request per item from *concurrency* clients, each waiting for its answer.
-
-    Latency is the time until the whole body arrived; failed requests (status
-    >= 400 or transport errors) are counted, not timed.
-    """
-    latencies: list[float] = []
-    responses: list[Any] = []
-    errors: list[str] = []
-    pending = iter(items)
-    total = len(items)
-
-    async def one_client() -> None:
-        for item in pending:
-            started = time.perf_counter()
-            try:
-                response = await request(client, item)
-            except CLIENT_ERRORS as e:
-                errors.append(f"{type(e).__name__}: {e}")
-                continue
-            took = time.perf_counter() - started
-            if response.status_code >= 400:
-                errors.append(f"{response.status_code} {response.text[:200]}")
-            else:
-                latencies.append(took)
-                responses.append(response)
-            if progress is not None:
-                progress.update(len(latencies) + len(errors), total)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one_client() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return Phase(report.summarize(latencies, elapsed, len(errors)), responses, errors[:5])
-
-
-class RawResponse:
-    """The parts of an ``httpx.Response`` the bench reads."""
-
-    def __init__(self, status_code: int, content: bytes):
-        self.status_code = status_code
-        self.content = content
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-    def raise_for_status(self) -> None:
-        if self.status_code >= 400:
-            raise ClientError(f"HTTP {self.status_code}: {self.text[:200]}")
-
-
-class ClientError(Exception):
-    pass
-
-
-class RawClient:
-    """A minimal HTTP/1.1 keep-alive client on asyncio streams, for generating load.
-
-    The load generator shares the machine with the server it measures; httpx
-    spends about 2 ms of CPU per request here, this client a tenth of that,
-    which leaves the cores to the server.  Same calling convention as
-    ``httpx.AsyncClient`` for what the bench uses (``--client httpx`` to compare).
-    """
-
-    def __init__(self, base_url: str, max_connections: int):
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self._slots = asyncio.Semaphore(max_connections)
-
-    async def get(self, path: str, params: dict[str, str] | None = None) -> RawResponse:
-        return await self.request("GET", path, params=params)
-
-    async def post(self, path: str, json: Any = None) -> RawResponse:  # noqa: A002 - httpx's name
-        return await self.request("POST", path, body=json)
-
-    async def put(self, path: str, json: Any = None) -> RawResponse:  # noqa: A002
-        return await self.request("PUT", path, body=json)
-
-    async def delete(self, path: str) -> RawResponse:
-        return await self.request("DELETE", path)
-
-    async def request(self, method: str, path: str, params: dict[str, str] | None = None,
-                      body: Any = None) -> RawResponse:
-        if params:
-            path += "?" + urlencode(params)
-        payload = b"" if body is None else json.dumps(body).encode()
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                f"Content-Length: {len(payload)}\r\n"
-                + ("Content-Type: application/json\r\n" if body is not None else "") + "\r\n")
-        async with self._slots:
-            reader, writer = self._idle.pop() if self._idle else \
-                await asyncio.open_connection(self.host, self.port)
-            try:
-                writer.write(head.encode() + payload)
-                status, keep_alive, content = await _read_response(reader, method)
-            except BaseException:
-                writer.close()
-                raise
-            if keep_alive:
-                self._idle.append((reader, writer))
-            else:
-                writer.close()
-        return RawResponse(status, content)
-
-    async def open(self, count: int) -> None:
-        """Open *count* connections one after another, each answering a ``GET /``
-        before the next is opened.
-
-        Independent clients connect at different times; a burst of connects
-        from one load generator instead lands them all on the server worker
-        that wakes first (it accepts every pending connection at once).
-        """
-        opened = []
-        for _ in range(count):
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            writer.write(f"GET / HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                         "Content-Length: 0\r\n\r\n".encode())
-            await _read_response(reader, "GET")
-            opened.append((reader, writer))
-            await asyncio.sleep(0.01)
-        self._idle.extend(opened)
-
-    async def aclose(self) -> None:
-        for _, writer in self._idle:
-            writer.close()
-        self._idle.clear()
-
-    async def __aenter__(self) -> "RawClient":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[int, bool, bytes]:
-    """Status, whether the connection stays open, and the body of one response."""
-    status_line = await reader.readline()
-    if not status_line:
-        raise ClientError("connection closed by the server")
-    status = int(status_line.split(b" ", 2)[1])
-    headers: dict[bytes, bytes] = {}
-    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-        name, _, value = line.partition(b":")
-        headers[name.strip().lower()] = value.strip()
-    keep_alive = headers.get(b"connection", b"").lower() != b"close"
-    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        return status, keep_alive, b""
-    if b"content-length" in headers:
-        return status, keep_alive, await reader.readexactly(int(headers[b"content-length"]))
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        chunks = []
-        while size := int((await reader.readline()).split(b";")[0], 16):
-            chunks.append(await reader.readexactly(size))
-            await reader.readline()
-        await reader.readline()
-        return status, keep_alive, b"".join(chunks)
-    return status, False, await reader.read()
-
-
-Client = httpx.AsyncClient | RawClient
-#: Errors a request may end in, from either client.
-CLIENT_ERRORS = (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ClientError, ValueError)
-
-
-def client_for(url: str, concurrency: int, kind: str = "raw") -> Client:
-    if kind == "raw":
-        return RawClient(url, concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(base_url=url, limits=limits, timeout=120)
+# ---------------------------------------------------------------- requests
 
 
 def _version(client: Client, _item: Any) -> Awaitable[Any]:
@@ -608,81 +234,6 @@ class Bench:
                                  "peak": sampler.peak.as_dict(),
                                  "by_process": report.process_memory(self.server.pid)}
         self.result["create_at_scale"] = dict(created.stats.as_dict(), cpu_ms=created.cpu_ms)
-
-
-class PeakSampler:
-    """Samples a server's memory in the background; keeps the largest RSS seen."""
-
-    def __init__(self, server: ServerProcess, interval: float = 1.0):
-        self.server = server
-        self.interval = interval
-        self.peak = Memory(0, 0.0, 0.0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def _sample(self) -> None:
-        current = self.server.memory()
-        if current.rss_mb > self.peak.rss_mb:
-            self.peak = current
-
-    def __enter__(self) -> "PeakSampler":
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-
-def insert_ports(url: str, network_id: str, subnet_id: str, start: int, count: int,
-                 progress: Progress | None = None) -> None:
-    """Write *count* ports straight into the database, as the API would have stored them.
-
-    For ``--fill db``: much faster than the API when only the table size
-    matters.  Addresses and MACs come from ranges the API allocator does not
-    reach in a bench, so the two never collide.
-    """
-    from sqlalchemy import insert
-
-    from neutrino.core import reasons
-    from neutrino.db.models import IPAllocation, Port
-    from neutrino.db.session import Database
-
-    db = Database(url)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
-    done = 0
-    try:
-        while done < count:
-            chunk = min(5000, count - done)
-            ports, ips = [], []
-            for i in range(start + done, start + done + chunk):
-                port_id = str(uuid.uuid4())
-                mac = f"{FILL_MAC_PREFIX}:{(i >> 16) & 255:02x}:{(i >> 8) & 255:02x}:{i & 255:02x}"
-                ip = FILL_FIRST_IP + i
-                ports.append({
-                    "id": port_id, "project_id": "", "name": f"fill-{i}", "description": "",
-                    "revision_number": 1, "created_at": now, "updated_at": now,
-                    "network_id": network_id, "mac_address": mac, "admin_state_up": True,
-                    "status": "DOWN", "status_reason": reasons.NO_HOST, "device_id": "",
-                    "device_owner": "", "host": "", "vnic_type": "normal", "profile": {},
-                    "vif_type": "unbound", "vif_details": {}, "bound_segment_id": None,
-                    "bound_driver": None})
-                ips.append({"subnet_id": subnet_id, "port_id": port_id, "network_id": network_id,
-                            "ip_address": f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"})
-            with db.write() as session:
-                session.execute(insert(Port.__table__), ports)
-                session.execute(insert(IPAllocation.__table__), ips)
-            done += chunk
-            if progress is not None:
-                progress.update(done, count)
-    finally:
-        db.dispose()
 
 
 # ---------------------------------------------------------------- run

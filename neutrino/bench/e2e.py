@@ -40,8 +40,9 @@ from typing import Any
 import httpx
 
 from neutrino.bench import report
+from neutrino.bench.client import EventListener
 from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
-from neutrino.bench.status import EventListener, ovn_server
+from neutrino.bench.server import ovn_server
 from neutrino.config import Settings
 from neutrino.core.type_drivers import GENEVE_OVERHEAD
 from neutrino.ovn import desired

@@ -55,8 +55,9 @@ import ovs.db.idl
 import ovs.poller
 
 from neutrino.bench import report
-from neutrino.bench.api import ServerError, ServerProcess
+from neutrino.bench.client import EventListener
 from neutrino.bench.plug import run_until
+from neutrino.bench.server import ServerError, ServerProcess, ovn_server
 from neutrino.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 
@@ -170,47 +171,6 @@ def nb_load_seconds(remote: str, expected_ports: int, timeout: float) -> float:
         idl.close()
 
 
-class EventListener:
-    """A client waiting on ``GET /v2.0/events``: when it first sees each port ACTIVE."""
-
-    def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
-        self.active_at: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self.subscribed = threading.Event()
-        self._stop = False
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(endpoint,), daemon=True,
-                                        name="bench-events")
-        self._thread.start()
-        if not self.subscribed.wait(timeout):
-            raise RuntimeError("could not subscribe to the event stream")
-
-    def _run(self, endpoint: str) -> None:
-        params = {"resource": "port", "status": "ACTIVE"}
-        try:
-            with httpx.stream("GET", f"{endpoint}/v2.0/events", params=params,
-                              timeout=httpx.Timeout(10, read=None)) as response:
-                for line in response.iter_lines():
-                    now = time.monotonic()
-                    self.subscribed.set()
-                    if self._stop:
-                        return
-                    if line.startswith("data: "):
-                        event = json.loads(line[6:])
-                        with self._lock:
-                            self.active_at.setdefault(event["resource_id"], now)
-        except httpx.HTTPError as e:
-            if not self._stop:  # the server going away at the end is expected
-                self.error = e
-
-    def count(self, ids: set[str]) -> int:
-        with self._lock:
-            return sum(1 for i in ids if i in self.active_at)
-
-    def stop(self) -> None:
-        self._stop = True
-
-
 def wait_until(done: Callable[[], int], total: int, timeout: float, label: str,
                progress: report.Progress, interval: float = 0.01) -> None:
     progress.start(label, total)
@@ -228,15 +188,6 @@ def _ms(values: list[float]) -> dict[str, float]:
     ms = [v * 1000 for v in values]
     return {"p50": round(report.percentile(ms, 50), 1), "p90": round(report.percentile(ms, 90), 1),
             "p99": round(report.percentile(ms, 99), 1), "max": round(max(ms, default=0.0), 1)}
-
-
-def ovn_server(workdir: Path, sandbox: Sandbox, workers: int) -> ServerProcess:
-    """``neutrino server`` on SQLite in *workdir* with the OVN driver, for *sandbox*."""
-    return ServerProcess(database_url=f"sqlite:///{workdir / 'neutrino.db'}", workdir=workdir,
-                         workers=workers,
-                         env={"NEUTRINO_OVN_NB_CONNECTION": sandbox.nb_remote,
-                              "NEUTRINO_OVN_SB_CONNECTION": sandbox.sb_remote,
-                              "NEUTRINO_MECHANISM_DRIVERS": "ovn"})
 
 
 # ---------------------------------------------------------------- burst

@@ -200,7 +200,10 @@ def dhcp_spec(subnet: Mapping[str, Any], network: Mapping[str, Any]) -> DhcpSpec
 
 def _plug_options(port: Mapping[str, Any], network: Mapping[str, Any],
                   dpu_hostname: str | None) -> dict[str, str]:
-    """LSP options telling a chassis agent to plug the port (seed 000/001, spec §3.4)."""
+    """LSP options telling a chassis agent to plug the port.
+
+    docs/behaviour.md, "What asks for a plug", lists them and why.
+    """
     profile = port.get("binding:profile") or {}
     vnic = port.get("binding:vnic_type") or keys.VNIC_NORMAL
     options: dict[str, str] = {}

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from neutrino.bench.api import ServerProcess
+from neutrino.bench.server import ServerProcess
 from neutrino.db.models import IPAllocation, NetworkSegment, Port
 from neutrino.db.session import Database
 from tests.conftest import BACKENDS

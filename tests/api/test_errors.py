@@ -1,6 +1,6 @@
 """Every client mistake is a 4xx with a Neutron error body, and writes nothing.
 
-"Bad input gets a clear error and loses nothing" (DESIGN.md, Principles).
+"Bad input gets a clear error and loses nothing" (docs/behaviour.md, Principles).
 """
 from __future__ import annotations
 

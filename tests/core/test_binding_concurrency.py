@@ -1,4 +1,4 @@
-"""Binding under concurrency (DESIGN.md B3 4a/4b/4c, B4, B6), on both databases.
+"""Binding under concurrency (docs/behaviour.md B3 4a/4b/4c, B4, B6), on both databases.
 
 Two plugins on one database stand for two API workers.  Their drivers hold
 ``bind_port`` at a gate (``GatedDriver``), so a test can stage exactly which

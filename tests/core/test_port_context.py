@@ -1,4 +1,4 @@
-"""B1: PortContext gives drivers exactly the values of seed 002's tables (3a-3d, 4a, 5).
+"""B1: PortContext gives drivers exactly the values of docs/behaviour.md's table (3a-3d, 4a, 5).
 
 Each row is its own test and checks all six context fields.
 """
