@@ -20,7 +20,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from neutrino.core import exceptions as exc
-from neutrino.core import reasons
+from neutrino.drivers import status as reasons
 from neutrino.core.resources import orm_port_dict, timestamp
 from neutrino.db.models import Port, StatusEvent, status_event, touch, utcnow
 from neutrino.metrics import BINDINGS
@@ -123,7 +123,10 @@ class PortBinder:
             if binding_key(current) != key:
                 return Outcome.RETRY, None
             if driver is not None:
-                segment_id, vif_type, vif_details = attempt._binding
+                binding = attempt.binding
+                assert binding is not None
+                segment_id, vif_type, vif_details = (binding.segment_id, binding.vif_type,
+                                                     binding.vif_details)
                 port.vif_type, port.vif_details = vif_type, vif_details
                 port.bound_segment_id, port.bound_driver = segment_id, driver
                 port.status_reason = reasons.bound(port.host)
@@ -158,8 +161,9 @@ def _commit_if_untouched(session: Session, attempt: PortContext,
     full check, which tells 4a, 4b, 4c and a deleted port apart.
     """
     port = attempt.current
-    assert attempt._binding is not None
-    segment_id, vif_type, vif_details = attempt._binding
+    assert attempt.binding is not None
+    segment_id, vif_type, vif_details = (attempt.binding.segment_id, attempt.binding.vif_type,
+                                         attempt.binding.vif_details)
     now = utcnow()
     reason = reasons.bound(port["binding:host_id"])
     table = Port.__table__

@@ -27,7 +27,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from neutrino.config import Settings
 from neutrino.core import exceptions as exc
-from neutrino.core import ipam, reasons
+from neutrino.core import ipam
+from neutrino.drivers import status as reasons
 from neutrino.core.events import Doorbell, Pruner
 from neutrino.core.binding import PortBinder
 from neutrino.core.handle import BackendHandle
@@ -181,8 +182,7 @@ class Plugin:
         self.doorbell = Doorbell(db)
         self.binder = PortBinder(self)
         # Backends that report network status asynchronously start networks in BUILD.
-        self.async_network_status = any(
-            getattr(d, "async_network_status", False) for d in self.mech.drivers)
+        self.async_network_status = self.mech.async_network_status
         self.mech.initialize(BackendHandle(self))
 
     def start_workers(self) -> None:
@@ -859,10 +859,7 @@ class Plugin:
             self.binder.bind(port_id)
 
     def list_agents(self) -> list[dict[str, Any]]:
-        agents: list[dict[str, Any]] = []
-        for driver in self.mech.find("list_agents"):
-            agents.extend(driver.list_agents())
-        return agents
+        return self.mech.list_agents()
 
 
 def all_healthy(components: dict[str, Any]) -> bool:
