@@ -23,9 +23,9 @@ from neutrino.api.watch import EventHub, event_stream, wait_for_status
 from neutrino.core import exceptions as exc
 from neutrino.core.plugin import Plugin
 from neutrino.core.query import ListQuery
+from neutrino.drivers.status import STATUSES
 
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
-STATUSES = ("ACTIVE", "DOWN", "BUILD", "ERROR")
 DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
 EVENT_FILTERS = ("resource", "resource_id", "project_id", "status")
 

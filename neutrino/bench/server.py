@@ -261,7 +261,7 @@ def insert_ports(url: str, network_id: str, subnet_id: str, start: int, count: i
     """
     from sqlalchemy import insert
 
-    from neutrino.core import reasons
+    from neutrino.drivers import status as reasons
     from neutrino.db.models import IPAllocation, Port
     from neutrino.db.session import Database
 

@@ -14,24 +14,28 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from neutrino.core import exceptions as exc
-from neutrino.core import reasons
+from neutrino.core.contexts import port_context
+from neutrino.core.events import Doorbell
+from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.resources import orm_port_dict, timestamp
+from neutrino.core.writes import Writes, detach
 from neutrino.db.models import Port, StatusEvent, status_event, touch, utcnow
-from neutrino.metrics import BINDINGS
-from neutrino.db.session import retry_on_conflict
+from neutrino.db.session import Database
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
-
-if TYPE_CHECKING:
-    from neutrino.core.plugin import Plugin
+from neutrino.drivers.status import BINDING_FAILED_PREFIX, NO_DRIVER_COULD_BIND, bound
+from neutrino.metrics import BINDINGS
 
 LOG = logging.getLogger(__name__)
 UNBOUND_TYPES = (VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED)
+
+#: ``(session, port_id, lock)``: the port as an ORM object, or None if it is gone.
+ReadPort = Callable[[Session, str, bool], "Port | None"]
 
 
 class Outcome(enum.Enum):
@@ -49,9 +53,42 @@ def binding_key(port: dict[str, Any]) -> tuple:
             sorted((port["binding:profile"] or {}).items(), key=lambda kv: kv[0]).__repr__())
 
 
+def failure_reason(driver_reasons: list[str]) -> str:
+    """The reason a port no driver could bind carries (it fits the column)."""
+    why = "; ".join(driver_reasons) or NO_DRIVER_COULD_BIND
+    return f"{BINDING_FAILED_PREFIX}{why}"[:255]
+
+
+def outcome(port: dict[str, Any] | None, key: tuple, failed_with: str | None) -> Outcome:
+    """What committing an attempt does, given the port as it is now (None: deleted).
+
+    *key*: the binding key the attempt read; *failed_with*: the reason if no
+    driver bound it, None if one did.
+    """
+    if port is None:
+        return Outcome.GONE
+    if port["binding:vif_type"] not in UNBOUND_TYPES:
+        return Outcome.TAKEN
+    if binding_key(port) != key:
+        return Outcome.RETRY
+    if failed_with is not None and port["binding:vif_type"] == VIF_TYPE_BINDING_FAILED \
+            and port["status_reason"] == failed_with:
+        # A read retrying a failed binding (B4) must not bump the
+        # revision, log an event and call every driver each time.
+        return Outcome.UNCHANGED
+    return Outcome.COMMITTED
+
+
 class PortBinder:
-    def __init__(self, plugin: "Plugin"):
-        self.plugin = plugin
+    def __init__(self, db: Database, writes: Writes, mech: MechanismManager, doorbell: Doorbell,
+                 max_retries: int, read_port: ReadPort):
+        self.db = db
+        self.writes = writes
+        self.mech = mech
+        #: Rung after a binding commits (it writes a status event).
+        self.doorbell = doorbell
+        self.max_retries = max_retries
+        self.read_port = read_port
         #: Counts of outcomes, for tests and metrics.
         self.outcomes: dict[Outcome, int] = {o: 0 for o in Outcome}
 
@@ -62,8 +99,7 @@ class PortBinder:
         the first attempt instead of reading it again (a change made meanwhile
         is caught by the commit's check, 4c, like any other).
         """
-        retries = self.plugin.settings.max_bind_retries
-        for attempt in range(retries):
+        for attempt in range(self.max_retries):
             context = _for_binding(snapshot) if attempt == 0 and snapshot else \
                 self._snapshot(port_id)
             if context is None:
@@ -71,80 +107,69 @@ class PortBinder:
             port = context.current
             if not port["binding:host_id"] or port["binding:vif_type"] not in UNBOUND_TYPES:
                 return port
-            driver = self.plugin.mech.bind_port(context)  # no transaction open (B2)
-            outcome, result = self._commit(port_id, binding_key(port), context, driver)
-            self.outcomes[outcome] += 1
-            BINDINGS.labels(outcome.value).inc()
-            if outcome is not Outcome.RETRY:
-                return result
+            driver = self.mech.bind_port(context)  # no transaction open (B2)
+            result, committed = self._commit(port_id, binding_key(port), context, driver)
+            self.outcomes[result] += 1
+            BINDINGS.labels(result.value).inc()
+            if result is not Outcome.RETRY:
+                return committed
             LOG.info("port %s changed while binding; binding again", port_id)
         context = self._snapshot(port_id)
         if context is None:
             return None
-        context.add_failure_reason(f"port kept changing during {retries} binding attempts")
+        context.add_failure_reason(
+            f"port kept changing during {self.max_retries} binding attempts")
         return self._commit(port_id, binding_key(context.current), context, None)[1]
 
     def _snapshot(self, port_id: str) -> PortContext | None:
-        with self.plugin.db.read() as session:
-            try:
-                port = self.plugin._port_or_404(session, port_id)
-            except exc.PortNotFound:
+        with self.db.read() as session:
+            port = self.read_port(session, port_id, False)
+            if port is None:
                 return None
-            context = self.plugin.port_context(session, port)
+            context = port_context(session, port)
         return _for_binding(context)
 
     def _commit(self, port_id: str, key: tuple, attempt: PortContext,
                 driver: str | None) -> tuple[Outcome, dict[str, Any] | None]:
-        outcome, context = self._commit_txn(port_id, key, attempt, driver)
-        if outcome is not Outcome.COMMITTED:
-            return outcome, context
-        self.plugin.doorbell.ring()
-        context.session = context.network.session = None
-        self.plugin.mech.postcommit("update_port_postcommit", context)
-        return outcome, context.current
+        result, context = self.writes.transaction(
+            lambda session: self._commit_txn(session, port_id, key, attempt, driver))
+        if result is not Outcome.COMMITTED:
+            return result, context
+        self.doorbell.ring()
+        return result, self.writes.postcommit("update_port", context).current
 
-    @retry_on_conflict
-    def _commit_txn(self, port_id: str, key: tuple, attempt: PortContext,
+    def _commit_txn(self, session: Session, port_id: str, key: tuple, attempt: PortContext,
                     driver: str | None) -> tuple[Outcome, Any]:
-        plugin = self.plugin
-        with plugin.db.write() as session:
-            if driver is not None:
-                context = _commit_if_untouched(session, attempt, driver)
-                if context is not None:
-                    plugin.mech.precommit("update_port_precommit", context)
-                    return Outcome.COMMITTED, context
-            try:
-                port = plugin._port_or_404(session, port_id, for_update=True)
-            except exc.PortNotFound:
-                return Outcome.GONE, None
-            if port.vif_type not in UNBOUND_TYPES:
-                return Outcome.TAKEN, orm_port_dict(port)
-            current = orm_port_dict(port)
-            if binding_key(current) != key:
-                return Outcome.RETRY, None
-            if driver is not None:
-                segment_id, vif_type, vif_details = attempt._binding
-                port.vif_type, port.vif_details = vif_type, vif_details
-                port.bound_segment_id, port.bound_driver = segment_id, driver
-                port.status_reason = reasons.bound(port.host)
-            else:
-                why = "; ".join(attempt.failure_reasons) or reasons.NO_DRIVER_COULD_BIND
-                reason = f"{reasons.BINDING_FAILED_PREFIX}{why}"[:255]
-                if port.vif_type == VIF_TYPE_BINDING_FAILED and port.status_reason == reason:
-                    # A read retrying a failed binding (B4) must not bump the
-                    # revision, log an event and call every driver each time.
-                    return Outcome.UNCHANGED, current
-                port.vif_type, port.vif_details = VIF_TYPE_BINDING_FAILED, {}
-                port.bound_segment_id = port.bound_driver = None
-                port.status_reason = reason
-            touch(port)
-            session.execute(insert(StatusEvent.__table__).values(status_event(
-                "port", port.id, port.project_id, port.device_id, port.status,
-                port.status_reason)))
-            session.flush()
-            context = plugin.port_context(session, port, original=current)
-            plugin.mech.precommit("update_port_precommit", context)
-            return Outcome.COMMITTED, context
+        if driver is not None:
+            context = _commit_if_untouched(session, attempt, driver)
+            if context is not None:
+                self.mech.precommit("update_port_precommit", context)
+                return Outcome.COMMITTED, context
+        port = self.read_port(session, port_id, not self.db.is_sqlite)
+        current = orm_port_dict(port) if port is not None else None
+        failed_with = None if driver is not None else failure_reason(attempt.failure_reasons)
+        result = outcome(current, key, failed_with)
+        if result is not Outcome.COMMITTED:
+            return result, current if result in (Outcome.TAKEN, Outcome.UNCHANGED) else None
+        assert port is not None
+        if driver is not None:
+            binding = attempt.binding
+            assert binding is not None  # the manager names a driver only once one bound
+            port.vif_type, port.vif_details = binding.vif_type, binding.vif_details
+            port.bound_segment_id, port.bound_driver = binding.segment_id, driver
+            port.status_reason = bound(port.host)
+        else:
+            port.vif_type, port.vif_details = VIF_TYPE_BINDING_FAILED, {}
+            port.bound_segment_id = port.bound_driver = None
+            port.status_reason = failed_with
+        touch(port)
+        session.execute(insert(StatusEvent.__table__).values(status_event(
+            "port", port.id, port.project_id, port.device_id, port.status,
+            port.status_reason)))
+        session.flush()
+        context = port_context(session, port, original=current)
+        self.mech.precommit("update_port_precommit", context)
+        return Outcome.COMMITTED, context
 
 
 def _commit_if_untouched(session: Session, attempt: PortContext,
@@ -158,16 +183,17 @@ def _commit_if_untouched(session: Session, attempt: PortContext,
     full check, which tells 4a, 4b, 4c and a deleted port apart.
     """
     port = attempt.current
-    assert attempt._binding is not None
-    segment_id, vif_type, vif_details = attempt._binding
+    binding = attempt.binding
+    assert binding is not None
     now = utcnow()
-    reason = reasons.bound(port["binding:host_id"])
+    reason = bound(port["binding:host_id"])
     table = Port.__table__
     changed = session.execute(
         update(table).where(table.c.id == port["id"],
                             table.c.revision_number == port["revision_number"],
                             table.c.vif_type.in_(UNBOUND_TYPES))
-        .values(vif_type=vif_type, vif_details=vif_details, bound_segment_id=segment_id,
+        .values(vif_type=binding.vif_type, vif_details=binding.vif_details,
+                bound_segment_id=binding.segment_id,
                 bound_driver=driver, status_reason=reason, updated_at=now,
                 revision_number=port["revision_number"] + 1)).rowcount
     if changed != 1:
@@ -176,16 +202,18 @@ def _commit_if_untouched(session: Session, attempt: PortContext,
         "port", port["id"], port["project_id"], port["device_id"], port["status"], reason)))
     current = {**port, "revision_number": port["revision_number"] + 1,
                "updated_at": timestamp(now), "status_reason": reason,
-               "binding:vif_type": vif_type, "binding:vif_details": dict(vif_details)}
+               "binding:vif_type": binding.vif_type,
+               "binding:vif_details": dict(binding.vif_details)}
     network = attempt.network
     network.session = session
-    segment = next((s for s in network.network_segments if s.get("id") == segment_id), None)
+    segment = next((s for s in network.network_segments if s.get("id") == binding.segment_id),
+                   None)
     return PortContext(current=current, original=port, network=network, bound_segment=segment,
                        bound_driver=driver, session=session)
 
 
 def _for_binding(context: PortContext) -> PortContext:
     """*context*, detached from its session, offering all the network's segments (B2)."""
-    context.session = context.network.session = None
+    detach(context)
     context.segments_to_bind = list(context.network.network_segments)
     return context

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from neutrino.config import Settings
+from neutrino.drivers.api import StatusUpdate
+
 if TYPE_CHECKING:
     from neutrino.core.plugin import Plugin
 
@@ -14,8 +17,8 @@ if TYPE_CHECKING:
 class BackendHandle:
     def __init__(self, plugin: "Plugin"):
         self._plugin = plugin
-        #: The server's settings (backend connection strings, intervals).
-        self.settings = plugin.settings
+        #: The server's settings: the drivers' one source of configuration.
+        self.settings: Settings = plugin.settings
 
     def list_networks(self) -> list[dict[str, Any]]:
         return self._plugin.list_networks()[0]
@@ -29,10 +32,10 @@ class BackendHandle:
     def get_port(self, port_id: str) -> dict[str, Any] | None:
         return self._plugin.port_without_binding(port_id)
 
-    def set_port_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
+    def set_port_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         return self._plugin.set_port_statuses(updates)
 
-    def set_network_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
+    def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         return self._plugin.set_network_statuses(updates)
 
     def rebind_ports(self, port_ids: list[str]) -> None:

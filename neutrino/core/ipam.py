@@ -1,6 +1,9 @@
-"""Address arithmetic for subnets: default gateway and pools, validation, free IPs.
+"""IP address management: subnets' address arithmetic and ports' addresses.
 
-Pure functions over :mod:`ipaddress`; the plugin stores the results and the
+Address arithmetic (default gateway and pools, validation, free IPs) is pure
+functions over :mod:`ipaddress`.  A port's addresses are found in two steps:
+:func:`requested_addresses` reads what the request asks for (pure), then
+:func:`allocate` picks free addresses in the request's transaction; the
 database's primary key on ``(subnet_id, ip_address)`` settles races.
 """
 from __future__ import annotations
@@ -8,9 +11,14 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
 from neutrino.core import exceptions as exc
+from neutrino.db.models import IPAllocation, Port
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -184,3 +192,110 @@ def parse_cidr(cidr: str, ip_version: int | None) -> IPNetwork:
     if ip_version is not None and net.version != ip_version:
         raise _bad("Cidr and IP version are incompatible")
     return net
+
+
+# ---------------------------------------------------------------- a port's addresses
+
+@dataclass(frozen=True)
+class FixedAddress:
+    """This address, on this subnet (a subnet row: ``id``, ``cidr``, ``gateway_ip``...)."""
+
+    subnet: Any
+    ip: str
+
+
+@dataclass(frozen=True)
+class AnyAddress:
+    """A free address from the first of *subnets* that has one.
+
+    *keeps_current*: the client asked for it, so a port that already has an
+    address on the subnet keeps it (an update repeating ``{"subnet_id": X}``).
+    """
+
+    subnets: tuple[Any, ...]
+    keeps_current: bool
+
+
+AddressRequest = FixedAddress | AnyAddress
+
+
+def requested_addresses(network_id: str, subnets: list[Any],
+                        fixed_ips: list[dict[str, Any]] | None) -> list[AddressRequest]:
+    """What a port's ``fixed_ips`` asks for on a network with *subnets*.
+
+    None asks for the default: one address of each IP version the network has.
+    Refuses subnets of other networks and addresses no subnet can give.
+    """
+    if fixed_ips is None:
+        by_version = ([s for s in subnets if s.ip_version == version] for version in (4, 6))
+        return [AnyAddress(tuple(group), keeps_current=False) for group in by_version if group]
+    by_id = {s.id: s for s in subnets}
+    wanted: list[AddressRequest] = []
+    for item in fixed_ips:
+        subnet_id, ip = item.get("subnet_id"), item.get("ip_address")
+        if subnet_id is not None and subnet_id not in by_id:
+            raise exc.InvalidInput(error_message=(
+                f"Failed to create port on network {network_id}, because fixed_ips "
+                f"included invalid subnet {subnet_id}"))
+        if ip is None:
+            wanted.append(AnyAddress((by_id[subnet_id],), keeps_current=True))
+            continue
+        addr = ipaddress.ip_address(ip)
+        owner = by_id.get(subnet_id) if subnet_id else next(
+            (s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
+        if owner is None or not is_host_address(ipaddress.ip_network(owner.cidr), addr):
+            raise exc.InvalidIpForSubnet(ip_address=ip)
+        wanted.append(FixedAddress(owner, str(addr)))
+    return wanted
+
+
+#: Addresses taken on a subnet (all, or whether one is); built once, so
+#: allocating an address does not rebuild and re-key the statement each time.
+TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
+IS_TAKEN = select(IPAllocation.port_id).where(IPAllocation.subnet_id == bindparam("subnet_id"),
+                                             IPAllocation.ip_address == bindparam("ip"))
+
+
+def allocate(session: Session, port: Port, network_id: str, wanted: list[AddressRequest],
+             keep: set[tuple[str, str]]) -> None:
+    """Give *port* the addresses *wanted*; those in *keep* (its current ones) are its
+    already and need no check.  Addresses it has and is not given are released."""
+    allocations: list[tuple[str, str]] = []
+    # Explicit addresses first, so that an address picked for "any" cannot take one.
+    for item in sorted(wanted, key=lambda w: isinstance(w, AnyAddress)):
+        if isinstance(item, FixedAddress):
+            sub, ip = item.subnet, item.ip
+            if (sub.id, ip) not in keep:
+                is_router = port.device_owner.startswith("network:router")
+                taken = session.get(IPAllocation, (sub.id, ip)) is not None
+                if taken or (ip == sub.gateway_ip and not is_router):
+                    raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=sub.id)
+            allocations.append((sub.id, ip))
+            continue
+        for sub in item.subnets:
+            kept = sorted(ip for sid, ip in keep
+                          if sid == sub.id and (sid, ip) not in allocations)
+            if item.keeps_current and kept:
+                allocations.append((sub.id, kept[0]))
+                break
+            free = choose_free(
+                sub.allocation_pools, {ip for sid, ip in allocations if sid == sub.id},
+                is_taken=lambda ip, sid=sub.id: session.scalar(
+                    IS_TAKEN, {"subnet_id": sid, "ip": ip}) is not None,
+                all_taken=lambda sid=sub.id: session.scalars(TAKEN, {"subnet_id": sid}))
+            if free:
+                allocations.append((sub.id, free))
+                break
+        else:
+            raise exc.IpAddressGenerationFailure(net_id=network_id)
+    if len(set(allocations)) != len(allocations):
+        raise exc.InvalidInput(error_message="Duplicate IP address requested in fixed_ips")
+    target = set(allocations)
+    for alloc in list(port.fixed_ips):
+        if (alloc.subnet_id, alloc.ip_address) not in target:
+            port.fixed_ips.remove(alloc)
+    existing = {(a.subnet_id, a.ip_address) for a in port.fixed_ips}
+    for subnet_id, ip in allocations:
+        if (subnet_id, ip) not in existing:
+            port.fixed_ips.append(IPAllocation(subnet_id=subnet_id, ip_address=ip,
+                                               network_id=network_id))

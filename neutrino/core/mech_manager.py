@@ -94,7 +94,7 @@ class MechanismManager:
                 LOG.exception("mechanism driver %s failed in bind_port", driver.name)
                 context.add_failure_reason(f"{driver.name}: {e}")
                 continue
-            if context._binding is not None:
+            if context.binding is not None:
                 return driver.name
         return None
 
@@ -108,6 +108,10 @@ class MechanismManager:
     def collect_metrics(self) -> list[Metric]:
         return [metric for d in self.drivers for metric in d.collect_metrics()]
 
-    def find(self, method: str) -> list[Any]:
-        """Drivers offering an optional capability (e.g. ``list_agents``)."""
-        return [d for d in self.drivers if hasattr(d, method)]
+    @property
+    def async_network_status(self) -> bool:
+        """Whether a backend reports network status itself, later (new networks start BUILD)."""
+        return any(d.async_network_status for d in self.drivers)
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        return [agent for d in self.drivers for agent in d.list_agents()]

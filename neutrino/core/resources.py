@@ -86,6 +86,11 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
     }
 
 
+def orm_network_dict(net: Any) -> dict[str, Any]:
+    """A :class:`Network` ORM object (or a RowView of one) with its segments and subnets."""
+    return network_dict(net, net.segments, [s.id for s in net.subnets])
+
+
 def orm_port_dict(port: Any) -> dict[str, Any]:
     return port_dict(port, [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
                             for a in port.fixed_ips])

@@ -13,6 +13,9 @@ Rules the core guarantees (see DESIGN.md B1-B6):
 * ``*_postcommit`` runs after commit; it may talk to remote systems.  A
   failing ``create_*_postcommit`` makes the core undo the create.
 * ``bind_port`` never runs inside a transaction (B2).
+
+Status values and the reasons both sides give live in
+:mod:`neutrino.drivers.status`.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from prometheus_client import Metric
+
+from neutrino.config import Settings
 
 # Segment dict keys, as in Neutron's driver API.
 ID = "id"
@@ -47,6 +52,11 @@ class InvalidInput(DriverError, ValueError):
     error_type = "InvalidInput"
 
 
+#: ``(resource_id, status, reason)``: one status report of a backend; the reason is
+#: why the resource is not ACTIVE (None when it is).
+StatusUpdate = tuple[str, str, str | None]
+
+
 class CoreHandle(Protocol):
     """What a mechanism driver may ask of the core outside a request.
 
@@ -54,18 +64,32 @@ class CoreHandle(Protocol):
     than writing the core's tables themselves.
     """
 
+    #: The server's settings: a driver's only source of configuration
+    #: (backend connection strings, intervals).
+    settings: Settings
+
     def list_networks(self) -> list[dict[str, Any]]: ...
     def list_subnets(self) -> list[dict[str, Any]]: ...
     def list_ports(self) -> list[dict[str, Any]]: ...
     def get_port(self, port_id: str) -> dict[str, Any] | None: ...
 
-    def set_port_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]:
-        """Apply ``(port_id, status, reason)`` updates; return the ids that changed."""
+    def set_port_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        """Apply port status updates; return the ids that changed."""
 
-    def set_network_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[str]: ...
+    def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        """Apply network status updates; return the ids that changed."""
 
     def rebind_ports(self, port_ids: list[str]) -> None:
         """Try binding again (e.g. a chassis appeared for a failed port)."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a driver's ``bind_port`` decided: the segment, and how the VIF is plugged."""
+
+    segment_id: str
+    vif_type: str
+    vif_details: dict[str, Any]
 
 
 @dataclass
@@ -91,7 +115,8 @@ class PortContext:
     ``bound_segment``/``bound_driver`` describe the binding in ``current``;
     the ``original_*`` pair describes the binding ``original`` had.
     During ``bind_port`` a driver calls :meth:`set_binding` on success, or
-    :meth:`add_failure_reason` to explain why it could not bind.
+    :meth:`add_failure_reason` to explain why it could not bind; the core
+    reads the result from :attr:`binding` and ``failure_reasons``.
     """
 
     current: dict[str, Any]
@@ -104,8 +129,8 @@ class PortContext:
     session: Any = None
     # Filled during bind_port only.
     segments_to_bind: list[dict[str, Any]] = field(default_factory=list)
-    _binding: tuple[str, str, dict[str, Any]] | None = None
     failure_reasons: list[str] = field(default_factory=list)
+    _binding: Binding | None = field(default=None, init=False, repr=False)
 
     @property
     def host(self) -> str:
@@ -119,8 +144,14 @@ class PortContext:
     def profile(self) -> dict[str, Any]:
         return self.current.get("binding:profile") or {}
 
+    @property
+    def binding(self) -> Binding | None:
+        """The binding a driver set during ``bind_port``, if any (read-only: drivers
+        call :meth:`set_binding`)."""
+        return self._binding
+
     def set_binding(self, segment_id: str, vif_type: str, vif_details: dict[str, Any]) -> None:
-        self._binding = (segment_id, vif_type, vif_details)
+        self._binding = Binding(segment_id, vif_type, vif_details)
 
     def add_failure_reason(self, reason: str) -> None:
         self.failure_reasons.append(reason)
@@ -131,6 +162,9 @@ class MechanismDriver(abc.ABC):
 
     #: Name shown in ``binding:vif_details``/logs; set by the manager.
     name: str = ""
+    #: Whether this backend reports network status itself, later (S2): the core then
+    #: creates networks BUILD instead of ACTIVE and leaves the rest to the backend.
+    async_network_status: bool = False
 
     def initialize(self, core: CoreHandle) -> None:
         """Called once at start, with the handle for asynchronous reports."""
@@ -152,6 +186,10 @@ class MechanismDriver(abc.ABC):
         serving the scrape answers for all); events are counted with the counters
         of :mod:`neutrino.metrics` instead, which add up over processes.
         """
+        return []
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        """Entries of ``GET /v2.0/agents`` for what this backend runs (e.g. chassis)."""
         return []
 
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:

@@ -17,6 +17,8 @@ Wiring:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ovsdbapp import exceptions as ovsdbapp_exceptions
@@ -24,14 +26,26 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from neutrino.config import Settings
 from neutrino.drivers.api import (VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle,
-                                  MechanismDriver, NetworkContext, PortContext, SubnetContext)
+                                  MechanismDriver, NetworkContext, PortContext, StatusUpdate,
+                                  SubnetContext)
+from neutrino.drivers.status import BUILD
 from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
-from neutrino.ovn.status import BUILD, NB_UNREACHABLE, StatusWorker
+from neutrino.ovn.status import NB_UNREACHABLE, StatusWorker
 
 LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unwritten:
+    """Whom to tell that a resource's NB write did not happen: it is reported BUILD,
+    with the reason, through *report* (the core's ``set_port_statuses`` or
+    ``set_network_statuses``) until the drift repair writes it."""
+
+    resource_id: str
+    report: Callable[[list[StatusUpdate]], list[str]]
 
 
 class OVNMechanismDriver(MechanismDriver):
@@ -42,8 +56,8 @@ class OVNMechanismDriver(MechanismDriver):
     #: Seconds a chassis may lag the heartbeat before it is reported down.
     agent_down_time = DEFAULT_DOWN_TIME
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
         self.core: CoreHandle | None = None
         self.nb: Northbound | None = None
         self.sb: Southbound | None = None
@@ -52,7 +66,7 @@ class OVNMechanismDriver(MechanismDriver):
 
     # -- lifecycle ----------------------------------------------------------------
     def initialize(self, core: CoreHandle) -> None:
-        self.settings = self.settings or getattr(core, "settings", None) or Settings.load()
+        self.settings = core.settings
         self.core = core
         self.directory = ChassisDirectory(down_time=self.agent_down_time)
         self.sb = Southbound(self.settings.ovn_sb_connection, self.settings.ovsdb_timeout,
@@ -124,12 +138,9 @@ class OVNMechanismDriver(MechanismDriver):
         return bool(physnet) and self.directory is not None and self.directory.maps_physnet(physnet)
 
     # -- writing NB -------------------------------------------------------------------
-    def _apply(self, what: str, cmds: list[Any],
-               on_failure: tuple[str, str] | None = None) -> None:
-        """Commit ``cmds`` in one NB transaction, or leave them to the drift repair.
-
-        ``on_failure`` (``("port"|"network", id)``) is reported BUILD with the reason.
-        """
+    def _apply(self, what: str, cmds: list[Any], on_failure: Unwritten | None = None) -> None:
+        """Commit ``cmds`` in one NB transaction, or leave them to the drift repair
+        (and report ``on_failure``'s resource BUILD, with the reason)."""
         assert self.nb is not None and self.core is not None
         reason = NB_UNREACHABLE
         error: Exception | None = None
@@ -151,21 +162,19 @@ class OVNMechanismDriver(MechanismDriver):
                     self.settings.ovn_nb_connection if self.settings else "",
                     error or "not connected")
         if on_failure is not None:
-            kind, resource_id = on_failure
-            report = self.core.set_port_statuses if kind == "port" else \
-                self.core.set_network_statuses
             try:
-                report([(resource_id, BUILD, reason)])
+                on_failure.report([(on_failure.resource_id, BUILD, reason)])
             except Exception:  # noqa: BLE001
-                LOG.exception("could not report %s %s as BUILD", kind, resource_id)
+                LOG.exception("could not report %s as BUILD", what)
 
     def _switch(self, network: NetworkContext) -> commands.EnsureSwitch:
         return commands.EnsureSwitch(self.nb, desired.switch_spec(
             network.current, network.network_segments or None))
 
     def create_network_postcommit(self, context: NetworkContext) -> None:
+        assert self.core is not None
         self._apply(f"network {context.current['id']}", [self._switch(context)],
-                    ("network", context.current["id"]))
+                    Unwritten(context.current["id"], self.core.set_network_statuses))
 
     update_network_postcommit = create_network_postcommit
 
@@ -232,8 +241,9 @@ class OVNMechanismDriver(MechanismDriver):
                 # The LSP exists (so does its switch) as this revision wants it.
                 if not ensure.needs_write():
                     return
+        assert self.core is not None
         self._apply(f"port {port['id']}", [self._switch(context.network), ensure],
-                    ("port", port["id"]))
+                    Unwritten(port["id"], self.core.set_port_statuses))
 
     def delete_port_postcommit(self, context: PortContext) -> None:
         self._apply(f"delete port {context.current['id']}",

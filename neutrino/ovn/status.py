@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle
+from neutrino.drivers.status import NO_HOST
 from neutrino.ovn import binding, commands, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, NullListener
@@ -40,7 +41,6 @@ NB_UNREACHABLE = "OVN northbound unreachable"
 WAITING_FOR_PORT = "waiting for OVN northbound to create the logical switch port"
 WAITING_FOR_SWITCH = "waiting for OVN northbound to create the logical switch"
 ADMIN_DOWN = "admin_state_up is false"
-NO_HOST = "no host: binding:host_id is not set"
 NOT_PRESENT = "interface not present on chassis"
 SB_UNKNOWN = "waiting for OVN southbound (chassis not known yet)"
 

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from neutrino.core import reasons
 from neutrino.core.binding import Outcome
 from neutrino.core.plugin import Plugin
 from neutrino.db.models import Port
 from neutrino.drivers.api import PortContext
+from neutrino.drivers.status import (BINDING, BINDING_FAILED_PREFIX, NO_DRIVER_COULD_BIND,
+                                     NO_HOST, bound)
 from tests.drivers import RECORDER, GatedDriver, RecordingDriver
 
 STAGED = f"{__name__}:StagedDriver"
@@ -37,9 +38,9 @@ class StagedDriver(GatedDriver):
         if self.on_bind is not None:
             self.on_bind(context)
         super().bind_port(context)
-        if context._binding is not None:
-            segment_id, vif_type, details = context._binding
-            context.set_binding(segment_id, vif_type, dict(details, tag=self.tag))
+        if context.binding is not None:
+            context.set_binding(context.binding.segment_id, context.binding.vif_type,
+                                dict(context.binding.vif_details, tag=self.tag))
 
 
 class Crash(BaseException):
@@ -97,7 +98,7 @@ def test_4a_binding_is_committed_then_update_hooks_see_it(make_plugin) -> None: 
 
     assert port["binding:vif_type"] == "ovs"
     assert port["binding:vif_details"] == {"port_filter": True, "host": "hv1"}
-    assert port["status_reason"] == reasons.bound("hv1")
+    assert port["status_reason"] == bound("hv1")
     assert plugin.get_port(port["id"]) == port  # committed, and reading it changes nothing
     assert plugin.binder.outcomes[Outcome.COMMITTED] == 1
 
@@ -196,7 +197,7 @@ def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> 
     assert port["binding:vif_type"] == "binding_failed"
     assert port["binding:host_id"] == f"hv{retries + 1}"
     assert port["status"] == "DOWN"
-    assert port["status_reason"] == (f"{reasons.BINDING_FAILED_PREFIX}port kept changing "
+    assert port["status_reason"] == (f"{BINDING_FAILED_PREFIX}port kept changing "
                                      f"during {retries} binding attempts")
     assert not binding_hooks(driver1)
 
@@ -236,17 +237,17 @@ def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None: 
     net = network(plugin)
     no_host = plugin.create_port({"network_id": net["id"]})
     assert no_host["binding:vif_type"] == "unbound"
-    assert (no_host["status"], no_host["status_reason"]) == ("DOWN", reasons.NO_HOST)
+    assert (no_host["status"], no_host["status_reason"]) == ("DOWN", NO_HOST)
 
     creating: Future = pool.submit(plugin.create_port,
                                    {"network_id": net["id"], "binding:host_id": "hv1"})
     entered(driver)  # committed, being bound: what every other reader sees meanwhile
     (pending,) = [p for p in plugin.list_all_ports() if p["id"] != no_host["id"]]
     assert pending["binding:vif_type"] == "unbound"
-    assert (pending["status"], pending["status_reason"]) == ("DOWN", reasons.BINDING)
+    assert (pending["status"], pending["status_reason"]) == ("DOWN", BINDING)
     driver.gate.set()
-    bound = creating.result(WAIT)
-    assert bound["id"] == pending["id"] and bound["binding:vif_type"] == "ovs"
+    committed = creating.result(WAIT)
+    assert committed["id"] == pending["id"] and committed["binding:vif_type"] == "ovs"
 
 
 def test_b6_binding_failed_says_why(make_plugin) -> None:  # noqa: ANN001
@@ -256,12 +257,12 @@ def test_b6_binding_failed_says_why(make_plugin) -> None:  # noqa: ANN001
     assert port["binding:vif_type"] == "binding_failed"
     assert port["binding:vif_details"] == {}
     assert port["status"] == "DOWN"
-    assert port["status_reason"] == reasons.BINDING_FAILED_PREFIX + reasons.NO_DRIVER_COULD_BIND
+    assert port["status_reason"] == BINDING_FAILED_PREFIX + NO_DRIVER_COULD_BIND
 
     recording = make_plugin(mechanism_drivers=[RECORDER])
     port = recording.create_port({"network_id": net["id"], "binding:host_id": "nowhere"})
     assert port["binding:vif_type"] == "binding_failed"
-    assert port["status_reason"] == (reasons.BINDING_FAILED_PREFIX
+    assert port["status_reason"] == (BINDING_FAILED_PREFIX
                                      + "host 'nowhere' is not served by recording driver")
 
 

@@ -1,8 +1,13 @@
-"""Choosing a free address (pure logic; the API tests cover allocation in SQL)."""
+"""Choosing a free address and reading fixed_ips (pure logic; the API tests cover
+allocation in SQL)."""
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
+import pytest
+
+from neutrino.core import exceptions as exc
 from neutrino.core import ipam
 
 SMALL = [{"start": "10.0.0.2", "end": "10.0.0.62"}]
@@ -43,3 +48,52 @@ def test_large_pool_whose_probes_all_hit_taken_addresses_is_read_whole() -> None
 def test_full_pool_gives_none() -> None:
     taken = [str(ipaddress.ip_address("10.0.0.2") + i) for i in range(61)]
     assert ipam.choose_free(SMALL, set(), is_taken=_never, all_taken=lambda: taken) is None
+
+
+# -- reading a port's fixed_ips (pure; allocate() is covered by the API tests, in SQL)
+
+@dataclass(frozen=True)
+class Sub:
+    id: str
+    cidr: str
+    ip_version: int
+
+
+V4, V4B, V6 = Sub("v4", "10.0.0.0/24", 4), Sub("v4b", "10.1.0.0/24", 4), Sub("v6", "fd00::/64", 6)
+SUBNETS = [V4, V4B, V6]
+
+
+@pytest.mark.parametrize(("subnets", "fixed_ips", "expected"), [
+    pytest.param(SUBNETS, None,
+                 [ipam.AnyAddress((V4, V4B), keeps_current=False),
+                  ipam.AnyAddress((V6,), keeps_current=False)],
+                 id="default: one of each IP version, from any subnet of it"),
+    pytest.param([V6], None, [ipam.AnyAddress((V6,), keeps_current=False)], id="default v6 only"),
+    pytest.param([], None, [], id="default without subnets: none"),
+    pytest.param(SUBNETS, [], [], id="explicitly none"),
+    pytest.param(SUBNETS, [{"subnet_id": "v4b"}], [ipam.AnyAddress((V4B,), keeps_current=True)],
+                 id="any address of a subnet"),
+    pytest.param(SUBNETS, [{"ip_address": "10.1.0.7"}], [ipam.FixedAddress(V4B, "10.1.0.7")],
+                 id="address: its subnet is found"),
+    pytest.param(SUBNETS, [{"subnet_id": "v6", "ip_address": "fd00:0::5"}],
+                 [ipam.FixedAddress(V6, "fd00::5")], id="address on a subnet, normalised"),
+    pytest.param(SUBNETS, [{"ip_address": "10.0.0.9"}, {"subnet_id": "v6"}],
+                 [ipam.FixedAddress(V4, "10.0.0.9"), ipam.AnyAddress((V6,), keeps_current=True)],
+                 id="in the order asked"),
+])
+def test_requested_addresses(subnets: list[Sub], fixed_ips: list[dict] | None,
+                             expected: list[ipam.AddressRequest]) -> None:
+    assert ipam.requested_addresses("net", subnets, fixed_ips) == expected
+
+
+@pytest.mark.parametrize(("fixed_ips", "error"), [
+    pytest.param([{"subnet_id": "elsewhere"}], exc.InvalidInput, id="subnet of another network"),
+    pytest.param([{"ip_address": "192.168.0.1"}], exc.InvalidIpForSubnet, id="in no subnet"),
+    pytest.param([{"subnet_id": "v4", "ip_address": "10.1.0.7"}], exc.InvalidIpForSubnet,
+                 id="not in the subnet named"),
+    pytest.param([{"ip_address": "10.0.0.0"}], exc.InvalidIpForSubnet, id="network address"),
+    pytest.param([{"ip_address": "10.0.0.255"}], exc.InvalidIpForSubnet, id="broadcast address"),
+])
+def test_requested_addresses_refused(fixed_ips: list[dict], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        ipam.requested_addresses("net", SUBNETS, fixed_ips)

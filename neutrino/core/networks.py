@@ -1,0 +1,217 @@
+"""Networks: create (with segments from the type drivers), read, list, update, delete."""
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy.orm import Session
+
+from neutrino.core import exceptions as exc
+from neutrino.core.contexts import network_context
+from neutrino.core.mech_manager import MechanismManager
+from neutrino.core.query import ListQuery, sorted_page, where_clauses
+from neutrino.core.resources import network_dict, orm_network_dict, segment_dict, subnet_dict
+from neutrino.core.rows import RowView, apply, check_revision, chunks
+from neutrino.core.type_drivers import RESERVED_KEYS, TypeDriver
+from neutrino.core.writes import Writes
+from neutrino.db.models import Network, NetworkSegment, Port, Subnet, touch
+from neutrino.db.session import Database
+from neutrino.drivers.api import NetworkContext, SubnetContext
+from neutrino.drivers.status import ACTIVE, BUILD, WAITING_FOR_BACKEND
+
+
+def _columns() -> dict[str, Any]:
+    c = Network.__table__.c
+    return {"id": c.id, "name": c.name, "description": c.description, "project_id": c.project_id,
+            "tenant_id": c.project_id, "status": c.status, "admin_state_up": c.admin_state_up,
+            "shared": c.shared, "mtu": c.mtu, "revision_number": c.revision_number,
+            "created_at": c.created_at, "updated_at": c.updated_at,
+            # Fixed in Neutrino, filterable because clients filter on them (`--internal`).
+            "router:external": literal(False), "port_security_enabled": literal(True),
+            "is_default": literal(False)}
+
+
+#: Filterable attributes of a network listing.
+COLUMNS = _columns()
+#: Provider filters match networks with a segment that has all the values asked for.
+SEGMENT_COLUMNS = {"provider:network_type": NetworkSegment.network_type,
+                   "provider:physical_network": NetworkSegment.physical_network,
+                   "provider:segmentation_id": NetworkSegment.segmentation_id}
+
+_SEGMENT_FIELDS = ("id", "network_type", "physical_network", "segmentation_id")
+SegmentRow = collections.namedtuple("SegmentRow", _SEGMENT_FIELDS)
+#: A network and its segments in one round trip (segment columns prefixed ``segment_``).
+NETWORK_WITH_SEGMENTS = select(
+    Network.__table__,
+    *(NetworkSegment.__table__.c[f].label(f"segment_{f}") for f in _SEGMENT_FIELDS),
+).select_from(Network.__table__.outerjoin(
+    NetworkSegment.__table__, NetworkSegment.network_id == Network.id,
+)).where(Network.id == bindparam("id")).order_by(NetworkSegment.segment_index)
+SUBNETS_OF = select(Subnet.__table__).where(
+    Subnet.network_id == bindparam("id")).order_by(Subnet.created_at, Subnet.id)
+
+
+def network_or_404(session: Session, net_id: str) -> Network:
+    net = session.get(Network, net_id)
+    if net is None:
+        raise exc.NetworkNotFound(net_id=net_id)
+    return net
+
+
+def network_view(session: Session, net_id: str) -> RowView:
+    """The network with its segments and subnets, read-only (what a port's writes need)."""
+    conn = session.connection()
+    rows = conn.execute(NETWORK_WITH_SEGMENTS, {"id": net_id}).all()
+    if not rows:
+        raise exc.NetworkNotFound(net_id=net_id)
+    segments = [SegmentRow(*(getattr(r, f"segment_{f}") for f in _SEGMENT_FIELDS))
+                for r in rows if r.segment_id is not None]
+    return RowView(rows[0], segments=segments,
+                   subnets=conn.execute(SUBNETS_OF, {"id": net_id}).all())
+
+
+def initial_status(async_network_status: bool) -> tuple[str, str | None]:
+    """A new network's status: BUILD until a backend that reports network status says
+    otherwise (S2), else ACTIVE at once."""
+    return (BUILD, WAITING_FOR_BACKEND) if async_network_status else (ACTIVE, None)
+
+
+def check_mtu(mtu: int, max_mtu: int) -> None:
+    if mtu > max_mtu:
+        raise exc.InvalidInput(error_message=f"Requested MTU is too big, maximum is {max_mtu}")
+
+
+class Networks:
+    def __init__(self, db: Database, writes: Writes, mech: MechanismManager,
+                 type_drivers: dict[str, TypeDriver], tenant_network_types: list[str]):
+        self.db = db
+        self.writes = writes
+        self.mech = mech
+        self.type_drivers = type_drivers
+        self.tenant_network_types = tenant_network_types
+
+    def _reserve_segments(self, session: Session, requested: list[dict[str, Any]]) -> list[dict]:
+        if not requested:
+            for network_type in self.tenant_network_types:
+                segment = self.type_drivers[network_type].allocate_tenant_segment(session)
+                if segment is not None:
+                    return [segment]
+            raise exc.NoNetworkAvailable()
+        reserved: list[dict] = [{}] * len(requested)
+        # Allocators skip what this request already holds (type_drivers.RESERVED_KEYS);
+        # segments asking for an id go first, so an allocated one cannot take it.
+        keys = session.info.setdefault(RESERVED_KEYS, set())
+        for i in sorted(range(len(requested)),
+                        key=lambda i: requested[i].get("segmentation_id") is None):
+            segment = requested[i]
+            driver = self.type_drivers.get(segment["network_type"])
+            if driver is None:
+                raise exc.InvalidInput(
+                    error_message=f"network_type value '{segment['network_type']}' not supported")
+            driver.validate_provider_segment(segment)
+            reserved[i] = driver.reserve_provider_segment(session, segment)
+            key = reserved[i]["allocation_key"]
+            if key in keys:
+                raise exc.InvalidInput(error_message="Duplicate segment entry in request.")
+            if key:
+                keys.add(key)
+        return reserved
+
+    def _max_mtu(self, segments: list[dict[str, Any]]) -> int:
+        return min(self.type_drivers[s["network_type"]].mtu(s) for s in segments)
+
+    def create(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.writes.write("create_network", lambda s: self._create(s, dict(attrs)),
+                                 undo=self.delete).current
+
+    def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
+        segments = self._reserve_segments(session, attrs.pop("segments", []))
+        max_mtu = self._max_mtu(segments)
+        mtu = attrs.pop("mtu", None)
+        if mtu is not None:
+            check_mtu(mtu, max_mtu)
+        status, reason = initial_status(self.mech.async_network_status)
+        net = Network(mtu=mtu or max_mtu, status=status, status_reason=reason, **attrs)
+        net.segments = [NetworkSegment(segment_index=i, network_type=s["network_type"],
+                                       physical_network=s.get("physical_network"),
+                                       segmentation_id=s.get("segmentation_id"),
+                                       allocation_key=s["allocation_key"],
+                                       is_dynamic=s["is_dynamic"])
+                        for i, s in enumerate(segments)]
+        session.add(net)
+        session.flush()
+        context = network_context(net, session=session)
+        self.mech.precommit("create_network_precommit", context)
+        return context
+
+    def get(self, net_id: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            return orm_network_dict(network_or_404(session, net_id))
+
+    def list_page(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        query = query or ListQuery()
+        filters = dict(query.filters)
+        provider = {k: filters.pop(k) for k in list(filters) if k in SEGMENT_COLUMNS}
+        with self.db.read() as session:
+            stmt = select(Network.__table__).where(*where_clauses(COLUMNS, filters))
+            if provider:
+                stmt = stmt.where(Network.id.in_(select(NetworkSegment.network_id).where(
+                    *where_clauses(SEGMENT_COLUMNS, provider))))
+            rows, more = sorted_page(session, stmt, COLUMNS, Network.__table__.c.id, query)
+            ids = [r.id for r in rows]
+            segments: dict[str, list] = {i: [] for i in ids}
+            subnets: dict[str, list] = {i: [] for i in ids}
+            for chunk in chunks(ids):
+                for seg in session.execute(select(NetworkSegment.__table__).where(
+                        NetworkSegment.network_id.in_(chunk)).order_by(NetworkSegment.segment_index)):
+                    segments[seg.network_id].append(seg)
+                for sid, nid in session.execute(select(Subnet.id, Subnet.network_id).where(
+                        Subnet.network_id.in_(chunk)).order_by(Subnet.created_at)):
+                    subnets[nid].append(sid)
+            return [network_dict(r, segments[r.id], subnets[r.id]) for r in rows], more
+
+    def update(self, net_id: str, attrs: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        return self.writes.write("update_network",
+                                 lambda s: self._update(s, net_id, attrs, if_match)).current
+
+    def _update(self, session: Session, net_id: str, attrs: dict[str, Any],
+                if_match: int | None) -> NetworkContext:
+        net = network_or_404(session, net_id)
+        check_revision(net, if_match)
+        original = orm_network_dict(net)
+        if "mtu" in attrs:
+            check_mtu(attrs["mtu"], self._max_mtu([segment_dict(s) for s in net.segments]))
+        if apply(net, attrs):
+            touch(net)
+            session.flush()
+        context = network_context(net, original, session)
+        self.mech.precommit("update_network_precommit", context)
+        return context
+
+    def delete(self, net_id: str, if_match: int | None = None) -> None:
+        context, subnet_contexts = self.writes.transaction(
+            lambda s: self._delete(s, net_id, if_match))
+        for subnet_context in subnet_contexts:
+            self.writes.postcommit("delete_subnet", subnet_context)
+        self.writes.postcommit("delete_network", context)
+
+    def _delete(self, session: Session, net_id: str,
+                if_match: int | None) -> tuple[NetworkContext, list[SubnetContext]]:
+        """Delete the network and, with it, its subnets (each through the drivers' hooks)."""
+        net = network_or_404(session, net_id)
+        check_revision(net, if_match)
+        if session.scalar(select(func.count()).select_from(Port).where(Port.network_id == net_id)):
+            raise exc.NetworkInUse(net_id=net_id)
+        context = network_context(net, session=session)
+        subnet_contexts = []
+        for sub in list(net.subnets):
+            subnet_context = SubnetContext(current=subnet_dict(sub), original=None,
+                                           network=context, session=session)
+            self.mech.precommit("delete_subnet_precommit", subnet_context)
+            subnet_contexts.append(subnet_context)
+            session.delete(sub)
+        self.mech.precommit("delete_network_precommit", context)
+        session.delete(net)
+        return context, subnet_contexts

@@ -1,0 +1,144 @@
+"""Subnets: create (with default gateway and pools), read, list, update, delete."""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from neutrino.core import exceptions as exc
+from neutrino.core import ipam
+from neutrino.core.contexts import network_context
+from neutrino.core.mech_manager import MechanismManager
+from neutrino.core.networks import network_or_404
+from neutrino.core.query import ListQuery, sorted_page, where_clauses
+from neutrino.core.resources import subnet_dict
+from neutrino.core.rows import apply, check_revision
+from neutrino.core.writes import Writes
+from neutrino.db.models import IPAllocation, Subnet, touch
+from neutrino.db.session import Database
+from neutrino.drivers.api import SubnetContext
+
+
+def _columns() -> dict[str, Any]:
+    c = Subnet.__table__.c
+    return {"id": c.id, "name": c.name, "description": c.description, "project_id": c.project_id,
+            "tenant_id": c.project_id, "network_id": c.network_id, "cidr": c.cidr,
+            "ip_version": c.ip_version, "gateway_ip": c.gateway_ip, "enable_dhcp": c.enable_dhcp,
+            "revision_number": c.revision_number, "created_at": c.created_at,
+            "updated_at": c.updated_at, "ipv6_ra_mode": c.ipv6_ra_mode,
+            "ipv6_address_mode": c.ipv6_address_mode}
+
+
+#: Filterable attributes of a subnet listing.
+COLUMNS = _columns()
+
+
+def subnet_or_404(session: Session, subnet_id: str) -> Subnet:
+    sub = session.get(Subnet, subnet_id)
+    if sub is None:
+        raise exc.SubnetNotFound(subnet_id=subnet_id)
+    return sub
+
+
+def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None) -> None:
+    """Refuse *attrs* (of a new subnet, or changes to *current*) that do not fit *net*."""
+    gateway = attrs.get("gateway_ip", current.gateway_ip if current else None)
+    if gateway is not None:
+        ipam.validate_gateway(net, gateway)
+    pools = attrs.get("allocation_pools", current.allocation_pools if current else None)
+    ipam.validate_pools(net, gateway, pools)
+    for ns in attrs.get("dns_nameservers", []):
+        if ipaddress.ip_address(ns).version != net.version:
+            raise exc.InvalidInput(error_message=f"dns_nameserver {ns} is not IPv{net.version}")
+    for route in attrs.get("host_routes", []):
+        if ipaddress.ip_network(route["destination"], strict=False).version != net.version or \
+                ipaddress.ip_address(route["nexthop"]).version != net.version:
+            raise exc.InvalidInput(
+                error_message=f"host route {route} does not match IP version {net.version}")
+
+
+class Subnets:
+    def __init__(self, db: Database, writes: Writes, mech: MechanismManager):
+        self.db = db
+        self.writes = writes
+        self.mech = mech
+
+    def create(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.writes.write("create_subnet", lambda s: self._create(s, dict(attrs)),
+                                 undo=self.delete).current
+
+    def _create(self, session: Session, attrs: dict[str, Any]) -> SubnetContext:
+        net = network_or_404(session, attrs["network_id"])
+        if attrs.get("project_id") and net.project_id and \
+                attrs["project_id"] != net.project_id and not net.shared:
+            raise exc.NetworkNotFound(net_id=net.id)
+        cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
+        for other in net.subnets:
+            if ipaddress.ip_network(other.cidr).overlaps(cidr):
+                raise exc.InvalidInput(error_message=(
+                    f"Requested subnet with cidr: {cidr} for network: {net.id} overlaps "
+                    f"with another subnet"))
+        attrs = dict(attrs, cidr=str(cidr), ip_version=cidr.version)
+        if "gateway_ip" not in attrs:
+            attrs["gateway_ip"] = ipam.default_gateway(cidr)
+        if "allocation_pools" not in attrs:
+            attrs["allocation_pools"] = ipam.default_pools(cidr, attrs["gateway_ip"])
+        validate(cidr, attrs, None)
+        attrs.setdefault("project_id", net.project_id)
+        sub = Subnet(**attrs)
+        session.add(sub)
+        session.flush()
+        session.refresh(net)
+        context = SubnetContext(current=subnet_dict(sub), original=None,
+                                network=network_context(net, session=session), session=session)
+        self.mech.precommit("create_subnet_precommit", context)
+        return context
+
+    def get(self, subnet_id: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            return subnet_dict(subnet_or_404(session, subnet_id))
+
+    def list_page(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        query = query or ListQuery()
+        with self.db.read() as session:
+            stmt = select(Subnet.__table__).where(*where_clauses(COLUMNS, query.filters))
+            rows, more = sorted_page(session, stmt, COLUMNS, Subnet.__table__.c.id, query)
+            return [subnet_dict(r) for r in rows], more
+
+    def update(self, subnet_id: str, attrs: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        return self.writes.write("update_subnet",
+                                 lambda s: self._update(s, subnet_id, attrs, if_match)).current
+
+    def _update(self, session: Session, subnet_id: str, attrs: dict[str, Any],
+                if_match: int | None) -> SubnetContext:
+        sub = subnet_or_404(session, subnet_id)
+        check_revision(sub, if_match)
+        original = subnet_dict(sub)
+        validate(ipaddress.ip_network(sub.cidr), attrs, sub)
+        if apply(sub, attrs):
+            touch(sub)
+            session.flush()
+        context = SubnetContext(current=subnet_dict(sub), original=original,
+                                network=network_context(sub.network, session=session),
+                                session=session)
+        self.mech.precommit("update_subnet_precommit", context)
+        return context
+
+    def delete(self, subnet_id: str, if_match: int | None = None) -> None:
+        self.writes.write("delete_subnet", lambda s: self._delete(s, subnet_id, if_match))
+
+    def _delete(self, session: Session, subnet_id: str, if_match: int | None) -> SubnetContext:
+        sub = subnet_or_404(session, subnet_id)
+        check_revision(sub, if_match)
+        if session.scalar(select(IPAllocation.ip_address).where(
+                IPAllocation.subnet_id == subnet_id).limit(1)):
+            raise exc.SubnetInUse(subnet_id=subnet_id)
+        context = SubnetContext(current=subnet_dict(sub), original=None,
+                                network=network_context(sub.network, session=session),
+                                session=session)
+        self.mech.precommit("delete_subnet_precommit", context)
+        session.delete(sub)
+        return context

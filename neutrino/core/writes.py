@@ -1,0 +1,71 @@
+"""The write sequence every resource follows (DESIGN.md "Principles").
+
+1. one SQL transaction: validate, allocate, write rows, call the drivers'
+   ``*_precommit`` (any failure rolls everything back); a lost race reruns
+   the whole transaction (``retry_on_conflict``), so a request never leaves
+   half-written rows;
+2. the contexts forget the committed session: ``*_postcommit`` and
+   ``bind_port`` must not touch it (B1, B2);
+3. after commit, the drivers' ``*_postcommit``; a failing create is undone.
+
+Resource modules supply step 1 as a function of the session and call
+:meth:`Writes.write`, or :meth:`Writes.transaction` then
+:meth:`Writes.postcommit` when one transaction changes several resources.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from neutrino.core import exceptions as exc
+from neutrino.core.mech_manager import MechanismManager
+from neutrino.db.session import Database, retry_on_conflict
+from neutrino.drivers.api import NetworkContext, PortContext, SubnetContext
+
+Context = NetworkContext | SubnetContext | PortContext
+C = TypeVar("C", NetworkContext, SubnetContext, PortContext)
+T = TypeVar("T")
+
+
+def detach(context: Context) -> None:
+    """Forget the session *context* (and its network's context) was built in."""
+    context.session = None
+    if not isinstance(context, NetworkContext):
+        context.network.session = None
+
+
+class Writes:
+    def __init__(self, db: Database, mech: MechanismManager):
+        self.db = db
+        self.mech = mech
+
+    def transaction(self, body: Callable[[Session], T]) -> T:
+        """*body* in one write transaction, run again from the start if it lost a race."""
+        return self._transaction(body)
+
+    @retry_on_conflict
+    def _transaction(self, body: Callable[[Session], T]) -> T:
+        with self.db.write() as session:
+            return body(session)
+
+    def postcommit(self, operation: str, context: C,
+                   undo: Callable[[str], None] | None = None) -> C:
+        """Detach *context*, then call the drivers' ``<operation>_postcommit``.
+
+        *undo* (of a create: the delete of the resource, by id) runs if a driver failed.
+        """
+        detach(context)
+        try:
+            self.mech.postcommit(f"{operation}_postcommit", context)
+        except exc.NeutronError:
+            if undo is not None:
+                undo(context.current["id"])
+            raise
+        return context
+
+    def write(self, operation: str, body: Callable[[Session], C],
+              undo: Callable[[str], None] | None = None) -> C:
+        """The whole sequence for one resource: *body* in a transaction, then postcommit."""
+        return self.postcommit(operation, self.transaction(body), undo)

@@ -1,0 +1,30 @@
+"""The status vocabulary core and backends share: status values and the reasons (S3).
+
+A resource that is not ACTIVE carries a reason saying why.  The core gives
+the reasons below; backends add their own (no chassis for host, interface
+not present...).  Both sides write and compare these strings, so they are
+defined here, in the driver contract, and nowhere else.
+"""
+from __future__ import annotations
+
+ACTIVE = "ACTIVE"
+DOWN = "DOWN"
+BUILD = "BUILD"
+ERROR = "ERROR"
+#: Every status a resource can have (API filters accept these).
+STATUSES = (ACTIVE, DOWN, BUILD, ERROR)
+
+NO_HOST = "no host: binding:host_id is not set"
+BINDING = "binding pending"
+#: Start of the reason a freshly bound port carries until it is ACTIVE.
+BOUND_PREFIX = "bound to host"
+BINDING_FAILED_PREFIX = "binding failed: "
+NO_DRIVER_COULD_BIND = "no mechanism driver could bind"
+#: A new network's reason while a backend that reports network status asynchronously
+#: has not reported it yet.
+WAITING_FOR_BACKEND = "waiting for the backend"
+
+
+def bound(host: str) -> str:
+    """The reason of a port just bound to *host*."""
+    return f"{BOUND_PREFIX} '{host}'; waiting for the port to come up"
