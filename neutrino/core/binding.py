@@ -1,4 +1,4 @@
-"""Port binding outside the request transaction (DESIGN.md B2-B6, seed 002).
+"""Port binding outside the request transaction (docs/behaviour.md B2-B6).
 
 ``bind`` reads the port, offers it to the mechanism drivers with no
 transaction open, then commits the result in a second transaction that

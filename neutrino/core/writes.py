@@ -1,4 +1,4 @@
-"""The write sequence every resource follows (DESIGN.md "Principles").
+"""The write sequence every resource follows (docs/behaviour.md "Principles").
 
 1. one SQL transaction: validate, allocate, write rows, call the drivers'
    ``*_precommit`` (any failure rolls everything back); a lost race reruns

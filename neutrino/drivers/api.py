@@ -5,7 +5,7 @@ into a backend and bind ports.  Drivers are found through entry points
 (``neutrino.type_drivers``, ``neutrino.mechanism_drivers``) or a dotted path in
 configuration, so a third party ships one exactly like the built-in ones.
 
-Rules the core guarantees (see DESIGN.md B1-B6):
+Rules the core guarantees (docs/behaviour.md B1-B6):
 
 * ``*_precommit`` runs inside the request's SQL transaction, with
   ``context.session`` open; it must only touch the database.  Raising aborts

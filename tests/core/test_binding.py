@@ -1,5 +1,5 @@
 """The binder's decisions (pure): what a binding depends on, and what committing an
-attempt does to the port as it is now (DESIGN.md B3 4a/4b/4c).  The concurrency
+attempt does to the port as it is now (docs/behaviour.md B3, 4a/4b/4c).  The concurrency
 tests stage each outcome with real databases."""
 from __future__ import annotations
 
