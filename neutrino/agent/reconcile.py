@@ -27,18 +27,16 @@ from neutrino.agent.calls import CallResult
 from neutrino.agent.commands import (CreatePortCommand, RemovePortCommand,
                                      UpdateInterfaceCommand, plugged_external_ids)
 from neutrino.agent.idl import row_map, row_value
-from neutrino.agent.local import OVN_PLUGGED, LocalState
+from neutrino.agent.local import LocalState
 from neutrino.log import RateLimitedLog, fmt
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle, ProviderRegistry
-from neutrino.agent.report import PlugOutcome, PlugOutcomes, Problem, PortProblem
+from neutrino.agent.report import PlugOutcome, PlugOutcomes, PortProblem
 from neutrino.agent.southbound import SouthboundState, can_bind, is_vif, requested_here
 from neutrino.agent.writer import OvsWriter, PortOp
+from neutrino.plugproto import OVN_PLUGGED, VIF_PLUG_MTU, VIF_PLUG_TYPE, Problem
 
 LOG = logging.getLogger(__name__)
-
-OPT_TYPE = "vif-plug-type"
-OPT_MTU = "vif-plug-mtu-request"
 
 _INT = re.compile(r"^\s*[+-]?\d+$")
 
@@ -49,7 +47,7 @@ FAILED_PLUG = frozenset({Problem.DECLINED, Problem.PROVIDER_ERROR})
 def mtu_request(options: dict[str, str]) -> int:
     """``vif-plug-mtu-request`` as C's ``smap_get_int(..., 0)``: 0 when absent or
     not an integer; values <= 0 mean "no request"."""
-    value = options.get(OPT_MTU)
+    value = options.get(VIF_PLUG_MTU)
     if value is None or not _INT.match(value):
         return 0
     return int(value)
@@ -146,7 +144,7 @@ class Reconciler:
         if pb is not None and can_bind(pb, ctx.chassis).value:
             # Requested here (or may be bound here): plug or update, never unplug.
             options = row_map(pb, "options")
-            plug_type = options.get(OPT_TYPE)
+            plug_type = options.get(VIF_PLUG_TYPE)
             if plug_type is None or not requested_here(pb, ctx.chassis):
                 return None
             if not ours and not is_vif(pb):

@@ -32,6 +32,7 @@ from neutrino.ovn.connection import ListenerSlot, Northbound, NullListener
 from neutrino.ovn.desired import network_segments
 from neutrino.ovn.nbcache import LspRow, NbCache, SwitchRow
 from neutrino.ovn.repair import DriftRepair
+from neutrino.plugproto import REQUESTED_CHASSIS, VIF_PLUG_TYPE
 
 LOG = logging.getLogger(__name__)
 
@@ -68,10 +69,10 @@ class LspView:
         return cls(port_id=ext.get(keys.PORT_ID, row.name),
                    up=row.up == [True],
                    enabled=row.enabled != [False],
-                   requested_chassis=row.options.get(keys.REQUESTED_CHASSIS, ""),
+                   requested_chassis=row.options.get(REQUESTED_CHASSIS, ""),
                    vif_type=ext.get(keys.VIF_TYPE, ""),
                    vnic_type=ext.get(keys.VNIC_TYPE, keys.VNIC_NORMAL),
-                   plug_type=row.options.get(keys.VIF_PLUG_TYPE, ""))
+                   plug_type=row.options.get(VIF_PLUG_TYPE, ""))
 
 
 def port_status(view: LspView | None, directory: ChassisDirectory,
