@@ -15,6 +15,7 @@ import this.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 # -- Port_Binding options: what the driver asks for (LSP options in NB) ---------------
 #: The chassis (name or hostname) the port is to be bound, and plugged, on.
@@ -73,6 +74,13 @@ def error_key(lport: str) -> str:
     return AGENT_ERROR_PREFIX + lport
 
 
-def error_value(code: Problem, message: str) -> str:
-    """The value of an error report; readers show it as the port's status reason."""
-    return f"{code}: {message}"
+@dataclass(frozen=True)
+class PortProblem:
+    """Why one port is not plugged as asked: an error report, kept until it is gone."""
+
+    code: Problem
+    message: str
+
+    def render(self) -> str:
+        """The report's value; readers show it as the port's status reason."""
+        return f"{self.code}: {self.message}"

@@ -27,27 +27,15 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import ovs.db.idl
 
 from neutrino.agent.commands import ExternalIdsCommand
 from neutrino.agent.idl import row_map
 from neutrino.log import fmt
-from neutrino.plugproto import (AGENT_HEARTBEAT, AGENT_INFO, AGENT_PREFIX, Problem, error_key,
-                                error_value)
+from neutrino.plugproto import AGENT_HEARTBEAT, AGENT_INFO, AGENT_PREFIX, PortProblem, error_key
 
 LOG = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class PortProblem:
-    """Why one port is not plugged as asked: reported in SB until it is gone."""
-
-    code: Problem
-    message: str
-
-    def render(self) -> str:
-        return error_value(self.code, self.message)
 
 
 class PlugOutcome(enum.StrEnum):

@@ -130,7 +130,7 @@ def test_guard_blocks_unplug_but_never_plug(sandbox: Sandbox, hv1: Chassis) -> N
     for can_unplug, expected in ((False, [("plug", "fresh")]),
                                  (True, [("plug", "fresh"), ("unplug", "stale")])):
         ctx = PassContext(bridge=bridge, chassis=sb.chassis(), can_unplug=can_unplug)
-        ops = reconciler.run(ctx, reconciler.all_keys(bridge) | {"stale"})
+        ops = reconciler.run(ctx, reconciler.all_keys(bridge) | {"stale"}).ops
         assert [(op.kind, op.lport) for op in ops] == expected
         for op in ops:
             op.release()
