@@ -73,7 +73,7 @@ def transitions(servers: list[Server], port_id: str, status: str,
     """Pids of the status workers that moved ``port_id`` to ``status`` (one per change)."""
     wanted = f"port {port_id} status {status} ({reason})"
     return [r["pid"] for s in servers for r in s.records()
-            if r["logger"] == "neutrino.ovn.status" and r["msg"] == wanted]
+            if r["logger"] == "neutrino.ovn.status_writer" and r["msg"] == wanted]
 
 
 def holder(ovn: Sandbox) -> int | None:
