@@ -31,6 +31,7 @@ from neutrino.agent.registry import ProviderRegistry
 from neutrino.agent.report import PlugOutcome, PlugOutcomes, SbReporter
 from neutrino.agent.southbound import SouthboundState
 from neutrino.agent.writer import Outcome, OvsWriter
+from neutrino.workqueue import DONE, WorkQueue, backoff
 
 LOG = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
 
 #: Committed changes that count as plug outcomes (updates do not).
 COMMITTED_OUTCOMES = {"plug": PlugOutcome.PLUGGED, "unplug": PlugOutcome.UNPLUGGED}
+#: A port whose change the OVS DB rejected on its own: it will likely fail again.
+REJECTED = backoff(1.0, 30.0)
+#: A port whose change must be tried again (row gone, transaction to retry, or alone
+#: after a failed batch): at once, then less often.
+RETRY = backoff(0.05, 5.0)
 
 
 @dataclass
@@ -62,32 +68,6 @@ class AgentConfig:
     version: str = field(default="0.1.0")
 
 
-@dataclass
-class Backoff:
-    """Per-port retry schedule after failed transactions."""
-
-    due: dict[str, float] = field(default_factory=dict)
-    delay: dict[str, float] = field(default_factory=dict)
-
-    def schedule(self, lport: str, now: float, first: float, limit: float) -> None:
-        delay = min(self.delay.get(lport, first / 2) * 2, limit)
-        self.delay[lport] = delay
-        self.due[lport] = now + delay
-
-    def clear(self, lport: str) -> None:
-        self.due.pop(lport, None)
-        self.delay.pop(lport, None)
-
-    def take_due(self, now: float) -> set[str]:
-        ready = {k for k, t in self.due.items() if t <= now}
-        for key in ready:
-            del self.due[key]
-        return ready
-
-    def next_due(self) -> float | None:
-        return min(self.due.values(), default=None)
-
-
 class Agent:
     """Plugs, updates and unplugs VIFs for one chassis; see the module docstring."""
 
@@ -102,7 +82,8 @@ class Agent:
         self.reporter = SbReporter(config.report_interval, config.version)
         #: kept across SB reconnects (the reconciler is not): counts since start.
         self.outcomes = PlugOutcomes(registry.types())
-        self.backoff = Backoff()
+        #: Logical ports to reconcile: changed rows, full passes, retries.
+        self.queue: WorkQueue[str] = WorkQueue()
         self.sb: SouthboundState | None = None
         self.reconciler: Reconciler | None = None
         self.ovs_idl: TrackedIdl | None = None
@@ -172,7 +153,7 @@ class Agent:
         self._ensure_sb(settings, now)
         if self.sb_idl is not None:
             self.sb_idl.run()
-        self._handle(self.writer.poll(), now)
+        self._handle(self.writer.poll())
         self._track_loaded()
         if now >= self._next_provider_run:
             self._next_provider_run = now + self.config.provider_run_interval
@@ -256,28 +237,29 @@ class Agent:
             self._full_pass = True
         if now >= self._next_full:
             self._full_pass = True
-        keys = self.local.take_dirty() | self.sb.take_dirty() | self.backoff.take_due(now)
+        self.queue.add_all(self.local.take_dirty() | self.sb.take_dirty())
         if self._full_pass:
             self._full_pass = False
             self._next_full = now + self.config.resync_interval
-            keys |= self.reconciler.all_keys(bridge)
+            self.queue.add_all(self.reconciler.all_keys(bridge))
+        keys = set(self.queue.take())
         if not keys:
             return
         keys |= self.reconciler.name_conflicts()
         self.passes += 1
         ctx = PassContext(bridge=bridge, chassis=chassis, can_unplug=self._can_unplug)
-        ops = self.reconciler.run(ctx, keys)
-        for lport in self.reconciler.deferred:
-            self.backoff.schedule(lport, now, first=0.2, limit=5.0)
-        if ops:
-            self._handle(self.writer.submit(self.ovs_idl, ops), now)
+        result = self.reconciler.run(ctx, keys)
+        for lport, port_result in result.results.items():
+            self.queue.apply(lport, port_result)
+        if result.ops:
+            self._handle(self.writer.submit(self.ovs_idl, result.ops))
 
-    def _handle(self, outcomes: list[Outcome], now: float) -> None:
+    def _handle(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             op = outcome.op
             lport = op.lport
             if outcome.ok:
-                self.backoff.clear(lport)
+                self.queue.apply(lport, DONE)
                 if op.kind in COMMITTED_OUTCOMES:
                     self.outcomes.add(op.handle.type, COMMITTED_OUTCOMES[op.kind])
             elif outcome.error is not None:
@@ -285,9 +267,9 @@ class Agent:
                     self.reconciler.set_failure(lport, outcome.error)
                 if op.kind == "plug":
                     self.outcomes.add(op.handle.type, PlugOutcome.FAILED)
-                self.backoff.schedule(lport, now, first=1.0, limit=30.0)
+                self.queue.apply(lport, REJECTED)
             else:
-                self.backoff.schedule(lport, now, first=0.05, limit=5.0)
+                self.queue.apply(lport, RETRY)
 
     def _report(self, now: float) -> None:
         if self.sb is None or self.sb_idl is None or self.reconciler is None:
@@ -312,8 +294,8 @@ class Agent:
                      now + self.reporter.seconds_to_heartbeat(now)]
         if self._sb_key is None or self.sb_idl is None:
             deadlines.append(max(self._sb_retry_at, now + 0.2))
-        if (due := self.backoff.next_due()) is not None:
-            deadlines.append(due)
+        if (due := self.queue.seconds_to_next()) is not None:
+            deadlines.append(now + due)
         poller.timer_wait(max(0, int((min(deadlines) - now) * 1000)))
         poller.block()
         try:

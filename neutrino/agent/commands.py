@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import ovs.db.idl
 
 from neutrino.agent.idl import row_map, row_value
-from neutrino.agent.local import IFACE_ID, OVN_PLUGGED
+from neutrino.plugproto import IFACE_ID, OVN_PLUGGED
 
 
 class RowGone(Exception):

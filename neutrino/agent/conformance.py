@@ -17,17 +17,20 @@ answers for create and remove, that declining explains why, speed, and that
 ``finish``/``release``/``run`` behave. :class:`LiveProviderConformance` also
 plugs a port through the real Neutrino agent into a sandbox OVN chassis and
 unplugs it again (needs the OVS/OVN packages, see docs/plug-providers.md).
+
+The suite is written for pytest's collection (``Test*`` classes, xunit-style
+``setup_method``/``teardown_method``) but does not import pytest: this module
+ships with the agent, and a shipped module imports no test kit.
 """
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import ClassVar
-
-import pytest
+from typing import Any, ClassVar
 
 from neutrino.agent.harness import AgentThread, bridge_rows
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
@@ -54,15 +57,16 @@ class ProviderConformance:
     def make_provider(self, tmp_path: Path) -> VifPlugProvider:
         raise NotImplementedError("return a new instance of the provider under test")
 
-    @pytest.fixture
-    def registry(self) -> Iterator[ProviderRegistry]:
-        registry = ProviderRegistry()
-        yield registry
-        registry.teardown_all()
+    def setup_method(self, method: Any) -> None:
+        """Per test: a scratch directory, a registry and the provider registered in it."""
+        self._tmp = tempfile.TemporaryDirectory(prefix="neutrino-conformance-")
+        self.tmp_path = Path(self._tmp.name)
+        self.registry = ProviderRegistry()
+        self.provider = self.registry.register(self.make_provider(self.tmp_path)).provider
 
-    @pytest.fixture
-    def provider(self, registry: ProviderRegistry, tmp_path: Path) -> VifPlugProvider:
-        return registry.register(self.make_provider(tmp_path)).provider
+    def teardown_method(self, method: Any) -> None:
+        self.registry.teardown_all()
+        self._tmp.cleanup()
 
     def ctx(self, op: OpType = OpType.CREATE,
             options: Mapping[str, str] | None = None) -> PortContextIn:
@@ -70,28 +74,39 @@ class ProviderConformance:
         return PortContextIn(op=op, lport_name=self.lport_name, lport_options=opts,
                              bridge="br-int")
 
-    def test_type_and_maintained_options(self, provider: VifPlugProvider) -> None:
+    def test_type_and_maintained_options(self) -> None:
+        provider = self.provider
         assert isinstance(provider.type, str) and provider.type
         assert provider.type == provider.type.strip() and "," not in provider.type
         assert isinstance(provider.maintained_options, frozenset)
         assert all(isinstance(k, str) and k for k in provider.maintained_options)
 
-    def test_registration_rules(self, registry: ProviderRegistry, tmp_path: Path,
-                                provider: VifPlugProvider) -> None:
-        with pytest.raises(ProviderExists):
-            registry.register(self.make_provider(tmp_path))
+    def test_registration_rules(self) -> None:
+        registry, provider = self.registry, self.provider
+        try:
+            registry.register(self.make_provider(self.tmp_path))
+        except ProviderExists:
+            pass
+        else:
+            raise AssertionError("a second provider of the same type was registered")
         registry.unregister(provider.type)
-        with pytest.raises(UnknownProvider):
+        try:
             registry.unregister(provider.type)
+        except UnknownProvider:
+            pass
+        else:
+            raise AssertionError("unregistering an unknown type did not raise UnknownProvider")
 
-    def test_entry_point(self, provider: VifPlugProvider) -> None:
+    def test_entry_point(self) -> None:
+        provider = self.provider
         if not self.check_entry_point:
             return
         found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
         assert provider.type in found, f"no entry point {provider.type!r} in {ENTRY_POINT_GROUP}"
         assert found[provider.type].load() is type(provider)
 
-    def test_prepare_create_describes_an_interface(self, provider: VifPlugProvider) -> None:
+    def test_prepare_create_describes_an_interface(self) -> None:
+        provider = self.provider
         ctx_in, ctx_out = self.ctx(), PortContextOut()
         options_before = dict(ctx_in.lport_options)
         assert provider.prepare(ctx_in, ctx_out) is True, ctx_out.reason
@@ -105,7 +120,8 @@ class ProviderConformance:
         provider.finish(ctx_in, ctx_out)
         provider.release(ctx_in, ctx_out)
 
-    def test_prepare_is_deterministic(self, provider: VifPlugProvider) -> None:
+    def test_prepare_is_deterministic(self) -> None:
+        provider = self.provider
         answers = []
         for _ in range(2):
             ctx_in, ctx_out = self.ctx(), PortContextOut()
@@ -114,7 +130,8 @@ class ProviderConformance:
             provider.release(ctx_in, ctx_out)
         assert answers[0] == answers[1], "the agent calls prepare on every pass"
 
-    def test_prepare_is_fast(self, provider: VifPlugProvider) -> None:
+    def test_prepare_is_fast(self) -> None:
+        provider = self.provider
         timings = []
         for _ in range(5):
             ctx_in, ctx_out = self.ctx(), PortContextOut()
@@ -124,7 +141,8 @@ class ProviderConformance:
             provider.release(ctx_in, ctx_out)
         assert statistics.median(timings) < self.max_prepare_seconds
 
-    def test_decline_explains_why(self, provider: VifPlugProvider) -> None:
+    def test_decline_explains_why(self) -> None:
+        provider = self.provider
         ctx_in, ctx_out = self.ctx(options={}), PortContextOut()
         if provider.prepare(ctx_in, ctx_out):
             provider.release(ctx_in, ctx_out)
@@ -132,7 +150,8 @@ class ProviderConformance:
             assert isinstance(ctx_out.reason, str) and ctx_out.reason, \
                 "a declining prepare sets ctx_out.reason (it becomes the port's status reason)"
 
-    def test_remove_has_no_ctx_out(self, provider: VifPlugProvider) -> None:
+    def test_remove_has_no_ctx_out(self) -> None:
+        provider = self.provider
         create_in, create_out = self.ctx(), PortContextOut()
         assert provider.prepare(create_in, create_out)
         ctx_in = PortContextIn(op=OpType.REMOVE, lport_name=self.lport_name,
@@ -143,16 +162,15 @@ class ProviderConformance:
         assert isinstance(provider.prepare(ctx_in, None), bool)
         provider.finish(ctx_in, None)
 
-    def test_run_reports_a_bool(self, provider: VifPlugProvider) -> None:
-        assert isinstance(provider.run(), bool)
+    def test_run_reports_a_bool(self) -> None:
+        assert isinstance(self.provider.run(), bool)
 
 
 class LiveProviderConformance(ProviderConformance):
     """Adds a real plug and unplug through the agent into a sandbox OVN chassis."""
 
-    def test_plug_and_unplug_through_the_agent(self, tmp_path: Path) -> None:
-        registry = ProviderRegistry()
-        provider = registry.register(self.make_provider(tmp_path)).provider
+    def test_plug_and_unplug_through_the_agent(self) -> None:
+        registry, provider = self.registry, self.provider
         with Sandbox() as sb:
             sb.start_central()
             sb.nbctl("ls-add", "sw0")

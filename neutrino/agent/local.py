@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 import ovs.db.idl
 
 from neutrino.agent.idl import ref_uuids, row_map, row_value
-
-IFACE_ID = "iface-id"
-OVN_PLUGGED = "ovn-plugged"
+from neutrino.plugproto import IFACE_ID, OVN_PLUGGED
 
 
 @dataclass

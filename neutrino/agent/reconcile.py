@@ -1,25 +1,21 @@
-"""Decide, port by port, what the integration bridge should look like (P3-P7).
+"""Turn each port's plan into provider calls and OVS changes (P3-P7).
 
-This is ovn-controller's ``vif_plug_run`` decision table (controller/vif-plug.c)
-evaluated for one logical port at a time, so a pass can cover just the ports
-whose rows changed. The outcome is a list of :class:`~neutrino.agent.writer.PortOp`
-to commit and, per port, the problem that keeps it from being plugged (if any).
+A pass evaluates just the ports whose rows changed: for each it gathers plain
+facts from the IDLs and asks the pure decision (``neutrino.agent.plan``) what
+to do, then asks the providers (one batch per provider), then checks what they
+answered and builds the :class:`~neutrino.agent.writer.PortOp` list to commit,
+plus per port the problem that keeps it from being plugged (if any).
 
-Deviations from the C code, each on purpose:
-
-* names are checked before writing: an interface or port name that is taken,
-  or wanted by two logical ports in the same pass, is reported as a conflict
-  for the port that would collide instead of failing a whole transaction;
-* only interfaces on the integration bridge are ever unplugged;
-* when a foreign interface (no ``ovn-plugged``) and one of ours share an
-  ``iface-id``, the foreign one wins: nothing is touched and it is reported.
+Names are checked here, before writing (a deliberate difference from the C
+code): an interface or port name that is taken, or wanted by two logical
+ports in the same pass, is reported as a conflict for the port that would
+collide instead of failing a whole transaction.
 """
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ovs.db.idl
 
@@ -27,32 +23,23 @@ from neutrino.agent.calls import CallResult
 from neutrino.agent.commands import (CreatePortCommand, RemovePortCommand,
                                      UpdateInterfaceCommand, plugged_external_ids)
 from neutrino.agent.idl import row_map, row_value
-from neutrino.agent.local import OVN_PLUGGED, LocalState
-from neutrino.log import RateLimitedLog, fmt
+from neutrino.agent.local import LocalState
+from neutrino.agent.plan import BindingFacts, ChassisFacts, IfaceFacts, Kind, Plan, plan
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle, ProviderRegistry
-from neutrino.agent.report import PlugOutcome, PlugOutcomes, Problem, PortProblem
-from neutrino.agent.southbound import SouthboundState, can_bind, is_vif, requested_here
+from neutrino.agent.report import PlugOutcome, PlugOutcomes
+from neutrino.agent.southbound import CanBind, SouthboundState, can_bind, is_vif, requested_here
 from neutrino.agent.writer import OvsWriter, PortOp
+from neutrino.log import RateLimitedLog, fmt
+from neutrino.plugproto import OVN_PLUGGED, PortProblem, Problem
+from neutrino.workqueue import DONE, Result, backoff
 
 LOG = logging.getLogger(__name__)
 
-OPT_TYPE = "vif-plug-type"
-OPT_MTU = "vif-plug-mtu-request"
-
-_INT = re.compile(r"^\s*[+-]?\d+$")
-
 #: Problems of a plug attempt that count as a failed plug of its provider.
 FAILED_PLUG = frozenset({Problem.DECLINED, Problem.PROVIDER_ERROR})
-
-
-def mtu_request(options: dict[str, str]) -> int:
-    """``vif-plug-mtu-request`` as C's ``smap_get_int(..., 0)``: 0 when absent or
-    not an integer; values <= 0 mean "no request"."""
-    value = options.get(OPT_MTU)
-    if value is None or not _INT.match(value):
-        return 0
-    return int(value)
+#: A port whose provider call was not made (deadline, busy provider): soon, then less often.
+DEFERRED = backoff(0.2, 5.0)
 
 
 @dataclass
@@ -61,12 +48,12 @@ class Ask:
     batched per provider, so a pass costs one thread hand-off per provider."""
 
     lport: str
-    kind: str  # "plug", "update" or "unplug"
+    kind: Kind  # PLUG, UPDATE or UNPLUG
     handle: ProviderHandle
     ctx_in: PortContextIn
     ctx_out: PortContextOut | None
     plug_type: str
-    iface: ovs.db.idl.Row | None = None
+    iface: IfaceFacts | None = None
     mtu: int = 0
     result: CallResult | None = None
 
@@ -78,6 +65,15 @@ class PassContext:
     bridge: ovs.db.idl.Row
     chassis: ovs.db.idl.Row
     can_unplug: bool
+
+
+@dataclass
+class PassResult:
+    """What a pass wants done: changes to commit, and how to schedule the ports it
+    finished with (ports with a change get theirs from the change's outcome)."""
+
+    ops: list[PortOp] = field(default_factory=list)
+    results: dict[str, Result] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -93,8 +89,6 @@ class Reconciler:
         self.outcomes = outcomes
         #: lport -> why it is not plugged as requested (reported in SB).
         self.problems: dict[str, PortProblem] = {}
-        #: ports whose provider call was not made this pass (deadline, busy provider)
-        self.deferred: set[str] = set()
         self._log = RateLimitedLog(LOG)
 
     def all_keys(self, bridge: ovs.db.idl.Row) -> set[str]:
@@ -107,91 +101,83 @@ class Reconciler:
         may free it, so they ride along with every pass."""
         return {k for k, p in self.problems.items() if p.code is Problem.NAME_CONFLICT}
 
-    def run(self, ctx: PassContext, keys: Iterable[str]) -> list[PortOp]:
+    def run(self, ctx: PassContext, keys: Iterable[str]) -> PassResult:
         """Evaluate ``keys`` (sorted, so a name contest has a stable winner)."""
-        self.deferred = set()
-        plans: list[tuple[str, PortProblem | None | list[Ask]]] = []
+        here = ChassisFacts(name=row_value(ctx.chassis, "name"),
+                            providers=tuple(self.registry.types()), can_unplug=ctx.can_unplug)
+        planned: list[tuple[str, Plan, list[Ask]]] = []
         for lport in sorted(keys):
             if lport not in self.writer.inflight:
-                plans.append((lport, self._plan(ctx, lport)))
-        self._ask([a for _, plan in plans if isinstance(plan, list) for a in plan])
+                decided, asks = self._plan(ctx, here, lport)
+                planned.append((lport, decided, asks))
+        self._ask([a for _, _, asks in planned for a in asks])
         claims = self.writer.claimed_names()
-        ops: list[PortOp] = []
-        for lport, plan in plans:
-            if not isinstance(plan, list):
-                self._set_problem(lport, plan)
-                continue
-            problem: PortProblem | None = None
-            for ask in plan:
+        done = PassResult()
+        for lport, decided, asks in planned:
+            problem = decided.problem
+            deferred = False
+            count = len(done.ops)
+            for ask in asks:
                 assert ask.result is not None
                 if ask.result.deferred:
-                    self.deferred.add(lport)
-                elif ask.kind == "unplug":
-                    self._decide_unplug(ctx, ask, ops)
+                    deferred = True
+                elif ask.kind is Kind.UNPLUG:
+                    self._decide_unplug(ctx, ask, done.ops)
                 else:
-                    problem = self._decide_plug(ctx, ask, claims, ops)
-                    if ask.kind == "plug" and problem is not None and problem.code in FAILED_PLUG:
+                    problem = self._decide_plug(ctx, ask, claims, done.ops)
+                    if ask.kind is Kind.PLUG and problem is not None and \
+                            problem.code in FAILED_PLUG:
                         self.outcomes.add(ask.handle.type, PlugOutcome.FAILED)
-            if lport not in self.deferred:
-                self._set_problem(lport, problem)
-        return ops
+            if deferred:
+                done.results[lport] = DEFERRED
+                continue
+            self._set_problem(lport, problem)
+            if len(done.ops) == count:
+                done.results[lport] = DONE
+        return done
 
     # -- phase 1: what each port needs -------------------------------------------
-    def _plan(self, ctx: PassContext, lport: str) -> PortProblem | None | list[Ask]:
+    def _plan(self, ctx: PassContext, here: ChassisFacts, lport: str) -> tuple[Plan, list[Ask]]:
+        """Gather ``lport``'s facts, decide, and turn the plan into provider asks."""
         pb = self.sb.port_binding(lport)
-        ifaces = self.local.ifaces_on_bridge(lport, ctx.bridge.uuid)
-        ours = [i for i in ifaces if OVN_PLUGGED in row_map(i, "external_ids")]
-        foreign = [i for i in ifaces if OVN_PLUGGED not in row_map(i, "external_ids")]
+        binding = None if pb is None else BindingFacts(
+            options=row_map(pb, "options"),
+            may_bind_here=can_bind(pb, ctx.chassis) is not CanBind.NO,
+            requested_here=requested_here(pb, ctx.chassis), is_vif=is_vif(pb))
+        ifaces = [IfaceFacts(uuid=row.uuid, name=row_value(row, "name"),
+                             type=row_value(row, "type"), options=row_map(row, "options"),
+                             plugged_by=row_map(row, "external_ids").get(OVN_PLUGGED))
+                  for row in self.local.ifaces_on_bridge(lport, ctx.bridge.uuid)]
+        if binding is None or not binding.may_bind_here:
+            self.writer.isolated.discard(lport)  # not ours to plug any more
+        decided = plan(lport, binding, ifaces, here)
+        for iface in decided.kept:
+            self._log.warning(("unplug-unknown", lport), "unable to open VIF plug provider; "
+                              "interface left plugged", type=iface.plugged_by, iface_id=lport)
         bridge = row_value(ctx.bridge, "name")
-        if pb is not None and can_bind(pb, ctx.chassis).value:
-            # Requested here (or may be bound here): plug or update, never unplug.
-            options = row_map(pb, "options")
-            plug_type = options.get(OPT_TYPE)
-            if plug_type is None or not requested_here(pb, ctx.chassis):
-                return None
-            if not ours and not is_vif(pb):
-                return None
-            handle = self.registry.get(plug_type)
-            if handle is None:
-                return PortProblem(Problem.UNKNOWN_TYPE,
-                                   f"no VIF plug provider for vif-plug-type '{plug_type}' on "
-                                   f"chassis {ctx.chassis.name} (available: "
-                                   f"{', '.join(self.registry.types()) or 'none'})")
-            if foreign:
-                iface = foreign[0]
-                return PortProblem(Problem.FOREIGN_INTERFACE,
-                                   f"interface {row_value(iface, 'name')} ({iface.uuid}) with "
-                                   f"iface-id={lport} exists but was not plugged by a VIF plug "
-                                   "provider; it is left alone")
-            existing = ours[0] if ours else None
+        options = binding.options if binding is not None else {}
+        if decided.kind in (Kind.PLUG, Kind.UPDATE):
+            assert decided.plug_type is not None
+            handle = self.registry.get(decided.plug_type)
+            assert handle is not None
+            existing = decided.ifaces[0] if decided.ifaces else None
             ctx_in = PortContextIn(
                 op=OpType.CREATE, lport_name=lport, lport_options=options, bridge=bridge,
-                iface_name=row_value(existing, "name") if existing else None,
-                iface_type=row_value(existing, "type") if existing else None,
-                iface_options=row_map(existing, "options") if existing else {})
-            return [Ask(lport, "update" if existing else "plug", handle, ctx_in,
-                        PortContextOut(), plug_type, existing, mtu_request(options))]
-        self.writer.isolated.discard(lport)
-        if not ctx.can_unplug:
-            return None
+                iface_name=existing.name if existing else None,
+                iface_type=existing.type if existing else None,
+                iface_options=existing.options if existing else {})
+            return decided, [Ask(lport, decided.kind, handle, ctx_in, PortContextOut(),
+                                 decided.plug_type, existing, decided.mtu)]
         asks = []
-        for iface in ours:
-            plug_type = row_map(iface, "external_ids")[OVN_PLUGGED]
-            handle = self.registry.get(plug_type)
-            if handle is None:
-                self._log.warning(("unplug-unknown", lport), "unable to open VIF plug "
-                                  "provider; interface left plugged", type=plug_type,
-                                  iface_id=lport)
-                continue
-            if iface.uuid not in self.local.ix.port_of_iface:
-                continue
+        for iface in decided.ifaces if decided.kind is Kind.UNPLUG else ():
+            assert iface.plugged_by is not None
+            handle = self.registry.get(iface.plugged_by)
+            assert handle is not None
             ctx_in = PortContextIn(
-                op=OpType.REMOVE, lport_name=lport,
-                lport_options=row_map(pb, "options") if pb is not None else {},
-                bridge=bridge, iface_name=row_value(iface, "name"),
-                iface_type=row_value(iface, "type"), iface_options=row_map(iface, "options"))
-            asks.append(Ask(lport, "unplug", handle, ctx_in, None, plug_type, iface))
-        return asks
+                op=OpType.REMOVE, lport_name=lport, lport_options=options, bridge=bridge,
+                iface_name=iface.name, iface_type=iface.type, iface_options=iface.options)
+            asks.append(Ask(lport, Kind.UNPLUG, handle, ctx_in, None, iface.plugged_by, iface))
+        return decided, asks
 
     # -- phase 2: ask the providers, one batch each --------------------------------
     def _ask(self, asks: list[Ask]) -> None:
@@ -243,14 +229,16 @@ class Reconciler:
                      lport=lport, type=ask.plug_type))
         command = CreatePortCommand(ctx.bridge.uuid, ctx_out.name, ctx_out.type, external_ids,
                                     dict(ctx_out.iface_options), ask.mtu)
-        ops.append(PortOp(lport, "plug", command, handle, ask.ctx_in, ctx_out))
+        ops.append(PortOp(lport, Kind.PLUG.value, command, handle, ask.ctx_in, ctx_out))
         return None
 
     def _update(self, ask: Ask, external_ids: dict[str, str],
                 ops: list[PortOp]) -> PortProblem | None:
-        lport, handle, ctx_out, iface = ask.lport, ask.handle, ask.ctx_out, ask.iface
-        assert ctx_out is not None and iface is not None
-        name = row_value(iface, "name")
+        lport, handle, ctx_out = ask.lport, ask.handle, ask.ctx_out
+        assert ctx_out is not None and ask.iface is not None
+        iface = self.local.iface(ask.iface.uuid)  # the pass runs between two IDL runs
+        assert iface is not None
+        name = ask.iface.name
         if name != ctx_out.name:
             handle.caller.post("release", ask.ctx_in, ctx_out)
             self._log.warning(("name-change", lport), "incompatible change to existing port "
@@ -262,7 +250,7 @@ class Reconciler:
         command = UpdateInterfaceCommand.diff(iface, ctx_out.type, external_ids,
                                               ctx_out.iface_options, handle.maintained_options,
                                               ask.mtu)
-        op = PortOp(lport, "update", command, handle, ask.ctx_in, ctx_out)
+        op = PortOp(lport, Kind.UPDATE.value, command, handle, ask.ctx_in, ctx_out)
         if command.noop:
             op.finish()  # nothing to commit: the desired state is already there
             op.release()
@@ -275,7 +263,7 @@ class Reconciler:
     def _decide_unplug(self, ctx: PassContext, ask: Ask, ops: list[PortOp]) -> None:
         assert ask.result is not None and ask.iface is not None
         lport, iface = ask.lport, ask.iface
-        name = row_value(iface, "name")
+        name = iface.name
         if not ask.result.ok or not ask.result.value:
             self._log.info(("no-unplug", lport), "not unplugging iface on direction from VIF "
                            "plug provider", iface=name, iface_id=lport,
@@ -287,7 +275,7 @@ class Reconciler:
         LOG.info(fmt("unplugging port", port=name, bridge=ask.ctx_in.bridge, iface_id=lport))
         command = RemovePortCommand(ctx.bridge.uuid, port,
                                     sorted(self.local.ix.ifaces_of_port.get(port, set())))
-        ops.append(PortOp(lport, "unplug", command, ask.handle, ask.ctx_in, None))
+        ops.append(PortOp(lport, Kind.UNPLUG.value, command, ask.handle, ask.ctx_in, None))
 
     # -- problems ----------------------------------------------------------------
     def set_failure(self, lport: str, error: str) -> None:

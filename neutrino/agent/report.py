@@ -2,22 +2,17 @@
 
 The agent writes into its chassis's ``Chassis_Private.external_ids`` (the row
 ovn-controller owns for per-chassis state that changes often, where Neutron's
-OVN agents report too). Keys, all prefixed ``neutrino-plug-agent``:
+OVN agents report too). The keys and codes are the plug protocol's
+(``neutrino.plugproto``, shared with the OVN driver that reads them):
 
-``neutrino-plug-agent-heartbeat``
-    Unix time (integer seconds) of the agent's last heartbeat, written every
-    ``interval`` seconds while it runs and deleted when it stops cleanly.
-``neutrino-plug-agent-info``
-    JSON: ``{"version", "pid", "interval", "started_at", "providers":
-    {type: "ok" | "<problem>"}, "plug_outcomes": {type: {"plugged": int,
-    "failed": int, "unplugged": int}}}``; rewritten only when it changes.
-    ``plug_outcomes`` counts, per provider type, since the agent started (see
-    :class:`PlugOutcome`); the counts are folded in at heartbeat time only, so
-    a burst of plugs costs no SB writes of its own.
-``neutrino-plug-agent-error:<logical port>``
-    ``<code>: <message>`` for each port requested on this chassis that the
-    agent cannot plug as asked; deleted as soon as the problem is gone. Codes:
-    see :class:`Problem`.
+* the heartbeat, written every ``interval`` seconds while the agent runs and
+  deleted when it stops cleanly;
+* the info JSON, rewritten only when it changes. ``plug_outcomes`` counts, per
+  provider type, since the agent started (see :class:`PlugOutcome`); the counts
+  are folded in at heartbeat time only, so a burst of plugs costs no SB writes
+  of its own;
+* one error per port requested on this chassis that the agent cannot plug as
+  asked, deleted as soon as the problem is gone.
 
 The reporter is level-triggered: each flush compares the desired keys with the
 row and writes only the difference, in one small transaction, so an idle agent
@@ -32,52 +27,15 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import ovs.db.idl
 
 from neutrino.agent.commands import ExternalIdsCommand
 from neutrino.agent.idl import row_map
 from neutrino.log import fmt
+from neutrino.plugproto import AGENT_HEARTBEAT, AGENT_INFO, AGENT_PREFIX, PortProblem, error_key
 
 LOG = logging.getLogger(__name__)
-
-PREFIX = "neutrino-plug-agent"
-HEARTBEAT_KEY = f"{PREFIX}-heartbeat"
-INFO_KEY = f"{PREFIX}-info"
-ERROR_PREFIX = f"{PREFIX}-error:"
-
-
-class Problem(enum.StrEnum):
-    """Why a port requested on this chassis is not plugged."""
-
-    #: ``vif-plug-type`` names no provider registered on this chassis.
-    UNKNOWN_TYPE = "unknown-type"
-    #: The provider declined (e.g. no representor found); message has its reason.
-    DECLINED = "declined"
-    #: An interface with this iface-id exists that no provider plugged.
-    FOREIGN_INTERFACE = "foreign-interface"
-    #: The provider now wants another interface name; the port must be recreated.
-    NAME_CHANGE = "name-change"
-    #: The interface name is taken by another port or interface.
-    NAME_CONFLICT = "name-conflict"
-    #: The OVS DB rejected this port's change (retried with backoff).
-    TRANSACTION_FAILED = "transaction-failed"
-    #: The provider raised, overran its deadline or answered nonsense.
-    PROVIDER_ERROR = "provider-error"
-
-
-@dataclass(frozen=True)
-class PortProblem:
-    code: Problem
-    message: str
-
-    def render(self) -> str:
-        return f"{self.code}: {self.message}"
-
-
-def error_key(lport: str) -> str:
-    return ERROR_PREFIX + lport
 
 
 class PlugOutcome(enum.StrEnum):
@@ -134,7 +92,7 @@ class SbReporter:
                            "interval": self.interval, "started_at": self.started_at,
                            "providers": providers, "plug_outcomes": self._outcomes},
                           sort_keys=True)
-        keys = {HEARTBEAT_KEY: self._heartbeat, INFO_KEY: info}
+        keys = {AGENT_HEARTBEAT: self._heartbeat, AGENT_INFO: info}
         for lport, problem in problems.items():
             keys[error_key(lport)] = problem.render()
         return keys
@@ -156,7 +114,7 @@ class SbReporter:
         if time.monotonic() < self._retry_at:
             return
         current = {k: v for k, v in row_map(row, "external_ids").items()
-                   if k.startswith(PREFIX)}
+                   if k.startswith(AGENT_PREFIX)}
         command = ExternalIdsCommand(
             "Chassis_Private", row.uuid,
             set_keys={k: v for k, v in desired.items() if current.get(k) != v},
@@ -172,7 +130,7 @@ class SbReporter:
         """Delete the heartbeat and info on a clean exit (blocking, best effort)."""
         txn = ovs.db.idl.Transaction(idl)
         ExternalIdsCommand("Chassis_Private", row.uuid,
-                           del_keys=[HEARTBEAT_KEY, INFO_KEY]).run_idl(txn)
+                           del_keys=[AGENT_HEARTBEAT, AGENT_INFO]).run_idl(txn)
         status = txn.commit()
         deadline = time.monotonic() + 2.0
         while status == ovs.db.idl.Transaction.INCOMPLETE and time.monotonic() < deadline:

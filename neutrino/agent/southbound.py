@@ -20,6 +20,7 @@ from typing import Any
 import ovs.db.idl
 
 from neutrino.agent.idl import TrackedIdl, ref_uuids, row_map, row_value
+from neutrino.plugproto import REQUESTED_CHASSIS
 
 
 class CanBind(enum.Enum):
@@ -109,7 +110,7 @@ class SouthboundState:
         names = {self.system_id}
         if chassis is not None and row_value(chassis, "hostname"):
             names.add(row_value(chassis, "hostname"))
-        cond: list[Any] = [["options", "includes", ["map", [["requested-chassis", n]]]]
+        cond: list[Any] = [["options", "includes", ["map", [[REQUESTED_CHASSIS, n]]]]
                            for n in sorted(names)]
         if chassis is not None:
             ref = ["uuid", str(chassis.uuid)]
@@ -138,7 +139,7 @@ def can_bind(pb: ovs.db.idl.Row, chassis: ovs.db.idl.Row) -> CanBind:
         return CanBind.MAIN
     if chassis.uuid in ref_uuids(pb, "requested_additional_chassis"):
         return CanBind.ADDITIONAL
-    option = row_map(pb, "options").get("requested-chassis", "")
+    option = row_map(pb, "options").get(REQUESTED_CHASSIS, "")
     if not option:
         return CanBind.MAIN
     result = CanBind.MAIN

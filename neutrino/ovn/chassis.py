@@ -27,6 +27,7 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import idlutils
 
 from neutrino.ovn import keys
+from neutrino.plugproto import AGENT_ERROR_PREFIX, AGENT_HEARTBEAT, AGENT_INFO
 
 #: Default seconds after which a chassis that stopped answering heartbeats is down.
 DEFAULT_DOWN_TIME = 30.0
@@ -100,16 +101,16 @@ class ChassisInfo:
 
     @property
     def plug_errors(self) -> dict[str, str]:
-        """Per-logical-port errors the plug agent reported (``neutrino-plug-error:<lport>``)."""
-        n = len(keys.PLUG_ERROR_PREFIX)
+        """Per-logical-port errors the plug agent reported (``<code>: <message>``)."""
+        n = len(AGENT_ERROR_PREFIX)
         return {k[n:]: v for k, v in self.external_ids.items()
-                if k.startswith(keys.PLUG_ERROR_PREFIX)}
+                if k.startswith(AGENT_ERROR_PREFIX)}
 
     @property
     def plug_agent(self) -> PlugAgentInfo | None:
         """The plug agent's report, or None if no agent runs (or it stopped cleanly)."""
-        heartbeat = self.external_ids.get(keys.PLUG_AGENT_HEARTBEAT)
-        raw = self.external_ids.get(keys.PLUG_AGENT_INFO)
+        heartbeat = self.external_ids.get(AGENT_HEARTBEAT)
+        raw = self.external_ids.get(AGENT_INFO)
         if heartbeat is None and raw is None:
             return None
         try:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino import plugproto
 from neutrino.ovn import keys
 
 #: Neutron's default DHCP lease (12 h).
@@ -210,24 +211,24 @@ def _plug_options(port: Mapping[str, Any], network: Mapping[str, Any],
     mtu = network.get("mtu")
     if vnic == keys.VNIC_REMOTE_MANAGED:
         if dpu_hostname:
-            options[keys.REQUESTED_CHASSIS] = dpu_hostname
+            options[plugproto.REQUESTED_CHASSIS] = dpu_hostname
         if profile.get("pf_mac_address") is not None:
-            options[keys.VIF_PLUG_TYPE] = "representor"
-            options[keys.REPRESENTOR_PF_MAC] = str(profile["pf_mac_address"])
-            options[keys.REPRESENTOR_VF_NUM] = str(profile.get("vf_num"))
+            options[plugproto.VIF_PLUG_TYPE] = "representor"
+            options[plugproto.REPRESENTOR_PF_MAC] = str(profile["pf_mac_address"])
+            options[plugproto.REPRESENTOR_VF_NUM] = str(profile.get("vf_num"))
             if mtu:
-                options[keys.VIF_PLUG_MTU] = str(mtu)
+                options[plugproto.VIF_PLUG_MTU] = str(mtu)
         return options
     if port.get("binding:host_id"):
-        options[keys.REQUESTED_CHASSIS] = port["binding:host_id"]
+        options[plugproto.REQUESTED_CHASSIS] = port["binding:host_id"]
     plug_type = profile.get(keys.PROFILE_VIF_PLUG_TYPE)
     if plug_type:
-        options[keys.VIF_PLUG_TYPE] = str(plug_type)
+        options[plugproto.VIF_PLUG_TYPE] = str(plug_type)
         for key, value in profile.items():
             if key.startswith(keys.PROFILE_VIF_PLUG_PREFIX):
-                options[keys.VIF_PLUG_PREFIX + key[len(keys.PROFILE_VIF_PLUG_PREFIX):]] = str(value)
+                options[plugproto.VIF_PLUG_PREFIX + key[len(keys.PROFILE_VIF_PLUG_PREFIX):]] = str(value)
         if mtu:
-            options[keys.VIF_PLUG_MTU] = str(mtu)
+            options[plugproto.VIF_PLUG_MTU] = str(mtu)
     return options
 
 

@@ -5,6 +5,11 @@ mirrors in ``external_ids``; that key is also the ownership mark: the drift
 repair deletes an owned row whose resource is gone and never touches a row
 without the mark.  Keeping the names in one module makes the on-disk contract
 with OVN (and with operators reading ``ovn-nbctl list``) reviewable at a glance.
+
+The names the plug agent reads or writes (the ``requested-chassis`` and
+``vif-plug-*`` port options, the agent's ``Chassis_Private`` reports) are not
+here: they are the plug protocol, in ``neutrino.plugproto``, shared with the
+agent.
 """
 from __future__ import annotations
 
@@ -37,13 +42,7 @@ GLOBAL_LAST_SYNC = "neutrino:last_full_sync"
 SWITCH_PREFIX = "neutrino-"
 LOCALNET_PREFIX = "provnet-"
 
-# -- Logical_Switch_Port options --------------------------------------------
-REQUESTED_CHASSIS = "requested-chassis"
-VIF_PLUG_TYPE = "vif-plug-type"
-VIF_PLUG_MTU = "vif-plug-mtu-request"
-VIF_PLUG_PREFIX = "vif-plug:"
-REPRESENTOR_PF_MAC = "vif-plug:representor:pf-mac"
-REPRESENTOR_VF_NUM = "vif-plug:representor:vf-num"
+# -- Logical_Switch_Port options (besides the plug protocol's) -------------------
 NETWORK_NAME_OPTION = "network_name"
 
 # -- binding:profile keys ------------------------------------------------------
@@ -58,14 +57,6 @@ CMS_OPTIONS = "ovn-cms-options"
 CARD_SERIAL = "card-serial-number"
 DATAPATH_TYPE = "datapath-type"
 IFACE_TYPES = "iface-types"
-#: Chassis_Private external_ids written by Neutrino's plug agent (neutrino.agent.report).
-PLUG_AGENT_PREFIX = "neutrino-plug-agent"
-#: Unix time (seconds) of the agent's last heartbeat.
-PLUG_AGENT_HEARTBEAT = "neutrino-plug-agent-heartbeat"
-#: JSON: version, pid, interval, started_at, providers.
-PLUG_AGENT_INFO = "neutrino-plug-agent-info"
-#: ``<code>: <message>`` per logical port the agent cannot plug.
-PLUG_ERROR_PREFIX = "neutrino-plug-agent-error:"
 
 #: The OVSDB lock whose holder runs the status worker and the drift repair.
 STATUS_LOCK = "neutrino_status_worker"

@@ -33,7 +33,8 @@ from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
-from neutrino.ovn.status import NB_UNREACHABLE, StatusWorker
+from neutrino.ovn.status import StatusWorker
+from neutrino.ovn.status_rules import NB_UNREACHABLE
 
 LOG = logging.getLogger(__name__)
 

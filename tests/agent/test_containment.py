@@ -138,10 +138,11 @@ def test_failed_batch_is_retried_port_by_port(sandbox: Sandbox, hv1: Chassis, ag
     assert "victim" not in bridge_rows(hv1)
     assert runner.agent.writer.committed["plug"] == 6
     assert runner.agent.writer.isolated <= {"victim"}, "bystanders are batched again"
-    time.sleep(0.2)  # let posted finish/release calls run
+    # Posted finish/release calls run on the provider's thread after the pass.
+    wait_for(lambda: racer.released == racer.prepared, 5,
+             "every yes from prepare released exactly once")
     assert racer.finished_before_commit == []
     assert racer.finished["victim"] == 0
-    assert racer.released == racer.prepared, "every yes from prepare released exactly once"
     assert all(racer.finished[n] >= 1 for n in names[1:])
     assert (racer.prepared["shy"], racer.finished["shy"], racer.released["shy"]) == (0, 0, 0), \
         "a provider that declines gets neither finish nor release"

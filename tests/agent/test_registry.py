@@ -144,11 +144,10 @@ def test_slow_and_hanging_provider_calls_are_measured_and_abandoned() -> None:
     assert handle.caller.call("prepare", ctx(), PortContextOut()).ok
     assert handle.caller.stats["prepare"].slow == 1
 
-    started = time.monotonic()
+    # The provider hangs until released: getting an answer at all means it was abandoned.
     late = handle.caller.call("prepare", ctx(lport="hang"), PortContextOut(),
                               on_late=lambda ok: handle.provider.release(ctx(lport="hang"),
                                                                          PortContextOut()))
-    assert time.monotonic() - started < 1.0
     assert not late.ok and "did not return within" in late.error
     assert handle.caller.busy
     assert not handle.caller.call("prepare", ctx(), PortContextOut()).ok  # no queueing

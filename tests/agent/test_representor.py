@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
-from neutrino.agent.providers.representor import (OPT_PF_MAC, OPT_VF_NUM, RepresentorProvider,
-                                                   parse_devlink_hw_addrs)
+from neutrino.agent.providers.representor import RepresentorProvider, parse_devlink_hw_addrs
+from neutrino.plugproto import REPRESENTOR_PF_MAC, REPRESENTOR_VF_NUM
 
 from .fake_sysfs import FakeSysfs, bluefield
 
@@ -29,11 +29,11 @@ def provider(tmp_path: Path) -> RepresentorProvider:
 
 
 def test_finds_vf_representor_by_host_pf_mac_and_vf_number(provider) -> None:
-    ok, out = prepare(provider, **{OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "3"})
+    ok, out = prepare(provider, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "3"})
     assert ok and (out.name, out.type, out.iface_options) == ("pf0vf3", None, {})
-    ok, out = prepare(provider, **{OPT_PF_MAC: "00:53:00:00:00:43", OPT_VF_NUM: "0"})
+    ok, out = prepare(provider, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:43", REPRESENTOR_VF_NUM: "0"})
     assert ok and out.name == "pf1vf0"
-    ok, out = prepare(provider, **{OPT_PF_MAC: "00:53:00:00:00:42".upper(), OPT_VF_NUM: "0"})
+    ok, out = prepare(provider, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42".upper(), REPRESENTOR_VF_NUM: "0"})
     assert ok and out.name == "pf0vf0", "MACs compare case-insensitively"
     assert provider.table == {("00:53:00:00:00:42", n): f"pf0vf{n}" for n in range(4)} | {
         ("00:53:00:00:00:43", 0): "pf1vf0"}
@@ -41,11 +41,11 @@ def test_finds_vf_representor_by_host_pf_mac_and_vf_number(provider) -> None:
 
 @pytest.mark.parametrize("options, reason", [
     ({}, "are required"),
-    ({OPT_PF_MAC: "00:53:00:00:00:42"}, "are required"),
-    ({OPT_PF_MAC: "not-a-mac", OPT_VF_NUM: "1"}, "is not a MAC address"),
-    ({OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "x1"}, "is not a VF number"),
-    ({OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "7"}, "no representor found"),
-    ({OPT_PF_MAC: "00:53:00:00:00:99", OPT_VF_NUM: "0"}, "no representor found"),
+    ({REPRESENTOR_PF_MAC: "00:53:00:00:00:42"}, "are required"),
+    ({REPRESENTOR_PF_MAC: "not-a-mac", REPRESENTOR_VF_NUM: "1"}, "is not a MAC address"),
+    ({REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "x1"}, "is not a VF number"),
+    ({REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "7"}, "no representor found"),
+    ({REPRESENTOR_PF_MAC: "00:53:00:00:00:99", REPRESENTOR_VF_NUM: "0"}, "no representor found"),
 ])
 def test_declines_with_a_reason(provider, options: dict[str, str], reason: str) -> None:
     ok, out = prepare(provider, **options)
@@ -65,10 +65,10 @@ def test_run_reports_new_and_removed_vfs(tmp_path: Path) -> None:
     assert p.run() is False
     fake.vf(0, 5, controller=1)
     assert p.run() is True
-    assert prepare(p, **{OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "5"})[1].name == "pf0vf5"
+    assert prepare(p, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "5"})[1].name == "pf0vf5"
     fake.remove("pf0vf5")
     assert p.run() is True
-    assert not prepare(p, **{OPT_PF_MAC: "00:53:00:00:00:42", OPT_VF_NUM: "5"})[0]
+    assert not prepare(p, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "5"})[0]
 
 
 def test_rescan_is_rate_limited(tmp_path: Path) -> None:

@@ -45,10 +45,8 @@ def test_agent_restart_keeps_ports_and_plugs_new_one_at_once(sandbox: Sandbox, h
     first, before = plug_n(sandbox, hv1, agents)
     first.stop()
     request(sandbox, "late")
-    started = time.monotonic()
     second = agents(hv1)
     wait_for(lambda: "late" in bridge_rows(hv1), 5, "late port plugged")
-    assert time.monotonic() - started < 5.0
     second.wait_unplug_enabled()
     sandbox.wait_port_up("late")
     after = uuids(hv1)
@@ -130,7 +128,7 @@ def test_guard_blocks_unplug_but_never_plug(sandbox: Sandbox, hv1: Chassis) -> N
     for can_unplug, expected in ((False, [("plug", "fresh")]),
                                  (True, [("plug", "fresh"), ("unplug", "stale")])):
         ctx = PassContext(bridge=bridge, chassis=sb.chassis(), can_unplug=can_unplug)
-        ops = reconciler.run(ctx, reconciler.all_keys(bridge) | {"stale"})
+        ops = reconciler.run(ctx, reconciler.all_keys(bridge) | {"stale"}).ops
         assert [(op.kind, op.lport) for op in ops] == expected
         for op in ops:
             op.release()

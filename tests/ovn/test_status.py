@@ -28,8 +28,7 @@ def test_interface_plugged_makes_port_active_and_unplugged_down(
     wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
 
     plug(hv1, "tap1", port["id"])
-    took = wait_port(core, port["id"], "ACTIVE")
-    assert took < 5
+    wait_port(core, port["id"], "ACTIVE")
     assert port_status(core, port["id"]) == ("ACTIVE", None)
 
     unplug(hv1, "tap1")
@@ -115,10 +114,9 @@ def test_a_burst_of_ports_goes_active_together(sandbox: Sandbox, core: Plugin) -
     hv1.vsctl(*commands[1:])
     for port_id in ports:
         sandbox.wait_port_up(port_id, timeout=20)
-    all_up = time.monotonic()
+    # How soon after NB they follow is measured by `neutrino bench status` (burst).
     wait_for(lambda: all(port_status(core, p)[0] == "ACTIVE" for p in ports), 10, "all ACTIVE",
              interval=0.01)
-    assert time.monotonic() - all_up < 1.0, "statuses follow NB within a second"
 
 
 def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: CoreFactory,
@@ -176,7 +174,7 @@ def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: Cor
     net = core.create_network({"name": "n"})
     wait_network(core, net["id"], "ACTIVE")
     wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "first full sync")
-    reports = worker.core = Reports(worker.core)
+    reports = worker.writer.core = Reports(worker.writer.core)
     driver = ovn_driver(core)
     port_writes: list[str] = []
     real_apply = driver._apply

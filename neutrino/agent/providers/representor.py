@@ -37,13 +37,11 @@ from typing import ClassVar
 
 from neutrino.log import RateLimitedLog
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
+from neutrino.plugproto import REPRESENTOR_PF_MAC, REPRESENTOR_VF_NUM
 
 LOG = logging.getLogger(__name__)
 #: Tables are rebuilt every few seconds; the same complaint once a minute is enough.
 _RL = RateLimitedLog(LOG, interval=60.0)
-
-OPT_PF_MAC = "vif-plug:representor:pf-mac"
-OPT_VF_NUM = "vif-plug:representor:vf-num"
 
 _PHYSICAL = re.compile(r"^p(?P<number>\d+)$")
 _FUNCTION = re.compile(r"^(?:c(?P<controller>\d+))?pf(?P<pf>\d+)"
@@ -231,19 +229,19 @@ class RepresentorProvider(VifPlugProvider):
     def prepare(self, ctx_in: PortContextIn, ctx_out: PortContextOut | None) -> bool:
         if ctx_in.op is OpType.REMOVE or ctx_out is None:
             return True  # nothing to undo for a representor: always allow unplugging
-        raw_mac = ctx_in.lport_options.get(OPT_PF_MAC)
-        raw_vf = ctx_in.lport_options.get(OPT_VF_NUM)
+        raw_mac = ctx_in.lport_options.get(REPRESENTOR_PF_MAC)
+        raw_vf = ctx_in.lport_options.get(REPRESENTOR_VF_NUM)
         if not raw_mac or raw_vf is None or raw_vf == "":
-            ctx_out.reason = f"options {OPT_PF_MAC} and {OPT_VF_NUM} are required"
+            ctx_out.reason = f"options {REPRESENTOR_PF_MAC} and {REPRESENTOR_VF_NUM} are required"
             return False
         mac = parse_mac(raw_mac)
         if mac is None:
-            ctx_out.reason = f"{OPT_PF_MAC} {raw_mac!r} is not a MAC address"
+            ctx_out.reason = f"{REPRESENTOR_PF_MAC} {raw_mac!r} is not a MAC address"
             self._log.warning(("bad-mac", ctx_in.lport_name), "unparsable pf-mac",
                               lport=ctx_in.lport_name, pf_mac=raw_mac)
             return False
         if not raw_vf.isdigit() or int(raw_vf) > 0xFFFF:
-            ctx_out.reason = f"{OPT_VF_NUM} {raw_vf!r} is not a VF number"
+            ctx_out.reason = f"{REPRESENTOR_VF_NUM} {raw_vf!r} is not a VF number"
             self._log.warning(("bad-vf", ctx_in.lport_name), "unparsable vf-num",
                               lport=ctx_in.lport_name, vf_num=raw_vf)
             return False
