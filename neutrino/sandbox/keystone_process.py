@@ -15,8 +15,10 @@ so it is not on a command line) in one process: importing Keystone costs
 about 2 s of CPU, paid once here instead of four times. All four commands are
 idempotent in Keystone itself.
 
-``serve`` serves Keystone's WSGI application on loopback with cheroot: one
-process (SIGTERM stops it, no worker processes to orphan), a thread pool for
+``serve`` imports Keystone, waits for a line on stdin (the directory is set
+up: the caller runs ``manage`` meanwhile), then serves Keystone's WSGI
+application on loopback with cheroot; end-of-file instead means the caller
+gave up. Cheroot: one process (SIGTERM stops it, no worker processes to orphan), a thread pool for
 concurrent token validations, HTTP/1.1 keep-alive for keystonemiddleware.
 """
 from __future__ import annotations
@@ -51,6 +53,11 @@ def manage(config_dir: str, region: str, public_url: str) -> None:
 def serve(config_dir: str, port: int) -> None:
     from cheroot import wsgi
 
+    # The costly imports, which need neither the configuration nor the database.
+    import keystone.server.flask.application  # noqa: F401
+
+    if not sys.stdin.readline():
+        raise SystemExit("keystone serve: no go-ahead on stdin")
     os.environ["OS_KEYSTONE_CONFIG_DIR"] = config_dir
     # Keystone parses sys.argv with oslo.config when it loads: hide ours from it.
     sys.argv = sys.argv[:1]
