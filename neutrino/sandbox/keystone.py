@@ -12,8 +12,8 @@ with everything in one directory:
 - ``run/keystone.pid``: the server process, for the guardian.
 
 First start: ``keystone-manage`` creates the schema, the keys and the admin
-(bootstrap), then the server starts and the rest is created through the
-Keystone API: projects ``demo`` and ``service``, roles ``member``, ``reader``
+(bootstrap) while the server process imports Keystone; the server then loads
+the application, and the rest is created through the Keystone API: projects ``demo`` and ``service``, roles ``member``, ``reader``
 and ``service``, the user ``demo`` (member of ``demo``), Neutrino's service
 user ``neutrino`` (``service`` and ``admin`` on ``service``, as Neutron's own
 service user has), and the ``network`` service with its endpoints. A later
