@@ -18,8 +18,9 @@ idempotent in Keystone itself.
 ``serve`` imports Keystone, waits for a line on stdin (the directory is set
 up: the caller runs ``manage`` meanwhile), then serves Keystone's WSGI
 application on loopback with cheroot; end-of-file instead means the caller
-gave up. Cheroot: one process (SIGTERM stops it, no worker processes to orphan), a thread pool for
-concurrent token validations, HTTP/1.1 keep-alive for keystonemiddleware.
+gave up. Cheroot: one process (SIGTERM stops it, no worker processes to
+orphan), a thread pool for concurrent token validations, HTTP/1.1 keep-alive
+for keystonemiddleware.
 """
 from __future__ import annotations
 
