@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything Neutrino needs on Debian 12, as root: OVS/OVN and PostgreSQL
-# from Debian, a virtualenv in .venv with the package and its test extras.
+# from Debian, a virtualenv in .venv with the package and its test extras, and
+# Keystone in its own virtualenv .venv-keystone (see neutrino/sandbox/keystone.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +25,8 @@ echo "==> creating virtualenv .venv (with Debian's python3-openvswitch and its C
 .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
 echo "==> installing neutrino and its dependencies"
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
+echo "==> installing Keystone in .venv-keystone (its own pins, apart from Neutrino's)"
+[ -x .venv-keystone/bin/python ] || python3 -m venv .venv-keystone
+.venv-keystone/bin/pip install -q --disable-pip-version-check --upgrade pip
+.venv-keystone/bin/pip install -q --disable-pip-version-check -r scripts/keystone-requirements.txt
 echo "==> done: .venv/bin/neutrino"

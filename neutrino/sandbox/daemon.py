@@ -12,6 +12,7 @@ import glob
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,6 +84,25 @@ def pid_alive(pid: int) -> bool:
             return False
         return reaped == 0
     return True
+
+
+def start_guardian(base: Path, remove: bool) -> subprocess.Popen:
+    """Start the guardian of ``base`` (:mod:`neutrino.sandbox.guardian`): it stops the
+    daemons with a pidfile in a subdirectory of ``base`` once the returned process's
+    stdin closes, that is on :func:`release_guardian` or when this process dies.
+
+    Here rather than in the guardian module: ``python -m`` warns when the module it
+    runs was already imported by its package.
+    """
+    return subprocess.Popen([sys.executable, "-m", "neutrino.sandbox.guardian", str(base),
+                             "remove" if remove else "keep"], stdin=subprocess.PIPE)
+
+
+def release_guardian(guardian: subprocess.Popen) -> None:
+    """Close the guardian's pipe after a clean stop and wait for it to finish."""
+    if guardian.poll() is None:
+        guardian.stdin.close()  # type: ignore[union-attr]
+        guardian.wait(30)
 
 
 class Daemon:

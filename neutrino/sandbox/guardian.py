@@ -7,7 +7,8 @@ waits for end-of-file - the owner closed the pipe (clean stop) or died - and
 then terminates whatever daemons are still recorded in pidfiles under the
 sandbox directory, and removes the directory if the sandbox created it.
 
-Run as ``python -m neutrino.sandbox.guardian BASE_DIR {keep|remove}``.
+Run as ``python -m neutrino.sandbox.guardian BASE_DIR {keep|remove}``, through
+:func:`neutrino.sandbox.daemon.start_guardian`.
 """
 from __future__ import annotations
 

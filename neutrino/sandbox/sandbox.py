@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,7 +16,8 @@ from pathlib import Path
 from types import TracebackType
 
 from neutrino.sandbox.chassis import Chassis, ChassisConfig
-from neutrino.sandbox.daemon import Daemon, adopt_orphans, run_tool
+from neutrino.sandbox.daemon import (Daemon, adopt_orphans, release_guardian, run_tool,
+                                     start_guardian)
 from neutrino.sandbox.errors import SandboxError
 from neutrino.sandbox.ovsdb import Database
 from neutrino.sandbox.wait import wait_for
@@ -49,9 +48,7 @@ class Sandbox:
         self.base_dir = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="nt"))
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self._progress = progress
-        self._guardian = subprocess.Popen(
-            [sys.executable, "-m", "neutrino.sandbox.guardian", str(self.base_dir),
-             "remove" if self._owns_dir else "keep"], stdin=subprocess.PIPE)
+        self._guardian = start_guardian(self.base_dir, remove=self._owns_dir)
         self.nb: Database | None = None
         self.sb: Database | None = None
         self.northd: Daemon | None = None
@@ -251,9 +248,7 @@ class Sandbox:
         for db in (self.nb, self.sb):
             if db:
                 db.stop()
-        if self._guardian.poll() is None:
-            self._guardian.stdin.close()  # type: ignore[union-attr]
-            self._guardian.wait(30)
+        release_guardian(self._guardian)
         if self._owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
         if errors:

@@ -1,7 +1,6 @@
 """The sandbox runs real OVN: these tests talk to the daemons it starts."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,21 +11,7 @@ from neutrino.sandbox import Sandbox, SandboxError
 from neutrino.sandbox.daemon import pid_alive
 from neutrino.sandbox.pytest_plugin import SandboxFactory
 from neutrino.sandbox.wait import wait_for
-
-
-def processes_under(directory: Path) -> list[int]:
-    """Live processes whose command line mentions ``directory``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if str(directory).encode() in cmdline and pid_alive(int(entry)):
-            found.append(int(entry))
-    return found
+from tests.sandbox.processes import processes_under
 
 
 def plug_internal(chassis, port: str, iface_id: str) -> None:
