@@ -7,6 +7,7 @@ operator can change one value without writing a file.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -50,6 +51,13 @@ class Settings:
     ovsdb_timeout: float = 5.0
     #: Seconds between full reconciliations (status sync and drift repair).
     maintenance_interval: float = 60.0
+    #: Identity: ``keystone`` (every ``/v2.0`` request carries a Keystone token, checked by
+    #: keystonemiddleware) or ``noauth`` (no identity; for a loopback-only development API).
+    auth_strategy: str = "noauth"
+    #: keystonemiddleware's own options, as in Neutron's ``[keystone_authtoken]`` section.
+    keystone_authtoken: dict[str, Any] = field(default_factory=dict)
+    #: ``noauth`` is refused on an address other than loopback unless this is true.
+    allow_noauth_on_public_address: bool = False
     #: Webhook for port status events (``network-vif-plugged``/``-unplugged``); empty = off.
     notify_url: str = ""
 
@@ -73,7 +81,9 @@ class Settings:
         settings = cls()
         for name, value in values.items():
             default = getattr(settings, name)
-            if isinstance(default, list) and isinstance(value, str):
+            if isinstance(default, dict) and isinstance(value, str):
+                value = json.loads(value)  # a TOML table, handed to workers as JSON
+            elif isinstance(default, list) and isinstance(value, str):
                 value = _list(value)
             elif isinstance(default, bool):
                 value = str(value).lower() in ("1", "true", "yes", "on")
@@ -87,7 +97,13 @@ class Settings:
         env = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            env[f"NEUTRINO_{f.name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+            if isinstance(value, dict):
+                text = json.dumps(value)
+            elif isinstance(value, list):
+                text = ",".join(value)
+            else:
+                text = str(value)
+            env[f"NEUTRINO_{f.name.upper()}"] = text
         return env
 
 
