@@ -54,7 +54,7 @@ class Settings:
     notify_url: str = ""
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
         """File (``NEUTRINO_CONFIG`` or *path*), then ``NEUTRINO_<NAME>`` env, then *overrides*."""
         values: dict[str, Any] = {}
         path = path or os.environ.get("NEUTRINO_CONFIG")

@@ -25,12 +25,12 @@ from ovsdbapp.backend.ovs_idl import vlog
 
 from neutrino.agent.idl import OVS_COLUMNS, SB_COLUMNS, TrackedIdl, fetch_schema
 from neutrino.agent.local import LocalState
-from neutrino.log import RateLimitedLog, fmt
 from neutrino.agent.reconcile import PassContext, Reconciler
 from neutrino.agent.registry import ProviderRegistry
 from neutrino.agent.report import PlugOutcome, PlugOutcomes, SbReporter
 from neutrino.agent.southbound import SouthboundState
 from neutrino.agent.writer import Outcome, OvsWriter
+from neutrino.log import RateLimitedLog, fmt
 from neutrino.workqueue import DONE, WorkQueue, backoff
 
 LOG = logging.getLogger(__name__)

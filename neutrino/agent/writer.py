@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import ovs.db.idl
 
 from neutrino.agent.commands import Command, CreatePortCommand, RowGone
-from neutrino.log import fmt
 from neutrino.agent.provider import PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle
+from neutrino.log import fmt
 
 LOG = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from pydantic import create_model
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from neutrino.api import schemas
 from neutrino.api.listing import Batches, list_query, page_links, select_fields

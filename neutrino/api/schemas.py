@@ -145,7 +145,7 @@ class NetworkCreate(Body):
     availability_zone_hints: list[Name] = Field(None, max_length=0)
 
     @model_validator(mode="after")
-    def _one_segment_form(self) -> "NetworkCreate":
+    def _one_segment_form(self) -> NetworkCreate:
         if self.segments is not None and self.network_type is not None:
             raise ValueError("provider:* attributes and segments cannot be used together")
         if self.network_type is None and (self.physical_network or self.segmentation_id is not None):
@@ -203,7 +203,7 @@ class FixedIP(Body):
     ip_address: IP | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> "FixedIP":
+    def _something(self) -> FixedIP:
         if self.subnet_id is None and self.ip_address is None:
             raise ValueError("a fixed_ips entry needs subnet_id or ip_address")
         return self

@@ -89,7 +89,7 @@ class EventHub:
                             sub.queue.put_nowait(event)
                 try:
                     await asyncio.wait_for(rung.wait(), tick)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             if bell is not None:
@@ -123,7 +123,7 @@ async def wait_for_status(hub: EventHub, read: Callable[[], dict[str, Any]], por
                 break
             try:
                 event = await asyncio.wait_for(sub.queue.get(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if event["status"] == wanted:
                 port = await run_in_threadpool(read)
@@ -140,7 +140,7 @@ async def event_stream(hub: EventHub, match: Match, after: int | None) -> AsyncI
         while True:
             try:
                 event = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield b": keepalive\n\n"
                 continue
             yield (f"id: {event['id']}\nevent: {event['resource']}.status\n"

@@ -36,8 +36,14 @@ import httpx
 from neutrino.bench import report
 from neutrino.bench.client import Client, Phase, RawClient, Request, client_for, drive
 from neutrino.bench.report import Progress
-from neutrino.bench.server import (BenchDatabase, CpuMeter, PeakSampler, ServerProcess, database,
-                                   insert_ports)
+from neutrino.bench.server import (
+    BenchDatabase,
+    CpuMeter,
+    PeakSampler,
+    ServerProcess,
+    database,
+    insert_ports,
+)
 
 CREATE, SHOW, LIST, UPDATE, DELETE = "create", "show", "list", "update", "delete"
 OPERATIONS = (CREATE, SHOW, LIST, UPDATE, DELETE)

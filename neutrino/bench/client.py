@@ -36,7 +36,7 @@ class Phase:
 Request = Callable[[Any, Any], Awaitable[Any]]
 
 
-async def drive(client: "Client", concurrency: int, items: Sequence[Any],
+async def drive(client: Client, concurrency: int, items: Sequence[Any],
                 request: Request, progress: Progress | None = None) -> Phase:
     """Send one request per item from *concurrency* clients, each waiting for its answer.
 
@@ -172,7 +172,7 @@ class RawClient:
             writer.close()
         self._idle.clear()
 
-    async def __aenter__(self) -> "RawClient":
+    async def __aenter__(self) -> RawClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import sqlite3
 import sys
 import tempfile
@@ -320,7 +319,7 @@ def copy_ports(db: Any, template_id: str, count: int, progress: report.Progress)
             Port.id == template_id)).mappings().one())
         ip = dict(session.execute(select(IPAllocation.__table__).where(
             IPAllocation.port_id == template_id)).mappings().one())
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     done = 0
     while done < count:
         chunk = min(5000, count - done)

@@ -68,7 +68,7 @@ def convert(column: Any, attr: str, raw: str) -> Any:
             raise exc.InvalidInput(
                 error_message=f"'{raw}' is not an ISO 8601 timestamp for {attr}") from None
         if value.tzinfo is not None:  # stored as naive UTC
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value
     return raw
 

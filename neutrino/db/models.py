@@ -22,8 +22,8 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm.attributes import flag_modified
 
 
 def new_id() -> str:
@@ -31,10 +31,10 @@ def new_id() -> str:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
 
 
-def touch(row: "StandardAttrs") -> None:
+def touch(row: StandardAttrs) -> None:
     """Mark *row* changed so its flush bumps the revision even if no column moved
     (e.g. only its IP allocations changed)."""
     row.updated_at = utcnow()
@@ -72,10 +72,10 @@ class Network(StandardAttrs, Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     mtu: Mapped[int] = mapped_column(Integer, default=1500)
 
-    segments: Mapped[list["NetworkSegment"]] = relationship(
+    segments: Mapped[list[NetworkSegment]] = relationship(
         back_populates="network", order_by="NetworkSegment.segment_index",
         cascade="all, delete-orphan", lazy="joined")
-    subnets: Mapped[list["Subnet"]] = relationship(
+    subnets: Mapped[list[Subnet]] = relationship(
         back_populates="network", lazy="joined", order_by="Subnet.created_at")
 
 
@@ -141,7 +141,7 @@ class Port(StandardAttrs, Base):
     bound_segment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     bound_driver: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
-    fixed_ips: Mapped[list["IPAllocation"]] = relationship(
+    fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address")
 
 

@@ -25,9 +25,16 @@ from ovsdbapp import exceptions as ovsdbapp_exceptions
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from neutrino.config import Settings
-from neutrino.drivers.api import (VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle,
-                                  MechanismDriver, NetworkContext, PortContext, StatusUpdate,
-                                  SubnetContext)
+from neutrino.drivers.api import (
+    VIF_TYPE_BINDING_FAILED,
+    VIF_TYPE_UNBOUND,
+    CoreHandle,
+    MechanismDriver,
+    NetworkContext,
+    PortContext,
+    StatusUpdate,
+    SubnetContext,
+)
 from neutrino.drivers.status import BUILD
 from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory

@@ -18,8 +18,13 @@ from neutrino.core.binding import Outcome
 from neutrino.core.plugin import Plugin
 from neutrino.db.models import Port
 from neutrino.drivers.api import PortContext
-from neutrino.drivers.status import (BINDING, BINDING_FAILED_PREFIX, NO_DRIVER_COULD_BIND,
-                                     NO_HOST, bound)
+from neutrino.drivers.status import (
+    BINDING,
+    BINDING_FAILED_PREFIX,
+    NO_DRIVER_COULD_BIND,
+    NO_HOST,
+    bound,
+)
 from tests.drivers import RECORDER, GatedDriver, RecordingDriver
 
 STAGED = f"{__name__}:StagedDriver"

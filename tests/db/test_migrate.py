@@ -11,7 +11,6 @@ from neutrino.db import migrate
 from neutrino.db.models import Base
 from neutrino.db.session import Database
 
-
 HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from neutrino.log import RateLimitedLog
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
+from neutrino.log import RateLimitedLog
 from neutrino.plugproto import REPRESENTOR_PF_MAC, REPRESENTOR_VF_NUM
 
 LOG = logging.getLogger(__name__)
