@@ -62,7 +62,7 @@ class Settings:
             with open(path, "rb") as f:
                 values.update(tomllib.load(f))
         types = {f.name: f for f in dataclasses.fields(cls)}
-        for name, f in types.items():
+        for name in types:
             env = os.environ.get(f"NEUTRINO_{name.upper()}")
             if env is not None:
                 values[name] = env
@@ -87,7 +87,8 @@ class Settings:
         env = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            env[f"NEUTRINO_{f.name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+            text = ",".join(value) if isinstance(value, list) else str(value)
+            env[f"NEUTRINO_{f.name.upper()}"] = text
         return env
 
 

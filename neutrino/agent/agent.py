@@ -226,7 +226,7 @@ class Agent:
 
     def _reconcile(self, settings: dict[str, str], now: float) -> None:
         if (self.reconciler is None or self.sb is None or self.ovs_idl is None
-                or not self.ovs_idl._session.is_connected()):  # noqa: SLF001
+                or not self.ovs_idl._session.is_connected()):  # noqa: SLF001 - Idl's is private
             return
         bridge = self.local.bridge(settings.get("ovn-bridge", "br-int"))
         chassis = self.sb.chassis()
@@ -275,7 +275,7 @@ class Agent:
         if self.sb is None or self.sb_idl is None or self.reconciler is None:
             return
         row = self.sb.chassis_private()
-        if row is None or not self.sb_idl._session.is_connected():  # noqa: SLF001
+        if row is None or not self.sb_idl._session.is_connected():  # noqa: SLF001 - as above
             return
         providers = {h.type: h.caller.health() for h in self.registry.handles()}
         desired = self.reporter.desired(self.reconciler.problems, providers, self.outcomes,
@@ -308,7 +308,7 @@ class Agent:
         self.writer.abandon()
         if self.sb is not None and self.sb_idl is not None:
             row = self.sb.chassis_private()
-            if row is not None and self.sb_idl._session.is_connected():  # noqa: SLF001
+            if row is not None and self.sb_idl._session.is_connected():  # noqa: SLF001 - as above
                 self.reporter.withdraw(self.sb_idl, row)
         self.registry.teardown_all()
         for idl in (self.ovs_idl, self.sb_idl):

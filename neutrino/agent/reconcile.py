@@ -199,7 +199,7 @@ class Reconciler:
 
             results = handle.caller.call_batch("prepare", [(a.ctx_in, a.ctx_out) for a in items],
                                                on_late=late)
-            for ask, result in zip(items, results):
+            for ask, result in zip(items, results, strict=True):
                 ask.result = result
 
     # -- phase 3: decide -------------------------------------------------------------

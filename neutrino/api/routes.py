@@ -191,7 +191,8 @@ def wait_params(params: Any) -> tuple[str, float]:
     except ValueError:
         timeout = -1.0
     if not 0 <= timeout <= MAX_WAIT:
-        raise exc.InvalidInput(error_message=f"timeout must be a number of seconds in 0..{MAX_WAIT:g}")
+        raise exc.InvalidInput(
+            error_message=f"timeout must be a number of seconds in 0..{MAX_WAIT:g}")
     return wanted, timeout
 
 
@@ -215,7 +216,8 @@ def build_router(plugin: Plugin, hub: EventHub, router: APIRouter | None = None)
                  port_attrs, hub)
 
     @router.get("/v2.0/events", tags=["events"])
-    async def events(request: Request, last_event_id: str | None = Header(None)) -> StreamingResponse:
+    async def events(request: Request,
+                     last_event_id: str | None = Header(None)) -> StreamingResponse:
         """Server-Sent Events of status changes (Neutrino extension)."""
         after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
         stream = event_stream(hub, event_filter(request.query_params), after)

@@ -148,7 +148,8 @@ class NetworkCreate(Body):
     def _one_segment_form(self) -> NetworkCreate:
         if self.segments is not None and self.network_type is not None:
             raise ValueError("provider:* attributes and segments cannot be used together")
-        if self.network_type is None and (self.physical_network or self.segmentation_id is not None):
+        if self.network_type is None and (self.physical_network
+                                          or self.segmentation_id is not None):
             raise ValueError("provider:network_type is required with other provider:* attributes")
         return self
 

@@ -117,10 +117,10 @@ class RawClient:
     async def get(self, path: str, params: dict[str, str] | None = None) -> RawResponse:
         return await self.request("GET", path, params=params)
 
-    async def post(self, path: str, json: Any = None) -> RawResponse:  # noqa: A002 - httpx's name
+    async def post(self, path: str, json: Any = None) -> RawResponse:  # httpx's name
         return await self.request("POST", path, body=json)
 
-    async def put(self, path: str, json: Any = None) -> RawResponse:  # noqa: A002
+    async def put(self, path: str, json: Any = None) -> RawResponse:
         return await self.request("PUT", path, body=json)
 
     async def delete(self, path: str) -> RawResponse:

@@ -212,7 +212,7 @@ class CpuMeter:
     def per_request(self, requests: int) -> dict[str, float]:
         names = ("server", "database", "client")
         return {name: round((end - start) * 1000 / max(requests, 1), 3)
-                for name, start, end in zip(names, self._start, self._end)}
+                for name, start, end in zip(names, self._start, self._end, strict=True)}
 
 
 class PeakSampler:
@@ -284,8 +284,9 @@ def insert_ports(url: str, network_id: str, subnet_id: str, start: int, count: i
                     "device_owner": "", "host": "", "vnic_type": "normal", "profile": {},
                     "vif_type": "unbound", "vif_details": {}, "bound_segment_id": None,
                     "bound_driver": None})
+                address = f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"
                 ips.append({"subnet_id": subnet_id, "port_id": port_id, "network_id": network_id,
-                            "ip_address": f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"})
+                            "ip_address": address})
             with db.write() as session:
                 session.execute(insert(Port.__table__), ports)
                 session.execute(insert(IPAllocation.__table__), ips)

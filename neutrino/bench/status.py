@@ -111,7 +111,7 @@ class NbMonitor:
         if event == ovs.db.idl.ROW_DELETE:
             return
         now = time.monotonic()
-        table = row._table.name  # noqa: SLF001
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         with self._lock:
             if table == "Logical_Switch_Port":
                 if row.up == [True] and row.name not in self.up_at:

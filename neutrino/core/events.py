@@ -118,7 +118,7 @@ class Pruner:
         while not self._stop.wait(PRUNE_INTERVAL):
             try:
                 prune(self.db)
-            except Exception:  # noqa: BLE001 - retried next interval
+            except Exception:  # retried next interval
                 LOG.warning("pruning status events failed", exc_info=True)
 
 

@@ -9,6 +9,7 @@ database's primary key on ``(subnet_id, ip_address)`` settles races.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ def validate_gateway(net: IPNetwork, gateway: str) -> None:
     addr = ipaddress.ip_address(gateway)
     if addr.version != net.version or addr not in net:
         raise _bad(f"Gateway IP {gateway} is not in subnet {net}")
-    if net.version == 4 and net.prefixlen < 31 and addr in (net.network_address, net.broadcast_address):
+    if (net.version == 4 and net.prefixlen < 31
+            and addr in (net.network_address, net.broadcast_address)):
         raise _bad(f"Gateway IP {gateway} conflicts with the network or broadcast address of {net}")
 
 
@@ -86,7 +88,7 @@ def validate_pools(net: IPNetwork, gateway: str | None, pools: list[dict[str, st
             raise exc.OutOfBoundsAllocationPool(pool=text, subnet_cidr=net)
         spans.append((int(start), int(end), text))
     spans.sort()
-    for (_, prev_end, prev), (start, _, cur) in zip(spans, spans[1:]):
+    for (_, prev_end, prev), (start, _, cur) in itertools.pairwise(spans):
         if start <= prev_end:
             raise exc.OverlappingAllocationPools(pool_1=prev, pool_2=cur, subnet_cidr=net)
     if gateway is not None:
@@ -112,7 +114,8 @@ def free_candidates(pools: list[dict[str, Any]], taken: Iterable[str], want: int
     found: list[int] = []
     version = ipaddress.ip_address(pools[0]["start"]).version if pools else 4
     for pool in pools:
-        start, end = int(ipaddress.ip_address(pool["start"])), int(ipaddress.ip_address(pool["end"]))
+        start = int(ipaddress.ip_address(pool["start"]))
+        end = int(ipaddress.ip_address(pool["end"]))
         value = start
         while value <= end and len(found) < want:
             if value not in used:

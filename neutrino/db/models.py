@@ -57,7 +57,7 @@ class StandardAttrs:
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+    def __mapper_args__(cls) -> dict[str, Any]:
         # Every flush of a changed row bumps revision_number and checks that
         # nobody else changed the row meanwhile (optimistic locking).
         return {"version_id_col": cls.revision_number}

@@ -157,7 +157,7 @@ class PortContext:
         self.failure_reasons.append(reason)
 
 
-class MechanismDriver(abc.ABC):
+class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook is optional
     """Base class of mechanism drivers.  Every hook is optional."""
 
     #: Name shown in ``binding:vif_details``/logs; set by the manager.

@@ -166,7 +166,7 @@ class ChassisDirectory:
         pass
 
     def row_changed(self, event: str, row: Any, old: Any) -> None:
-        table = row._table.name
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         if table == "SB_Global":
             self._global_nb_cfg = row.nb_cfg
         elif table in ("Chassis", "Chassis_Private"):

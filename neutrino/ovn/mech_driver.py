@@ -129,7 +129,8 @@ class OVNMechanismDriver(MechanismDriver):
         """Each plug agent's outcomes by provider, as its chassis last reported them in SB."""
         outcomes = CounterMetricFamily(
             "neutrino_plug_outcomes", "Ports plug agents plugged, failed to plug or unplugged "
-            "since each started, by chassis and provider", labels=["chassis", "provider", "outcome"])
+            "since each started, by chassis and provider",
+            labels=["chassis", "provider", "outcome"])
         for chassis in self.directory.all() if self.directory else []:
             agent = chassis.plug_agent
             for provider, counts in (agent.plug_outcomes if agent else {}).items():
@@ -161,7 +162,7 @@ class OVNMechanismDriver(MechanismDriver):
                 return
             except ovsdbapp_exceptions.TimeoutException as e:
                 error = e
-            except Exception as e:  # noqa: BLE001 - postcommit must not undo the API write
+            except Exception as e:  # postcommit must not undo the API write
                 LOG.exception("%s: NB transaction failed; left to drift repair", what)
                 error = e
                 reason = f"OVN northbound write failed: {e}"[:255]
@@ -172,7 +173,7 @@ class OVNMechanismDriver(MechanismDriver):
         if on_failure is not None:
             try:
                 on_failure.report([(on_failure.resource_id, BUILD, reason)])
-            except Exception:  # noqa: BLE001
+            except Exception:
                 LOG.exception("could not report %s as BUILD", what)
 
     def _switch(self, network: NetworkContext) -> commands.EnsureSwitch:

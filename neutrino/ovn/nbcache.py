@@ -23,7 +23,8 @@ def _keep_uuid(value: Any, base_type: Any) -> Any:
 
 def _column(row: Any, name: str) -> Any:
     """A committed column value; references stay UUIDs (no row lookups)."""
-    datum = row._data.get(name) if row._data is not None else None
+    # Only an ovs Row's _data holds the committed datum (getattr would resolve references).
+    datum = row._data.get(name) if row._data is not None else None  # noqa: SLF001 - see above
     if datum is None:
         return getattr(row, name)
     return datum.to_python(_keep_uuid)
@@ -106,7 +107,7 @@ class NbCache:
 
     def row_changed(self, event: str, row: Any) -> tuple[Any, Any]:
         """Apply one IDL change; the row's copies before and after (None: not owned/absent)."""
-        table = row._table.name
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         kind = self.TABLES.get(table)
         if kind is None:
             return None, None

@@ -261,7 +261,7 @@ class StatusWorker:
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_interval
                     self._heartbeat()
-            except Exception:  # noqa: BLE001 - the worker must survive SQL/NB trouble
+            except Exception:  # the worker must survive SQL/NB trouble
                 self.stats["failures"] += 1
                 LOG.exception("status worker pass failed; full sync again in %.1fs",
                               self.RETRY_DELAY)

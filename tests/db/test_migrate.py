@@ -27,7 +27,7 @@ def test_upgrade_creates_every_model_table_and_is_idempotent(db_url: str) -> Non
         db.dispose()
 
 
-def test_db_upgrade_command_on_empty_database(tmp_path) -> None:  # noqa: ANN001
+def test_db_upgrade_command_on_empty_database(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     for _ in range(2):  # the second run must change nothing and succeed
         out = subprocess.run([sys.executable, "-m", "neutrino.cli", "db", "upgrade",

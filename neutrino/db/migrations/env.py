@@ -1,5 +1,6 @@
 """Alembic environment: runs migrations on the connection Neutrino passes in."""
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from neutrino.db.models import Base
 
@@ -18,7 +19,7 @@ def run() -> None:
         _migrate(connection)
 
 
-def _migrate(connection) -> None:  # noqa: ANN001
+def _migrate(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():

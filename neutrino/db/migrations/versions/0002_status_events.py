@@ -26,7 +26,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('status_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_status_events_resource_id'), ['resource_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_status_events_resource_id'), ['resource_id'],
+                              unique=False)
 
 
 
