@@ -18,6 +18,7 @@ import os
 import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ovs.poller
@@ -214,12 +215,12 @@ class Agent:
                          ovs_loaded=ovs_loaded, sb_loaded=sb_loaded))
             self._full_pass = True
 
-    def _loaded(self, key: str, idl: TrackedIdl, rebuild: object) -> bool:
+    def _loaded(self, key: str, idl: TrackedIdl, rebuild: Callable[[], object]) -> bool:
         if not idl.loaded():
             return False
         seqno = idl.connection_seqno
         if self._loaded_seqno.get(key) != seqno:
-            rebuild()  # type: ignore[operator]
+            rebuild()
             self._loaded_seqno[key] = seqno
             self._full_pass = True
         return True

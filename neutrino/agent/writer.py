@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import ovs.db.idl
 
@@ -25,7 +26,7 @@ from neutrino.log import fmt
 
 LOG = logging.getLogger(__name__)
 
-Txn = ovs.db.idl.Transaction
+Txn: TypeAlias = ovs.db.idl.Transaction
 
 
 @dataclass

@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.memory import tune_malloc
@@ -110,7 +110,7 @@ class BodySizeLimit:
                 break
         replayed = False
 
-        async def replay() -> dict[str, Any]:
+        async def replay() -> Message:
             nonlocal replayed
             if replayed:
                 return await receive()
@@ -162,7 +162,7 @@ class MeasureLatency:
         started = time.perf_counter()
         status = 500
 
-        async def send_and_note(message: dict[str, Any]) -> None:
+        async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

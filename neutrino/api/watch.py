@@ -69,6 +69,8 @@ class EventHub:
         self._subs.discard(sub)
 
     async def _tail(self) -> None:
+        feed = self._feed
+        assert feed is not None, "subscribe opens the feed before it starts the tail"
         loop = asyncio.get_running_loop()
         rung = asyncio.Event()
         bell = self.doorbell.listen()
@@ -82,7 +84,7 @@ class EventHub:
             while self._subs:
                 tick = RUNG_TICK if loop.time() >= rung_from else TICK
                 rung.clear()
-                events = await anyio.to_thread.run_sync(self._feed.poll, limiter=self._reader)
+                events = await anyio.to_thread.run_sync(feed.poll, limiter=self._reader)
                 for event in events:
                     for sub in list(self._subs):
                         if sub.match(event):

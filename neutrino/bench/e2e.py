@@ -220,8 +220,12 @@ def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
         [sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes,
          "--providers", "dummy", "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)]
     for name in sandbox.chassis:
-        wait_for(lambda n=name: "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
-            "get", "Chassis_Private", n, "external_ids"), 60, f"plug agent of {name}")
+
+        def beating(n: str = name) -> bool:
+            return "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
+                "get", "Chassis_Private", n, "external_ids")
+
+        wait_for(beating, 60, f"plug agent of {name}")
     return agents
 
 
@@ -351,8 +355,9 @@ class BaselinePorts:
     def __init__(self, nb: Any, networks: int) -> None:
         #: The geneve networks of the Neutrino run, with the MTU the core gives them.
         mtu = Settings().global_physnet_mtu - GENEVE_OVERHEAD
-        self.networks = [{"id": f"bench-{k}", "name": f"bench-{k}", "revision_number": 1,
-                          "mtu": mtu} for k in range(networks)]
+        self.networks: list[dict[str, Any]] = [
+            {"id": f"bench-{k}", "name": f"bench-{k}", "revision_number": 1, "mtu": mtu}
+            for k in range(networks)]
         self.dhcp_uuids = []
         with nb.transaction(check_error=True) as txn:
             for network in self.networks:
@@ -464,8 +469,11 @@ def run(args: argparse.Namespace) -> int:
     for round_ in range(args.rounds):
         if args.rounds > 1:
             progress.note(f"round {round_ + 1} of {args.rounds}")
-        measures = [lambda: ours.add(measure_neutrino(args, progress)),
-                    lambda r=round_: base.add(measure_baseline(args, progress, r))]
+        def baseline(r: int = round_) -> None:
+            base.add(measure_baseline(args, progress, r))
+
+        measures: list[Callable[[], None]] = [
+            lambda: ours.add(measure_neutrino(args, progress)), baseline]
         for measure in measures if round_ % 2 == 0 else reversed(measures):
             measure()
     o, b = ours.summary(), base.summary()

@@ -174,10 +174,12 @@ def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> R
         plugged = watch_plugged(chassis.ovs_remote)
         controller_pid = chassis.daemons["controller"].pid()
         assert controller_pid is not None
+        assert sb.northd is not None  # start_central started it
         pids = {"ovn-controller": controller_pid, "ovn-northd": sb.northd.pid()}
         if agent is not None:
             pids["agent"] = agent.pid
-        cpu_before = {k: report.tree_cpu_seconds(p) for k, p in pids.items() if p}
+        running = {k: p for k, p in pids.items() if p}
+        cpu_before = {k: report.tree_cpu_seconds(p) for k, p in running.items()}
         try:
             # Short names: the dummy provider cuts names to 15 bytes, and OVN's C code
             # stalls on names that collide after the cut.
@@ -205,7 +207,7 @@ def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> R
             result = Result(name, args.ports, last_up - start,
                             [watcher.at[n] - created[n] for n in names])
             result.plug_latencies = [plugged.at[n] - created[n] for n in names]
-            result.busy_cpu = {k: round(report.tree_cpu_seconds(pids[k]) - v, 2)
+            result.busy_cpu = {k: round(report.tree_cpu_seconds(running[k]) - v, 2)
                                for k, v in cpu_before.items()}
             progress.done(f"{result.per_second:.0f} ports/s, p50 {result.pct(50):.0f} ms")
             progress.note(f"{name}: settling {args.settle:.0f}s, then measuring idle CPU "

@@ -286,7 +286,9 @@ def prepare_sync(workdir: Path, sb: Sandbox, count: int,
     plugin = Plugin(settings, db)
     try:
         driver = next(d for d in plugin.mech.drivers if isinstance(d, OVNMechanismDriver))
-        wait_for(lambda: driver.nb.ready and driver.directory.synced, 60, "OVN connections")
+        nb, directory = driver.nb, driver.directory
+        assert nb is not None and directory is not None  # Plugin() initialized the driver
+        wait_for(lambda: nb.ready and directory.synced, 60, "OVN connections")
         net = plugin.create_network({"name": "sync"})
         plugin.create_subnet({"network_id": net["id"], "cidr": CIDR, "ip_version": 4})
         template = plugin.create_port({"network_id": net["id"], "device_id": "vm-0",
@@ -297,7 +299,7 @@ def prepare_sync(workdir: Path, sb: Sandbox, count: int,
         copy_ports(db, template["id"], count - 1, progress)
         progress.done()
         progress.start(f"sync: write {count} LSPs with the OVN driver's drift repair")
-        repair = DriftRepair(driver.nb, NbCache(), BackendHandle(plugin), driver.directory)
+        repair = DriftRepair(nb, NbCache(), BackendHandle(plugin), directory)
         done = repair.run()
         progress.done(", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "nothing")
     finally:
@@ -367,13 +369,15 @@ def start_measured(server: ServerProcess, monitor: NbMonitor, count: Callable[[]
     before = set(monitor.workers())
     started = time.monotonic()
     server.launch()
+    process = server.process
+    assert process is not None  # launch() started it
     marks: dict[str, float] = {}
     cpu = 0.0
     progress.start(label, total)
     deadline = started + timeout
     while len(marks) < 3:
         now = time.monotonic()
-        if server.process.poll() is not None:
+        if process.poll() is not None:
             raise ServerError("neutrino server exited:\n" + server.log_tail())
         if now > deadline:
             raise TimeoutError(f"{label}: not done after {timeout:.0f}s ({marks})")
@@ -430,12 +434,12 @@ def measure_sync(args: argparse.Namespace, progress: report.Progress) -> dict[st
         try:
             wait_for(lambda: monitor.idl.state == monitor.idl.IDL_S_MONITORING, 60,
                      "NB monitor")
-            changed = start_measured(
+            changed: dict[str, Any] = start_measured(
                 server, monitor, count_status(conn, "DOWN", NOT_PRESENT), count,
                 args.timeout, f"sync: server start, {count} statuses to change", progress)
             changed["api"] = api_statuses(server.url)
             server.stop()
-            unchanged = start_measured(
+            unchanged: dict[str, Any] = start_measured(
                 server, monitor, count_status(conn, "DOWN", NOT_PRESENT), count,
                 args.timeout, f"sync: server start, {count} statuses already right (baseline)",
                 progress)

@@ -63,18 +63,18 @@ def convert(column: Any, attr: str, raw: str) -> Any:
         return value
     if isinstance(column.type, DateTime):
         try:
-            value = dt.datetime.fromisoformat(raw)
+            moment = dt.datetime.fromisoformat(raw)
         except ValueError:
             raise exc.InvalidInput(
                 error_message=f"'{raw}' is not an ISO 8601 timestamp for {attr}") from None
-        if value.tzinfo is not None:  # stored as naive UTC
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
+        if moment.tzinfo is not None:  # stored as naive UTC
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment
     return raw
 
 
 def where_clauses(columns: dict[str, Any], filters: dict[str, list[str]]) -> list[ColumnElement]:
-    clauses = []
+    clauses: list[ColumnElement] = []
     for attr, values in filters.items():
         column = columns.get(attr)
         if column is None:

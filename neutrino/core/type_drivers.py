@@ -9,8 +9,8 @@ retries (``retry_on_conflict``).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,8 +82,10 @@ class TypeDriver:
 
     def _pick_free(self, session: Session, prefix: str, ranges: list[tuple[int, int]],
                    make: Callable[[int], dict[str, Any]]) -> dict[str, Any] | None:
-        keys = session.scalars(select(NetworkSegment.allocation_key)
-                               .where(NetworkSegment.allocation_key.like(prefix + "%")))
+        # LIKE matches no NULL key.
+        keys = cast(Iterable[str], session.scalars(
+            select(NetworkSegment.allocation_key)
+            .where(NetworkSegment.allocation_key.like(prefix + "%"))))
         taken = {int(k.rsplit(":", 1)[1]) for k in keys}
         taken |= {int(k.rsplit(":", 1)[1]) for k in session.info.get(RESERVED_KEYS, ())
                   if k.startswith(prefix)}
@@ -174,9 +176,11 @@ class VlanTypeDriver(TypeDriver):
 
     def allocate_tenant_segment(self, session: Session) -> dict[str, Any] | None:
         for physnet, ranges in self.ranges.items():
-            segment = {"network_type": "vlan", "physical_network": physnet}
-            found = self._pick_free(session, f"vlan:{physnet}:", ranges,
-                                    lambda vid, segment=segment: dict(segment, segmentation_id=vid))
+            def make(vid: int, physnet: str = physnet) -> dict[str, Any]:
+                return {"network_type": "vlan", "physical_network": physnet,
+                        "segmentation_id": vid}
+
+            found = self._pick_free(session, f"vlan:{physnet}:", ranges, make)
             if found:
                 return found
         return None

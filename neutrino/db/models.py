@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
@@ -43,6 +44,11 @@ def touch(row: StandardAttrs) -> None:
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (SQLAlchemy types it as any FromClause),
+        # which the Core insert()/update()/delete() of the hot paths take.
+        __table__: ClassVar[Table]
 
 
 class StandardAttrs:

@@ -210,8 +210,8 @@ class ChassisDirectory:
         if chassis is None:
             return None
         private = next(idlutils.rows_by_value(self._idl, "Chassis_Private", "name", name), None)
-        other = dict(chassis.other_config)
-        ext = dict(chassis.external_ids)
+        other: dict[str, str] = dict(chassis.other_config)
+        ext: dict[str, str] = dict(chassis.external_ids)
 
         def config(key: str) -> str:
             # OVN >= 20.06 reports in other_config; older ones in external_ids.
@@ -274,7 +274,7 @@ class ChassisDirectory:
         with self._lock:
             info = self._chassis.get(name)
             agent = info.plug_agent if info else None
-            if agent is None or agent.heartbeat is None or \
+            if info is None or agent is None or agent.heartbeat is None or \
                     not self._alive(info.nb_cfg, self._progress.get(name)):
                 return False
         return time.time() - agent.heartbeat < max(self.down_time, 3 * agent.interval)

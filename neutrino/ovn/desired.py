@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +103,7 @@ def network_segments(network: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def switch_spec(network: Mapping[str, Any],
-                segments: list[Mapping[str, Any]] | None = None) -> SwitchSpec:
+                segments: Sequence[Mapping[str, Any]] | None = None) -> SwitchSpec:
     """Logical_Switch of a network, with one localnet port per flat/vlan segment."""
     net_id = network["id"]
     revision = revision_of(network)

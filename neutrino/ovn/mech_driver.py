@@ -144,7 +144,9 @@ class OVNMechanismDriver(MechanismDriver):
 
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         physnet = segment.get("physical_network")
-        return bool(physnet) and self.directory is not None and self.directory.maps_physnet(physnet)
+        if not physnet or self.directory is None:
+            return False
+        return self.directory.maps_physnet(physnet)
 
     # -- writing NB -------------------------------------------------------------------
     def _apply(self, what: str, cmds: list[Any], on_failure: Unwritten | None = None) -> None:
@@ -236,6 +238,7 @@ class OVNMechanismDriver(MechanismDriver):
         return decision.vif_type if decision.bound else VIF_TYPE_BINDING_FAILED
 
     def _write_port(self, context: PortContext, port: dict[str, Any]) -> None:
+        assert self.nb is not None and self.directory is not None  # set by initialize()
         dpu = None
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)

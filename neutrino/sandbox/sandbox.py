@@ -252,7 +252,8 @@ class Sandbox:
             if db:
                 db.stop()
         if self._guardian.poll() is None:
-            self._guardian.stdin.close()  # type: ignore[union-attr]
+            assert self._guardian.stdin is not None  # opened with stdin=PIPE
+            self._guardian.stdin.close()
             self._guardian.wait(30)
         if self._owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)

@@ -86,7 +86,7 @@ def classify(netdev: str, switch_id: str, port_name: str) -> EswitchPort | None:
 
 def read_sysfs_ports(net_dir: Path) -> list[EswitchPort]:
     """All eswitch ports under ``<sysfs>/class/net``; other netdevs are skipped."""
-    ports = []
+    ports: list[EswitchPort] = []
     try:
         names = sorted(os.listdir(net_dir))
     except OSError:

@@ -12,7 +12,9 @@ def run() -> None:
     if connection is None:
         from sqlalchemy import create_engine
 
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        assert url is not None, "alembic needs a connection or sqlalchemy.url"
+        engine = create_engine(url)
         with engine.begin() as connection:
             _migrate(connection)
     else:
