@@ -20,7 +20,7 @@ class Webhook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 hook.attempts += 1
                 if hook.attempts <= fail_first:
@@ -54,10 +54,11 @@ def webhook() -> Webhook:
     hook.server.shutdown()
 
 
-def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhook) -> None:  # noqa: ANN001
+def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhook) -> None:
     plugin: Plugin = make_plugin(notify_url=webhook.url)
     net = plugin.create_network({"name": "n"})
-    ports = [plugin.create_port({"network_id": net["id"], "device_id": f"vm-{i}"}) for i in range(5)]
+    ports = [plugin.create_port({"network_id": net["id"], "device_id": f"vm-{i}"})
+             for i in range(5)]
     started = time.monotonic()
     changed = plugin.set_port_statuses([(p["id"], "ACTIVE", None) for p in ports])
     assert time.monotonic() - started < 1  # the webhook's failures never block the caller
