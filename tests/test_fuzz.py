@@ -17,9 +17,9 @@ from typing import Any
 import hypothesis.strategies as st
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from neutrino.api.app import create_app
 from neutrino.core import exceptions as exc

@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from pydantic import create_model
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from neutrino.api import schemas
 from neutrino.api.listing import Batches, list_query, page_links, select_fields
@@ -148,7 +148,7 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
         return response
 
     @router.post(f"/v2.0/{collection}", name=f"create_{name}", tags=[collection], status_code=201)
-    def create_item(body: create_body) -> JSONResponse:  # type: ignore[valid-type]
+    def create_item(body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
         attrs = translate(getattr(body, name).attrs())
         return json({name: create(attrs)}, 201)
 
@@ -163,7 +163,7 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
         return json({name: select_fields(item, params.getlist("fields"))})
 
     @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
-    def update_item(item_id: str, body: update_body,  # type: ignore[valid-type]
+    def update_item(item_id: str, body: update_body,  # type: ignore[valid-type]  # a run-time model
                     if_match: str | None = Header(None)) -> JSONResponse:
         attrs = translate(getattr(body, name).attrs())
         return json({name: update(item_id, attrs, if_match_revision(if_match))})
@@ -177,8 +177,8 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
 
 def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Wrapper]:
     """The wrapper body ``{"<name>": {...}}`` Neutron requests use."""
-    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Wrapper,
-                        **{name: (model, ...)})
+    fields: dict[str, Any] = {name: (model, ...)}
+    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Wrapper, **fields)
 
 
 def wait_params(params: Any) -> tuple[str, float]:
@@ -191,7 +191,8 @@ def wait_params(params: Any) -> tuple[str, float]:
     except ValueError:
         timeout = -1.0
     if not 0 <= timeout <= MAX_WAIT:
-        raise exc.InvalidInput(error_message=f"timeout must be a number of seconds in 0..{MAX_WAIT:g}")
+        raise exc.InvalidInput(
+            error_message=f"timeout must be a number of seconds in 0..{MAX_WAIT:g}")
     return wanted, timeout
 
 
@@ -215,7 +216,8 @@ def build_router(plugin: Plugin, hub: EventHub, router: APIRouter | None = None)
                  port_attrs, hub)
 
     @router.get("/v2.0/events", tags=["events"])
-    async def events(request: Request, last_event_id: str | None = Header(None)) -> StreamingResponse:
+    async def events(request: Request,
+                     last_event_id: str | None = Header(None)) -> StreamingResponse:
         """Server-Sent Events of status changes (Neutrino extension)."""
         after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
         stream = event_stream(hub, event_filter(request.query_params), after)
