@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from neutrino.api import errors
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
+from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
 from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.metrics import API_LATENCY, exposition
@@ -59,6 +60,16 @@ EXTENSIONS = [
         "project-id",
         "project_id field enabled",
         "Extension that indicates that project_id field is enabled.",
+    ),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute: subnet, network, port",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    (
+        "tag-creation",
+        "Tag support for resource creation",
+        "Enables to set tags on resources at creation time.",
     ),
     (
         "neutrino-status-reason",
@@ -184,6 +195,7 @@ def create_app(plugin: Plugin) -> FastAPI:
     # Routes go on the app's own router: an included router is matched twice per
     # request (the inclusion, then its routes), which cost 8% of a port create.
     build_router(plugin, EventHub(plugin.db, plugin.doorbell), app.router)
+    add_tag_routes(app.router, plugin)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)
     app.state.plugin = plugin

@@ -13,8 +13,9 @@ from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import network_or_404
 from neutrino.core.query import ListQuery, sorted_page, where_clauses
-from neutrino.core.resources import subnet_dict
+from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
+from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
 from neutrino.db.models import IPAllocation, Subnet, touch
 from neutrino.db.session import Database
@@ -31,8 +32,10 @@ def _columns() -> dict[str, Any]:
             "ipv6_address_mode": c.ipv6_address_mode}
 
 
+#: Subnets carry tags.
+TAGGED = Tagged(Subnet, lambda subnet_id: exc.SubnetNotFound(subnet_id=subnet_id))
 #: Filterable attributes of a subnet listing.
-COLUMNS = _columns()
+COLUMNS = {**_columns(), **TAGGED.filters()}
 
 
 def subnet_or_404(session: Session, subnet_id: str) -> Subnet:
@@ -71,6 +74,7 @@ class Subnets:
                                  undo=self.delete).current
 
     def _create(self, session: Session, attrs: dict[str, Any]) -> SubnetContext:
+        tags = attrs.pop("tags", [])
         net = network_or_404(session, attrs["network_id"])
         if attrs.get("project_id") and net.project_id and \
                 attrs["project_id"] != net.project_id and not net.shared:
@@ -91,22 +95,24 @@ class Subnets:
         sub = Subnet(**attrs)
         session.add(sub)
         session.flush()
+        TAGGED.create(session, sub, tags)
         session.refresh(net)
-        context = SubnetContext(current=subnet_dict(sub), original=None,
+        context = SubnetContext(current=orm_subnet_dict(sub), original=None,
                                 network=network_context(net, session=session), session=session)
         self.mech.precommit("create_subnet_precommit", context)
         return context
 
     def get(self, subnet_id: str) -> dict[str, Any]:
         with self.db.read() as session:
-            return subnet_dict(subnet_or_404(session, subnet_id))
+            return orm_subnet_dict(subnet_or_404(session, subnet_id))
 
     def list_page(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
         with self.db.read() as session:
             stmt = select(Subnet.__table__).where(*where_clauses(COLUMNS, query.filters))
             rows, more = sorted_page(session, stmt, COLUMNS, Subnet.__table__.c.id, query)
-            return [subnet_dict(r) for r in rows], more
+            tags = TAGGED.of(session, [r.id for r in rows])
+            return [subnet_dict(r, tags[r.id]) for r in rows], more
 
     def update(self, subnet_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
@@ -117,12 +123,12 @@ class Subnets:
                 if_match: int | None) -> SubnetContext:
         sub = subnet_or_404(session, subnet_id)
         check_revision(sub, if_match)
-        original = subnet_dict(sub)
+        original = orm_subnet_dict(sub)
         validate(ipaddress.ip_network(sub.cidr), attrs, sub)
         if apply(sub, attrs):
             touch(sub)
             session.flush()
-        context = SubnetContext(current=subnet_dict(sub), original=original,
+        context = SubnetContext(current=orm_subnet_dict(sub), original=original,
                                 network=network_context(sub.network, session=session),
                                 session=session)
         self.mech.precommit("update_subnet_precommit", context)
@@ -137,7 +143,7 @@ class Subnets:
         if session.scalar(select(IPAllocation.ip_address).where(
                 IPAllocation.subnet_id == subnet_id).limit(1)):
             raise exc.SubnetInUse(subnet_id=subnet_id)
-        context = SubnetContext(current=subnet_dict(sub), original=None,
+        context = SubnetContext(current=orm_subnet_dict(sub), original=None,
                                 network=network_context(sub.network, session=session),
                                 session=session)
         self.mech.precommit("delete_subnet_precommit", context)
