@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     overrides = {"database_url": os.environ.get("NEUTRINO_DATABASE_URL") or sqlite_url(state_dir),
-                 "bind_port": args.port, "api_workers": args.workers}
+                 "bind_port": args.port, "api_workers": args.workers,
+                 # Until `up` starts its own Keystone: an explicit, loopback-only noauth.
+                 "auth_strategy": "noauth"}
     sandbox, agents = None, []
     try:
         if not os.environ.get("NEUTRINO_OVN_NB_CONNECTION"):

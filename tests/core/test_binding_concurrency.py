@@ -15,11 +15,17 @@ import pytest
 from sqlalchemy import update
 
 from neutrino.core.binding import Outcome
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.db.models import Port
 from neutrino.drivers.api import PortContext
-from neutrino.drivers.status import (BINDING, BINDING_FAILED_PREFIX, NO_DRIVER_COULD_BIND,
-                                     NO_HOST, bound)
+from neutrino.drivers.status import (
+    BINDING,
+    BINDING_FAILED_PREFIX,
+    NO_DRIVER_COULD_BIND,
+    NO_HOST,
+    bound,
+)
 from tests.drivers import RECORDER, GatedDriver, RecordingDriver
 
 STAGED = f"{__name__}:StagedDriver"
@@ -68,9 +74,9 @@ def staged(make_plugin: Callable[..., Plugin], tag: str, **settings: Any,
 
 
 def network(plugin: Plugin) -> dict[str, Any]:
-    net = plugin.create_network({"name": "n"})
-    plugin.create_subnet({"network_id": net["id"], "cidr": "10.9.0.0/24"})
-    return plugin.get_network(net["id"])
+    net = plugin.create_network(ADMIN, {"name": "n"})
+    plugin.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.9.0.0/24"})
+    return plugin.get_network(ADMIN, net["id"])
 
 
 def entered(driver: GatedDriver) -> None:
@@ -94,12 +100,12 @@ def test_4a_binding_is_committed_then_update_hooks_see_it(make_plugin) -> None: 
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = plugin.mech.drivers[0]
     net = network(plugin)
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
 
     assert port["binding:vif_type"] == "ovs"
     assert port["binding:vif_details"] == {"port_filter": True, "host": "hv1"}
     assert port["status_reason"] == bound("hv1")
-    assert plugin.get_port(port["id"]) == port  # committed, and reading it changes nothing
+    assert plugin.get_port(ADMIN, port["id"]) == port  # committed, and reading it changes nothing
     assert plugin.binder.outcomes[Outcome.COMMITTED] == 1
 
     methods = [s.method for s in driver.seen]
@@ -223,10 +229,10 @@ def test_b4_reading_a_port_left_unbound_by_a_crash_binds_it(make_plugin) -> None
 def test_b4_listing_binds_ports_with_a_host_but_no_binding(make_plugin) -> None:  # noqa: ANN001
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     net = network(plugin)
-    ports = [plugin.create_port({"network_id": net["id"]}) for _ in range(2)]
+    ports = [plugin.create_port(ADMIN, {"network_id": net["id"]}) for _ in range(2)]
     with plugin.db.write() as session:  # a host committed, its binding never attempted
         session.execute(update(Port).where(Port.id == ports[0]["id"]).values(host="hv1"))
-    listed = {p["id"]: p for p in plugin.list_ports()[0]}
+    listed = {p["id"]: p for p in plugin.list_ports(ADMIN)[0]}
     assert listed[ports[0]["id"]]["binding:vif_type"] == "ovs"
     assert listed[ports[1]["id"]]["binding:vif_type"] == "unbound"  # no host: nothing to do
     assert plugin.mech.drivers[0].bind_calls == 1
@@ -235,7 +241,7 @@ def test_b4_listing_binds_ports_with_a_host_but_no_binding(make_plugin) -> None:
 def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None:  # noqa: ANN001
     plugin, driver = staged(make_plugin, "w")
     net = network(plugin)
-    no_host = plugin.create_port({"network_id": net["id"]})
+    no_host = plugin.create_port(ADMIN, {"network_id": net["id"]})
     assert no_host["binding:vif_type"] == "unbound"
     assert (no_host["status"], no_host["status_reason"]) == ("DOWN", NO_HOST)
 
@@ -270,10 +276,10 @@ def test_b6_reading_a_failed_port_tries_again_but_rewrites_nothing(make_plugin) 
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = plugin.mech.drivers[0]
     net = network(plugin)
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "nowhere"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "nowhere"})
     hooks = len(driver.calls("update_port_precommit"))
 
-    again = plugin.get_port(port["id"])
+    again = plugin.get_port(ADMIN, port["id"])
     assert driver.bind_calls == 2  # B4: a failed binding is tried again on read ...
     assert again == port  # ... and failing the same way changes nothing
     assert len(driver.calls("update_port_precommit")) == hooks
