@@ -59,7 +59,7 @@ class Seeds:
 
     def ids(self, collection: str) -> list[str]:
         self.ensure()
-        items, _ = getattr(self.plugin, f"list_{collection}")()
+        items, _ = getattr(self.plugin, f"list_{collection}")(ADMIN)
         return sorted(i["id"] for i in items)
 
     def ensure(self) -> None:

@@ -129,11 +129,11 @@ def test_4b_second_binder_returns_the_first_binding_and_calls_no_hook(
     worker2, driver2 = staged(make_plugin, "worker2")
     net = network(worker1)
 
-    creating: Future = pool.submit(worker1.create_port,
+    creating: Future = pool.submit(worker1.create_port, ADMIN,
                                    {"network_id": net["id"], "binding:host_id": "hv1"})
     entered(driver1)  # the port is committed, worker1 is binding it
     port_id = only_port(worker2)["id"]
-    reading: Future = pool.submit(worker2.get_port, port_id)  # B4: worker2 binds it too
+    reading: Future = pool.submit(worker2.get_port, ADMIN, port_id)  # B4: worker2 binds it too
     entered(driver2)
 
     driver1.gate.set()
@@ -143,7 +143,7 @@ def test_4b_second_binder_returns_the_first_binding_and_calls_no_hook(
 
     assert first["binding:vif_details"]["tag"] == "worker1"
     assert second == first  # worker2 answers with worker1's binding, untouched
-    assert worker1.get_port(port_id) == first
+    assert worker1.get_port(ADMIN, port_id) == first
     assert driver2.bind_calls == 1
     assert not [s for s in driver2.seen if s.method.startswith("update_port_")]
     assert len(binding_hooks(driver1)) == 2  # worker1's pre- and postcommit
@@ -158,11 +158,11 @@ def test_4c_host_changed_while_binding_binds_again_with_the_new_host(
     worker2, driver2 = staged(make_plugin, "worker2")
     net = network(worker1)
 
-    creating: Future = pool.submit(worker1.create_port,
+    creating: Future = pool.submit(worker1.create_port, ADMIN,
                                    {"network_id": net["id"], "binding:host_id": "hv1"})
     entered(driver1)  # worker1 is binding for hv1 ...
     port_id = only_port(worker2)["id"]
-    moving: Future = pool.submit(worker2.update_port, port_id, {"binding:host_id": "hv2"})
+    moving: Future = pool.submit(worker2.update_port, ADMIN, port_id, {"binding:host_id": "hv2"})
     entered(driver2)  # ... while worker2 committed hv2 and is binding it too
 
     driver1.gate.set()
@@ -183,7 +183,7 @@ def test_4c_host_changed_while_binding_binds_again_with_the_new_host(
     assert moved == result
     assert worker2.binder.outcomes[Outcome.TAKEN] == 1
     assert not binding_hooks(driver2)
-    assert worker1.get_port(port_id) == result
+    assert worker1.get_port(ADMIN, port_id) == result
 
 
 def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> None:  # noqa: ANN001
@@ -192,11 +192,11 @@ def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> 
     driver1.gate.set()
     other = make_plugin()  # another worker, without drivers, moving the port around
     moves = iter(f"hv{n}" for n in range(2, 100))
-    driver1.on_bind = lambda ctx: other.update_port(ctx.current["id"],
+    driver1.on_bind = lambda ctx: other.update_port(ADMIN, ctx.current["id"],
                                                     {"binding:host_id": next(moves)})
     net = network(worker1)
 
-    port = worker1.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = worker1.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
 
     assert driver1.bind_calls == retries
     assert worker1.binder.outcomes[Outcome.RETRY] == retries
@@ -212,17 +212,17 @@ def test_b4_reading_a_port_left_unbound_by_a_crash_binds_it(make_plugin) -> None
     crashing = make_plugin(mechanism_drivers=[CRASHING])
     net = network(crashing)
     with pytest.raises(Crash):
-        crashing.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+        crashing.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     left = only_port(crashing)
     assert (left["binding:host_id"], left["binding:vif_type"]) == ("hv1", "unbound")
 
     restarted = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = restarted.mech.drivers[0]
-    port = restarted.get_port(left["id"])
+    port = restarted.get_port(ADMIN, left["id"])
     assert port["binding:vif_type"] == "ovs"
     assert port["revision_number"] == left["revision_number"] + 1
     assert driver.bind_calls == 1 and len(binding_hooks(driver)) == 2
-    assert restarted.get_port(left["id"]) == port  # bound once, for good
+    assert restarted.get_port(ADMIN, left["id"]) == port  # bound once, for good
     assert driver.bind_calls == 1
 
 
@@ -245,7 +245,7 @@ def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None: 
     assert no_host["binding:vif_type"] == "unbound"
     assert (no_host["status"], no_host["status_reason"]) == ("DOWN", NO_HOST)
 
-    creating: Future = pool.submit(plugin.create_port,
+    creating: Future = pool.submit(plugin.create_port, ADMIN,
                                    {"network_id": net["id"], "binding:host_id": "hv1"})
     entered(driver)  # committed, being bound: what every other reader sees meanwhile
     (pending,) = [p for p in plugin.list_all_ports() if p["id"] != no_host["id"]]
@@ -259,14 +259,14 @@ def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None: 
 def test_b6_binding_failed_says_why(make_plugin) -> None:  # noqa: ANN001
     bare = make_plugin()
     net = network(bare)
-    port = bare.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = bare.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     assert port["binding:vif_type"] == "binding_failed"
     assert port["binding:vif_details"] == {}
     assert port["status"] == "DOWN"
     assert port["status_reason"] == BINDING_FAILED_PREFIX + NO_DRIVER_COULD_BIND
 
     recording = make_plugin(mechanism_drivers=[RECORDER])
-    port = recording.create_port({"network_id": net["id"], "binding:host_id": "nowhere"})
+    port = recording.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "nowhere"})
     assert port["binding:vif_type"] == "binding_failed"
     assert port["status_reason"] == (BINDING_FAILED_PREFIX
                                      + "host 'nowhere' is not served by recording driver")
