@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     # server and OVN it started); commands with a shutdown of their own set their own.
     previous = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     try:
-        return int(args._run(args) or 0)
+        return int(args._run(args) or 0)  # noqa: SLF001 - ours, from set_defaults above
     finally:
         signal.signal(signal.SIGTERM, previous)
 

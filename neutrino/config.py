@@ -67,7 +67,7 @@ class Settings:
     notify_url: str = ""
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
         """File (``NEUTRINO_CONFIG`` or *path*), then ``NEUTRINO_<NAME>`` env, then *overrides*."""
         values: dict[str, Any] = {}
         path = path or os.environ.get("NEUTRINO_CONFIG")
@@ -75,7 +75,7 @@ class Settings:
             with open(path, "rb") as f:
                 values.update(tomllib.load(f))
         types = {f.name: f for f in dataclasses.fields(cls)}
-        for name, f in types.items():
+        for name in types:
             env = os.environ.get(f"NEUTRINO_{name.upper()}")
             if env is not None:
                 values[name] = env

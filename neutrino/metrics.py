@@ -42,7 +42,8 @@ DRIFT_REPAIRS = Counter("neutrino_drift_repairs_total",
 
 
 class _ScrapeTime:
-    """Runs ``collect`` at every scrape: for metrics read from state, not counted as events occur."""
+    """Runs ``collect`` at every scrape: for metrics read from state, not counted as events
+    occur."""
 
     def __init__(self, collect: Callable[[], Iterable[Metric]]) -> None:
         self.collect = collect

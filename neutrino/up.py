@@ -75,11 +75,11 @@ def start_ovn(state_dir: Path, chassis: int):  # noqa: ANN201 - Sandbox, importe
     return sandbox
 
 
-def start_plug_agents(sandbox, state_dir: Path) -> list[subprocess.Popen]:  # noqa: ANN001
+def start_plug_agents(sandbox, state_dir: Path) -> list[subprocess.Popen]:  # noqa: ANN001 - as above
     """One ``neutrino plug-agent`` process serves every local chassis (one agent
     thread each), logging to ``plug-agent.log``: a process per chassis would
     cost ~37 MB each."""
-    logfile = open(state_dir / "plug-agent.log", "ab")  # noqa: SIM115 - owned by child
+    logfile = open(state_dir / "plug-agent.log", "ab")  # owned by child
     remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
     agent = subprocess.Popen([sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes],
                              stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)

@@ -30,7 +30,6 @@ from neutrino.db import migrate
 from neutrino.db.session import Database
 from neutrino.server import EXIT_NO_SCHEMA, READY_TIMEOUT
 
-
 #: prctl option: the signal this process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 

@@ -66,13 +66,15 @@ class Seeds:
         networks, _ = self.plugin.list_networks(ADMIN)
         if not networks:
             networks = [self.plugin.create_network(ADMIN, {"name": "seed"}),
-                        self.plugin.create_network(ADMIN, {"name": "seed-local", "admin_state_up": False,
-                                                    "segments": [{"network_type": "local"}]})]
+                        self.plugin.create_network(ADMIN, {
+                            "name": "seed-local", "admin_state_up": False,
+                            "segments": [{"network_type": "local"}]})]
         net = networks[0]["id"]
         subnets, _ = self.plugin.list_subnets(ADMIN)
         if not subnets:
             self.plugin.create_subnet(ADMIN, {"network_id": net, "cidr": "10.0.0.0/24"})
-            self.plugin.create_subnet(ADMIN, {"network_id": net, "cidr": "fd00::/64", "gateway_ip": None})
+            self.plugin.create_subnet(ADMIN, {"network_id": net, "cidr": "fd00::/64",
+                                              "gateway_ip": None})
         if not self.plugin.list_ports(ADMIN)[0]:
             try:
                 self.plugin.create_port(ADMIN, {"network_id": net, "binding:host_id": "hv1"})

@@ -11,7 +11,7 @@ def record(msg: str, level: int = logging.WARNING) -> logging.LogRecord:
     return logging.LogRecord("neutrino.test", level, __file__, 1, msg, (), None)
 
 
-def test_repeated_warning_is_suppressed_then_counted(monkeypatch) -> None:  # noqa: ANN001
+def test_repeated_warning_is_suppressed_then_counted(monkeypatch) -> None:
     clock = [100.0]
     monkeypatch.setattr("neutrino.log.time.monotonic", lambda: clock[0])
     limit = RateLimit(interval=10)
@@ -33,7 +33,7 @@ def test_json_lines() -> None:
     assert entry["logger"] == "neutrino.test"
 
 
-def test_rate_limited_log_is_per_condition(monkeypatch, caplog) -> None:  # noqa: ANN001
+def test_rate_limited_log_is_per_condition(monkeypatch, caplog) -> None:
     clock = [50.0]
     monkeypatch.setattr("neutrino.log.time.monotonic", lambda: clock[0])
     log = RateLimitedLog(logging.getLogger("neutrino.test"), interval=30)

@@ -46,7 +46,7 @@ def neutrino_up(database_url: str, tmp_path: Path) -> Iterator[str]:
     env.update(NEUTRINO_DATABASE_URL=database_url,
                NEUTRINO_NETWORK_VLAN_RANGES="physnet1:100:199")
     log_path = tmp_path / "up.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    log = open(log_path, "wb")  # closed below
     proc = subprocess.Popen(
         [str(VENV_BIN / "neutrino"), "up", "--state-dir", str(tmp_path / "state"),
          "--port", str(port), "--workers", "1"],

@@ -18,6 +18,7 @@ import os
 import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ovs.poller
@@ -25,12 +26,12 @@ from ovsdbapp.backend.ovs_idl import vlog
 
 from neutrino.agent.idl import OVS_COLUMNS, SB_COLUMNS, TrackedIdl, fetch_schema
 from neutrino.agent.local import LocalState
-from neutrino.log import RateLimitedLog, fmt
 from neutrino.agent.reconcile import PassContext, Reconciler
 from neutrino.agent.registry import ProviderRegistry
 from neutrino.agent.report import PlugOutcome, PlugOutcomes, SbReporter
 from neutrino.agent.southbound import SouthboundState
 from neutrino.agent.writer import Outcome, OvsWriter
+from neutrino.log import RateLimitedLog, fmt
 from neutrino.workqueue import DONE, WorkQueue, backoff
 
 LOG = logging.getLogger(__name__)
@@ -214,19 +215,19 @@ class Agent:
                          ovs_loaded=ovs_loaded, sb_loaded=sb_loaded))
             self._full_pass = True
 
-    def _loaded(self, key: str, idl: TrackedIdl, rebuild: object) -> bool:
+    def _loaded(self, key: str, idl: TrackedIdl, rebuild: Callable[[], object]) -> bool:
         if not idl.loaded():
             return False
         seqno = idl.connection_seqno
         if self._loaded_seqno.get(key) != seqno:
-            rebuild()  # type: ignore[operator]
+            rebuild()
             self._loaded_seqno[key] = seqno
             self._full_pass = True
         return True
 
     def _reconcile(self, settings: dict[str, str], now: float) -> None:
         if (self.reconciler is None or self.sb is None or self.ovs_idl is None
-                or not self.ovs_idl._session.is_connected()):  # noqa: SLF001
+                or not self.ovs_idl._session.is_connected()):  # noqa: SLF001 - Idl's is private
             return
         bridge = self.local.bridge(settings.get("ovn-bridge", "br-int"))
         chassis = self.sb.chassis()
@@ -275,7 +276,7 @@ class Agent:
         if self.sb is None or self.sb_idl is None or self.reconciler is None:
             return
         row = self.sb.chassis_private()
-        if row is None or not self.sb_idl._session.is_connected():  # noqa: SLF001
+        if row is None or not self.sb_idl._session.is_connected():  # noqa: SLF001 - as above
             return
         providers = {h.type: h.caller.health() for h in self.registry.handles()}
         desired = self.reporter.desired(self.reconciler.problems, providers, self.outcomes,
@@ -308,7 +309,7 @@ class Agent:
         self.writer.abandon()
         if self.sb is not None and self.sb_idl is not None:
             row = self.sb.chassis_private()
-            if row is not None and self.sb_idl._session.is_connected():  # noqa: SLF001
+            if row is not None and self.sb_idl._session.is_connected():  # noqa: SLF001 - as above
                 self.reporter.withdraw(self.sb_idl, row)
         self.registry.teardown_all()
         for idl in (self.ovs_idl, self.sb_idl):

@@ -34,8 +34,12 @@ from typing import Any, ClassVar
 
 from neutrino.agent.harness import AgentThread, bridge_rows
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
-from neutrino.agent.registry import (ENTRY_POINT_GROUP, ProviderExists, ProviderRegistry,
-                                     UnknownProvider)
+from neutrino.agent.registry import (
+    ENTRY_POINT_GROUP,
+    ProviderExists,
+    ProviderRegistry,
+    UnknownProvider,
+)
 from neutrino.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 

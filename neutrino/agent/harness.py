@@ -97,7 +97,8 @@ def bridge_rows(chassis: Chassis, bridge: str = "br-int") -> dict[str, PluggedRo
     def table(name: str, columns: str) -> list[dict[str, Any]]:
         out = json.loads(chassis.vsctl("--format=json", f"--columns={columns}", "list", name))
         heads = out["headings"]
-        return [{h: _ovsdb_value(v) for h, v in zip(heads, row)} for row in out["data"]]
+        return [{h: _ovsdb_value(v) for h, v in zip(heads, row, strict=True)}
+                for row in out["data"]]
 
     bridges = [b for b in table("Bridge", "name,ports") if b["name"] == bridge]
     if not bridges:

@@ -56,7 +56,7 @@ def ref_uuids(row: ovs.db.idl.Row, column: str) -> set[uuid.UUID]:
     costly for ``Bridge.ports`` with thousands of ports and drops references to
     rows this IDL does not monitor; the raw datum has what is needed.
     """
-    datum = row._data.get(column) if row._data is not None else None  # noqa: SLF001
+    datum = row._data.get(column) if row._data is not None else None  # noqa: SLF001 - see above
     if datum is None:
         return set()
     return {atom.value for atom in datum.values}
@@ -69,7 +69,7 @@ def row_map(row: ovs.db.idl.Row, column: str) -> dict[str, str]:
     (it merges pending transaction changes), which dominates a pass over
     thousands of rows; the agent never reads rows it is modifying.
     """
-    datum = row._data.get(column) if row._data is not None else None  # noqa: SLF001
+    datum = row._data.get(column) if row._data is not None else None  # noqa: SLF001 - see above
     if datum is None:
         return {}
     return {k.value: v.value for k, v in datum.values.items()}
@@ -77,7 +77,7 @@ def row_map(row: ovs.db.idl.Row, column: str) -> dict[str, str]:
 
 def row_value(row: ovs.db.idl.Row, column: str) -> Any:
     """A scalar or optional (0 or 1 value) column's value, or None; see :func:`row_map`."""
-    datum = row._data.get(column) if row._data is not None else None  # noqa: SLF001
+    datum = row._data.get(column) if row._data is not None else None  # noqa: SLF001 - as above
     if datum is None or not datum.values:
         return None
     return next(iter(datum.values)).value
@@ -94,7 +94,7 @@ class TrackedIdl(ovs.db.idl.Idl):
 
     def notify(self, event: str, row: ovs.db.idl.Row, updates: Any = None) -> None:
         # The IDL also notifies rows of the _Server database it monitors itself.
-        if self.tables.get(row._table.name) is row._table:  # noqa: SLF001
+        if self.tables.get(row._table.name) is row._table:  # noqa: SLF001 - no public name
             self._listener(event, row, updates)
 
     @property

@@ -42,7 +42,7 @@ class LocalState:
 
     # -- notifications -----------------------------------------------------
     def on_row(self, event: str, row: ovs.db.idl.Row, old: ovs.db.idl.Row | None) -> None:
-        table = row._table.name  # noqa: SLF001
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         if table == "Interface":
             if not self._irrelevant_update(event, row, old):
                 self._on_iface(event, row)
@@ -110,7 +110,7 @@ class LocalState:
         after = set() if event == ovs.db.idl.ROW_DELETE else ref_uuids(row, "ports")
         if event != ovs.db.idl.ROW_DELETE:
             ix.ports_of_bridge[row.uuid] = after
-        if event != ovs.db.idl.ROW_UPDATE or (old is not None and "name" in old._data):  # noqa: SLF001
+        if event != ovs.db.idl.ROW_UPDATE or (old is not None and "name" in old._data):  # noqa: SLF001 - changed columns
             self.config_changed = True
         for port in before ^ after:
             for iface in ix.ifaces_of_port.get(port, ()):

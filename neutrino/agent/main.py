@@ -88,7 +88,7 @@ def run_agents(agents: Sequence[Agent]) -> int:
     def serve(agent: Agent) -> None:
         try:
             agent.run()
-        except BaseException as exc:  # noqa: BLE001 - reported, and the exit status says so
+        except BaseException as exc:  # reported, and the exit status says so
             LOG.error(fmt("plug agent crashed; stopping the others", error=repr(exc)),
                       exc_info=True)
             crashed.append(agent.config.ovs_remote)

@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 import ovs.db.idl
 
 from neutrino.agent.calls import CallResult
-from neutrino.agent.commands import (CreatePortCommand, RemovePortCommand,
-                                     UpdateInterfaceCommand, plugged_external_ids)
+from neutrino.agent.commands import (
+    CreatePortCommand,
+    RemovePortCommand,
+    UpdateInterfaceCommand,
+    plugged_external_ids,
+)
 from neutrino.agent.idl import row_map, row_value
 from neutrino.agent.local import LocalState
 from neutrino.agent.plan import BindingFacts, ChassisFacts, IfaceFacts, Kind, Plan, plan
@@ -195,7 +199,7 @@ class Reconciler:
 
             results = handle.caller.call_batch("prepare", [(a.ctx_in, a.ctx_out) for a in items],
                                                on_late=late)
-            for ask, result in zip(items, results):
+            for ask, result in zip(items, results, strict=True):
                 ask.result = result
 
     # -- phase 3: decide -------------------------------------------------------------

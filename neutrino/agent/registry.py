@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 
 from neutrino.agent.calls import ContainedCaller
-from neutrino.log import fmt
 from neutrino.agent.provider import VifPlugProvider
+from neutrino.log import fmt
 
 LOG = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ class SouthboundState:
         self.pb_condition: list[Any] = []
 
     def on_row(self, event: str, row: ovs.db.idl.Row, old: Any) -> None:
-        table = row._table.name  # noqa: SLF001
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         if table == "Port_Binding":
             self._on_pb(event, row)
         elif table == "Chassis":

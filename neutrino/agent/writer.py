@@ -15,17 +15,18 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import ovs.db.idl
 
 from neutrino.agent.commands import Command, CreatePortCommand, RowGone
-from neutrino.log import fmt
 from neutrino.agent.provider import PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle
+from neutrino.log import fmt
 
 LOG = logging.getLogger(__name__)
 
-Txn = ovs.db.idl.Transaction
+Txn: TypeAlias = ovs.db.idl.Transaction
 
 
 @dataclass

@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.auth import Identity
@@ -23,18 +23,51 @@ from neutrino.policy import Policy
 EXTENSIONS = [
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
     ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),
-    ("multi-provider", "Multi Provider Network", "Expose mapping of virtual networks to multiple physical networks"),
+    (
+        "multi-provider",
+        "Multi Provider Network",
+        "Expose mapping of virtual networks to multiple physical networks",
+    ),
     ("agent", "agent", "The agent management extension."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
-    ("standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."),
-    ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
-    ("standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"),
-    ("revision-if-match", "If-Match constraints based on revision_number", "Extension indicating that If-Match based on revision_number is supported."),
-    ("filter-validation", "Filter parameters validation", "Provides validation on filter parameters."),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard "
+        "attributes.",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    (
+        "revision-if-match",
+        "If-Match constraints based on revision_number",
+        "Extension indicating that If-Match based on revision_number is supported.",
+    ),
+    (
+        "filter-validation",
+        "Filter parameters validation",
+        "Provides validation on filter parameters.",
+    ),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
-    ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
-    ("neutrino-status-reason", "Status reasons", "Ports and networks carry status_reason saying why they are not ACTIVE."),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    (
+        "neutrino-status-reason",
+        "Status reasons",
+        "Ports and networks carry status_reason saying why they are not ACTIVE.",
+    ),
 ]
 
 
@@ -80,7 +113,7 @@ class BodySizeLimit:
                 break
         replayed = False
 
-        async def replay() -> dict[str, Any]:
+        async def replay() -> Message:
             nonlocal replayed
             if replayed:
                 return await receive()
@@ -132,7 +165,7 @@ class MeasureLatency:
         started = time.perf_counter()
         status = 500
 
-        async def send_and_note(message: dict[str, Any]) -> None:
+        async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -183,7 +216,8 @@ def create_app(plugin: Plugin) -> FastAPI:
     @app.get("/v2.0/extensions", tags=["extensions"])
     def extensions() -> JSONResponse:
         return JSONResponse({"extensions": [
-            {"alias": a, "name": n, "description": d, "links": [], "updated": "2026-01-01T00:00:00-00:00"}
+            {"alias": a, "name": n, "description": d, "links": [],
+             "updated": "2026-01-01T00:00:00-00:00"}
             for a, n, d in EXTENSIONS]})
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)

@@ -123,7 +123,7 @@ class Identity:
             return
         try:
             verified = await run_in_threadpool(self.keystone.verify, _environ(scope))
-        except Exception:  # noqa: BLE001 - whatever breaks in there, the caller gets a 503
+        except Exception:  # whatever breaks in there, the caller gets a 503, not a 500
             LOG.exception("token validation failed")
             verified = (503, [], b"")
         if isinstance(verified, tuple):

@@ -30,8 +30,8 @@ def list_query(params: QueryParams, max_limit: int) -> ListQuery:
         try:
             limit = int(params["limit"])
         except ValueError:
-            raise exc.BadRequest(resource="list", msg=f"limit '{params['limit']}' is not an integer") \
-                from None
+            msg = f"limit '{params['limit']}' is not an integer"
+            raise exc.BadRequest(resource="list", msg=msg) from None
         if limit < 0:
             raise exc.BadRequest(resource="list", msg="limit must be a non-negative integer")
         limit = min(limit, MAX_PAGE) or None

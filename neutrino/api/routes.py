@@ -162,7 +162,8 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         return response
 
     @router.post(f"/v2.0/{collection}", name=f"create_{name}", tags=[collection], status_code=201)
-    def create_item(request: Request, body: create_body) -> JSONResponse:  # type: ignore[valid-type]
+    def create_item(request: Request,
+                    body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
         ctx = context_of(request.scope)
         attrs = getattr(body, name).attrs()
         who = guard.create(ctx, attrs)
@@ -181,7 +182,8 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         return json({name: select_fields(guard.strip(who, ctx, item), params.getlist("fields"))})
 
     @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
-    def update_item(request: Request, item_id: str, body: update_body,  # type: ignore[valid-type]
+    def update_item(request: Request, item_id: str,
+                    body: update_body,  # type: ignore[valid-type]  # a run-time model
                     if_match: str | None = Header(None)) -> JSONResponse:
         ctx = context_of(request.scope)
         attrs = getattr(body, name).attrs()
@@ -191,7 +193,8 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
 
     @router.delete(f"/v2.0/{collection}/{{item_id}}", name=f"delete_{name}", tags=[collection],
                    status_code=204)
-    def delete_item(request: Request, item_id: str, if_match: str | None = Header(None)) -> Response:
+    def delete_item(request: Request, item_id: str,
+                    if_match: str | None = Header(None)) -> Response:
         ctx = context_of(request.scope)
         revision = if_match_revision(if_match)
         guard.write(ctx, "delete", show(ctx, item_id), {})
@@ -201,8 +204,8 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
 
 def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Wrapper]:
     """The wrapper body ``{"<name>": {...}}`` Neutron requests use."""
-    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Wrapper,
-                        **{name: (model, ...)})
+    fields: dict[str, Any] = {name: (model, ...)}
+    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Wrapper, **fields)
 
 
 def wait_params(params: Any) -> tuple[str, float]:
@@ -215,7 +218,8 @@ def wait_params(params: Any) -> tuple[str, float]:
     except ValueError:
         timeout = -1.0
     if not 0 <= timeout <= MAX_WAIT:
-        raise exc.InvalidInput(error_message=f"timeout must be a number of seconds in 0..{MAX_WAIT:g}")
+        raise exc.InvalidInput(
+            error_message=f"timeout must be a number of seconds in 0..{MAX_WAIT:g}")
     return wanted, timeout
 
 
@@ -245,7 +249,8 @@ def build_router(plugin: Plugin, policy: Policy, hub: EventHub,
                  port_attrs, hub)
 
     @router.get("/v2.0/events", tags=["events"])
-    async def events(request: Request, last_event_id: str | None = Header(None)) -> StreamingResponse:
+    async def events(request: Request,
+                     last_event_id: str | None = Header(None)) -> StreamingResponse:
         """Server-Sent Events of status changes (Neutrino extension)."""
         after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
         stream = event_stream(hub, event_filter(context_of(request.scope), request.query_params),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -24,9 +24,11 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
-VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
-              "virtio-forwarder", "smart-nic", "remote-managed")
-NETWORK_TYPES = ("local", "flat", "vlan", "geneve")
+VnicType = Literal["normal", "direct", "macvtap", "baremetal", "direct-physical",
+                   "virtio-forwarder", "smart-nic", "remote-managed"]
+VNIC_TYPES: tuple[str, ...] = get_args(VnicType)
+NetworkType = Literal["local", "flat", "vlan", "geneve"]
+NETWORK_TYPES: tuple[str, ...] = get_args(NetworkType)
 MAX_ID = 2**31 - 1
 #: Neutron's limit on physical network names (neutron_lib PHYSICAL_NETWORK_MAX_LEN).
 PHYSNET_MAX_LEN = 64
@@ -104,11 +106,16 @@ class Wrapper(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+#: The default of an attribute that may be left out but not sent as ``null``
+#: (see :class:`Body`): ``None``, typed ``Any`` so the attribute's type can exclude it.
+ABSENT: Any = None
+
+
 class Body(Wrapper):
     """Base of request bodies.
 
-    An attribute typed without ``None`` but defaulting to ``None`` may be
-    left out yet not sent as ``null``: pydantic does not validate defaults.
+    An attribute typed without ``None`` but defaulting to ``None`` (``ABSENT``)
+    may be left out yet not sent as ``null``: pydantic does not validate defaults.
     """
 
     @field_validator("*", mode="before")
@@ -122,7 +129,7 @@ class Body(Wrapper):
 
 
 class Segment(Body):
-    network_type: Literal[NETWORK_TYPES] = Field(alias="provider:network_type")  # type: ignore[valid-type]
+    network_type: NetworkType = Field(alias="provider:network_type")
     physical_network: Physnet | None = Field(None, alias="provider:physical_network")
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
 
@@ -132,33 +139,34 @@ class NetworkCreate(Body):
     description: Name = ""
     admin_state_up: bool = True
     shared: bool = False
-    mtu: Annotated[int, Field(ge=68, le=65535)] = None  # type: ignore[assignment]
-    project_id: Name = None  # type: ignore[assignment]
-    tenant_id: Name = None  # type: ignore[assignment]
-    network_type: Literal[NETWORK_TYPES] = Field(None, alias="provider:network_type")  # type: ignore[valid-type]
+    mtu: Annotated[int, Field(ge=68, le=65535)] = ABSENT
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+    network_type: NetworkType = Field(ABSENT, alias="provider:network_type")
     physical_network: Physnet | None = Field(None, alias="provider:physical_network")
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
-    segments: list[Segment] = Field(None, min_length=1)
+    segments: list[Segment] = Field(ABSENT, min_length=1)
     # Accepted for client compatibility, fixed values in Neutrino.
-    port_security_enabled: Literal[True] = None  # type: ignore[assignment]
-    router_external: Literal[False] = Field(None, alias="router:external")
-    availability_zone_hints: list[Name] = Field(None, max_length=0)
+    port_security_enabled: Literal[True] = ABSENT
+    router_external: Literal[False] = Field(ABSENT, alias="router:external")
+    availability_zone_hints: list[Name] = Field(ABSENT, max_length=0)
 
     @model_validator(mode="after")
-    def _one_segment_form(self) -> "NetworkCreate":
+    def _one_segment_form(self) -> NetworkCreate:
         if self.segments is not None and self.network_type is not None:
             raise ValueError("provider:* attributes and segments cannot be used together")
-        if self.network_type is None and (self.physical_network or self.segmentation_id is not None):
+        if self.network_type is None and (self.physical_network
+                                          or self.segmentation_id is not None):
             raise ValueError("provider:network_type is required with other provider:* attributes")
         return self
 
 
 class NetworkUpdate(Body):
-    name: Name = None  # type: ignore[assignment]
-    description: Name = None  # type: ignore[assignment]
-    admin_state_up: bool = None  # type: ignore[assignment]
-    shared: bool = None  # type: ignore[assignment]
-    mtu: Annotated[int, Field(ge=68, le=65535)] = None  # type: ignore[assignment]
+    name: Name = ABSENT
+    description: Name = ABSENT
+    admin_state_up: bool = ABSENT
+    shared: bool = ABSENT
+    mtu: Annotated[int, Field(ge=68, le=65535)] = ABSENT
 
 
 class Pool(Body):
@@ -174,28 +182,28 @@ class HostRoute(Body):
 class SubnetCreate(Body):
     network_id: UUIDish
     cidr: Cidr
-    ip_version: Literal[4, 6] = None  # type: ignore[assignment]
+    ip_version: Literal[4, 6] = ABSENT
     name: Name = ""
     description: Name = ""
     gateway_ip: IP | None = None
-    allocation_pools: list[Pool] = None  # type: ignore[assignment]
+    allocation_pools: list[Pool] = ABSENT
     enable_dhcp: bool = True
     dns_nameservers: Annotated[list[IP], Field(max_length=5)] = []
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = []
     ipv6_ra_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
     ipv6_address_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
-    project_id: Name = None  # type: ignore[assignment]
-    tenant_id: Name = None  # type: ignore[assignment]
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
 
 
 class SubnetUpdate(Body):
-    name: Name = None  # type: ignore[assignment]
-    description: Name = None  # type: ignore[assignment]
+    name: Name = ABSENT
+    description: Name = ABSENT
     gateway_ip: IP | None = None
-    allocation_pools: list[Pool] = None  # type: ignore[assignment]
-    enable_dhcp: bool = None  # type: ignore[assignment]
-    dns_nameservers: Annotated[list[IP], Field(max_length=5)] = None  # type: ignore[assignment]
-    host_routes: Annotated[list[HostRoute], Field(max_length=20)] = None  # type: ignore[assignment]
+    allocation_pools: list[Pool] = ABSENT
+    enable_dhcp: bool = ABSENT
+    dns_nameservers: Annotated[list[IP], Field(max_length=5)] = ABSENT
+    host_routes: Annotated[list[HostRoute], Field(max_length=20)] = ABSENT
 
 
 class FixedIP(Body):
@@ -203,18 +211,15 @@ class FixedIP(Body):
     ip_address: IP | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> "FixedIP":
+    def _something(self) -> FixedIP:
         if self.subnet_id is None and self.ip_address is None:
             raise ValueError("a fixed_ips entry needs subnet_id or ip_address")
         return self
 
 
-VnicType = Literal[VNIC_TYPES]  # type: ignore[valid-type]
-
-
 class PortBinding(Body):
     host_id: Name | None = Field(None, alias="binding:host_id")
-    vnic_type: VnicType = Field(None, alias="binding:vnic_type")
+    vnic_type: VnicType = Field(ABSENT, alias="binding:vnic_type")
     profile: dict[str, Any] | None = Field(None, alias="binding:profile")
 
 
@@ -223,21 +228,21 @@ class PortCreate(PortBinding):
     name: Name = ""
     description: Name = ""
     admin_state_up: bool = True
-    mac_address: Mac = None  # type: ignore[assignment]
-    fixed_ips: list[FixedIP] = None  # type: ignore[assignment]
+    mac_address: Mac = ABSENT
+    fixed_ips: list[FixedIP] = ABSENT
     device_id: Name = ""
     device_owner: Name = ""
-    project_id: Name = None  # type: ignore[assignment]
-    tenant_id: Name = None  # type: ignore[assignment]
-    port_security_enabled: Literal[True] = None  # type: ignore[assignment]
-    security_groups: list[UUIDish] = Field(None, max_length=0)
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+    port_security_enabled: Literal[True] = ABSENT
+    security_groups: list[UUIDish] = Field(ABSENT, max_length=0)
 
 
 class PortUpdate(PortBinding):
-    name: Name = None  # type: ignore[assignment]
-    description: Name = None  # type: ignore[assignment]
-    admin_state_up: bool = None  # type: ignore[assignment]
-    mac_address: Mac = None  # type: ignore[assignment]
-    fixed_ips: list[FixedIP] = None  # type: ignore[assignment]
-    device_id: Name = None  # type: ignore[assignment]
-    device_owner: Name = None  # type: ignore[assignment]
+    name: Name = ABSENT
+    description: Name = ABSENT
+    admin_state_up: bool = ABSENT
+    mac_address: Mac = ABSENT
+    fixed_ips: list[FixedIP] = ABSENT
+    device_id: Name = ABSENT
+    device_owner: Name = ABSENT

@@ -69,6 +69,8 @@ class EventHub:
         self._subs.discard(sub)
 
     async def _tail(self) -> None:
+        feed = self._feed
+        assert feed is not None, "subscribe opens the feed before it starts the tail"
         loop = asyncio.get_running_loop()
         rung = asyncio.Event()
         bell = self.doorbell.listen()
@@ -82,14 +84,14 @@ class EventHub:
             while self._subs:
                 tick = RUNG_TICK if loop.time() >= rung_from else TICK
                 rung.clear()
-                events = await anyio.to_thread.run_sync(self._feed.poll, limiter=self._reader)
+                events = await anyio.to_thread.run_sync(feed.poll, limiter=self._reader)
                 for event in events:
                     for sub in list(self._subs):
                         if sub.match(event):
                             sub.queue.put_nowait(event)
                 try:
                     await asyncio.wait_for(rung.wait(), tick)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             if bell is not None:
@@ -123,7 +125,7 @@ async def wait_for_status(hub: EventHub, read: Callable[[], dict[str, Any]], por
                 break
             try:
                 event = await asyncio.wait_for(sub.queue.get(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if event["status"] == wanted:
                 port = await run_in_threadpool(read)
@@ -140,7 +142,7 @@ async def event_stream(hub: EventHub, match: Match, after: int | None) -> AsyncI
         while True:
             try:
                 event = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield b": keepalive\n\n"
                 continue
             yield (f"id: {event['id']}\nevent: {event['resource']}.status\n"

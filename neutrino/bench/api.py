@@ -36,8 +36,14 @@ import httpx
 from neutrino.bench import report
 from neutrino.bench.client import Client, Phase, RawClient, Request, client_for, drive
 from neutrino.bench.report import Progress
-from neutrino.bench.server import (BenchDatabase, CpuMeter, PeakSampler, ServerProcess, database,
-                                   insert_ports)
+from neutrino.bench.server import (
+    BenchDatabase,
+    CpuMeter,
+    PeakSampler,
+    ServerProcess,
+    database,
+    insert_ports,
+)
 
 CREATE, SHOW, LIST, UPDATE, DELETE = "create", "show", "list", "update", "delete"
 OPERATIONS = (CREATE, SHOW, LIST, UPDATE, DELETE)
@@ -145,7 +151,8 @@ class Bench:
             baseline[str(clients)] = dict(base.stats.as_dict(), cpu_ms=base.cpu_ms)
             operations[str(clients)] = {
                 op: dict(phase.stats.as_dict(),
-                         cost_vs_baseline=report.ratio(base.stats.per_second, phase.stats.per_second),
+                         cost_vs_baseline=report.ratio(base.stats.per_second,
+                                                       phase.stats.per_second),
                          p50_vs_baseline=report.ratio(phase.stats.p50_ms, base.stats.p50_ms),
                          server_cpu_vs_baseline=report.ratio(phase.cpu_ms["server"],
                                                              base.cpu_ms["server"]),
@@ -304,9 +311,9 @@ def tables(output: dict[str, Any]) -> str:
                           f"{lst['seconds_median'] * 1000:.0f} ms", lst["vs_baseline"]])
         if "memory" in result:
             mem = result["memory"]
-            extra.append([db, f"server memory ({mem['ports']} ports, {mem['after']['processes']} procs)",
-                          f"RSS {mem['after']['rss_mb']:.0f} MB, PSS {mem['after']['pss_mb']:.0f} MB",
-                          None])
+            after = mem["after"]
+            extra.append([db, f"server memory ({mem['ports']} ports, {after['processes']} procs)",
+                          f"RSS {after['rss_mb']:.0f} MB, PSS {after['pss_mb']:.0f} MB", None])
             scale = result["create_at_scale"]
             extra.append([db, f"create with {mem['ports']} ports (8 clients)",
                           f"{scale['per_second']:.0f}/s p99 {scale['p99_ms']:.1f} ms", None])

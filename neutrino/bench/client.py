@@ -36,7 +36,7 @@ class Phase:
 Request = Callable[[Any, Any], Awaitable[Any]]
 
 
-async def drive(client: "Client", concurrency: int, items: Sequence[Any],
+async def drive(client: Client, concurrency: int, items: Sequence[Any],
                 request: Request, progress: Progress | None = None) -> Phase:
     """Send one request per item from *concurrency* clients, each waiting for its answer.
 
@@ -117,10 +117,10 @@ class RawClient:
     async def get(self, path: str, params: dict[str, str] | None = None) -> RawResponse:
         return await self.request("GET", path, params=params)
 
-    async def post(self, path: str, json: Any = None) -> RawResponse:  # noqa: A002 - httpx's name
+    async def post(self, path: str, json: Any = None) -> RawResponse:  # httpx's name
         return await self.request("POST", path, body=json)
 
-    async def put(self, path: str, json: Any = None) -> RawResponse:  # noqa: A002
+    async def put(self, path: str, json: Any = None) -> RawResponse:
         return await self.request("PUT", path, body=json)
 
     async def delete(self, path: str) -> RawResponse:
@@ -172,7 +172,7 @@ class RawClient:
             writer.close()
         self._idle.clear()
 
-    async def __aenter__(self) -> "RawClient":
+    async def __aenter__(self) -> RawClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -111,7 +111,8 @@ class Run:
 
     def add(self, other: Run) -> None:
         """Pool *other*, a later round of the same run, into this one."""
-        for mine, theirs in ((self.created_at, other.created_at), (self.plugged_at, other.plugged_at),
+        for mine, theirs in ((self.created_at, other.created_at),
+                             (self.plugged_at, other.plugged_at),
                              (self.up_at, other.up_at)):
             mine.update(theirs)
         if other.ready_at is not other.up_at:
@@ -213,14 +214,18 @@ def wait_clean(sandbox: Sandbox, timeout: float = 120) -> dict[str, int]:
 def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
     """One plug-agent process for all chassis (an agent thread each), as ``neutrino up``
     runs them, logging to ``agent.log``."""
-    log = open(workdir / "agent.log", "ab")  # noqa: SIM115 - owned by the child
+    log = open(workdir / "agent.log", "ab")  # owned by the child
     remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
     agents = [subprocess.Popen(
         [sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes,
          "--providers", "dummy", "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)]
     for name in sandbox.chassis:
-        wait_for(lambda n=name: "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
-            "get", "Chassis_Private", n, "external_ids"), 60, f"plug agent of {name}")
+
+        def beating(n: str = name) -> bool:
+            return "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
+                "get", "Chassis_Private", n, "external_ids")
+
+        wait_for(beating, 60, f"plug agent of {name}")
     return agents
 
 
@@ -274,7 +279,8 @@ def wait_all(ready: Callable[[], int], total: int, timeout: float,
 def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run:
     run = Run("neutrino")
     names = chassis_names(args.chassis)
-    with tempfile.TemporaryDirectory(prefix="nt-e2e-") as tmp, Sandbox(progress=progress.note) as sb:
+    with (tempfile.TemporaryDirectory(prefix="nt-e2e-") as tmp,
+          Sandbox(progress=progress.note) as sb):
         workdir = Path(tmp)
         sb.start_central()
         add_chassis(sb, args, ovn_plugs=args.plugger == "ovn")
@@ -349,8 +355,9 @@ class BaselinePorts:
     def __init__(self, nb: Any, networks: int) -> None:
         #: The geneve networks of the Neutrino run, with the MTU the core gives them.
         mtu = Settings().global_physnet_mtu - GENEVE_OVERHEAD
-        self.networks = [{"id": f"bench-{k}", "name": f"bench-{k}", "revision_number": 1,
-                          "mtu": mtu} for k in range(networks)]
+        self.networks: list[dict[str, Any]] = [
+            {"id": f"bench-{k}", "name": f"bench-{k}", "revision_number": 1, "mtu": mtu}
+            for k in range(networks)]
         self.dhcp_uuids = []
         with nb.transaction(check_error=True) as txn:
             for network in self.networks:
@@ -377,7 +384,7 @@ class BaselinePorts:
         k = i % len(self.networks)
         network = self.networks[k]
         port = {"id": name, "network_id": network["id"], "revision_number": 1,
-                "mac_address": "fa:16:3e:%02x:%02x:%02x" % (i >> 16 & 255, i >> 8 & 255, i & 255),
+                "mac_address": f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
                 "fixed_ips": [{"subnet_id": self.subnet(network)["id"],
                                "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}],
                 "binding:host_id": chassis, "binding:vif_type": "ovs",
@@ -385,7 +392,7 @@ class BaselinePorts:
         return {**desired.port_spec(port, network).columns, "dhcpv4_options": self.dhcp_uuids[k]}
 
     def delete(self, sandbox: Sandbox) -> None:
-        for network, dhcp in zip(self.networks, self.dhcp_uuids):
+        for network, dhcp in zip(self.networks, self.dhcp_uuids, strict=True):
             sandbox.nbctl("ls-del", network["id"])
             sandbox.nbctl("dhcp-options-del", str(dhcp))
 
@@ -462,8 +469,11 @@ def run(args: argparse.Namespace) -> int:
     for round_ in range(args.rounds):
         if args.rounds > 1:
             progress.note(f"round {round_ + 1} of {args.rounds}")
-        measures = [lambda: ours.add(measure_neutrino(args, progress)),
-                    lambda r=round_: base.add(measure_baseline(args, progress, r))]
+        def baseline(r: int = round_) -> None:
+            base.add(measure_baseline(args, progress, r))
+
+        measures: list[Callable[[], None]] = [
+            lambda: ours.add(measure_neutrino(args, progress)), baseline]
         for measure in measures if round_ % 2 == 0 else reversed(measures):
             measure()
     o, b = ours.summary(), base.summary()

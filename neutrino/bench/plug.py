@@ -12,12 +12,14 @@ For each, ``--ports`` logical switch ports requested on the chassis with
 ``vif-plug-type=dummy`` are created in NB in batches of ``--batch`` as fast as
 ``ovn-nbctl`` allows. Monitors timestamp the moment each port's Interface
 row appears in the chassis's OVS DB (the plug step alone) and the moment its
-``Logical_Switch_Port.up`` turns true (plug plus ovn-controller's binding). Reported: ports per second (from the
-first creation to the last port up), creation-to-up latency p50/p90/p99, and,
-once every port is up and the chassis has settled (``--settle``), the idle CPU
-(% of one core, over ``--idle`` seconds, which includes one of the agent's
-periodic full passes at its default 30 s interval) and resident memory of the agent and of ovn-controller. Ratios are against the
-baseline; the targets are p50 within 1.5x of it and an idle agent below 2%.
+``Logical_Switch_Port.up`` turns true (plug plus ovn-controller's binding).
+Reported: ports per second (from the first creation to the last port up),
+creation-to-up latency p50/p90/p99, and, once every port is up and the chassis
+has settled (``--settle``), the idle CPU (% of one core, over ``--idle``
+seconds, which includes one of the agent's periodic full passes at its default
+30 s interval) and resident memory of the agent and of ovn-controller. Ratios
+are against the baseline; the targets are p50 within 1.5x of it and an idle
+agent below 2%.
 """
 from __future__ import annotations
 
@@ -158,7 +160,7 @@ def idle_cpu_pct(pids: list[int], seconds: float) -> list[float]:
     before = [report.tree_cpu_seconds(p) for p in pids]
     time.sleep(seconds)
     return [round((report.tree_cpu_seconds(p) - b) / seconds * 100.0, 2)
-            for p, b in zip(pids, before)]
+            for p, b in zip(pids, before, strict=True)]
 
 
 def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> Result:
@@ -172,10 +174,12 @@ def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> R
         plugged = watch_plugged(chassis.ovs_remote)
         controller_pid = chassis.daemons["controller"].pid()
         assert controller_pid is not None
+        assert sb.northd is not None  # start_central started it
         pids = {"ovn-controller": controller_pid, "ovn-northd": sb.northd.pid()}
         if agent is not None:
             pids["agent"] = agent.pid
-        cpu_before = {k: report.tree_cpu_seconds(p) for k, p in pids.items() if p}
+        running = {k: p for k, p in pids.items() if p}
+        cpu_before = {k: report.tree_cpu_seconds(p) for k, p in running.items()}
         try:
             # Short names: the dummy provider cuts names to 15 bytes, and OVN's C code
             # stalls on names that collide after the cut.
@@ -203,7 +207,7 @@ def measure(name: str, args: argparse.Namespace, progress: report.Progress) -> R
             result = Result(name, args.ports, last_up - start,
                             [watcher.at[n] - created[n] for n in names])
             result.plug_latencies = [plugged.at[n] - created[n] for n in names]
-            result.busy_cpu = {k: round(report.tree_cpu_seconds(pids[k]) - v, 2)
+            result.busy_cpu = {k: round(report.tree_cpu_seconds(running[k]) - v, 2)
                                for k, v in cpu_before.items()}
             progress.done(f"{result.per_second:.0f} ports/s, p50 {result.pct(50):.0f} ms")
             progress.note(f"{name}: settling {args.settle:.0f}s, then measuring idle CPU "

@@ -74,8 +74,9 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     numeric = [all(_is_number(r[i]) for r in text) if text else False for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
+        # Not strict: cells beyond the headers are left out, as they always were.
         return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric)).rstrip()
+                         for v, w, num in zip(values, widths, numeric, strict=False)).rstrip()
 
     out = [line(list(headers)), line(["-" * w for w in widths])]
     out += [line(r) for r in text]
@@ -124,7 +125,8 @@ class Progress:
     def done(self, summary: str = "") -> None:
         took = time.monotonic() - self._started
         prefix = "\r\x1b[K" if self.tty else ""
-        self.stream.write(f"{prefix}{self._label}: done in {took:.1f}s{' - ' + summary if summary else ''}\n")
+        suffix = " - " + summary if summary else ""
+        self.stream.write(f"{prefix}{self._label}: done in {took:.1f}s{suffix}\n")
         self.stream.flush()
 
     def note(self, text: str) -> None:
@@ -136,7 +138,8 @@ class Progress:
 
 
 def process_tree(pid: int) -> list[int]:
-    """*pid* and all its descendants, read from /proc (processes that exit meanwhile are skipped)."""
+    """*pid* and all its descendants, read from /proc (processes that exit meanwhile are
+    skipped)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -66,7 +66,7 @@ class ServerProcess:
     def log_path(self) -> Path:
         return self.workdir / "server.log"
 
-    def start(self, timeout: float = 60.0) -> "ServerProcess":
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         """Migrate the database, launch the server and wait until all its workers serve."""
         from neutrino.db.migrate import upgrade
         from neutrino.db.session import Database
@@ -148,7 +148,7 @@ class ServerProcess:
             self.notify.close()
             self.notify = None
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -202,7 +202,7 @@ class CpuMeter:
     def __init__(self, server: ServerProcess, db: BenchDatabase):
         self.server, self.db = server, db
 
-    def __enter__(self) -> "CpuMeter":
+    def __enter__(self) -> CpuMeter:
         self._start = (report.tree_cpu_seconds(self.server.pid), self.db.cpu_seconds(),
                        time.process_time())
         return self
@@ -214,7 +214,7 @@ class CpuMeter:
     def per_request(self, requests: int) -> dict[str, float]:
         names = ("server", "database", "client")
         return {name: round((end - start) * 1000 / max(requests, 1), 3)
-                for name, start, end in zip(names, self._start, self._end)}
+                for name, start, end in zip(names, self._start, self._end, strict=True)}
 
 
 class PeakSampler:
@@ -236,7 +236,7 @@ class PeakSampler:
         if current.rss_mb > self.peak.rss_mb:
             self.peak = current
 
-    def __enter__(self) -> "PeakSampler":
+    def __enter__(self) -> PeakSampler:
         self._sample()
         self._thread.start()
         return self
@@ -268,7 +268,7 @@ def insert_ports(url: str, network_id: str, subnet_id: str, start: int, count: i
     from neutrino.drivers import status as reasons
 
     db = Database(url)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     done = 0
     try:
         while done < count:
@@ -286,8 +286,9 @@ def insert_ports(url: str, network_id: str, subnet_id: str, start: int, count: i
                     "device_owner": "", "host": "", "vnic_type": "normal", "profile": {},
                     "vif_type": "unbound", "vif_details": {}, "bound_segment_id": None,
                     "bound_driver": None})
+                address = f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"
                 ips.append({"subnet_id": subnet_id, "port_id": port_id, "network_id": network_id,
-                            "ip_address": f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"})
+                            "ip_address": address})
             with db.write() as session:
                 session.execute(insert(Port.__table__), ports)
                 session.execute(insert(IPAllocation.__table__), ips)

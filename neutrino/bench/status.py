@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import sqlite3
 import sys
 import tempfile
@@ -112,7 +111,7 @@ class NbMonitor:
         if event == ovs.db.idl.ROW_DELETE:
             return
         now = time.monotonic()
-        table = row._table.name  # noqa: SLF001
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         with self._lock:
             if table == "Logical_Switch_Port":
                 if row.up == [True] and row.name not in self.up_at:
@@ -288,7 +287,9 @@ def prepare_sync(workdir: Path, sb: Sandbox, count: int,
     plugin = Plugin(settings, db)
     try:
         driver = next(d for d in plugin.mech.drivers if isinstance(d, OVNMechanismDriver))
-        wait_for(lambda: driver.nb.ready and driver.directory.synced, 60, "OVN connections")
+        nb, directory = driver.nb, driver.directory
+        assert nb is not None and directory is not None  # Plugin() initialized the driver
+        wait_for(lambda: nb.ready and directory.synced, 60, "OVN connections")
         net = plugin.create_network(ADMIN, {"name": "sync"})
         plugin.create_subnet(ADMIN, {"network_id": net["id"], "cidr": CIDR, "ip_version": 4})
         template = plugin.create_port(ADMIN, {"network_id": net["id"], "device_id": "vm-0",
@@ -299,7 +300,7 @@ def prepare_sync(workdir: Path, sb: Sandbox, count: int,
         copy_ports(db, template["id"], count - 1, progress)
         progress.done()
         progress.start(f"sync: write {count} LSPs with the OVN driver's drift repair")
-        repair = DriftRepair(driver.nb, NbCache(), BackendHandle(plugin), driver.directory)
+        repair = DriftRepair(nb, NbCache(), BackendHandle(plugin), directory)
         done = repair.run()
         progress.done(", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "nothing")
     finally:
@@ -321,7 +322,7 @@ def copy_ports(db: Any, template_id: str, count: int, progress: report.Progress)
             Port.id == template_id)).mappings().one())
         ip = dict(session.execute(select(IPAllocation.__table__).where(
             IPAllocation.port_id == template_id)).mappings().one())
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     done = 0
     while done < count:
         chunk = min(5000, count - done)
@@ -369,13 +370,15 @@ def start_measured(server: ServerProcess, monitor: NbMonitor, count: Callable[[]
     before = set(monitor.workers())
     started = time.monotonic()
     server.launch()
+    process = server.process
+    assert process is not None  # launch() started it
     marks: dict[str, float] = {}
     cpu = 0.0
     progress.start(label, total)
     deadline = started + timeout
     while len(marks) < 3:
         now = time.monotonic()
-        if server.process.poll() is not None:
+        if process.poll() is not None:
             raise ServerError("neutrino server exited:\n" + server.log_tail())
         if now > deadline:
             raise TimeoutError(f"{label}: not done after {timeout:.0f}s ({marks})")
@@ -432,12 +435,12 @@ def measure_sync(args: argparse.Namespace, progress: report.Progress) -> dict[st
         try:
             wait_for(lambda: monitor.idl.state == monitor.idl.IDL_S_MONITORING, 60,
                      "NB monitor")
-            changed = start_measured(
+            changed: dict[str, Any] = start_measured(
                 server, monitor, count_status(conn, "DOWN", NOT_PRESENT), count,
                 args.timeout, f"sync: server start, {count} statuses to change", progress)
             changed["api"] = api_statuses(server.url)
             server.stop()
-            unchanged = start_measured(
+            unchanged: dict[str, Any] = start_measured(
                 server, monitor, count_status(conn, "DOWN", NOT_PRESENT), count,
                 args.timeout, f"sync: server start, {count} statuses already right (baseline)",
                 progress)

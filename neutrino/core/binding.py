@@ -15,9 +15,10 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from neutrino.core.contexts import port_context
@@ -188,14 +189,15 @@ def _commit_if_untouched(session: Session, attempt: PortContext,
     now = utcnow()
     reason = bound(port["binding:host_id"])
     table = Port.__table__
-    changed = session.execute(
+    # A DML statement's result is a CursorResult (SQLAlchemy types it as any Result).
+    changed = cast(CursorResult[Any], session.execute(
         update(table).where(table.c.id == port["id"],
                             table.c.revision_number == port["revision_number"],
                             table.c.vif_type.in_(UNBOUND_TYPES))
         .values(vif_type=binding.vif_type, vif_details=binding.vif_details,
                 bound_segment_id=binding.segment_id,
                 bound_driver=driver, status_reason=reason, updated_at=now,
-                revision_number=port["revision_number"] + 1)).rowcount
+                revision_number=port["revision_number"] + 1))).rowcount
     if changed != 1:
         return None
     session.execute(insert(StatusEvent.__table__).values(status_event(

@@ -18,10 +18,10 @@ import secrets
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 
 from neutrino.db.models import StatusEvent
 from neutrino.db.session import Database
@@ -89,8 +89,9 @@ class EventFeed:
 
 def prune(db: Database, older_than: float = RETENTION_SECONDS) -> int:
     with db.write() as session:
-        result = session.execute(delete(StatusEvent).where(
-            StatusEvent.created_at < time.time() - older_than))
+        # A DML statement's result is a CursorResult (SQLAlchemy types it as any Result).
+        result = cast(CursorResult[Any], session.execute(delete(StatusEvent).where(
+            StatusEvent.created_at < time.time() - older_than)))
         return result.rowcount or 0
 
 
@@ -118,7 +119,7 @@ class Pruner:
         while not self._stop.wait(PRUNE_INTERVAL):
             try:
                 prune(self.db)
-            except Exception:  # noqa: BLE001 - retried next interval
+            except Exception:  # retried next interval
                 LOG.warning("pruning status events failed", exc_info=True)
 
 

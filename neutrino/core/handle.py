@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class BackendHandle:
-    def __init__(self, plugin: "Plugin"):
+    def __init__(self, plugin: Plugin):
         self._plugin = plugin
         #: The server's settings: the drivers' one source of configuration.
         self.settings: Settings = plugin.settings

@@ -9,6 +9,7 @@ database's primary key on ``(subnet_id, ip_address)`` settles races.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ def validate_gateway(net: IPNetwork, gateway: str) -> None:
     addr = ipaddress.ip_address(gateway)
     if addr.version != net.version or addr not in net:
         raise _bad(f"Gateway IP {gateway} is not in subnet {net}")
-    if net.version == 4 and net.prefixlen < 31 and addr in (net.network_address, net.broadcast_address):
+    if (net.version == 4 and net.prefixlen < 31
+            and addr in (net.network_address, net.broadcast_address)):
         raise _bad(f"Gateway IP {gateway} conflicts with the network or broadcast address of {net}")
 
 
@@ -80,19 +82,19 @@ def validate_pools(net: IPNetwork, gateway: str | None, pools: list[dict[str, st
     for pool in pools:
         start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
         text = f"{start}-{end}"
-        if start.version != net.version or end.version != net.version or start > end:
+        if start.version != net.version or end.version != net.version or int(start) > int(end):
             raise exc.InvalidAllocationPool(pool=text)
         if not (first <= int(start) <= last and first <= int(end) <= last):
             raise exc.OutOfBoundsAllocationPool(pool=text, subnet_cidr=net)
         spans.append((int(start), int(end), text))
     spans.sort()
-    for (_, prev_end, prev), (start, _, cur) in zip(spans, spans[1:]):
-        if start <= prev_end:
+    for (_, prev_end, prev), (next_start, _, cur) in itertools.pairwise(spans):
+        if next_start <= prev_end:
             raise exc.OverlappingAllocationPools(pool_1=prev, pool_2=cur, subnet_cidr=net)
     if gateway is not None:
         gw = int(ipaddress.ip_address(gateway))
-        for start, end, text in spans:
-            if start <= gw <= end:
+        for low, high, text in spans:
+            if low <= gw <= high:
                 raise exc.GatewayConflictWithAllocationPools(ip_address=gateway, pool=text)
 
 
@@ -112,7 +114,8 @@ def free_candidates(pools: list[dict[str, Any]], taken: Iterable[str], want: int
     found: list[int] = []
     version = ipaddress.ip_address(pools[0]["start"]).version if pools else 4
     for pool in pools:
-        start, end = int(ipaddress.ip_address(pool["start"])), int(ipaddress.ip_address(pool["end"]))
+        start = int(ipaddress.ip_address(pool["start"]))
+        end = int(ipaddress.ip_address(pool["end"]))
         value = start
         while value <= end and len(found) < want:
             if value not in used:
@@ -278,11 +281,16 @@ def allocate(session: Session, port: Port, network_id: str, wanted: list[Address
             if item.keeps_current and kept:
                 allocations.append((sub.id, kept[0]))
                 break
+
+            def is_taken(ip: str, sid: str = sub.id) -> bool:
+                return session.scalar(IS_TAKEN, {"subnet_id": sid, "ip": ip}) is not None
+
+            def all_taken(sid: str = sub.id) -> Iterable[str]:
+                return session.scalars(TAKEN, {"subnet_id": sid})
+
             free = choose_free(
                 sub.allocation_pools, {ip for sid, ip in allocations if sid == sub.id},
-                is_taken=lambda ip, sid=sub.id: session.scalar(
-                    IS_TAKEN, {"subnet_id": sid, "ip": ip}) is not None,
-                all_taken=lambda sid=sub.id: session.scalars(TAKEN, {"subnet_id": sid}))
+                is_taken=is_taken, all_taken=all_taken)
             if free:
                 allocations.append((sub.id, free))
                 break

@@ -79,7 +79,7 @@ class MechanismManager:
         for driver in self.drivers:
             try:
                 getattr(driver, method)(context)
-            except Exception as e:  # noqa: BLE001 - every driver must get its call
+            except Exception as e:  # every driver must get its call
                 LOG.exception("mechanism driver %s failed in %s", driver.name, method)
                 error = error or e
         if error is not None:
@@ -90,7 +90,7 @@ class MechanismManager:
         for driver in self.drivers:
             try:
                 driver.bind_port(context)
-            except Exception as e:  # noqa: BLE001 - one driver must not stop the others
+            except Exception as e:  # one driver must not stop the others
                 LOG.exception("mechanism driver %s failed in bind_port", driver.name)
                 context.add_failure_reason(f"{driver.name}: {e}")
                 continue

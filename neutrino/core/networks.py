@@ -41,8 +41,9 @@ SEGMENT_COLUMNS = {"provider:network_type": NetworkSegment.network_type,
                    "provider:physical_network": NetworkSegment.physical_network,
                    "provider:segmentation_id": NetworkSegment.segmentation_id}
 
-_SEGMENT_FIELDS = ("id", "network_type", "physical_network", "segmentation_id")
-SegmentRow = collections.namedtuple("SegmentRow", _SEGMENT_FIELDS)
+SegmentRow = collections.namedtuple(
+    "SegmentRow", ("id", "network_type", "physical_network", "segmentation_id"))
+_SEGMENT_FIELDS = SegmentRow._fields
 #: A network and its segments in one round trip (segment columns prefixed ``segment_``).
 NETWORK_WITH_SEGMENTS = select(
     Network.__table__,

@@ -90,7 +90,8 @@ class Plugin:
     def get_network(self, ctx: Context, net_id: str) -> dict[str, Any]:
         return self.networks.get(ctx, net_id)
 
-    def list_networks(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+    def list_networks(self, ctx: Context,
+                      query: ListQuery | None = None) -> tuple[list[dict], bool]:
         return self.networks.list_page(ctx, query)
 
     def update_network(self, ctx: Context, net_id: str, attrs: dict[str, Any],

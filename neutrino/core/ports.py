@@ -114,7 +114,8 @@ class Ports:
         self.binder = binder
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        context = self.writes.write("create_port", lambda s: self._create(s, ctx, owned(ctx, attrs)),
+        context = self.writes.write("create_port",
+                                    lambda s: self._create(s, ctx, owned(ctx, attrs)),
                                     undo=lambda port_id: self.delete(ADMIN, port_id))
         if context.current["binding:host_id"]:
             return self.binder.bind(context.current["id"], context) or context.current

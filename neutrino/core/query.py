@@ -63,18 +63,18 @@ def convert(column: Any, attr: str, raw: str) -> Any:
         return value
     if isinstance(column.type, DateTime):
         try:
-            value = dt.datetime.fromisoformat(raw)
+            moment = dt.datetime.fromisoformat(raw)
         except ValueError:
             raise exc.InvalidInput(
                 error_message=f"'{raw}' is not an ISO 8601 timestamp for {attr}") from None
-        if value.tzinfo is not None:  # stored as naive UTC
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return value
+        if moment.tzinfo is not None:  # stored as naive UTC
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment
     return raw
 
 
 def where_clauses(columns: dict[str, Any], filters: dict[str, list[str]]) -> list[ColumnElement]:
-    clauses = []
+    clauses: list[ColumnElement] = []
     for attr, values in filters.items():
         column = columns.get(attr)
         if column is None:
@@ -99,15 +99,18 @@ def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_colu
                 query: ListQuery) -> tuple[list[Any], bool]:
     """Rows of *stmt* for one page, and whether more rows follow it."""
     if len(query.sort_dirs) not in (0, len(query.sort_keys)):
-        raise exc.BadRequest(resource="list", msg="The number of sort_keys and sort_dirs must be same")
+        raise exc.BadRequest(resource="list",
+                             msg="The number of sort_keys and sort_dirs must be same")
     order: list[tuple[Any, bool]] = []
     for i, key in enumerate(query.sort_keys):
         column = columns.get(key)
         if column is None:
-            raise exc.BadRequest(resource="list", msg=f"'{key}' is an invalid attribute for sort_key")
+            raise exc.BadRequest(resource="list",
+                                 msg=f"'{key}' is an invalid attribute for sort_key")
         direction = query.sort_dirs[i] if query.sort_dirs else "asc"
         if direction not in ("asc", "desc"):
-            raise exc.BadRequest(resource="list", msg=f"'{direction}' is an invalid value for sort_dir")
+            raise exc.BadRequest(resource="list",
+                                 msg=f"'{direction}' is an invalid value for sort_dir")
         order.append((column, direction == "asc"))
     if not any(col is id_column for col, _ in order):
         order.append((id_column, True))
@@ -144,7 +147,7 @@ def _sortable(column: Any) -> Any:
 def _after(order: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement:
     """Rows strictly after *values* in the lexicographic *order*."""
     # literal(): SQLAlchemy refuses ``column > True`` written with Python booleans.
-    values = [literal(v, col.type) for (col, _), v in zip(order, values)]
+    values = [literal(v, col.type) for (col, _), v in zip(order, values, strict=True)]
     alternatives = []
     for i, (col, asc) in enumerate(order):
         equal = [order[j][0] == values[j] for j in range(i)]

@@ -59,7 +59,8 @@ def subnet_dict(sub: Any) -> dict[str, Any]:
     d.update({
         "network_id": sub.network_id, "cidr": sub.cidr, "ip_version": sub.ip_version,
         "gateway_ip": sub.gateway_ip, "enable_dhcp": sub.enable_dhcp,
-        "allocation_pools": list(sub.allocation_pools), "dns_nameservers": list(sub.dns_nameservers),
+        "allocation_pools": list(sub.allocation_pools),
+        "dns_nameservers": list(sub.dns_nameservers),
         "host_routes": list(sub.host_routes), "ipv6_ra_mode": sub.ipv6_ra_mode,
         "ipv6_address_mode": sub.ipv6_address_mode, "subnetpool_id": None,
         "service_types": [], "segment_id": None,

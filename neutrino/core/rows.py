@@ -1,6 +1,7 @@
 """Small helpers every resource module uses on its rows."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from neutrino.core import exceptions as exc
@@ -17,7 +18,7 @@ class RowView:
     rendering and PortContext take either.
     """
 
-    def __init__(self, row: Any, **related: list[Any]):
+    def __init__(self, row: Any, **related: Sequence[Any]):
         self.__dict__.update(related)
         self._row = row
 

@@ -78,7 +78,8 @@ class Statuses:
             BOUND_TO_ACTIVE.observe(max(0.0, now - when))
 
     @retry_on_conflict
-    def _write(self, model: type, updates: list[StatusUpdate]) -> list[dict[str, Any]]:
+    def _write(self, model: type[Port | Network],
+               updates: list[StatusUpdate]) -> list[dict[str, Any]]:
         """Write statuses in one transaction; only rows whose status or reason differ change.
 
         Returns the transitions: id, device id, old and new status, reason.

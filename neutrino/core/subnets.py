@@ -63,6 +63,7 @@ def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None)
     if gateway is not None:
         ipam.validate_gateway(net, gateway)
     pools = attrs.get("allocation_pools", current.allocation_pools if current else None)
+    assert pools is not None, "a new subnet's attrs carry its pools (create fills them in)"
     ipam.validate_pools(net, gateway, pools)
     for ns in attrs.get("dns_nameservers", []):
         if ipaddress.ip_address(ns).version != net.version:

@@ -9,8 +9,8 @@ retries (``retry_on_conflict``).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,7 +59,8 @@ class TypeDriver:
     def reserve_provider_segment(self, session: Session, segment: dict[str, Any]) -> dict[str, Any]:
         """Complete *segment* (allocate what the client left out) and check it is free."""
         key = self.allocation_key(segment)
-        if key and session.scalar(select(NetworkSegment.id).where(NetworkSegment.allocation_key == key)):
+        if key and session.scalar(
+                select(NetworkSegment.id).where(NetworkSegment.allocation_key == key)):
             raise self._in_use(segment)
         return dict(segment, allocation_key=key, is_dynamic=False)
 
@@ -81,8 +82,11 @@ class TypeDriver:
 
     def _pick_free(self, session: Session, prefix: str, ranges: list[tuple[int, int]],
                    make: Callable[[int], dict[str, Any]]) -> dict[str, Any] | None:
-        taken = {int(k.rsplit(":", 1)[1]) for k in session.scalars(
-            select(NetworkSegment.allocation_key).where(NetworkSegment.allocation_key.like(prefix + "%")))}
+        # LIKE matches no NULL key.
+        keys = cast(Iterable[str], session.scalars(
+            select(NetworkSegment.allocation_key)
+            .where(NetworkSegment.allocation_key.like(prefix + "%"))))
+        taken = {int(k.rsplit(":", 1)[1]) for k in keys}
         taken |= {int(k.rsplit(":", 1)[1]) for k in session.info.get(RESERVED_KEYS, ())
                   if k.startswith(prefix)}
         # Random among the lowest free ids: concurrent allocators rarely collide,
@@ -172,8 +176,11 @@ class VlanTypeDriver(TypeDriver):
 
     def allocate_tenant_segment(self, session: Session) -> dict[str, Any] | None:
         for physnet, ranges in self.ranges.items():
-            found = self._pick_free(session, f"vlan:{physnet}:", ranges, lambda vid: {
-                "network_type": "vlan", "physical_network": physnet, "segmentation_id": vid})
+            def make(vid: int, physnet: str = physnet) -> dict[str, Any]:
+                return {"network_type": "vlan", "physical_network": physnet,
+                        "segmentation_id": vid}
+
+            found = self._pick_free(session, f"vlan:{physnet}:", ranges, make)
             if found:
                 return found
         return None

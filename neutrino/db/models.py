@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -20,10 +20,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
 )
-from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm.attributes import flag_modified
 
 
 def new_id() -> str:
@@ -31,10 +32,10 @@ def new_id() -> str:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
 
 
-def touch(row: "StandardAttrs") -> None:
+def touch(row: StandardAttrs) -> None:
     """Mark *row* changed so its flush bumps the revision even if no column moved
     (e.g. only its IP allocations changed)."""
     row.updated_at = utcnow()
@@ -43,6 +44,11 @@ def touch(row: "StandardAttrs") -> None:
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (SQLAlchemy types it as any FromClause),
+        # which the Core insert()/update()/delete() of the hot paths take.
+        __table__: ClassVar[Table]
 
 
 class StandardAttrs:
@@ -57,7 +63,7 @@ class StandardAttrs:
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+    def __mapper_args__(cls) -> dict[str, Any]:
         # Every flush of a changed row bumps revision_number and checks that
         # nobody else changed the row meanwhile (optimistic locking).
         return {"version_id_col": cls.revision_number}
@@ -72,10 +78,10 @@ class Network(StandardAttrs, Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     mtu: Mapped[int] = mapped_column(Integer, default=1500)
 
-    segments: Mapped[list["NetworkSegment"]] = relationship(
+    segments: Mapped[list[NetworkSegment]] = relationship(
         back_populates="network", order_by="NetworkSegment.segment_index",
         cascade="all, delete-orphan", lazy="joined")
-    subnets: Mapped[list["Subnet"]] = relationship(
+    subnets: Mapped[list[Subnet]] = relationship(
         back_populates="network", lazy="joined", order_by="Subnet.created_at")
 
 
@@ -141,7 +147,7 @@ class Port(StandardAttrs, Base):
     bound_segment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     bound_driver: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
-    fixed_ips: Mapped[list["IPAllocation"]] = relationship(
+    fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address")
 
 

@@ -6,8 +6,10 @@ readers use a separate engine with deferred transactions and never block
 writers.  Writers also queue on a lock (a thread lock plus ``flock`` on a file
 next to the database) before ``BEGIN IMMEDIATE``: SQLite's own busy handler
 polls with sleeps of up to 100 ms, which under concurrent writes made most
-of a request's latency; a blocked ``flock`` wakes as soon as it is released.  PostgreSQL: READ COMMITTED; races surface as constraint violations
-or lock conflicts and the whole transaction is retried.
+of a request's latency; a blocked ``flock`` wakes as soon as it is released.
+
+PostgreSQL: READ COMMITTED; races surface as constraint violations or lock
+conflicts and the whole transaction is retried.
 """
 from __future__ import annotations
 
@@ -26,10 +28,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 LOG = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -63,7 +66,7 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
                            json_deserializer=_loads)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -75,7 +78,7 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
@@ -93,21 +96,21 @@ def _ping_when_idle(engine: Engine) -> None:
     a tenth of a port show; a busy server reuses connections within milliseconds.
     """
     @event.listens_for(engine, "connect")
-    def _connected(_dbapi_conn, record) -> None:  # noqa: ANN001
+    def _connected(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         record.info.pop("idle_since", None)
 
     @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_conn, record) -> None:  # noqa: ANN001
+    def _checked_in(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_conn, record, _proxy) -> None:  # noqa: ANN001
+    def _checked_out(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since < PING_IDLE_AFTER:
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
-        except Exception as e:  # noqa: BLE001 - any failure means: reconnect
+        except Exception as e:  # any failure means: reconnect
             raise DisconnectionError(f"pooled connection unusable: {e}") from e
 
 
@@ -174,7 +177,8 @@ class _WriterLock:
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         if not self._thread_lock.acquire(timeout=self.timeout):
-            raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+            raise OperationalError("BEGIN IMMEDIATE", {},
+                                   sqlite3.OperationalError("database is locked"))
         try:
             fd = self._file()
             if fd is not None:
@@ -259,7 +263,7 @@ def retry_on_conflict(func: Callable[P, T]) -> Callable[P, T]:
         for attempt in range(MAX_RETRIES):
             try:
                 return func(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:  # classified below
                 if not is_conflict(exc) or attempt == MAX_RETRIES - 1:
                     raise
                 LOG.debug("retrying %s after conflict (%s): %s", func.__name__, attempt + 1, exc)

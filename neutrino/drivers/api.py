@@ -87,7 +87,7 @@ class CoreHandle(Protocol):
 class Binding:
     """What a driver's ``bind_port`` decided: the segment, and how the VIF is plugged."""
 
-    segment_id: str
+    segment_id: str | None
     vif_type: str
     vif_details: dict[str, Any]
 
@@ -150,14 +150,15 @@ class PortContext:
         call :meth:`set_binding`)."""
         return self._binding
 
-    def set_binding(self, segment_id: str, vif_type: str, vif_details: dict[str, Any]) -> None:
+    def set_binding(self, segment_id: str | None, vif_type: str,
+                    vif_details: dict[str, Any]) -> None:
         self._binding = Binding(segment_id, vif_type, vif_details)
 
     def add_failure_reason(self, reason: str) -> None:
         self.failure_reasons.append(reason)
 
 
-class MechanismDriver(abc.ABC):
+class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook is optional
     """Base class of mechanism drivers.  Every hook is optional."""
 
     #: Name shown in ``binding:vif_details``/logs; set by the manager.

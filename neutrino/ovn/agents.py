@@ -21,7 +21,7 @@ _PLUG_AGENT_NAMESPACE = uuid.UUID("5d0a4b7e-3c1f-4f7e-9a55-2f6b7f0e8c11")
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def availability_zones(chassis: ChassisInfo) -> list[str]:
@@ -70,7 +70,7 @@ def controller_agent(chassis: ChassisInfo, alive: bool) -> dict[str, Any]:
 
 def _timestamp(unix: Any) -> str | None:
     try:
-        moment = datetime.datetime.fromtimestamp(float(unix), datetime.timezone.utc)
+        moment = datetime.datetime.fromtimestamp(float(unix), datetime.UTC)
     except (TypeError, ValueError, OverflowError):
         return None
     return moment.strftime("%Y-%m-%d %H:%M:%S")

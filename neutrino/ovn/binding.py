@@ -8,7 +8,7 @@ binding would give right now.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +117,7 @@ def vif_details(chassis: ChassisInfo) -> dict[str, Any]:
     }
 
 
-def decide(port: Mapping[str, Any], segments: list[Mapping[str, Any]],
+def decide(port: Mapping[str, Any], segments: Sequence[Mapping[str, Any]],
            directory: ChassisDirectory) -> Decision:
     vnic = port.get("binding:vnic_type") or keys.VNIC_NORMAL
     if vnic not in SUPPORTED_VNIC_TYPES:

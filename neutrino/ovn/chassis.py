@@ -166,7 +166,7 @@ class ChassisDirectory:
         pass
 
     def row_changed(self, event: str, row: Any, old: Any) -> None:
-        table = row._table.name
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         if table == "SB_Global":
             self._global_nb_cfg = row.nb_cfg
         elif table in ("Chassis", "Chassis_Private"):
@@ -210,8 +210,8 @@ class ChassisDirectory:
         if chassis is None:
             return None
         private = next(idlutils.rows_by_value(self._idl, "Chassis_Private", "name", name), None)
-        other = dict(chassis.other_config)
-        ext = dict(chassis.external_ids)
+        other: dict[str, str] = dict(chassis.other_config)
+        ext: dict[str, str] = dict(chassis.external_ids)
 
         def config(key: str) -> str:
             # OVN >= 20.06 reports in other_config; older ones in external_ids.
@@ -274,7 +274,7 @@ class ChassisDirectory:
         with self._lock:
             info = self._chassis.get(name)
             agent = info.plug_agent if info else None
-            if agent is None or agent.heartbeat is None or \
+            if info is None or agent is None or agent.heartbeat is None or \
                     not self._alive(info.nb_cfg, self._progress.get(name)):
                 return False
         return time.time() - agent.heartbeat < max(self.down_time, 3 * agent.interval)

@@ -190,7 +190,8 @@ class EnsureDhcpOptions(_Ensure):
             if not port.external_ids.get(keys.PORT_ID):
                 continue
             ip = first_ip(port, cidr.version)
-            if ip is not None and ip in cidr and [r.uuid for r in getattr(port, column)] != [row.uuid]:
+            if (ip is not None and ip in cidr
+                    and [r.uuid for r in getattr(port, column)] != [row.uuid]):
                 setattr(port, column, [row])
 
 

@@ -207,6 +207,8 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
 class Connection(ovsdbapp_connection.Connection):
     """ovsdbapp connection whose ``start`` returns at once, connected or not."""
 
+    thread: threading.Thread | None
+
     def start(self) -> bool:
         with self.lock:
             if self.thread is not None:
@@ -224,7 +226,7 @@ class _Client:
 
     # ovsdbapp's Backend stores the connection on the class; shadow it with a
     # plain attribute so each instance keeps its own.
-    ovsdb_connection = None
+    ovsdb_connection: Any = None
     schema: str
     #: The metrics' label for this database.
     database: str
@@ -233,6 +235,7 @@ class _Client:
                listener: IdlListener | None, lock_name: str | None) -> None:
         idl = NeutrinoIdl(remote, schema_helper(remote, self.schema, tables), self.database,
                           listener, lock_name)
+        # mypy sees object.__init__; the ovsdbapp API class after this mixin takes these.
         super().__init__(Connection(idl, timeout), start=True)  # type: ignore[call-arg]
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +103,7 @@ def network_segments(network: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def switch_spec(network: Mapping[str, Any],
-                segments: list[Mapping[str, Any]] | None = None) -> SwitchSpec:
+                segments: Sequence[Mapping[str, Any]] | None = None) -> SwitchSpec:
     """Logical_Switch of a network, with one localnet port per flat/vlan segment."""
     net_id = network["id"]
     revision = revision_of(network)
@@ -121,7 +121,8 @@ def switch_spec(network: Mapping[str, Any],
                 "type": "localnet",
                 "addresses": ["unknown"],
                 "options": {keys.NETWORK_NAME_OPTION: physnet},
-                "tag": [int(tag)] if segment.get("network_type") == "vlan" and tag is not None else [],
+                "tag": ([int(tag)] if segment.get("network_type") == "vlan" and tag is not None
+                        else []),
                 "external_ids": {keys.LOCALNET_OF: net_id, keys.REVISION: str(revision)},
             }))
     return SwitchSpec(
@@ -142,7 +143,7 @@ def dhcp_server_mac(subnet_id: str) -> str:
     DHCP_Options row gets the same MAC clients already learned.
     """
     digest = hashlib.sha256(subnet_id.encode()).digest()
-    return "fa:16:3e:%02x:%02x:%02x" % (digest[0], digest[1], digest[2])
+    return f"fa:16:3e:{digest[0]:02x}:{digest[1]:02x}:{digest[2]:02x}"
 
 
 def _dhcpv4_options(subnet: Mapping[str, Any], network: Mapping[str, Any]) -> dict[str, str]:
@@ -159,20 +160,20 @@ def _dhcpv4_options(subnet: Mapping[str, Any], network: Mapping[str, Any]) -> di
     if network.get("mtu"):
         options["mtu"] = str(network["mtu"])
     if subnet.get("dns_nameservers"):
-        options["dns_server"] = "{%s}" % ", ".join(subnet["dns_nameservers"])
+        options["dns_server"] = "{" + ", ".join(subnet["dns_nameservers"]) + "}"
     routes = subnet.get("host_routes") or []
     if routes:
         entries = [f"{r['destination']},{r['nexthop']}" for r in routes]
         # RFC 3442: a client that gets classless routes ignores the router option.
         entries.append(f"0.0.0.0/0,{gateway}")
-        options["classless_static_route"] = "{%s}" % ", ".join(entries)
+        options["classless_static_route"] = "{" + ", ".join(entries) + "}"
     return options
 
 
 def _dhcpv6_options(subnet: Mapping[str, Any]) -> dict[str, str]:
     options = {"server_id": dhcp_server_mac(subnet["id"])}
     if subnet.get("dns_nameservers"):
-        options["dns_server"] = "{%s}" % ", ".join(subnet["dns_nameservers"])
+        options["dns_server"] = "{" + ", ".join(subnet["dns_nameservers"]) + "}"
     # Only a stateful subnet has OVN hand out addresses; SLAAC and stateless get
     # just the other options (DNS), so OVN never contradicts router advertisements.
     if subnet.get("ipv6_address_mode") != "dhcpv6-stateful":
@@ -226,7 +227,8 @@ def _plug_options(port: Mapping[str, Any], network: Mapping[str, Any],
         options[plugproto.VIF_PLUG_TYPE] = str(plug_type)
         for key, value in profile.items():
             if key.startswith(keys.PROFILE_VIF_PLUG_PREFIX):
-                options[plugproto.VIF_PLUG_PREFIX + key[len(keys.PROFILE_VIF_PLUG_PREFIX):]] = str(value)
+                name = key[len(keys.PROFILE_VIF_PLUG_PREFIX):]
+                options[plugproto.VIF_PLUG_PREFIX + name] = str(value)
         if mtu:
             options[plugproto.VIF_PLUG_MTU] = str(mtu)
     return options

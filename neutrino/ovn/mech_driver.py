@@ -25,9 +25,16 @@ from ovsdbapp import exceptions as ovsdbapp_exceptions
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from neutrino.config import Settings
-from neutrino.drivers.api import (VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, CoreHandle,
-                                  MechanismDriver, NetworkContext, PortContext, StatusUpdate,
-                                  SubnetContext)
+from neutrino.drivers.api import (
+    VIF_TYPE_BINDING_FAILED,
+    VIF_TYPE_UNBOUND,
+    CoreHandle,
+    MechanismDriver,
+    NetworkContext,
+    PortContext,
+    StatusUpdate,
+    SubnetContext,
+)
 from neutrino.drivers.status import BUILD
 from neutrino.ovn import agents, binding, commands, desired, keys
 from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
@@ -122,7 +129,8 @@ class OVNMechanismDriver(MechanismDriver):
         """Each plug agent's outcomes by provider, as its chassis last reported them in SB."""
         outcomes = CounterMetricFamily(
             "neutrino_plug_outcomes", "Ports plug agents plugged, failed to plug or unplugged "
-            "since each started, by chassis and provider", labels=["chassis", "provider", "outcome"])
+            "since each started, by chassis and provider",
+            labels=["chassis", "provider", "outcome"])
         for chassis in self.directory.all() if self.directory else []:
             agent = chassis.plug_agent
             for provider, counts in (agent.plug_outcomes if agent else {}).items():
@@ -136,7 +144,9 @@ class OVNMechanismDriver(MechanismDriver):
 
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         physnet = segment.get("physical_network")
-        return bool(physnet) and self.directory is not None and self.directory.maps_physnet(physnet)
+        if not physnet or self.directory is None:
+            return False
+        return self.directory.maps_physnet(physnet)
 
     # -- writing NB -------------------------------------------------------------------
     def _apply(self, what: str, cmds: list[Any], on_failure: Unwritten | None = None) -> None:
@@ -154,7 +164,7 @@ class OVNMechanismDriver(MechanismDriver):
                 return
             except ovsdbapp_exceptions.TimeoutException as e:
                 error = e
-            except Exception as e:  # noqa: BLE001 - postcommit must not undo the API write
+            except Exception as e:  # postcommit must not undo the API write
                 LOG.exception("%s: NB transaction failed; left to drift repair", what)
                 error = e
                 reason = f"OVN northbound write failed: {e}"[:255]
@@ -165,7 +175,7 @@ class OVNMechanismDriver(MechanismDriver):
         if on_failure is not None:
             try:
                 on_failure.report([(on_failure.resource_id, BUILD, reason)])
-            except Exception:  # noqa: BLE001
+            except Exception:
                 LOG.exception("could not report %s as BUILD", what)
 
     def _switch(self, network: NetworkContext) -> commands.EnsureSwitch:
@@ -228,6 +238,7 @@ class OVNMechanismDriver(MechanismDriver):
         return decision.vif_type if decision.bound else VIF_TYPE_BINDING_FAILED
 
     def _write_port(self, context: PortContext, port: dict[str, Any]) -> None:
+        assert self.nb is not None and self.directory is not None  # set by initialize()
         dpu = None
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)

@@ -10,9 +10,9 @@ committed datum; a full sync then copies a few dicts.
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from neutrino.ovn import keys
 
@@ -23,7 +23,8 @@ def _keep_uuid(value: Any, base_type: Any) -> Any:
 
 def _column(row: Any, name: str) -> Any:
     """A committed column value; references stay UUIDs (no row lookups)."""
-    datum = row._data.get(name) if row._data is not None else None
+    # Only an ovs Row's _data holds the committed datum (getattr would resolve references).
+    datum = row._data.get(name) if row._data is not None else None  # noqa: SLF001 - see above
     if datum is None:
         return getattr(row, name)
     return datum.to_python(_keep_uuid)
@@ -31,7 +32,7 @@ def _column(row: Any, name: str) -> Any:
 
 @dataclass(frozen=True)
 class LspRow:
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     type: str
     addresses: list[str]
@@ -41,8 +42,8 @@ class LspRow:
     options: dict[str, str]
     tag: list[int]
     external_ids: dict[str, str]
-    dhcpv4_options: list[uuid.UUID]
-    dhcpv6_options: list[uuid.UUID]
+    dhcpv4_options: list[UUID]
+    dhcpv6_options: list[UUID]
 
     @classmethod
     def of(cls, row: Any) -> LspRow:
@@ -56,7 +57,7 @@ class SwitchRow:
     """No ``ports``: converting a 10,000-element set on every port write would cost more
     than everything else the worker does; ports are found through their own rows."""
 
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     external_ids: dict[str, str]
 
@@ -68,7 +69,7 @@ class SwitchRow:
 
 @dataclass(frozen=True)
 class DhcpRow:
-    uuid: uuid.UUID
+    uuid: UUID
     cidr: str
     options: dict[str, str]
     external_ids: dict[str, str]
@@ -88,7 +89,7 @@ class Snapshot:
     switches: dict[str, SwitchRow] = field(default_factory=dict)
     dhcp: dict[str, DhcpRow] = field(default_factory=dict)
 
-    def dhcp_uuid(self, subnet_id: str | None) -> uuid.UUID | None:
+    def dhcp_uuid(self, subnet_id: str | None) -> UUID | None:
         row = self.dhcp.get(subnet_id) if subnet_id else None
         return row.uuid if row is not None else None
 
@@ -96,17 +97,18 @@ class Snapshot:
 class NbCache:
     """Updated from ``row_changed`` on the connection thread; read from any thread."""
 
-    TABLES = {"Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow}
+    TABLES: dict[str, type[LspRow] | type[SwitchRow] | type[DhcpRow]] = {
+        "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow}
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[str, dict[uuid.UUID, Any]] = {t: {} for t in self.TABLES}
+        self._rows: dict[str, dict[UUID, Any]] = {t: {} for t in self.TABLES}
         #: port id -> its LSP copy, for the per-event path.
         self._ports: dict[str, LspRow] = {}
 
     def row_changed(self, event: str, row: Any) -> tuple[Any, Any]:
         """Apply one IDL change; the row's copies before and after (None: not owned/absent)."""
-        table = row._table.name
+        table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         kind = self.TABLES.get(table)
         if kind is None:
             return None, None

@@ -120,12 +120,12 @@ class DriftRepair:
                       and (spec := desired.dhcp_spec(s, networks[s["network_id"]]))}
         plan: list[tuple[str, str, Any, list[str]]] = []
         for net_id, network in networks.items():
-            spec = desired.switch_spec(network)
-            verdict = self._judge(SWITCH, net_id, snap.switches.get(net_id), spec,
-                                  self._switch_extra(snap, spec))
+            switch = desired.switch_spec(network)
+            verdict = self._judge(SWITCH, net_id, snap.switches.get(net_id), switch,
+                                  self._switch_extra(snap, switch))
             if verdict:
                 plan.append((SWITCH, net_id,
-                             commands.EnsureSwitch(self.nb, spec, force=verdict[0]), verdict[1]))
+                             commands.EnsureSwitch(self.nb, switch, force=verdict[0]), verdict[1]))
         for subnet_id, spec in dhcp_specs.items():
             verdict = self._judge(DHCP, subnet_id, snap.dhcp.get(subnet_id), spec, [])
             if verdict:
@@ -133,19 +133,19 @@ class DriftRepair:
                              commands.EnsureDhcpOptions(self.nb, spec, force=verdict[0]),
                              verdict[1]))
         for port in ports:
-            network = networks.get(port["network_id"])
-            if network is None:
+            net = networks.get(port["network_id"])
+            if net is None:
                 continue
             remote = port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED
             if remote and not self.directory.synced:
                 continue  # its requested-chassis comes from SB; judge it once SB is known
-            spec = desired.port_spec(port, network,
-                                     dpu_hostname(port, self.directory) if remote else None)
-            verdict = self._judge(PORT, port["id"], snap.ports.get(port["id"]), spec,
-                                  self._port_extra(snap, spec))
+            lsp = desired.port_spec(port, net,
+                                    dpu_hostname(port, self.directory) if remote else None)
+            verdict = self._judge(PORT, port["id"], snap.ports.get(port["id"]), lsp,
+                                  self._port_extra(snap, lsp))
             if verdict:
                 plan.append((PORT, port["id"],
-                             commands.EnsurePort(self.nb, spec, force=verdict[0]), verdict[1]))
+                             commands.EnsurePort(self.nb, lsp, force=verdict[0]), verdict[1]))
         for port_id in sorted(set(snap.ports) - {p["id"] for p in ports}):
             plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id), ["not in SQL"]))
         for subnet_id in sorted(set(snap.dhcp) - set(dhcp_specs)):

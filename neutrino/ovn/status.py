@@ -35,8 +35,13 @@ from neutrino.ovn.fullsync import FullSync
 from neutrino.ovn.heartbeat import ChassisLiveness, Heartbeat
 from neutrino.ovn.nbcache import LspRow, NbCache, SwitchRow
 from neutrino.ovn.repair import DriftRepair
-from neutrino.ovn.status_changes import (lsp_status_changed, plug_grace_starts, port_gone,
-                                         port_view, switch_networks_changed)
+from neutrino.ovn.status_changes import (
+    lsp_status_changed,
+    plug_grace_starts,
+    port_gone,
+    port_view,
+    switch_networks_changed,
+)
 from neutrino.ovn.status_grace import PlugGrace
 from neutrino.ovn.status_writer import StatusWriter, Update
 from neutrino.workqueue import DONE, WorkQueue, requeue_after
@@ -256,7 +261,7 @@ class StatusWorker:
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_interval
                     self._heartbeat()
-            except Exception:  # noqa: BLE001 - the worker must survive SQL/NB trouble
+            except Exception:  # the worker must survive SQL/NB trouble
                 self.stats["failures"] += 1
                 LOG.exception("status worker pass failed; full sync again in %.1fs",
                               self.RETRY_DELAY)

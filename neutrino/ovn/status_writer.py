@@ -7,7 +7,7 @@ turns them into ``set_port_statuses`` / ``set_network_statuses`` calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, CoreHandle
@@ -56,6 +56,7 @@ class StatusWriter:
         network = networks.get(port["network_id"], {})
         decision = binding.decide(port, network_segments(network), self.directory)
         if decision.bound:
+            assert decision.chassis is not None  # a bound decision names its chassis
             return f"binding failed; retrying on chassis '{decision.chassis.name}'"
         return f"binding failed: {decision.reason or 'no chassis'}"
 
@@ -95,7 +96,7 @@ class StatusWriter:
                                         for nid in sorted(network_ids)])
 
     # -- bindings ------------------------------------------------------------------------
-    def rebind_bindable(self, ports: list[Mapping[str, Any]] | None = None,
+    def rebind_bindable(self, ports: Sequence[Mapping[str, Any]] | None = None,
                         networks: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """Ask the core to bind again every failed port that a chassis could take now."""
         if not self.directory.synced:

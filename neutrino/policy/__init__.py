@@ -84,13 +84,14 @@ class Policy:
         """``context_is_admin``, remembered per set of roles (it looks at nothing else)."""
         key = (creds.roles, creds.system_scope)
         if key not in self._admin:
-            self._admin[key] = self._check("context_is_admin", {}, creds.values())
+            self._admin[key] = self.check("context_is_admin", {}, creds.values())
         return self._admin[key]
 
     def caller(self, creds: Creds) -> Caller:
         return Caller(self, creds)
 
-    def _check(self, rule: str, target: Mapping[str, Any], creds: dict[str, Any]) -> bool:
+    def check(self, rule: str, target: Mapping[str, Any], creds: dict[str, Any]) -> bool:
+        """One rule, uncached; a token of the wrong scope fails it."""
         try:
             return bool(self.enforcer.enforce(rule, target, creds))
         except policy.InvalidScope:
@@ -114,7 +115,7 @@ class Caller:
     def allowed(self, rule: str, target: Mapping[str, Any]) -> bool:
         key = (rule, self._class_of(target))
         if key not in self._memo:
-            self._memo[key] = self.rules._check(rule, target, self._values)
+            self._memo[key] = self.rules.check(rule, target, self._values)
         return self._memo[key]
 
     def denied_attribute(self, action: str, target: Mapping[str, Any],

@@ -84,7 +84,8 @@ RULES = [
 ]
 
 
-def rule(name: str, check: str, description: str, method: str, path: str) -> policy.DocumentedRuleDefault:
+def rule(name: str, check: str, description: str, method: str,
+         path: str) -> policy.DocumentedRuleDefault:
     """One documented, project-scoped rule of a resource's API."""
     return policy.DocumentedRuleDefault(name=name, check_str=check, description=description,
                                         operations=[{"method": method, "path": path}],

@@ -101,7 +101,8 @@ def start_guardian(base: Path, remove: bool) -> subprocess.Popen:
 def release_guardian(guardian: subprocess.Popen) -> None:
     """Close the guardian's pipe after a clean stop and wait for it to finish."""
     if guardian.poll() is None:
-        guardian.stdin.close()  # type: ignore[union-attr]
+        assert guardian.stdin is not None  # started with stdin=PIPE
+        guardian.stdin.close()
         guardian.wait(30)
 
 

@@ -13,12 +13,13 @@ with everything in one directory:
 
 First start: ``keystone-manage`` creates the schema, the keys and the admin
 (bootstrap) while the server process imports Keystone; the server then loads
-the application, and the rest is created through the Keystone API: projects ``demo`` and ``service``, roles ``member``, ``reader``
-and ``service``, the user ``demo`` (member of ``demo``), Neutrino's service
-user ``neutrino`` (``service`` and ``admin`` on ``service``, as Neutron's own
-service user has), and the ``network`` service with its endpoints. A later
-start on the same directory only starts the server: users, keys and therefore
-tokens survive; the catalog is updated if the port or Neutrino's URL moved.
+the application, and the rest is created through the Keystone API: projects
+``demo`` and ``service``, roles ``member``, ``reader`` and ``service``, the
+user ``demo`` (member of ``demo``), Neutrino's service user ``neutrino``
+(``service`` and ``admin`` on ``service``, as Neutron's own service user has),
+and the ``network`` service with its endpoints. A later start on the same
+directory only starts the server: users, keys and therefore tokens survive; the
+catalog is updated if the port or Neutrino's URL moved.
 """
 from __future__ import annotations
 

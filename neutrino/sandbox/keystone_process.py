@@ -52,10 +52,9 @@ def manage(config_dir: str, region: str, public_url: str) -> None:
 
 
 def serve(config_dir: str, port: int) -> None:
-    from cheroot import wsgi
-
     # The costly imports, which need neither the configuration nor the database.
     import keystone.server.flask.application  # noqa: F401
+    from cheroot import wsgi
 
     if not sys.stdin.readline():
         raise SystemExit("keystone serve: no go-ahead on stdin")

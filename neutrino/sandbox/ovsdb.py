@@ -37,13 +37,6 @@ class DbMember:
         return f"unix:{self.socket}"
 
     @property
-    def live_remote(self) -> str:
-        """Remotes of the members running now: one-shot tools (ovn-nbctl) try each
-        remote only once and would fail on a stopped cluster member."""
-        live = [m.unix_remote for m in self.members if m.daemon.running]
-        return ",".join(live) or self.remote
-
-    @property
     def tcp_remote(self) -> str | None:
         return None if self.tcp_port is None else f"tcp:127.0.0.1:{self.tcp_port}"
 
@@ -120,11 +113,13 @@ class Database:
         member is ready once it has joined."""
         for member in [only] if only else self.members:
             if not self.clustered:
-                wait_for(lambda m=member: m.socket.exists(), timeout,
-                         f"{member.daemon.name} socket")
+                wait_for(member.socket.exists, timeout, f"{member.daemon.name} socket")
                 continue
-            wait_for(lambda m=member: "Status: cluster member" in m.daemon.appctl(
-                "cluster/status", self.db_name), timeout, f"{member.daemon.name} to join")
+
+            def joined(m: DbMember = member) -> bool:
+                return "Status: cluster member" in m.daemon.appctl("cluster/status", self.db_name)
+
+            wait_for(joined, timeout, f"{member.daemon.name} to join")
 
     def member(self, name: str) -> DbMember:
         for m in self.members:

@@ -38,9 +38,11 @@ class PostgresServer:
             self._as_user = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *argv: str) -> None:
-        result = subprocess.run([*self._as_user, *argv], capture_output=True, text=True, timeout=120)
+        result = subprocess.run([*self._as_user, *argv], capture_output=True, text=True,
+                                timeout=120)
         if result.returncode != 0:
-            raise SandboxError(f"{argv[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+            output = result.stderr.strip() or result.stdout.strip()
+            raise SandboxError(f"{argv[0]} failed: {output}")
 
     def start(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -66,13 +68,15 @@ class PostgresServer:
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def stop(self) -> None:
         if self.data_dir.exists():
             try:
-                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data_dir),
+                          "-m", "fast", "-w", "stop")
             except SandboxError:
                 time.sleep(0.1)
         shutil.rmtree(self.base_dir, ignore_errors=True)

@@ -16,8 +16,13 @@ from pathlib import Path
 from types import TracebackType
 
 from neutrino.sandbox.chassis import Chassis, ChassisConfig
-from neutrino.sandbox.daemon import (Daemon, adopt_orphans, release_guardian, run_tool,
-                                     start_guardian)
+from neutrino.sandbox.daemon import (
+    Daemon,
+    adopt_orphans,
+    release_guardian,
+    run_tool,
+    start_guardian,
+)
 from neutrino.sandbox.errors import SandboxError
 from neutrino.sandbox.ovsdb import Database
 from neutrino.sandbox.wait import wait_for

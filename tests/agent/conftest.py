@@ -7,7 +7,7 @@ import pytest
 
 from neutrino.agent.harness import AgentThread
 from neutrino.sandbox import Chassis, Sandbox
-from neutrino.sandbox.pytest_plugin import sandbox, sandbox_factory  # noqa: F401
+from neutrino.sandbox.pytest_plugin import sandbox, sandbox_factory  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def agents() -> Iterator[Callable[..., AgentThread]]:
 
 
 @pytest.fixture
-def hv1(sandbox: Sandbox) -> Chassis:  # noqa: F811
+def hv1(sandbox: Sandbox) -> Chassis:  # noqa: F811 - the fixture imported above
     """Chassis ``hv1`` with a plain ovn-controller (no plug providers of its own)."""
     sandbox.nbctl("ls-add", "sw0")
     return sandbox.add_chassis("hv1")

@@ -63,7 +63,7 @@ class FakeAgent:
 def test_a_crashed_agent_stops_the_others_and_fails_the_process(
         caplog: pytest.LogCaptureFixture) -> None:
     healthy, broken = FakeAgent("unix:a"), FakeAgent("unix:b", crash=True)
-    assert run_agents([healthy, broken]) == 1  # type: ignore[list-item]
+    assert run_agents([healthy, broken]) == 1  # type: ignore[list-item]  # duck-typed fakes
     assert healthy.stopped.is_set()
     crash = [r for r in caplog.records if r.getMessage().startswith("plug agent crashed")]
     assert len(crash) == 1 and crash[0].threadName == THREAD_PREFIX + "unix:b"
@@ -74,4 +74,4 @@ def test_a_crashed_agent_stops_the_others_and_fails_the_process(
 def test_agents_that_stop_cleanly_exit_zero() -> None:
     agents = [FakeAgent("unix:a"), FakeAgent("unix:b")]
     threading.Timer(0.1, lambda: [a.stop() for a in agents]).start()
-    assert run_agents(agents) == 0  # type: ignore[arg-type]
+    assert run_agents(agents) == 0  # type: ignore[arg-type]  # duck-typed fakes

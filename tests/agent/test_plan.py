@@ -7,8 +7,16 @@ from uuid import UUID
 
 import pytest
 
-from neutrino.agent.plan import (NOTHING, BindingFacts, ChassisFacts, IfaceFacts, Kind, Plan,
-                                 mtu_request, plan)
+from neutrino.agent.plan import (
+    NOTHING,
+    BindingFacts,
+    ChassisFacts,
+    IfaceFacts,
+    Kind,
+    Plan,
+    mtu_request,
+    plan,
+)
 from neutrino.plugproto import PortProblem, Problem
 
 HERE = ChassisFacts(name="hv1", providers=("dummy", "representor"), can_unplug=True)

@@ -10,8 +10,12 @@ import pytest
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
 from neutrino.agent.providers.dummy import DummyProvider, ifname
 from neutrino.agent.providers.representor import RepresentorProvider
-from neutrino.agent.registry import (ProviderExists, ProviderInitFailed, ProviderRegistry,
-                                     UnknownProvider)
+from neutrino.agent.registry import (
+    ProviderExists,
+    ProviderInitFailed,
+    ProviderRegistry,
+    UnknownProvider,
+)
 
 
 def ctx(op: OpType = OpType.CREATE, lport: str = "lsp1") -> PortContextIn:

@@ -20,6 +20,11 @@ def prepare(provider: RepresentorProvider, **options: str) -> tuple[bool, PortCo
     return provider.prepare(ctx_in, ctx_out), ctx_out
 
 
+def vf(pf_mac: str, vf_num: str) -> dict[str, str]:
+    """The LSP options asking for VF *vf_num* of the PF with MAC *pf_mac*."""
+    return {REPRESENTOR_PF_MAC: pf_mac, REPRESENTOR_VF_NUM: vf_num}
+
+
 @pytest.fixture
 def provider(tmp_path: Path) -> RepresentorProvider:
     bluefield(tmp_path)
@@ -29,11 +34,11 @@ def provider(tmp_path: Path) -> RepresentorProvider:
 
 
 def test_finds_vf_representor_by_host_pf_mac_and_vf_number(provider) -> None:
-    ok, out = prepare(provider, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "3"})
+    ok, out = prepare(provider, **vf("00:53:00:00:00:42", "3"))
     assert ok and (out.name, out.type, out.iface_options) == ("pf0vf3", None, {})
-    ok, out = prepare(provider, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:43", REPRESENTOR_VF_NUM: "0"})
+    ok, out = prepare(provider, **vf("00:53:00:00:00:43", "0"))
     assert ok and out.name == "pf1vf0"
-    ok, out = prepare(provider, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42".upper(), REPRESENTOR_VF_NUM: "0"})
+    ok, out = prepare(provider, **vf("00:53:00:00:00:42".upper(), "0"))
     assert ok and out.name == "pf0vf0", "MACs compare case-insensitively"
     assert provider.table == {("00:53:00:00:00:42", n): f"pf0vf{n}" for n in range(4)} | {
         ("00:53:00:00:00:43", 0): "pf1vf0"}
@@ -65,10 +70,10 @@ def test_run_reports_new_and_removed_vfs(tmp_path: Path) -> None:
     assert p.run() is False
     fake.vf(0, 5, controller=1)
     assert p.run() is True
-    assert prepare(p, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "5"})[1].name == "pf0vf5"
+    assert prepare(p, **vf("00:53:00:00:00:42", "5"))[1].name == "pf0vf5"
     fake.remove("pf0vf5")
     assert p.run() is True
-    assert not prepare(p, **{REPRESENTOR_PF_MAC: "00:53:00:00:00:42", REPRESENTOR_VF_NUM: "5"})[0]
+    assert not prepare(p, **vf("00:53:00:00:00:42", "5"))[0]
 
 
 def test_rescan_is_rate_limited(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def api(client: TestClient, plugin: Plugin) -> Api:
 
 
 @pytest.fixture
-def make_api(make_plugin):  # noqa: ANN001, ANN201
+def make_api(make_plugin):
     """An :class:`Api` over a plugin built with *settings* (e.g. other mechanism drivers)."""
     def make(**settings: Any) -> Api:
         plugin = make_plugin(**settings)

@@ -13,7 +13,7 @@ from tests.api.conftest import Api, assert_error
 JSON = {"content-type": "application/json"}
 
 
-def raw_post(api: Api, collection: str, body: bytes, headers: dict | None = None):  # noqa: ANN201
+def raw_post(api: Api, collection: str, body: bytes, headers: dict | None = None):
     return api.client.post(f"/v2.0/{collection}", content=body, headers=headers or JSON)
 
 
@@ -71,7 +71,8 @@ def test_missing_required_attribute(api: Api) -> None:
      "enable_dhcp"),
     ("subnets", {"network_id": "n", "cidr": "10.0.0.0/24", "dns_nameservers": "8.8.8.8"},
      "dns_nameservers"),
-    ("subnets", {"network_id": "n", "cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.2"}]},
+    ("subnets", {"network_id": "n", "cidr": "10.0.0.0/24",
+                 "allocation_pools": [{"start": "10.0.0.2"}]},
      "allocation_pools"),
     ("ports", {"network_id": "n", "fixed_ips": {"ip_address": "10.0.0.2"}}, "fixed_ips"),
     ("ports", {"network_id": "n", "device_id": ["vm"]}, "device_id"),
@@ -264,7 +265,8 @@ def test_failed_port_creates_leave_nothing_behind(api: Api, net: dict, v4: dict)
     api.port(net, fixed_ips=[{"subnet_id": small["id"]}])
     before, ips = api.rows(), api.allocations()
     assert_error(api.post("ports", {"network_id": net["id"], "fixed_ips": [
-        {"ip_address": "10.0.0.5"}, {"subnet_id": small["id"]}]}), 409, "IpAddressGenerationFailure")
+        {"ip_address": "10.0.0.5"}, {"subnet_id": small["id"]}]}),
+        409, "IpAddressGenerationFailure")
     assert api.rows() == before and api.allocations() == ips
 
 
@@ -304,7 +306,7 @@ def test_malformed_if_match(api: Api, net: dict, header: str) -> None:
 # ------------------------------------------------------------------ 413
 
 
-def test_oversize_body_with_content_length(make_api) -> None:  # noqa: ANN001
+def test_oversize_body_with_content_length(make_api) -> None:
     api = make_api(max_request_body_size=1000)
     body = json.dumps({"network": {"name": "a", "description": "x" * 2000}}).encode()
     assert_error(raw_post(api, "networks", body), 413, "HTTPRequestEntityTooLarge", "1000")
@@ -312,11 +314,11 @@ def test_oversize_body_with_content_length(make_api) -> None:  # noqa: ANN001
     assert api.network(name="small")["name"] == "small"
 
 
-def test_oversize_chunked_body(make_api) -> None:  # noqa: ANN001
+def test_oversize_chunked_body(make_api) -> None:
     """A body without Content-Length is counted as it arrives."""
     api = make_api(max_request_body_size=1000)
 
-    def chunks():  # noqa: ANN202
+    def chunks():
         yield b'{"network": {"name": "a", "description": "'
         for _ in range(20):
             yield b"x" * 100

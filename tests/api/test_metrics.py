@@ -22,7 +22,8 @@ def sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-def test_metrics_count_requests_transitions_and_bindings(client: TestClient, plugin: Plugin) -> None:
+def test_metrics_count_requests_transitions_and_bindings(client: TestClient,
+                                                         plugin: Plugin) -> None:
     before = client.get("/metrics").text
     net = client.post("/v2.0/networks", json={"network": {"name": "m"}}).json()["network"]
     port = client.post("/v2.0/ports", json={"port": {"network_id": net["id"],
@@ -43,7 +44,7 @@ def test_metrics_count_requests_transitions_and_bindings(client: TestClient, plu
     assert delta("neutrino_port_bindings_total", outcome="4a") == 1
 
 
-def test_bound_to_active_counts_each_binding_s_first_active_only(make_plugin) -> None:  # noqa: ANN001
+def test_bound_to_active_counts_each_binding_s_first_active_only(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     client = TestClient(create_app(plugin))
 
@@ -63,6 +64,7 @@ def test_bound_to_active_counts_each_binding_s_first_active_only(make_plugin) ->
     plugin.set_port_statuses([(port["id"], "ACTIVE", None)])
     assert observed() == before + 1
     # Bound anew (another host): its first ACTIVE counts again.
-    assert plugin.update_port(ADMIN, port["id"], {"binding:host_id": "hv2"})["binding:vif_type"] == "ovs"
+    moved = plugin.update_port(ADMIN, port["id"], {"binding:host_id": "hv2"})
+    assert moved["binding:vif_type"] == "ovs"
     plugin.set_port_statuses([(port["id"], "ACTIVE", None)])
     assert observed() == before + 2

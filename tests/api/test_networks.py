@@ -178,7 +178,7 @@ def test_network_with_ports_is_in_use(api: Api, net: dict) -> None:
     assert api.delete("networks", net["id"]).status_code == 204
 
 
-def test_precommit_failure_rolls_everything_back(make_api) -> None:  # noqa: ANN001
+def test_precommit_failure_rolls_everything_back(make_api) -> None:
     api = make_api(mechanism_drivers=[FAILING])
     before = api.rows()
     assert_error(api.post("networks", {"name": "refuse-pre",
@@ -191,7 +191,7 @@ def test_precommit_failure_rolls_everything_back(make_api) -> None:  # noqa: ANN
                           "provider:segmentation_id": 77})["provider:segmentation_id"] == 77
 
 
-def test_postcommit_failure_of_a_create_undoes_it(make_api) -> None:  # noqa: ANN001
+def test_postcommit_failure_of_a_create_undoes_it(make_api) -> None:
     api = make_api(mechanism_drivers=[FAILING])
     before = api.rows()
     assert_error(api.post("networks", {"name": "refuse-post",
@@ -219,7 +219,7 @@ def test_segments_allocated_in_one_request_are_distinct(api: Api) -> None:
     assert_error(api.post("networks", {"segments": [vlan]}), 503, "NoNetworkAvailable")
 
 
-def test_allocated_segment_leaves_the_requested_id_alone(make_api) -> None:  # noqa: ANN001
+def test_allocated_segment_leaves_the_requested_id_alone(make_api) -> None:
     api = make_api(network_vlan_ranges=["physnet1:100:101"])
     vlan = {"provider:network_type": "vlan", "provider:physical_network": "physnet1"}
     net = api.network(segments=[vlan, dict(vlan, **{"provider:segmentation_id": 100})])

@@ -17,8 +17,9 @@ def test_create_fills_every_attribute(api: Api, net: dict, v4: dict) -> None:
     assert port["name"] == "p" and port["description"] == "d"
     assert port["project_id"] == port["tenant_id"] == "p1"
     assert port["mac_address"].startswith("fa:16:3e:")
-    assert port["fixed_ips"] == [{"subnet_id": v4["id"], "ip_address": port["fixed_ips"][0]["ip_address"]}]
-    assert ipaddress.ip_address(port["fixed_ips"][0]["ip_address"]) in ipaddress.ip_network("10.0.0.0/24")
+    address = port["fixed_ips"][0]["ip_address"]
+    assert port["fixed_ips"] == [{"subnet_id": v4["id"], "ip_address": address}]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network("10.0.0.0/24")
     assert port["admin_state_up"] is True
     assert port["device_id"] == "" and port["device_owner"] == ""
     assert port["status"] == "DOWN"
@@ -147,7 +148,8 @@ def test_unknown_subnet_in_fixed_ips(api: Api, net: dict) -> None:
     other = api.subnet(api.network(), "10.7.0.0/24")  # exists, but on another network
     before = api.rows()
     for subnet_id in (other["id"], "0" * 36):
-        response = api.post("ports", {"network_id": net["id"], "fixed_ips": [{"subnet_id": subnet_id}]})
+        response = api.post("ports", {"network_id": net["id"],
+                                      "fixed_ips": [{"subnet_id": subnet_id}]})
         assert_error(response, 400, "InvalidInput", subnet_id)
     assert api.rows() == before
 
@@ -160,14 +162,15 @@ def test_fixed_ip_entry_needs_subnet_or_address(api: Api, net: dict) -> None:
 def test_address_in_use(api: Api, net: dict, v4: dict) -> None:
     api.port(net, fixed_ips=[{"ip_address": "10.0.0.9"}])
     before, ips = api.rows(), api.allocations()
-    response = api.post("ports", {"network_id": net["id"],
-                                  "fixed_ips": [{"subnet_id": v4["id"]}, {"ip_address": "10.0.0.9"}]})
+    response = api.post("ports", {"network_id": net["id"], "fixed_ips": [
+        {"subnet_id": v4["id"]}, {"ip_address": "10.0.0.9"}]})
     assert_error(response, 409, "IpAddressAlreadyAllocated", "10.0.0.9", v4["id"])
     assert api.rows() == before and api.allocations() == ips
 
 
 def test_gateway_address_is_taken_except_for_router_ports(api: Api, net: dict) -> None:
-    assert_error(api.post("ports", {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.1"}]}),
+    gateway = [{"ip_address": "10.0.0.1"}]
+    assert_error(api.post("ports", {"network_id": net["id"], "fixed_ips": gateway}),
                  409, "IpAddressAlreadyAllocated", "10.0.0.1")
     port = api.port(net, device_owner="network:router_interface",
                     fixed_ips=[{"ip_address": "10.0.0.1"}])
@@ -204,7 +207,8 @@ def test_update_asking_for_its_subnet_keeps_the_address(api: Api, net: dict, v4:
 
 def test_update_adding_an_address(api: Api, net: dict, v4: dict) -> None:
     port = api.port(net)
-    updated = api.update("ports", port["id"], fixed_ips=port["fixed_ips"] + [{"subnet_id": v4["id"]}])
+    updated = api.update("ports", port["id"],
+                         fixed_ips=port["fixed_ips"] + [{"subnet_id": v4["id"]}])
     assert len(updated["fixed_ips"]) == 2 and port["fixed_ips"][0] in updated["fixed_ips"]
 
 
@@ -286,7 +290,7 @@ def test_host_without_a_driver_fails_binding_and_says_why(api: Api, net: dict) -
     assert port["status_reason"] == "binding failed: no mechanism driver could bind"
 
 
-def test_binding_by_a_driver(make_api) -> None:  # noqa: ANN001
+def test_binding_by_a_driver(make_api) -> None:
     """B3 4a over REST: the bound port shows the driver's vif type and details."""
     api = make_api(mechanism_drivers=[RECORDER])
     network = api.network()
@@ -299,7 +303,7 @@ def test_binding_by_a_driver(make_api) -> None:  # noqa: ANN001
     assert api.show("ports", port["id"]) == port
 
 
-def test_driver_failure_reason_is_shown(make_api) -> None:  # noqa: ANN001
+def test_driver_failure_reason_is_shown(make_api) -> None:
     """B6, S3: the reason a driver gives for not binding reaches the client."""
     api = make_api(mechanism_drivers=[RECORDER])
     port = api.port(api.network(), **{"binding:host_id": "nowhere"})
@@ -307,7 +311,7 @@ def test_driver_failure_reason_is_shown(make_api) -> None:  # noqa: ANN001
     assert "host 'nowhere' is not served by recording driver" in port["status_reason"]
 
 
-def test_rebind_and_unbind(make_api) -> None:  # noqa: ANN001
+def test_rebind_and_unbind(make_api) -> None:
     """B5: clearing the host unbinds; setting another host binds again."""
     api = make_api(mechanism_drivers=[RECORDER])
     port = api.port(api.network(), **{"binding:host_id": "hv1"})
@@ -320,7 +324,7 @@ def test_rebind_and_unbind(make_api) -> None:  # noqa: ANN001
     assert unbound["revision_number"] > moved["revision_number"] > port["revision_number"]
 
 
-def test_mac_of_a_bound_port_cannot_change(make_api) -> None:  # noqa: ANN001
+def test_mac_of_a_bound_port_cannot_change(make_api) -> None:
     api = make_api(mechanism_drivers=[RECORDER])
     port = api.port(api.network(), **{"binding:host_id": "hv1"})
     assert_error(api.put("ports", port["id"], {"mac_address": "fa:16:3e:12:34:56"}), 409,

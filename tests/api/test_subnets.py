@@ -69,7 +69,8 @@ def test_null_gateway(api: Api, network: dict) -> None:
 
 
 def test_explicit_allocation_pools(api: Api, network: dict) -> None:
-    pools = [{"start": "10.0.0.10", "end": "10.0.0.19"}, {"start": "10.0.0.100", "end": "10.0.0.100"}]
+    pools = [{"start": "10.0.0.10", "end": "10.0.0.19"},
+             {"start": "10.0.0.100", "end": "10.0.0.100"}]
     sub = api.subnet(network, "10.0.0.0/24", allocation_pools=pools)
     assert sub["allocation_pools"] == pools
     assert api.port(network)["fixed_ips"][0]["ip_address"] in {f"10.0.0.{i}" for i in

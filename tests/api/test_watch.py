@@ -41,13 +41,13 @@ def port(plugin: Plugin) -> dict:
     return plugin.create_port(ADMIN, {"network_id": net["id"], "device_id": "vm1"})
 
 
-def later(delay: float, func, *args) -> threading.Thread:  # noqa: ANN001
+def later(delay: float, func, *args) -> threading.Thread:
     thread = threading.Timer(delay, func, args)
     thread.start()
     return thread
 
 
-def test_long_poll_returns_when_status_is_reached(live_url: str, make_plugin, port: dict) -> None:  # noqa: ANN001
+def test_long_poll_returns_when_status_is_reached(live_url: str, make_plugin, port: dict) -> None:
     writer = make_plugin()  # another plugin on the same database: like the status worker process
     later(0.3, writer.set_port_statuses, [(port["id"], "ACTIVE", None)])
     started = time.monotonic()
@@ -104,7 +104,7 @@ def read_events(response: httpx.Response, count: int) -> list[dict]:
 
 
 def test_event_stream_delivers_each_transition_in_order(live_url: str, make_plugin, plugin: Plugin,
-                                                        port: dict) -> None:  # noqa: ANN001
+                                                        port: dict) -> None:
     other = plugin.create_port(ADMIN, {"network_id": port["network_id"]})
     writer = make_plugin()
     steps = [("ACTIVE", None), ("DOWN", "interface removed"), ("ACTIVE", None)]
@@ -133,7 +133,7 @@ def test_event_stream_delivers_each_transition_in_order(live_url: str, make_plug
 
 
 def test_a_new_stream_is_served_before_the_ringers_find_it(live_url: str, make_plugin,
-                                                           port: dict, monkeypatch) -> None:  # noqa: ANN001
+                                                           port: dict, monkeypatch) -> None:
     """A ringer looks for listeners at most once a second: a stream's doorbell bound
     after that look is not rung, so until the next look its tail reads the log at the
     fast tick.  (It read at the slow fallback tick: a new stream's first events came

@@ -96,7 +96,7 @@ def binding_hooks(driver: RecordingDriver) -> list:
             and s.original["binding:vif_type"] != "ovs"]
 
 
-def test_4a_binding_is_committed_then_update_hooks_see_it(make_plugin) -> None:  # noqa: ANN001
+def test_4a_binding_is_committed_then_update_hooks_see_it(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = plugin.mech.drivers[0]
     net = network(plugin)
@@ -124,7 +124,7 @@ def test_4a_binding_is_committed_then_update_hooks_see_it(make_plugin) -> None: 
 
 
 def test_4b_second_binder_returns_the_first_binding_and_calls_no_hook(
-        make_plugin, pool: ThreadPoolExecutor) -> None:  # noqa: ANN001
+        make_plugin, pool: ThreadPoolExecutor) -> None:
     worker1, driver1 = staged(make_plugin, "worker1")
     worker2, driver2 = staged(make_plugin, "worker2")
     net = network(worker1)
@@ -153,7 +153,7 @@ def test_4b_second_binder_returns_the_first_binding_and_calls_no_hook(
 
 
 def test_4c_host_changed_while_binding_binds_again_with_the_new_host(
-        make_plugin, pool: ThreadPoolExecutor) -> None:  # noqa: ANN001
+        make_plugin, pool: ThreadPoolExecutor) -> None:
     worker1, driver1 = staged(make_plugin, "worker1")
     worker2, driver2 = staged(make_plugin, "worker2")
     net = network(worker1)
@@ -186,7 +186,7 @@ def test_4c_host_changed_while_binding_binds_again_with_the_new_host(
     assert worker1.get_port(ADMIN, port_id) == result
 
 
-def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> None:  # noqa: ANN001
+def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> None:
     retries = 3
     worker1, driver1 = staged(make_plugin, "worker1", max_bind_retries=retries)
     driver1.gate.set()
@@ -208,7 +208,7 @@ def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> 
     assert not binding_hooks(driver1)
 
 
-def test_b4_reading_a_port_left_unbound_by_a_crash_binds_it(make_plugin) -> None:  # noqa: ANN001
+def test_b4_reading_a_port_left_unbound_by_a_crash_binds_it(make_plugin) -> None:
     crashing = make_plugin(mechanism_drivers=[CRASHING])
     net = network(crashing)
     with pytest.raises(Crash):
@@ -226,7 +226,7 @@ def test_b4_reading_a_port_left_unbound_by_a_crash_binds_it(make_plugin) -> None
     assert driver.bind_calls == 1
 
 
-def test_b4_listing_binds_ports_with_a_host_but_no_binding(make_plugin) -> None:  # noqa: ANN001
+def test_b4_listing_binds_ports_with_a_host_but_no_binding(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     net = network(plugin)
     ports = [plugin.create_port(ADMIN, {"network_id": net["id"]}) for _ in range(2)]
@@ -238,7 +238,7 @@ def test_b4_listing_binds_ports_with_a_host_but_no_binding(make_plugin) -> None:
     assert plugin.mech.drivers[0].bind_calls == 1
 
 
-def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None:  # noqa: ANN001
+def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None:
     plugin, driver = staged(make_plugin, "w")
     net = network(plugin)
     no_host = plugin.create_port(ADMIN, {"network_id": net["id"]})
@@ -256,7 +256,7 @@ def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None: 
     assert committed["id"] == pending["id"] and committed["binding:vif_type"] == "ovs"
 
 
-def test_b6_binding_failed_says_why(make_plugin) -> None:  # noqa: ANN001
+def test_b6_binding_failed_says_why(make_plugin) -> None:
     bare = make_plugin()
     net = network(bare)
     port = bare.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
@@ -272,7 +272,7 @@ def test_b6_binding_failed_says_why(make_plugin) -> None:  # noqa: ANN001
                                      + "host 'nowhere' is not served by recording driver")
 
 
-def test_b6_reading_a_failed_port_tries_again_but_rewrites_nothing(make_plugin) -> None:  # noqa: ANN001
+def test_b6_reading_a_failed_port_tries_again_but_rewrites_nothing(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = plugin.mech.drivers[0]
     net = network(plugin)

@@ -10,7 +10,7 @@ from neutrino.core.events import Doorbell
 from neutrino.db.session import Database
 
 
-def rang(sock) -> bool:  # noqa: ANN001
+def rang(sock) -> bool:
     return bool(select.select([sock], [], [], 1.0)[0]) and sock.recv(64) == b"!"
 
 
@@ -45,7 +45,7 @@ def test_no_doorbell_on_postgresql() -> None:
         remote.dispose()
 
 
-def test_a_doorbell_rescans_for_listeners_after_its_ttl(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_doorbell_rescans_for_listeners_after_its_ttl(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(Doorbell, "LISTENERS_TTL", 0.3)
     db = Database(sqlite_url(tmp_path))
     try:

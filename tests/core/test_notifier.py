@@ -13,16 +13,23 @@ from neutrino.core.plugin import Plugin
 
 
 class Webhook:
-    """A real HTTP endpoint that fails the first *fail_first* posts with 503."""
+    """A real HTTP endpoint that fails the first *fail_first* posts with 503.
+
+    Every post first waits for :attr:`gate`, so a test can hold the webhook
+    back and show that nothing waits for it.
+    """
 
     def __init__(self, fail_first: int = 0):
         self.bodies: list[dict] = []
         self.attempts = 0
+        self.gate = threading.Event()
+        self.gate.set()
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                hook.gate.wait(30)
                 hook.attempts += 1
                 if hook.attempts <= fail_first:
                     self.send_response(503)
@@ -55,14 +62,18 @@ def webhook() -> Webhook:
     hook.server.shutdown()
 
 
-def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhook) -> None:  # noqa: ANN001
+def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhook) -> None:
     plugin: Plugin = make_plugin(notify_url=webhook.url)
     net = plugin.create_network(ADMIN, {"name": "n"})
-    ports = [plugin.create_port(ADMIN, {"network_id": net["id"], "device_id": f"vm-{i}"}) for i in range(5)]
-    started = time.monotonic()
+    ports = [plugin.create_port(ADMIN, {"network_id": net["id"], "device_id": f"vm-{i}"})
+             for i in range(5)]
+    # The webhook answers nothing until the gate opens: a caller that waited
+    # for it would hang here (and the test time out) instead of returning.
+    webhook.gate.clear()
     changed = plugin.set_port_statuses([(p["id"], "ACTIVE", None) for p in ports])
-    assert time.monotonic() - started < 1  # the webhook's failures never block the caller
     assert sorted(changed) == sorted(p["id"] for p in ports)
+    assert webhook.attempts == 0 and webhook.bodies == []
+    webhook.gate.set()
     events = webhook.wait_events(5)
     assert webhook.attempts >= 3  # two 503s, then success
     assert len(webhook.bodies) == 1  # one batch for one burst

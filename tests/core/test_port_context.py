@@ -12,7 +12,7 @@ from tests.drivers import RECORDER, RecordingDriver
 
 
 @pytest.fixture
-def plugin(make_plugin) -> Plugin:  # noqa: ANN001
+def plugin(make_plugin) -> Plugin:
     return make_plugin(mechanism_drivers=[RECORDER])
 
 

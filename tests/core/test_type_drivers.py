@@ -213,7 +213,8 @@ def test_vni_range_exhaustion_and_release(make_networks: Callable[..., Networks]
     assert segment(nets.create()) == segment(taken[0])
 
 
-def test_a_provider_vni_outside_the_ranges_is_allowed(make_networks: Callable[..., Networks]) -> None:
+def test_a_provider_vni_outside_the_ranges_is_allowed(
+        make_networks: Callable[..., Networks]) -> None:
     nets = make_networks(tenant_network_types=["geneve"], geneve_vni_ranges=["7:8"])
     assert segment(nets.provider("geneve", segmentation_id=5000).json()["network"]) == \
         ("geneve", None, 5000)

@@ -17,7 +17,7 @@ def test_a_lost_race_reruns_the_whole_transaction(plugin: Plugin) -> None:
     writes = Writes(plugin.db, plugin.mech)
     attempts: list[str] = []
 
-    def body(session) -> str:  # noqa: ANN001
+    def body(session) -> str:
         attempts.append(f"attempt-{len(attempts) + 1}")
         session.add(Network(name=attempts[-1]))
         session.flush()
@@ -30,7 +30,7 @@ def test_a_lost_race_reruns_the_whole_transaction(plugin: Plugin) -> None:
         assert session.scalars(select(Network.name)).all() == ["attempt-2"]
 
 
-def test_postcommit_detaches_and_undoes_a_failed_create(make_plugin) -> None:  # noqa: ANN001
+def test_postcommit_detaches_and_undoes_a_failed_create(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[FAILING])
     writes = Writes(plugin.db, plugin.mech)
     undone: list[str] = []

@@ -11,7 +11,6 @@ from neutrino.db import migrate
 from neutrino.db.models import Base
 from neutrino.db.session import Database
 
-
 HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 
 
@@ -28,7 +27,7 @@ def test_upgrade_creates_every_model_table_and_is_idempotent(db_url: str) -> Non
         db.dispose()
 
 
-def test_db_upgrade_command_on_empty_database(tmp_path) -> None:  # noqa: ANN001
+def test_db_upgrade_command_on_empty_database(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     for _ in range(2):  # the second run must change nothing and succeed
         out = subprocess.run([sys.executable, "-m", "neutrino.cli", "db", "upgrade",

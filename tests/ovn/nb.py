@@ -28,7 +28,7 @@ def _atom(value: Any) -> Any:
 
 def rows(ctl: Callable[..., str], table: str, *records: str) -> list[dict[str, Any]]:
     out = json.loads(ctl("--format=json", "list", table, *records))
-    return [{h: _atom(v) for h, v in zip(out["headings"], row)} for row in out["data"]]
+    return [{h: _atom(v) for h, v in zip(out["headings"], row, strict=True)} for row in out["data"]]
 
 
 def nb_rows(ovn: Sandbox, table: str, *records: str) -> list[dict[str, Any]]:

@@ -55,7 +55,8 @@ def test_network_segments_from_provider_attributes_and_segments_list() -> None:
 
 def test_dhcpv4_options_follow_the_subnet() -> None:
     subnet = {"id": "s4", "network_id": "n1", "cidr": "10.0.0.0/24", "ip_version": 4,
-              "enable_dhcp": True, "gateway_ip": "10.0.0.1", "dns_nameservers": ["8.8.8.8", "1.1.1.1"],
+              "enable_dhcp": True, "gateway_ip": "10.0.0.1",
+              "dns_nameservers": ["8.8.8.8", "1.1.1.1"],
               "host_routes": [{"destination": "192.168.0.0/16", "nexthop": "10.0.0.254"}],
               "revision_number": 2}
     spec = desired.dhcp_spec(subnet, NET)

@@ -125,7 +125,8 @@ def test_port_lifecycle_in_nb(sandbox: Sandbox, core: Plugin) -> None:
     assert switch_port_names(sandbox, net["id"]) == set()
 
 
-def test_a_stale_write_never_overwrites_a_newer_one(sandbox: Sandbox, make_core: CoreFactory) -> None:
+def test_a_stale_write_never_overwrites_a_newer_one(sandbox: Sandbox,
+                                                    make_core: CoreFactory) -> None:
     core = make_core(workers=False)
     nb = ovn_driver(core).nb
     net = core.create_network({"name": "n"})

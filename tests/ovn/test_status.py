@@ -120,7 +120,7 @@ def test_a_burst_of_ports_goes_active_together(sandbox: Sandbox, core: Plugin) -
 
 
 def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: CoreFactory,
-                                                monkeypatch) -> None:  # noqa: ANN001
+                                                monkeypatch) -> None:
     """A port whose up event nobody handled (no status worker) is fixed on start; the
     plug grace is for LSPs created while the worker runs, not for its initial NB load."""
     monkeypatch.setattr(StatusWorker, "PLUG_GRACE", 30.0)
@@ -144,25 +144,25 @@ def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: Co
 class Reports:
     """The status worker's reports to the core, recorded on their way (nothing is faked)."""
 
-    def __init__(self, handle) -> None:  # noqa: ANN001 - the worker's CoreHandle
+    def __init__(self, handle) -> None:  # the worker's CoreHandle
         self.handle = handle
         self.ports: list[tuple[str, str, str | None]] = []
         self.network_calls = 0
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(self.handle, name)
 
-    def set_port_statuses(self, updates):  # noqa: ANN001, ANN201
+    def set_port_statuses(self, updates):
         self.ports.extend(updates)
         return self.handle.set_port_statuses(updates)
 
-    def set_network_statuses(self, updates):  # noqa: ANN001, ANN201
+    def set_network_statuses(self, updates):
         self.network_calls += 1
         return self.handle.set_network_statuses(updates)
 
 
 def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: CoreFactory,
-                                                monkeypatch) -> None:  # noqa: ANN001
+                                                monkeypatch) -> None:
     """Create -> ACTIVE costs one NB write by the driver (at create, as the binding will
     leave the LSP) and one SQL write by the status worker: no transient "interface not
     present" within the plug grace, nothing for NB changes that change no status (the
@@ -179,7 +179,7 @@ def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: Cor
     port_writes: list[str] = []
     real_apply = driver._apply
 
-    def apply(what, cmds, on_failure=None):  # noqa: ANN001, ANN202
+    def apply(what, cmds, on_failure=None):
         real_apply(what, cmds, on_failure)
         port_writes.extend(c.result for c in cmds if isinstance(c, commands.EnsurePort))
     monkeypatch.setattr(driver, "_apply", apply)

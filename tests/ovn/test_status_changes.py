@@ -7,9 +7,15 @@ from dataclasses import replace
 import pytest
 
 from neutrino.ovn.nbcache import LspRow, SwitchRow
-from neutrino.ovn.status_changes import (LivenessChange, liveness_changed, lsp_status_changed,
-                                         plug_grace_starts, port_gone, port_view,
-                                         switch_networks_changed)
+from neutrino.ovn.status_changes import (
+    LivenessChange,
+    liveness_changed,
+    lsp_status_changed,
+    plug_grace_starts,
+    port_gone,
+    port_view,
+    switch_networks_changed,
+)
 from neutrino.ovn.status_rules import LspView
 
 ROW = LspRow(uuid=uuid.uuid4(), name="p1", type="", addresses=["fa:16:3e:00:00:01 10.0.0.5"],

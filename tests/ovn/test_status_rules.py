@@ -6,12 +6,19 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from neutrino.drivers.status import ACTIVE, BUILD, DOWN, NO_HOST
 from neutrino.ovn.chassis import ChassisInfo
 from neutrino.ovn.nbcache import LspRow
-from neutrino.drivers.status import ACTIVE, BUILD, DOWN, NO_HOST
-from neutrino.ovn.status_rules import (ADMIN_DOWN, SB_UNKNOWN, WAITING_FOR_PORT,
-                                       WAITING_FOR_SWITCH, LspView, Status, network_status,
-                                       port_status)
+from neutrino.ovn.status_rules import (
+    ADMIN_DOWN,
+    SB_UNKNOWN,
+    WAITING_FOR_PORT,
+    WAITING_FOR_SWITCH,
+    LspView,
+    Status,
+    network_status,
+    port_status,
+)
 from neutrino.plugproto import AGENT_HEARTBEAT, AGENT_INFO, error_key
 
 ERROR = "declined: no representor found"

@@ -1,1 +1,1 @@
-from neutrino.sandbox.pytest_plugin import sandbox, sandbox_factory  # noqa: F401
+from neutrino.sandbox.pytest_plugin import sandbox, sandbox_factory  # noqa: F401 - fixtures

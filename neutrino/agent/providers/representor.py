@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from neutrino.log import RateLimitedLog
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
+from neutrino.log import RateLimitedLog
 from neutrino.plugproto import REPRESENTOR_PF_MAC, REPRESENTOR_VF_NUM
 
 LOG = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def classify(netdev: str, switch_id: str, port_name: str) -> EswitchPort | None:
 
 def read_sysfs_ports(net_dir: Path) -> list[EswitchPort]:
     """All eswitch ports under ``<sysfs>/class/net``; other netdevs are skipped."""
-    ports = []
+    ports: list[EswitchPort] = []
     try:
         names = sorted(os.listdir(net_dir))
     except OSError:

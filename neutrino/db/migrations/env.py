@@ -1,5 +1,6 @@
 """Alembic environment: runs migrations on the connection Neutrino passes in."""
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from neutrino.db.models import Base
 
@@ -11,14 +12,16 @@ def run() -> None:
     if connection is None:
         from sqlalchemy import create_engine
 
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        assert url is not None, "alembic needs a connection or sqlalchemy.url"
+        engine = create_engine(url)
         with engine.begin() as connection:
             _migrate(connection)
     else:
         _migrate(connection)
 
 
-def _migrate(connection) -> None:  # noqa: ANN001
+def _migrate(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():

@@ -1,12 +1,11 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 13:37:40.390407
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -47,7 +46,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('allocation_key')
     )
     with op.batch_alter_table('network_segments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_network_segments_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_segments_network_id'), ['network_id'],
+                              unique=False)
 
     op.create_table('ports',
     sa.Column('network_id', sa.String(length=36), nullable=False),

@@ -4,9 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 13:49:09.484391
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'
@@ -27,7 +26,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('status_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_status_events_resource_id'), ['resource_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_status_events_resource_id'), ['resource_id'],
+                              unique=False)
 
 
 
