@@ -88,7 +88,7 @@ class Subnets:
     def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> SubnetContext:
         check_network_visible(session, ctx, attrs["network_id"])
         net = network_or_404(session, attrs["network_id"])
-        if attrs.get("project_id") and net.project_id and \
+        if not ctx.is_admin and attrs.get("project_id") and net.project_id and \
                 attrs["project_id"] != net.project_id and not net.shared:
             raise exc.NetworkNotFound(net_id=net.id)
         cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
