@@ -7,6 +7,7 @@ operator can change one value without writing a file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -53,11 +54,15 @@ class Settings:
     maintenance_interval: float = 60.0
     #: Identity: ``keystone`` (every ``/v2.0`` request carries a Keystone token, checked by
     #: keystonemiddleware) or ``noauth`` (no identity; for a loopback-only development API).
-    auth_strategy: str = "noauth"
+    auth_strategy: str = "keystone"
     #: keystonemiddleware's own options, as in Neutron's ``[keystone_authtoken]`` section.
     keystone_authtoken: dict[str, Any] = field(default_factory=dict)
     #: ``noauth`` is refused on an address other than loopback unless this is true.
     allow_noauth_on_public_address: bool = False
+    #: ``/metrics`` needs a token (any valid one) like ``/v2.0``; off: open like ``/healthz``.
+    metrics_require_auth: bool = False
+    #: An operator's ``policy.yaml`` overriding Neutron's default rules; empty: the defaults.
+    policy_file: str = ""
     #: Webhook for port status events (``network-vif-plugged``/``-unplugged``); empty = off.
     notify_url: str = ""
 
@@ -105,6 +110,36 @@ class Settings:
                 text = str(value)
             env[f"NEUTRINO_{f.name.upper()}"] = text
         return env
+
+
+AUTH_STRATEGIES = ("keystone", "noauth")
+
+
+def identity_problem(settings: Settings) -> str | None:
+    """Why a server with *settings* must not start, as to identity; None if it may."""
+    if settings.auth_strategy not in AUTH_STRATEGIES:
+        return (f"auth_strategy must be one of {', '.join(AUTH_STRATEGIES)}, "
+                f"not {settings.auth_strategy!r}")
+    if settings.auth_strategy == "keystone" and not settings.keystone_authtoken:
+        return ("auth_strategy is keystone but [keystone_authtoken] is empty: give "
+                "www_authenticate_uri, auth_url, auth_type and the service user's credentials "
+                "(docs/identity.md), or set auth_strategy = \"noauth\" for an "
+                "unauthenticated development API")
+    if settings.auth_strategy == "noauth" and not settings.allow_noauth_on_public_address \
+            and not _loopback(settings.bind_host):
+        return (f"auth_strategy noauth lets anyone who reaches {settings.bind_host} do "
+                "anything: bind to a loopback address, use keystone, or set "
+                "allow_noauth_on_public_address = true")
+    return None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def sqlite_url(state_dir: str | os.PathLike) -> str:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 
 from neutrino import log
-from neutrino.config import Settings
+from neutrino.config import Settings, identity_problem
 from neutrino.log import RateLimitedLog, fmt
 
 LOG = logging.getLogger(__name__)
@@ -203,6 +203,9 @@ def supervise(workers: list[Worker], stop: threading.Event,
 def serve(settings: Settings, ready: Callable[[], None] = notify_ready) -> None:
     """Run the API workers in the foreground until SIGINT/SIGTERM; *ready*: see
     :func:`supervise`."""
+    problem = identity_problem(settings)
+    if problem:
+        raise SystemExit(f"neutrino server: {problem}")
     env = {**os.environ, **settings.to_env()}
     # All workers write metrics here; /metrics on any of them sums them all.
     metrics_dir = tempfile.mkdtemp(prefix="neutrino-metrics-")

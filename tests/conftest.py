@@ -75,11 +75,13 @@ PluginFactory = Callable[..., Plugin]
 
 @pytest.fixture
 def make_plugin(db_url: str) -> Iterator[PluginFactory]:
-    """Build plugins on the test database; settings default to no mechanism driver."""
+    """Build plugins on the test database; settings default to no mechanism driver and
+    ``noauth`` (tests of identity and policy choose keystone)."""
     made: list[Plugin] = []
 
     def make(**overrides: Any) -> Plugin:
         overrides.setdefault("mechanism_drivers", [])
+        overrides.setdefault("auth_strategy", "noauth")
         overrides.setdefault("network_vlan_ranges", ["physnet1:100:109", "physnet2"])
         settings = Settings.load(database_url=db_url, **overrides)
         plugin = Plugin(settings, Database(db_url))

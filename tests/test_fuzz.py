@@ -23,6 +23,7 @@ from schemathesis import GenerationMode
 
 from neutrino.api.app import create_app
 from neutrino.core import exceptions as exc
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 
 EXAMPLES = 100
@@ -58,29 +59,31 @@ class Seeds:
 
     def ids(self, collection: str) -> list[str]:
         self.ensure()
-        items, _ = getattr(self.plugin, f"list_{collection}")()
+        items, _ = getattr(self.plugin, f"list_{collection}")(ADMIN)
         return sorted(i["id"] for i in items)
 
     def ensure(self) -> None:
-        networks, _ = self.plugin.list_networks()
+        networks, _ = self.plugin.list_networks(ADMIN)
         if not networks:
-            networks = [self.plugin.create_network({"name": "seed"}),
-                        self.plugin.create_network({"name": "seed-local", "admin_state_up": False,
-                                                    "segments": [{"network_type": "local"}]})]
+            networks = [self.plugin.create_network(ADMIN, {"name": "seed"}),
+                        self.plugin.create_network(ADMIN, {
+                            "name": "seed-local", "admin_state_up": False,
+                            "segments": [{"network_type": "local"}]})]
         net = networks[0]["id"]
-        subnets, _ = self.plugin.list_subnets()
+        subnets, _ = self.plugin.list_subnets(ADMIN)
         if not subnets:
-            self.plugin.create_subnet({"network_id": net, "cidr": "10.0.0.0/24"})
-            self.plugin.create_subnet({"network_id": net, "cidr": "fd00::/64", "gateway_ip": None})
-        if not self.plugin.list_ports()[0]:
+            self.plugin.create_subnet(ADMIN, {"network_id": net, "cidr": "10.0.0.0/24"})
+            self.plugin.create_subnet(ADMIN, {"network_id": net, "cidr": "fd00::/64",
+                                              "gateway_ip": None})
+        if not self.plugin.list_ports(ADMIN)[0]:
             try:
-                self.plugin.create_port({"network_id": net, "binding:host_id": "hv1"})
+                self.plugin.create_port(ADMIN, {"network_id": net, "binding:host_id": "hv1"})
             except exc.IpAddressGenerationFailure:
                 # Earlier cases may have used up the seed network's addresses
                 # (fixed IPs, tiny subnets): seed the port on a network of its own.
-                spare = self.plugin.create_network({"name": "seed-ports"})["id"]
-                self.plugin.create_subnet({"network_id": spare, "cidr": "10.9.0.0/24"})
-                self.plugin.create_port({"network_id": spare, "binding:host_id": "hv1"})
+                spare = self.plugin.create_network(ADMIN, {"name": "seed-ports"})["id"]
+                self.plugin.create_subnet(ADMIN, {"network_id": spare, "cidr": "10.9.0.0/24"})
+                self.plugin.create_port(ADMIN, {"network_id": spare, "binding:host_id": "hv1"})
 
     def aim(self, generated: Any, collection: str) -> Any:
         """A real id for two generated strings in three, chosen by the generated value."""

@@ -45,7 +45,8 @@ def alive(pid: int) -> bool:
 
 def start(tmp_path: Path, port: int, notify: socket.socket | None = None) -> subprocess.Popen:
     env = {**os.environ, "NEUTRINO_DATABASE_URL": sqlite_url(tmp_path),
-           "NEUTRINO_MECHANISM_DRIVERS": "", "NEUTRINO_BIND_PORT": str(port)}
+           "NEUTRINO_MECHANISM_DRIVERS": "", "NEUTRINO_BIND_PORT": str(port),
+           "NEUTRINO_AUTH_STRATEGY": "noauth"}
     if notify is not None:
         env["NOTIFY_SOCKET"] = notify.getsockname()
     return subprocess.Popen([sys.executable, "-m", "neutrino.cli", "server", "--workers", "2"],

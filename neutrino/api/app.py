@@ -11,12 +11,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
+from neutrino.api.auth import Identity
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
 from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
+from neutrino.config import identity_problem
 from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.metrics import API_LATENCY, exposition
+from neutrino.policy import Policy
 
 EXTENSIONS = [
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
@@ -194,8 +197,13 @@ def create_app(plugin: Plugin) -> FastAPI:
     errors.install(app)
     # Routes go on the app's own router: an included router is matched twice per
     # request (the inclusion, then its routes), which cost 8% of a port create.
-    build_router(plugin, EventHub(plugin.db, plugin.doorbell), app.router)
-    add_tag_routes(app.router, plugin)
+    problem = identity_problem(plugin.settings)
+    if problem:
+        raise ValueError(problem)
+    policy = Policy(plugin.settings.policy_file)
+    build_router(plugin, policy, EventHub(plugin.db, plugin.doorbell), app.router)
+    add_tag_routes(app.router, plugin, policy)
+    app.add_middleware(Identity, settings=plugin.settings, policy=policy)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)
     app.state.plugin = plugin

@@ -17,13 +17,17 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from neutrino.api import schemas
+from neutrino.api.auth import context_of
+from neutrino.api.authz import Guard, caller
 from neutrino.api.listing import Batches, list_query, page_links, select_fields
 from neutrino.api.memory import RELEASE_AFTER, release_memory
 from neutrino.api.watch import EventHub, event_stream, wait_for_status
 from neutrino.core import exceptions as exc
+from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.core.query import ListQuery
 from neutrino.drivers.status import STATUSES
+from neutrino.policy import Policy
 
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
 DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
@@ -88,14 +92,15 @@ def list_body(collection: str, items: list[dict], links: list[dict]) -> dict[str
 
 
 def render_batches(collection: str, batches: Batches, fields: list[str],
-                   links: Callable[[list[dict], bool, ListQuery], list[dict]]) -> Iterator[bytes]:
+                   links: Callable[[list[dict], bool, ListQuery], list[dict]],
+                   shown: Callable[[dict[str, Any]], dict[str, Any]]) -> Iterator[bytes]:
     """The JSON of :func:`list_body`, a batch at a time (*links*, :func:`page_links` of
     the request, can only be given at the end)."""
     yield b'{"' + collection.encode() + b'":['
     separator = b""
     for items in batches:
         if items:
-            yield separator + _dumps([select_fields(i, fields) for i in items])[1:-1]
+            yield separator + _dumps([select_fields(shown(i), fields) for i in items])[1:-1]
             separator = b","
     yield b"]"
     page = links(batches.ends, batches.more, batches.query)
@@ -109,14 +114,17 @@ def _dumps(data: Any) -> bytes:
     return dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
+def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, collection: str,
                  create_model: type[schemas.Body], update_model: type[schemas.Body],
                  translate: Callable[[dict[str, Any]], dict[str, Any]],
                  hub: EventHub | None = None) -> None:
     """Register list/create/show/update/delete of one resource type.
 
+    Each call passes the caller's context to the core (which answers only with
+    what the caller may see) and is checked against the policy (:class:`Guard`).
     With *hub*, show accepts ``wait_for_status``/``timeout`` (long-poll).
     """
+    guard = Guard(policy, plugin, name)
     create_body = create_model_for(name, create_model, "Create")
     update_body = create_model_for(name, update_model, "Update")
     create = getattr(plugin, f"create_{name}")
@@ -128,50 +136,69 @@ def add_resource(router: APIRouter, plugin: Plugin, name: str, collection: str,
 
     @router.get(f"/v2.0/{collection}", name=f"list_{collection}", tags=[collection])
     def list_items(request: Request) -> Response:
+        ctx = context_of(request.scope)
+        who = caller(policy, ctx)
         fields = request.query_params.getlist("fields")
         query = list_query(request.query_params, max_limit)
+        for key in guard.unreadable(who, ctx) & (set(query.filters) | set(query.sort_keys)):
+            raise exc.BadRequest(resource="list", msg=f"'{key}' is not a valid filter")
         base_url = str(request.url.replace(query=""))
+        shown = functools.partial(guard.strip, who, ctx)
+        lister_of_ctx = functools.partial(lister, ctx)
         if Batches.apply_to(query):
-            batches = Batches(lister, query)
+            batches = Batches(lister_of_ctx, query)
             if not batches.complete:
                 links = functools.partial(page_links, base_url, request.query_params)
-                return StreamingResponse(render_batches(collection, batches, fields, links),
+                return StreamingResponse(render_batches(collection, batches, fields, links, shown),
                                          media_type="application/json",
                                          background=BackgroundTask(release_memory))
             items, more = next(iter(batches)), batches.more
         else:
-            items, more = lister(query)
-        response = json(list_body(collection, [select_fields(i, fields) for i in items],
+            items, more = lister_of_ctx(query)
+        response = json(list_body(collection, [select_fields(shown(i), fields) for i in items],
                                   page_links(base_url, request.query_params, items, more, query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)
         return response
 
     @router.post(f"/v2.0/{collection}", name=f"create_{name}", tags=[collection], status_code=201)
-    def create_item(body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
-        attrs = translate(getattr(body, name).attrs())
-        return json({name: create(attrs)}, 201)
+    def create_item(request: Request,
+                    body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
+        ctx = context_of(request.scope)
+        attrs = getattr(body, name).attrs()
+        who = guard.create(ctx, attrs)
+        return json({name: guard.strip(who, ctx, create(ctx, translate(attrs)))}, 201)
 
     @router.get(f"/v2.0/{collection}/{{item_id}}", name=f"show_{name}", tags=[collection])
     async def show_item(item_id: str, request: Request) -> JSONResponse:
+        ctx = context_of(request.scope)
         params = request.query_params
         if hub is not None and "wait_for_status" in params:
             wanted, timeout = wait_params(params)
-            item = await wait_for_status(hub, lambda: show(item_id), item_id, wanted, timeout)
+            item = await wait_for_status(hub, lambda: show(ctx, item_id), item_id, wanted, timeout)
         else:
-            item = await run_in_threadpool(show, item_id)
-        return json({name: select_fields(item, params.getlist("fields"))})
+            item = await run_in_threadpool(show, ctx, item_id)
+        who, _ = await run_in_threadpool(guard.show, ctx, item)
+        return json({name: select_fields(guard.strip(who, ctx, item), params.getlist("fields"))})
 
     @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
-    def update_item(item_id: str, body: update_body,  # type: ignore[valid-type]  # a run-time model
+    def update_item(request: Request, item_id: str,
+                    body: update_body,  # type: ignore[valid-type]  # a run-time model
                     if_match: str | None = Header(None)) -> JSONResponse:
-        attrs = translate(getattr(body, name).attrs())
-        return json({name: update(item_id, attrs, if_match_revision(if_match))})
+        ctx = context_of(request.scope)
+        attrs = getattr(body, name).attrs()
+        revision = if_match_revision(if_match)
+        who = guard.write(ctx, "update", show(ctx, item_id), attrs)
+        return json({name: guard.strip(who, ctx, update(ctx, item_id, translate(attrs), revision))})
 
     @router.delete(f"/v2.0/{collection}/{{item_id}}", name=f"delete_{name}", tags=[collection],
                    status_code=204)
-    def delete_item(item_id: str, if_match: str | None = Header(None)) -> Response:
-        remove(item_id, if_match_revision(if_match))
+    def delete_item(request: Request, item_id: str,
+                    if_match: str | None = Header(None)) -> Response:
+        ctx = context_of(request.scope)
+        revision = if_match_revision(if_match)
+        guard.write(ctx, "delete", show(ctx, item_id), {})
+        remove(ctx, item_id, revision)
         return Response(status_code=204)
 
 
@@ -196,23 +223,29 @@ def wait_params(params: Any) -> tuple[str, float]:
     return wanted, timeout
 
 
-def event_filter(params: Any) -> Callable[[dict[str, Any]], bool]:
-    """``resource``, ``resource_id``, ``project_id``, ``status`` filters; repeated keys OR."""
+def event_filter(ctx: Context, params: Any) -> Callable[[dict[str, Any]], bool]:
+    """``resource``, ``resource_id``, ``project_id``, ``status`` filters; repeated keys OR.
+
+    A caller that does not see every project gets only its own project's events.
+    """
     wanted = {k: set(params.getlist(k)) for k in EVENT_FILTERS if k in params}
     unknown = set(params) - set(EVENT_FILTERS)
     if unknown:
         raise exc.BadRequest(resource="events", msg=f"'{sorted(unknown)[0]}' is not a valid filter")
+    if not ctx.sees_all_projects:
+        wanted["project_id"] = wanted.get("project_id", {ctx.project_id}) & {ctx.project_id}
     return lambda event: all(event[k] in values for k, values in wanted.items())
 
 
-def build_router(plugin: Plugin, hub: EventHub, router: APIRouter | None = None) -> APIRouter:
+def build_router(plugin: Plugin, policy: Policy, hub: EventHub,
+                 router: APIRouter | None = None) -> APIRouter:
     """The API's routes, on *router* (e.g. the app's own, see ``create_app``) or a new one."""
     router = router if router is not None else APIRouter()
-    add_resource(router, plugin, "network", "networks", schemas.NetworkCreate,
+    add_resource(router, plugin, policy, "network", "networks", schemas.NetworkCreate,
                  schemas.NetworkUpdate, network_attrs)
-    add_resource(router, plugin, "subnet", "subnets", schemas.SubnetCreate,
+    add_resource(router, plugin, policy, "subnet", "subnets", schemas.SubnetCreate,
                  schemas.SubnetUpdate, subnet_attrs)
-    add_resource(router, plugin, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
+    add_resource(router, plugin, policy, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
                  port_attrs, hub)
 
     @router.get("/v2.0/events", tags=["events"])
@@ -220,12 +253,16 @@ def build_router(plugin: Plugin, hub: EventHub, router: APIRouter | None = None)
                      last_event_id: str | None = Header(None)) -> StreamingResponse:
         """Server-Sent Events of status changes (Neutrino extension)."""
         after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
-        stream = event_stream(hub, event_filter(request.query_params), after)
+        stream = event_stream(hub, event_filter(context_of(request.scope), request.query_params),
+                              after)
         return StreamingResponse(stream, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
     @router.get("/v2.0/agents", tags=["agents"])
     def list_agents(request: Request) -> JSONResponse:
+        """Admins only (``get_agent``); others get an empty list, as Neutron's lists do."""
+        if not caller(policy, context_of(request.scope)).allowed("get_agent", {}):
+            return json({"agents": []})
         fields = request.query_params.getlist("fields")
         filters = {k: request.query_params.getlist(k) for k in request.query_params
                    if k != "fields"}

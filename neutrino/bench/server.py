@@ -99,6 +99,8 @@ class ServerProcess:
                     "NEUTRINO_BIND_PORT": str(self.port),
                     "NEUTRINO_API_WORKERS": str(self.workers),
                     "NEUTRINO_LOG_LEVEL": "WARNING",
+                    # The benchmarks measure the API without identity unless ``env`` says.
+                    "NEUTRINO_AUTH_STRATEGY": "noauth",
                     "NOTIFY_SOCKET": "@" + self.notify.getsockname()[1:].decode()})
         env.update(self.env)
         with open(self.log_path, "ab") as log:

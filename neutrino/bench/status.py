@@ -269,6 +269,7 @@ def prepare_sync(workdir: Path, sb: Sandbox, count: int,
                  progress: report.Progress) -> dict[str, Any]:
     """``count`` bound ports, ACTIVE in SQL, each with its LSP in NB (none plugged)."""
     from neutrino.config import Settings
+    from neutrino.core.context import ADMIN
     from neutrino.core.handle import BackendHandle
     from neutrino.core.plugin import Plugin
     from neutrino.db.migrate import upgrade
@@ -289,9 +290,9 @@ def prepare_sync(workdir: Path, sb: Sandbox, count: int,
         nb, directory = driver.nb, driver.directory
         assert nb is not None and directory is not None  # Plugin() initialized the driver
         wait_for(lambda: nb.ready and directory.synced, 60, "OVN connections")
-        net = plugin.create_network({"name": "sync"})
-        plugin.create_subnet({"network_id": net["id"], "cidr": CIDR, "ip_version": 4})
-        template = plugin.create_port({"network_id": net["id"], "device_id": "vm-0",
+        net = plugin.create_network(ADMIN, {"name": "sync"})
+        plugin.create_subnet(ADMIN, {"network_id": net["id"], "cidr": CIDR, "ip_version": 4})
+        template = plugin.create_port(ADMIN, {"network_id": net["id"], "device_id": "vm-0",
                                        "binding:host_id": CHASSIS})
         if template["binding:vif_type"] != "ovs":
             raise RuntimeError(f"the template port did not bind: {template['status_reason']}")

@@ -28,6 +28,11 @@ class InvalidInput(BadRequest):
     message = "Invalid input for operation: {error_message}."
 
 
+class PolicyNotAuthorized(NeutronError):
+    status_code = 403
+    message = "{rule} is disallowed by policy"
+
+
 class NotFound(NeutronError):
     status_code = 404
     message = "An unknown exception occurred."

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from neutrino.config import Settings
+from neutrino.core.context import ADMIN
 from neutrino.drivers.api import StatusUpdate
 
 if TYPE_CHECKING:
@@ -21,10 +22,10 @@ class BackendHandle:
         self.settings: Settings = plugin.settings
 
     def list_networks(self) -> list[dict[str, Any]]:
-        return self._plugin.list_networks()[0]
+        return self._plugin.list_networks(ADMIN)[0]
 
     def list_subnets(self) -> list[dict[str, Any]]:
-        return self._plugin.list_subnets()[0]
+        return self._plugin.list_subnets(ADMIN)[0]
 
     def list_ports(self) -> list[dict[str, Any]]:
         return self._plugin.list_all_ports()

@@ -4,13 +4,15 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy import bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from neutrino.core import exceptions as exc
+from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.query import ListQuery, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import network_dict, orm_network_dict, orm_subnet_dict, segment_dict
 from neutrino.core.rows import RowView, apply, check_revision, chunks
 from neutrino.core.tags import Tagged
@@ -34,7 +36,7 @@ def _columns() -> dict[str, Any]:
 
 
 #: Networks carry tags.
-TAGGED = Tagged(Network, lambda net_id: exc.NetworkNotFound(net_id=net_id))
+TAGGED = Tagged(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id))
 #: Filterable attributes of a network listing.
 COLUMNS = {**_columns(), **TAGGED.filters()}
 #: Provider filters match networks with a segment that has all the values asked for.
@@ -54,6 +56,18 @@ NETWORK_WITH_SEGMENTS = select(
 )).where(Network.id == bindparam("id")).order_by(NetworkSegment.segment_index)
 SUBNETS_OF = select(Subnet.__table__).where(
     Subnet.network_id == bindparam("id")).order_by(Subnet.created_at, Subnet.id)
+
+
+def visible_networks(ctx: Context) -> ColumnElement | None:
+    """The networks *ctx* may see: its project's and shared ones (None: all of them)."""
+    if ctx.sees_all_projects:
+        return None
+    return or_(Network.project_id == ctx.project_id, Network.shared.is_(True))
+
+
+def check_network_visible(session: Session, ctx: Context, net_id: str) -> None:
+    check_visible(session, visible_networks(ctx), Network.id, net_id,
+                  exc.NetworkNotFound(net_id=net_id))
 
 
 def network_or_404(session: Session, net_id: str) -> Network:
@@ -126,9 +140,9 @@ class Networks:
     def _max_mtu(self, segments: list[dict[str, Any]]) -> int:
         return min(self.type_drivers[s["network_type"]].mtu(s) for s in segments)
 
-    def create(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.writes.write("create_network", lambda s: self._create(s, dict(attrs)),
-                                 undo=self.delete).current
+    def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.writes.write("create_network", lambda s: self._create(s, owned(ctx, attrs)),
+                                 undo=lambda net_id: self.delete(ADMIN, net_id)).current
 
     def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
         tags = attrs.pop("tags", [])
@@ -152,16 +166,29 @@ class Networks:
         self.mech.precommit("create_network_precommit", context)
         return context
 
-    def get(self, net_id: str) -> dict[str, Any]:
+    def get(self, ctx: Context, net_id: str) -> dict[str, Any]:
         with self.db.read() as session:
+            check_network_visible(session, ctx, net_id)
             return orm_network_dict(network_or_404(session, net_id))
 
-    def list_page(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+    def owner(self, ctx: Context, net_id: str) -> dict[str, Any]:
+        with self.db.read() as session:
+            check_network_visible(session, ctx, net_id)
+            row = session.execute(select(Network.project_id, Network.shared).where(
+                Network.id == net_id)).first()
+        if row is None:
+            raise exc.NetworkNotFound(net_id=net_id)
+        return {"project_id": row.project_id, "shared": row.shared}
+
+    def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
         filters = dict(query.filters)
         provider = {k: filters.pop(k) for k in list(filters) if k in SEGMENT_COLUMNS}
+        visible = visible_networks(ctx)
         with self.db.read() as session:
             stmt = select(Network.__table__).where(*where_clauses(COLUMNS, filters))
+            if visible is not None:
+                stmt = stmt.where(visible)
             if provider:
                 stmt = stmt.where(Network.id.in_(select(NetworkSegment.network_id).where(
                     *where_clauses(SEGMENT_COLUMNS, provider))))
@@ -179,13 +206,14 @@ class Networks:
                     subnets[nid].append(sid)
             return [network_dict(r, segments[r.id], subnets[r.id], tags[r.id]) for r in rows], more
 
-    def update(self, net_id: str, attrs: dict[str, Any],
+    def update(self, ctx: Context, net_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
         return self.writes.write("update_network",
-                                 lambda s: self._update(s, net_id, attrs, if_match)).current
+                                 lambda s: self._update(s, ctx, net_id, attrs, if_match)).current
 
-    def _update(self, session: Session, net_id: str, attrs: dict[str, Any],
+    def _update(self, session: Session, ctx: Context, net_id: str, attrs: dict[str, Any],
                 if_match: int | None) -> NetworkContext:
+        check_network_visible(session, ctx, net_id)
         net = network_or_404(session, net_id)
         check_revision(net, if_match)
         original = orm_network_dict(net)
@@ -198,16 +226,17 @@ class Networks:
         self.mech.precommit("update_network_precommit", context)
         return context
 
-    def delete(self, net_id: str, if_match: int | None = None) -> None:
+    def delete(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
         context, subnet_contexts = self.writes.transaction(
-            lambda s: self._delete(s, net_id, if_match))
+            lambda s: self._delete(s, ctx, net_id, if_match))
         for subnet_context in subnet_contexts:
             self.writes.postcommit("delete_subnet", subnet_context)
         self.writes.postcommit("delete_network", context)
 
-    def _delete(self, session: Session, net_id: str,
+    def _delete(self, session: Session, ctx: Context, net_id: str,
                 if_match: int | None) -> tuple[NetworkContext, list[SubnetContext]]:
         """Delete the network and, with it, its subnets (each through the drivers' hooks)."""
+        check_network_visible(session, ctx, net_id)
         net = network_or_404(session, net_id)
         check_revision(net, if_match)
         if session.scalar(select(func.count()).select_from(Port).where(Port.network_id == net_id)):

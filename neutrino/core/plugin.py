@@ -21,6 +21,7 @@ from sqlalchemy import select
 from neutrino.config import Settings
 from neutrino.core import networks, ports, subnets
 from neutrino.core.binding import PortBinder
+from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
 from neutrino.core.handle import BackendHandle
 from neutrino.core.mech_manager import MechanismManager
@@ -89,53 +90,58 @@ class Plugin:
         return {"database": database, **self.mech.health()}
 
     # -- the API's calls: create_<resource>, get_, list_<collection>, update_, delete_
-    def create_network(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.networks.create(attrs)
+    def create_network(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.networks.create(ctx, attrs)
 
-    def get_network(self, net_id: str) -> dict[str, Any]:
-        return self.networks.get(net_id)
+    def get_network(self, ctx: Context, net_id: str) -> dict[str, Any]:
+        return self.networks.get(ctx, net_id)
 
-    def list_networks(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
-        return self.networks.list_page(query)
+    def list_networks(self, ctx: Context,
+                      query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.networks.list_page(ctx, query)
 
-    def update_network(self, net_id: str, attrs: dict[str, Any],
+    def update_network(self, ctx: Context, net_id: str, attrs: dict[str, Any],
                        if_match: int | None = None) -> dict[str, Any]:
-        return self.networks.update(net_id, attrs, if_match)
+        return self.networks.update(ctx, net_id, attrs, if_match)
 
-    def delete_network(self, net_id: str, if_match: int | None = None) -> None:
-        self.networks.delete(net_id, if_match)
+    def delete_network(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
+        self.networks.delete(ctx, net_id, if_match)
 
-    def create_subnet(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.subnets.create(attrs)
+    def network_owner(self, ctx: Context, net_id: str) -> dict[str, Any]:
+        """The network's ``project_id`` and ``shared`` (what policy targets need of it)."""
+        return self.networks.owner(ctx, net_id)
 
-    def get_subnet(self, subnet_id: str) -> dict[str, Any]:
-        return self.subnets.get(subnet_id)
+    def create_subnet(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.subnets.create(ctx, attrs)
 
-    def list_subnets(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
-        return self.subnets.list_page(query)
+    def get_subnet(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
+        return self.subnets.get(ctx, subnet_id)
 
-    def update_subnet(self, subnet_id: str, attrs: dict[str, Any],
+    def list_subnets(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.subnets.list_page(ctx, query)
+
+    def update_subnet(self, ctx: Context, subnet_id: str, attrs: dict[str, Any],
                       if_match: int | None = None) -> dict[str, Any]:
-        return self.subnets.update(subnet_id, attrs, if_match)
+        return self.subnets.update(ctx, subnet_id, attrs, if_match)
 
-    def delete_subnet(self, subnet_id: str, if_match: int | None = None) -> None:
-        self.subnets.delete(subnet_id, if_match)
+    def delete_subnet(self, ctx: Context, subnet_id: str, if_match: int | None = None) -> None:
+        self.subnets.delete(ctx, subnet_id, if_match)
 
-    def create_port(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.ports.create(attrs)
+    def create_port(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.ports.create(ctx, attrs)
 
-    def get_port(self, port_id: str) -> dict[str, Any]:
-        return self.ports.get(port_id)
+    def get_port(self, ctx: Context, port_id: str) -> dict[str, Any]:
+        return self.ports.get(ctx, port_id)
 
-    def list_ports(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
-        return self.ports.list_page(query)
+    def list_ports(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.ports.list_page(ctx, query)
 
-    def update_port(self, port_id: str, attrs: dict[str, Any],
+    def update_port(self, ctx: Context, port_id: str, attrs: dict[str, Any],
                     if_match: int | None = None) -> dict[str, Any]:
-        return self.ports.update(port_id, attrs, if_match)
+        return self.ports.update(ctx, port_id, attrs, if_match)
 
-    def delete_port(self, port_id: str, if_match: int | None = None) -> None:
-        self.ports.delete(port_id, if_match)
+    def delete_port(self, ctx: Context, port_id: str, if_match: int | None = None) -> None:
+        self.ports.delete(ctx, port_id, if_match)
 
     # -- tags of a resource of any tagged collection (Neutron's tag plugin's calls)
     def get_tags(self, collection: str, resource_id: str) -> list[str]:

@@ -12,19 +12,21 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 
 from neutrino.core import exceptions as exc
 from neutrino.core import ipam
 from neutrino.core.binding import PortBinder
+from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import port_context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.networks import network_view
-from neutrino.core.query import ListQuery, sorted_page, where_clauses
+from neutrino.core.networks import check_network_visible, network_view
+from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import orm_port_dict, port_dict, segment_dict
 from neutrino.core.rows import RowView, apply, check_revision, chunks, column_values
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
-from neutrino.db.models import IPAllocation, Port, new_id, touch, utcnow
+from neutrino.db.models import IPAllocation, Network, Port, new_id, touch, utcnow
 from neutrino.db.session import Database
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
 from neutrino.drivers.status import BINDING, DOWN, NO_HOST
@@ -46,7 +48,7 @@ def _columns() -> dict[str, Any]:
 
 
 #: Ports carry tags.
-TAGGED = Tagged(Port, lambda port_id: exc.PortNotFound(port_id=port_id))
+TAGGED = Tagged(Port, "port", lambda port_id: exc.PortNotFound(port_id=port_id))
 #: Filterable attributes of a port listing.
 COLUMNS = {**_columns(), **TAGGED.filters()}
 PORT_INSERT, IP_INSERT = insert(Port.__table__), insert(IPAllocation.__table__)
@@ -57,6 +59,19 @@ IPS_OF_PORT = select(IPAllocation.subnet_id, IPAllocation.ip_address).where(
 DELETE_PORT_IPS = delete(IPAllocation.__table__).where(IPAllocation.port_id == bindparam("id"))
 DELETE_PORT = delete(Port.__table__).where(Port.id == bindparam("id"),
                                            Port.revision_number == bindparam("revision"))
+
+
+def visible_ports(ctx: Context) -> ColumnElement | None:
+    """The ports *ctx* may see: its project's and those on its project's networks
+    (Neutron's port query hook; None: all)."""
+    if ctx.sees_all_projects:
+        return None
+    return or_(Port.project_id == ctx.project_id,
+               Port.network_id.in_(select(Network.id).where(Network.project_id == ctx.project_id)))
+
+
+def check_port_visible(session: Session, ctx: Context, port_id: str) -> None:
+    check_visible(session, visible_ports(ctx), Port.id, port_id, exc.PortNotFound(port_id=port_id))
 
 
 def find_port(session: Session, port_id: str, lock: bool = False) -> Port | None:
@@ -101,14 +116,16 @@ class Ports:
         self.mech = mech
         self.binder = binder
 
-    def create(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        context = self.writes.write("create_port", lambda s: self._create(s, dict(attrs)),
-                                    undo=self.delete)
+    def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        context = self.writes.write("create_port",
+                                    lambda s: self._create(s, ctx, owned(ctx, attrs)),
+                                    undo=lambda port_id: self.delete(ADMIN, port_id))
         if context.current["binding:host_id"]:
             return self.binder.bind(context.current["id"], context) or context.current
         return context.current
 
-    def _create(self, session: Session, attrs: dict[str, Any]) -> PortContext:
+    def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> PortContext:
+        check_network_visible(session, ctx, attrs["network_id"])
         net = network_view(session, attrs["network_id"])
         mac = attrs.get("mac_address")
         if mac is None:
@@ -143,8 +160,9 @@ class Ports:
         self.mech.precommit("create_port_precommit", context)
         return context
 
-    def get(self, port_id: str) -> dict[str, Any]:
+    def get(self, ctx: Context, port_id: str) -> dict[str, Any]:
         with self.db.read() as session:
+            check_port_visible(session, ctx, port_id)
             conn = session.connection()  # plain SELECTs: a show is the most frequent request
             row = conn.execute(PORT_BY_ID, {"id": port_id}).first()
             if row is None:
@@ -157,18 +175,22 @@ class Ports:
             port = self.binder.bind(port_id) or port  # B4
         return port
 
-    def list_page(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+    def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
         filters = dict(query.filters)
         fixed_ip_filters = filters.pop("fixed_ips", None)
+        visible = visible_ports(ctx)
         with self.db.read() as session:
             stmt = select(Port.__table__).where(*where_clauses(COLUMNS, filters))
+            if visible is not None:
+                stmt = stmt.where(visible)
             if fixed_ip_filters:
                 stmt = stmt.where(Port.id.in_(_fixed_ip_filter(fixed_ip_filters)))
             rows, more = sorted_page(session, stmt, COLUMNS, Port.__table__.c.id, query)
             ips: dict[str, list] = {r.id: [] for r in rows}
             tags = TAGGED.of(session, list(ips))
-            if len(rows) > 500 and not filters and not fixed_ip_filters:
+            if len(rows) > 500 and not filters and not fixed_ip_filters \
+                    and visible is None:
                 allocs = session.execute(select(IPAllocation.port_id, IPAllocation.subnet_id,
                                                 IPAllocation.ip_address))
                 for pid, sid, ip in allocs:
@@ -206,16 +228,17 @@ class Ports:
             port = find_port(session, port_id)
             return orm_port_dict(port) if port is not None else None
 
-    def update(self, port_id: str, attrs: dict[str, Any],
+    def update(self, ctx: Context, port_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        context = self.writes.write("update_port",
-                                    lambda s: self._update(s, port_id, dict(attrs), if_match))
+        context = self.writes.write(
+            "update_port", lambda s: self._update(s, ctx, port_id, dict(attrs), if_match))
         if _needs_binding(context.current):
             return self.binder.bind(port_id) or context.current
         return context.current
 
-    def _update(self, session: Session, port_id: str, attrs: dict[str, Any],
+    def _update(self, session: Session, ctx: Context, port_id: str, attrs: dict[str, Any],
                 if_match: int | None) -> PortContext:
+        check_port_visible(session, ctx, port_id)
         port = find_port(session, port_id, lock=not self.db.is_sqlite)
         if port is None:
             raise exc.PortNotFound(port_id=port_id)
@@ -258,10 +281,12 @@ class Ports:
         self.mech.precommit("update_port_precommit", context)
         return context
 
-    def delete(self, port_id: str, if_match: int | None = None) -> None:
-        self.writes.write("delete_port", lambda s: self._delete(s, port_id, if_match))
+    def delete(self, ctx: Context, port_id: str, if_match: int | None = None) -> None:
+        self.writes.write("delete_port", lambda s: self._delete(s, ctx, port_id, if_match))
 
-    def _delete(self, session: Session, port_id: str, if_match: int | None) -> PortContext:
+    def _delete(self, session: Session, ctx: Context, port_id: str,
+                if_match: int | None) -> PortContext:
+        check_port_visible(session, ctx, port_id)
         conn = session.connection()  # plain statements: no ORM load and flush to delete
         row = conn.execute(PORT_BY_ID if self.db.is_sqlite else PORT_FOR_UPDATE,
                            {"id": port_id}).first()

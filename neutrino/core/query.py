@@ -102,6 +102,15 @@ def where_clauses(columns: dict[str, Any], filters: dict[str, list[str]]) -> lis
     return clauses
 
 
+def check_visible(session: Session, visible: ColumnElement | None, id_column: Any, item_id: str,
+                  not_found: exc.NotFound) -> None:
+    """Raise *not_found* unless the row *item_id* is within *visible*: another project's
+    resource is answered as missing, as Neutron does, so its existence is not revealed."""
+    if visible is not None and session.scalar(
+            select(id_column).where(id_column == item_id, visible)) is None:
+        raise not_found
+
+
 def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_column: Any,
                 query: ListQuery) -> tuple[list[Any], bool]:
     """Rows of *stmt* for one page, and whether more rows follow it."""

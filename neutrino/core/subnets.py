@@ -4,20 +4,22 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from neutrino.core import exceptions as exc
 from neutrino.core import ipam
+from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.networks import network_or_404
-from neutrino.core.query import ListQuery, sorted_page, where_clauses
+from neutrino.core.networks import check_network_visible, network_or_404
+from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
-from neutrino.db.models import IPAllocation, Subnet, touch
+from neutrino.db.models import IPAllocation, Network, Subnet, touch
 from neutrino.db.session import Database
 from neutrino.drivers.api import SubnetContext
 
@@ -33,9 +35,22 @@ def _columns() -> dict[str, Any]:
 
 
 #: Subnets carry tags.
-TAGGED = Tagged(Subnet, lambda subnet_id: exc.SubnetNotFound(subnet_id=subnet_id))
+TAGGED = Tagged(Subnet, "subnet", lambda subnet_id: exc.SubnetNotFound(subnet_id=subnet_id))
 #: Filterable attributes of a subnet listing.
 COLUMNS = {**_columns(), **TAGGED.filters()}
+
+
+def visible_subnets(ctx: Context) -> ColumnElement | None:
+    """The subnets *ctx* may see: its project's and those of shared networks (None: all)."""
+    if ctx.sees_all_projects:
+        return None
+    return or_(Subnet.project_id == ctx.project_id,
+               Subnet.network_id.in_(select(Network.id).where(Network.shared.is_(True))))
+
+
+def check_subnet_visible(session: Session, ctx: Context, subnet_id: str) -> None:
+    check_visible(session, visible_subnets(ctx), Subnet.id, subnet_id,
+                  exc.SubnetNotFound(subnet_id=subnet_id))
 
 
 def subnet_or_404(session: Session, subnet_id: str) -> Subnet:
@@ -69,14 +84,15 @@ class Subnets:
         self.writes = writes
         self.mech = mech
 
-    def create(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.writes.write("create_subnet", lambda s: self._create(s, dict(attrs)),
-                                 undo=self.delete).current
+    def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.writes.write("create_subnet", lambda s: self._create(s, ctx, owned(ctx, attrs)),
+                                 undo=lambda subnet_id: self.delete(ADMIN, subnet_id)).current
 
-    def _create(self, session: Session, attrs: dict[str, Any]) -> SubnetContext:
+    def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> SubnetContext:
         tags = attrs.pop("tags", [])
+        check_network_visible(session, ctx, attrs["network_id"])
         net = network_or_404(session, attrs["network_id"])
-        if attrs.get("project_id") and net.project_id and \
+        if not ctx.is_admin and attrs.get("project_id") and net.project_id and \
                 attrs["project_id"] != net.project_id and not net.shared:
             raise exc.NetworkNotFound(net_id=net.id)
         cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
@@ -102,25 +118,30 @@ class Subnets:
         self.mech.precommit("create_subnet_precommit", context)
         return context
 
-    def get(self, subnet_id: str) -> dict[str, Any]:
+    def get(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
         with self.db.read() as session:
+            check_subnet_visible(session, ctx, subnet_id)
             return orm_subnet_dict(subnet_or_404(session, subnet_id))
 
-    def list_page(self, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+    def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
+        visible = visible_subnets(ctx)
         with self.db.read() as session:
             stmt = select(Subnet.__table__).where(*where_clauses(COLUMNS, query.filters))
+            if visible is not None:
+                stmt = stmt.where(visible)
             rows, more = sorted_page(session, stmt, COLUMNS, Subnet.__table__.c.id, query)
             tags = TAGGED.of(session, [r.id for r in rows])
             return [subnet_dict(r, tags[r.id]) for r in rows], more
 
-    def update(self, subnet_id: str, attrs: dict[str, Any],
+    def update(self, ctx: Context, subnet_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        return self.writes.write("update_subnet",
-                                 lambda s: self._update(s, subnet_id, attrs, if_match)).current
+        return self.writes.write(
+            "update_subnet", lambda s: self._update(s, ctx, subnet_id, attrs, if_match)).current
 
-    def _update(self, session: Session, subnet_id: str, attrs: dict[str, Any],
+    def _update(self, session: Session, ctx: Context, subnet_id: str, attrs: dict[str, Any],
                 if_match: int | None) -> SubnetContext:
+        check_subnet_visible(session, ctx, subnet_id)
         sub = subnet_or_404(session, subnet_id)
         check_revision(sub, if_match)
         original = orm_subnet_dict(sub)
@@ -134,10 +155,12 @@ class Subnets:
         self.mech.precommit("update_subnet_precommit", context)
         return context
 
-    def delete(self, subnet_id: str, if_match: int | None = None) -> None:
-        self.writes.write("delete_subnet", lambda s: self._delete(s, subnet_id, if_match))
+    def delete(self, ctx: Context, subnet_id: str, if_match: int | None = None) -> None:
+        self.writes.write("delete_subnet", lambda s: self._delete(s, ctx, subnet_id, if_match))
 
-    def _delete(self, session: Session, subnet_id: str, if_match: int | None) -> SubnetContext:
+    def _delete(self, session: Session, ctx: Context, subnet_id: str,
+                if_match: int | None) -> SubnetContext:
+        check_subnet_visible(session, ctx, subnet_id)
         sub = subnet_or_404(session, subnet_id)
         check_revision(sub, if_match)
         if session.scalar(select(IPAllocation.ip_address).where(

@@ -78,9 +78,11 @@ class TagFilter(Filter):
 
 @dataclass(frozen=True)
 class Tagged:
-    """A resource type that carries tags: its model and the error naming a missing one."""
+    """A resource type that carries tags: its model, its API name (``network``: policy
+    rules are named after it) and the error naming a missing one."""
 
     model: type[StandardAttrs]
+    name: str
     not_found: Callable[[str], exc.NotFound]
 
     @property

@@ -6,6 +6,7 @@ import re
 from fastapi.testclient import TestClient
 
 from neutrino.api.app import create_app
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from tests.drivers import RECORDER
 
@@ -51,8 +52,8 @@ def test_bound_to_active_counts_each_binding_s_first_active_only(make_plugin) ->
         return sample(client.get("/metrics").text, "neutrino_port_bound_to_active_seconds_count")
 
     before = observed()
-    net = plugin.create_network({"name": "m"})
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    net = plugin.create_network(ADMIN, {"name": "m"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     assert port["binding:vif_type"] == "ovs"
     # Slow to plug: DOWN with a reason in between still makes the next ACTIVE the first.
     plugin.set_port_statuses([(port["id"], "DOWN", "interface not present")])
@@ -63,6 +64,7 @@ def test_bound_to_active_counts_each_binding_s_first_active_only(make_plugin) ->
     plugin.set_port_statuses([(port["id"], "ACTIVE", None)])
     assert observed() == before + 1
     # Bound anew (another host): its first ACTIVE counts again.
-    assert plugin.update_port(port["id"], {"binding:host_id": "hv2"})["binding:vif_type"] == "ovs"
+    moved = plugin.update_port(ADMIN, port["id"], {"binding:host_id": "hv2"})
+    assert moved["binding:vif_type"] == "ovs"
     plugin.set_port_statuses([(port["id"], "ACTIVE", None)])
     assert observed() == before + 2

@@ -13,6 +13,7 @@ import uvicorn
 
 from neutrino.api import watch
 from neutrino.api.app import create_app
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 
 
@@ -36,8 +37,8 @@ def live_url(plugin: Plugin) -> Iterator[str]:
 
 @pytest.fixture
 def port(plugin: Plugin) -> dict:
-    net = plugin.create_network({"name": "n"})
-    return plugin.create_port({"network_id": net["id"], "device_id": "vm1"})
+    net = plugin.create_network(ADMIN, {"name": "n"})
+    return plugin.create_port(ADMIN, {"network_id": net["id"], "device_id": "vm1"})
 
 
 def later(delay: float, func, *args) -> threading.Thread:
@@ -104,7 +105,7 @@ def read_events(response: httpx.Response, count: int) -> list[dict]:
 
 def test_event_stream_delivers_each_transition_in_order(live_url: str, make_plugin, plugin: Plugin,
                                                         port: dict) -> None:
-    other = plugin.create_port({"network_id": port["network_id"]})
+    other = plugin.create_port(ADMIN, {"network_id": port["network_id"]})
     writer = make_plugin()
     steps = [("ACTIVE", None), ("DOWN", "interface removed"), ("ACTIVE", None)]
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from neutrino.core.binding import Outcome
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.db.models import Port
 from neutrino.drivers.api import PortContext
@@ -73,9 +74,9 @@ def staged(make_plugin: Callable[..., Plugin], tag: str, **settings: Any,
 
 
 def network(plugin: Plugin) -> dict[str, Any]:
-    net = plugin.create_network({"name": "n"})
-    plugin.create_subnet({"network_id": net["id"], "cidr": "10.9.0.0/24"})
-    return plugin.get_network(net["id"])
+    net = plugin.create_network(ADMIN, {"name": "n"})
+    plugin.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.9.0.0/24"})
+    return plugin.get_network(ADMIN, net["id"])
 
 
 def entered(driver: GatedDriver) -> None:
@@ -99,12 +100,12 @@ def test_4a_binding_is_committed_then_update_hooks_see_it(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = plugin.mech.drivers[0]
     net = network(plugin)
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
 
     assert port["binding:vif_type"] == "ovs"
     assert port["binding:vif_details"] == {"port_filter": True, "host": "hv1"}
     assert port["status_reason"] == bound("hv1")
-    assert plugin.get_port(port["id"]) == port  # committed, and reading it changes nothing
+    assert plugin.get_port(ADMIN, port["id"]) == port  # committed, and reading it changes nothing
     assert plugin.binder.outcomes[Outcome.COMMITTED] == 1
 
     methods = [s.method for s in driver.seen]
@@ -128,11 +129,11 @@ def test_4b_second_binder_returns_the_first_binding_and_calls_no_hook(
     worker2, driver2 = staged(make_plugin, "worker2")
     net = network(worker1)
 
-    creating: Future = pool.submit(worker1.create_port,
+    creating: Future = pool.submit(worker1.create_port, ADMIN,
                                    {"network_id": net["id"], "binding:host_id": "hv1"})
     entered(driver1)  # the port is committed, worker1 is binding it
     port_id = only_port(worker2)["id"]
-    reading: Future = pool.submit(worker2.get_port, port_id)  # B4: worker2 binds it too
+    reading: Future = pool.submit(worker2.get_port, ADMIN, port_id)  # B4: worker2 binds it too
     entered(driver2)
 
     driver1.gate.set()
@@ -142,7 +143,7 @@ def test_4b_second_binder_returns_the_first_binding_and_calls_no_hook(
 
     assert first["binding:vif_details"]["tag"] == "worker1"
     assert second == first  # worker2 answers with worker1's binding, untouched
-    assert worker1.get_port(port_id) == first
+    assert worker1.get_port(ADMIN, port_id) == first
     assert driver2.bind_calls == 1
     assert not [s for s in driver2.seen if s.method.startswith("update_port_")]
     assert len(binding_hooks(driver1)) == 2  # worker1's pre- and postcommit
@@ -157,11 +158,11 @@ def test_4c_host_changed_while_binding_binds_again_with_the_new_host(
     worker2, driver2 = staged(make_plugin, "worker2")
     net = network(worker1)
 
-    creating: Future = pool.submit(worker1.create_port,
+    creating: Future = pool.submit(worker1.create_port, ADMIN,
                                    {"network_id": net["id"], "binding:host_id": "hv1"})
     entered(driver1)  # worker1 is binding for hv1 ...
     port_id = only_port(worker2)["id"]
-    moving: Future = pool.submit(worker2.update_port, port_id, {"binding:host_id": "hv2"})
+    moving: Future = pool.submit(worker2.update_port, ADMIN, port_id, {"binding:host_id": "hv2"})
     entered(driver2)  # ... while worker2 committed hv2 and is binding it too
 
     driver1.gate.set()
@@ -182,7 +183,7 @@ def test_4c_host_changed_while_binding_binds_again_with_the_new_host(
     assert moved == result
     assert worker2.binder.outcomes[Outcome.TAKEN] == 1
     assert not binding_hooks(driver2)
-    assert worker1.get_port(port_id) == result
+    assert worker1.get_port(ADMIN, port_id) == result
 
 
 def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> None:
@@ -191,11 +192,11 @@ def test_4c_bounded_retries_end_in_binding_failed_with_a_reason(make_plugin) -> 
     driver1.gate.set()
     other = make_plugin()  # another worker, without drivers, moving the port around
     moves = iter(f"hv{n}" for n in range(2, 100))
-    driver1.on_bind = lambda ctx: other.update_port(ctx.current["id"],
+    driver1.on_bind = lambda ctx: other.update_port(ADMIN, ctx.current["id"],
                                                     {"binding:host_id": next(moves)})
     net = network(worker1)
 
-    port = worker1.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = worker1.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
 
     assert driver1.bind_calls == retries
     assert worker1.binder.outcomes[Outcome.RETRY] == retries
@@ -211,27 +212,27 @@ def test_b4_reading_a_port_left_unbound_by_a_crash_binds_it(make_plugin) -> None
     crashing = make_plugin(mechanism_drivers=[CRASHING])
     net = network(crashing)
     with pytest.raises(Crash):
-        crashing.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+        crashing.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     left = only_port(crashing)
     assert (left["binding:host_id"], left["binding:vif_type"]) == ("hv1", "unbound")
 
     restarted = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = restarted.mech.drivers[0]
-    port = restarted.get_port(left["id"])
+    port = restarted.get_port(ADMIN, left["id"])
     assert port["binding:vif_type"] == "ovs"
     assert port["revision_number"] == left["revision_number"] + 1
     assert driver.bind_calls == 1 and len(binding_hooks(driver)) == 2
-    assert restarted.get_port(left["id"]) == port  # bound once, for good
+    assert restarted.get_port(ADMIN, left["id"]) == port  # bound once, for good
     assert driver.bind_calls == 1
 
 
 def test_b4_listing_binds_ports_with_a_host_but_no_binding(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     net = network(plugin)
-    ports = [plugin.create_port({"network_id": net["id"]}) for _ in range(2)]
+    ports = [plugin.create_port(ADMIN, {"network_id": net["id"]}) for _ in range(2)]
     with plugin.db.write() as session:  # a host committed, its binding never attempted
         session.execute(update(Port).where(Port.id == ports[0]["id"]).values(host="hv1"))
-    listed = {p["id"]: p for p in plugin.list_ports()[0]}
+    listed = {p["id"]: p for p in plugin.list_ports(ADMIN)[0]}
     assert listed[ports[0]["id"]]["binding:vif_type"] == "ovs"
     assert listed[ports[1]["id"]]["binding:vif_type"] == "unbound"  # no host: nothing to do
     assert plugin.mech.drivers[0].bind_calls == 1
@@ -240,11 +241,11 @@ def test_b4_listing_binds_ports_with_a_host_but_no_binding(make_plugin) -> None:
 def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None:
     plugin, driver = staged(make_plugin, "w")
     net = network(plugin)
-    no_host = plugin.create_port({"network_id": net["id"]})
+    no_host = plugin.create_port(ADMIN, {"network_id": net["id"]})
     assert no_host["binding:vif_type"] == "unbound"
     assert (no_host["status"], no_host["status_reason"]) == ("DOWN", NO_HOST)
 
-    creating: Future = pool.submit(plugin.create_port,
+    creating: Future = pool.submit(plugin.create_port, ADMIN,
                                    {"network_id": net["id"], "binding:host_id": "hv1"})
     entered(driver)  # committed, being bound: what every other reader sees meanwhile
     (pending,) = [p for p in plugin.list_all_ports() if p["id"] != no_host["id"]]
@@ -258,14 +259,14 @@ def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None:
 def test_b6_binding_failed_says_why(make_plugin) -> None:
     bare = make_plugin()
     net = network(bare)
-    port = bare.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = bare.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     assert port["binding:vif_type"] == "binding_failed"
     assert port["binding:vif_details"] == {}
     assert port["status"] == "DOWN"
     assert port["status_reason"] == BINDING_FAILED_PREFIX + NO_DRIVER_COULD_BIND
 
     recording = make_plugin(mechanism_drivers=[RECORDER])
-    port = recording.create_port({"network_id": net["id"], "binding:host_id": "nowhere"})
+    port = recording.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "nowhere"})
     assert port["binding:vif_type"] == "binding_failed"
     assert port["status_reason"] == (BINDING_FAILED_PREFIX
                                      + "host 'nowhere' is not served by recording driver")
@@ -275,10 +276,10 @@ def test_b6_reading_a_failed_port_tries_again_but_rewrites_nothing(make_plugin) 
     plugin = make_plugin(mechanism_drivers=[RECORDER])
     driver: RecordingDriver = plugin.mech.drivers[0]
     net = network(plugin)
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "nowhere"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "nowhere"})
     hooks = len(driver.calls("update_port_precommit"))
 
-    again = plugin.get_port(port["id"])
+    again = plugin.get_port(ADMIN, port["id"])
     assert driver.bind_calls == 2  # B4: a failed binding is tried again on read ...
     assert again == port  # ... and failing the same way changes nothing
     assert len(driver.calls("update_port_precommit")) == hooks

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 
 
@@ -63,8 +64,8 @@ def webhook() -> Webhook:
 
 def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhook) -> None:
     plugin: Plugin = make_plugin(notify_url=webhook.url)
-    net = plugin.create_network({"name": "n"})
-    ports = [plugin.create_port({"network_id": net["id"], "device_id": f"vm-{i}"})
+    net = plugin.create_network(ADMIN, {"name": "n"})
+    ports = [plugin.create_port(ADMIN, {"network_id": net["id"], "device_id": f"vm-{i}"})
              for i in range(5)]
     # The webhook answers nothing until the gate opens: a caller that waited
     # for it would hang here (and the test time out) instead of returning.
@@ -87,17 +88,17 @@ def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhoo
     assert len(events) == 6
     assert events[-1]["name"] == "network-vif-unplugged"
     assert events[-1]["tag"] == ports[1]["id"]
-    port = plugin.get_port(ports[1]["id"])
+    port = plugin.get_port(ADMIN, ports[1]["id"])
     assert port["status"] == "DOWN" and port["status_reason"] == "interface removed"
 
 
 def test_status_write_bumps_revision_only_on_change(plugin: Plugin) -> None:
-    net = plugin.create_network({"name": "n"})
-    port = plugin.create_port({"network_id": net["id"]})
+    net = plugin.create_network(ADMIN, {"name": "n"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"]})
     assert plugin.set_port_statuses([(port["id"], "ACTIVE", None)]) == [port["id"]]
-    after = plugin.get_port(port["id"])
+    after = plugin.get_port(ADMIN, port["id"])
     assert after["revision_number"] == port["revision_number"] + 1
     assert after["status_reason"] is None  # S3: ACTIVE needs no reason
     assert plugin.set_port_statuses([(port["id"], "ACTIVE", None)]) == []
-    assert plugin.get_port(port["id"])["revision_number"] == after["revision_number"]
+    assert plugin.get_port(ADMIN, port["id"])["revision_number"] == after["revision_number"]
     assert plugin.set_port_statuses([("no-such-port", "ACTIVE", None)]) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from tests.drivers import RECORDER, RecordingDriver
 
@@ -22,13 +23,13 @@ def driver(plugin: Plugin) -> RecordingDriver:
 
 @pytest.fixture
 def net(plugin: Plugin) -> dict:
-    network = plugin.create_network({"name": "n"})
-    plugin.create_subnet({"network_id": network["id"], "cidr": "10.1.0.0/24"})
-    return plugin.get_network(network["id"])
+    network = plugin.create_network(ADMIN, {"name": "n"})
+    plugin.create_subnet(ADMIN, {"network_id": network["id"], "cidr": "10.1.0.0/24"})
+    return plugin.get_network(ADMIN, network["id"])
 
 
 def test_3a_create_without_host(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
-    plugin.create_port({"network_id": net["id"]})
+    plugin.create_port(ADMIN, {"network_id": net["id"]})
     for seen in driver.calls("create_port_precommit") + driver.calls("create_port_postcommit"):
         assert seen.original is None
         assert seen.original_bound_segment is None
@@ -42,7 +43,7 @@ def test_3a_create_without_host(plugin: Plugin, driver: RecordingDriver, net: di
 
 
 def test_3a_create_with_host(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
-    plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     (pre,) = driver.calls("create_port_precommit")
     assert pre.original is None
     assert pre.original_bound_segment is None and pre.original_bound_driver is None
@@ -52,10 +53,10 @@ def test_3a_create_with_host(plugin: Plugin, driver: RecordingDriver, net: dict)
 
 
 def test_3b_update_of_unbound_port(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "nowhere"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "nowhere"})
     assert port["binding:vif_type"] == "binding_failed"
     driver.seen.clear()
-    plugin.update_port(port["id"], {"binding:host_id": "hv2"})
+    plugin.update_port(ADMIN, port["id"], {"binding:host_id": "hv2"})
     first = driver.calls("update_port_precommit")[0]
     assert first.original["binding:host_id"] == "nowhere"
     assert first.original["binding:vif_type"] == "binding_failed"
@@ -68,10 +69,10 @@ def test_3b_update_of_unbound_port(plugin: Plugin, driver: RecordingDriver, net:
 
 
 def test_3c_update_keeping_binding(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     bound = driver.calls("update_port_precommit")[-1]
     driver.seen.clear()
-    plugin.update_port(port["id"], {"name": "renamed"})
+    plugin.update_port(ADMIN, port["id"], {"name": "renamed"})
     (seen,) = driver.calls("update_port_precommit")
     assert seen.original["binding:host_id"] == "hv1"
     assert seen.original["binding:vif_type"] == "ovs"
@@ -85,10 +86,10 @@ def test_3c_update_keeping_binding(plugin: Plugin, driver: RecordingDriver, net:
 
 
 def test_3d_update_that_rebinds(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     bound = driver.calls("update_port_precommit")[-1]
     driver.seen.clear()
-    plugin.update_port(port["id"], {"binding:host_id": "hv2"})
+    plugin.update_port(ADMIN, port["id"], {"binding:host_id": "hv2"})
     seen = driver.calls("update_port_precommit")[0]
     assert seen.original["binding:host_id"] == "hv1"
     assert seen.original["binding:vif_type"] == "ovs"
@@ -102,10 +103,10 @@ def test_3d_update_that_rebinds(plugin: Plugin, driver: RecordingDriver, net: di
 
 def test_3d_unbinding_is_an_update(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
     """B5: clearing the host is an update whose new bound segment is empty."""
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     bound = driver.calls("update_port_precommit")[-1]
     driver.seen.clear()
-    result = plugin.update_port(port["id"], {"binding:host_id": ""})
+    result = plugin.update_port(ADMIN, port["id"], {"binding:host_id": ""})
     (seen,) = driver.calls("update_port_precommit")
     assert seen.original_bound_segment == bound.bound_segment is not None
     assert seen.original_bound_driver == bound.bound_driver
@@ -116,7 +117,7 @@ def test_3d_unbinding_is_an_update(plugin: Plugin, driver: RecordingDriver, net:
 
 
 def test_4a_commit_of_new_binding(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
-    plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     (seen,) = driver.calls("update_port_precommit")
     assert seen.original["binding:host_id"] == "hv1"
     assert seen.original["binding:vif_type"] == "unbound"
@@ -132,10 +133,10 @@ def test_4a_commit_of_new_binding(plugin: Plugin, driver: RecordingDriver, net: 
 
 
 def test_5_delete(plugin: Plugin, driver: RecordingDriver, net: dict) -> None:
-    port = plugin.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    port = plugin.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     bound = driver.calls("update_port_precommit")[-1]
     driver.seen.clear()
-    plugin.delete_port(port["id"])
+    plugin.delete_port(ADMIN, port["id"])
     for seen in driver.calls("delete_port_precommit") + driver.calls("delete_port_postcommit"):
         assert seen.original is None
         assert seen.original_bound_segment is None

@@ -40,6 +40,7 @@ def ovn_env(sandbox: Sandbox, tmp_path, monkeypatch: pytest.MonkeyPatch) -> dict
         "NEUTRINO_OVN_SB_CONNECTION": sandbox.sb_remote,
         "NEUTRINO_OVSDB_TIMEOUT": "2",
         "NEUTRINO_MAINTENANCE_INTERVAL": "60",
+        "NEUTRINO_AUTH_STRATEGY": "noauth",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

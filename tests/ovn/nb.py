@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -97,5 +98,5 @@ def wait_port(plugin: Plugin, port_id: str, status: str, reason: str | None = No
 
 
 def wait_network(plugin: Plugin, network_id: str, status: str, timeout: float = 10.0) -> None:
-    wait_for(lambda: plugin.get_network(network_id)["status"] == status, timeout,
+    wait_for(lambda: plugin.get_network(ADMIN, network_id)["status"] == status, timeout,
              f"network {network_id} {status}", interval=0.02)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from neutrino.api.app import create_app
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -15,9 +16,9 @@ OVS_DETAILS = {"port_filter": True, "connectivity": "l2", "bridge_name": "br-int
 
 
 def vlan_network(core: Plugin, physnet: str = "physnet1") -> dict:
-    net = core.create_network({"name": "v", "segments": [
+    net = core.create_network(ADMIN, {"name": "v", "segments": [
         {"network_type": "vlan", "physical_network": physnet}]})
-    core.create_subnet({"network_id": net["id"], "cidr": "10.3.0.0/24", "ip_version": 4})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.3.0.0/24", "ip_version": 4})
     return net
 
 
@@ -25,7 +26,7 @@ def test_normal_port_binds_to_chassis_by_hostname_or_name(sandbox: Sandbox, core
     sandbox.add_chassis("hv1", hostname="host-1", bridge_mappings="physnet1:br-ex")
     net = vlan_network(core)
     for host in ("host-1", "hv1"):
-        port = core.create_port({"network_id": net["id"], "binding:host_id": host})
+        port = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": host})
         assert port["binding:vif_type"] == "ovs"
         assert port["binding:vif_details"] == OVS_DETAILS
         assert lsp(sandbox, port["id"])["options"] == {"requested-chassis": host}
@@ -33,8 +34,8 @@ def test_normal_port_binds_to_chassis_by_hostname_or_name(sandbox: Sandbox, core
 
 def test_unknown_host_fails_with_reason_and_binds_when_the_chassis_appears(
         sandbox: Sandbox, core: Plugin) -> None:
-    net = core.create_network({"name": "g"})
-    port = core.create_port({"network_id": net["id"], "binding:host_id": "hv9"})
+    net = core.create_network(ADMIN, {"name": "g"})
+    port = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv9"})
     assert port["binding:vif_type"] == "binding_failed"
     assert port["status"] == "DOWN"
     assert port["status_reason"] == "binding failed: no chassis with hostname or name 'hv9'"
@@ -47,7 +48,7 @@ def test_unknown_host_fails_with_reason_and_binds_when_the_chassis_appears(
 def test_physnet_must_be_mapped_by_the_chassis(sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv2")
     net = vlan_network(core)
-    port = core.create_port({"network_id": net["id"], "binding:host_id": "hv2"})
+    port = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv2"})
     assert port["binding:vif_type"] == "binding_failed"
     assert port["status_reason"] == ("binding failed: chassis 'hv2' has no bridge mapping "
                                      "for physical network 'physnet1'")
@@ -71,7 +72,7 @@ def test_remote_managed_port_is_bound_for_the_dpu_with_its_card_serial(
         sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("dpu1", hostname="dpu-host-1",
                         cms_options="enable-chassis-as-gw,card-serial-number=SN-1")
-    net = core.create_network({"name": "g"})
+    net = core.create_network(ADMIN, {"name": "g"})
     client = TestClient(create_app(core))
     response = client.post("/v2.0/ports", json={"port": {
         "network_id": net["id"], "binding:host_id": "hypervisor-1",
@@ -90,7 +91,7 @@ def test_remote_managed_port_is_bound_for_the_dpu_with_its_card_serial(
 
 def test_remote_managed_port_without_its_dpu_and_with_a_bad_profile(
         sandbox: Sandbox, core: Plugin) -> None:
-    net = core.create_network({"name": "g"})
+    net = core.create_network(ADMIN, {"name": "g"})
     client = TestClient(create_app(core))
     response = client.post("/v2.0/ports", json={"port": {
         "network_id": net["id"], "binding:host_id": "hypervisor-1",
@@ -116,8 +117,8 @@ def test_remote_managed_port_without_its_dpu_and_with_a_bad_profile(
 def test_dummy_vif_plug_port_is_plugged_by_ovn_and_goes_active(
         sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv1", dummy_vif_plug=True)
-    net = core.create_network({"name": "g"})
-    port = core.create_port({"network_id": net["id"], "binding:host_id": "hv1",
+    net = core.create_network(ADMIN, {"name": "g"})
+    port = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1",
                              "binding:profile": {"vif_plug_type": "dummy",
                                                  "vif_plug:dummy-option": "value"}})
     options = lsp(sandbox, port["id"])["options"]

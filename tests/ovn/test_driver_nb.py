@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.ovn import commands, desired
 from neutrino.sandbox.sandbox import Sandbox
@@ -20,7 +21,7 @@ SEGMENTS = {
 
 @pytest.mark.parametrize("kind", list(SEGMENTS))
 def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> None:
-    net = core.create_network({"name": f"net-{kind}", "segments": [SEGMENTS[kind]]})
+    net = core.create_network(ADMIN, {"name": f"net-{kind}", "segments": [SEGMENTS[kind]]})
     ls = switch(sandbox, net["id"])
     assert ls is not None
     assert ls["external_ids"] == {"neutrino:network_id": net["id"],
@@ -39,21 +40,22 @@ def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> N
         assert ports == set()
     wait_network(core, net["id"], "ACTIVE")
 
-    updated = core.update_network(net["id"], {"name": "renamed"})
+    updated = core.update_network(ADMIN, net["id"], {"name": "renamed"})
     ls = switch(sandbox, net["id"])
     assert ls["external_ids"]["neutrino:network_name"] == "renamed"
     assert ls["external_ids"]["neutrino:revision_number"] == str(updated["revision_number"])
 
-    core.delete_network(net["id"])
+    core.delete_network(ADMIN, net["id"])
     assert switch(sandbox, net["id"]) is None
     assert nb_rows(sandbox, "Logical_Switch_Port") == []
 
 
 def test_subnet_dhcp_options_and_port_attachment(sandbox: Sandbox, core: Plugin) -> None:
-    net = core.create_network({"name": "n"})
-    v4 = core.create_subnet({"network_id": net["id"], "cidr": "10.1.0.0/24", "ip_version": 4,
+    net = core.create_network(ADMIN, {"name": "n"})
+    v4 = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.1.0.0/24", "ip_version": 4,
                              "dns_nameservers": ["10.1.0.53"]})
-    v6 = core.create_subnet({"network_id": net["id"], "cidr": "2001:db8:1::/64", "ip_version": 6,
+    v6 = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "2001:db8:1::/64",
+                                    "ip_version": 6,
                              "ipv6_address_mode": "dhcpv6-stateful"})
     dhcp4 = nb_row(sandbox, "DHCP_Options", v4["id"])
     assert dhcp4["cidr"] == "10.1.0.0/24"
@@ -64,32 +66,32 @@ def test_subnet_dhcp_options_and_port_attachment(sandbox: Sandbox, core: Plugin)
     dhcp6 = nb_row(sandbox, "DHCP_Options", v6["id"])
     assert dhcp6["options"] == {"server_id": desired.dhcp_server_mac(v6["id"])}
 
-    port = core.create_port({"network_id": net["id"]})
+    port = core.create_port(ADMIN, {"network_id": net["id"]})
     row = lsp(sandbox, port["id"])
     assert one(row["dhcpv4_options"]) == dhcp4["_uuid"]
     assert one(row["dhcpv6_options"]) == dhcp6["_uuid"]
 
-    core.update_subnet(v4["id"], {"enable_dhcp": False})
+    core.update_subnet(ADMIN, v4["id"], {"enable_dhcp": False})
     assert nb_row(sandbox, "DHCP_Options", v4["id"]) is None
     assert one(lsp(sandbox, port["id"])["dhcpv4_options"]) is None
 
-    core.update_subnet(v4["id"], {"enable_dhcp": True})
+    core.update_subnet(ADMIN, v4["id"], {"enable_dhcp": True})
     dhcp4 = nb_row(sandbox, "DHCP_Options", v4["id"])
     assert one(lsp(sandbox, port["id"])["dhcpv4_options"]) == dhcp4["_uuid"], \
         "re-enabling DHCP attaches the options to the subnet's existing ports"
 
-    core.delete_port(port["id"])
-    core.delete_subnet(v6["id"])
+    core.delete_port(ADMIN, port["id"])
+    core.delete_subnet(ADMIN, v6["id"])
     assert nb_row(sandbox, "DHCP_Options", v6["id"]) is None
-    core.delete_network(net["id"])
+    core.delete_network(ADMIN, net["id"])
     assert nb_rows(sandbox, "DHCP_Options") == []
 
 
 def test_port_lifecycle_in_nb(sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv1")
-    net = core.create_network({"name": "n"})
-    core.create_subnet({"network_id": net["id"], "cidr": "10.2.0.0/24", "ip_version": 4})
-    port = core.create_port({"network_id": net["id"], "name": "vm1", "device_id": "d1",
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.2.0.0/24", "ip_version": 4})
+    port = core.create_port(ADMIN, {"network_id": net["id"], "name": "vm1", "device_id": "d1",
                              "binding:host_id": "hv1"})
     row = lsp(sandbox, port["id"])
     ip = port["fixed_ips"][0]["ip_address"]
@@ -111,16 +113,16 @@ def test_port_lifecycle_in_nb(sandbox: Sandbox, core: Plugin) -> None:
                                                     port["revision_number"])
     assert port["id"] in switch_port_names(sandbox, net["id"])
 
-    updated = core.update_port(port["id"], {"admin_state_up": False, "name": "vm1b"})
+    updated = core.update_port(ADMIN, port["id"], {"admin_state_up": False, "name": "vm1b"})
     row = lsp(sandbox, port["id"])
     assert row["enabled"] is False
     assert row["external_ids"]["neutrino:port_name"] == "vm1b"
     assert row["external_ids"]["neutrino:revision_number"] == str(updated["revision_number"])
 
-    core.update_port(port["id"], {"binding:host_id": ""})
+    core.update_port(ADMIN, port["id"], {"binding:host_id": ""})
     assert lsp(sandbox, port["id"])["options"] == {}
 
-    core.delete_port(port["id"])
+    core.delete_port(ADMIN, port["id"])
     assert lsp(sandbox, port["id"]) is None
     assert switch_port_names(sandbox, net["id"]) == set()
 
@@ -129,8 +131,8 @@ def test_a_stale_write_never_overwrites_a_newer_one(sandbox: Sandbox,
                                                     make_core: CoreFactory) -> None:
     core = make_core(workers=False)
     nb = ovn_driver(core).nb
-    net = core.create_network({"name": "n"})
-    port = core.create_port({"network_id": net["id"], "name": "new"})
+    net = core.create_network(ADMIN, {"name": "n"})
+    port = core.create_port(ADMIN, {"network_id": net["id"], "name": "new"})
     old = desired.port_spec({**port, "name": "old", "revision_number": port["revision_number"] - 1},
                             net)
     with nb.transaction(check_error=True) as txn:

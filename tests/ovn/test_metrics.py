@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from neutrino.api.app import create_app
+from neutrino.core.context import ADMIN
 from neutrino.metrics import exposition
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -48,8 +49,8 @@ def test_hand_deleted_lsp_is_counted_as_repaired(
         sandbox: Sandbox, make_core: CoreFactory) -> None:
     core = make_core(maintenance_interval=1)
     client = TestClient(create_app(core))
-    net = core.create_network({"name": "n"})
-    port = core.create_port({"network_id": net["id"]})
+    net = core.create_network(ADMIN, {"name": "n"})
+    port = core.create_port(ADMIN, {"network_id": net["id"]})
     wait_for(lambda: lsp(sandbox, port["id"]) is not None, 5, "LSP written")
     before = client.get("/metrics").text
 

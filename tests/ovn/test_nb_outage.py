@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.pytest_plugin import SandboxFactory
 from neutrino.sandbox.sandbox import Sandbox
@@ -24,10 +25,10 @@ def timed(call, *args):
 def test_writes_while_nb_is_down_are_applied_when_it_returns(
         sandbox: Sandbox, core: Plugin) -> None:
     hv1 = sandbox.add_chassis("hv1")
-    net = core.create_network({"name": "n"})
-    core.create_subnet({"network_id": net["id"], "cidr": "10.6.0.0/24", "ip_version": 4})
-    active = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
-    doomed = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.6.0.0/24", "ip_version": 4})
+    active = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
+    doomed = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     plug(hv1, "tap1", active["id"])
     wait_port(core, active["id"], "ACTIVE")
 
@@ -41,8 +42,8 @@ def test_writes_while_nb_is_down_are_applied_when_it_returns(
     assert port_status(core, created["id"]) == UNREACHABLE
     new_net, took = timed(core.create_network, {"name": "while-down"})
     assert took < nb_timeout
-    assert core.get_network(new_net["id"])["status"] == "BUILD"
-    assert core.get_network(new_net["id"])["status_reason"] == UNREACHABLE[1]
+    assert core.get_network(ADMIN, new_net["id"])["status"] == "BUILD"
+    assert core.get_network(ADMIN, new_net["id"])["status_reason"] == UNREACHABLE[1]
     _, took = timed(core.delete_port, doomed["id"])
     assert took < nb_timeout
     # A status change OVN sees while NB is down reaches Neutrino once NB is back.
@@ -64,8 +65,8 @@ def test_status_worker_resyncs_after_nb_restart(sandbox: Sandbox, make_core: Cor
     """Ports that went up while the worker was disconnected are ACTIVE after reconnect."""
     hv1 = sandbox.add_chassis("hv1")
     core = make_core()
-    net = core.create_network({"name": "n"})
-    ports = [core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    net = core.create_network(ADMIN, {"name": "n"})
+    ports = [core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
              for _ in range(5)]
     for port in ports:
         wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
@@ -86,14 +87,14 @@ def test_clustered_nb_losing_its_leader(sandbox_factory: SandboxFactory,
     monkeypatch.setenv("NEUTRINO_OVN_SB_CONNECTION", ovn.sb_remote)
     hv1 = ovn.add_chassis("hv1")
     core = make_core()
-    net = core.create_network({"name": "n"})
-    before = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    net = core.create_network(ADMIN, {"name": "n"})
+    before = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     wait_port(core, before["id"], "DOWN", "interface not present on chassis 'hv1'")
 
     leader = next(m.daemon.name for m in ovn.nb.members
                   if "Role: leader" in m.daemon.appctl("cluster/status", "OVN_Northbound"))
     ovn.kill(leader)
-    after = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    after = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     plug(hv1, "tap1", before["id"])
     wait_port(core, before["id"], "ACTIVE", timeout=20)
     wait_for(lambda: ovn.nbctl("--if-exists", "get", "Logical_Switch_Port", after["id"], "name"),

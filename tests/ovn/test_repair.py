@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -14,13 +15,14 @@ from tests.ovn.nb import lsp, nb_row, nb_rows, one, switch, switch_port_names
 
 
 def topology(core: Plugin) -> dict:
-    vlan = core.create_network({"name": "v", "segments": [
+    vlan = core.create_network(ADMIN, {"name": "v", "segments": [
         {"network_type": "vlan", "physical_network": "physnet1", "segmentation_id": 150}]})
-    geneve = core.create_network({"name": "g"})
-    subnet = core.create_subnet({"network_id": geneve["id"], "cidr": "10.5.0.0/24",
+    geneve = core.create_network(ADMIN, {"name": "g"})
+    subnet = core.create_subnet(ADMIN, {"network_id": geneve["id"], "cidr": "10.5.0.0/24",
                                  "ip_version": 4})
-    ports = [core.create_port({"network_id": geneve["id"], "name": f"p{i}"}) for i in range(3)]
-    vport = core.create_port({"network_id": vlan["id"], "name": "vp"})
+    ports = [core.create_port(ADMIN, {"network_id": geneve["id"], "name": f"p{i}"})
+             for i in range(3)]
+    vport = core.create_port(ADMIN, {"network_id": vlan["id"], "name": "vp"})
     return {"vlan": vlan, "geneve": geneve, "subnet": subnet, "ports": ports, "vport": vport}
 
 
@@ -124,13 +126,13 @@ def test_a_create_cut_short_before_its_binding_is_repaired(
     core = make_core()
     worker = ovn_driver(core).worker
     wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "first full sync")
-    net = core.create_network({"name": "n"})
+    net = core.create_network(ADMIN, {"name": "n"})
 
     def process_dies(port_id: str, snapshot: object = None) -> None:
         raise RuntimeError("killed before binding")
     monkeypatch.setattr(core.binder, "bind", process_dies)
     with pytest.raises(RuntimeError):
-        core.create_port({"network_id": net["id"], "binding:host_id": "hv1",
+        core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1",
                           "binding:profile": {"vif_plug_type": "dummy"}})
     (port,) = core.list_all_ports()
     assert port["binding:vif_type"] == "unbound"
@@ -146,7 +148,7 @@ def test_a_create_cut_short_before_its_binding_is_repaired(
     assert lsp(sandbox, port["id"])["options"] == row["options"]
 
     monkeypatch.undo()
-    bound = core.get_port(port["id"])
+    bound = core.get_port(ADMIN, port["id"])
     assert bound["binding:vif_type"] == "ovs"
     row = lsp(sandbox, port["id"])
     assert row["external_ids"]["neutrino:vif_type"] == "ovs"

@@ -90,6 +90,7 @@ def cluster(sandbox: Sandbox, pg_server: PostgresServer, tmp_path: Path) -> Iter
     db.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
     env.update({"NEUTRINO_DATABASE_URL": url, "NEUTRINO_MECHANISM_DRIVERS": "ovn",
+                "NEUTRINO_AUTH_STRATEGY": "noauth",
                 "NEUTRINO_OVN_NB_CONNECTION": sandbox.nb_remote,
                 "NEUTRINO_OVN_SB_CONNECTION": sandbox.sb_remote,
                 "NEUTRINO_LOG_LEVEL": "INFO"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.ovn import commands
 from neutrino.ovn.status import StatusWorker
@@ -15,9 +16,9 @@ from tests.ovn.nb import plug, port_status, unplug, wait_network, wait_port
 
 
 def bound_port(core: Plugin, host: str = "hv1", **attrs) -> tuple[dict, dict]:
-    net = core.create_network({"name": "n"})
-    core.create_subnet({"network_id": net["id"], "cidr": "10.4.0.0/24", "ip_version": 4})
-    return net, core.create_port({"network_id": net["id"], "binding:host_id": host, **attrs})
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.4.0.0/24", "ip_version": 4})
+    return net, core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": host, **attrs})
 
 
 def test_interface_plugged_makes_port_active_and_unplugged_down(
@@ -40,12 +41,12 @@ def test_reasons_for_admin_down_and_no_host(sandbox: Sandbox, core: Plugin) -> N
     net, port = bound_port(core)
     plug(hv1, "tap1", port["id"])
     wait_port(core, port["id"], "ACTIVE")
-    core.update_port(port["id"], {"admin_state_up": False})
+    core.update_port(ADMIN, port["id"], {"admin_state_up": False})
     wait_port(core, port["id"], "DOWN", "admin_state_up is false")
-    core.update_port(port["id"], {"admin_state_up": True})
+    core.update_port(ADMIN, port["id"], {"admin_state_up": True})
     wait_port(core, port["id"], "ACTIVE")
 
-    hostless = core.create_port({"network_id": net["id"]})
+    hostless = core.create_port(ADMIN, {"network_id": net["id"]})
     wait_port(core, hostless["id"], "DOWN", "no host: binding:host_id is not set")
 
 
@@ -101,8 +102,8 @@ def test_plug_agent_report_gives_reason_and_agent_entry(sandbox: Sandbox, core: 
 
 def test_a_burst_of_ports_goes_active_together(sandbox: Sandbox, core: Plugin) -> None:
     hv1 = sandbox.add_chassis("hv1")
-    net = core.create_network({"name": "n"})
-    ports = [core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})["id"]
+    net = core.create_network(ADMIN, {"name": "n"})
+    ports = [core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})["id"]
              for _ in range(40)]
     wait_for(lambda: all(port_status(core, p)[0] == "DOWN" and port_status(core, p)[1] ==
                          "interface not present on chassis 'hv1'" for p in ports),
@@ -127,7 +128,7 @@ def test_missed_status_is_found_by_the_full_sync(sandbox: Sandbox, make_core: Co
     hv1 = sandbox.add_chassis("hv1")
     api = make_core(workers=False)
     net, port = bound_port(api)
-    idle = api.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    idle = api.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     plug(hv1, "tap1", port["id"])
     sandbox.wait_port_up(port["id"])
     time.sleep(0.2)
@@ -171,7 +172,7 @@ def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: Cor
     hv1 = sandbox.add_chassis("hv1")
     core = make_core()
     worker = ovn_driver(core).worker
-    net = core.create_network({"name": "n"})
+    net = core.create_network(ADMIN, {"name": "n"})
     wait_network(core, net["id"], "ACTIVE")
     wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "first full sync")
     reports = worker.writer.core = Reports(worker.writer.core)
@@ -184,7 +185,7 @@ def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: Cor
         port_writes.extend(c.result for c in cmds if isinstance(c, commands.EnsurePort))
     monkeypatch.setattr(driver, "_apply", apply)
 
-    ports = [core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})["id"]
+    ports = [core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})["id"]
              for _ in range(3)]
     # The create writes the LSP as bound; the binding's update finds nothing to write
     # and sends no transaction at all.
@@ -199,7 +200,7 @@ def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: Cor
     # Not plugged: the precise reason comes once the grace is over.
     monkeypatch.setattr(StatusWorker, "PLUG_GRACE", 0.5)
     started = time.monotonic()
-    late = core.create_port({"network_id": net["id"], "binding:host_id": "hv1"})
+    late = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
     assert port_status(core, late["id"]) == ("DOWN", "bound to host 'hv1'; waiting for the "
                                                      "port to come up")
     wait_port(core, late["id"], "DOWN", "interface not present on chassis 'hv1'")

@@ -1,0 +1,63 @@
+"""Ports: Neutron's defaults (neutron/conf/policies/port.py) for what Neutrino has."""
+from __future__ import annotations
+
+from neutrino.policy.base import (
+    ADMIN_OR_PROJECT_MEMBER,
+    ADMIN_OR_PROJECT_READER,
+    ADMIN_OR_SERVICE,
+    NET_OWNER_MANAGER,
+    NET_OWNER_MEMBER,
+    NET_OWNER_READER,
+    SERVICE,
+    either,
+    rule,
+)
+
+COLLECTION, RESOURCE = "/ports", "/ports/{id}"
+DEFAULTS = {"device_owner": "", "binding:host_id": "", "binding:profile": {},
+            "binding:vnic_type": "normal", "port_security_enabled": True}
+
+MEMBER_OR_SERVICE = either(ADMIN_OR_PROJECT_MEMBER, SERVICE)
+NET_OWNER_OR_SERVICE = either(ADMIN_OR_SERVICE, NET_OWNER_MEMBER)
+DEVICE_OWNER = either("not rule:network_device", ADMIN_OR_SERVICE, NET_OWNER_MEMBER)
+BINDING_READ = ("binding:vif_type", "binding:vif_details", "binding:host_id", "binding:profile")
+
+
+def _writes(verb: str, method: str, path: str) -> list:
+    """The attribute rules create and update share."""
+    return [
+        rule(f"{verb}_port:device_owner", DEVICE_OWNER,
+             f"Specify ``device_owner`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:fixed_ips", either(NET_OWNER_OR_SERVICE, "rule:shared"),
+             f"Specify ``fixed_ips`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:fixed_ips:ip_address", NET_OWNER_OR_SERVICE,
+             f"Specify IP addresses in ``fixed_ips`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:fixed_ips:subnet_id", either(NET_OWNER_OR_SERVICE, "rule:shared"),
+             f"Specify subnets in ``fixed_ips`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:port_security_enabled", NET_OWNER_OR_SERVICE,
+             f"Specify ``port_security_enabled`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:binding:host_id", ADMIN_OR_SERVICE,
+             f"Specify ``binding:host_id`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:binding:profile", SERVICE,
+             f"Specify ``binding:profile`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:binding:vnic_type", MEMBER_OR_SERVICE,
+             f"Specify ``binding:vnic_type`` when {verb[:-1]}ing a port", method, path),
+    ]
+
+
+RULES = [
+    rule("create_port", MEMBER_OR_SERVICE, "Create a port", "POST", COLLECTION),
+    rule("create_port:mac_address", NET_OWNER_OR_SERVICE,
+         "Specify ``mac_address`` when creating a port", "POST", COLLECTION),
+    *_writes("create", "POST", COLLECTION),
+    rule("get_port", either(ADMIN_OR_PROJECT_READER, NET_OWNER_READER, SERVICE),
+         "Get a port", "GET", RESOURCE),
+    *(rule(f"get_port:{attr}", ADMIN_OR_SERVICE, f"Get ``{attr}`` of a port", "GET", RESOURCE)
+      for attr in BINDING_READ),
+    rule("update_port", MEMBER_OR_SERVICE, "Update a port", "PUT", RESOURCE),
+    rule("update_port:mac_address", either(ADMIN_OR_SERVICE, NET_OWNER_MANAGER),
+         "Update ``mac_address`` of a port", "PUT", RESOURCE),
+    *_writes("update", "PUT", RESOURCE),
+    rule("delete_port", either(MEMBER_OR_SERVICE, NET_OWNER_MEMBER), "Delete a port",
+         "DELETE", RESOURCE),
+]
