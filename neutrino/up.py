@@ -65,9 +65,12 @@ def password_cloud(name: str, auth: dict[str, str]) -> str:
 
 
 def keystone_clouds_yaml(keystone: Keystone) -> str:
-    """Clouds ``neutrino`` (the admin) and ``neutrino-demo`` (a member of ``demo``)."""
+    """Clouds ``neutrino`` (the admin), ``neutrino-demo`` (a member of ``demo``) and
+    ``neutrino-service`` (Neutrino's service user: what Nova's calls to Neutron act as;
+    Neutron's policy lets only the ``service`` role set ``binding:profile``)."""
     return ("clouds:\n" + password_cloud("neutrino", keystone.auth(ADMIN))
-            + password_cloud("neutrino-demo", keystone.auth(DEMO)))
+            + password_cloud("neutrino-demo", keystone.auth(DEMO))
+            + password_cloud("neutrino-service", keystone.auth(SERVICE)))
 
 
 def noauth_clouds_yaml(endpoint: str) -> str:
@@ -91,10 +94,13 @@ def write_private(path: Path, text: str) -> None:
 
 
 def example_commands(host: str, demo: bool) -> str:
+    """*demo*: the local Keystone's clouds exist; the bound port is then created as the
+    service user, as Nova binds ports (``binding:profile`` is the service role's)."""
+    as_service = "OS_CLOUD=neutrino-service " if demo else ""
     commands = [
         "openstack network create demo",
         "openstack subnet create --network demo --subnet-range 10.0.0.0/24 demo-subnet",
-        f"openstack port create --network demo --host {host}"
+        f"{as_service}openstack port create --network demo --host {host}"
         " --binding-profile vif_plug_type=dummy demo-port",
         "openstack port show demo-port -c status   # ACTIVE once the plug agent has plugged it",
     ]

@@ -213,7 +213,9 @@ class Cli:
 
     def __init__(self, clouds: Path):
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        self.env.update(OS_CLIENT_CONFIG_FILE=str(clouds), OS_CLOUD="neutrino")
+        # Neutrino's service user (roles service and admin), as Nova's calls to Neutron:
+        # the commands set binding:profile, which Neutron's policy keeps for the service role.
+        self.env.update(OS_CLIENT_CONFIG_FILE=str(clouds), OS_CLOUD="neutrino-service")
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([str(VENV_BIN / "openstack"), *args], env=self.env, input=stdin,

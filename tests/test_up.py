@@ -154,19 +154,20 @@ def test_up_with_keystone_runs_everything_and_resumes() -> None:
     assert printed_clouds(printed) == clouds_file.read_text()
     assert stat.S_IMODE(clouds_file.stat().st_mode) == 0o600, "it holds passwords"
     clouds = yaml.safe_load(clouds_file.read_text())["clouds"]
-    assert sorted(clouds) == ["neutrino", "neutrino-demo"]
-    for name, user in (("neutrino", "admin"), ("neutrino-demo", "demo")):
+    assert sorted(clouds) == ["neutrino", "neutrino-demo", "neutrino-service"]
+    for name, user, project in (("neutrino", "admin", "admin"), ("neutrino-demo", "demo", "demo"),
+                                ("neutrino-service", "neutrino", "service")):
         cloud = clouds[name]
         assert cloud["auth_type"] == "password" and cloud["region_name"] == "RegionOne"
         assert not any("endpoint" in key for key in cloud), "found through the catalog"
         assert cloud["auth"]["auth_url"].endswith("/v3")
-        assert (cloud["auth"]["username"], cloud["auth"]["project_name"]) == (user, user)
+        assert (cloud["auth"]["username"], cloud["auth"]["project_name"]) == (user, project)
         assert cloud["auth"]["user_domain_name"] == cloud["auth"]["project_domain_name"] \
             == "Default"
     assert processes_using(state / "keystone"), "a local Keystone runs in the state dir"
 
-    # The printed commands, as printed: the admin makes a network, subnet and port, the
-    # demo user a network.
+    # The printed commands, as printed: the admin makes a network and subnet, the service
+    # user (as Nova would) the bound port, the demo user a network.
     commands = printed_commands(printed)
     assert any("OS_CLOUD=neutrino-demo" in command for command in commands)
     result = shell(*commands)
