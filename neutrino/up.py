@@ -2,30 +2,45 @@
 
 Starts (or resumes, from the same state directory) a local OVN — NB, SB,
 ovn-northd, ``--chassis N`` chassis each with ``ovn-controller``, and one
-plug agent process for them all — then the API server and status worker on an
-embedded SQLite database, and prints how to use it.  Ctrl-C stops everything.
+plug agent process for them all — and, side by side with it, a local Keystone
+in ``<state-dir>/keystone`` (unless the settings name an existing Keystone, or
+``--auth none``); then the API server and status worker on an embedded SQLite
+database, and prints how to use it, with a ``clouds.yaml`` for the admin and
+the demo user.  Ctrl-C or SIGTERM stops everything.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from neutrino import log
 from neutrino.config import Settings, sqlite_url
 from neutrino.db import migrate
 from neutrino.db.session import Database
+from neutrino.sandbox.keystone import ADMIN, DEMO, REGION, SERVICE, Keystone
+from neutrino.sandbox.sandbox import Sandbox
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", default="./neutrino-state",
-                        help="where the database, OVN files and logs live (default: %(default)s)")
+                        help="where the database, OVN, Keystone files and logs live "
+                             "(default: %(default)s)")
     parser.add_argument("--port", type=int, default=9696, help="API port (default: %(default)s)")
     parser.add_argument("--chassis", type=int, default=1, help="local chassis to run (default: 1)")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--auth", choices=("keystone", "none"), default="keystone",
+                        help="keystone: requests carry Keystone tokens, from a local Keystone "
+                             "started in STATE_DIR/keystone unless the settings name one "
+                             "([keystone_authtoken]); none: no authentication "
+                             "(default: %(default)s)")
 
 
 def say(message: str) -> None:
@@ -37,45 +52,131 @@ def chassis_hostname(index: int) -> str:
     return host if index == 1 else f"{host}-{index}"
 
 
-def clouds_yaml(endpoint: str) -> str:
+# -- clouds.yaml and the usage text ------------------------------------------
+
+def password_cloud(name: str, auth: dict[str, str]) -> str:
+    """One cloud of a ``clouds.yaml``: password auth, the network endpoint found in the
+    catalog. The password is quoted: a generated one could otherwise read as a number."""
+    lines = [f"  {name}:", "    auth_type: password", "    auth:"]
+    lines += [f"      {key}: {json.dumps(value) if key == 'password' else value}"
+              for key, value in auth.items()]
+    lines.append(f"    region_name: {REGION}")
+    return "\n".join(lines) + "\n"
+
+
+def keystone_clouds_yaml(keystone: Keystone) -> str:
+    """Clouds ``neutrino`` (the admin) and ``neutrino-demo`` (a member of ``demo``)."""
+    return ("clouds:\n" + password_cloud("neutrino", keystone.auth(ADMIN))
+            + password_cloud("neutrino-demo", keystone.auth(DEMO)))
+
+
+def noauth_clouds_yaml(endpoint: str) -> str:
+    """Without Keystone there is no catalog: clients are told the endpoint."""
     return f"""clouds:
   neutrino:
     auth_type: none
     network_endpoint_override: {endpoint}/
-    region_name: RegionOne
+    region_name: {REGION}
 """
 
 
-def usage(endpoint: str, host: str, state_dir: Path) -> str:
-    return f"""
-Neutrino is running: {endpoint}  (health: {endpoint}/healthz)
-
-Save this as ~/.config/openstack/clouds.yaml (a copy is in {state_dir}/clouds.yaml):
-
-{clouds_yaml(endpoint)}
-Then try:
-
-  export OS_CLOUD=neutrino
-  openstack network create demo
-  openstack subnet create --network demo --subnet-range 10.0.0.0/24 demo-subnet
-  openstack port create --network demo --host {host} --binding-profile vif_plug_type=dummy demo-port
-  openstack port show demo-port -c status   # ACTIVE once the plug agent has plugged it
-
-Press Ctrl-C to stop.
-"""
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (it holds passwords), atomically, so a
+    reader never sees half a file and an older, wider mode never survives."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(text)
+    tmp.replace(path)
 
 
-def start_ovn(state_dir: Path, chassis: int):  # noqa: ANN201 - Sandbox, imported lazily
-    from neutrino.sandbox.sandbox import Sandbox
+def example_commands(host: str, demo: bool) -> str:
+    commands = [
+        "openstack network create demo",
+        "openstack subnet create --network demo --subnet-range 10.0.0.0/24 demo-subnet",
+        f"openstack port create --network demo --host {host}"
+        " --binding-profile vif_plug_type=dummy demo-port",
+        "openstack port show demo-port -c status   # ACTIVE once the plug agent has plugged it",
+    ]
+    if demo:
+        commands.append("OS_CLOUD=neutrino-demo openstack network create demo-net"
+                        "   # as the demo user, in project demo")
+    return "".join(f"  {command}\n" for command in commands)
 
-    sandbox = Sandbox(state_dir / "ovn", progress=lambda m: say(f"ovn: {m}"), keep_dir=True)
+
+def usage(endpoint: str, host: str, state_dir: Path, clouds: str | None,
+          keystone_url: str | None) -> str:
+    """What to do next. ``clouds`` is the written clouds.yaml (None: an existing Keystone,
+    whose users Neutrino does not know); ``keystone_url`` None means no authentication."""
+    lines = [f"\nNeutrino is running: {endpoint}  (health: {endpoint}/healthz)"]
+    if keystone_url:
+        lines.append(f"Identity: Keystone at {keystone_url}")
+    if clouds is None:
+        lines.append("\nAuthenticate with your own credentials for that Keystone (a cloud of "
+                     "your clouds.yaml);\nNeutrino must be in its catalog as the network "
+                     "service (docs/identity.md).\n\nThen try:\n")
+        lines.append("  export OS_CLOUD=<your cloud>")
+    else:
+        clouds_file = state_dir / "clouds.yaml"
+        lines.append(f"\nThis clouds.yaml is in {clouds_file} "
+                     "(or save it as ~/.config/openstack/clouds.yaml):\n")
+        lines.append(clouds)
+        lines.append("Then try:\n")
+        lines.append(f"  export OS_CLIENT_CONFIG_FILE={clouds_file} OS_CLOUD=neutrino")
+    demo = clouds is not None and keystone_url is not None
+    lines.append(example_commands(host, demo))
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines) + "\n"
+
+
+# -- Keystone ----------------------------------------------------------------
+
+def authtoken(keystone: Keystone) -> dict[str, Any]:
+    """The server's ``[keystone_authtoken]`` for the local Keystone: it validates tokens
+    as Neutrino's service user, as Neutron does with its own."""
+    return {"www_authenticate_uri": keystone.auth_url, "auth_type": "password",
+            **keystone.auth(SERVICE)}
+
+
+class KeystoneStart:
+    """The local Keystone starting in a thread while OVN starts in the main one: both
+    mostly wait on subprocesses, so side by side they take the time of the slower."""
+
+    def __init__(self, keystone: Keystone) -> None:
+        self.keystone = keystone
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="keystone-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self.keystone.start()
+        except BaseException as exc:  # noqa: BLE001 - raised in the main thread by wait()
+            self._error = exc
+
+    def wait(self) -> Keystone:
+        """The running Keystone; the error of its start, if any, is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.keystone
+
+    def stop(self) -> None:
+        """Stop Keystone once its start is over: stopping midway would race the start,
+        which would then leave a server running."""
+        self._thread.join()
+        self.keystone.stop()
+
+
+# -- OVN ---------------------------------------------------------------------
+
+def start_ovn(sandbox: Sandbox, chassis: int) -> None:
     sandbox.start_central()
     for i in range(1, chassis + 1):
         sandbox.add_chassis(f"chassis-{i}", hostname=chassis_hostname(i))
-    return sandbox
 
 
-def start_plug_agents(sandbox, state_dir: Path) -> list[subprocess.Popen]:  # noqa: ANN001 - as above
+def start_plug_agents(sandbox: Sandbox, state_dir: Path) -> list[subprocess.Popen]:
     """One ``neutrino plug-agent`` process serves every local chassis (one agent
     thread each), logging to ``plug-agent.log``: a process per chassis would
     cost ~37 MB each."""
@@ -87,33 +188,80 @@ def start_plug_agents(sandbox, state_dir: Path) -> list[subprocess.Popen]:  # no
     return [agent]
 
 
+@dataclass(frozen=True)
+class Identity:
+    """How the server checks requests and clients authenticate."""
+
+    #: Settings for the server: ``auth_strategy`` and, for the local Keystone,
+    #: ``keystone_authtoken``.
+    settings: dict[str, Any]
+    #: The clouds.yaml to write and print; None for an existing Keystone (its users
+    #: are not Neutrino's to know).
+    clouds: str | None
+    #: Where tokens come from; None without authentication.
+    keystone_url: str | None
+
+
+def identity(auth: str, settings: Settings, endpoint: str,
+             keystone: Keystone | None) -> Identity:
+    """The identity of this run: none, the local ``keystone``, or the one the settings
+    name (``auth`` is ``keystone`` and there is no local one)."""
+    if auth == "none":
+        return Identity({"auth_strategy": "noauth"}, noauth_clouds_yaml(endpoint), None)
+    if keystone is None:
+        named = settings.keystone_authtoken
+        return Identity({"auth_strategy": "keystone"}, None,
+                        named.get("www_authenticate_uri") or named.get("auth_url"))
+    return Identity({"auth_strategy": "keystone", "keystone_authtoken": authtoken(keystone)},
+                    keystone_clouds_yaml(keystone), keystone.auth_url)
+
+
+def write_clouds(state_dir: Path, clouds: str | None) -> None:
+    if clouds is None:  # one from an earlier run would name a Keystone not in use
+        (state_dir / "clouds.yaml").unlink(missing_ok=True)
+    else:
+        write_private(state_dir / "clouds.yaml", clouds)
+
+
 def run(args: argparse.Namespace) -> int:
     log.setup(os.environ.get("NEUTRINO_LOG_LEVEL", "WARNING"))
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    overrides = {"database_url": os.environ.get("NEUTRINO_DATABASE_URL") or sqlite_url(state_dir),
-                 "bind_port": args.port, "api_workers": args.workers,
-                 # Until `up` starts its own Keystone: an explicit, loopback-only noauth.
-                 "auth_strategy": "noauth"}
-    sandbox, agents = None, []
+    overrides: dict[str, Any] = {
+        "database_url": os.environ.get("NEUTRINO_DATABASE_URL") or sqlite_url(state_dir),
+        "bind_port": args.port, "api_workers": args.workers}
+    settings = Settings.load(**overrides)
+    endpoint = f"http://{settings.bind_host}:{settings.bind_port}"
+    keystone_start: KeystoneStart | None = None
+    sandbox: Sandbox | None = None
+    agents: list[subprocess.Popen] = []
     try:
+        if args.auth == "keystone" and not settings.keystone_authtoken:
+            say(f"starting Keystone in {state_dir / 'keystone'}")
+            keystone_start = KeystoneStart(Keystone(state_dir / "keystone",
+                                                    network_url=endpoint))
         if not os.environ.get("NEUTRINO_OVN_NB_CONNECTION"):
             say(f"starting OVN with {args.chassis} chassis in {state_dir / 'ovn'}")
-            sandbox = start_ovn(state_dir, args.chassis)
+            sandbox = Sandbox(state_dir / "ovn", progress=lambda m: say(f"ovn: {m}"),
+                              keep_dir=True)
+            start_ovn(sandbox, args.chassis)
             overrides["ovn_nb_connection"] = sandbox.nb_remote
             overrides["ovn_sb_connection"] = sandbox.sb_remote
             agents = start_plug_agents(sandbox, state_dir)
-        settings = Settings.load(**overrides)
         say(f"database {settings.database_url}: upgrading schema")
         db = Database(settings.database_url)
         migrate.upgrade(db)
         db.dispose()
-        endpoint = f"http://{settings.bind_host}:{settings.bind_port}"
-        (state_dir / "clouds.yaml").write_text(clouds_yaml(endpoint))
+        keystone = keystone_start.wait() if keystone_start else None
+        if keystone:
+            say(f"Keystone running on {keystone.auth_url}")
+        ident = identity(args.auth, settings, endpoint, keystone)
+        settings = Settings.load(**overrides, **ident.settings)
+        write_clouds(state_dir, ident.clouds)
         say(f"starting API server on {endpoint} with {settings.api_workers} workers")
         from neutrino.server import serve
 
-        text = usage(endpoint, chassis_hostname(1), state_dir)
+        text = usage(endpoint, chassis_hostname(1), state_dir, ident.clouds, ident.keystone_url)
         serve(settings, ready=lambda: print(text, flush=True))
     except KeyboardInterrupt:
         pass
@@ -128,5 +276,7 @@ def run(args: argparse.Namespace) -> int:
                 agent.kill()
         if sandbox is not None:
             sandbox.stop()
+        if keystone_start is not None:
+            keystone_start.stop()
         say("stopped")
     return 0

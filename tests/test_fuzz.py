@@ -126,7 +126,9 @@ def test_openapi_operations_never_fail_the_server(fuzz_app: Any, plugin: Plugin)
     seeds = Seeds(plugin)
     found = operations(fuzz_app)
     assert {op.label for op in found} >= {"POST /v2.0/ports", "PUT /v2.0/subnets/{item_id}",
-                                          "DELETE /v2.0/networks/{item_id}"}
+                                          "DELETE /v2.0/networks/{item_id}",
+                                          "PUT /v2.0/ports/{item_id}/tags/{tag}",
+                                          "PUT /v2.0/networks/{item_id}/tags"}
     for operation in found:
         cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
                           operation.as_strategy(GenerationMode.NEGATIVE))
@@ -157,6 +159,8 @@ KEYS = {
               "admin_state_up", "binding:host_id", "binding:vnic_type", "fixed_ips",
               "revision_number"],
 }
+TAG_FILTERS = ["tags", "tags-any", "not-tags", "not-tags-any"]
+KEYS = {collection: keys + TAG_FILTERS for collection, keys in KEYS.items()}
 RESERVED = ["fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"]
 values = st.one_of(
     st.text(max_size=40),
@@ -164,7 +168,8 @@ values = st.one_of(
     st.sampled_from(["true", "False", "0", "1", "asc", "desc", "ip_address=10.0.0.2",
                      "subnet_id=x", "ip_address=", "2026-01-01T00:00:00", "2026-01-01T00:00:00Z",
                      "10.0.0.0/24", "", "id", "name", "%", "_", "'", "\\", "admin_state_up",
-                     "router:external", "gateway_ip", "provider:network_type", "vlan"]))
+                     "router:external", "gateway_ip", "provider:network_type", "vlan",
+                     "red", "red,blue", ",", "tags"]))
 
 
 @st.composite

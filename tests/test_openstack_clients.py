@@ -2,9 +2,12 @@
 
 The acceptance test of docs/behaviour.md "Neutron compatibility": ``neutrino up``
 runs as a subprocess (local OVN with one chassis and its plug agent, API
-server, status worker) on each test database, and the clients talk to it
-with auth type ``none`` and an endpoint override, exactly as the README
-tells users to.  A port asking for the ``dummy`` plug provider on this
+server, status worker) and the clients talk to it exactly as the README tells
+users to: the CLI as the admin of the clouds.yaml that ``up`` writes (password
+auth against its local Keystone, the network endpoint found in the catalog);
+openstacksdk, on each test database, with ``up --auth none`` (auth type
+``none`` and an endpoint override), so that a second database backend costs
+no second Keystone.  A port asking for the ``dummy`` plug provider on this
 host is bound by the OVN driver, plugged by the agent and turns ACTIVE
 (S1-S3); a port for an unknown host says why it is not.
 """
@@ -39,8 +42,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def neutrino_up(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """``neutrino up`` on *database_url*; its endpoint once healthy."""
+def neutrino_up(database_url: str, tmp_path: Path, *args: str) -> Iterator[str]:
+    """``neutrino up *args`` on *database_url*, its state in ``tmp_path/state``; its
+    endpoint once healthy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUTRINO_", "OS_"))}
     env.update(NEUTRINO_DATABASE_URL=database_url,
@@ -49,7 +53,7 @@ def neutrino_up(database_url: str, tmp_path: Path) -> Iterator[str]:
     log = open(log_path, "wb")  # closed below
     proc = subprocess.Popen(
         [str(VENV_BIN / "neutrino"), "up", "--state-dir", str(tmp_path / "state"),
-         "--port", str(port), "--workers", "1"],
+         "--port", str(port), "--workers", "1", *args],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -76,14 +80,15 @@ def neutrino_up(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def endpoint(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """The whole system on each test database."""
-    with neutrino_up(db_url, tmp_path) as url:
+    """The whole system on each test database, without authentication."""
+    with neutrino_up(db_url, tmp_path, "--auth", "none") as url:
         yield url
 
 
 @pytest.fixture
 def embedded_endpoint(tmp_path: Path) -> Iterator[str]:
-    """The whole system as a user starts it: on its embedded SQLite database.
+    """The whole system as a user starts it: on its embedded SQLite database, with its
+    local Keystone; ``tmp_path/state/clouds.yaml`` says how to log in.
 
     The CLI's compatibility does not depend on the database, and each of its
     commands costs a second of start-up, so it runs once, not per backend.
@@ -234,14 +239,11 @@ def names(rows: list[dict]) -> list[str]:
 
 
 def test_openstack_cli(embedded_endpoint: str, tmp_path: Path) -> None:
-    clouds = tmp_path / "clouds.yaml"
-    clouds.write_text(f"""clouds:
-  neutrino:
-    auth_type: none
-    network_endpoint_override: {embedded_endpoint}/
-    region_name: RegionOne
-""")
-    cli = Cli(clouds)
+    cli = Cli(tmp_path / "state" / "clouds.yaml")  # as written by `neutrino up`
+    catalog = cli.run("catalog", "show", "network", "-f", "json")
+    assert catalog.returncode == 0, catalog.stderr
+    urls = {endpoint["url"] for endpoint in json.loads(catalog.stdout)["endpoints"]}
+    assert urls == {embedded_endpoint}, "password auth, the endpoint from the catalog"
     # One command on its own, exactly as a user types it.
     created = cli.run("network", "create", "cli-net", "-f", "json")
     assert created.returncode == 0, created.stderr

@@ -1,15 +1,20 @@
 """`neutrino up`: the whole system from a clean state dir, as a user runs it.
 
-Follows the printed instructions with openstacksdk until a port is ACTIVE,
-stops with SIGINT and checks nothing is left running, then starts again on
-the same state dir and finds the data.
+With the local Keystone (the default): runs the printed example commands
+with the unmodified `openstack` CLI and the printed clouds.yaml (password
+auth, the network endpoint found in Keystone's catalog), as the admin and as
+the demo user, until a port is ACTIVE; stops with SIGINT and checks nothing
+is left running, Keystone included; starts again on the same state dir and
+finds the users and the data; stops with SIGTERM. Then `--auth none` as
+before, an existing Keystone named by the settings, and SIGTERM while starting.
 """
 from __future__ import annotations
 
+import json
 import os
-import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -20,6 +25,15 @@ from pathlib import Path
 import openstack
 import pytest
 import yaml
+from keystoneauth1 import session
+from keystoneauth1.identity import v3
+
+from neutrino.sandbox.keystone import SERVICE, Keystone
+from neutrino.sandbox.wait import wait_for
+
+VENV_BIN = Path(sys.executable).parent
+PASSWORD_AUTH = ("auth_url", "username", "password", "project_name", "user_domain_name",
+                 "project_domain_name")
 
 
 def free_port() -> int:
@@ -28,13 +42,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without Neutrino's settings or OpenStack credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUTRINO_", "OS_"))}
+    return {**env, **extra}
+
+
 class Up:
-    def __init__(self, state_dir: Path, port: int):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
+    def __init__(self, state_dir: Path, port: int, *args: str, **env: str):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "neutrino.cli", "up", "--state-dir", str(state_dir),
-             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=env, start_new_session=True)
+             "--port", str(port), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env=clean_env(**env), start_new_session=True)
         self.lines: list[str] = []
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -54,8 +73,8 @@ class Up:
             pytest.fail("neutrino up did not become ready:\n" + self.output())
         return self.output()
 
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        self.proc.send_signal(sig)
         try:
             return self.proc.wait(60)
         finally:
@@ -64,7 +83,8 @@ class Up:
 
 
 def processes_using(path: Path) -> list[str]:
-    """Command lines of live processes that mention *path* (sandbox daemons, agents...)."""
+    """Command lines of live processes that mention *path* (sandbox daemons, agents,
+    Keystone and the guardians)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -78,34 +98,100 @@ def processes_using(path: Path) -> list[str]:
     return found
 
 
-def connect(printed: str, tmp: Path) -> openstack.connection.Connection:
-    """A connection made exactly from the clouds.yaml `up` printed."""
-    block = printed[printed.index("clouds:"):printed.index("Then try:")]
-    (tmp / "clouds.yaml").write_text(block)
-    config = yaml.safe_load(block)
-    assert config["clouds"]["neutrino"]["auth_type"] == "none"
-    os.environ["OS_CLIENT_CONFIG_FILE"] = str(tmp / "clouds.yaml")
-    return openstack.connect(cloud="neutrino")
+def server_environment(up: Up) -> dict[str, str]:
+    """The environment of an API worker of *up*: the settings the server runs with."""
+    for pid in os.listdir("/proc"):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            raw = Path(f"/proc/{pid}/environ").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+        if ppid == up.proc.pid and "NEUTRINO_AUTH_STRATEGY" in env:
+            return env
+    raise AssertionError("no API worker found")
 
 
-def test_up_runs_everything_and_resumes() -> None:
+def printed_clouds(printed: str) -> str:
+    return printed[printed.index("clouds:"):printed.index("Then try:")].strip() + "\n"
+
+
+def printed_commands(printed: str) -> list[str]:
+    block = printed[printed.index("Then try:"):printed.index("Press Ctrl-C")]
+    return [line.strip() for line in block.splitlines()[1:] if line.strip()]
+
+
+def shell(*commands: str) -> subprocess.CompletedProcess:
+    """*commands* in bash, as a user types them, with this virtualenv's `openstack`."""
+    env = clean_env(PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    return subprocess.run(["bash", "-euc", "\n".join(commands)], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def connect(clouds: Path, cloud: str) -> openstack.connection.Connection:
+    """openstacksdk with *cloud* of the clouds.yaml file *clouds*, nothing else."""
+    config = openstack.config.OpenStackConfig(config_files=[str(clouds)], load_envvars=False)
+    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+
+
+def wait_active(conn: openstack.connection.Connection, port_name: str) -> None:
+    found = conn.network.find_port(port_name)
+    assert found is not None
+    active = conn.network.wait_for_status(found, "ACTIVE", failures=["ERROR"], interval=0.5,
+                                          wait=60)  # openstacksdk's own polling wait
+    assert active.status == "ACTIVE"
+
+
+def test_up_with_keystone_runs_everything_and_resumes() -> None:
     state = Path(tempfile.mkdtemp(prefix="ntup"))
     port = free_port()
     up = Up(state, port)
     printed = up.wait_ready()
-    assert f"http://127.0.0.1:{port}" in printed
-    host = re.search(r"--host (\S+)", printed).group(1)
-    conn = connect(printed, state)
+    endpoint = f"http://127.0.0.1:{port}"
+    assert endpoint in printed
 
-    net = conn.network.create_network(name="demo")
-    conn.network.create_subnet(network_id=net.id, cidr="10.0.0.0/24", ip_version=4,
-                               name="demo-subnet")
-    created = conn.network.create_port(network_id=net.id, name="demo-port",
-                                       binding_host_id=host,
-                                       binding_profile={"vif_plug_type": "dummy"})
-    active = conn.network.wait_for_status(created, "ACTIVE", failures=["ERROR"], interval=0.5,
-                                          wait=60)  # openstacksdk's own polling wait
-    assert active.status == "ACTIVE"
+    clouds_file = state / "clouds.yaml"
+    assert printed_clouds(printed) == clouds_file.read_text()
+    assert stat.S_IMODE(clouds_file.stat().st_mode) == 0o600, "it holds passwords"
+    clouds = yaml.safe_load(clouds_file.read_text())["clouds"]
+    assert sorted(clouds) == ["neutrino", "neutrino-demo"]
+    for name, user in (("neutrino", "admin"), ("neutrino-demo", "demo")):
+        cloud = clouds[name]
+        assert cloud["auth_type"] == "password" and cloud["region_name"] == "RegionOne"
+        assert not any("endpoint" in key for key in cloud), "found through the catalog"
+        assert cloud["auth"]["auth_url"].endswith("/v3")
+        assert (cloud["auth"]["username"], cloud["auth"]["project_name"]) == (user, user)
+        assert cloud["auth"]["user_domain_name"] == cloud["auth"]["project_domain_name"] \
+            == "Default"
+    assert processes_using(state / "keystone"), "a local Keystone runs in the state dir"
+
+    # The printed commands, as printed: the admin makes a network, subnet and port, the
+    # demo user a network.
+    commands = printed_commands(printed)
+    assert any("OS_CLOUD=neutrino-demo" in command for command in commands)
+    result = shell(*commands)
+    assert result.returncode == 0, result.stderr
+    # The demo user goes on: a subnet and a port on its network.
+    result = shell(f"export OS_CLIENT_CONFIG_FILE={clouds_file} OS_CLOUD=neutrino-demo",
+                   "openstack subnet create --network demo-net --subnet-range 10.9.0.0/24"
+                   " demo-subnet2",
+                   "openstack port create --network demo-net demo-port2 -f value -c name")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "demo-port2"
+
+    admin = connect(clouds_file, "neutrino")
+    assert admin.network.get_endpoint() == f"{endpoint}/v2.0", "from Keystone's catalog"
+    wait_active(admin, "demo-port")
+
+    # The server validates tokens as Neutrino's service user of the local Keystone.
+    env = server_environment(up)
+    assert env["NEUTRINO_AUTH_STRATEGY"] == "keystone"
+    authtoken = json.loads(env["NEUTRINO_KEYSTONE_AUTHTOKEN"])
+    assert authtoken["auth_type"] == "password"
+    assert authtoken["auth_url"] == clouds["neutrino"]["auth"]["auth_url"]
+    assert (authtoken["username"], authtoken["project_name"]) == (SERVICE.name, SERVICE.project)
+    service = v3.Password(**{key: authtoken[key] for key in PASSWORD_AUTH})
+    assert "service" in service.get_access(session.Session()).role_names
 
     assert up.stop() == 0, up.output()
     time.sleep(0.5)
@@ -113,13 +199,73 @@ def test_up_runs_everything_and_resumes() -> None:
 
     again = Up(state, port)
     try:
-        again.wait_ready()
-        conn = connect(again.output(), state)
-        port_again = conn.network.get_port(created.id)
-        assert port_again.name == "demo-port"
-        assert [s.name for s in conn.network.subnets(network_id=net.id)] == ["demo-subnet"]
-        assert conn.network.wait_for_status(port_again, "ACTIVE", interval=0.5, wait=60).status \
-            == "ACTIVE"
+        printed = again.wait_ready()
+        resumed = yaml.safe_load(clouds_file.read_text())["clouds"]
+        assert {name: cloud["auth"]["password"] for name, cloud in resumed.items()} == \
+            {name: cloud["auth"]["password"] for name, cloud in clouds.items()}
+        result = shell(f"export OS_CLIENT_CONFIG_FILE={clouds_file} OS_CLOUD=neutrino-demo",
+                       "openstack port show demo-port2 -f value -c name")
+        assert (result.returncode, result.stdout.strip()) == (0, "demo-port2"), result.stderr
+        admin = connect(clouds_file, "neutrino")
+        assert [s.name for s in admin.network.subnets(network_id=admin.network.find_network(
+            "demo").id)] == ["demo-subnet"]
+        wait_active(admin, "demo-port")
     finally:
-        assert again.stop() == 0, again.output()
+        assert again.stop(signal.SIGTERM) == 0, again.output()
+    time.sleep(0.5)
+    assert processes_using(state) == []
+
+
+def test_up_auth_none_runs_without_keystone(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    port = free_port()
+    up = Up(state, port, "--auth", "none")
+    try:
+        printed = up.wait_ready()
+        clouds = yaml.safe_load(printed_clouds(printed))["clouds"]
+        assert clouds == {"neutrino": {"auth_type": "none", "region_name": "RegionOne",
+                                       "network_endpoint_override":
+                                           f"http://127.0.0.1:{port}/"}}
+        assert printed_clouds(printed) == (state / "clouds.yaml").read_text()
+        assert not (state / "keystone").exists()
+        assert server_environment(up)["NEUTRINO_AUTH_STRATEGY"] == "noauth"
+
+        conn = connect(state / "clouds.yaml", "neutrino")
+        net = conn.network.create_network(name="demo")
+        conn.network.create_subnet(network_id=net.id, cidr="10.0.0.0/24", ip_version=4)
+        conn.network.create_port(network_id=net.id, name="demo-port",
+                                 binding_host_id=socket.gethostname(),
+                                 binding_profile={"vif_plug_type": "dummy"})
+        wait_active(conn, "demo-port")
+    finally:
+        assert up.stop() == 0, up.output()
+    time.sleep(0.5)
+    assert processes_using(state) == []
+
+
+def test_up_uses_the_keystone_the_settings_name(keystone: Keystone, tmp_path: Path) -> None:
+    named = {"www_authenticate_uri": keystone.auth_url, "auth_type": "password",
+             **keystone.auth(SERVICE)}
+    state = tmp_path / "state"
+    up = Up(state, free_port(), NEUTRINO_KEYSTONE_AUTHTOKEN=json.dumps(named))
+    try:
+        printed = up.wait_ready()
+        assert f"Keystone at {keystone.auth_url}" in printed
+        assert "clouds:" not in printed, "its users' passwords are not Neutrino's to print"
+        assert not (state / "keystone").exists() and not (state / "clouds.yaml").exists()
+        env = server_environment(up)
+        assert env["NEUTRINO_AUTH_STRATEGY"] == "keystone"
+        assert json.loads(env["NEUTRINO_KEYSTONE_AUTHTOKEN"]) == named
+    finally:
+        assert up.stop() == 0, up.output()
+
+
+def test_sigterm_while_starting_leaves_no_process(tmp_path: Path) -> None:
+    """Keystone starts in a thread beside OVN: a stop then waits for it and stops it."""
+    state = tmp_path / "state"
+    up = Up(state, free_port())
+    wait_for(lambda: "starting OVN" in up.output(), 60, "up to start OVN")
+    assert up.stop(signal.SIGTERM) == 0, up.output()
+    assert "Press Ctrl-C" not in up.output()
+    time.sleep(0.5)
     assert processes_using(state) == []

@@ -14,6 +14,7 @@ from neutrino.api import errors
 from neutrino.api.auth import Identity
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
+from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
 from neutrino.config import identity_problem
 from neutrino.core.plugin import Plugin, all_healthy
@@ -62,6 +63,16 @@ EXTENSIONS = [
         "project-id",
         "project_id field enabled",
         "Extension that indicates that project_id field is enabled.",
+    ),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute: subnet, network, port",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    (
+        "tag-creation",
+        "Tag support for resource creation",
+        "Enables to set tags on resources at creation time.",
     ),
     (
         "neutrino-status-reason",
@@ -191,6 +202,7 @@ def create_app(plugin: Plugin) -> FastAPI:
         raise ValueError(problem)
     policy = Policy(plugin.settings.policy_file)
     build_router(plugin, policy, EventHub(plugin.db, plugin.doorbell), app.router)
+    add_tag_routes(app.router, plugin, policy)
     app.add_middleware(Identity, settings=plugin.settings, policy=policy)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)

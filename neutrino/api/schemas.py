@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -98,6 +99,19 @@ IP = Annotated[str, AfterValidator(_ip), WithJsonSchema(
 Cidr = Annotated[str, AfterValidator(_cidr), WithJsonSchema({"type": "string", "format": "cidr"})]
 UUIDish = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
+#: neutron-lib's tag: a string of 1..255 characters (``tagging.MAX_TAG_LEN``).
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+def _unique(tags: list[str]) -> list[str]:
+    """Neutron refuses a tag list naming a tag twice (``validate_list_of_unique_strings``)."""
+    twice = sorted(t for t, n in Counter(tags).items() if n > 1)
+    if twice:
+        raise ValueError(f"Duplicate items in the list: '{', '.join(twice)}'")
+    return tags
+
+
+Tags = Annotated[list[Tag], AfterValidator(_unique)]
 
 
 class Wrapper(BaseModel):
@@ -128,13 +142,25 @@ class Body(Wrapper):
         return self.model_dump(exclude_unset=True, by_alias=True)
 
 
+class TagsBody(Body):
+    """``PUT /{resources}/{id}/tags``: the whole new set, unwrapped (as Neutron's)."""
+
+    tags: Tags
+
+
+class Tagged(Body):
+    """Create bodies of tagged resources: tags may be given at once (``tag-creation``)."""
+
+    tags: Tags = None  # type: ignore[assignment]
+
+
 class Segment(Body):
     network_type: NetworkType = Field(alias="provider:network_type")
     physical_network: Physnet | None = Field(None, alias="provider:physical_network")
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
 
 
-class NetworkCreate(Body):
+class NetworkCreate(Tagged):
     name: Name = ""
     description: Name = ""
     admin_state_up: bool = True
@@ -179,7 +205,7 @@ class HostRoute(Body):
     nexthop: IP
 
 
-class SubnetCreate(Body):
+class SubnetCreate(Tagged):
     network_id: UUIDish
     cidr: Cidr
     ip_version: Literal[4, 6] = ABSENT
@@ -223,7 +249,7 @@ class PortBinding(Body):
     profile: dict[str, Any] | None = Field(None, alias="binding:profile")
 
 
-class PortCreate(PortBinding):
+class PortCreate(PortBinding, Tagged):
     network_id: UUIDish
     name: Name = ""
     description: Name = ""

@@ -50,6 +50,10 @@ class PortNotFound(NotFound):
     message = "Port {port_id} could not be found."
 
 
+class TagNotFound(NotFound):
+    message = "Tag {tag} could not be found."
+
+
 class Conflict(NeutronError):
     status_code = 409
     message = "A conflict occurred."

@@ -13,8 +13,9 @@ from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
-from neutrino.core.resources import network_dict, orm_network_dict, segment_dict, subnet_dict
+from neutrino.core.resources import network_dict, orm_network_dict, orm_subnet_dict, segment_dict
 from neutrino.core.rows import RowView, apply, check_revision, chunks
+from neutrino.core.tags import Tagged
 from neutrino.core.type_drivers import RESERVED_KEYS, TypeDriver
 from neutrino.core.writes import Writes
 from neutrino.db.models import Network, NetworkSegment, Port, Subnet, touch
@@ -34,8 +35,10 @@ def _columns() -> dict[str, Any]:
             "is_default": literal(False)}
 
 
+#: Networks carry tags.
+TAGGED = Tagged(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id))
 #: Filterable attributes of a network listing.
-COLUMNS = _columns()
+COLUMNS = {**_columns(), **TAGGED.filters()}
 #: Provider filters match networks with a segment that has all the values asked for.
 SEGMENT_COLUMNS = {"provider:network_type": NetworkSegment.network_type,
                    "provider:physical_network": NetworkSegment.physical_network,
@@ -83,7 +86,8 @@ def network_view(session: Session, net_id: str) -> RowView:
     segments = [SegmentRow(*(getattr(r, f"segment_{f}") for f in _SEGMENT_FIELDS))
                 for r in rows if r.segment_id is not None]
     return RowView(rows[0], segments=segments,
-                   subnets=conn.execute(SUBNETS_OF, {"id": net_id}).all())
+                   subnets=conn.execute(SUBNETS_OF, {"id": net_id}).all(),
+                   tags=TAGGED.rows(conn, net_id))
 
 
 def initial_status(async_network_status: bool) -> tuple[str, str | None]:
@@ -141,6 +145,7 @@ class Networks:
                                  undo=lambda net_id: self.delete(ADMIN, net_id)).current
 
     def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
+        tags = attrs.pop("tags", [])
         segments = self._reserve_segments(session, attrs.pop("segments", []))
         max_mtu = self._max_mtu(segments)
         mtu = attrs.pop("mtu", None)
@@ -156,6 +161,7 @@ class Networks:
                         for i, s in enumerate(segments)]
         session.add(net)
         session.flush()
+        TAGGED.create(session, net, tags)
         context = network_context(net, session=session)
         self.mech.precommit("create_network_precommit", context)
         return context
@@ -188,6 +194,7 @@ class Networks:
                     *where_clauses(SEGMENT_COLUMNS, provider))))
             rows, more = sorted_page(session, stmt, COLUMNS, Network.__table__.c.id, query)
             ids = [r.id for r in rows]
+            tags = TAGGED.of(session, ids)
             segments: dict[str, list] = {i: [] for i in ids}
             subnets: dict[str, list] = {i: [] for i in ids}
             for chunk in chunks(ids):
@@ -197,7 +204,7 @@ class Networks:
                 for sid, nid in session.execute(select(Subnet.id, Subnet.network_id).where(
                         Subnet.network_id.in_(chunk)).order_by(Subnet.created_at)):
                     subnets[nid].append(sid)
-            return [network_dict(r, segments[r.id], subnets[r.id]) for r in rows], more
+            return [network_dict(r, segments[r.id], subnets[r.id], tags[r.id]) for r in rows], more
 
     def update(self, ctx: Context, net_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
@@ -237,7 +244,7 @@ class Networks:
         context = network_context(net, session=session)
         subnet_contexts = []
         for sub in list(net.subnets):
-            subnet_context = SubnetContext(current=subnet_dict(sub), original=None,
+            subnet_context = SubnetContext(current=orm_subnet_dict(sub), original=None,
                                            network=context, session=session)
             self.mech.precommit("delete_subnet_precommit", subnet_context)
             subnet_contexts.append(subnet_context)

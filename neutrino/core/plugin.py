@@ -6,6 +6,7 @@ It builds the parts and wires them together; each part does one job:
   :mod:`~neutrino.core.ports`: one module per resource, each on the same write
   sequence (:mod:`~neutrino.core.writes`); a new resource is one more such
   module, its methods here and its API routes;
+* :mod:`~neutrino.core.tags`: the tags of every resource that declares itself tagged;
 * :mod:`~neutrino.core.binding`: binding ports outside any transaction (B2, B3);
 * :mod:`~neutrino.core.statuses`: status reports of backends (S2);
 * :mod:`~neutrino.core.mech_manager`: calling the mechanism drivers.
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from neutrino.config import Settings
+from neutrino.core import networks, ports, subnets
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
@@ -29,6 +31,7 @@ from neutrino.core.ports import Ports, find_port
 from neutrino.core.query import ListQuery
 from neutrino.core.statuses import Statuses
 from neutrino.core.subnets import Subnets
+from neutrino.core.tags import Tags
 from neutrino.core.type_drivers import TypeDriver
 from neutrino.core.writes import Writes
 from neutrino.db.session import Database
@@ -60,6 +63,9 @@ class Plugin:
         self.subnets = Subnets(db, writes, self.mech)
         self.ports = Ports(db, writes, self.mech, self.binder)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
+        #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
+        self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
+                                      "ports": ports.TAGGED})
         self.mech.initialize(BackendHandle(self))
 
     def start_workers(self) -> None:
@@ -136,6 +142,28 @@ class Plugin:
 
     def delete_port(self, ctx: Context, port_id: str, if_match: int | None = None) -> None:
         self.ports.delete(ctx, port_id, if_match)
+
+    # -- tags of a resource of any tagged collection (Neutron's tag plugin's calls)
+    def get_tags(self, collection: str, resource_id: str) -> list[str]:
+        return self.tags.get(collection, resource_id)
+
+    def get_tag(self, collection: str, resource_id: str, tag: str) -> None:
+        self.tags.check(collection, resource_id, tag)
+
+    def update_tag(self, collection: str, resource_id: str, tag: str,
+                   if_match: int | None = None) -> None:
+        self.tags.add(collection, resource_id, tag, if_match)
+
+    def update_tags(self, collection: str, resource_id: str, tags: list[str],
+                    if_match: int | None = None) -> list[str]:
+        return self.tags.replace(collection, resource_id, tags, if_match)
+
+    def delete_tag(self, collection: str, resource_id: str, tag: str,
+                   if_match: int | None = None) -> None:
+        self.tags.remove(collection, resource_id, tag, if_match)
+
+    def delete_tags(self, collection: str, resource_id: str, if_match: int | None = None) -> None:
+        self.tags.clear(collection, resource_id, if_match)
 
     def list_agents(self) -> list[dict[str, Any]]:
         return self.mech.list_agents()

@@ -24,6 +24,7 @@ from neutrino.core.networks import check_network_visible, network_view
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import orm_port_dict, port_dict, segment_dict
 from neutrino.core.rows import RowView, apply, check_revision, chunks, column_values
+from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
 from neutrino.db.models import IPAllocation, Network, Port, new_id, touch, utcnow
 from neutrino.db.session import Database
@@ -46,8 +47,10 @@ def _columns() -> dict[str, Any]:
             "updated_at": c.updated_at}
 
 
+#: Ports carry tags.
+TAGGED = Tagged(Port, "port", lambda port_id: exc.PortNotFound(port_id=port_id))
 #: Filterable attributes of a port listing.
-COLUMNS = _columns()
+COLUMNS = {**_columns(), **TAGGED.filters()}
 PORT_INSERT, IP_INSERT = insert(Port.__table__), insert(IPAllocation.__table__)
 PORT_BY_ID = select(Port.__table__).where(Port.id == bindparam("id"))
 PORT_FOR_UPDATE = PORT_BY_ID.with_for_update()
@@ -152,6 +155,7 @@ class Ports:
         if port.fixed_ips:
             session.execute(IP_INSERT, [dict(column_values(a), port_id=port.id)
                                         for a in port.fixed_ips])
+        TAGGED.create(session, port, attrs.get("tags", []))
         context = port_context(session, port, net=net)
         self.mech.precommit("create_port_precommit", context)
         return context
@@ -164,7 +168,8 @@ class Ports:
             if row is None:
                 raise exc.PortNotFound(port_id=port_id)
             port = port_dict(row, [{"subnet_id": sid, "ip_address": ip}
-                                   for sid, ip in conn.execute(IPS_OF_PORT, {"id": port_id})])
+                                   for sid, ip in conn.execute(IPS_OF_PORT, {"id": port_id})],
+                             sorted(t.tag for t in TAGGED.rows(conn, port_id)))
         if port["binding:host_id"] and port["binding:vif_type"] in (
                 VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             port = self.binder.bind(port_id) or port  # B4
@@ -183,7 +188,9 @@ class Ports:
                 stmt = stmt.where(Port.id.in_(_fixed_ip_filter(fixed_ip_filters)))
             rows, more = sorted_page(session, stmt, COLUMNS, Port.__table__.c.id, query)
             ips: dict[str, list] = {r.id: [] for r in rows}
-            if len(rows) > 500 and not filters and not fixed_ip_filters and visible is None:
+            tags = TAGGED.of(session, list(ips))
+            if len(rows) > 500 and not filters and not fixed_ip_filters \
+                    and visible is None:
                 allocs = session.execute(select(IPAllocation.port_id, IPAllocation.subnet_id,
                                                 IPAllocation.ip_address))
                 for pid, sid, ip in allocs:
@@ -195,7 +202,8 @@ class Ports:
                             IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address
                             ).where(IPAllocation.port_id.in_(chunk))):
                         ips[pid].append({"subnet_id": sid, "ip_address": ip})
-            ports = [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"])) for r in rows]
+            ports = [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id])
+                     for r in rows]
         unbound = [p["id"] for p in ports if _needs_binding(p)]
         if unbound:  # B4: a binding interrupted by a crash is finished on read
             fresh = {pid: self.binder.bind(pid) for pid in unbound}
@@ -211,7 +219,9 @@ class Ports:
                     IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)):
                 if pid in ips:
                     ips[pid].append({"subnet_id": sid, "ip_address": ip})
-            return [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"])) for r in rows]
+            tags = TAGGED.of(session, list(ips))
+            return [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id])
+                    for r in rows]
 
     def get_without_binding(self, port_id: str) -> dict[str, Any] | None:
         with self.db.read() as session:
@@ -283,7 +293,8 @@ class Ports:
         if row is None:
             raise exc.PortNotFound(port_id=port_id)
         check_revision(row, if_match)
-        port = RowView(row, fixed_ips=conn.execute(IPS_OF_PORT, {"id": port_id}).all())
+        port = RowView(row, fixed_ips=conn.execute(IPS_OF_PORT, {"id": port_id}).all(),
+                       tags=TAGGED.rows(conn, port_id))
         context = port_context(  # 5: current = the port before deletion
             session, port, net=network_view(session, row.network_id))
         self.mech.precommit("delete_port_precommit", context)

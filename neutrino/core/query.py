@@ -8,6 +8,7 @@ strictly after it in sort order (before it with ``page_reverse``).
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,18 @@ class ListQuery:
     page_reverse: bool = False
 
 
+class Filter(ABC):
+    """A filter that is not one column's value (e.g. ``tags``): it builds its own clause.
+
+    Put in a resource's filterable columns under its query key, it makes every
+    list of that resource take the filter; it cannot be a sort key.
+    """
+
+    @abstractmethod
+    def clause(self, values: list[str]) -> ColumnElement[bool]:
+        """The WHERE clause for the query key's *values* (each as given, in order)."""
+
+
 def convert(column: Any, attr: str, raw: str) -> Any:
     if isinstance(column.type, Boolean):
         word = raw.lower()
@@ -79,6 +92,9 @@ def where_clauses(columns: dict[str, Any], filters: dict[str, list[str]]) -> lis
         column = columns.get(attr)
         if column is None:
             raise exc.BadRequest(resource="list", msg=f"'{attr}' is not a valid filter")
+        if isinstance(column, Filter):
+            clauses.append(column.clause(values))
+            continue
         if not values:
             clauses.append(false())
             continue
@@ -104,7 +120,7 @@ def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_colu
     order: list[tuple[Any, bool]] = []
     for i, key in enumerate(query.sort_keys):
         column = columns.get(key)
-        if column is None:
+        if column is None or isinstance(column, Filter):
             raise exc.BadRequest(resource="list",
                                  msg=f"'{key}' is an invalid attribute for sort_key")
         direction = query.sort_dirs[i] if query.sort_dirs else "asc"

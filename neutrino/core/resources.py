@@ -22,17 +22,24 @@ def segment_dict(seg: NetworkSegment | Any) -> dict[str, Any]:
             "physical_network": seg.physical_network, "segmentation_id": seg.segmentation_id}
 
 
-def _standard(row: Any) -> dict[str, Any]:
+def tag_names(row: Any) -> list[str]:
+    """The tags of an ORM object (``StandardAttrs.tags``) or of a RowView given its
+    tag rows, sorted."""
+    return sorted(t.tag for t in row.tags)
+
+
+def _standard(row: Any, tags: list[str]) -> dict[str, Any]:
     return {
         "id": row.id, "name": row.name, "description": row.description,
         "project_id": row.project_id, "tenant_id": row.project_id,
-        "revision_number": row.revision_number, "tags": [],
+        "revision_number": row.revision_number, "tags": tags,
         "created_at": timestamp(row.created_at), "updated_at": timestamp(row.updated_at),
     }
 
 
-def network_dict(net: Any, segments: list[Any], subnet_ids: list[str]) -> dict[str, Any]:
-    d = _standard(net)
+def network_dict(net: Any, segments: list[Any], subnet_ids: list[str],
+                 tags: list[str]) -> dict[str, Any]:
+    d = _standard(net, tags)
     d.update({
         "admin_state_up": net.admin_state_up, "status": net.status,
         "status_reason": net.status_reason, "shared": net.shared, "mtu": net.mtu,
@@ -54,8 +61,8 @@ def network_dict(net: Any, segments: list[Any], subnet_ids: list[str]) -> dict[s
     return d
 
 
-def subnet_dict(sub: Any) -> dict[str, Any]:
-    d = _standard(sub)
+def subnet_dict(sub: Any, tags: list[str]) -> dict[str, Any]:
+    d = _standard(sub, tags)
     d.update({
         "network_id": sub.network_id, "cidr": sub.cidr, "ip_version": sub.ip_version,
         "gateway_ip": sub.gateway_ip, "enable_dhcp": sub.enable_dhcp,
@@ -68,12 +75,12 @@ def subnet_dict(sub: Any) -> dict[str, Any]:
     return d
 
 
-def port_dict(port: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
+def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str]) -> dict[str, Any]:
     # One literal (the keys of _standard first): listing renders thousands of these.
     return {
         "id": port.id, "name": port.name, "description": port.description,
         "project_id": port.project_id, "tenant_id": port.project_id,
-        "revision_number": port.revision_number, "tags": [],
+        "revision_number": port.revision_number, "tags": tags,
         "created_at": timestamp(port.created_at), "updated_at": timestamp(port.updated_at),
         "network_id": port.network_id, "mac_address": port.mac_address,
         "admin_state_up": port.admin_state_up, "status": port.status,
@@ -88,10 +95,14 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]]) -> dict[str, Any]:
 
 
 def orm_network_dict(net: Any) -> dict[str, Any]:
-    """A :class:`Network` ORM object (or a RowView of one) with its segments and subnets."""
-    return network_dict(net, net.segments, [s.id for s in net.subnets])
+    """A :class:`Network` ORM object (or a RowView of one) with its segments, subnets, tags."""
+    return network_dict(net, net.segments, [s.id for s in net.subnets], tag_names(net))
+
+
+def orm_subnet_dict(sub: Any) -> dict[str, Any]:
+    return subnet_dict(sub, tag_names(sub))
 
 
 def orm_port_dict(port: Any) -> dict[str, Any]:
     return port_dict(port, [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
-                            for a in port.fixed_ips])
+                            for a in port.fixed_ips], tag_names(port))

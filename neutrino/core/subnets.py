@@ -15,8 +15,9 @@ from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import check_network_visible, network_or_404
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
-from neutrino.core.resources import subnet_dict
+from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
+from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
 from neutrino.db.models import IPAllocation, Network, Subnet, touch
 from neutrino.db.session import Database
@@ -33,8 +34,10 @@ def _columns() -> dict[str, Any]:
             "ipv6_address_mode": c.ipv6_address_mode}
 
 
+#: Subnets carry tags.
+TAGGED = Tagged(Subnet, "subnet", lambda subnet_id: exc.SubnetNotFound(subnet_id=subnet_id))
 #: Filterable attributes of a subnet listing.
-COLUMNS = _columns()
+COLUMNS = {**_columns(), **TAGGED.filters()}
 
 
 def visible_subnets(ctx: Context) -> ColumnElement | None:
@@ -86,6 +89,7 @@ class Subnets:
                                  undo=lambda subnet_id: self.delete(ADMIN, subnet_id)).current
 
     def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> SubnetContext:
+        tags = attrs.pop("tags", [])
         check_network_visible(session, ctx, attrs["network_id"])
         net = network_or_404(session, attrs["network_id"])
         if not ctx.is_admin and attrs.get("project_id") and net.project_id and \
@@ -107,8 +111,9 @@ class Subnets:
         sub = Subnet(**attrs)
         session.add(sub)
         session.flush()
+        TAGGED.create(session, sub, tags)
         session.refresh(net)
-        context = SubnetContext(current=subnet_dict(sub), original=None,
+        context = SubnetContext(current=orm_subnet_dict(sub), original=None,
                                 network=network_context(net, session=session), session=session)
         self.mech.precommit("create_subnet_precommit", context)
         return context
@@ -116,7 +121,7 @@ class Subnets:
     def get(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
         with self.db.read() as session:
             check_subnet_visible(session, ctx, subnet_id)
-            return subnet_dict(subnet_or_404(session, subnet_id))
+            return orm_subnet_dict(subnet_or_404(session, subnet_id))
 
     def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
@@ -126,7 +131,8 @@ class Subnets:
             if visible is not None:
                 stmt = stmt.where(visible)
             rows, more = sorted_page(session, stmt, COLUMNS, Subnet.__table__.c.id, query)
-            return [subnet_dict(r) for r in rows], more
+            tags = TAGGED.of(session, [r.id for r in rows])
+            return [subnet_dict(r, tags[r.id]) for r in rows], more
 
     def update(self, ctx: Context, subnet_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
@@ -138,12 +144,12 @@ class Subnets:
         check_subnet_visible(session, ctx, subnet_id)
         sub = subnet_or_404(session, subnet_id)
         check_revision(sub, if_match)
-        original = subnet_dict(sub)
+        original = orm_subnet_dict(sub)
         validate(ipaddress.ip_network(sub.cidr), attrs, sub)
         if apply(sub, attrs):
             touch(sub)
             session.flush()
-        context = SubnetContext(current=subnet_dict(sub), original=original,
+        context = SubnetContext(current=orm_subnet_dict(sub), original=original,
                                 network=network_context(sub.network, session=session),
                                 session=session)
         self.mech.precommit("update_subnet_precommit", context)
@@ -160,7 +166,7 @@ class Subnets:
         if session.scalar(select(IPAllocation.ip_address).where(
                 IPAllocation.subnet_id == subnet_id).limit(1)):
             raise exc.SubnetInUse(subnet_id=subnet_id)
-        context = SubnetContext(current=subnet_dict(sub), original=None,
+        context = SubnetContext(current=orm_subnet_dict(sub), original=None,
                                 network=network_context(sub.network, session=session),
                                 session=session)
         self.mech.precommit("delete_subnet_precommit", context)

@@ -22,8 +22,16 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    and_,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    declared_attr,
+    foreign,
+    mapped_column,
+    relationship,
+)
 from sqlalchemy.orm.attributes import flag_modified
 
 
@@ -54,6 +62,8 @@ class Base(DeclarativeBase):
 class StandardAttrs:
     """Columns every API resource has (Neutron's "standard attributes")."""
 
+    __tablename__: str
+
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(String(255), default="", index=True)
     name: Mapped[str] = mapped_column(String(255), default="")
@@ -67,6 +77,15 @@ class StandardAttrs:
         # Every flush of a changed row bumps revision_number and checks that
         # nobody else changed the row meanwhile (optimistic locking).
         return {"version_id_col": cls.revision_number}
+
+    @declared_attr
+    def tags(cls) -> Mapped[list[Tag]]:
+        """The resource's tags, read along with it (an extra SELECT per load), so every
+        rendering of an ORM object has them; written only by ``neutrino.core.tags``."""
+        return relationship(
+            "Tag", viewonly=True, lazy="selectin",
+            primaryjoin=lambda: and_(Tag.resource_type == cls.__tablename__,
+                                     foreign(Tag.resource_id) == cls.id))
 
 
 class Network(StandardAttrs, Base):
@@ -159,6 +178,23 @@ class IPAllocation(Base):
     ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
     port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
     network_id: Mapped[str] = mapped_column(String(36))
+
+
+class Tag(Base):
+    """One tag of one resource (``standard-attr-tag``).
+
+    One table for every resource type, keyed by the resource's table name, so a
+    new resource needs no table of its own.  No foreign key can point at several
+    tables: a trigger on each tagged table deletes a resource's tags with it, in
+    the deleting statement, whichever code path deletes it (``neutrino.db.tag_cascade``).
+    """
+
+    __tablename__ = "tags"
+    __table_args__ = (Index("ix_tags_resource_type_tag", "resource_type", "tag"),)
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class StatusEvent(Base):

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from neutrino.bench.server import ServerProcess
-from neutrino.db.models import IPAllocation, NetworkSegment, Port
+from neutrino.db.models import IPAllocation, NetworkSegment, Port, Tag
 from neutrino.db.session import Database
 from tests.conftest import BACKENDS
 
@@ -155,3 +155,32 @@ def test_same_explicit_ip_one_winner(server: ServerProcess) -> None:
     (winner,) = [r.json()["port"] for r in responses if r.status_code == 201]
     assert winner["fixed_ips"] == wanted
     assert rows(server, net["id"]) == (1, 1)
+
+
+def test_concurrent_adds_of_one_tag_make_one_row_and_one_revision(server: ServerProcess) -> None:
+    net = httpx.post(server.url + "/v2.0/networks", json={"network": {
+        "name": "tagged", "provider:network_type": "geneve"}}).json()["network"]
+    path = f"/v2.0/networks/{net['id']}/tags/same"
+    responses = burst(server, [("PUT", path, None)] * 16)
+    assert error_types(responses) == {201: 16}, [r.text for r in responses]
+    shown = httpx.get(f"{server.url}/v2.0/networks/{net['id']}").json()["network"]
+    assert shown["tags"] == ["same"] and shown["revision_number"] == net["revision_number"] + 1
+    db = Database(server.database_url)
+    try:
+        with db.read() as session:
+            assert session.scalar(select(func.count()).select_from(Tag).where(
+                Tag.resource_id == net["id"])) == 1
+    finally:
+        db.dispose()
+
+
+def test_concurrent_tag_changes_all_land(server: ServerProcess) -> None:
+    """Different tags added at once: each request's change survives the others'."""
+    net = httpx.post(server.url + "/v2.0/networks", json={"network": {
+        "name": "tagged", "provider:network_type": "geneve"}}).json()["network"]
+    responses = burst(server, [("PUT", f"/v2.0/networks/{net['id']}/tags/t{i:02}", None)
+                               for i in range(16)])
+    assert error_types(responses) == {201: 16}, [r.text for r in responses]
+    shown = httpx.get(f"{server.url}/v2.0/networks/{net['id']}").json()["network"]
+    assert shown["tags"] == [f"t{i:02}" for i in range(16)]
+    assert shown["revision_number"] == net["revision_number"] + 16

@@ -109,3 +109,28 @@ def test_binding_attributes_are_for_admins_and_services(users: tuple[As, As]) ->
     seen = admin.get(f"/v2.0/ports/{port['id']}").json()["port"]
     assert seen["binding:host_id"] == "" and seen["project_id"] == net["project_id"]
     assert demo.get("/v2.0/agents").json() == {"agents": []}
+
+
+def test_tags_follow_the_resource_s_own_rules(users: tuple[As, As]) -> None:
+    """Reading tags needs get_<resource> (404 across projects), changing them
+    update_<resource> (403 on a shared network the caller sees but does not own)."""
+    admin, demo = users
+    private = admin.post("/v2.0/networks", json={"network": {"name": "p", "tags": ["a"]}}
+                         ).json()["network"]
+    shared = admin.post("/v2.0/networks", json={"network": {"name": "s", "shared": True,
+                                                            "tags": ["b"]}}).json()["network"]
+    for method, suffix in (("get", "tags"), ("get", "tags/a"), ("put", "tags/x"),
+                           ("delete", "tags/a"), ("delete", "tags")):
+        assert_error(getattr(demo, method)(f"/v2.0/networks/{private['id']}/{suffix}"),
+                     404, "NetworkNotFound")
+    assert demo.get(f"/v2.0/networks/{shared['id']}/tags").json() == {"tags": ["b"]}
+    assert demo.get(f"/v2.0/networks/{shared['id']}/tags/b").status_code == 204
+    assert_error(demo.put(f"/v2.0/networks/{shared['id']}/tags/x"), 403,
+                 "PolicyNotAuthorized", "update_network")
+    assert_error(demo.put(f"/v2.0/networks/{shared['id']}/tags", json={"tags": []}), 403,
+                 "PolicyNotAuthorized", "update_network")
+    assert admin.get(f"/v2.0/networks/{private['id']}/tags").json() == {"tags": ["a"]}
+    assert admin.get(f"/v2.0/networks/{shared['id']}/tags").json() == {"tags": ["b"]}
+    mine = demo.post("/v2.0/networks", json={"network": {"name": "m"}}).json()["network"]
+    assert demo.put(f"/v2.0/networks/{mine['id']}/tags/x").status_code == 201
+    assert demo.get(f"/v2.0/networks/{mine['id']}/tags").json() == {"tags": ["x"]}

@@ -28,10 +28,11 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
         # Rounds pool their ports.
         assert result[side]["ports"] == 6 * rounds and result[side]["ready"] == 6 * rounds
         assert result[side]["p50_ms"] > 0
-        # Each port was plugged before it went up, and up before (or when) it was ready.
-        assert 0 < result[side]["create_to_plugged_p50_ms"] <= result[side]["create_to_up_p50_ms"]
+        # Every stage was seen. Their order is not asserted: the Interface row and
+        # NB's up are seen by two watchers of two databases, and on a loaded
+        # machine either may see its change later than the other.
         for stage in ("create_to_plugged", "create_to_up"):
-            assert result[side][f"{stage}_p99_ms"] >= result[side][f"{stage}_p50_ms"]
+            assert 0 < result[side][f"{stage}_p50_ms"] <= result[side][f"{stage}_p99_ms"]
         assert not any(result[side]["leftovers"].values()), result[side]["leftovers"]
     assert result["neutrino"]["errors"] == 0
     assert result["neutrino"]["up_to_ready_p99_ms"] >= result["neutrino"]["up_to_ready_p50_ms"] >= 0

@@ -7,6 +7,7 @@ from neutrino.api.app import create_app
 from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
 from tests.ovn.nb import lsp, wait_port
 from tests.ovn.test_desired import REMOTE_PROFILE
 
@@ -61,6 +62,9 @@ def test_physnet_of_a_chassis_is_accepted_without_configuration(
                         "provider:segmentation_id": 10}}
     assert client.post("/v2.0/networks", json=body).status_code == 400
     sandbox.add_chassis("hv1", bridge_mappings="datacentre:br-ex")
+    # The chassis is in SB; the server learns of it from its own SB replica.
+    wait_for(lambda: core.mech.physnet_known("datacentre"), 10,
+             "the server's chassis directory to map physnet 'datacentre'")
     assert client.post("/v2.0/networks", json=body).status_code == 201
 
 
