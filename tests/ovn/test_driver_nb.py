@@ -52,11 +52,10 @@ def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> N
 
 def test_subnet_dhcp_options_and_port_attachment(sandbox: Sandbox, core: Plugin) -> None:
     net = core.create_network(ADMIN, {"name": "n"})
-    v4 = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.1.0.0/24", "ip_version": 4,
-                             "dns_nameservers": ["10.1.0.53"]})
+    v4 = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.1.0.0/24",
+                                    "ip_version": 4, "dns_nameservers": ["10.1.0.53"]})
     v6 = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "2001:db8:1::/64",
-                                    "ip_version": 6,
-                             "ipv6_address_mode": "dhcpv6-stateful"})
+                                    "ip_version": 6, "ipv6_address_mode": "dhcpv6-stateful"})
     dhcp4 = nb_row(sandbox, "DHCP_Options", v4["id"])
     assert dhcp4["cidr"] == "10.1.0.0/24"
     assert dhcp4["options"] == {"server_id": "10.1.0.1", "router": "10.1.0.1",

@@ -37,14 +37,15 @@ def test_writes_while_nb_is_down_are_applied_when_it_returns(
     assert ovn_driver(core).health()["healthy"] is False
     # A write does not wait for NB: it returns before an NB transaction could time out.
     nb_timeout = ovn_driver(core).settings.ovsdb_timeout
-    created, took = timed(core.create_port, {"network_id": net["id"], "binding:host_id": "hv1"})
+    created, took = timed(core.create_port, ADMIN,
+                          {"network_id": net["id"], "binding:host_id": "hv1"})
     assert took < nb_timeout, "a write does not wait for NB"
     assert port_status(core, created["id"]) == UNREACHABLE
-    new_net, took = timed(core.create_network, {"name": "while-down"})
+    new_net, took = timed(core.create_network, ADMIN, {"name": "while-down"})
     assert took < nb_timeout
     assert core.get_network(ADMIN, new_net["id"])["status"] == "BUILD"
     assert core.get_network(ADMIN, new_net["id"])["status_reason"] == UNREACHABLE[1]
-    _, took = timed(core.delete_port, doomed["id"])
+    _, took = timed(core.delete_port, ADMIN, doomed["id"])
     assert took < nb_timeout
     # A status change OVN sees while NB is down reaches Neutrino once NB is back.
     unplug(hv1, "tap1")
