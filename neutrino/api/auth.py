@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from keystonemiddleware import auth_token
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -76,6 +75,10 @@ class Keystone:
     error response it answered with."""
 
     def __init__(self, options: dict[str, Any]):
+        # Imported here, not at the top: keystonemiddleware and what it pulls in cost each
+        # API worker about 19 MB, which a ``noauth`` server has no use for.
+        from keystonemiddleware import auth_token
+
         conf = {**TIMEOUT_DEFAULTS, **options}
         if "www_authenticate_uri" not in conf and "auth_url" in conf:
             # Else a 401 asks Keystone where it is, which fails when Keystone is down.

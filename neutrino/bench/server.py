@@ -265,7 +265,7 @@ def insert_ports(url: str, network_id: str, subnet_id: str, start: int, count: i
 
     from neutrino.db.models import IPAllocation, Port
     from neutrino.db.session import Database
-    from neutrino.drivers import status as reasons
+    from neutrino.drivers import status
 
     db = Database(url)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
@@ -282,7 +282,7 @@ def insert_ports(url: str, network_id: str, subnet_id: str, start: int, count: i
                     "id": port_id, "project_id": "", "name": f"fill-{i}", "description": "",
                     "revision_number": 1, "created_at": now, "updated_at": now,
                     "network_id": network_id, "mac_address": mac, "admin_state_up": True,
-                    "status": "DOWN", "status_reason": reasons.NO_HOST, "device_id": "",
+                    "status": "DOWN", "status_reason": status.NO_HOST, "device_id": "",
                     "device_owner": "", "host": "", "vnic_type": "normal", "profile": {},
                     "vif_type": "unbound", "vif_details": {}, "bound_segment_id": None,
                     "bound_driver": None})
