@@ -14,10 +14,12 @@ with everything in one directory:
 First start: ``keystone-manage`` creates the schema, the keys and the admin
 (bootstrap) while the server process imports Keystone; the server then loads
 the application, and the rest is created through the Keystone API: projects
-``demo`` and ``service``, roles ``member``, ``reader`` and ``service``, the
-user ``demo`` (member of ``demo``), Neutrino's service user ``neutrino``
-(``service`` and ``admin`` on ``service``, as Neutron's own service user has),
-and the ``network`` service with its endpoints. A later start on the same
+``demo``, ``alt`` and ``service``, roles ``member``, ``reader`` and
+``service``, the users of :data:`USERS` (``demo`` member of ``demo``,
+``demo-reader`` reader of ``demo``, ``alt`` member of a second project ``alt``,
+``nova`` with only the ``service`` role, as a compute service's user), Neutrino's
+service user ``neutrino`` (``service`` and ``admin`` on ``service``, as Neutron's
+own service user has), and the ``network`` service with its endpoints. A later start on the same
 directory only starts the server: users, keys and therefore tokens survive; the
 catalog is updated if the port or Neutrino's URL moved.
 """
@@ -95,7 +97,12 @@ class User:
 ADMIN = User("admin", "admin", ("admin",))
 DEMO = User("demo", "demo", ("member",))
 SERVICE = User("neutrino", "service", ("service", "admin"))
-USERS = (ADMIN, DEMO, SERVICE)
+#: Callers for the policy tests: a reader of ``demo``, a member of a second project,
+#: and a service user with no other role (what Nova's user is to Neutron).
+DEMO_READER = User("demo-reader", "demo", ("reader",))
+ALT = User("alt", "alt", ("member",))
+NOVA = User("nova", "service", ("service",))
+USERS = (ADMIN, DEMO, SERVICE, DEMO_READER, ALT, NOVA)
 #: Roles the users above hold or clients expect; bootstrap makes them all in recent
 #: Keystone releases (older ones lack ``service``).
 ROLES = ("admin", "member", "reader", "service")
@@ -192,6 +199,9 @@ class Keystone:
 
     def _start(self, timeout: float) -> None:
         state = self._load_state()
+        # A directory made before a user was added to USERS gets that user now.
+        for user in USERS:
+            state["passwords"].setdefault(user.name, secrets.token_urlsafe(16))
         self.passwords = state["passwords"]
         self.port = self._choose_port(state.get("port"))
         state["port"] = self.port
@@ -207,9 +217,10 @@ class Keystone:
             self._save_state(state)
         self._serve(server, timeout)
         catalog = {"identity": self.auth_url, "network": self.network_url}
-        if state.get("catalog") != catalog:
+        users = sorted(user.name for user in USERS)
+        if state.get("catalog") != catalog or state.get("users") != users:
             self._set_up(catalog)
-            state["catalog"] = catalog
+            state["catalog"], state["users"] = catalog, users
             self._save_state(state)
 
     @property
@@ -252,7 +263,7 @@ class Keystone:
     def _load_state(self) -> dict[str, Any]:
         if self._state_file.exists():
             return json.loads(self._state_file.read_text())
-        return {"passwords": {user.name: secrets.token_urlsafe(16) for user in USERS}}
+        return {"passwords": {}}
 
     def _save_state(self, state: dict[str, Any]) -> None:
         """Written atomically, readable only by the owner: it holds the passwords."""

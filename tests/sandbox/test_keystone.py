@@ -12,7 +12,16 @@ from keystoneauth1 import access, exceptions, session
 from keystoneauth1.identity import v3
 
 from neutrino.sandbox.errors import SandboxError
-from neutrino.sandbox.keystone import ADMIN, DEMO, SERVICE, Keystone, User
+from neutrino.sandbox.keystone import (
+    ADMIN,
+    ALT,
+    DEMO,
+    DEMO_READER,
+    NOVA,
+    SERVICE,
+    Keystone,
+    User,
+)
 from neutrino.sandbox.wait import wait_for
 from tests.sandbox.processes import processes_under
 
@@ -46,6 +55,23 @@ def test_service_user_has_service_and_admin_on_service(keystone: Keystone) -> No
     assert token.username == "neutrino"
     assert token.project_name == "service"
     assert {"service", "admin"} <= set(token.role_names)
+
+
+@pytest.mark.parametrize(("user", "project", "roles"), [
+    (DEMO_READER, "demo", {"reader"}),
+    (ALT, "alt", {"member", "reader"}),
+    (NOVA, "service", {"service"}),
+])
+def test_policy_callers_hold_only_their_roles(keystone: Keystone, user: User, project: str,
+                                             roles: set[str]) -> None:
+    token = login(keystone, user)
+    assert (token.username, token.project_name) == (user.name, project)
+    assert set(token.role_names) == roles
+
+
+def test_alt_and_demo_are_different_projects(keystone: Keystone) -> None:
+    assert login(keystone, ALT).project_id != login(keystone, DEMO).project_id
+    assert login(keystone, DEMO_READER).project_id == login(keystone, DEMO).project_id
 
 
 def test_service_user_validates_a_user_token(keystone: Keystone) -> None:
