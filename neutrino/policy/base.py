@@ -63,6 +63,7 @@ ADMIN_OR_SERVICE = either(ADMIN, SERVICE)
 ADMIN_OR_PROJECT_MEMBER = either(ADMIN, PROJECT_MEMBER)
 ADMIN_OR_PROJECT_READER = either(ADMIN, PROJECT_READER)
 ADMIN_OR_NET_OWNER_MEMBER = either(ADMIN, NET_OWNER_MEMBER)
+ADMIN_OR_NET_OWNER_READER = either(ADMIN, NET_OWNER_READER)
 
 #: Neutron's secure-RBAC personas are project-scoped (``scope_types=['project']``).
 PROJECT_SCOPE = ["project"]
