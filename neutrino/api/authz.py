@@ -86,8 +86,14 @@ class Guard:
 
     def write(self, ctx: Context, verb: str, item: dict[str, Any],
               attrs: dict[str, Any]) -> Caller:
-        """May *ctx* update (*attrs*) or delete the visible *item*?  403 if not."""
+        """May *ctx* update (*attrs*) or delete the visible *item*?  403 if not.
+
+        An update is judged on the item as it would become (Neutron's target is the
+        stored resource with the request's values over it): setting ``device_owner`` to
+        ``network:…`` is a network device's rule even on a port that is not one yet."""
         who, target = self.show(ctx, item)
+        if attrs:
+            target = {**target, **self.target(ctx, {**item, **attrs}, False)}
         self._authorize(who, f"{verb}_{self.resource}", target, attrs)
         return who
 
