@@ -143,7 +143,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         for key in guard.unreadable(who, ctx) & (set(query.filters) | set(query.sort_keys)):
             raise exc.BadRequest(resource="list", msg=f"'{key}' is not a valid filter")
         base_url = str(request.url.replace(query=""))
-        shown = functools.partial(guard.strip, who, ctx)
+        shown = guard.stripper(who, ctx)
         lister_of_ctx = functools.partial(lister, ctx)
         if Batches.apply_to(query):
             batches = Batches(lister_of_ctx, query)
@@ -166,8 +166,8 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
                     body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
         ctx = context_of(request.scope)
         attrs = getattr(body, name).attrs()
-        who = guard.create(ctx, attrs)
-        return json({name: guard.strip(who, ctx, create(ctx, translate(attrs)))}, 201)
+        who, target = guard.create(ctx, attrs)
+        return json({name: guard.strip(who, target, create(ctx, translate(attrs)))}, 201)
 
     @router.get(f"/v2.0/{collection}/{{item_id}}", name=f"show_{name}", tags=[collection])
     async def show_item(item_id: str, request: Request) -> JSONResponse:
@@ -178,8 +178,9 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
             item = await wait_for_status(hub, lambda: show(ctx, item_id), item_id, wanted, timeout)
         else:
             item = await run_in_threadpool(show, ctx, item_id)
-        who, _ = await run_in_threadpool(guard.show, ctx, item)
-        return json({name: select_fields(guard.strip(who, ctx, item), params.getlist("fields"))})
+        who, target = await run_in_threadpool(guard.show, ctx, item)
+        return json({name: select_fields(guard.strip(who, target, item),
+                                         params.getlist("fields"))})
 
     @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
     def update_item(request: Request, item_id: str,
@@ -188,8 +189,9 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         ctx = context_of(request.scope)
         attrs = getattr(body, name).attrs()
         revision = if_match_revision(if_match)
-        who = guard.write(ctx, "update", show(ctx, item_id), attrs)
-        return json({name: guard.strip(who, ctx, update(ctx, item_id, translate(attrs), revision))})
+        who, target = guard.write(ctx, "update", show(ctx, item_id), attrs)
+        return json({name: guard.strip(who, target,
+                                       update(ctx, item_id, translate(attrs), revision))})
 
     @router.delete(f"/v2.0/{collection}/{{item_id}}", name=f"delete_{name}", tags=[collection],
                    status_code=204)

@@ -72,12 +72,13 @@ class Policy:
     def __init__(self, policy_file: str = "") -> None:
         self.enforcer = _enforcer(policy_file)
         self._admin: dict[tuple[frozenset[str], str | None], bool] = {}
-        #: ``<verb>_<resource>:<attr>`` rules by action (what attributes have rules).
+        #: ``<verb>_<resource>:<attr>`` rules by action (what attributes have rules);
+        #: of the tags rules only ``get_<resource>:tags`` is one (see ``base.TAGS``).
         self.attr_rules: dict[str, dict[str, str]] = {}
         for module in RESOURCES.values():
             for default in module.RULES:
                 action, _, attr = default.name.partition(":")
-                if attr:
+                if attr and (attr != base.TAGS or action.startswith("get_")):
                     self.attr_rules.setdefault(action, {})[attr] = default.name
 
     def is_admin(self, creds: Creds) -> bool:

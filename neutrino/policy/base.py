@@ -91,3 +91,23 @@ def rule(name: str, check: str, description: str, method: str,
     return policy.DocumentedRuleDefault(name=name, check_str=check, description=description,
                                         operations=[{"method": method, "path": path}],
                                         scope_types=PROJECT_SCOPE)
+
+
+#: The attribute whose ``get_<resource>:tags`` hides it, and whose ``update_`` and
+#: ``delete_<resource>:tags`` guard the tags API (``/{collection}/{id}/tags``) only:
+#: Neutron checks create and update attribute rules only for attributes it marks
+#: ``enforce_policy``, which ``tags`` is not.
+TAGS = "tags"
+
+
+def tag_rules(resource: str, path: str, read: str, update: str,
+              remove: str) -> list[policy.DocumentedRuleDefault]:
+    """Neutron's rules of a resource's tags: reading them (also as an attribute of the
+    resource), setting them (``PUT``) and removing them (``DELETE``)."""
+    tags = f"{path}/tags"
+    return [
+        rule(f"get_{resource}:{TAGS}", read, f"Get the {resource} tags", "GET", tags),
+        rule(f"update_{resource}:{TAGS}", update, f"Update the {resource} tags", "PUT", tags),
+        rule(f"delete_{resource}:{TAGS}", remove, f"Delete the {resource} tags", "DELETE",
+             tags),
+    ]

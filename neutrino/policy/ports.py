@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 from neutrino.policy.base import (
+    ADMIN_OR_NET_OWNER_MEMBER,
+    ADMIN_OR_NET_OWNER_READER,
     ADMIN_OR_PROJECT_MEMBER,
     ADMIN_OR_PROJECT_READER,
     ADMIN_OR_SERVICE,
     NET_OWNER_MANAGER,
     NET_OWNER_MEMBER,
     NET_OWNER_READER,
+    PROJECT_MEMBER,
+    PROJECT_READER,
     SERVICE,
     either,
     rule,
+    tag_rules,
 )
 
 COLLECTION, RESOURCE = "/ports", "/ports/{id}"
@@ -65,4 +70,7 @@ RULES = [
     *_writes("update", "PUT", RESOURCE),
     rule("delete_port", either(MEMBER_OR_SERVICE, NET_OWNER_MEMBER), "Delete a port",
          "DELETE", RESOURCE),
+    # Unlike the port's own rules, none of these names the service role.
+    *tag_rules("port", RESOURCE, either(ADMIN_OR_NET_OWNER_READER, PROJECT_READER),
+               ADMIN_OR_PROJECT_MEMBER, either(PROJECT_MEMBER, ADMIN_OR_NET_OWNER_MEMBER)),
 ]

@@ -11,6 +11,7 @@ from neutrino.policy.base import (
     SERVICE,
     either,
     rule,
+    tag_rules,
 )
 
 COLLECTION, RESOURCE = "/subnets", "/subnets/{id}"
@@ -28,4 +29,7 @@ RULES = [
          "Get a subnet", "GET", RESOURCE),
     rule("update_subnet", MEMBER_OR_NET_OWNER, "Update a subnet", "PUT", RESOURCE),
     rule("delete_subnet", MEMBER_OR_NET_OWNER, "Delete a subnet", "DELETE", RESOURCE),
+    *tag_rules("subnet", RESOURCE, either(PROJECT_READER, "rule:shared", "rule:external_network",
+                                          ADMIN_OR_NET_OWNER_READER),
+               MEMBER_OR_NET_OWNER, MEMBER_OR_NET_OWNER),
 ]
