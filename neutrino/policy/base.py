@@ -1,8 +1,10 @@
 """The building blocks of Neutron's secure-RBAC defaults (neutron/conf/policies/base.py).
 
-Check strings are Neutron's, so an operator's ``policy.yaml`` written for
-Neutron means the same here.  ``%(network:project_id)s`` is the project owning
-the network a subnet or port is on; the API puts it in the target.
+Check strings are Neutron's (release 2026.1, ``stable/2026.1``), so an
+operator's ``policy.yaml`` written for Neutron means the same here;
+``tests/api/test_policy_matrix.py`` checks the API against them.
+``%(network:project_id)s`` is the project owning the network a subnet or port
+is on; the API puts it in the target.
 """
 from __future__ import annotations
 
