@@ -14,6 +14,8 @@ from typing import Any
 
 from oslo_policy import policy
 
+from neutrino.policy import extensions
+
 
 class FieldCheck(policy.Check):
     """Neutron's ``field:<resource>:<attr>=<value>`` (``=~`` a regex) check.
@@ -44,6 +46,7 @@ class FieldCheck(policy.Check):
 
 #: Registered before any rule below is parsed (a RuleDefault parses its check at once).
 policy.register("field", FieldCheck)
+extensions.install()
 
 
 ADMIN = "rule:admin_only"
