@@ -21,7 +21,7 @@ from neutrino.api import errors, tokencache
 from neutrino.api.tokencache import TokenCache
 from neutrino.config import Settings
 from neutrino.core.context import NOAUTH_PROJECT_ID, Context
-from neutrino.policy import Creds, Policy
+from neutrino.policy import Creds, Rules
 
 LOG = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Identity:
     """ASGI middleware: authenticates ``/v2.0/…`` (and ``/metrics`` if so configured) and
     puts the caller's :class:`Context` in the scope."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, policy: Policy):
+    def __init__(self, app: ASGIApp, settings: Settings, policy: Rules):
         self.app = app
         self.policy = policy
         self.metrics_require_auth = settings.metrics_require_auth

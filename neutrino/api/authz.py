@@ -17,7 +17,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core import tags
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
-from neutrino.policy import RESOURCES, Caller, Creds, Policy
+from neutrino.policy import RESOURCES, Creds, Decisions, Rules
 from neutrino.policy.base import TAGS
 
 NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
@@ -27,14 +27,14 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
 }
 
 
-def caller(policy: Policy, ctx: Context) -> Caller:
+def caller(policy: Rules, ctx: Context) -> Decisions:
     return policy.caller(Creds(ctx.user_id, ctx.project_id, ctx.roles, ctx.system_scope))
 
 
 class Guard:
     """The rules of one resource type (``network``, ``subnet``, ``port``)."""
 
-    def __init__(self, policy: Policy, plugin: Plugin, resource: str):
+    def __init__(self, policy: Rules, plugin: Plugin, resource: str):
         self.policy, self.plugin, self.resource = policy, plugin, resource
         self.defaults = RESOURCES[resource].DEFAULTS
         self.has_network = resource != "network"
@@ -68,7 +68,7 @@ class Guard:
             return seen[net_id]
         return owner
 
-    def _authorize(self, who: Caller, action: str, target: dict[str, Any],
+    def _authorize(self, who: Decisions, action: str, target: dict[str, Any],
                    attrs: dict[str, Any]) -> None:
         if not who.allowed(action, target):
             raise exc.PolicyNotAuthorized(rule=f"rule:{action}")
@@ -76,7 +76,7 @@ class Guard:
         if denied:
             raise exc.PolicyNotAuthorized(rule=f"(rule:{action} and rule:{denied})")
 
-    def create(self, ctx: Context, attrs: dict[str, Any]) -> tuple[Caller, dict[str, Any]]:
+    def create(self, ctx: Context, attrs: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """May *ctx* create a resource with *attrs* (the body, API names)?  The owner named
         in the body is the target's: a project member naming another project fails
         ``create_<resource>`` (403)."""
@@ -90,7 +90,7 @@ class Guard:
         self._authorize(who, f"create_{self.resource}", target, attrs)
         return who, target
 
-    def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Caller, dict[str, Any]]:
+    def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """The item, or 404 if ``get_<resource>`` refuses it to the caller."""
         who = caller(self.policy, ctx)
         target = self.target(ctx, item, self.network(ctx))
@@ -99,7 +99,7 @@ class Guard:
         return who, target
 
     def write(self, ctx: Context, verb: str, item: dict[str, Any],
-              attrs: dict[str, Any]) -> tuple[Caller, dict[str, Any]]:
+              attrs: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """May *ctx* update (*attrs*) or delete the visible *item*?  403 if not.
 
         An update is judged on the item as it would become (Neutron's target is the
@@ -120,18 +120,18 @@ class Guard:
         if not who.allowed(name, target):
             raise exc.PolicyNotAuthorized(rule=f"rule:{name}")
 
-    def strip(self, who: Caller, target: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    def strip(self, who: Decisions, target: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
         """*item* (whose target is *target*) without the attributes ``get_<resource>:<attr>``
         hides from the caller."""
         hidden = who.hidden(self.resource, target)
         return {k: v for k, v in item.items() if k not in hidden} if hidden else item
 
-    def stripper(self, who: Caller, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def stripper(self, who: Decisions, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """:meth:`strip` for the items of one list."""
         network = self.network(ctx)
         return lambda item: self.strip(who, self.target(ctx, item, network), item)
 
-    def unreadable(self, who: Caller, ctx: Context) -> set[str]:
+    def unreadable(self, who: Decisions, ctx: Context) -> set[str]:
         """Attributes hidden from the caller on its own project's items: not filterable,
         not sortable (a filter on them would reveal their values); hidden tags take the
         four tag filters with them."""

@@ -27,7 +27,7 @@ from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.core.query import ListQuery
 from neutrino.drivers.status import STATUSES
-from neutrino.policy import Policy
+from neutrino.policy import Rules
 
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
 DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
@@ -114,7 +114,7 @@ def _dumps(data: Any) -> bytes:
     return dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, collection: str,
+def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, collection: str,
                  create_model: type[schemas.Body], update_model: type[schemas.Body],
                  translate: Callable[[dict[str, Any]], dict[str, Any]],
                  hub: EventHub | None = None) -> None:
@@ -239,7 +239,7 @@ def event_filter(ctx: Context, params: Any) -> Callable[[dict[str, Any]], bool]:
     return lambda event: all(event[k] in values for k, values in wanted.items())
 
 
-def build_router(plugin: Plugin, policy: Policy, hub: EventHub,
+def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                  router: APIRouter | None = None) -> APIRouter:
     """The API's routes, on *router* (e.g. the app's own, see ``create_app``) or a new one."""
     router = router if router is not None else APIRouter()

@@ -17,10 +17,10 @@ from neutrino.api.authz import Guard
 from neutrino.api.routes import if_match_revision, json
 from neutrino.api.schemas import TagsBody
 from neutrino.core.plugin import Plugin
-from neutrino.policy import Policy
+from neutrino.policy import Rules
 
 
-def add_tag_routes(router: APIRouter, plugin: Plugin, policy: Policy) -> None:
+def add_tag_routes(router: APIRouter, plugin: Plugin, policy: Rules) -> None:
     """The tags routes of every collection the core tags."""
     for collection, tagged in plugin.tags.tagged.items():
         _add(router, plugin, Guard(policy, plugin, tagged.name), tagged.name, collection)

@@ -1,14 +1,13 @@
 """Subnets: Neutron's defaults (neutron/conf/policies/subnet.py) for what Neutrino has."""
 from __future__ import annotations
 
-from oslo_policy import policy
-
 from neutrino.policy.base import (
     ADMIN_OR_NET_OWNER_MEMBER,
     ADMIN_OR_NET_OWNER_READER,
     PROJECT_MEMBER,
     PROJECT_READER,
     SERVICE,
+    Rule,
     either,
     rule,
     tag_rules,
@@ -21,8 +20,8 @@ DEFAULTS: dict[str, object] = {}
 MEMBER_OR_NET_OWNER = either(PROJECT_MEMBER, ADMIN_OR_NET_OWNER_MEMBER)
 
 RULES = [
-    policy.RuleDefault("external_network", "field:subnets:router:external=True",
-                       description="Definition of a wildcard external network"),
+    Rule("external_network", "field:subnets:router:external=True",
+         "Definition of a wildcard external network"),
     rule("create_subnet", ADMIN_OR_NET_OWNER_MEMBER, "Create a subnet", "POST", COLLECTION),
     rule("get_subnet", either(PROJECT_READER, "rule:shared", "rule:external_network",
                               ADMIN_OR_NET_OWNER_READER, SERVICE),

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from neutrino.policy import Creds, Policy
+from neutrino.policy import Creds
+from neutrino.policy.engine import Policy
 
 
 def test_an_api_worker_imports_no_http_client_for_policy() -> None:
     """What a worker imports and builds, in a fresh interpreter: no ``requests``."""
     code = ("import sys; from neutrino.api.app import create_app; "
-            "from neutrino.policy import Policy; Policy(); "
+            "from neutrino.policy.engine import Policy; Policy(); "
             "print(sorted({'requests', 'oslo_policy._external'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
