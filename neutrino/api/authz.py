@@ -4,7 +4,7 @@ resources, hidden attributes removed from every answer.
 Which resources a caller sees at all is decided by the core's queries
 (:mod:`neutrino.core.context`); here the rules decide what it may do with what
 it sees.  A target is a resource's ownership fields only (see
-:mod:`neutrino.policy`): the item's ``project_id`` and, for subnets and ports,
+:mod:`neutrino.policy.engine`): the item's ``project_id`` and, for subnets and ports,
 the network's ``project_id`` and ``shared`` (``network:…``), for ports also
 ``device_owner``.  A list reads each network's fields once per request.
 """
@@ -127,7 +127,10 @@ class Guard:
         return {k: v for k, v in item.items() if k not in hidden} if hidden else item
 
     def stripper(self, who: Decisions, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """:meth:`strip` for the items of one list."""
+        """:meth:`strip` for the items of one list (nothing to do, no network to read, for
+        a caller from whom nothing is hidden)."""
+        if who.hides_nothing:
+            return lambda item: item
         network = self.network(ctx)
         return lambda item: self.strip(who, self.target(ctx, item, network), item)
 

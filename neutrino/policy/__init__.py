@@ -36,6 +36,9 @@ class Creds:
 class Decisions(Protocol):
     """One request's decisions (the engine's :class:`~neutrino.policy.engine.Caller`)."""
 
+    #: No attribute is ever hidden: answers need no targets to be stripped.
+    hides_nothing: bool
+
     def allowed(self, rule: str, target: Mapping[str, Any]) -> bool: ...
 
     def denied_attribute(self, action: str, target: Mapping[str, Any],
@@ -56,6 +59,8 @@ class Unrestricted:
     """``noauth`` without a ``policy_file``: every caller holds every role (admin and
     service), which every default rule lets through (``tests/policy`` checks each
     one), so nothing is checked and oslo.policy is never imported."""
+
+    hides_nothing = True
 
     def is_admin(self, creds: Creds) -> bool:
         return True

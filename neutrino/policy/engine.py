@@ -124,6 +124,8 @@ class Policy:
 class Caller:
     """One request's decisions, each made once per target class (see the module)."""
 
+    hides_nothing = False
+
     def __init__(self, rules: Policy, creds: Creds) -> None:
         self.rules = rules
         self.creds = creds
