@@ -52,6 +52,11 @@ class Settings:
     ovsdb_timeout: float = 5.0
     #: Seconds between full reconciliations (status sync and drift repair).
     maintenance_interval: float = 60.0
+    #: Seconds between the chassis heartbeats (``NB_Global.nb_cfg`` bumps) of the status worker.
+    heartbeat_interval: float = 10.0
+    #: Seconds a chassis may leave the heartbeat unanswered before it is reported down
+    #: (Neutron's ``agent_down_time``, and its default).
+    agent_down_time: float = 75.0
     #: Identity: ``keystone`` (every ``/v2.0`` request carries a Keystone token, checked by
     #: keystonemiddleware) or ``noauth`` (no identity; for a loopback-only development API).
     auth_strategy: str = "keystone"

@@ -71,6 +71,24 @@ def test_dead_chassis_is_the_reason_and_agents_show_it(
     assert core.list_agents()[0]["alive"] is True
 
 
+def test_a_chassis_coming_back_is_told_at_once(
+        sandbox: Sandbox, fast_heartbeat: None, core: Plugin) -> None:
+    """Going down is found by the periodic look; coming back is an event, so a port
+    judged "chassis down" in between two looks is judged again (it would keep that
+    reason if the look missed the whole absence)."""
+    hv1 = sandbox.add_chassis("hv1")
+    directory = ovn_driver(core).directory
+    assert directory is not None
+    wait_for(lambda: directory.alive("hv1"), 10, "hv1 alive")
+    told: list[set[str]] = []
+    hv1.kill("controller")
+    wait_for(lambda: not directory.alive("hv1"), 10, "hv1 judged down")
+    directory.subscribe(told.append)
+    hv1.start(("controller",))
+    wait_for(lambda: directory.alive("hv1"), 10, "hv1 back")
+    wait_for(lambda: {"hv1"} in told, 5, "subscribers told hv1 came back")
+
+
 def test_plug_agent_report_gives_reason_and_agent_entry(sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv1")
     _, port = bound_port(core, **{"binding:profile": {"vif_plug_type": "representor"}})
