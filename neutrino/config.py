@@ -43,6 +43,10 @@ class Settings:
     bind_port: int = 9696
     api_workers: int = 2
     max_request_body_size: int = 1_048_576
+    #: Seconds a client has to send a request's headers (else 408 and the connection closes).
+    client_header_timeout: float = 10.0
+    #: Open connections (and running requests) one API worker takes; past it, 503.
+    max_connections_per_worker: int = 1000
     #: Page size cap for list requests without ``limit``.
     pagination_max_limit: int = -1
     #: OVN: comma-separated OVSDB remotes (several for a clustered DB).

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import gc
 import os
+import resource
 import signal
 import socket
 import sys
@@ -24,6 +25,7 @@ import uvicorn
 
 from neutrino import log
 from neutrino.api.app import create_app
+from neutrino.api.connections import protocol_with_deadline
 from neutrino.config import Settings
 from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.db import migrate
@@ -32,6 +34,22 @@ from neutrino.server import EXIT_NO_SCHEMA, READY_TIMEOUT
 
 #: prctl option: the signal this process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
+
+
+#: Descriptors a worker needs besides its clients' connections (database pool, OVSDB,
+#: log and metrics files, the listening socket).
+OWN_FILES = 200
+
+
+def raise_open_files_limit(connections: int) -> None:
+    """Let the process hold *connections* sockets besides its own files: the usual soft
+    limit (1024) is below what ``max_connections_per_worker`` allows; never above the
+    hard limit (an operator's ceiling)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + OWN_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (
+            wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
 
 
 def die_with_supervisor(supervisor: int) -> None:
@@ -110,7 +128,10 @@ def main(fd: int, supervisor: int, ready_fd: int) -> int:
     app.router.on_startup.append(plugin.start_workers)
     app.router.on_startup.append(lambda: report_ready(plugin, ready_fd))
     app.router.on_shutdown.append(plugin.stop)
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    raise_open_files_limit(settings.max_connections_per_worker)
+    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5,
+                            http=protocol_with_deadline(settings.client_header_timeout),
+                            limit_concurrency=settings.max_connections_per_worker)
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
     return 0
 

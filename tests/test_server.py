@@ -43,14 +43,19 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def start(tmp_path: Path, port: int, notify: socket.socket | None = None) -> subprocess.Popen:
+def start(tmp_path: Path, port: int, notify: socket.socket | None = None, workers: int = 2,
+          **settings: str) -> subprocess.Popen:
+    """``neutrino server`` on a SQLite database in *tmp_path*; *settings* as
+    ``NEUTRINO_<NAME>`` variables."""
     env = {**os.environ, "NEUTRINO_DATABASE_URL": sqlite_url(tmp_path),
            "NEUTRINO_MECHANISM_DRIVERS": "", "NEUTRINO_BIND_PORT": str(port),
-           "NEUTRINO_AUTH_STRATEGY": "noauth"}
+           "NEUTRINO_AUTH_STRATEGY": "noauth",
+           **{f"NEUTRINO_{name.upper()}": value for name, value in settings.items()}}
     if notify is not None:
         env["NOTIFY_SOCKET"] = notify.getsockname()
-    return subprocess.Popen([sys.executable, "-m", "neutrino.cli", "server", "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "neutrino.cli", "server", "--workers", str(workers)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def test_supervisor_replaces_a_dead_worker_and_stops_cleanly(tmp_path: Path) -> None:
