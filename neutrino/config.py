@@ -47,6 +47,8 @@ class Settings:
     client_header_timeout: float = 10.0
     #: Open connections (and running requests) one API worker takes; past it, 503.
     max_connections_per_worker: int = 1000
+    #: ``/healthz`` also shows its components (OVSDB remotes, errors): for trusted networks.
+    healthz_details: bool = False
     #: Page size cap for list requests without ``limit``.
     pagination_max_limit: int = -1
     #: OVN: comma-separated OVSDB remotes (several for a clustered DB).

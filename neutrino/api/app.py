@@ -12,12 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.auth import Identity
+from neutrino.api.health import Health, WorkersView
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
 from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
 from neutrino.config import identity_problem
-from neutrino.core.plugin import Plugin, all_healthy
+from neutrino.core.plugin import Plugin
 from neutrino.metrics import API_LATENCY, exposition
 from neutrino.policy import Policy
 
@@ -190,7 +191,8 @@ class MeasureLatency:
                                str(status)).observe(time.perf_counter() - started)
 
 
-def create_app(plugin: Plugin) -> FastAPI:
+def create_app(plugin: Plugin, workers: WorkersView = lambda: None) -> FastAPI:
+    """The app of one API worker; *workers*: its supervisor's view of all of them."""
     tune_malloc()
     app = FastAPI(**NO_OTEL, title="Neutrino", version="2.0",
                   description="Neutron v2.0 compatible networking API for OVN")
@@ -239,11 +241,10 @@ def create_app(plugin: Plugin) -> FastAPI:
 
     app.add_middleware(MeasureLatency)
 
+    health = Health(plugin, plugin.settings.healthz_details, workers)
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:
-        components = plugin.health()
-        healthy = all_healthy(components)
-        return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
-                            status_code=200 if healthy else 503)
+        return health.response()
 
     return app

@@ -106,8 +106,8 @@ class OVNMechanismDriver(MechanismDriver):
                        "remote": self.settings.ovn_nb_connection if self.settings else None},
             "ovn_sb": {"connected": bool(self.sb and self.sb.ready),
                        "remote": self.settings.ovn_sb_connection if self.settings else None},
-            "chassis": len(self.directory.all()) if self.directory else 0,
         }
+        result.update(self._chassis_health())
         if self.nb is not None and self.nb.ready:
             with self.nb.read_lock():
                 row = next(iter(self.nb.tables["NB_Global"].rows.values()), None)
@@ -119,7 +119,22 @@ class OVNMechanismDriver(MechanismDriver):
         if self.worker is not None:
             result["local_status_worker"] = self.worker.health()
         result["healthy"] = result["ovn_nb"]["connected"] and result["ovn_sb"]["connected"]
+        result["problems"] = [f"OVN {db} not connected" for db in ("NB", "SB")
+                              if not result[f"ovn_{db.lower()}"]["connected"]] + \
+            [f"chassis '{name}' is down" for name in result["chassis"]["down"]] + \
+            [f"plug agent on chassis '{name}' is down" for name in result["plug_agents"]["down"]]
         return result
+
+    def _chassis_health(self) -> dict[str, Any]:
+        """Chassis and plug agents, and which of them are down."""
+        every = self.directory.all() if self.directory else []
+        alive = self.directory.alive_names() if self.directory else set()
+        agents = [c.name for c in every if c.plug_agent is not None]
+        return {"chassis": {"total": len(every),
+                            "down": [c.name for c in every if c.name not in alive]},
+                "plug_agents": {"total": len(agents),
+                                "down": [n for n in agents if n in alive
+                                         and f"{n}/plug-agent" not in alive]}}
 
     def collect_metrics(self) -> list[Metric]:
         """Each plug agent's outcomes by provider, as its chassis last reported them in SB."""
