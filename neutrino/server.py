@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from neutrino import log
 from neutrino.config import Settings, identity_problem
@@ -179,23 +180,27 @@ def notify_ready() -> None:
             LOG.warning(fmt("could not notify readiness", notify_socket=address, error=str(e)))
 
 
-class WorkersState:
-    """The supervisor's view of its workers, in a file every worker reads for ``/healthz``.
+class SupervisorState:
+    """The supervisor's view, in a file every worker reads for ``/healthz`` and
+    ``/metrics``: its API workers and, under ``neutrino up``, the daemons it keeps.
 
     Written (atomically) only when it changes; the workers share nothing else.
     """
 
-    def __init__(self, path: str, workers: list[Worker]) -> None:
-        self.path, self.workers = path, workers
+    def __init__(self, path: str, workers: list[Worker],
+                 daemons: Callable[[], dict[str, Any]] = dict) -> None:
+        self.path, self.workers, self.daemons = path, workers, daemons
         self.restarts = 0
-        self._written: dict[str, int] | None = None
+        self._written: dict[str, Any] | None = None
 
     def update(self) -> None:
         for worker in self.workers:
             if worker.process is not None and worker.restart_at is None:
                 worker.up()  # notes a worker that became healthy
-        state = {"total": len(self.workers), "serving": sum(w.serving for w in self.workers),
-                 "restarts": self.restarts}
+        state = {"api_workers": {"total": len(self.workers),
+                                 "serving": sum(w.serving for w in self.workers),
+                                 "restarts": self.restarts},
+                 "daemons": self.daemons()}
         if state != self._written:
             partial = f"{self.path}.tmp"
             with open(partial, "w") as f:
@@ -204,8 +209,8 @@ class WorkersState:
             self._written = state
 
 
-def read_workers_state(path: str) -> dict[str, int] | None:
-    """What :class:`WorkersState` last wrote; None if unreadable."""
+def read_supervisor_state(path: str) -> dict[str, Any] | None:
+    """What :class:`SupervisorState` last wrote; None if unreadable."""
     try:
         with open(path) as f:
             state = json.load(f)
@@ -214,7 +219,7 @@ def read_workers_state(path: str) -> dict[str, int] | None:
     return state if isinstance(state, dict) else None
 
 
-def supervise(workers: list[Worker], stop: threading.Event, state: WorkersState,
+def supervise(workers: list[Worker], stop: threading.Event, state: SupervisorState,
               ready: Callable[[], None] = notify_ready) -> None:
     """Keep every worker running until *stop* is set; raise if the schema is missing.
 
@@ -252,9 +257,11 @@ def supervise(workers: list[Worker], stop: threading.Event, state: WorkersState,
                 start(worker)
 
 
-def serve(settings: Settings, ready: Callable[[], None] = notify_ready) -> None:
+def serve(settings: Settings, ready: Callable[[], None] = notify_ready,
+          daemons: Callable[[], dict[str, Any]] = dict) -> None:
     """Run the API workers in the foreground until SIGINT/SIGTERM; *ready*: see
-    :func:`supervise`."""
+    :func:`supervise`; *daemons*: the state of other daemons to publish (``neutrino up``'s
+    :meth:`~neutrino.upkeep.Upkeep.state`)."""
     problem = identity_problem(settings)
     if problem:
         raise SystemExit(f"neutrino server: {problem}")
@@ -271,8 +278,8 @@ def serve(settings: Settings, ready: Callable[[], None] = notify_ready) -> None:
     LOG.info(fmt("serving", host=settings.bind_host, port=settings.bind_port,
                  workers=settings.api_workers))
     try:
-        supervise(workers, stop, WorkersState(os.path.join(run_dir, "workers.json"), workers),
-                  ready)
+        state = SupervisorState(os.path.join(run_dir, "supervisor.json"), workers, daemons)
+        supervise(workers, stop, state, ready)
     finally:
         for worker in workers:
             worker.terminate()

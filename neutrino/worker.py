@@ -33,7 +33,7 @@ from neutrino.config import Settings
 from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.db import migrate
 from neutrino.db.session import Database
-from neutrino.server import EXIT_NO_SCHEMA, READY_TIMEOUT, read_workers_state
+from neutrino.server import EXIT_NO_SCHEMA, READY_TIMEOUT, read_supervisor_state
 
 #: prctl option: the signal this process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
@@ -132,7 +132,7 @@ def main(fd: int, supervisor: int, ready_fd: int, state_file: str, serve_at_once
     if migrate.current_revision(db) is None:
         return EXIT_NO_SCHEMA
     plugin = Plugin(settings, db)
-    app = create_app(plugin, lambda: read_workers_state(state_file))
+    app = create_app(plugin, lambda: read_supervisor_state(state_file))
     tune_interpreter()
     app.router.on_startup.append(limit_request_threads)
     app.router.on_startup.append(plugin.start_workers)

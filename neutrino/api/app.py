@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.auth import Identity
-from neutrino.api.health import Health, WorkersView
+from neutrino.api.health import Health, SupervisorView, supervisor_metrics
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
 from neutrino.api.tags import add_tag_routes
@@ -191,8 +191,8 @@ class MeasureLatency:
                                str(status)).observe(time.perf_counter() - started)
 
 
-def create_app(plugin: Plugin, workers: WorkersView = lambda: None) -> FastAPI:
-    """The app of one API worker; *workers*: its supervisor's view of all of them."""
+def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> FastAPI:
+    """The app of one API worker; *supervisor*: its supervisor's view (:mod:`.health`)."""
     tune_malloc()
     app = FastAPI(**NO_OTEL, title="Neutrino", version="2.0",
                   description="Neutron v2.0 compatible networking API for OVN")
@@ -236,12 +236,13 @@ def create_app(plugin: Plugin, workers: WorkersView = lambda: None) -> FastAPI:
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     def metrics() -> Response:
-        body, content_type = exposition(plugin.mech.collect_metrics)
+        body, content_type = exposition(
+            lambda: plugin.mech.collect_metrics() + supervisor_metrics(supervisor()))
         return Response(body, media_type=content_type)
 
     app.add_middleware(MeasureLatency)
 
-    health = Health(plugin, plugin.settings.healthz_details, workers)
+    health = Health(plugin, plugin.settings.healthz_details, supervisor)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

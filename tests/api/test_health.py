@@ -30,7 +30,7 @@ def test_details_show_the_components(make_plugin: PluginFactory) -> None:
 
 def test_a_worker_being_replaced_is_degraded_not_down(make_plugin: PluginFactory) -> None:
     view = {"total": 2, "serving": 1, "restarts": 1}
-    client = TestClient(create_app(make_plugin(), lambda: dict(view)))
+    client = TestClient(create_app(make_plugin(), lambda: {"api_workers": dict(view)}))
     answer = client.get("/healthz")
     assert answer.status_code == 200
     assert answer.json() == {"status": "degraded", "problems": ["1 of 2 API workers serving"]}
@@ -50,3 +50,16 @@ def test_an_unreachable_database_is_down_and_its_address_is_not_shown(tmp_path: 
     assert answer.status_code == 503
     assert answer.json() == {"status": "down", "problems": ["database unreachable"]}
     assert str(tmp_path) not in answer.text
+
+
+def test_a_daemon_down_is_a_problem_and_restarts_are_counted(make_plugin: PluginFactory) -> None:
+    view = {"api_workers": {"total": 2, "serving": 2, "restarts": 3},
+            "daemons": {"ovn-northd": {"running": False, "restarts": 2},
+                        "plug-agent": {"running": True, "restarts": 0}}}
+    client = TestClient(create_app(make_plugin(metrics_require_auth=False), lambda: view))
+    assert client.get("/healthz").json() == {
+        "status": "degraded", "problems": ["daemon ovn-northd is down; restarting it"]}
+    metrics = client.get("/metrics").text
+    assert "neutrino_api_worker_restarts_total 3.0" in metrics
+    assert 'neutrino_daemon_restarts_total{daemon="ovn-northd"} 2.0' in metrics
+    assert 'neutrino_daemon_restarts_total{daemon="plug-agent"} 0.0' in metrics
