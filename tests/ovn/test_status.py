@@ -101,7 +101,7 @@ def test_a_chassis_coming_back_is_told_at_once(
 def test_plug_agent_report_gives_reason_and_agent_entry(sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv1")
     _, port = bound_port(core, **{"binding:profile": {"vif_plug_type": "representor"}})
-    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
+    wait_port(core, port["id"], "DOWN", "no plug agent running on chassis 'hv1'")
 
     info = json.dumps({"version": "0.1.0", "pid": 42, "interval": 5,
                        "started_at": int(time.time()), "providers": {"representor": "ok"}})
