@@ -140,6 +140,8 @@ def prepare_workspace(workspace: Path, venv: Path, target: Target) -> Path:
     (workspace / ".stestr.conf").write_text(
         f"[DEFAULT]\ntest_path={package}/test_discover\ntop_dir={os.path.dirname(package)}\n"
         "group_regex=([^\\.]*\\.)*\n")
+    subprocess.run([str(venv / "bin" / "stestr"), "init"], cwd=workspace, check=True,
+                   capture_output=True)
     config = workspace / "etc" / "tempest.conf"
     config.write_text(render(target, workspace))
     config.chmod(0o600)  # it holds the admin password
