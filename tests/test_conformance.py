@@ -71,12 +71,33 @@ def test_a_class_skip_counts_for_each_of_its_tests_and_a_lost_test_fails() -> No
     assert (run.count("passed"), run.count("failed"), run.count("skipped")) == (1, 2, 2)
 
 
+LOG = [
+    "… INFO tempest.lib.common.rest_client [req-1 ] Request (A:test_bad): 201 POST "
+    "http://127.0.0.1:9696/v2.0/networks 0.010s",
+    "… INFO tempest.lib.common.rest_client [req-2 ] Request (A:test_bad): 400 PUT "
+    "http://127.0.0.1:9696/v2.0/networks/0b5c1b3e-5b52-4a55-9c6e-8f0e2f7d6a11 0.004s",
+    "… INFO tempest.lib.common.rest_client [req-3 ] Request (C:setUpClass): 404 GET "
+    "http://127.0.0.1:9696/v2.0/subnetpools?shared=True 0.002s",
+]
+
+
+def test_a_failure_names_its_last_error_request() -> None:
+    requests = summary.error_requests(LOG)
+    assert requests == {"A:test_bad": "400 PUT /v2.0/networks/{id}",
+                        "C:setUpClass": "404 GET /v2.0/subnetpools?shared=True"}
+    by_test = {o.test: o for o in summary.outcomes(LISTED, ROWS, 1.0, requests).outcomes}
+    assert by_test["m.a.A.test_bad"].request == "400 PUT /v2.0/networks/{id}"
+    assert by_test["m.a.A.test_ok"].request == ""
+
+
 def test_markdown_has_totals_modules_and_causes() -> None:
-    page = summary.markdown(summary.outcomes(LISTED, ROWS, 90.0), "T", "pre")
+    page = summary.markdown(summary.outcomes(LISTED, ROWS, 90.0, summary.error_requests(LOG)),
+                            "T", "pre")
     assert "| 5 | 1 | 2 | 2 | 1.5 min |" in page
     assert "| `m.a` | 2 | 1 | 1 | 0 | 4.0 |" in page
     assert "| `m.b` | 2 | 0 | 0 | 2 | 0.0 |" in page
     # Numbers in causes are folded so that equal failures group.
+    assert "| 1 | 400 PUT /v2.0/networks/{id} | tempest.lib.exceptions.BadRequest" in page
     assert "'message': 'no N'}" in page
     assert "| 2 | router extension not enabled. |" in page
     assert "| `m.a.A` | tempest.lib.exceptions.Conflict: in use |" in page

@@ -2,7 +2,7 @@
 
 1. ``neutrino up`` in ``WORK_DIR/up`` (a fresh state each run, so results do not depend on
    what an earlier run left), on a free port, with the provider physical network
-   ``public`` for VLAN tests; or ``--attach STATE_DIR``: an ``up`` already running there.
+   ``foo`` (VLANs 1-10) for VLAN tests; or ``--attach STATE_DIR``: an ``up`` already running there.
 2. ``tempest.conf`` from its ``clouds.yaml`` (the admin cloud) and the extensions Neutrino
    announces (:mod:`neutrino.conformance.tempest_conf`).
 3. ``tempest run`` of :data:`TESTS` with ``--concurrency`` workers, in ``WORK_DIR/tempest``.
@@ -26,7 +26,7 @@ import httpx
 import yaml
 
 from neutrino.conformance import summary
-from neutrino.conformance.tempest_conf import PROVIDER_PHYSNET, Target, render
+from neutrino.conformance.tempest_conf import VLAN_RANGES, Target, render
 from neutrino.sandbox.ovsdb import free_tcp_port
 from neutrino.sandbox.wait import wait_for
 
@@ -68,7 +68,7 @@ class Up:
         self.state_dir = state_dir
         self.port = free_tcp_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUTRINO_", "OS_"))}
-        env["NEUTRINO_NETWORK_VLAN_RANGES"] = PROVIDER_PHYSNET
+        env["NEUTRINO_NETWORK_VLAN_RANGES"] = VLAN_RANGES
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "neutrino.cli", "up", "--state-dir", str(state_dir),
@@ -222,7 +222,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"running {len(listed)} tests with {args.concurrency} workers "
             f"(workspace {workspace})")
         wall = run_tempest(workspace, venv, config, args.regex, args.concurrency)
-        result = summary.outcomes(listed, last_run_rows(workspace, venv), wall)
+        with (workspace / "tempest.log").open(errors="replace") as log:
+            requests = summary.error_requests(log)
+        result = summary.outcomes(listed, last_run_rows(workspace, venv), wall, requests)
     finally:
         if up is not None:
             say("stopping neutrino up")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,12 +23,20 @@ VARYING = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
                      r"|[0-9a-f]{32}|\b\d+(\.\d+)*\b")
 
 
+#: A request in tempest.log: ``Request (Class:test_x): 404 POST http://host:port/v2.0/x 0.003s``.
+REQUEST = re.compile(r"Request \((\w+):(\w+)\): (\d{3}) (\w+) \w+://[^/\s]+(\S*)")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 @dataclass(frozen=True)
 class Outcome:
     test: str  # module.Class.method, without tempest's ``[id-…,smoke]`` attributes
     outcome: str  # passed, failed, skipped
     seconds: float
     detail: str  # skip reason or the end of the traceback
+    #: A failed test's last request answered with an error (ids as ``{id}``): which call
+    #: of the API a failure is about, which the traceback does not say.
+    request: str = ""
 
     @property
     def module(self) -> str:
@@ -57,6 +66,18 @@ class Run:
         return sum(1 for o in self.outcomes if o.outcome == outcome)
 
 
+def error_requests(log_lines: Iterable[str]) -> dict[str, str]:
+    """``Class:test`` (or ``Class:setUpClass``) -> its last request answered 4xx or 5xx,
+    from tempest's log."""
+    last: dict[str, str] = {}
+    for line in log_lines:
+        found = REQUEST.search(line)
+        if found and int(found.group(3)) >= 400:
+            cls, test, status, method, path = found.groups()
+            last[f"{cls}:{test}"] = f"{status} {method} {UUID.sub('{id}', path)}"
+    return last
+
+
 def bare(test_id: str) -> str:
     """``a.b.C.test_x[id-…,smoke]`` -> ``a.b.C.test_x``."""
     return test_id.split("[", 1)[0]
@@ -69,9 +90,12 @@ def seconds(row: dict[str, str | None]) -> float:
             - datetime.fromisoformat(str(row["start"]))).total_seconds()
 
 
-def outcomes(listed: list[str], rows: list[dict[str, str | None]], wall_seconds: float) -> Run:
+def outcomes(listed: list[str], rows: list[dict[str, str | None]], wall_seconds: float,
+             requests: dict[str, str] | None = None) -> Run:
     """Each listed test's outcome: its own row, else its class's ``setUpClass`` row; a test
-    with neither did not run (its worker died) and counts as failed."""
+    with neither did not run (its worker died) and counts as failed. *requests*: from
+    :func:`error_requests`, named on failures."""
+    requests = requests or {}
     own: dict[str, dict[str, str | None]] = {}
     class_rows: dict[str, dict[str, str | None]] = {}
     cleanup: list[Outcome] = []
@@ -95,7 +119,10 @@ def outcomes(listed: list[str], rows: list[dict[str, str | None]], wall_seconds:
             result.append(Outcome(test, "failed", 0.0, "did not run (no result recorded)"))
             continue
         outcome = OUTCOMES.get(str(row["status"]), "failed")
-        result.append(Outcome(test, outcome, took, str(row["detail"] or "")))
+        cls, method = test.rsplit(".", 2)[1:]
+        request = (requests.get(f"{cls}:{method}") or requests.get(f"{cls}:setUpClass") or ""
+                   if outcome == "failed" else "")
+        result.append(Outcome(test, outcome, took, str(row["detail"] or ""), request))
     return Run(result, wall_seconds, cleanup)
 
 
@@ -126,16 +153,26 @@ def markdown(run: Run, title: str, preamble: str) -> str:
         counts = Counter(o.outcome for o in tests)
         lines.append(f"| `{module}` | {len(tests)} | {counts['passed']} | {counts['failed']} "
                      f"| {counts['skipped']} | {sum(o.seconds for o in tests):.1f} |")
-    for outcome, heading in (("failed", "Failures by error"), ("skipped", "Skips by reason")):
-        causes = Counter(normalized(o.cause) for o in run.outcomes if o.outcome == outcome)
-        if causes:
-            lines += ["", f"## {heading}", "", "| tests | cause |", "|---|---|"]
-            lines += [f"| {n} | {cell(cause) or '(none given)'} |"
-                      for cause, n in causes.most_common()]
+    # Grouped without the query string: its values differ from test to test.
+    failures = Counter((o.request.split("?", 1)[0], normalized(o.cause))
+                       for o in run.outcomes if o.outcome == "failed")
+    if failures:
+        lines += ["", "## Failures by error", "",
+                  "The last request of the test answered with an error (without its query "
+                  "string; the failed tests below show it), and the error.", "",
+                  "| tests | request | cause |", "|---|---|---|"]
+        lines += [f"| {n} | {cell(request)} | {cell(cause) or '(none given)'} |"
+                  for (request, cause), n in failures.most_common()]
+    skips = Counter(normalized(o.cause) for o in run.outcomes if o.outcome == "skipped")
+    if skips:
+        lines += ["", "## Skips by reason", "", "| tests | reason |", "|---|---|"]
+        lines += [f"| {n} | {cell(cause) or '(none given)'} |"
+                  for cause, n in skips.most_common()]
     failed = [o for o in run.outcomes if o.outcome == "failed"]
     if failed:
-        lines += ["", "## Failed tests", "", "| test | cause |", "|---|---|"]
-        lines += [f"| `{o.test}` | {cell(o.cause)[:300]} |" for o in failed]
+        lines += ["", "## Failed tests", "", "| test | request | cause |", "|---|---|---|"]
+        lines += [f"| `{o.test}` | {cell(o.request)} | {cell(o.cause)[:300]} |"
+                  for o in failed]
     if run.cleanup_errors:
         lines += ["", "## Class cleanup errors", "",
                   "A class's `tearDownClass` failed after its tests ran.", "",

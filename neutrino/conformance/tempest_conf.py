@@ -16,9 +16,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The physical network ``neutrino conformance`` gives ``neutrino up`` for provider VLANs
-#: (no tenant range), as devstack's ``public`` is for Neutron's jobs.
-PROVIDER_PHYSNET = "public"
+#: The physical network and VLAN range ``neutrino conformance`` gives ``neutrino up``, as
+#: neutron-tempest-plugin's own jobs configure Neutron (``network_vlan_ranges = foo:1:10``):
+#: VLAN tests create provider networks on it, some without a segmentation id.
+PROVIDER_PHYSNET = "foo"
+VLAN_RANGES = f"{PROVIDER_PHYSNET}:1:10"
 #: Network types Neutrino has type drivers for.
 TYPE_DRIVERS = ("geneve", "vlan", "flat", "local")
 
