@@ -12,12 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.auth import Identity
+from neutrino.api.health import Health, SupervisorView, supervisor_metrics
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
 from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
 from neutrino.config import identity_problem
-from neutrino.core.plugin import Plugin, all_healthy
+from neutrino.core.plugin import Plugin
 from neutrino.metrics import API_LATENCY, exposition
 from neutrino.policy import Policy
 
@@ -190,7 +191,8 @@ class MeasureLatency:
                                str(status)).observe(time.perf_counter() - started)
 
 
-def create_app(plugin: Plugin) -> FastAPI:
+def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> FastAPI:
+    """The app of one API worker; *supervisor*: its supervisor's view (:mod:`.health`)."""
     tune_malloc()
     # strict_content_type off: a body without Content-Type is JSON, as Neutron reads it
     # (tempest's and neutron-tempest-plugin's clients send updates so).
@@ -245,16 +247,16 @@ def create_app(plugin: Plugin) -> FastAPI:
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     def metrics() -> Response:
-        body, content_type = exposition(plugin.mech.collect_metrics)
+        body, content_type = exposition(
+            lambda: plugin.mech.collect_metrics() + supervisor_metrics(supervisor()))
         return Response(body, media_type=content_type)
 
     app.add_middleware(MeasureLatency)
 
+    health = Health(plugin, plugin.settings.healthz_details, supervisor)
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:
-        components = plugin.health()
-        healthy = all_healthy(components)
-        return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
-                            status_code=200 if healthy else 503)
+        return health.response()
 
     return app

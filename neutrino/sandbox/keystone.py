@@ -225,6 +225,11 @@ class Keystone:
             state["catalog"], state["users"] = catalog, users
             self._save_state(state)
 
+    def restart(self, timeout: float = 60.0) -> None:
+        """Stop what is left of the server and start it again on the same directory."""
+        self.stop()
+        self.start(timeout)
+
     @property
     def guardian_pid(self) -> int | None:
         return self._guardian.pid if self._guardian else None
