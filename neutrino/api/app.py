@@ -194,7 +194,9 @@ class MeasureLatency:
 def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> FastAPI:
     """The app of one API worker; *supervisor*: its supervisor's view (:mod:`.health`)."""
     tune_malloc()
-    app = FastAPI(**NO_OTEL, title="Neutrino", version="2.0",
+    # strict_content_type off: a body without Content-Type is JSON, as Neutron reads it
+    # (tempest's and neutron-tempest-plugin's clients send updates so).
+    app = FastAPI(**NO_OTEL, title="Neutrino", version="2.0", strict_content_type=False,
                   description="Neutron v2.0 compatible networking API for OVN")
     errors.install(app)
     # Routes go on the app's own router: an included router is matched twice per
@@ -227,12 +229,21 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
             for name, coll in (("network", "networks"), ("subnet", "subnets"),
                                ("port", "ports"), ("agent", "agents"))]})
 
+    def extension_doc(alias: str, name: str, description: str) -> dict[str, Any]:
+        return {"alias": alias, "name": name, "description": description, "links": [],
+                "updated": "2026-01-01T00:00:00-00:00"}
+
     @app.get("/v2.0/extensions", tags=["extensions"])
     def extensions() -> JSONResponse:
-        return JSONResponse({"extensions": [
-            {"alias": a, "name": n, "description": d, "links": [],
-             "updated": "2026-01-01T00:00:00-00:00"}
-            for a, n, d in EXTENSIONS]})
+        return JSONResponse({"extensions": [extension_doc(*e) for e in EXTENSIONS]})
+
+    @app.get("/v2.0/extensions/{alias}", tags=["extensions"])
+    def extension(alias: str) -> JSONResponse:
+        found = next((e for e in EXTENSIONS if e[0] == alias), None)
+        if found is None:
+            return errors.error_response(404, "HTTPNotFound",
+                                         f"Extension with alias {alias} does not exist")
+        return JSONResponse({"extension": extension_doc(*found)})
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     def metrics() -> Response:

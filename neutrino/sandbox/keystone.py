@@ -61,7 +61,9 @@ log_file = keystone.log
 use_stderr = false
 
 [database]
-connection = sqlite:///{dir}/keystone.db
+# A transaction waits up to 30 s for SQLite's write lock (keystone_process.py takes it
+# at BEGIN) instead of 5.
+connection = sqlite:///{dir}/keystone.db?timeout=30
 
 [token]
 provider = fernet

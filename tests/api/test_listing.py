@@ -326,6 +326,22 @@ def test_extensions_clients_look_for(api: Api) -> None:
             "filter-validation", "project-id"} <= aliases
 
 
+def test_extension_shown_by_alias(api: Api) -> None:
+    shown = api.client.get("/v2.0/extensions/net-mtu")
+    assert shown.status_code == 200
+    assert shown.json()["extension"]["alias"] == "net-mtu"
+    missing = api.client.get("/v2.0/extensions/router")
+    assert missing.status_code == 404
+    assert missing.json()["NeutronError"]["type"] == "HTTPNotFound"
+
+
+def test_body_without_content_type_is_json(api: Api) -> None:
+    """As Neutron reads it; tempest's clients send updates without Content-Type."""
+    created = api.client.post("/v2.0/networks", content=b'{"network": {"name": "a"}}',
+                              headers={"Content-Type": ""})
+    assert created.status_code == 201, created.text
+
+
 # ------------------------------------------------------------------ regressions and extras
 
 
