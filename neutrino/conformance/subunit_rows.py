@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 #: Lines of a traceback kept: the last ones say what failed and why.
 TRACEBACK_LINES = 12
 
 
-def detail(test: dict[str, Any]) -> str:
+def detail(test: Mapping[str, Any]) -> str:
     details = test["details"]
     for name in ("traceback", "reason"):
         if name in details:
@@ -31,8 +32,9 @@ def detail(test: dict[str, Any]) -> str:
 def main() -> int:
     import subunit
     import testtools
+    from testtools.testresult.real import TestDict
 
-    def emit(test: dict[str, Any]) -> None:
+    def emit(test: TestDict) -> None:
         start, stop = test["timestamps"]
         sys.stdout.write(json.dumps({
             "id": test["id"], "status": test["status"],
