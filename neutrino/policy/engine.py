@@ -163,6 +163,8 @@ class Caller:
         self.rules = rules
         self.creds = creds
         self._values = creds.values()
+        #: :meth:`hidden` by resource and target class: a list's items share a few.
+        self._hidden: dict[tuple[str, tuple], list[str]] = {}
 
     def _class_of(self, target: Mapping[str, Any]) -> tuple:
         return tuple(sorted(
@@ -170,8 +172,10 @@ class Caller:
             for k, v in target.items()))
 
     def allowed(self, rule: str, target: Mapping[str, Any]) -> bool:
-        return self.rules.decide((rule, self.creds, self._class_of(target)), rule, target,
-                                 self._values)
+        return self._allowed(rule, target, self._class_of(target))
+
+    def _allowed(self, rule: str, target: Mapping[str, Any], target_class: tuple) -> bool:
+        return self.rules.decide((rule, self.creds, target_class), rule, target, self._values)
 
     def denied_attribute(self, action: str, target: Mapping[str, Any],
                          attrs: Mapping[str, Any], defaults: Mapping[str, Any]) -> str | None:
@@ -198,8 +202,13 @@ class Caller:
 
     def hidden(self, resource: str, target: Mapping[str, Any]) -> list[str]:
         """The attributes of *resource* that ``get_<resource>:<attr>`` hides from the caller."""
-        return [attr for attr, name in self.rules.attr_rules.get(f"get_{resource}", {}).items()
-                if not self.allowed(name, target)]
+        target_class = self._class_of(target)
+        key = (resource, target_class)
+        if key not in self._hidden:
+            self._hidden[key] = [
+                attr for attr, name in self.rules.attr_rules.get(f"get_{resource}", {}).items()
+                if not self._allowed(name, target, target_class)]
+        return self._hidden[key]
 
 
 def _hashable(value: Any) -> Any:
