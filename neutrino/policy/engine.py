@@ -163,7 +163,7 @@ class Caller:
         self.rules = rules
         self.creds = creds
         self._values = creds.values()
-        #: :meth:`hidden` by resource and target class: a list's items share a few.
+        #: :meth:`hidden` by resource and target.
         self._hidden: dict[tuple[str, tuple], list[str]] = {}
 
     def _class_of(self, target: Mapping[str, Any]) -> tuple:
@@ -201,10 +201,12 @@ class Caller:
         return None
 
     def hidden(self, resource: str, target: Mapping[str, Any]) -> list[str]:
-        """The attributes of *resource* that ``get_<resource>:<attr>`` hides from the caller."""
-        target_class = self._class_of(target)
-        key = (resource, target_class)
+        """The attributes of *resource* that ``get_<resource>:<attr>`` hides from the caller
+        (remembered by the target itself, whose values the API keeps scalar: a list's
+        items share a few targets)."""
+        key = (resource, tuple(target.items()))
         if key not in self._hidden:
+            target_class = self._class_of(target)
             self._hidden[key] = [
                 attr for attr, name in self.rules.attr_rules.get(f"get_{resource}", {}).items()
                 if not self._allowed(name, target, target_class)]
