@@ -13,7 +13,7 @@ from neutrino.core import ipam
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.networks import check_network_visible, network_or_404
+from neutrino.core.networks import MIN_MTU, check_network_visible, network_or_404
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
@@ -96,6 +96,9 @@ class Subnets:
                 attrs["project_id"] != net.project_id and not net.shared:
             raise exc.NetworkNotFound(net_id=net.id)
         cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
+        if net.mtu < MIN_MTU[cidr.version]:
+            raise exc.Conflict(f"network {net.id} has MTU {net.mtu}, too small for an "
+                               f"IPv{cidr.version} subnet (minimum {MIN_MTU[cidr.version]})")
         for other in net.subnets:
             if ipaddress.ip_network(other.cidr).overlaps(cidr):
                 raise exc.InvalidInput(error_message=(
