@@ -68,9 +68,22 @@ def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None)
     pools = attrs.get("allocation_pools", current.allocation_pools if current else None)
     assert pools is not None, "a new subnet's attrs carry its pools (create fills them in)"
     ipam.validate_pools(net, gateway, pools)
-    for ns in attrs.get("dns_nameservers", []):
+    ra_mode = attrs.get("ipv6_ra_mode", current.ipv6_ra_mode if current else None)
+    address_mode = attrs.get("ipv6_address_mode",
+                             current.ipv6_address_mode if current else None)
+    if net.version == 4 and (ra_mode or address_mode):
+        raise exc.InvalidInput(
+            error_message="ipv6_ra_mode and ipv6_address_mode are for IPv6 subnets only")
+    if ra_mode and address_mode and ra_mode != address_mode:
+        raise exc.InvalidInput(error_message=(
+            f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to '{address_mode}' "
+            "is not valid: when both are set they must be the same"))
+    nameservers = attrs.get("dns_nameservers", [])
+    for i, ns in enumerate(nameservers):
         if ipaddress.ip_address(ns).version != net.version:
             raise exc.InvalidInput(error_message=f"dns_nameserver {ns} is not IPv{net.version}")
+        if ipaddress.ip_address(ns) in map(ipaddress.ip_address, nameservers[:i]):
+            raise exc.InvalidInput(error_message=f"Duplicate nameserver '{ns}'")
     for route in attrs.get("host_routes", []):
         if ipaddress.ip_network(route["destination"], strict=False).version != net.version or \
                 ipaddress.ip_address(route["nexthop"]).version != net.version:

@@ -38,6 +38,9 @@ def test_show_and_list_render_like_create(api: Api) -> None:
 def test_tenant_id_is_an_alias_of_project_id(api: Api) -> None:
     net = api.network(tenant_id="t1")
     assert net["project_id"] == net["tenant_id"] == "t1"
+    assert api.network(tenant_id="t2", project_id="t2")["project_id"] == "t2"
+    assert_error(api.post("networks", {"tenant_id": "t1", "project_id": "t2"}), 400,
+                 "BadRequest", "do not match")
 
 
 @pytest.mark.parametrize("provider, expected_mtu", [
