@@ -42,6 +42,13 @@ Why it holds under concurrent creates
       under REPEATABLE READ the count would read the transaction's first
       snapshot.
 
+    A change of limit takes the same lock to compare the new limit with the
+    usage, and a create reads its limit again once it holds the lock, so a
+    lowered limit holds against the creates in flight.  Only a limit that was
+    unlimited when a create began (that create neither counts nor locks) can
+    end up below the usage of the creates in flight when it is set; further
+    creates are then refused, as after any limit set below usage.
+
     Check and create being one transaction, nothing is ever reserved between
     them: the details API's ``reserved`` is always 0.
 """
@@ -106,15 +113,22 @@ class Limits:
         return session.scalar(select(func.count()).select_from(model).where(
             model.project_id == project_id)) or 0
 
+    def limit(self, session: Session, project_id: str, resource: str) -> int:
+        own = session.scalar(OWN_LIMIT, {"project": project_id, "resource": resource})
+        return self.defaults[resource] if own is None else own
+
     def charge(self, session: Session, resource: str, project_id: str) -> None:
         """Refuse the create of *resource* this transaction made if it took the project
         over its limit (409 ``OverQuota``, the transaction rolls back)."""
         if resource not in COUNTED or not project_id:
             return
-        limit = session.scalar(OWN_LIMIT, {"project": project_id, "resource": resource})
-        if limit is None:
-            limit = self.defaults[resource]
-        if limit >= 0 and self.used(session, project_id, resource, lock=True) > limit:
+        if self.limit(session, project_id, resource) < 0:
+            return
+        used = self.used(session, project_id, resource, lock=True)
+        # Read again under the lock: a limit changed meanwhile (its update takes the
+        # same lock) applies to this create.
+        limit = self.limit(session, project_id, resource)
+        if 0 <= limit < used:
             raise exc.OverQuota(overs=[resource])
 
 
