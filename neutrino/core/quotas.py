@@ -99,7 +99,7 @@ class Limits:
 
     def of(self, session: Session, project_id: str) -> dict[str, int]:
         """The project's limit on every counted resource."""
-        own = dict(session.execute(OWN_LIMITS, {"project": project_id}).tuples().all())
+        own: dict[str, int] = dict(session.execute(OWN_LIMITS, {"project": project_id}).all())
         return {name: own.get(name, default) for name, default in self.defaults.items()}
 
     def used(self, session: Session, project_id: str, resource: str,
