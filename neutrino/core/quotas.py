@@ -79,6 +79,13 @@ OWN_LIMIT = select(Quota.limit).where(Quota.project_id == bindparam("project"),
                                       Quota.resource == bindparam("resource"))
 OWN_LIMITS = select(Quota.resource, Quota.limit).where(
     Quota.project_id == bindparam("project"), Quota.resource.in_(list(COUNTED)))
+#: Statements of the hot path, built once (building a statement costs as much as a SELECT).
+COUNT = {name: select(func.count()).select_from(model).where(
+    model.project_id == bindparam("project")) for name, model in COUNTED.items()}
+#: The count and the project's own limit in one round trip (a create's check).
+COUNT_AND_LIMIT = {name: select(count.scalar_subquery(), OWN_LIMIT.scalar_subquery())
+                   for name, count in COUNT.items()}
+LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 
 
 def lock_key(resource: str, project_id: str) -> int:
@@ -102,20 +109,19 @@ class Limits:
         own: dict[str, int] = dict(session.execute(OWN_LIMITS, {"project": project_id}).all())
         return {name: own.get(name, default) for name, default in self.defaults.items()}
 
-    def used(self, session: Session, project_id: str, resource: str,
-             lock: bool = False) -> int:
-        """How many of *resource* the project has, including what this transaction wrote;
-        with *lock*, counted once the other transactions counting it have ended (see the
-        module)."""
-        if lock and not self.is_sqlite:
-            session.execute(select(func.pg_advisory_xact_lock(lock_key(resource, project_id))))
-        model = COUNTED[resource]
-        return session.scalar(select(func.count()).select_from(model).where(
-            model.project_id == project_id)) or 0
-
     def limit(self, session: Session, project_id: str, resource: str) -> int:
         own = session.scalar(OWN_LIMIT, {"project": project_id, "resource": resource})
         return self.defaults[resource] if own is None else own
+
+    def lock(self, session: Session, project_id: str, resource: str) -> None:
+        """Wait until no other transaction is counting the project's *resource*, and keep
+        them waiting until this one ends (PostgreSQL; SQLite has one writer anyway)."""
+        if not self.is_sqlite:
+            session.execute(LOCK, {"key": lock_key(resource, project_id)})
+
+    def used(self, session: Session, project_id: str, resource: str) -> int:
+        """How many of *resource* the project has, including what this transaction wrote."""
+        return session.scalar(COUNT[resource], {"project": project_id}) or 0
 
     def charge(self, session: Session, resource: str, project_id: str) -> None:
         """Refuse the create of *resource* this transaction made if it took the project
@@ -124,10 +130,12 @@ class Limits:
             return
         if self.limit(session, project_id, resource) < 0:
             return
-        used = self.used(session, project_id, resource, lock=True)
-        # Read again under the lock: a limit changed meanwhile (its update takes the
-        # same lock) applies to this create.
-        limit = self.limit(session, project_id, resource)
+        self.lock(session, project_id, resource)
+        # The limit is read again under the lock: one changed meanwhile (its update takes
+        # the same lock) applies to this create.
+        used, own = session.execute(COUNT_AND_LIMIT[resource],
+                                    {"project": project_id, "resource": resource}).one()
+        limit = self.defaults[resource] if own is None else own
         if 0 <= limit < used:
             raise exc.OverQuota(overs=[resource])
 
@@ -183,7 +191,8 @@ class Quotas:
         def body(session: Session) -> dict[str, int]:
             for resource, limit in sorted(limits.items()):
                 if not force and limit >= 0:
-                    used = self.limits.used(session, project_id, resource, lock=True)
+                    self.limits.lock(session, project_id, resource)
+                    used = self.limits.used(session, project_id, resource)
                     if used > limit:
                         raise exc.QuotaBelowUsage(limit=limit, resource=resource, used=used)
                 row = session.get(Quota, (project_id, resource))
