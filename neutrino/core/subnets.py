@@ -112,6 +112,8 @@ class Subnets:
         session.add(sub)
         session.flush()
         TAGGED.create(session, sub, tags)
+        touch(net)  # its `subnets` changed: a new revision, as in Neutron
+        session.flush()
         session.refresh(net)
         context = SubnetContext(current=orm_subnet_dict(sub), original=None,
                                 network=network_context(net, session=session), session=session)
@@ -170,5 +172,6 @@ class Subnets:
                                 network=network_context(sub.network, session=session),
                                 session=session)
         self.mech.precommit("delete_subnet_precommit", context)
+        touch(sub.network)  # its `subnets` changed
         session.delete(sub)
         return context
