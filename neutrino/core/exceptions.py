@@ -41,6 +41,11 @@ class HTTPForbidden(NeutronError):
     message = "Project {project_id} not allowed to create {resource} on this network"
 
 
+class AdminRequired(NeutronError):
+    status_code = 403
+    message = "User does not have admin privileges: {reason}."
+
+
 class NotFound(NeutronError):
     status_code = 404
     message = "An unknown exception occurred."
@@ -62,9 +67,29 @@ class TagNotFound(NotFound):
     message = "Tag {tag} could not be found."
 
 
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for project {tenant_id} could not be found."
+
+
 class Conflict(NeutronError):
     status_code = 409
     message = "A conflict occurred."
+
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: {overs}."
+
+
+class QuotaBelowUsage(BadRequest):
+    """A new limit below what the project already has, without ``force``; Neutron
+    answers it with a plain 400 (webob's, hence its type)."""
+
+    message = ("Quota limit {limit} for {resource} must be greater than or equal to "
+               "already used {used}")
+
+    @property
+    def type(self) -> str:
+        return "HTTPBadRequest"
 
 
 class InUse(Conflict):
