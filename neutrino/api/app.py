@@ -74,6 +74,10 @@ EXTENSIONS = [
         "Tag support for resource creation",
         "Enables to set tags on resources at creation time.",
     ),
+    ("rbac-policies", "RBAC Policies",
+     "Allows creation and modification of policies that control project access to resources."),
+    ("external-net", "Neutron external network", "Adds external network attribute to network "
+     "resource."),
     (
         "neutrino-status-reason",
         "Status reasons",
@@ -221,9 +225,11 @@ def create_app(plugin: Plugin) -> FastAPI:
     def resources(request: Request) -> JSONResponse:
         base = str(request.base_url) + "v2.0/"
         return JSONResponse({"resources": [
-            {"name": name, "collection": coll, "links": [{"href": base + coll, "rel": "self"}]}
-            for name, coll in (("network", "networks"), ("subnet", "subnets"),
-                               ("port", "ports"), ("agent", "agents"))]})
+            {"name": name, "collection": coll, "links": [{"href": base + path, "rel": "self"}]}
+            for name, coll, path in (("network", "networks", "networks"),
+                                     ("subnet", "subnets", "subnets"), ("port", "ports", "ports"),
+                                     ("rbac_policy", "rbac_policies", "rbac-policies"),
+                                     ("agent", "agents", "agents"))]})
 
     @app.get("/v2.0/extensions", tags=["extensions"])
     def extensions() -> JSONResponse:

@@ -5,10 +5,13 @@ Which resources a caller sees at all is decided by the core's queries
 (:mod:`neutrino.core.context`); here the rules decide what it may do with what
 it sees.  A target is a resource's ownership fields only (see
 :mod:`neutrino.policy`): the item's ``project_id`` and, for subnets and ports,
-the network's ``project_id`` and ``shared`` (``network:…``), for ports also
-``device_owner``.  In lists the network's fields are left out (reading them for
-every item would cost a query per network): the default rules for attributes do
-not look at them.
+the network's ``project_id``, ``shared`` (as the caller sees it) and
+``router:external`` (``network:…``; for subnets also ``router:external``, as
+Neutron's subnets carry it), for ports also ``device_owner``, for RBAC policies
+``target_tenant``/``target_project``.  In lists the network's fields are left
+out (reading them for every item would cost a query per network): the default
+rules for attributes do not look at them.  A write's target is the item as the
+request would leave it, as in Neutron.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino.core import exceptions as exc
+from neutrino.core import rbac
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.policy import RESOURCES, Caller, Creds, Policy
@@ -24,6 +28,7 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "network": lambda i: exc.NetworkNotFound(net_id=i),
     "subnet": lambda i: exc.SubnetNotFound(subnet_id=i),
     "port": lambda i: exc.PortNotFound(port_id=i),
+    "rbac_policy": rbac.not_found,
 }
 
 
@@ -32,12 +37,14 @@ def caller(policy: Policy, ctx: Context) -> Caller:
 
 
 class Guard:
-    """The rules of one resource type (``network``, ``subnet``, ``port``)."""
+    """The rules of one resource type (``network``, ``subnet``, ``port``, ``rbac_policy``)."""
 
     def __init__(self, policy: Policy, plugin: Plugin, resource: str):
         self.policy, self.plugin, self.resource = policy, plugin, resource
         self.defaults = RESOURCES[resource].DEFAULTS
-        self.has_network = resource != "network"
+        #: Further names each attribute's rules are checked under (``target_project``).
+        self.aliases: dict[str, str] = getattr(RESOURCES[resource], "ALIASES", {})
+        self.has_network = resource in ("subnet", "port")
 
     def target(self, ctx: Context, item: dict[str, Any], with_network: bool) -> dict[str, Any]:
         target = {"project_id": item.get("project_id") or ""}
@@ -46,19 +53,26 @@ class Guard:
             target["router:external"] = bool(item.get("router:external", False))
         if self.resource == "port":
             target["device_owner"] = item.get("device_owner") or ""
+        if self.resource == "rbac_policy":
+            target["target_tenant"] = target["target_project"] = item.get("target_tenant")
         if self.has_network and with_network:
             try:
                 network = self.plugin.network_owner(ctx, item["network_id"])
             except exc.NetworkNotFound:
-                network = {"project_id": None, "shared": False}
+                network = {"project_id": None, "shared": False, "router:external": False}
             target["network:project_id"] = network["project_id"]
             target["network:shared"] = network["shared"]
+            target["network:router:external"] = network["router:external"]
+            if self.resource == "subnet":
+                target["router:external"] = network["router:external"]
         return target
 
     def _authorize(self, who: Caller, action: str, target: dict[str, Any],
                    attrs: dict[str, Any]) -> None:
         if not who.allowed(action, target):
             raise exc.PolicyNotAuthorized(rule=f"rule:{action}")
+        attrs = {**attrs, **{alias: attrs[name] for name, alias in self.aliases.items()
+                             if name in attrs}}
         denied = who.denied_attribute(action, target, attrs, self.defaults)
         if denied:
             raise exc.PolicyNotAuthorized(rule=f"(rule:{action} and rule:{denied})")
@@ -88,6 +102,8 @@ class Guard:
               attrs: dict[str, Any]) -> Caller:
         """May *ctx* update (*attrs*) or delete the visible *item*?  403 if not."""
         who, target = self.show(ctx, item)
+        if attrs:
+            target = self.target(ctx, {**item, **attrs}, True)
         self._authorize(who, f"{verb}_{self.resource}", target, attrs)
         return who
 

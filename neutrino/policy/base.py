@@ -79,6 +79,8 @@ RULES = [
                        description="Rule of shared network"),
     policy.RuleDefault("external", "field:networks:router:external=True",
                        description="Rule of external network"),
+    policy.RuleDefault("external_network", "field:subnets:router:external=True",
+                       description="Definition of a subnet that belongs to an external network"),
     policy.RuleDefault("network_device", "field:port:device_owner=~^network:",
                        description="Rule of network device"),
 ]

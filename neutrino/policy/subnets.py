@@ -14,7 +14,8 @@ DEFAULTS: dict[str, object] = {}
 
 RULES = [
     rule("create_subnet", ADMIN_OR_NET_OWNER_MEMBER, "Create a subnet", "POST", COLLECTION),
-    rule("get_subnet", either(ADMIN_OR_PROJECT_READER, "rule:shared", SERVICE),
+    rule("get_subnet", either(ADMIN_OR_PROJECT_READER, "rule:shared", "rule:external_network",
+                              SERVICE),
          "Get a subnet", "GET", RESOURCE),
     rule("update_subnet", ADMIN_OR_NET_OWNER_MEMBER, "Update a subnet", "PUT", RESOURCE),
     rule("delete_subnet", ADMIN_OR_NET_OWNER_MEMBER, "Delete a subnet", "DELETE", RESOURCE),
