@@ -171,7 +171,7 @@ class RbacPolicies:
             if obj is None:
                 raise shareable.not_found(object_id)
         except exc.NotFound as missing:
-            raise exc.InvalidInput(error_message=missing.msg) from None
+            raise exc.InvalidInput(error_message=missing.msg.rstrip(".")) from None
         if not ctx.is_admin and obj.project_id != ctx.project_id:
             raise exc.InvalidInput(error_message=(
                 f"Only admins can manipulate policies on {shareable.object_type}s "
