@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from neutrino.core import exceptions as exc
-from neutrino.core.query import TRUE_WORDS, ListQuery
+from neutrino.core.query import FALSE_WORDS, TRUE_WORDS, ListQuery
 
 RESERVED = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
 #: Items read, rendered and sent at a time by a long list: a worker's memory then
@@ -37,34 +37,40 @@ def list_query(params: QueryParams, max_limit: int) -> ListQuery:
         limit = min(limit, MAX_PAGE) or None
     if max_limit > 0:
         limit = min(limit or max_limit, max_limit)
+    reverse = params.get("page_reverse", "false").lower()
+    if reverse not in TRUE_WORDS | FALSE_WORDS:
+        raise exc.BadRequest(resource="list", msg=f"page_reverse '{reverse}' is not a boolean")
     return ListQuery(filters=filters, sort_keys=params.getlist("sort_key"),
                      sort_dirs=params.getlist("sort_dir"), limit=limit,
-                     marker=params.get("marker"),
-                     page_reverse=params.get("page_reverse", "").lower() in TRUE_WORDS)
+                     marker=params.get("marker"), page_reverse=reverse in TRUE_WORDS)
 
 
 def select_fields(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in fields} if fields else item
 
 
-def page_links(base_url: str, params: QueryParams, items: list[dict], more: bool,
+def page_links(base_url: str, params: QueryParams, items: list[dict], count: int,
                query: ListQuery) -> list[dict[str, str]]:
-    """``next``/``previous`` links the way Neutron builds them.
+    """``next``/``previous`` links exactly as Neutron gives them.
 
-    *items* needs only the page's first and last item.
+    A page of *count* items (*items* needs only its first and last) has a ``next``
+    link unless it is short and forward, and a ``previous`` link unless it is short
+    and reversed: a full last page still links to the (empty) page after it, and a
+    first page to the one before it.  Clients walk the links until a short page,
+    and tempest checks they do.
     """
-    if query.limit is None or not items:
+    if query.limit is None:
         return []
     kept = [(k, v) for k, v in params.multi_items() if k not in ("marker", "page_reverse")]
+    short = count < query.limit
     links = []
-    has_next = more if not query.page_reverse else bool(query.marker)
-    has_prev = bool(query.marker) if not query.page_reverse else more
-    if has_next:
-        links.append({"rel": "next", "href": f"{base_url}?" + urlencode(
-            kept + [("marker", items[-1]["id"])])})
-    if has_prev:
+    if not (short and not query.page_reverse):
+        marker = [("marker", items[-1]["id"])] if items else []
+        links.append({"rel": "next", "href": f"{base_url}?" + urlencode(kept + marker)})
+    if not (short and query.page_reverse):
+        marker = [("marker", items[0]["id"])] if items else []
         links.append({"rel": "previous", "href": f"{base_url}?" + urlencode(
-            kept + [("marker", items[0]["id"]), ("page_reverse", "True")])})
+            kept + marker + [("page_reverse", "True")])})
     return links
 
 

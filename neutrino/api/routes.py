@@ -32,6 +32,8 @@ from neutrino.policy import Policy
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
 DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
 EVENT_FILTERS = ("resource", "resource_id", "project_id", "status")
+#: What status events are about.
+EVENT_RESOURCES = ("network", "port")
 
 
 def if_match_revision(value: str | None) -> int | None:
@@ -46,8 +48,8 @@ def if_match_revision(value: str | None) -> int | None:
 
 def _common(attrs: dict[str, Any]) -> dict[str, Any]:
     tenant = attrs.pop("tenant_id", None)
-    if tenant is not None:
-        attrs.setdefault("project_id", tenant)
+    if tenant is not None and attrs.setdefault("project_id", tenant) != tenant:
+        raise exc.BadRequest(resource="request", msg="project_id and tenant_id do not match")
     return attrs
 
 
@@ -102,7 +104,7 @@ def list_body(collection: str, items: list[dict], links: list[dict]) -> dict[str
 
 
 def render_batches(collection: str, batches: Batches, fields: list[str],
-                   links: Callable[[list[dict], bool, ListQuery], list[dict]],
+                   links: Callable[[list[dict], int, ListQuery], list[dict]],
                    shown: Callable[[dict[str, Any]], dict[str, Any]]) -> Iterator[bytes]:
     """The JSON of :func:`list_body`, a batch at a time (*links*, :func:`page_links` of
     the request, can only be given at the end)."""
@@ -113,7 +115,7 @@ def render_batches(collection: str, batches: Batches, fields: list[str],
             yield separator + _dumps([select_fields(shown(i), fields) for i in items])[1:-1]
             separator = b","
     yield b"]"
-    page = links(batches.ends, batches.more, batches.query)
+    page = links(batches.ends, batches.count, batches.query)
     if page:
         yield b',"' + collection.encode() + b'_links":' + _dumps(page)
     yield b"}"
@@ -164,11 +166,12 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
                 return StreamingResponse(render_batches(collection, batches, fields, links, shown),
                                          media_type="application/json",
                                          background=BackgroundTask(release_memory))
-            items, more = next(iter(batches)), batches.more
+            items = next(iter(batches))
         else:
-            items, more = lister_of_ctx(query)
-        response = json(list_body(collection, [select_fields(shown(i), fields) for i in items],
-                                  page_links(base_url, request.query_params, items, more, query)))
+            items, _ = lister_of_ctx(query)
+        response = json(list_body(
+            collection, [select_fields(shown(i), fields) for i in items],
+            page_links(base_url, request.query_params, items, len(items), query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)
         return response
@@ -245,6 +248,11 @@ def event_filter(ctx: Context, params: Any) -> Callable[[dict[str, Any]], bool]:
     unknown = set(params) - set(EVENT_FILTERS)
     if unknown:
         raise exc.BadRequest(resource="events", msg=f"'{sorted(unknown)[0]}' is not a valid filter")
+    for key, allowed in (("resource", EVENT_RESOURCES), ("status", STATUSES)):
+        bad = sorted(wanted.get(key, set()) - set(allowed))
+        if bad:
+            raise exc.BadRequest(resource="events", msg=f"'{bad[0]}' is not a valid {key}: "
+                                 f"one of {', '.join(allowed)}")
     if not ctx.sees_all_projects:
         wanted["project_id"] = wanted.get("project_id", {ctx.project_id}) & {ctx.project_id}
     return lambda event: all(event[k] in values for k, values in wanted.items())

@@ -165,7 +165,7 @@ class NetworkCreate(Tagged):
     description: Name = ""
     admin_state_up: bool = True
     shared: bool = False
-    mtu: Annotated[int, Field(ge=68, le=65535)] = ABSENT
+    mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
     network_type: NetworkType = Field(ABSENT, alias="provider:network_type")
@@ -192,7 +192,7 @@ class NetworkUpdate(Body):
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
     shared: bool = ABSENT
-    mtu: Annotated[int, Field(ge=68, le=65535)] = ABSENT
+    mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     router_external: bool = Field(ABSENT, alias="router:external")
 
 
