@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -295,3 +296,29 @@ class RbacPolicyCreate(Body):
 
 class RbacPolicyUpdate(Body):
     target_tenant: TargetProject = ABSENT
+
+
+def _limit(value: int) -> int:
+    """neutron-lib's range for a quota limit: -1 (unlimited) up to the largest integer."""
+    if not -1 <= value <= MAX_ID:
+        raise ValueError(f"'{value}' is not in range -1 through {MAX_ID}")
+    return value
+
+
+QuotaLimit = Annotated[int, AfterValidator(_limit)]
+
+
+class QuotaFlags(Body):
+    """What a quota update may carry besides limits."""
+
+    #: Set limits even below what the project already uses (``quota-check-limit-default``).
+    force: bool = False
+    #: Neutron's deprecated opt-in to the check that is now always made; accepted, ignored.
+    check_limit: bool = ABSENT
+
+
+def quota_update(resources: list[str]) -> type[Body]:
+    """``PUT /v2.0/quotas/{project_id}``'s ``quota`` object: a limit for any of
+    *resources* (the counted ones) and :class:`QuotaFlags`."""
+    fields: dict[str, Any] = {name: (QuotaLimit, ABSENT) for name in resources}
+    return create_model("QuotaUpdate", __base__=QuotaFlags, **fields)

@@ -195,6 +195,8 @@ class RbacPolicies:
         session.add(policy)
         touch(obj)
         session.flush()
+        # No driver hears of a policy, so it takes no Writes.write: its quota is charged here.
+        self.writes.limits.charge(session, "rbac_policy", policy.project_id)
         return policy_dict(policy)
 
     def _visible_policy(self, session: Session, ctx: Context, policy_id: str) -> RbacPolicy:

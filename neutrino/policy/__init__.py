@@ -1,7 +1,8 @@
 """Neutron's policy engine (oslo.policy) with Neutron's secure-RBAC defaults.
 
 Rules are registered in code, one module per resource (``networks``,
-``subnets``, ``ports``, ``rbac_policies``, ``agents``: a resource that lands adds one), with
+``subnets``, ``ports``, ``rbac_policies``, ``agents``, ``quotas``: a resource that lands
+adds one), with
 ``enforce_new_defaults`` and ``enforce_scope`` on; an operator's
 ``policy.yaml`` (setting ``policy_file``) overrides any of them.  Only the API
 uses this room; it knows nothing of the core.
@@ -25,11 +26,11 @@ from typing import Any
 from oslo_config import cfg
 from oslo_policy import opts, policy
 
-from neutrino.policy import agents, base, networks, ports, rbac_policies, subnets
+from neutrino.policy import agents, base, networks, ports, quotas, rbac_policies, subnets
 
 #: Each resource's rules and the create defaults of its attributes, by resource name.
 RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
-             "rbac_policy": rbac_policies, "agent": agents}
+             "rbac_policy": rbac_policies, "agent": agents, "quota": quotas}
 #: Target fields holding a project id (compared with the caller's project only).
 PROJECT_FIELDS = ("project_id", "tenant_id", "network:project_id", "network:tenant_id")
 OTHER_PROJECT = "\x00other"

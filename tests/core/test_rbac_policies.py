@@ -212,3 +212,15 @@ def test_other_projects_policies_are_not_found(plugin: Plugin, demo_net: dict[st
         assert plugin.list_rbac_policies(ALT, ListQuery(filters=filters))[0] == []
     assert plugin.list_rbac_policies(DEMO, ListQuery(filters={"target_tenant": ["alt"]}))[0] == [
         policy]
+
+
+def test_policies_count_against_their_project_s_quota(make_plugin: Any) -> None:
+    plugin = make_plugin(quota_rbac_policy=2)
+    net = plugin.create_network(DEMO, {"name": "n"})
+    share(plugin, DEMO, net, "alt")
+    share(plugin, DEMO, net, "third")
+    with pytest.raises(exc.OverQuota, match=r"\['rbac_policy'\]"):
+        share(plugin, DEMO, net, "fourth")
+    assert policies_in_sql(plugin) == 2
+    assert plugin.get_network(DEMO, net["id"])["revision_number"] == 3  # the refusal wrote nothing
+    share(plugin, ADMIN, net, "fourth")  # the admin's own project has room

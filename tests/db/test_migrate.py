@@ -45,7 +45,9 @@ def test_rbac_migration_turns_shared_networks_into_wildcard_policies(tmp_path) -
     by its owner; the tags trigger of ``networks`` survives the column's removal."""
     db = Database(f"sqlite:///{tmp_path / 'old.db'}")
     try:
-        migrate.upgrade(db, "0003")
+        before = ScriptDirectory.from_config(migrate.alembic_config(db.url)).get_revision(
+            "0005").down_revision
+        migrate.upgrade(db, before)
         with db.write_engine.begin() as conn:
             for net_id, shared in (("n-shared", 1), ("n-private", 0)):
                 conn.exec_driver_sql(

@@ -1,7 +1,7 @@
 """rbac policies; a network's shared flag becomes its '*' access_as_shared policy
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-04 17:30:00.000000
 """
 import uuid
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
