@@ -75,6 +75,10 @@ class Seeds:
             self.plugin.create_subnet(ADMIN, {"network_id": net, "cidr": "10.0.0.0/24"})
             self.plugin.create_subnet(ADMIN, {"network_id": net, "cidr": "fd00::/64",
                                               "gateway_ip": None})
+        if not self.plugin.list_rbac_policies(ADMIN)[0]:
+            self.plugin.create_rbac_policy(ADMIN, {
+                "object_type": "network", "object_id": net, "action": "access_as_shared",
+                "target_project": "seed-project"})
         if not self.plugin.list_ports(ADMIN)[0]:
             try:
                 self.plugin.create_port(ADMIN, {"network_id": net, "binding:host_id": "hv1"})
@@ -107,7 +111,9 @@ def operations(app: Any) -> list[Any]:
 
 
 def aim_at_seeds(case: Any, seeds: Seeds) -> None:
-    collection = case.path.split("/")[2] if case.path.startswith("/v2.0/") else None
+    # A collection's path may differ from its name: rbac-policies are rbac_policies.
+    collection = case.path.split("/")[2].replace("-", "_") if case.path.startswith("/v2.0/") \
+        else None
     if case.path_parameters and "item_id" in case.path_parameters and collection:
         case.path_parameters["item_id"] = seeds.aim(case.path_parameters["item_id"], collection)
     if isinstance(case.body, dict):
@@ -115,6 +121,8 @@ def aim_at_seeds(case: Any, seeds: Seeds) -> None:
             if isinstance(attrs, dict):
                 if "network_id" in attrs:
                     attrs["network_id"] = seeds.aim(attrs["network_id"], "networks")
+                if "object_id" in attrs:  # an RBAC policy's object: a network
+                    attrs["object_id"] = seeds.aim(attrs["object_id"], "networks")
                 fixed_ips = attrs.get("fixed_ips")
                 for fixed_ip in fixed_ips if isinstance(fixed_ips, list) else []:
                     if isinstance(fixed_ip, dict) and "subnet_id" in fixed_ip:

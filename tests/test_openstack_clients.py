@@ -343,6 +343,28 @@ def test_openstack_cli(embedded_endpoint: str, tmp_path: Path) -> None:
     assert below.returncode != 0 and "already used 2" in below.stderr
     assert cli.run("quota", "delete", "--network", "service").returncode == 0
 
+    # RBAC: cli-net shared with project demo (named, as users do), an external network;
+    # the demo user sees both, and neither once the policies are gone.
+    policy, ext, shared, policies, to_demo = cli(
+        ["network", "rbac", "create", "--type", "network", "--action", "access_as_shared",
+         "--target-project", "demo", "cli-net", "-f", "json"],
+        ["network", "create", "cli-ext", "--external", "-f", "json"],
+        ["network", "list", "--share", "-f", "json"],
+        ["network", "rbac", "list", "--long", "-f", "json"],
+        ["network", "rbac", "list", "--target-project", "demo", "-f", "json"])
+    assert policy["action"] == "access_as_shared" and policy["object_id"] == net["id"]
+    assert ext["router:external"] is True and shared == []  # shared with demo, not service
+    assert sorted((p["Action"], p["Object ID"]) for p in policies) == [
+        ("access_as_external", ext["id"]), ("access_as_shared", net["id"])]
+    assert [p["ID"] for p in to_demo] == [policy["id"]]
+    as_demo = cli.run("--os-cloud", "neutrino-demo", "network", "list", "--long", "-f", "json")
+    assert as_demo.returncode == 0, as_demo.stderr
+    assert {(n["Name"], n["Shared"], n["Router Type"]) for n in json.loads(as_demo.stdout)} == {
+        ("cli-net", True, False), ("cli-ext", False, True)}
+    cli(["network", "rbac", "delete", policy["id"]], ["network", "delete", "cli-ext"])
+    as_demo = cli.run("--os-cloud", "neutrino-demo", "network", "list", "-f", "json")
+    assert json.loads(as_demo.stdout) == []
+
     refused = cli.run("network", "delete", "cli-net")
     assert refused.returncode != 0 and "one or more ports" in refused.stderr
 

@@ -76,6 +76,10 @@ EXTENSIONS = [
         "Tag support for resource creation",
         "Enables to set tags on resources at creation time.",
     ),
+    ("rbac-policies", "RBAC Policies",
+     "Allows creation and modification of policies that control project access to resources."),
+    ("external-net", "Neutron external network", "Adds external network attribute to network "
+     "resource."),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     (
         "quota_details",
@@ -244,9 +248,11 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     def resources(request: Request) -> JSONResponse:
         base = str(request.base_url) + "v2.0/"
         return JSONResponse({"resources": [
-            {"name": name, "collection": coll, "links": [{"href": base + coll, "rel": "self"}]}
-            for name, coll in (("network", "networks"), ("subnet", "subnets"),
-                               ("port", "ports"), ("agent", "agents"))]})
+            {"name": name, "collection": coll, "links": [{"href": base + path, "rel": "self"}]}
+            for name, coll, path in (("network", "networks", "networks"),
+                                     ("subnet", "subnets", "subnets"), ("port", "ports", "ports"),
+                                     ("rbac_policy", "rbac_policies", "rbac-policies"),
+                                     ("agent", "agents", "agents"))]})
 
     def extension_doc(alias: str, name: str, description: str) -> dict[str, Any]:
         return {"alias": alias, "name": name, "description": description, "links": [],

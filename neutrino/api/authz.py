@@ -5,8 +5,11 @@ Which resources a caller sees at all is decided by the core's queries
 (:mod:`neutrino.core.context`); here the rules decide what it may do with what
 it sees.  A target is a resource's ownership fields only (see
 :mod:`neutrino.policy.engine`): the item's ``project_id`` and, for subnets and ports,
-the network's ``project_id`` and ``shared`` (``network:…``), for ports also
-``device_owner``.  A list reads each network's fields once per request.
+the network's ``project_id``, ``shared`` (as the caller sees it) and
+``router:external`` (``network:…``; for subnets also ``router:external``, as
+Neutron's subnets carry it), for ports also ``device_owner``, for RBAC policies
+``target_tenant``/``target_project``.  A list reads each network's fields once per
+request.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino.core import exceptions as exc
-from neutrino.core import tags
+from neutrino.core import rbac, tags
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.policy import RESOURCES, Creds, Decisions, Rules
@@ -24,6 +27,7 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "network": lambda i: exc.NetworkNotFound(net_id=i),
     "subnet": lambda i: exc.SubnetNotFound(subnet_id=i),
     "port": lambda i: exc.PortNotFound(port_id=i),
+    "rbac_policy": rbac.not_found,
 }
 
 
@@ -37,7 +41,9 @@ class Guard:
     def __init__(self, policy: Rules, plugin: Plugin, resource: str):
         self.policy, self.plugin, self.resource = policy, plugin, resource
         self.defaults = RESOURCES[resource].DEFAULTS
-        self.has_network = resource != "network"
+        #: Further names each attribute's rules are checked under (``target_project``).
+        self.aliases: dict[str, str] = getattr(RESOURCES[resource], "ALIASES", {})
+        self.has_network = resource in ("subnet", "port")
 
     def target(self, ctx: Context, item: dict[str, Any],
                network: Callable[[str], dict[str, Any]] | None) -> dict[str, Any]:
@@ -49,10 +55,15 @@ class Guard:
             target["router:external"] = bool(item.get("router:external", False))
         if self.resource == "port":
             target["device_owner"] = item.get("device_owner") or ""
+        if self.resource == "rbac_policy":
+            target["target_tenant"] = target["target_project"] = item.get("target_tenant")
         if self.has_network and network is not None:
             owner = network(item["network_id"])
             target["network:project_id"] = owner["project_id"]
             target["network:shared"] = owner["shared"]
+            target["network:router:external"] = owner["router:external"]
+            if self.resource == "subnet":
+                target["router:external"] = owner["router:external"]
         return target
 
     def network(self, ctx: Context) -> Callable[[str], dict[str, Any]]:
@@ -64,7 +75,8 @@ class Guard:
                 try:
                     seen[net_id] = self.plugin.network_owner(ctx, net_id)
                 except exc.NetworkNotFound:
-                    seen[net_id] = {"project_id": None, "shared": False}
+                    seen[net_id] = {"project_id": None, "shared": False,
+                                    "router:external": False}
             return seen[net_id]
         return owner
 
@@ -72,6 +84,8 @@ class Guard:
                    attrs: dict[str, Any]) -> None:
         if not who.allowed(action, target):
             raise exc.PolicyNotAuthorized(rule=f"rule:{action}")
+        attrs = {**attrs, **{alias: attrs[name] for name, alias in self.aliases.items()
+                             if name in attrs}}
         denied = who.denied_attribute(action, target, attrs, self.defaults)
         if denied:
             raise exc.PolicyNotAuthorized(rule=f"(rule:{action} and rule:{denied})")

@@ -1,4 +1,4 @@
-"""CRUD routes of networks, subnets and ports, and the agents listing.
+"""CRUD routes of networks, subnets, ports and RBAC policies, and the agents listing.
 
 Handlers only translate between HTTP and the core: wrapper keys, the
 ``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
@@ -55,8 +55,10 @@ def _common(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def network_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     attrs = _common(attrs)
-    for fixed in ("port_security_enabled", "router:external", "availability_zone_hints"):
+    for fixed in ("port_security_enabled", "availability_zone_hints"):
         attrs.pop(fixed, None)
+    if "router:external" in attrs:
+        attrs["external"] = attrs.pop("router:external")
     provider = {k.removeprefix("provider:"): attrs.pop(k) for k in list(attrs)
                 if k.startswith("provider:")}
     if "segments" in attrs:
@@ -80,6 +82,14 @@ def port_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def subnet_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return _common(attrs)
+
+
+def rbac_policy_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``target_tenant`` is the API's name of what Neutron stores as ``target_project``."""
+    attrs = _common(attrs)
+    if "target_tenant" in attrs:
+        attrs["target_project"] = attrs.pop("target_tenant")
+    return attrs
 
 
 def json(data: Any, status: int = 200) -> JSONResponse:
@@ -119,13 +129,15 @@ def _dumps(data: Any) -> bytes:
 def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, collection: str,
                  create_model: type[schemas.Body], update_model: type[schemas.Body],
                  translate: Callable[[dict[str, Any]], dict[str, Any]],
-                 hub: EventHub | None = None) -> None:
+                 hub: EventHub | None = None, path: str | None = None) -> None:
     """Register list/create/show/update/delete of one resource type.
 
     Each call passes the caller's context to the core (which answers only with
     what the caller may see) and is checked against the policy (:class:`Guard`).
-    With *hub*, show accepts ``wait_for_status``/``timeout`` (long-poll).
+    With *hub*, show accepts ``wait_for_status``/``timeout`` (long-poll).  *path*
+    is the collection's URL when it is not its name (``rbac-policies``).
     """
+    url = f"/v2.0/{path or collection}"
     guard = Guard(policy, plugin, name)
     create_body = create_model_for(name, create_model, "Create")
     update_body = create_model_for(name, update_model, "Update")
@@ -136,7 +148,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
     lister = getattr(plugin, f"list_{collection}")
     max_limit = plugin.settings.pagination_max_limit
 
-    @router.get(f"/v2.0/{collection}", name=f"list_{collection}", tags=[collection])
+    @router.get(url, name=f"list_{collection}", tags=[collection])
     def list_items(request: Request) -> Response:
         ctx = context_of(request.scope)
         who = caller(policy, ctx)
@@ -164,7 +176,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
             response.background = BackgroundTask(release_memory)
         return response
 
-    @router.post(f"/v2.0/{collection}", name=f"create_{name}", tags=[collection], status_code=201)
+    @router.post(url, name=f"create_{name}", tags=[collection], status_code=201)
     def create_item(request: Request,
                     body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
         ctx = context_of(request.scope)
@@ -172,7 +184,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         who, target = guard.create(ctx, attrs)
         return json({name: guard.strip(who, target, create(ctx, translate(attrs)))}, 201)
 
-    @router.get(f"/v2.0/{collection}/{{item_id}}", name=f"show_{name}", tags=[collection])
+    @router.get(f"{url}/{{item_id}}", name=f"show_{name}", tags=[collection])
     async def show_item(item_id: str, request: Request) -> JSONResponse:
         ctx = context_of(request.scope)
         params = request.query_params
@@ -185,7 +197,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         return json({name: select_fields(guard.strip(who, target, item),
                                          params.getlist("fields"))})
 
-    @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
+    @router.put(f"{url}/{{item_id}}", name=f"update_{name}", tags=[collection])
     def update_item(request: Request, item_id: str,
                     body: update_body,  # type: ignore[valid-type]  # a run-time model
                     if_match: str | None = Header(None)) -> JSONResponse:
@@ -196,7 +208,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         return json({name: guard.strip(who, target,
                                        update(ctx, item_id, translate(attrs), revision))})
 
-    @router.delete(f"/v2.0/{collection}/{{item_id}}", name=f"delete_{name}", tags=[collection],
+    @router.delete(f"{url}/{{item_id}}", name=f"delete_{name}", tags=[collection],
                    status_code=204)
     def delete_item(request: Request, item_id: str,
                     if_match: str | None = Header(None)) -> Response:
@@ -210,7 +222,8 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
 def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Wrapper]:
     """The wrapper body ``{"<name>": {...}}`` Neutron requests use."""
     fields: dict[str, Any] = {name: (model, ...)}
-    return create_model(f"{name.capitalize()}{verb}Request", __base__=schemas.Wrapper, **fields)
+    title = "".join(word.capitalize() for word in name.split("_"))
+    return create_model(f"{title}{verb}Request", __base__=schemas.Wrapper, **fields)
 
 
 def wait_params(params: Any) -> tuple[str, float]:
@@ -257,6 +270,8 @@ def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                  schemas.SubnetUpdate, subnet_attrs)
     add_resource(router, plugin, policy, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
                  port_attrs, hub)
+    add_resource(router, plugin, policy, "rbac_policy", "rbac_policies", schemas.RbacPolicyCreate,
+                 schemas.RbacPolicyUpdate, rbac_policy_attrs, path="rbac-policies")
 
     @router.get("/v2.0/events", tags=["events"])
     async def events(request: Request,

@@ -173,9 +173,9 @@ class NetworkCreate(Tagged):
     physical_network: Physnet | None = Field(None, alias="provider:physical_network")
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
     segments: list[Segment] = Field(ABSENT, min_length=1)
+    router_external: bool = Field(False, alias="router:external")
     # Accepted for client compatibility, fixed values in Neutrino.
     port_security_enabled: Literal[True] = ABSENT
-    router_external: Literal[False] = Field(ABSENT, alias="router:external")
     availability_zone_hints: list[Name] = Field(ABSENT, max_length=0)
 
     @model_validator(mode="after")
@@ -194,6 +194,7 @@ class NetworkUpdate(Body):
     admin_state_up: bool = ABSENT
     shared: bool = ABSENT
     mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
+    router_external: bool = Field(ABSENT, alias="router:external")
 
 
 class Pool(Body):
@@ -273,6 +274,28 @@ class PortUpdate(PortBinding):
     fixed_ips: list[FixedIP] = ABSENT
     device_id: Name = ABSENT
     device_owner: Name = ABSENT
+
+
+#: Whom a policy grants access to: ``*`` (every project) or one project's id
+#: (neutron-lib's project id field size).
+TargetProject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+#: RBAC actions are strings of a description's size; which ones an object type takes
+#: is the core's to say.
+Action = Annotated[str, StringConstraints(max_length=255)]
+
+
+class RbacPolicyCreate(Body):
+    object_type: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                                  max_length=64)]
+    object_id: UUIDish
+    action: Action
+    target_tenant: TargetProject
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class RbacPolicyUpdate(Body):
+    target_tenant: TargetProject = ABSENT
 
 
 def _limit(value: int) -> int:

@@ -67,6 +67,10 @@ class TagNotFound(NotFound):
     message = "Tag {tag} could not be found."
 
 
+class RbacPolicyNotFound(NotFound):
+    message = "RBAC policy of type {object_type} with ID {id} not found"
+
+
 class TenantQuotaNotFound(NotFound):
     message = "Quota for project {tenant_id} could not be found."
 
@@ -104,6 +108,25 @@ class NetworkInUse(InUse):
 class SubnetInUse(InUse):
     message = ("Unable to complete operation on subnet {subnet_id}: "
                "one or more ports have an IP allocation from this subnet.")
+
+
+class RbacPolicyInUse(Conflict):
+    message = ("RBAC policy on object {object_id} cannot be removed because other objects "
+               "depend on it.\nDetails: {details}")
+
+
+class DuplicateRbacPolicy(Conflict):
+    message = "An RBAC policy already exists with those values."
+
+
+class InvalidSharedSetting(Conflict):
+    message = ("Unable to reconfigure sharing settings for network {network}. "
+               "Multiple projects are using it.")
+
+
+class ExternalNetworkInUse(InUse):
+    message = ("External network {net_id} cannot be updated to be made non-external, "
+               "since it has existing gateway ports.")
 
 
 class MacAddressInUse(InUse):

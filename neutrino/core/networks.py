@@ -5,7 +5,7 @@ import collections
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, or_, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -14,12 +14,22 @@ from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.rbac import Shareable
 from neutrino.core.resources import network_dict, orm_network_dict, orm_subnet_dict, segment_dict
 from neutrino.core.rows import RowView, apply, check_revision, chunks
 from neutrino.core.tags import Tagged
 from neutrino.core.type_drivers import RESERVED_KEYS, TypeDriver
 from neutrino.core.writes import Writes
-from neutrino.db.models import Network, NetworkSegment, Port, Subnet, touch
+from neutrino.db.models import (
+    ACCESS_EXTERNAL,
+    ACCESS_SHARED,
+    WILDCARD,
+    Network,
+    NetworkSegment,
+    Port,
+    Subnet,
+    touch,
+)
 from neutrino.db.session import Database
 from neutrino.drivers.api import NetworkContext, SubnetContext
 from neutrino.drivers.status import ACTIVE, BUILD, WAITING_FOR_BACKEND
@@ -29,16 +39,27 @@ def _columns() -> dict[str, Any]:
     c = Network.__table__.c
     return {"id": c.id, "name": c.name, "description": c.description, "project_id": c.project_id,
             "tenant_id": c.project_id, "status": c.status, "admin_state_up": c.admin_state_up,
-            "shared": c.shared, "mtu": c.mtu, "revision_number": c.revision_number,
+            "mtu": c.mtu, "revision_number": c.revision_number,
             "created_at": c.created_at, "updated_at": c.updated_at,
-            # Fixed in Neutrino, filterable because clients filter on them (`--internal`).
-            "router:external": literal(False), "port_security_enabled": literal(True),
-            "is_default": literal(False)}
+            "router:external": Network.external,
+            # Fixed in Neutrino, filterable because clients filter on them.
+            "port_security_enabled": literal(True), "is_default": literal(False)}
+
+
+def _port_projects(session: Session, net_id: str) -> set[str]:
+    """The projects with ports on the network (those of routers and floating IPs, which
+    belong to no project, need no access)."""
+    return set(session.scalars(select(Port.project_id).distinct().where(
+        Port.network_id == net_id, Port.project_id != "")))
 
 
 #: Networks carry tags.
 TAGGED = Tagged(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id))
-#: Filterable attributes of a network listing.
+#: Networks are shared through RBAC policies: with a project, or everyone (``shared``),
+#: as a network of projects' ports or as an external network of their routers.
+SHAREABLE = Shareable(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id),
+                      (ACCESS_SHARED, ACCESS_EXTERNAL), {ACCESS_SHARED: _port_projects})
+#: Filterable attributes of a network listing (and ``shared``, see :func:`columns`).
 COLUMNS = {**_columns(), **TAGGED.filters()}
 #: Provider filters match networks with a segment that has all the values asked for.
 SEGMENT_COLUMNS = {"provider:network_type": NetworkSegment.network_type,
@@ -50,7 +71,7 @@ SegmentRow = collections.namedtuple(
 _SEGMENT_FIELDS = SegmentRow._fields
 #: A network and its segments in one round trip (segment columns prefixed ``segment_``).
 NETWORK_WITH_SEGMENTS = select(
-    Network.__table__,
+    Network.__table__, Network.shared.label("shared"), Network.external.label("external"),
     *(NetworkSegment.__table__.c[f].label(f"segment_{f}") for f in _SEGMENT_FIELDS),
 ).select_from(Network.__table__.outerjoin(
     NetworkSegment.__table__, NetworkSegment.network_id == Network.id,
@@ -60,10 +81,20 @@ SUBNETS_OF = select(Subnet.__table__).where(
 
 
 def visible_networks(ctx: Context) -> ColumnElement | None:
-    """The networks *ctx* may see: its project's and shared ones (None: all of them)."""
-    if ctx.sees_all_projects:
-        return None
-    return or_(Network.project_id == ctx.project_id, Network.shared.is_(True))
+    """The networks *ctx* may see: its project's and those shared with it, as a network
+    or as an external one (None: all of them)."""
+    return SHAREABLE.visible(ctx)
+
+
+def shared_with(ctx: Context, id_column: Any = None) -> ColumnElement:
+    """A network's (or a row's network's) ``shared`` as *ctx* sees it, as Neutron:
+    shared with everyone, or with the caller's project."""
+    return SHAREABLE.granted(ctx.project_id, (ACCESS_SHARED,), id_column)
+
+
+def columns(ctx: Context) -> dict[str, Any]:
+    """The filterable attributes of a network listing by *ctx*."""
+    return {**COLUMNS, "shared": shared_with(ctx)}
 
 
 def check_network_visible(session: Session, ctx: Context, net_id: str) -> None:
@@ -157,6 +188,7 @@ class Networks:
 
     def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
         tags = attrs.pop("tags", [])
+        shared, external = attrs.pop("shared", False), attrs.pop("external", False)
         segments = self._reserve_segments(session, attrs.pop("segments", []))
         max_mtu = self._max_mtu(segments)
         mtu = attrs.pop("mtu", None)
@@ -173,6 +205,12 @@ class Networks:
         session.add(net)
         session.flush()
         TAGGED.create(session, net, tags)
+        # Neutron's way: shared=true is the "*" access_as_shared policy, router:external=true
+        # the "*" access_as_external one, both made by the network's owner.
+        if shared:
+            SHAREABLE.grant(session, net, ACCESS_SHARED, WILDCARD)
+        if external:
+            SHAREABLE.grant(session, net, ACCESS_EXTERNAL, WILDCARD)
         context = network_context(net, session=session)
         self.mech.precommit("create_network_precommit", context)
         return context
@@ -180,30 +218,45 @@ class Networks:
     def get(self, ctx: Context, net_id: str) -> dict[str, Any]:
         with self.db.read() as session:
             check_network_visible(session, ctx, net_id)
-            return orm_network_dict(network_or_404(session, net_id))
+            return self._as_seen_by(session, ctx, orm_network_dict(network_or_404(session, net_id)))
+
+    @staticmethod
+    def _as_seen_by(session: Session, ctx: Context, network: dict[str, Any]) -> dict[str, Any]:
+        """*network* (whose ``shared`` says shared with everyone) as *ctx* sees it."""
+        if not network["shared"] and ctx.project_id is not None:
+            network["shared"] = bool(session.scalar(select(shared_with(ctx, literal(
+                network["id"])))))
+        return network
 
     def owner(self, ctx: Context, net_id: str) -> dict[str, Any]:
+        """What policy targets need of a network: its owner, ``shared`` as *ctx* sees it,
+        ``router:external``."""
         with self.db.read() as session:
             check_network_visible(session, ctx, net_id)
-            row = session.execute(select(Network.project_id, Network.shared).where(
+            row = session.execute(select(Network.project_id, shared_with(ctx).label("shared"),
+                                         Network.external.label("external")).where(
                 Network.id == net_id)).first()
         if row is None:
             raise exc.NetworkNotFound(net_id=net_id)
-        return {"project_id": row.project_id, "shared": row.shared}
+        return {"project_id": row.project_id, "shared": row.shared,
+                "router:external": row.external}
 
     def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
         filters = dict(query.filters)
         provider = {k: filters.pop(k) for k in list(filters) if k in SEGMENT_COLUMNS}
         visible = visible_networks(ctx)
+        filterable = columns(ctx)
         with self.db.read() as session:
-            stmt = select(Network.__table__).where(*where_clauses(COLUMNS, filters))
+            stmt = select(Network.__table__, filterable["shared"].label("shared"),
+                          Network.external.label("external")).where(
+                *where_clauses(filterable, filters))
             if visible is not None:
                 stmt = stmt.where(visible)
             if provider:
                 stmt = stmt.where(Network.id.in_(select(NetworkSegment.network_id).where(
                     *where_clauses(SEGMENT_COLUMNS, provider))))
-            rows, more = sorted_page(session, stmt, COLUMNS, Network.__table__.c.id, query)
+            rows, more = sorted_page(session, stmt, filterable, Network.__table__.c.id, query)
             ids = [r.id for r in rows]
             tags = TAGGED.of(session, ids)
             segments: dict[str, list] = {i: [] for i in ids}
@@ -219,8 +272,10 @@ class Networks:
 
     def update(self, ctx: Context, net_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        return self.writes.write("update_network",
-                                 lambda s: self._update(s, ctx, net_id, attrs, if_match)).current
+        current = self.writes.write(
+            "update_network", lambda s: self._update(s, ctx, net_id, dict(attrs), if_match)).current
+        with self.db.read() as session:
+            return self._as_seen_by(session, ctx, dict(current))
 
     def _update(self, session: Session, ctx: Context, net_id: str, attrs: dict[str, Any],
                 if_match: int | None) -> NetworkContext:
@@ -231,12 +286,43 @@ class Networks:
         if "mtu" in attrs:
             check_mtu(attrs["mtu"], self._max_mtu([segment_dict(s) for s in net.segments]),
                       (sub.ip_version for sub in net.subnets))
-        if apply(net, attrs):
+        access = self._update_access(session, net, attrs.pop("shared", None),
+                                     attrs.pop("external", None))
+        if apply(net, attrs) or access:
             touch(net)
             session.flush()
         context = network_context(net, original, session)
         self.mech.precommit("update_network_precommit", context)
         return context
+
+    @staticmethod
+    def _update_access(session: Session, net: Network, shared: bool | None,
+                       external: bool | None) -> bool:
+        """Make *net* shared or not, external or not (None: as it is), through its ``*``
+        policies as Neutron does; whether anything changed.  Unsharing is refused while
+        another project has ports that only that policy let in (409
+        ``InvalidSharedSetting``); making it internal deletes all its access_as_external
+        policies."""
+        changed = False
+        if shared is not None and shared != net.shared:
+            if shared:
+                SHAREABLE.grant(session, net, ACCESS_SHARED, WILDCARD)
+            else:
+                SHAREABLE.revoke(session, net, ACCESS_SHARED, {WILDCARD},
+                                 lambda _: exc.InvalidSharedSetting(network=net.id))
+            changed = True
+        if external is not None and external != net.external:
+            if external:
+                SHAREABLE.grant(session, net, ACCESS_EXTERNAL, WILDCARD)
+            else:
+                SHAREABLE.revoke(session, net, ACCESS_EXTERNAL,
+                                 SHAREABLE.targets(session, net.id, ACCESS_EXTERNAL),
+                                 lambda _: exc.ExternalNetworkInUse(net_id=net.id))
+            changed = True
+        if changed:
+            session.flush()
+            session.expire(net, ["shared", "external"])
+        return changed
 
     def delete(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
         context, subnet_contexts = self.writes.transaction(
@@ -262,5 +348,6 @@ class Networks:
             subnet_contexts.append(subnet_context)
             session.delete(sub)
         self.mech.precommit("delete_network_precommit", context)
+        SHAREABLE.forget(session, net_id)
         session.delete(net)
         return context, subnet_contexts

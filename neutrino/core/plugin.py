@@ -7,6 +7,8 @@ It builds the parts and wires them together; each part does one job:
   sequence (:mod:`~neutrino.core.writes`); a new resource is one more such
   module, its methods here and its API routes;
 * :mod:`~neutrino.core.tags`: the tags of every resource that declares itself tagged;
+* :mod:`~neutrino.core.rbac`: RBAC policies on every resource that declares itself
+  shareable;
 * :mod:`~neutrino.core.quotas`: each project's limits, checked by every create;
 * :mod:`~neutrino.core.binding`: binding ports outside any transaction (B2, B3);
 * :mod:`~neutrino.core.statuses`: status reports of backends (S2);
@@ -31,6 +33,7 @@ from neutrino.core.notifier import Notifier
 from neutrino.core.ports import Ports, find_port
 from neutrino.core.query import ListQuery
 from neutrino.core.quotas import Limits, Quotas
+from neutrino.core.rbac import RbacPolicies
 from neutrino.core.statuses import Statuses
 from neutrino.core.subnets import Subnets
 from neutrino.core.tags import Tags
@@ -69,6 +72,8 @@ class Plugin:
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
                                       "ports": ports.TAGGED})
+        #: Shareable resources by RBAC object type.
+        self.rbac = RbacPolicies(db, writes, {"network": networks.SHAREABLE})
         self.mech.initialize(BackendHandle(self))
 
     def start_workers(self) -> None:
@@ -111,7 +116,8 @@ class Plugin:
         self.networks.delete(ctx, net_id, if_match)
 
     def network_owner(self, ctx: Context, net_id: str) -> dict[str, Any]:
-        """The network's ``project_id`` and ``shared`` (what policy targets need of it)."""
+        """The network's ``project_id``, ``shared`` as *ctx* sees it and ``router:external``
+        (what policy targets need of it)."""
         return self.networks.owner(ctx, net_id)
 
     def create_subnet(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +151,25 @@ class Plugin:
 
     def delete_port(self, ctx: Context, port_id: str, if_match: int | None = None) -> None:
         self.ports.delete(ctx, port_id, if_match)
+
+    def create_rbac_policy(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.rbac.create(ctx, attrs)
+
+    def get_rbac_policy(self, ctx: Context, policy_id: str) -> dict[str, Any]:
+        return self.rbac.get(ctx, policy_id)
+
+    def list_rbac_policies(self, ctx: Context,
+                           query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.rbac.list_page(ctx, query)
+
+    def update_rbac_policy(self, ctx: Context, policy_id: str, attrs: dict[str, Any],
+                           if_match: int | None = None) -> dict[str, Any]:
+        """Policies have no revision: ``If-Match`` (*if_match*) does not apply to them."""
+        return self.rbac.update(ctx, policy_id, attrs)
+
+    def delete_rbac_policy(self, ctx: Context, policy_id: str,
+                           if_match: int | None = None) -> None:
+        self.rbac.delete(ctx, policy_id)
 
     # -- tags of a resource of any tagged collection (Neutron's tag plugin's calls)
     def get_tags(self, collection: str, resource_id: str) -> list[str]:

@@ -39,11 +39,13 @@ def _standard(row: Any, tags: list[str]) -> dict[str, Any]:
 
 def network_dict(net: Any, segments: list[Any], subnet_ids: list[str],
                  tags: list[str]) -> dict[str, Any]:
+    """*net*'s ``shared`` and ``external`` are read from its RBAC policies (``Network``'s
+    column properties, or columns a listing selects as the caller sees them)."""
     d = _standard(net, tags)
     d.update({
         "admin_state_up": net.admin_state_up, "status": net.status,
         "status_reason": net.status_reason, "shared": net.shared, "mtu": net.mtu,
-        "subnets": subnet_ids, "router:external": False, "port_security_enabled": True,
+        "subnets": subnet_ids, "router:external": net.external, "port_security_enabled": True,
         "availability_zone_hints": [], "availability_zones": [],
         "ipv4_address_scope": None, "ipv6_address_scope": None, "is_default": False,
     })

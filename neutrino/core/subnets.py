@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -13,13 +13,19 @@ from neutrino.core import ipam
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.networks import MIN_MTU, check_network_visible, network_or_404
+from neutrino.core.networks import (
+    MIN_MTU,
+    SHAREABLE,
+    check_network_visible,
+    network_or_404,
+    shared_with,
+)
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
-from neutrino.db.models import IPAllocation, Network, Subnet, touch
+from neutrino.db.models import IPAllocation, Subnet, touch
 from neutrino.db.session import Database
 from neutrino.drivers.api import SubnetContext
 
@@ -36,16 +42,20 @@ def _columns() -> dict[str, Any]:
 
 #: Subnets carry tags.
 TAGGED = Tagged(Subnet, "subnet", lambda subnet_id: exc.SubnetNotFound(subnet_id=subnet_id))
-#: Filterable attributes of a subnet listing.
+#: Filterable attributes of a subnet listing (and ``shared``, see :func:`columns`).
 COLUMNS = {**_columns(), **TAGGED.filters()}
 
 
+def columns(ctx: Context) -> dict[str, Any]:
+    """The filterable attributes of a subnet listing by *ctx*: ``shared`` is its
+    network's as *ctx* sees it (a filter only, as in Neutron)."""
+    return {**COLUMNS, "shared": shared_with(ctx, Subnet.network_id)}
+
+
 def visible_subnets(ctx: Context) -> ColumnElement | None:
-    """The subnets *ctx* may see: its project's and those of shared networks (None: all)."""
-    if ctx.sees_all_projects:
-        return None
-    return or_(Subnet.project_id == ctx.project_id,
-               Subnet.network_id.in_(select(Network.id).where(Network.shared.is_(True))))
+    """The subnets *ctx* may see: its project's and those of networks it sees through
+    an RBAC policy (None: all)."""
+    return SHAREABLE.visible(ctx, Subnet.network_id, Subnet.project_id)
 
 
 def check_subnet_visible(session: Session, ctx: Context, subnet_id: str) -> None:
@@ -144,11 +154,12 @@ class Subnets:
     def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
         visible = visible_subnets(ctx)
+        filterable = columns(ctx)
         with self.db.read() as session:
-            stmt = select(Subnet.__table__).where(*where_clauses(COLUMNS, query.filters))
+            stmt = select(Subnet.__table__).where(*where_clauses(filterable, query.filters))
             if visible is not None:
                 stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, COLUMNS, Subnet.__table__.c.id, query)
+            rows, more = sorted_page(session, stmt, filterable, Subnet.__table__.c.id, query)
             tags = TAGGED.of(session, [r.id for r in rows])
             return [subnet_dict(r, tags[r.id]) for r in rows], more
 

@@ -23,10 +23,12 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    exists,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
+    column_property,
     declared_attr,
     foreign,
     mapped_column,
@@ -94,8 +96,11 @@ class Network(StandardAttrs, Base):
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="BUILD")
     status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    shared: Mapped[bool] = mapped_column(Boolean, default=False)
     mtu: Mapped[int] = mapped_column(Integer, default=1500)
+    if TYPE_CHECKING:
+        # Mapped below :class:`RbacPolicy`, whose rows they are read from.
+        shared: Mapped[bool]
+        external: Mapped[bool]
 
     segments: Mapped[list[NetworkSegment]] = relationship(
         back_populates="network", order_by="NetworkSegment.segment_index",
@@ -168,6 +173,46 @@ class Port(StandardAttrs, Base):
 
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address")
+
+
+class RbacPolicy(Base):
+    """One grant of access to one object (``rbac-policies``): *action* on object
+    *object_type*/*object_id* for project *target_project*, or every project (``*``).
+
+    One table for every object type, keyed by its API name, so a new shareable
+    resource needs no table of its own, and every project's policies list, sort
+    and page as one collection.  A network's ``shared`` is its ``*``
+    ``access_as_shared`` policy (no column holds it, as in Neutron), and it is
+    ``router:external`` while it has an ``access_as_external`` policy.
+    """
+
+    __tablename__ = "rbac_policies"
+    __table_args__ = (UniqueConstraint("object_type", "object_id", "action", "target_project",
+                                       name="uniq_rbac_policies_grant"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    #: The project that made the grant (whose member may change or revoke it).
+    project_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(255))
+    target_project: Mapped[str] = mapped_column(String(255))
+
+
+ACCESS_SHARED, ACCESS_EXTERNAL, WILDCARD = "access_as_shared", "access_as_external", "*"
+
+
+def _network_policy(action: str) -> Any:
+    return exists().where(RbacPolicy.object_type == "network", RbacPolicy.object_id == Network.id,
+                          RbacPolicy.action == action)
+
+
+# Read with the network in its own SELECT, as columns would be: ``shared`` as every
+# project sees it (its ``*`` access_as_shared policy), and ``router:external``
+# (extension ``external-net``: any access_as_external policy, Neutron's invariant).
+Network.shared = column_property(
+    _network_policy(ACCESS_SHARED).where(RbacPolicy.target_project == WILDCARD))
+Network.external = column_property(_network_policy(ACCESS_EXTERNAL))
 
 
 class IPAllocation(Base):

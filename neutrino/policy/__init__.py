@@ -1,7 +1,7 @@
 """Neutron's policy with Neutron's secure-RBAC defaults, for the API.
 
 The defaults are data, one module per resource (``networks``, ``subnets``,
-``ports``, ``agents``, ``quotas``: a resource that lands adds one), built from
+``ports``, ``rbac_policies``, ``agents``, ``quotas``: a resource that lands adds one), built from
 :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from neutrino.policy import agents, networks, ports, quotas, subnets
+from neutrino.policy import agents, networks, ports, quotas, rbac_policies, subnets
 
 #: Each resource's rules and the create defaults of its attributes, by resource name.
-RESOURCES = {"network": networks, "subnet": subnets, "port": ports, "agent": agents,
-             "quota": quotas}
+RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
+             "rbac_policy": rbac_policies, "agent": agents, "quota": quotas}
 
 
 @dataclass(frozen=True)

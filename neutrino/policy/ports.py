@@ -23,6 +23,10 @@ DEFAULTS = {"device_id": "", "device_owner": "", "binding:host_id": "", "binding
             "binding:vnic_type": "normal", "port_security_enabled": True}
 
 MEMBER_OR_SERVICE = either(ADMIN_OR_PROJECT_MEMBER, SERVICE)
+#: Neutron's ``create_port``: admin, service, the network's member, or a shared network
+#: (not merely an external one), and, as everywhere in Neutrino, in the caller's project.
+CREATE = either(ADMIN_OR_SERVICE, f"{PROJECT_MEMBER} and (project_id:%(network:project_id)s "
+                                  "or rule:shared)")
 NET_OWNER_OR_SERVICE = either(ADMIN_OR_SERVICE, NET_OWNER_MEMBER)
 DEVICE_OWNER = either("not rule:network_device", ADMIN_OR_SERVICE, NET_OWNER_MEMBER)
 BINDING_READ = ("binding:vif_type", "binding:vif_details", "binding:host_id", "binding:profile")
@@ -51,7 +55,7 @@ def _writes(verb: str, method: str, path: str) -> list:
 
 
 RULES = [
-    rule("create_port", MEMBER_OR_SERVICE, "Create a port", "POST", COLLECTION),
+    rule("create_port", CREATE, "Create a port", "POST", COLLECTION),
     rule("create_port:mac_address", NET_OWNER_OR_SERVICE,
          "Specify ``mac_address`` when creating a port", "POST", COLLECTION),
     rule("create_port:fixed_ips", either(NET_OWNER_OR_SERVICE, "rule:shared"),

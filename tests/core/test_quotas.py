@@ -64,13 +64,14 @@ def test_every_resource_the_core_creates_is_counted() -> None:
 
 def test_limits_are_the_defaults_until_a_project_has_its_own(make_plugin) -> None:
     plugin = make_plugin(quota_port=7)
-    assert plugin.get_default_quota() == {"network": 100, "subnet": 100, "port": 7}
-    assert plugin.get_quota("p") == {"network": 100, "subnet": 100, "port": 7}
+    defaults = {"network": 100, "subnet": 100, "port": 7, "rbac_policy": 10}
+    assert plugin.get_default_quota() == defaults
+    assert plugin.get_quota("p") == defaults
     assert plugin.update_quota("p", {"network": 3, "port": -1}) == \
-        {"network": 3, "subnet": 100, "port": -1}
-    assert plugin.get_quota("p") == {"network": 3, "subnet": 100, "port": -1}
-    assert plugin.get_quota("other") == {"network": 100, "subnet": 100, "port": 7}
-    assert plugin.update_quota("p", {"network": 4}) == {"network": 4, "subnet": 100, "port": -1}
+        {**defaults, "network": 3, "port": -1}
+    assert plugin.get_quota("p") == {**defaults, "network": 3, "port": -1}
+    assert plugin.get_quota("other") == defaults
+    assert plugin.update_quota("p", {"network": 4}) == {**defaults, "network": 4, "port": -1}
     plugin.delete_quota("p")
     assert plugin.get_quota("p") == plugin.get_default_quota()
     with pytest.raises(exc.TenantQuotaNotFound, match="Quota for project p could not be found"):

@@ -38,3 +38,32 @@ def test_db_upgrade_command_on_empty_database(tmp_path) -> None:
         assert migrate.current_revision(db) == HEAD
     finally:
         db.dispose()
+
+
+def test_rbac_migration_turns_shared_networks_into_wildcard_policies(tmp_path) -> None:
+    """0005: a network's ``shared`` column becomes its ``*`` access_as_shared policy, made
+    by its owner; the tags trigger of ``networks`` survives the column's removal."""
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        before = ScriptDirectory.from_config(migrate.alembic_config(db.url)).get_revision(
+            "0005").down_revision
+        migrate.upgrade(db, before)
+        with db.write_engine.begin() as conn:
+            for net_id, shared in (("n-shared", 1), ("n-private", 0)):
+                conn.exec_driver_sql(
+                    "INSERT INTO networks (id, project_id, name, description, revision_number,"
+                    " created_at, updated_at, admin_state_up, status, shared, mtu) VALUES"
+                    f" ('{net_id}', 'p1', '', '', 1, '2026-01-01', '2026-01-01', 1, 'ACTIVE',"
+                    f" {shared}, 1500)")
+            conn.exec_driver_sql("INSERT INTO tags VALUES ('networks', 'n-private', 't')")
+        migrate.upgrade(db)
+        with db.write_engine.begin() as conn:
+            policies = conn.exec_driver_sql(
+                "SELECT project_id, object_type, object_id, action, target_project"
+                " FROM rbac_policies").all()
+            assert [tuple(p) for p in policies] == [
+                ("p1", "network", "n-shared", "access_as_shared", "*")]
+            conn.exec_driver_sql("DELETE FROM networks WHERE id = 'n-private'")
+            assert conn.exec_driver_sql("SELECT count(*) FROM tags").scalar() == 0
+    finally:
+        db.dispose()
