@@ -6,9 +6,10 @@ Which resources a caller sees at all is decided by the core's queries
 it sees.  A target is a resource's ownership fields only (see
 :mod:`neutrino.policy`): the item's ``project_id`` and, for subnets and ports,
 the network's ``project_id`` and ``shared`` (``network:…``), for ports also
-``device_owner``.  In lists the network's fields are left out (reading them for
-every item would cost a query per network): the default rules for attributes do
-not look at them.
+``device_owner``, for security group rules the group's ``project_id``
+(``security_group:project_id``).  In lists the parent's fields are left out
+(reading them for every item would cost a query per parent): the default rules
+for attributes do not look at them.
 """
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "network": lambda i: exc.NetworkNotFound(net_id=i),
     "subnet": lambda i: exc.SubnetNotFound(subnet_id=i),
     "port": lambda i: exc.PortNotFound(port_id=i),
+    "security_group": lambda i: exc.SecurityGroupNotFound(id=i),
+    "security_group_rule": lambda i: exc.SecurityGroupRuleNotFound(id=i),
 }
+#: Resources whose target names their parent's owner: the parent, and the item's key of it.
+PARENTS = {"subnet": ("network", "network_id"), "port": ("network", "network_id"),
+           "security_group_rule": ("security_group", "security_group_id")}
 
 
 def caller(policy: Policy, ctx: Context) -> Caller:
@@ -32,27 +38,33 @@ def caller(policy: Policy, ctx: Context) -> Caller:
 
 
 class Guard:
-    """The rules of one resource type (``network``, ``subnet``, ``port``)."""
+    """The rules of one resource type (``network``, ``subnet``, ``port`` …)."""
 
     def __init__(self, policy: Policy, plugin: Plugin, resource: str):
         self.policy, self.plugin, self.resource = policy, plugin, resource
         self.defaults = RESOURCES[resource].DEFAULTS
-        self.has_network = resource != "network"
+        self.parent = PARENTS.get(resource)
 
-    def target(self, ctx: Context, item: dict[str, Any], with_network: bool) -> dict[str, Any]:
+    def _parent_owner(self, ctx: Context, parent_id: str) -> dict[str, Any]:
+        """The parent's ownership fields; 404 if the caller does not see it."""
+        assert self.parent is not None
+        return getattr(self.plugin, f"{self.parent[0]}_owner")(ctx, parent_id)
+
+    def target(self, ctx: Context, item: dict[str, Any], with_parent: bool) -> dict[str, Any]:
         target = {"project_id": item.get("project_id") or ""}
-        if self.resource == "network":
+        if self.resource in ("network", "security_group"):
             target["shared"] = bool(item.get("shared", False))
+        if self.resource == "network":
             target["router:external"] = bool(item.get("router:external", False))
         if self.resource == "port":
             target["device_owner"] = item.get("device_owner") or ""
-        if self.has_network and with_network:
+        if self.parent is not None and with_parent:
+            parent, key = self.parent
             try:
-                network = self.plugin.network_owner(ctx, item["network_id"])
-            except exc.NetworkNotFound:
-                network = {"project_id": None, "shared": False}
-            target["network:project_id"] = network["project_id"]
-            target["network:shared"] = network["shared"]
+                owner = self._parent_owner(ctx, item[key])
+            except exc.NotFound:
+                owner = {"project_id": None}
+            target.update({f"{parent}:{field}": value for field, value in owner.items()})
         return target
 
     def _authorize(self, who: Caller, action: str, target: dict[str, Any],
@@ -69,8 +81,10 @@ class Guard:
         ``create_<resource>`` (403)."""
         who = caller(self.policy, ctx)
         owner = attrs.get("project_id") or attrs.get("tenant_id")
-        if self.has_network:
-            self.plugin.network_owner(ctx, attrs["network_id"])  # 404 if not visible
+        if self.parent is not None:
+            parent = self._parent_owner(ctx, attrs[self.parent[1]])  # 404 if not visible
+            if self.resource == "security_group_rule":  # a rule is its group's project's
+                owner = parent["project_id"]
         item = {**self.defaults, **attrs,
                 "project_id": owner or ctx.project_id}
         self._authorize(who, f"create_{self.resource}", self.target(ctx, item, True), attrs)

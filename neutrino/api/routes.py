@@ -1,4 +1,5 @@
-"""CRUD routes of networks, subnets and ports, and the agents listing.
+"""CRUD routes of networks, subnets, ports, security groups and their rules, and the
+agents listing.
 
 Handlers only translate between HTTP and the core: wrapper keys, the
 ``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
@@ -53,7 +54,7 @@ def _common(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def network_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     attrs = _common(attrs)
-    for fixed in ("port_security_enabled", "router:external", "availability_zone_hints"):
+    for fixed in ("router:external", "availability_zone_hints"):
         attrs.pop(fixed, None)
     provider = {k.removeprefix("provider:"): attrs.pop(k) for k in list(attrs)
                 if k.startswith("provider:")}
@@ -67,8 +68,6 @@ def network_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def port_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     attrs = _common(attrs)
-    for fixed in ("port_security_enabled", "security_groups"):
-        attrs.pop(fixed, None)
     if "binding:host_id" in attrs:
         attrs["binding:host_id"] = attrs["binding:host_id"] or ""
     if "binding:profile" in attrs:
@@ -78,6 +77,19 @@ def port_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def subnet_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return _common(attrs)
+
+
+def security_group_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return _common(attrs)
+
+
+def rule_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A rule belongs to its group's project (the core decides); address groups are not
+    supported, so their attribute can only have been ``null``."""
+    attrs = _common(attrs)
+    for ignored in ("project_id", "remote_address_group_id"):
+        attrs.pop(ignored, None)
+    return attrs
 
 
 def json(data: Any, status: int = 200) -> JSONResponse:
@@ -115,10 +127,11 @@ def _dumps(data: Any) -> bytes:
 
 
 def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, collection: str,
-                 create_model: type[schemas.Body], update_model: type[schemas.Body],
+                 create_model: type[schemas.Body], update_model: type[schemas.Body] | None,
                  translate: Callable[[dict[str, Any]], dict[str, Any]],
                  hub: EventHub | None = None) -> None:
-    """Register list/create/show/update/delete of one resource type.
+    """Register list/create/show/update/delete of one resource type (without update if
+    *update_model* is None: security group rules).
 
     Each call passes the caller's context to the core (which answers only with
     what the caller may see) and is checked against the policy (:class:`Guard`).
@@ -126,12 +139,10 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
     """
     guard = Guard(policy, plugin, name)
     create_body = create_model_for(name, create_model, "Create")
-    update_body = create_model_for(name, update_model, "Update")
     create = getattr(plugin, f"create_{name}")
     show = getattr(plugin, f"get_{name}")
-    update = getattr(plugin, f"update_{name}")
     remove = getattr(plugin, f"delete_{name}")
-    lister = getattr(plugin, f"list_{collection}")
+    lister = getattr(plugin, f"list_{collection.replace('-', '_')}")
     max_limit = plugin.settings.pagination_max_limit
 
     @router.get(f"/v2.0/{collection}", name=f"list_{collection}", tags=[collection])
@@ -181,15 +192,9 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         who, _ = await run_in_threadpool(guard.show, ctx, item)
         return json({name: select_fields(guard.strip(who, ctx, item), params.getlist("fields"))})
 
-    @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
-    def update_item(request: Request, item_id: str,
-                    body: update_body,  # type: ignore[valid-type]  # a run-time model
-                    if_match: str | None = Header(None)) -> JSONResponse:
-        ctx = context_of(request.scope)
-        attrs = getattr(body, name).attrs()
-        revision = if_match_revision(if_match)
-        who = guard.write(ctx, "update", show(ctx, item_id), attrs)
-        return json({name: guard.strip(who, ctx, update(ctx, item_id, translate(attrs), revision))})
+    if update_model is not None:
+        add_update(router, guard, name, collection, update_model, show,
+                   getattr(plugin, f"update_{name}"), translate)
 
     @router.delete(f"/v2.0/{collection}/{{item_id}}", name=f"delete_{name}", tags=[collection],
                    status_code=204)
@@ -200,6 +205,23 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         guard.write(ctx, "delete", show(ctx, item_id), {})
         remove(ctx, item_id, revision)
         return Response(status_code=204)
+
+
+def add_update(router: APIRouter, guard: Guard, name: str, collection: str,
+               update_model: type[schemas.Body], show: Callable[..., dict[str, Any]],
+               update: Callable[..., dict[str, Any]],
+               translate: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    update_body = create_model_for(name, update_model, "Update")
+
+    @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
+    def update_item(request: Request, item_id: str,
+                    body: update_body,  # type: ignore[valid-type]  # a run-time model
+                    if_match: str | None = Header(None)) -> JSONResponse:
+        ctx = context_of(request.scope)
+        attrs = getattr(body, name).attrs()
+        revision = if_match_revision(if_match)
+        who = guard.write(ctx, "update", show(ctx, item_id), attrs)
+        return json({name: guard.strip(who, ctx, update(ctx, item_id, translate(attrs), revision))})
 
 
 def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Wrapper]:
@@ -247,6 +269,10 @@ def build_router(plugin: Plugin, policy: Policy, hub: EventHub,
                  schemas.SubnetUpdate, subnet_attrs)
     add_resource(router, plugin, policy, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
                  port_attrs, hub)
+    add_resource(router, plugin, policy, "security_group", "security-groups",
+                 schemas.SecurityGroupCreate, schemas.SecurityGroupUpdate, security_group_attrs)
+    add_resource(router, plugin, policy, "security_group_rule", "security-group-rules",
+                 schemas.SecurityGroupRuleCreate, None, rule_attrs)
 
     @router.get("/v2.0/events", tags=["events"])
     async def events(request: Request,

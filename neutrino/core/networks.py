@@ -30,9 +30,9 @@ def _columns() -> dict[str, Any]:
             "tenant_id": c.project_id, "status": c.status, "admin_state_up": c.admin_state_up,
             "shared": c.shared, "mtu": c.mtu, "revision_number": c.revision_number,
             "created_at": c.created_at, "updated_at": c.updated_at,
+            "port_security_enabled": c.port_security_enabled,
             # Fixed in Neutrino, filterable because clients filter on them (`--internal`).
-            "router:external": literal(False), "port_security_enabled": literal(True),
-            "is_default": literal(False)}
+            "router:external": literal(False), "is_default": literal(False)}
 
 
 #: Networks carry tags.

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from neutrino.config import Settings
-from neutrino.core import networks, ports, subnets
+from neutrino.core import networks, ports, security_groups, subnets
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
@@ -29,6 +29,8 @@ from neutrino.core.networks import Networks
 from neutrino.core.notifier import Notifier
 from neutrino.core.ports import Ports, find_port
 from neutrino.core.query import ListQuery
+from neutrino.core.security_group_rules import SecurityGroupRules
+from neutrino.core.security_groups import SecurityGroups
 from neutrino.core.statuses import Statuses
 from neutrino.core.subnets import Subnets
 from neutrino.core.tags import Tags
@@ -61,11 +63,14 @@ class Plugin:
         self.networks = Networks(db, writes, self.mech, self.type_drivers,
                                  settings.tenant_network_types)
         self.subnets = Subnets(db, writes, self.mech)
-        self.ports = Ports(db, writes, self.mech, self.binder)
+        self.security_groups = SecurityGroups(db, writes, self.mech)
+        self.security_group_rules = SecurityGroupRules(db, writes, self.mech)
+        self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
-                                      "ports": ports.TAGGED})
+                                      "ports": ports.TAGGED,
+                                      "security-groups": security_groups.TAGGED})
         self.mech.initialize(BackendHandle(self))
 
     def start_workers(self) -> None:
@@ -143,6 +148,41 @@ class Plugin:
     def delete_port(self, ctx: Context, port_id: str, if_match: int | None = None) -> None:
         self.ports.delete(ctx, port_id, if_match)
 
+    def create_security_group(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.security_groups.create(ctx, attrs)
+
+    def get_security_group(self, ctx: Context, sg_id: str) -> dict[str, Any]:
+        return self.security_groups.get(ctx, sg_id)
+
+    def list_security_groups(self, ctx: Context,
+                             query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.security_groups.list_page(ctx, query)
+
+    def update_security_group(self, ctx: Context, sg_id: str, attrs: dict[str, Any],
+                              if_match: int | None = None) -> dict[str, Any]:
+        return self.security_groups.update(ctx, sg_id, attrs, if_match)
+
+    def delete_security_group(self, ctx: Context, sg_id: str, if_match: int | None = None) -> None:
+        self.security_groups.delete(ctx, sg_id, if_match)
+
+    def security_group_owner(self, ctx: Context, sg_id: str) -> dict[str, Any]:
+        """The group's ``project_id`` (what policy targets of its rules need of it)."""
+        return self.security_groups.owner(ctx, sg_id)
+
+    def create_security_group_rule(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.security_group_rules.create(ctx, attrs)
+
+    def get_security_group_rule(self, ctx: Context, rule_id: str) -> dict[str, Any]:
+        return self.security_group_rules.get(ctx, rule_id)
+
+    def list_security_group_rules(self, ctx: Context,
+                                  query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.security_group_rules.list_page(ctx, query)
+
+    def delete_security_group_rule(self, ctx: Context, rule_id: str,
+                                   if_match: int | None = None) -> None:
+        self.security_group_rules.delete(ctx, rule_id, if_match)
+
     # -- tags of a resource of any tagged collection (Neutron's tag plugin's calls)
     def get_tags(self, collection: str, resource_id: str) -> list[str]:
         return self.tags.get(collection, resource_id)
@@ -172,6 +212,10 @@ class Plugin:
     def list_all_ports(self) -> list[dict[str, Any]]:
         """Every port, without triggering binding (for backends' full resyncs)."""
         return self.ports.list_all()
+
+    def list_all_security_groups(self) -> list[dict[str, Any]]:
+        """Every security group with its rules, creating none (for backends' full resyncs)."""
+        return self.security_groups.list_all()
 
     def port_without_binding(self, port_id: str) -> dict[str, Any] | None:
         return self.ports.get_without_binding(port_id)

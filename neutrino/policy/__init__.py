@@ -1,7 +1,8 @@
 """Neutron's policy engine (oslo.policy) with Neutron's secure-RBAC defaults.
 
 Rules are registered in code, one module per resource (``networks``,
-``subnets``, ``ports``, ``agents``: a resource that lands adds one), with
+``subnets``, ``ports``, ``agents``, ``security_groups`` with their rules: a
+resource that lands adds one), with
 ``enforce_new_defaults`` and ``enforce_scope`` on; an operator's
 ``policy.yaml`` (setting ``policy_file``) overrides any of them.  Only the API
 uses this room; it knows nothing of the core.
@@ -25,12 +26,16 @@ from typing import Any
 from oslo_config import cfg
 from oslo_policy import opts, policy
 
-from neutrino.policy import agents, base, networks, ports, subnets
+from neutrino.policy import agents, base, networks, ports, security_groups, subnets
 
 #: Each resource's rules and the create defaults of its attributes, by resource name.
-RESOURCES = {"network": networks, "subnet": subnets, "port": ports, "agent": agents}
+RESOURCES = {"network": networks, "subnet": subnets, "port": ports, "agent": agents,
+             "security_group": security_groups, "security_group_rule": security_groups}
+#: The modules of RESOURCES, each once.
+MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 #: Target fields holding a project id (compared with the caller's project only).
-PROJECT_FIELDS = ("project_id", "tenant_id", "network:project_id", "network:tenant_id")
+PROJECT_FIELDS = ("project_id", "tenant_id", "network:project_id", "network:tenant_id",
+                  "security_group:project_id")
 OTHER_PROJECT = "\x00other"
 
 
@@ -47,7 +52,7 @@ def _enforcer(policy_file: str) -> policy.Enforcer:
                       else "policy.yaml", enforce_scope=True, enforce_new_defaults=True)
     enforcer = policy.Enforcer(conf)
     enforcer.register_defaults(base.RULES)
-    for module in RESOURCES.values():
+    for module in MODULES:
         enforcer.register_defaults(module.RULES)
     enforcer.load_rules()
     return enforcer
@@ -74,7 +79,7 @@ class Policy:
         self._admin: dict[tuple[frozenset[str], str | None], bool] = {}
         #: ``<verb>_<resource>:<attr>`` rules by action (what attributes have rules).
         self.attr_rules: dict[str, dict[str, str]] = {}
-        for module in RESOURCES.values():
+        for module in MODULES:
             for default in module.RULES:
                 action, _, attr = default.name.partition(":")
                 if attr:
