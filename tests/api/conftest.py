@@ -15,11 +15,23 @@ from sqlalchemy import func, select
 
 from neutrino.api.app import create_app
 from neutrino.core.plugin import Plugin
-from neutrino.db.models import IPAllocation, Network, NetworkSegment, Port, Subnet
+from neutrino.db.models import (
+    IPAllocation,
+    Network,
+    NetworkSegment,
+    Port,
+    PortSecurityGroup,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+)
 
-SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port"}
+SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port",
+            "security-groups": "security_group", "security-group-rules": "security_group_rule"}
 TABLES = {"networks": Network, "subnets": Subnet, "ports": Port,
-          "ip_allocations": IPAllocation, "segments": NetworkSegment}
+          "ip_allocations": IPAllocation, "segments": NetworkSegment,
+          "security_groups": SecurityGroup, "security_group_rules": SecurityGroupRule,
+          "port_security_groups": PortSecurityGroup}
 
 
 def assert_error(response: httpx.Response, status: int, error_type: str,
