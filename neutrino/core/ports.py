@@ -215,8 +215,8 @@ class Ports:
                 raise exc.PortSecurityAndIPRequiredForSecurityGroups()
             return []
         if groups is None:
-            if port.device_owner.startswith(TRUSTED_PREFIX):
-                return []
+            if port.device_owner.startswith(TRUSTED_PREFIX) or not port.project_id:
+                return []  # unfiltered, or of no project (Neutrino's own): no default group
             default = default_group_id(session, port.project_id)
             if default is None:  # deleted by an admin since the port's request began
                 raise exc.SecurityGroupNotFound(id="default")

@@ -256,7 +256,8 @@ class EnsurePortGroup(_Ensure):
         if self.members is not None:
             wanted = [lsp for port_id in self.members
                       if (lsp := find_port(self.api, port_id)) is not None]
-            if {r.uuid for r in row.ports} != {r.uuid for r in wanted}:
+            current = {r.uuid for r in row.ports} if self.result != CREATED else set()
+            if current != {r.uuid for r in wanted}:
                 row.ports = wanted
                 changed = True
         if changed and self.result == UNCHANGED:
