@@ -15,23 +15,12 @@ from sqlalchemy import func, select
 
 from neutrino.api.app import create_app
 from neutrino.core.plugin import Plugin
-from neutrino.db.models import (
-    IPAllocation,
-    Network,
-    NetworkSegment,
-    Port,
-    PortSecurityGroup,
-    SecurityGroup,
-    SecurityGroupRule,
-    Subnet,
-)
+from neutrino.db.models import IPAllocation, Network, NetworkSegment, Port, Subnet
 
 SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port",
             "security-groups": "security_group", "security-group-rules": "security_group_rule"}
 TABLES = {"networks": Network, "subnets": Subnet, "ports": Port,
-          "ip_allocations": IPAllocation, "segments": NetworkSegment,
-          "security_groups": SecurityGroup, "security_group_rules": SecurityGroupRule,
-          "port_security_groups": PortSecurityGroup}
+          "ip_allocations": IPAllocation, "segments": NetworkSegment}
 
 
 def assert_error(response: httpx.Response, status: int, error_type: str,

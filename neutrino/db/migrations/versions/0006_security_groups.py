@@ -74,24 +74,21 @@ def upgrade() -> None:
     with op.batch_alter_table('port_security_groups', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_port_security_groups_security_group_id'),
                               ['security_group_id'], unique=False)
-    with op.batch_alter_table('networks', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('port_security_enabled', sa.Boolean(), nullable=False,
-                                      server_default=sa.true()))
-    with op.batch_alter_table('ports', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('port_security_enabled', sa.Boolean(), nullable=False,
-                                      server_default=sa.true()))
-        batch_op.add_column(sa.Column('allowed_address_pairs', sa.JSON(), nullable=False,
-                                      server_default='[]'))
+    # Plain ALTER TABLE ADD COLUMN: a batch operation would copy the tables on SQLite and
+    # lose their tag triggers (neutrino.db.tag_cascade).
+    for table in ('networks', 'ports'):
+        op.add_column(table, sa.Column('port_security_enabled', sa.Boolean(), nullable=False,
+                                       server_default=sa.true()))
+    op.add_column('ports', sa.Column('allowed_address_pairs', sa.JSON(), nullable=False,
+                                     server_default='[]'))
     tag_cascade.add('security_groups')
 
 
 def downgrade() -> None:
     tag_cascade.drop('security_groups')
-    with op.batch_alter_table('ports', schema=None) as batch_op:
-        batch_op.drop_column('allowed_address_pairs')
-        batch_op.drop_column('port_security_enabled')
-    with op.batch_alter_table('networks', schema=None) as batch_op:
-        batch_op.drop_column('port_security_enabled')
+    op.drop_column('ports', 'allowed_address_pairs')
+    for table in ('ports', 'networks'):
+        op.drop_column(table, 'port_security_enabled')
     op.drop_table('port_security_groups')
     op.drop_table('security_group_rules')
     op.drop_table('default_security_groups')
