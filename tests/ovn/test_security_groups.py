@@ -7,8 +7,12 @@ the tracer's.
 """
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
+import ovs.json
+import ovs.jsonrpc
 import pytest
 
 from neutrino.core.context import Context
@@ -160,3 +164,41 @@ def test_the_default_group_over_ipv6(lab: Lab) -> None:
     assert lab.reaches(members[0], members[1], tcp, version=4)
     assert not lab.reaches(other, members[1], tcp, version=6)
     assert lab.reaches(members[0], other, tcp, version=6) is False
+
+
+def test_joining_a_group_of_1000_ports_is_one_small_nb_transaction(
+        make_core: CoreFactory, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Membership is the group's ``ports`` set, changed by one-element mutations: neither
+    its other 1,000 members nor its ACLs are read, sent or touched."""
+    core = make_core(workers=False)
+    net = core.create_network(DEMO, {"name": "big"})
+    core.create_subnet(DEMO, {"network_id": net["id"], "cidr": "10.8.0.0/20", "ip_version": 4})
+    group = core.create_security_group(DEMO, {"name": "big"})
+    core.create_security_group_rule(DEMO, {"security_group_id": group["id"],
+                                           "direction": "ingress", "protocol": "tcp",
+                                           "port_range_min": 22, "port_range_max": 22})
+    for _ in range(1000):
+        core.create_port(DEMO, {"network_id": net["id"], "security_groups": [group["id"]]})
+    newcomer = core.create_port(DEMO, {"network_id": net["id"], "security_groups": []})
+    pg = "pg_" + group["id"].replace("-", "_")
+    acls = len(json.loads(sandbox.nbctl("--format=json", "list", "ACL"))["data"])
+
+    sent: list[int] = []
+    send = ovs.jsonrpc.Connection.send
+
+    def counting(connection: Any, message: Any) -> Any:
+        if message.method == "transact":
+            sent.append(len(ovs.json.to_string(message.to_json())))
+        return send(connection, message)
+
+    monkeypatch.setattr(ovs.jsonrpc.Connection, "send", counting)
+    start = time.perf_counter()
+    core.update_port(DEMO, newcomer["id"], {"security_groups": [group["id"]]})
+    elapsed = time.perf_counter() - start
+    monkeypatch.undo()
+    print(f"\njoin a group of 1000: {len(sent)} NB transaction(s) of {sent} bytes, "
+          f"{elapsed * 1000:.1f} ms from API call to NB commit")
+    assert len(sent) == 1 and sent[0] < 2000  # 1,000 member UUIDs alone would be ~40 KB
+    assert len(json.loads(sandbox.nbctl("--format=json", "list", "ACL"))["data"]) == acls
+    members = sandbox.nbctl("--bare", "--columns=ports", "list", "Port_Group", pg).split()
+    assert len(members) == 1001
