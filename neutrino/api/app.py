@@ -66,7 +66,8 @@ EXTENSIONS = [
     ),
     (
         "standard-attr-tag",
-        "Tag support for resources with standard attribute: subnet, network, port",
+        "Tag support for resources with standard attribute: subnet, network, port, "
+        "security_group",
         "Enables to set tag on resources with standard attribute.",
     ),
     (
@@ -74,6 +75,15 @@ EXTENSIONS = [
         "Tag support for resource creation",
         "Enables to set tags on resources at creation time.",
     ),
+    ("security-group", "security-group", "The security groups extension."),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+    ),
+    ("port-security", "Port Security", "Provides port security"),
+    ("allowed-address-pairs", "Allowed Address Pairs",
+     "Provides allowed address pairs"),
     (
         "neutrino-status-reason",
         "Status reasons",
@@ -223,7 +233,9 @@ def create_app(plugin: Plugin) -> FastAPI:
         return JSONResponse({"resources": [
             {"name": name, "collection": coll, "links": [{"href": base + coll, "rel": "self"}]}
             for name, coll in (("network", "networks"), ("subnet", "subnets"),
-                               ("port", "ports"), ("agent", "agents"))]})
+                               ("port", "ports"), ("security_group", "security-groups"),
+                               ("security_group_rule", "security-group-rules"),
+                               ("agent", "agents"))]})
 
     @app.get("/v2.0/extensions", tags=["extensions"])
     def extensions() -> JSONResponse:

@@ -142,7 +142,10 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
     create = getattr(plugin, f"create_{name}")
     show = getattr(plugin, f"get_{name}")
     remove = getattr(plugin, f"delete_{name}")
-    lister = getattr(plugin, f"list_{collection.replace('-', '_')}")
+    #: The key of a list's items: Neutron's collection name (``security_groups``), which
+    #: the URL spells with dashes.
+    items_key = collection.replace("-", "_")
+    lister = getattr(plugin, f"list_{items_key}")
     max_limit = plugin.settings.pagination_max_limit
 
     @router.get(f"/v2.0/{collection}", name=f"list_{collection}", tags=[collection])
@@ -160,13 +163,13 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
             batches = Batches(lister_of_ctx, query)
             if not batches.complete:
                 links = functools.partial(page_links, base_url, request.query_params)
-                return StreamingResponse(render_batches(collection, batches, fields, links, shown),
+                return StreamingResponse(render_batches(items_key, batches, fields, links, shown),
                                          media_type="application/json",
                                          background=BackgroundTask(release_memory))
             items, more = next(iter(batches)), batches.more
         else:
             items, more = lister_of_ctx(query)
-        response = json(list_body(collection, [select_fields(shown(i), fields) for i in items],
+        response = json(list_body(items_key, [select_fields(shown(i), fields) for i in items],
                                   page_links(base_url, request.query_params, items, more, query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)

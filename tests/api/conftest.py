@@ -71,7 +71,7 @@ class Api:
     def list(self, collection: str, params: Any = None) -> list[dict[str, Any]]:
         response = self.client.get(f"/v2.0/{collection}", params=params)
         assert response.status_code == 200, response.text
-        return response.json()[collection]
+        return response.json()[collection.replace("-", "_")]
 
     def ids(self, collection: str, params: Any = None) -> list[str]:
         return [item["id"] for item in self.list(collection, params)]

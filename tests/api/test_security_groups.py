@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from neutrino.api.app import create_app
-from neutrino.db.models import PortSecurityGroup, SecurityGroup, SecurityGroupRule
+from neutrino.db.models import PortSecurityGroup, SecurityGroup, SecurityGroupRule, Tag
 from neutrino.sandbox.keystone import ADMIN, ALT, DEMO, DEMO_READER, Keystone
 from tests.api.conftest import Api, assert_error
 from tests.api.test_auth import authtoken
@@ -71,6 +71,19 @@ def test_a_new_group_has_the_egress_rules_and_standard_attributes(api: Api) -> N
     renamed = api.update(GROUPS, sg["id"], name="web2", stateful=False)
     assert (renamed["name"], renamed["stateful"], renamed["revision_number"]) == ("web2", False, 2)
     assert {g["name"] for g in api.list(GROUPS)} == {"default", "web2"}
+
+
+def test_groups_carry_tags_that_go_with_them(api: Api) -> None:
+    sg = group(api, name="web")
+    assert api.client.put(f"/v2.0/{GROUPS}/{sg['id']}/tags/blue").status_code == 201
+    assert api.client.get(f"/v2.0/{GROUPS}/{sg['id']}/tags").json() == {"tags": ["blue"]}
+    assert api.show(GROUPS, sg["id"])["revision_number"] == 2
+    assert api.ids(GROUPS, {"not-tags": "blue"}) == [g["id"] for g in api.list(GROUPS)
+                                                     if g["id"] != sg["id"]]
+    assert api.delete(GROUPS, sg["id"]).status_code == 204
+    assert_error(api.client.get(f"/v2.0/{GROUPS}/{sg['id']}/tags"), 404, "SecurityGroupNotFound")
+    with api.plugin.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Tag)) == 0
 
 
 def test_the_default_group_is_not_renamable_and_default_is_reserved(api: Api) -> None:
@@ -306,8 +319,9 @@ def test_groups_and_rules_are_their_project_s(people: dict[str, As]) -> None:
     # Another project: not found, and absent from lists and filters.
     assert_error(alt.get(f"/v2.0/{GROUPS}/{sg['id']}"), 404, "SecurityGroupNotFound")
     assert_error(alt.get(f"/v2.0/{RULES}/{ssh['id']}"), 404, "SecurityGroupRuleNotFound")
-    assert sg["id"] not in [g["id"] for g in body(alt.get(f"/v2.0/{GROUPS}"), GROUPS)]
-    assert body(alt.get(f"/v2.0/{RULES}", params={"security_group_id": sg["id"]}), RULES) == []
+    assert sg["id"] not in [g["id"] for g in body(alt.get(f"/v2.0/{GROUPS}"), "security_groups")]
+    assert body(alt.get(f"/v2.0/{RULES}", params={"security_group_id": sg["id"]}),
+                "security_group_rules") == []
     assert_error(alt.post(f"/v2.0/{RULES}", json={"security_group_rule": {
         "security_group_id": sg["id"], "direction": "ingress"}}), 404, "SecurityGroupNotFound")
     assert_error(alt.delete(f"/v2.0/{RULES}/{ssh['id']}"), 404, "SecurityGroupRuleNotFound")
@@ -317,7 +331,7 @@ def test_groups_and_rules_are_their_project_s(people: dict[str, As]) -> None:
     assert_error(reader.put(f"/v2.0/{GROUPS}/{sg['id']}",
                             json={"security_group": {"name": "x"}}), 403, "PolicyNotAuthorized")
     # The member may not delete its default group; the admin may.
-    default = next(g for g in body(demo.get(f"/v2.0/{GROUPS}"), GROUPS)
+    default = next(g for g in body(demo.get(f"/v2.0/{GROUPS}"), "security_groups")
                    if g["name"] == "default")
     assert_error(demo.delete(f"/v2.0/{GROUPS}/{default['id']}"), 409,
                  "SecurityGroupCannotRemoveDefault")
