@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plug-agent": ("neutrino.agent.main",
                    "run the VIF plug agent: one per OVS remote given (one chassis each)"),
     "bench": ("neutrino.bench.cli", "run benchmarks"),
+    "conformance": ("neutrino.conformance.run",
+                    "run tempest's and neutron-tempest-plugin's network API tests against "
+                    "`neutrino up` (scripts/conformance.sh installs them)"),
 }
 
 

@@ -43,6 +43,12 @@ class Settings:
     bind_port: int = 9696
     api_workers: int = 2
     max_request_body_size: int = 1_048_576
+    #: Seconds a client has to send a request's headers (else 408 and the connection closes).
+    client_header_timeout: float = 10.0
+    #: Open connections (and running requests) one API worker takes; past it, 503.
+    max_connections_per_worker: int = 1000
+    #: ``/healthz`` also shows its components (OVSDB remotes, errors): for trusted networks.
+    healthz_details: bool = False
     #: Page size cap for list requests without ``limit``.
     pagination_max_limit: int = -1
     #: OVN: comma-separated OVSDB remotes (several for a clustered DB).
@@ -52,6 +58,11 @@ class Settings:
     ovsdb_timeout: float = 5.0
     #: Seconds between full reconciliations (status sync and drift repair).
     maintenance_interval: float = 60.0
+    #: Seconds between the chassis heartbeats (``NB_Global.nb_cfg`` bumps) of the status worker.
+    heartbeat_interval: float = 10.0
+    #: Seconds a chassis may leave the heartbeat unanswered before it is reported down
+    #: (Neutron's ``agent_down_time``, and its default).
+    agent_down_time: float = 75.0
     #: Identity: ``keystone`` (every ``/v2.0`` request carries a Keystone token, checked by
     #: keystonemiddleware) or ``noauth`` (no identity; for a loopback-only development API).
     auth_strategy: str = "keystone"

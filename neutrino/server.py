@@ -23,6 +23,7 @@ start using the server only when all of it serves).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import select
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from neutrino import log
 from neutrino.config import Settings, identity_problem
@@ -90,19 +92,29 @@ class Worker:
         #: Read end of the pipe the worker writes to once healthy (closed once it did).
         self._ready_pipe: int | None = None
 
-    def start(self) -> None:
+    def start(self, state_file: str, serve_at_once: bool) -> None:
+        """Start the worker; unless *serve_at_once*, it takes no request before it is
+        healthy (its siblings serve meanwhile: a replaced worker is not a 503)."""
         fd = self.sock.fileno()
         self._close_ready_pipe()
         self._ready_pipe, ready_write = os.pipe()
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "neutrino.worker", str(fd), str(os.getpid()),
-                 str(ready_write)], pass_fds=(fd, ready_write), env=self.env)
+                 str(ready_write), state_file, "serve" if serve_at_once else "wait"],
+                pass_fds=(fd, ready_write), env=self.env)
         finally:
             os.close(ready_write)
         self.started = time.monotonic()
         self.restart_at = None
-        LOG.info(fmt("API worker started", worker=self.index, worker_pid=self.process.pid))
+        LOG.info(fmt("API worker started", worker=self.index, worker_pid=self.process.pid,
+                     serve_at_once=serve_at_once))
+
+    @property
+    def serving(self) -> bool:
+        """Running, and reported healthy (or given up waiting for it)."""
+        return self.process is not None and self.restart_at is None and \
+            self._ready_pipe is None and self.process.poll() is None
 
     def up(self) -> bool:
         """Whether the worker reported itself healthy (or died, or ran past READY_TIMEOUT)."""
@@ -114,7 +126,7 @@ class Worker:
             if os.read(self._ready_pipe, 1):
                 LOG.info(fmt("API worker healthy", worker=self.index, seconds=took))
         elif took >= READY_TIMEOUT:
-            LOG.warning(fmt("API worker not healthy in time; starting the next one anyway",
+            LOG.warning(fmt("API worker not healthy in time; counting it as up",
                             worker=self.index, seconds=took))
         else:
             return False
@@ -168,7 +180,46 @@ def notify_ready() -> None:
             LOG.warning(fmt("could not notify readiness", notify_socket=address, error=str(e)))
 
 
-def supervise(workers: list[Worker], stop: threading.Event,
+class SupervisorState:
+    """The supervisor's view, in a file every worker reads for ``/healthz`` and
+    ``/metrics``: its API workers and, under ``neutrino up``, the daemons it keeps.
+
+    Written (atomically) only when it changes; the workers share nothing else.
+    """
+
+    def __init__(self, path: str, workers: list[Worker],
+                 daemons: Callable[[], dict[str, Any]] = dict) -> None:
+        self.path, self.workers, self.daemons = path, workers, daemons
+        self.restarts = 0
+        self._written: dict[str, Any] | None = None
+
+    def update(self) -> None:
+        for worker in self.workers:
+            if worker.process is not None and worker.restart_at is None:
+                worker.up()  # notes a worker that became healthy
+        state = {"api_workers": {"total": len(self.workers),
+                                 "serving": sum(w.serving for w in self.workers),
+                                 "restarts": self.restarts},
+                 "daemons": self.daemons()}
+        if state != self._written:
+            partial = f"{self.path}.tmp"
+            with open(partial, "w") as f:
+                json.dump(state, f)
+            os.replace(partial, self.path)
+            self._written = state
+
+
+def read_supervisor_state(path: str) -> dict[str, Any] | None:
+    """What :class:`SupervisorState` last wrote; None if unreadable."""
+    try:
+        with open(path) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def supervise(workers: list[Worker], stop: threading.Event, state: SupervisorState,
               ready: Callable[[], None] = notify_ready) -> None:
     """Keep every worker running until *stop* is set; raise if the schema is missing.
 
@@ -177,14 +228,19 @@ def supervise(workers: list[Worker], stop: threading.Event,
     warn = RateLimitedLog(LOG)
     unstarted = list(workers)
     announced = False
+
+    def start(worker: Worker) -> None:
+        worker.start(state.path, serve_at_once=not any(w.serving for w in workers))
+
     while True:
         if not announced and all(w.up() for w in workers if w.process is not None):
             if unstarted:
-                unstarted.pop(0).start()
+                start(unstarted.pop(0))
             else:
                 LOG.info(fmt("all API workers up", workers=len(workers)))
                 ready()
                 announced = True
+        state.update()
         if stop.wait(0.05 if not announced else 0.2):
             return
         now = time.monotonic()
@@ -194,22 +250,26 @@ def supervise(workers: list[Worker], stop: threading.Event,
                 raise SystemExit("the database has no schema: run `neutrino db upgrade` first")
             if status is not None:
                 worker.schedule_restart(now)
+                state.restarts += 1
                 warn.warning(("worker-died", worker.index), "API worker died; restarting it",
                              worker=worker.index, exit_status=status, delay_s=worker.delay)
             if worker.restart_at is not None and now >= worker.restart_at:
-                worker.start()
+                start(worker)
 
 
-def serve(settings: Settings, ready: Callable[[], None] = notify_ready) -> None:
+def serve(settings: Settings, ready: Callable[[], None] = notify_ready,
+          daemons: Callable[[], dict[str, Any]] = dict) -> None:
     """Run the API workers in the foreground until SIGINT/SIGTERM; *ready*: see
-    :func:`supervise`."""
+    :func:`supervise`; *daemons*: the state of other daemons to publish (``neutrino up``'s
+    :meth:`~neutrino.upkeep.Upkeep.state`)."""
     problem = identity_problem(settings)
     if problem:
         raise SystemExit(f"neutrino server: {problem}")
     env = {**os.environ, **settings.to_env()}
+    run_dir = tempfile.mkdtemp(prefix="neutrino-server-")
     # All workers write metrics here; /metrics on any of them sums them all.
-    metrics_dir = tempfile.mkdtemp(prefix="neutrino-metrics-")
-    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    env["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(run_dir, "metrics")
+    os.mkdir(env["PROMETHEUS_MULTIPROC_DIR"])
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -218,7 +278,8 @@ def serve(settings: Settings, ready: Callable[[], None] = notify_ready) -> None:
     LOG.info(fmt("serving", host=settings.bind_host, port=settings.bind_port,
                  workers=settings.api_workers))
     try:
-        supervise(workers, stop, ready)
+        state = SupervisorState(os.path.join(run_dir, "supervisor.json"), workers, daemons)
+        supervise(workers, stop, state, ready)
     finally:
         for worker in workers:
             worker.terminate()
@@ -228,7 +289,7 @@ def serve(settings: Settings, ready: Callable[[], None] = notify_ready) -> None:
         sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,11 +6,14 @@ plug agent process for them all — and, side by side with it, a local Keystone
 in ``<state-dir>/keystone`` (unless the settings name an existing Keystone, or
 ``--auth none``); then the API server and status worker on an embedded SQLite
 database, and prints how to use it, with a ``clouds.yaml`` for the admin and
-the demo user.  Ctrl-C or SIGTERM stops everything.
+the demo user.  Every daemon it starts is restarted if it dies
+(:mod:`neutrino.upkeep`, counted in ``/healthz`` and ``/metrics``).  Ctrl-C or
+SIGTERM stops everything.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import socket
@@ -25,8 +28,12 @@ from neutrino import log
 from neutrino.config import Settings, sqlite_url
 from neutrino.db import migrate
 from neutrino.db.session import Database
+from neutrino.sandbox.chassis import COMPONENTS
+from neutrino.sandbox.daemon import pid_alive
+from neutrino.sandbox.guardian import terminate
 from neutrino.sandbox.keystone import ADMIN, DEMO, REGION, SERVICE, Keystone
 from neutrino.sandbox.sandbox import Sandbox
+from neutrino.upkeep import Upkeep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,16 +189,65 @@ def start_ovn(sandbox: Sandbox, chassis: int) -> None:
         sandbox.add_chassis(f"chassis-{i}", hostname=chassis_hostname(i))
 
 
-def start_plug_agents(sandbox: Sandbox, state_dir: Path) -> list[subprocess.Popen]:
-    """One ``neutrino plug-agent`` process serves every local chassis (one agent
-    thread each), logging to ``plug-agent.log``: a process per chassis would
-    cost ~37 MB each."""
-    logfile = open(state_dir / "plug-agent.log", "ab")  # owned by child
-    remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
-    agent = subprocess.Popen([sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes],
-                             stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
-    say(f"plug agent started for {', '.join(sandbox.chassis)}")
-    return [agent]
+def keep_ovn(upkeep: Upkeep, sandbox: Sandbox, agent: PlugAgent) -> None:
+    """Have *upkeep* restart any OVN daemon, chassis daemon or the plug agent that dies."""
+    central = {"nb": "ovn-nb", "sb": "ovn-sb", "northd": "ovn-northd"}
+    for component, name in central.items():
+        upkeep.keep(name, functools.partial(sandbox.running, component),
+                    functools.partial(sandbox.restart, component))
+    for chassis_name, chassis in sandbox.chassis.items():
+        for component in COMPONENTS:
+            upkeep.keep(f"{chassis_name}/{component}",
+                        functools.partial(chassis.running, component),
+                        functools.partial(chassis.restart, component))
+    upkeep.keep("plug-agent", agent.running, agent.start)
+
+
+class PlugAgent:
+    """The one ``neutrino plug-agent`` process serving every local chassis (one agent
+    thread each; a process per chassis would cost ~37 MB each), logging to
+    ``plug-agent.log``.
+
+    Its pidfile is in the OVN sandbox's directory, so the sandbox's guardian stops
+    it with the OVN daemons if ``up`` is killed; a later ``up`` on the same state
+    dir stops one that is still running before it starts its own: never two agents
+    on one chassis.
+    """
+
+    def __init__(self, sandbox: Sandbox, state_dir: Path) -> None:
+        self.remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
+        self.logfile = state_dir / "plug-agent.log"
+        self.pidfile = sandbox.base_dir / "plug-agent" / "plug-agent.pid"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._stop_previous()
+        with open(self.logfile, "ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "neutrino.cli", "plug-agent", *self.remotes],
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        self.pidfile.parent.mkdir(exist_ok=True)
+        self.pidfile.write_text(f"{self.process.pid}\n")
+
+    def running(self) -> bool:
+        return self.process is not None and pid_alive(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            terminate([self.process.pid], grace=10)
+            self.process.wait()
+            self.process = None
+        self.pidfile.unlink(missing_ok=True)
+
+    def _stop_previous(self) -> None:
+        try:
+            pid = int(self.pidfile.read_text())
+            ours = b"plug-agent" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return  # none, or gone
+        if ours and pid_alive(pid):
+            say(f"stopping the plug agent (pid {pid}) a previous run left behind")
+            terminate([pid], grace=10)
 
 
 @dataclass(frozen=True)
@@ -240,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
     endpoint = f"http://{settings.bind_host}:{settings.bind_port}"
     keystone_start: KeystoneStart | None = None
     sandbox: Sandbox | None = None
-    agents: list[subprocess.Popen] = []
+    agent: PlugAgent | None = None
+    upkeep = Upkeep()
     try:
         if args.auth == "keystone" and not settings.keystone_authtoken:
             say(f"starting Keystone in {state_dir / 'keystone'}")
@@ -253,7 +310,10 @@ def run(args: argparse.Namespace) -> int:
             start_ovn(sandbox, args.chassis)
             overrides["ovn_nb_connection"] = sandbox.nb_remote
             overrides["ovn_sb_connection"] = sandbox.sb_remote
-            agents = start_plug_agents(sandbox, state_dir)
+            agent = PlugAgent(sandbox, state_dir)
+            agent.start()
+            say(f"plug agent started for {', '.join(sandbox.chassis)}")
+            keep_ovn(upkeep, sandbox, agent)
         say(f"database {settings.database_url}: upgrading schema")
         db = Database(settings.database_url)
         migrate.upgrade(db)
@@ -261,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
         keystone = keystone_start.wait() if keystone_start else None
         if keystone:
             say(f"Keystone running on {keystone.auth_url}")
+            upkeep.keep("keystone", lambda: bool(keystone.pids()), keystone.restart)
         ident = identity(args.auth, settings, endpoint, keystone)
         settings = Settings.load(**overrides, **ident.settings)
         write_clouds(state_dir, ident.clouds)
@@ -268,18 +329,15 @@ def run(args: argparse.Namespace) -> int:
         from neutrino.server import serve
 
         text = usage(endpoint, chassis_hostname(1), state_dir, ident.clouds, ident.keystone_url)
-        serve(settings, ready=lambda: print(text, flush=True))
+        upkeep.start()
+        serve(settings, ready=lambda: print(text, flush=True), daemons=upkeep.state)
     except KeyboardInterrupt:
         pass
     finally:
         say("stopping")
-        for agent in agents:
-            agent.terminate()
-        for agent in agents:
-            try:
-                agent.wait(10)
-            except subprocess.TimeoutExpired:
-                agent.kill()
+        upkeep.stop()
+        if agent is not None:
+            agent.stop()
         if sandbox is not None:
             sandbox.stop()
         if keystone_start is not None:

@@ -1,8 +1,11 @@
-"""One API worker process of ``neutrino server``: ``python -m neutrino.worker FD PID READY``.
+"""One API worker process of ``neutrino server``:
+``python -m neutrino.worker FD PID READY STATE serve|wait``.
 
 Started by the supervisor (:mod:`neutrino.server`, process ``PID``) with the
 listening socket inherited as file descriptor ``FD``, the write end of a pipe
-as ``READY`` and the settings in the environment.  It builds its own plugin,
+as ``READY``, the supervisor's ``STATE`` file (its view of the workers, for
+``/healthz``), whether to serve at once or only once healthy, and the
+settings in the environment.  It builds its own plugin,
 starts the background work every serving process runs (the backends' status
 worker, event pruning), writes to ``READY`` once its components are healthy
 (the supervisor then starts the next worker) and serves until SIGTERM/SIGINT.
@@ -13,6 +16,7 @@ import contextlib
 import ctypes
 import gc
 import os
+import resource
 import signal
 import socket
 import sys
@@ -24,14 +28,31 @@ import uvicorn
 
 from neutrino import log
 from neutrino.api.app import create_app
+from neutrino.api.connections import protocol_with_deadline
 from neutrino.config import Settings
 from neutrino.core.plugin import Plugin, all_healthy
 from neutrino.db import migrate
 from neutrino.db.session import Database
-from neutrino.server import EXIT_NO_SCHEMA, READY_TIMEOUT
+from neutrino.server import EXIT_NO_SCHEMA, READY_TIMEOUT, read_supervisor_state
 
 #: prctl option: the signal this process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
+
+
+#: Descriptors a worker needs besides its clients' connections (database pool, OVSDB,
+#: log and metrics files, the listening socket).
+OWN_FILES = 200
+
+
+def raise_open_files_limit(connections: int) -> None:
+    """Let the process hold *connections* sockets besides its own files: the usual soft
+    limit (1024) is below what ``max_connections_per_worker`` allows; never above the
+    hard limit (an operator's ceiling)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + OWN_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (
+            wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
 
 
 def die_with_supervisor(supervisor: int) -> None:
@@ -79,9 +100,13 @@ def tune_interpreter() -> None:
 READY_POLL = 0.05
 
 
-def report_ready(plugin: Plugin, ready_fd: int) -> None:
-    """Write to *ready_fd* once every component is healthy, from a thread of its own;
-    after ``READY_TIMEOUT`` the supervisor has stopped waiting and it gives up."""
+def report_ready(plugin: Plugin, ready_fd: int, serve_at_once: bool) -> None:
+    """Write to *ready_fd* once every component is healthy; after ``READY_TIMEOUT`` the
+    supervisor has stopped waiting and it gives up.
+
+    Unless *serve_at_once*, this runs before the worker takes any request (its
+    siblings serve meanwhile), else in a thread of its own while it serves.
+    """
     def wait_healthy() -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while not all_healthy(plugin.health()):
@@ -93,10 +118,13 @@ def report_ready(plugin: Plugin, ready_fd: int) -> None:
                 os.write(ready_fd, b"\n")
         os.close(ready_fd)
 
-    threading.Thread(target=wait_healthy, name="ready-report", daemon=True).start()
+    if serve_at_once:
+        threading.Thread(target=wait_healthy, name="ready-report", daemon=True).start()
+    else:
+        wait_healthy()
 
 
-def main(fd: int, supervisor: int, ready_fd: int) -> int:
+def main(fd: int, supervisor: int, ready_fd: int, state_file: str, serve_at_once: bool) -> int:
     die_with_supervisor(supervisor)
     log.setup()
     settings = Settings.load()
@@ -104,16 +132,20 @@ def main(fd: int, supervisor: int, ready_fd: int) -> int:
     if migrate.current_revision(db) is None:
         return EXIT_NO_SCHEMA
     plugin = Plugin(settings, db)
-    app = create_app(plugin)
+    app = create_app(plugin, lambda: read_supervisor_state(state_file))
     tune_interpreter()
     app.router.on_startup.append(limit_request_threads)
     app.router.on_startup.append(plugin.start_workers)
-    app.router.on_startup.append(lambda: report_ready(plugin, ready_fd))
+    app.router.on_startup.append(lambda: report_ready(plugin, ready_fd, serve_at_once))
     app.router.on_shutdown.append(plugin.stop)
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    raise_open_files_limit(settings.max_connections_per_worker)
+    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5,
+                            http=protocol_with_deadline(settings.client_header_timeout),
+                            limit_concurrency=settings.max_connections_per_worker)
     uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
+    sys.exit(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4],
+                  sys.argv[5] == "serve"))

@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import openstack
 import pytest
 import yaml
@@ -270,3 +271,55 @@ def test_sigterm_while_starting_leaves_no_process(tmp_path: Path) -> None:
     assert "Press Ctrl-C" not in up.output()
     time.sleep(0.5)
     assert processes_using(state) == []
+
+
+def pid_in(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def plug_agents_of(state: Path) -> list[str]:
+    return [c for c in processes_using(state) if "plug-agent" in c and "neutrino.cli" in c]
+
+
+def test_up_restarts_what_dies_and_a_killed_up_leaves_no_second_agent(tmp_path: Path) -> None:
+    """Issue 18 item 2: a killed NB or plug agent is started again and counted; after
+    ``kill -9`` of ``up`` nothing it started keeps running, and a new ``up`` on the same
+    state dir runs one plug agent."""
+    state = tmp_path / "state"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    up = Up(state, port, "--auth", "none", NEUTRINO_HEALTHZ_DETAILS="true")
+    try:
+        up.wait_ready()
+        nb_pidfile = state / "ovn" / "nb" / "ovsdb-server.pid"
+        agent_pidfile = state / "ovn" / "plug-agent" / "plug-agent.pid"
+        nb, agent = pid_in(nb_pidfile), pid_in(agent_pidfile)
+        assert nb is not None and agent is not None
+        os.kill(nb, signal.SIGKILL)
+        os.kill(agent, signal.SIGKILL)
+
+        def restarted() -> bool:
+            daemons = httpx.get(f"{url}/healthz", timeout=5).json()["components"]["daemons"]
+            return all(daemons[name] == {"running": True, "restarts": 1}
+                       for name in ("ovn-nb", "plug-agent"))
+        wait_for(restarted, 60, "NB and the plug agent restarted")
+        assert pid_in(nb_pidfile) not in (None, nb) and pid_in(agent_pidfile) not in (None, agent)
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        assert 'neutrino_daemon_restarts_total{daemon="ovn-nb"} 1.0' in metrics
+        assert len(plug_agents_of(state)) == 1
+    finally:
+        up.proc.kill()  # `up` alone, as `kill -9 <pid of up>`
+        up.proc.wait(30)
+    # Killed without a chance to clean up: the guardians stop OVN and the plug agent,
+    # the API workers die with their supervisor.
+    wait_for(lambda: processes_using(state) == [], 30, "nothing of the killed up left")
+
+    again = Up(state, port, "--auth", "none")
+    try:
+        again.wait_ready()
+        assert len(plug_agents_of(state)) == 1
+    finally:
+        assert again.stop() == 0, again.output()

@@ -12,12 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
 from neutrino.api.auth import Identity
+from neutrino.api.health import Health, SupervisorView, supervisor_metrics
 from neutrino.api.memory import tune_malloc
 from neutrino.api.routes import build_router
 from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
 from neutrino.config import identity_problem
-from neutrino.core.plugin import Plugin, all_healthy
+from neutrino.core.plugin import Plugin
 from neutrino.metrics import API_LATENCY, exposition
 from neutrino.policy import Policy
 
@@ -200,9 +201,12 @@ class MeasureLatency:
                                str(status)).observe(time.perf_counter() - started)
 
 
-def create_app(plugin: Plugin) -> FastAPI:
+def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> FastAPI:
+    """The app of one API worker; *supervisor*: its supervisor's view (:mod:`.health`)."""
     tune_malloc()
-    app = FastAPI(**NO_OTEL, title="Neutrino", version="2.0",
+    # strict_content_type off: a body without Content-Type is JSON, as Neutron reads it
+    # (tempest's and neutron-tempest-plugin's clients send updates so).
+    app = FastAPI(**NO_OTEL, title="Neutrino", version="2.0", strict_content_type=False,
                   description="Neutron v2.0 compatible networking API for OVN")
     errors.install(app)
     # Routes go on the app's own router: an included router is matched twice per
@@ -237,25 +241,34 @@ def create_app(plugin: Plugin) -> FastAPI:
                                ("security_group_rule", "security-group-rules"),
                                ("agent", "agents"))]})
 
+    def extension_doc(alias: str, name: str, description: str) -> dict[str, Any]:
+        return {"alias": alias, "name": name, "description": description, "links": [],
+                "updated": "2026-01-01T00:00:00-00:00"}
+
     @app.get("/v2.0/extensions", tags=["extensions"])
     def extensions() -> JSONResponse:
-        return JSONResponse({"extensions": [
-            {"alias": a, "name": n, "description": d, "links": [],
-             "updated": "2026-01-01T00:00:00-00:00"}
-            for a, n, d in EXTENSIONS]})
+        return JSONResponse({"extensions": [extension_doc(*e) for e in EXTENSIONS]})
+
+    @app.get("/v2.0/extensions/{alias}", tags=["extensions"])
+    def extension(alias: str) -> JSONResponse:
+        found = next((e for e in EXTENSIONS if e[0] == alias), None)
+        if found is None:
+            return errors.error_response(404, "HTTPNotFound",
+                                         f"Extension with alias {alias} does not exist")
+        return JSONResponse({"extension": extension_doc(*found)})
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     def metrics() -> Response:
-        body, content_type = exposition(plugin.mech.collect_metrics)
+        body, content_type = exposition(
+            lambda: plugin.mech.collect_metrics() + supervisor_metrics(supervisor()))
         return Response(body, media_type=content_type)
 
     app.add_middleware(MeasureLatency)
 
+    health = Health(plugin, plugin.settings.healthz_details, supervisor)
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:
-        components = plugin.health()
-        healthy = all_healthy(components)
-        return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
-                            status_code=200 if healthy else 503)
+        return health.response()
 
     return app

@@ -47,24 +47,28 @@ def select_fields(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in fields} if fields else item
 
 
-def page_links(base_url: str, params: QueryParams, items: list[dict], more: bool,
+def page_links(base_url: str, params: QueryParams, items: list[dict], count: int,
                query: ListQuery) -> list[dict[str, str]]:
-    """``next``/``previous`` links the way Neutron builds them.
+    """``next``/``previous`` links exactly as Neutron gives them.
 
-    *items* needs only the page's first and last item.
+    A page of *count* items (*items* needs only its first and last) has a ``next``
+    link unless it is short and forward, and a ``previous`` link unless it is short
+    and reversed: a full last page still links to the (empty) page after it, and a
+    first page to the one before it.  Clients walk the links until a short page,
+    and tempest checks they do.
     """
-    if query.limit is None or not items:
+    if query.limit is None:
         return []
     kept = [(k, v) for k, v in params.multi_items() if k not in ("marker", "page_reverse")]
+    short = count < query.limit
     links = []
-    has_next = more if not query.page_reverse else bool(query.marker)
-    has_prev = bool(query.marker) if not query.page_reverse else more
-    if has_next:
-        links.append({"rel": "next", "href": f"{base_url}?" + urlencode(
-            kept + [("marker", items[-1]["id"])])})
-    if has_prev:
+    if not (short and not query.page_reverse):
+        marker = [("marker", items[-1]["id"])] if items else []
+        links.append({"rel": "next", "href": f"{base_url}?" + urlencode(kept + marker)})
+    if not (short and query.page_reverse):
+        marker = [("marker", items[0]["id"])] if items else []
         links.append({"rel": "previous", "href": f"{base_url}?" + urlencode(
-            kept + [("marker", items[0]["id"]), ("page_reverse", "True")])})
+            kept + marker + [("page_reverse", "True")])})
     return links
 
 

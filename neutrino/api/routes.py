@@ -104,7 +104,7 @@ def list_body(collection: str, items: list[dict], links: list[dict]) -> dict[str
 
 
 def render_batches(collection: str, batches: Batches, fields: list[str],
-                   links: Callable[[list[dict], bool, ListQuery], list[dict]],
+                   links: Callable[[list[dict], int, ListQuery], list[dict]],
                    shown: Callable[[dict[str, Any]], dict[str, Any]]) -> Iterator[bytes]:
     """The JSON of :func:`list_body`, a batch at a time (*links*, :func:`page_links` of
     the request, can only be given at the end)."""
@@ -115,7 +115,7 @@ def render_batches(collection: str, batches: Batches, fields: list[str],
             yield separator + _dumps([select_fields(shown(i), fields) for i in items])[1:-1]
             separator = b","
     yield b"]"
-    page = links(batches.ends, batches.more, batches.query)
+    page = links(batches.ends, batches.count, batches.query)
     if page:
         yield b',"' + collection.encode() + b'_links":' + _dumps(page)
     yield b"}"
@@ -166,11 +166,12 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
                 return StreamingResponse(render_batches(items_key, batches, fields, links, shown),
                                          media_type="application/json",
                                          background=BackgroundTask(release_memory))
-            items, more = next(iter(batches)), batches.more
+            items = next(iter(batches))
         else:
-            items, more = lister_of_ctx(query)
-        response = json(list_body(items_key, [select_fields(shown(i), fields) for i in items],
-                                  page_links(base_url, request.query_params, items, more, query)))
+            items, _ = lister_of_ctx(query)
+        response = json(list_body(
+            items_key, [select_fields(shown(i), fields) for i in items],
+            page_links(base_url, request.query_params, items, len(items), query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)
         return response

@@ -29,7 +29,12 @@ from neutrino.core.writes import Writes, detach
 from neutrino.db.models import Port, StatusEvent, status_event, touch, utcnow
 from neutrino.db.session import Database
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
-from neutrino.drivers.status import BINDING_FAILED_PREFIX, NO_DRIVER_COULD_BIND, bound
+from neutrino.drivers.status import (
+    BINDING_FAILED_PREFIX,
+    NO_DRIVER_COULD_BIND,
+    bound,
+    fitted,
+)
 from neutrino.metrics import BINDINGS
 
 LOG = logging.getLogger(__name__)
@@ -55,9 +60,9 @@ def binding_key(port: dict[str, Any]) -> tuple:
 
 
 def failure_reason(driver_reasons: list[str]) -> str:
-    """The reason a port no driver could bind carries (it fits the column)."""
+    """The reason a port no driver could bind carries."""
     why = "; ".join(driver_reasons) or NO_DRIVER_COULD_BIND
-    return f"{BINDING_FAILED_PREFIX}{why}"[:255]
+    return fitted(f"{BINDING_FAILED_PREFIX}{why}")
 
 
 def outcome(port: dict[str, Any] | None, key: tuple, failed_with: str | None) -> Outcome:

@@ -91,7 +91,7 @@ class Plugin:
                 session.execute(select(1))
             database = {"healthy": True, "backend": self.db.write_engine.dialect.name}
         except Exception as e:  # noqa: BLE001 - reported, not raised
-            database = {"healthy": False, "error": str(e)}
+            database = {"healthy": False, "error": str(e), "problems": ["database unreachable"]}
         return {"database": database, **self.mech.health()}
 
     # -- the API's calls: create_<resource>, get_, list_<collection>, update_, delete_

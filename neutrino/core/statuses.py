@@ -13,7 +13,7 @@ from neutrino.core.rows import chunks
 from neutrino.db.models import Network, Port, StatusEvent, status_event, utcnow
 from neutrino.db.session import Database, retry_on_conflict
 from neutrino.drivers.api import StatusUpdate
-from neutrino.drivers.status import ACTIVE, BOUND_PREFIX
+from neutrino.drivers.status import ACTIVE, BOUND_PREFIX, fitted
 from neutrino.metrics import BOUND_TO_ACTIVE, STATUS_TRANSITIONS
 
 #: The bindings and ACTIVEs of some ports in the status event log, oldest first.
@@ -25,8 +25,9 @@ BINDINGS_AND_ACTIVES = select(
 
 
 def stored_reason(status: str, reason: str | None) -> str | None:
-    """The reason stored with *status*: an ACTIVE resource has none to give."""
-    return None if status == ACTIVE else reason
+    """The reason stored with *status*: an ACTIVE resource has none to give; others
+    give theirs fitted to the column."""
+    return None if status == ACTIVE or reason is None else fitted(reason)
 
 
 def first_actives_since_binding(

@@ -195,7 +195,14 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
         """Release connections; called at shutdown."""
 
     def health(self) -> dict[str, Any]:
-        """Component states for ``/healthz``; ``"healthy": False`` marks trouble."""
+        """Component states for ``/healthz``.
+
+        ``"healthy": False`` means this process cannot serve the backend yet (not
+        connected): a worker starting waits for it.  ``"problems"``, a list of
+        sentences, names what an operator should look at while serving goes on (a
+        chassis down); they must not quote addresses or credentials, since
+        ``/healthz`` is open to anyone.
+        """
         return {}
 
     def collect_metrics(self) -> list[Metric]:

@@ -25,6 +25,22 @@ NO_DRIVER_COULD_BIND = "no mechanism driver could bind"
 WAITING_FOR_BACKEND = "waiting for the backend"
 
 
+#: The length of the status_reason columns; a longer reason would be refused by PostgreSQL.
+REASON_MAX_LENGTH = 255
+
+
+def fitted(reason: str) -> str:
+    """*reason* cut to fit its column, the cut marked with an ellipsis.
+
+    Reasons quote what clients give (a 255-character ``binding:host_id``) and what
+    backends report, so any of them may be too long.  Core and backends compare
+    stored reasons with new ones: both sides must fit a reason the same way.
+    """
+    if len(reason) <= REASON_MAX_LENGTH:
+        return reason
+    return reason[:REASON_MAX_LENGTH - 1] + "…"
+
+
 def bound(host: str) -> str:
     """The reason of a port just bound to *host*."""
-    return f"{BOUND_PREFIX} '{host}'; waiting for the port to come up"
+    return fitted(f"{BOUND_PREFIX} '{host}'; waiting for the port to come up")

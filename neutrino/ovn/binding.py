@@ -125,8 +125,6 @@ def decide(port: Mapping[str, Any], segments: Sequence[Mapping[str, Any]],
     chassis, why = target_chassis(port, directory)
     if chassis is None:
         return Decision(reasons=[why or "no chassis"])
-    if not directory.alive(chassis.name):
-        return Decision(chassis=chassis, reasons=[f"chassis '{chassis.name}' is down"])
     reasons = []
     for segment in segments:
         network_type = segment.get("network_type")

@@ -13,7 +13,9 @@ Liveness follows Neutron's OVN driver: the status worker bumps
 its ``Chassis_Private.nb_cfg``.  A chassis at most one bump behind is alive;
 one further behind is still alive until ``down_time`` has passed (on this
 process's clock) since it last made progress, so a chassis is never declared
-dead by a bump it had no time to answer.
+dead by a bump it had no time to answer.  A chassis judged down is still bound to
+(it may only be late: a busy ovn-controller answers late); its ports say why they
+are not ACTIVE.
 """
 from __future__ import annotations
 
@@ -28,9 +30,6 @@ from ovsdbapp.backend.ovs_idl import idlutils
 
 from neutrino.ovn import keys
 from neutrino.plugproto import AGENT_ERROR_PREFIX, AGENT_HEARTBEAT, AGENT_INFO
-
-#: Default seconds after which a chassis that stopped answering heartbeats is down.
-DEFAULT_DOWN_TIME = 30.0
 
 
 def parse_mappings(value: str) -> dict[str, str]:
@@ -136,8 +135,7 @@ ChangeCallback = Callable[[set[str]], None]
 class ChassisDirectory:
     """IDL listener for SB that keeps a ``ChassisInfo`` per chassis name."""
 
-    def __init__(self, down_time: float = DEFAULT_DOWN_TIME,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, down_time: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.down_time = down_time
         self._clock = clock
         self._lock = threading.Lock()
@@ -196,10 +194,15 @@ class ChassisDirectory:
                         self._progress.pop(name, None)
                         significant.add(name)
                     continue
+                was_alive = self._liveness(name, before) if before is not None else None
                 self._chassis[name] = info
                 if before is None or before.nb_cfg != info.nb_cfg:
                     self._progress[name] = now
-                if before is None or before.significant() != info.significant():
+                # Coming back is told at once: a port judged "down" meanwhile would keep
+                # that reason if only the periodic look noticed (it may have missed the
+                # whole absence).  Going down has no row change to tell; that look finds it.
+                if before is None or before.significant() != info.significant() or \
+                        was_alive != self._liveness(name, info):
                     significant.add(name)
         if significant:
             for callback in self._subscribers:
@@ -257,31 +260,37 @@ class ChassisDirectory:
             return True
         return progress is not None and self._clock() - progress < self.down_time
 
-    def alive(self, name: str) -> bool:
-        with self._lock:
-            info = self._chassis.get(name)
-            if info is None:
-                return False
-            return self._alive(info.nb_cfg, self._progress.get(name))
-
-    def plug_agent_alive(self, name: str) -> bool:
+    def _plug_agent_alive(self, name: str, info: ChassisInfo) -> bool:
         """Alive if its chassis is and its heartbeat is recent.
 
         The heartbeat is the agent's wall-clock time, so this tolerates clock
         skew up to the grace period: ``down_time`` or three heartbeat
         intervals, whichever is longer.
         """
+        agent = info.plug_agent
+        if agent is None or agent.heartbeat is None or \
+                not self._alive(info.nb_cfg, self._progress.get(name)):
+            return False
+        return time.time() - agent.heartbeat < max(self.down_time, 3 * agent.interval)
+
+    def _liveness(self, name: str, info: ChassisInfo) -> tuple[bool, bool]:
+        """Whether the chassis, and its plug agent, are alive (under the lock)."""
+        return (self._alive(info.nb_cfg, self._progress.get(name)),
+                self._plug_agent_alive(name, info))
+
+    def alive(self, name: str) -> bool:
         with self._lock:
             info = self._chassis.get(name)
-            agent = info.plug_agent if info else None
-            if info is None or agent is None or agent.heartbeat is None or \
-                    not self._alive(info.nb_cfg, self._progress.get(name)):
-                return False
-        return time.time() - agent.heartbeat < max(self.down_time, 3 * agent.interval)
+            return info is not None and self._alive(info.nb_cfg, self._progress.get(name))
+
+    def plug_agent_alive(self, name: str) -> bool:
+        with self._lock:
+            info = self._chassis.get(name)
+            return info is not None and self._plug_agent_alive(name, info)
 
     def alive_names(self) -> set[str]:
         """Names of live chassis, and ``<name>/plug-agent`` for each live plug agent."""
         with self._lock:
-            names = [n for n, c in self._chassis.items()
-                     if self._alive(c.nb_cfg, self._progress.get(n))]
-        return set(names) | {f"{n}/plug-agent" for n in names if self.plug_agent_alive(n)}
+            alive = {n: self._liveness(n, c) for n, c in self._chassis.items()}
+        return {n for n, (chassis, _) in alive.items() if chassis} | \
+            {f"{n}/plug-agent" for n, (_, agent) in alive.items() if agent}

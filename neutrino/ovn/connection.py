@@ -146,6 +146,10 @@ def schema_helper(remote: str, schema_name: str,
     return helper
 
 
+#: Rounds of python-ovs reads (50 messages each) before a queued transaction runs.
+MAX_READ_ROUNDS = 200
+
+
 class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
     """An ``ovs`` IDL reporting readiness, lock ownership and row changes.
 
@@ -182,7 +186,15 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
         return bool(self.lock_name) and self.has_lock and self.ready
 
     def run(self) -> bool:
-        changed = super().run()
+        # python-ovs reads at most 50 messages per run(), and ovsdbapp commits a
+        # queued transaction after each run(): behind a backlog (under load), a write
+        # judged rows older than its socket held, and deleting a port another server
+        # had just created found no row and did nothing.  Read what has arrived first.
+        changed = False
+        for _ in range(MAX_READ_ROUNDS):
+            if not super().run():
+                break
+            changed = True
         if self._changes_done is not None:
             self._changes_done()
         ready = self.ready

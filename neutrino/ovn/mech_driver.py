@@ -38,7 +38,7 @@ from neutrino.drivers.api import (
 )
 from neutrino.drivers.status import BUILD
 from neutrino.ovn import acls, agents, binding, commands, desired, keys
-from neutrino.ovn.chassis import DEFAULT_DOWN_TIME, ChassisDirectory
+from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
 from neutrino.ovn.status import StatusWorker
@@ -60,10 +60,6 @@ class Unwritten:
 class OVNMechanismDriver(MechanismDriver):
     #: Networks start BUILD; the status worker makes them ACTIVE once their switch exists.
     async_network_status = True
-    #: Seconds between NB_Global.nb_cfg bumps (chassis heartbeats) by the status worker.
-    heartbeat_interval = 10.0
-    #: Seconds a chassis may lag the heartbeat before it is reported down.
-    agent_down_time = DEFAULT_DOWN_TIME
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
@@ -77,7 +73,7 @@ class OVNMechanismDriver(MechanismDriver):
     def initialize(self, core: CoreHandle) -> None:
         self.settings = core.settings
         self.core = core
-        self.directory = ChassisDirectory(down_time=self.agent_down_time)
+        self.directory = ChassisDirectory(down_time=self.settings.agent_down_time)
         self.sb = Southbound(self.settings.ovn_sb_connection, self.settings.ovsdb_timeout,
                              listener=self.directory)
         #: The status worker, if this process runs one, plugs into this NB connection.
@@ -95,7 +91,7 @@ class OVNMechanismDriver(MechanismDriver):
             self.nb, self._nb_events, self.settings.ovn_nb_connection,
             self.settings.ovsdb_timeout, self.core, self.directory,
             maintenance_interval=self.settings.maintenance_interval,
-            heartbeat_interval=self.heartbeat_interval)
+            heartbeat_interval=self.settings.heartbeat_interval)
         self.worker.start()
 
     def stop(self) -> None:
@@ -111,8 +107,8 @@ class OVNMechanismDriver(MechanismDriver):
                        "remote": self.settings.ovn_nb_connection if self.settings else None},
             "ovn_sb": {"connected": bool(self.sb and self.sb.ready),
                        "remote": self.settings.ovn_sb_connection if self.settings else None},
-            "chassis": len(self.directory.all()) if self.directory else 0,
         }
+        result.update(self._chassis_health())
         if self.nb is not None and self.nb.ready:
             with self.nb.read_lock():
                 row = next(iter(self.nb.tables["NB_Global"].rows.values()), None)
@@ -124,7 +120,22 @@ class OVNMechanismDriver(MechanismDriver):
         if self.worker is not None:
             result["local_status_worker"] = self.worker.health()
         result["healthy"] = result["ovn_nb"]["connected"] and result["ovn_sb"]["connected"]
+        result["problems"] = [f"OVN {db} not connected" for db in ("NB", "SB")
+                              if not result[f"ovn_{db.lower()}"]["connected"]] + \
+            [f"chassis '{name}' is down" for name in result["chassis"]["down"]] + \
+            [f"plug agent on chassis '{name}' is down" for name in result["plug_agents"]["down"]]
         return result
+
+    def _chassis_health(self) -> dict[str, Any]:
+        """Chassis and plug agents, and which of them are down."""
+        every = self.directory.all() if self.directory else []
+        alive = self.directory.alive_names() if self.directory else set()
+        agents = [c.name for c in every if c.plug_agent is not None]
+        return {"chassis": {"total": len(every),
+                            "down": [c.name for c in every if c.name not in alive]},
+                "plug_agents": {"total": len(agents),
+                                "down": [n for n in agents if n in alive
+                                         and f"{n}/plug-agent" not in alive]}}
 
     def collect_metrics(self) -> list[Metric]:
         """Each plug agent's outcomes by provider, as its chassis last reported them in SB."""

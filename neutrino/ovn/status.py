@@ -323,11 +323,10 @@ class StatusWorker:
         self.stats["last_full_sync_seconds"] = round(elapsed, 3)
 
     def _heartbeat(self) -> None:
-        """Bump nb_cfg so live chassis answer; react to chassis coming and going."""
+        """Bump nb_cfg so live chassis answer; re-judge the ports that are not up when a
+        chassis or plug agent goes down or comes back (liveness never decides a binding,
+        only a reason)."""
         assert self.heartbeat is not None
         self.heartbeat.beat()
-        change = self.liveness.check()
-        if change is not None:
+        if self.liveness.check() is not None:
             self._report_ports(self.writer.port_updates(self.writer.ports_not_up()))
-            if change.came_back:
-                self.writer.rebind_bindable()

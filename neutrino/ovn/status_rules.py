@@ -87,8 +87,10 @@ def port_status(view: LspView | None, directory: Directory,
     error = chassis.plug_errors.get(view.port_id)
     if error:
         return DOWN, f"plug agent on chassis '{chassis.name}': {error}"
-    if view.plug_type and chassis.plug_agent is not None and \
-            not directory.plug_agent_alive(chassis.name):
+    if view.plug_type and chassis.plug_agent is None:
+        # Never started, or stopped cleanly (it withdraws its report): nobody will plug.
+        return DOWN, f"no plug agent running on chassis '{chassis.name}'"
+    if view.plug_type and not directory.plug_agent_alive(chassis.name):
         return DOWN, f"plug agent on chassis '{chassis.name}' is down"
     return DOWN, f"{NOT_PRESENT} '{chassis.name}'"
 

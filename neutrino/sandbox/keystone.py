@@ -61,7 +61,9 @@ log_file = keystone.log
 use_stderr = false
 
 [database]
-connection = sqlite:///{dir}/keystone.db
+# A transaction waits up to 30 s for SQLite's write lock (keystone_process.py takes it
+# at BEGIN) instead of 5.
+connection = sqlite:///{dir}/keystone.db?timeout=30
 
 [token]
 provider = fernet
@@ -222,6 +224,11 @@ class Keystone:
             self._set_up(catalog)
             state["catalog"], state["users"] = catalog, users
             self._save_state(state)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Stop what is left of the server and start it again on the same directory."""
+        self.stop()
+        self.start(timeout)
 
     @property
     def guardian_pid(self) -> int | None:

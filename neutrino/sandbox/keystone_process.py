@@ -28,6 +28,7 @@ import grp
 import os
 import pwd
 import sys
+from typing import Any
 
 #: Threads serving requests: token validations from several API workers at once.
 THREADS = 8
@@ -51,10 +52,34 @@ def manage(config_dir: str, region: str, public_url: str) -> None:
         cli.main(["keystone-manage", "--config-file", config, *command])
 
 
+def immediate_transactions() -> None:
+    """Start every SQLite transaction with ``BEGIN IMMEDIATE`` (it takes the write lock).
+
+    oslo.db begins transactions with a plain ``BEGIN`` and Keystone reads before it writes
+    (a user before deleting it, on every login before ``last_active_at``), so two such
+    transactions at once each hold a read lock the other's write waits for: SQLite
+    answers one of them "database is locked" at once, without waiting, and Keystone a
+    500. Found by tempest creating and deleting users from parallel workers. Taking the
+    write lock up front makes them wait their turn instead (the busy timeout of the
+    connection URL); one server process on loopback loses nothing to it.
+    """
+    import sqlalchemy
+    from sqlalchemy.engine import Engine
+
+    @sqlalchemy.event.listens_for(Engine, "before_cursor_execute", retval=True)
+    def begin_immediate(conn: Any, cursor: Any, statement: str, parameters: Any,
+                        context: Any, executemany: bool) -> tuple[str, Any]:
+        if statement == "BEGIN" and conn.dialect.name == "sqlite":
+            statement = "BEGIN IMMEDIATE"
+        return statement, parameters
+
+
 def serve(config_dir: str, port: int) -> None:
     # The costly imports, which need neither the configuration nor the database.
     import keystone.server.flask.application  # noqa: F401
     from cheroot import wsgi
+
+    immediate_transactions()
 
     if not sys.stdin.readline():
         raise SystemExit("keystone serve: no go-ahead on stdin")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from neutrino.core.binding import Outcome, binding_key, failure_reason, outcome
-from neutrino.drivers.status import BINDING_FAILED_PREFIX, NO_DRIVER_COULD_BIND
+from neutrino.drivers.status import BINDING_FAILED_PREFIX, NO_DRIVER_COULD_BIND, REASON_MAX_LENGTH
 
 
 def port(**changes: Any) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def test_failure_reason(driver_reasons: list[str], expected: str) -> None:
 
 
 def test_failure_reason_fits_the_column() -> None:
-    assert len(failure_reason(["x" * 300])) == 255
+    assert len(failure_reason(["x" * 300])) == REASON_MAX_LENGTH
 
 
 FAILED = failure_reason(["ovn: no chassis"])

@@ -84,5 +84,5 @@ def core(make_core: CoreFactory) -> Plugin:
 @pytest.fixture
 def fast_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chassis heartbeats every 0.3 s; a chassis is down after 1.5 s of silence."""
-    monkeypatch.setattr(OVNMechanismDriver, "heartbeat_interval", 0.3)
-    monkeypatch.setattr(OVNMechanismDriver, "agent_down_time", 1.5)
+    monkeypatch.setenv("NEUTRINO_HEARTBEAT_INTERVAL", "0.3")
+    monkeypatch.setenv("NEUTRINO_AGENT_DOWN_TIME", "1.5")

@@ -45,6 +45,25 @@ def test_unknown_host_fails_with_reason_and_binds_when_the_chassis_appears(
     assert core.port_without_binding(port["id"])["binding:vif_type"] == "ovs"
 
 
+def test_a_chassis_that_stopped_answering_still_binds_and_the_status_says_why(
+        sandbox: Sandbox, fast_heartbeat: None, core: Plugin) -> None:
+    """A chassis judged down may only be late (under load ovn-controller answers the
+    heartbeat late): the port binds, so a client such as Nova does not see a failed
+    create, and its status tells the truth until the chassis answers."""
+    hv1 = sandbox.add_chassis("hv1")
+    net = core.create_network(ADMIN, {"name": "g"})
+    hv1.kill("controller")
+    wait_for(lambda: not core.list_agents()[0]["alive"], 10, "hv1 judged down")
+
+    port = core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})
+    assert port["binding:vif_type"] == "ovs"
+    assert lsp(sandbox, port["id"])["options"] == {"requested-chassis": "hv1"}
+    wait_port(core, port["id"], "DOWN", "chassis 'hv1' is down", timeout=10)
+
+    hv1.start(("controller",))
+    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'", timeout=10)
+
+
 def test_physnet_must_be_mapped_by_the_chassis(sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv2")
     net = vlan_network(core)

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import time
 
+from fastapi.testclient import TestClient
+
+from neutrino.api.app import create_app
+from neutrino.config import Settings
 from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
+from neutrino.db.session import Database
 from neutrino.sandbox.pytest_plugin import SandboxFactory
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -22,6 +27,19 @@ def timed(call, *args):
     return result, time.monotonic() - start
 
 
+def test_a_server_that_never_reached_nb_is_starting(ovn_env: dict[str, str]) -> None:
+    """Not connected since start is not ready (503), unlike a connection lost later."""
+    core = Plugin(Settings.load(ovn_nb_connection="tcp:127.0.0.1:1"),
+                  Database(Settings.load().database_url))
+    try:
+        answer = TestClient(create_app(core)).get("/healthz")
+    finally:
+        core.stop()
+        core.db.dispose()
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "starting", "problems": ["OVN NB not connected"]}
+
+
 def test_writes_while_nb_is_down_are_applied_when_it_returns(
         sandbox: Sandbox, core: Plugin) -> None:
     hv1 = sandbox.add_chassis("hv1")
@@ -32,9 +50,15 @@ def test_writes_while_nb_is_down_are_applied_when_it_returns(
     plug(hv1, "tap1", active["id"])
     wait_port(core, active["id"], "ACTIVE")
 
+    health = TestClient(create_app(core))
+    assert health.get("/healthz").json()["status"] == "ok"
     sandbox.kill("nb")
     wait_for(lambda: not ovn_driver(core).nb.ready, 5, "driver sees NB down")
     assert ovn_driver(core).health()["healthy"] is False
+    # The API still serves (writes are kept and applied later): degraded, not down.
+    answer = health.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "degraded", "problems": ["OVN NB not connected"]}
     # A write does not wait for NB: it returns before an NB transaction could time out.
     nb_timeout = ovn_driver(core).settings.ovsdb_timeout
     created, took = timed(core.create_port, ADMIN,

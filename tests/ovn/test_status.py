@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+from fastapi.testclient import TestClient
+
+from neutrino.api.app import create_app
 from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
 from neutrino.ovn import commands
@@ -62,19 +65,43 @@ def test_dead_chassis_is_the_reason_and_agents_show_it(
     assert agent["alive"] is True
     assert agent["configurations"]["bridge-mappings"] == "physnet1:br-ex"
 
+    health = TestClient(create_app(core))
+    assert health.get("/healthz").json() == {"status": "ok", "problems": []}
     hv1.kill("controller")
     wait_port(core, port["id"], "DOWN", "chassis 'hv1' is down", timeout=10)
     assert core.list_agents()[0]["alive"] is False
+    # Ports say why they are not ACTIVE; the API serves: degraded, not down.
+    answer = health.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "degraded", "problems": ["chassis 'hv1' is down"]}
 
     hv1.start(("controller",))
     wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'", timeout=10)
     assert core.list_agents()[0]["alive"] is True
 
 
+def test_a_chassis_coming_back_is_told_at_once(
+        sandbox: Sandbox, fast_heartbeat: None, core: Plugin) -> None:
+    """Going down is found by the periodic look; coming back is an event, so a port
+    judged "chassis down" in between two looks is judged again (it would keep that
+    reason if the look missed the whole absence)."""
+    hv1 = sandbox.add_chassis("hv1")
+    directory = ovn_driver(core).directory
+    assert directory is not None
+    wait_for(lambda: directory.alive("hv1"), 10, "hv1 alive")
+    told: list[set[str]] = []
+    hv1.kill("controller")
+    wait_for(lambda: not directory.alive("hv1"), 10, "hv1 judged down")
+    directory.subscribe(told.append)
+    hv1.start(("controller",))
+    wait_for(lambda: directory.alive("hv1"), 10, "hv1 back")
+    wait_for(lambda: {"hv1"} in told, 5, "subscribers told hv1 came back")
+
+
 def test_plug_agent_report_gives_reason_and_agent_entry(sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv1")
     _, port = bound_port(core, **{"binding:profile": {"vif_plug_type": "representor"}})
-    wait_port(core, port["id"], "DOWN", "interface not present on chassis 'hv1'")
+    wait_port(core, port["id"], "DOWN", "no plug agent running on chassis 'hv1'")
 
     info = json.dumps({"version": "0.1.0", "pid": 42, "interval": 5,
                        "started_at": int(time.time()), "providers": {"representor": "ok"}})
@@ -98,6 +125,8 @@ def test_plug_agent_report_gives_reason_and_agent_entry(sandbox: Sandbox, core: 
                   "hv1", f"external_ids:neutrino-plug-agent-heartbeat={stale}")
     wait_port(core, port["id"], "DOWN", "plug agent on chassis 'hv1' is down")
     assert {a["agent_type"]: a for a in core.list_agents()}["Neutrino plug agent"]["alive"] is False
+    assert TestClient(create_app(core)).get("/healthz").json() == {
+        "status": "degraded", "problems": ["plug agent on chassis 'hv1' is down"]}
 
 
 def test_a_burst_of_ports_goes_active_together(sandbox: Sandbox, core: Plugin) -> None:

@@ -93,8 +93,11 @@ CASES: dict[str, tuple[LspView | None, Directory, str | None, Status]] = {
     "port plugged by others: the agent's liveness does not matter": (
         VIEW, Directory([WITH_AGENT], agent_down={"hv1"}), None,
         (DOWN, "interface not present on chassis 'hv1'")),
-    "port needs plugging, no agent ever reported": (
+    "port needs plugging, no agent reports (never started, or stopped cleanly)": (
         PLUGGED_BY_AGENT, Directory(agent_down={"hv1"}), None,
+        (DOWN, "no plug agent running on chassis 'hv1'")),
+    "port needs plugging, the agent runs: not present yet": (
+        PLUGGED_BY_AGENT, Directory([WITH_AGENT]), None,
         (DOWN, "interface not present on chassis 'hv1'")),
     "otherwise: not present": (VIEW, Directory(), None,
                                (DOWN, "interface not present on chassis 'hv1'")),
