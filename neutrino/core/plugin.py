@@ -3,7 +3,8 @@
 It builds the parts and wires them together; each part does one job:
 
 * :mod:`~neutrino.core.networks`, :mod:`~neutrino.core.subnets`,
-  :mod:`~neutrino.core.ports`: one module per resource, each on the same write
+  :mod:`~neutrino.core.ports`, :mod:`~neutrino.core.security_groups`,
+  :mod:`~neutrino.core.security_group_rules`: one module per resource, each on the same write
   sequence (:mod:`~neutrino.core.writes`); a new resource is one more such
   module, its methods here and its API routes;
 * :mod:`~neutrino.core.tags`: the tags of every resource that declares itself tagged;
