@@ -76,6 +76,19 @@ class Settings:
     policy_file: str = ""
     #: Webhook for port status events (``network-vif-plugged``/``-unplugged``); empty = off.
     notify_url: str = ""
+    #: Quotas: how many of each resource a project may have unless its own limit says
+    #: otherwise (``PUT /v2.0/quotas/{project_id}``); negative: unlimited.  Neutron's option
+    #: names and defaults; a limit takes effect once its resource exists in Neutrino
+    #: (``neutrino.core.quotas.COUNTED``).
+    quota_network: int = 100
+    quota_subnet: int = 100
+    quota_port: int = 500
+    quota_security_group: int = 10
+    quota_security_group_rule: int = 100
+    quota_router: int = 10
+    quota_floatingip: int = 50
+    quota_rbac_policy: int = 10
+    quota_subnetpool: int = -1
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> Settings:

@@ -195,6 +195,22 @@ def test_openstacksdk(endpoint: str) -> None:
         conn.network.get_port("00000000-0000-0000-0000-000000000000")
     assert conn.network.find_port("no-such-port") is None
 
+    # Quotas (quotas, quota_details, quota-check-limit-default): noauth's project.
+    project = net.project_id
+    quota = conn.network.update_quota(project, networks=5, ports=3, check_limit=True)
+    assert (quota.networks, quota.subnets, quota.ports) == (5, 100, 3)
+    assert [q.project_id for q in conn.network.quotas()] == [project]
+    details = conn.network.get_quota(project, details=True)
+    assert details.ports == {"limit": 3, "used": 3, "reserved": 0}
+    assert details.networks == {"limit": 5, "used": 3, "reserved": 0}
+    with pytest.raises(osexc.ConflictException, match=r"Quota exceeded for resources: \['port'\]"):
+        conn.network.create_port(network_id=net.id)
+    with pytest.raises(osexc.BadRequestException, match="already used 3"):
+        conn.network.update_quota(project, ports=2)
+    assert conn.network.get_quota_default(project).ports == 500
+    conn.network.delete_quota(project)
+    assert conn.network.get_quota(project).ports == 500
+
     for port_id in ids:
         conn.network.delete_port(port_id)
     for subnet in (v4, v6):
@@ -308,6 +324,24 @@ def test_openstack_cli(embedded_endpoint: str, tmp_path: Path) -> None:
     assert unset["binding_profile"] == DUMMY
     assert (network["mtu"], network["description"]) == (1400, "set-by-the-CLI")
     assert subnet["enable_dhcp"] is False
+
+    # Quotas, as an admin sets and reads them; the CLI's resources are in project service.
+    shown, usage, defaults = cli(
+        ["quota", "set", "--networks", "3", "--ports", "2", "--force", "service"],
+        ["quota", "show", "--network", "service", "-f", "json"],
+        ["quota", "show", "--network", "--usage", "service", "-f", "json"],
+        ["quota", "show", "--network", "--default", "service", "-f", "json"])
+    assert {r["Resource"]: r["Limit"] for r in shown}.items() >= \
+        {"networks": 3, "subnets": 100, "ports": 2}.items()
+    assert {r["Resource"]: (r["Limit"], r["In Use"]) for r in usage}.items() >= \
+        {"networks": (3, 2), "subnets": (100, 1), "ports": (2, 2)}.items()
+    assert {r["Resource"]: r["Limit"] for r in defaults}.items() >= \
+        {"networks": 100, "subnets": 100, "ports": 500}.items()
+    over = cli.run("port", "create", "cli-over", "--network", "cli-net")
+    assert over.returncode != 0 and "Quota exceeded for resources: ['port']" in over.stderr
+    below = cli.run("quota", "set", "--ports", "1", "service")
+    assert below.returncode != 0 and "already used 2" in below.stderr
+    assert cli.run("quota", "delete", "--network", "service").returncode == 0
 
     refused = cli.run("network", "delete", "cli-net")
     assert refused.returncode != 0 and "one or more ports" in refused.stderr

@@ -14,6 +14,7 @@ from neutrino.api import errors
 from neutrino.api.auth import Identity
 from neutrino.api.health import Health, SupervisorView, supervisor_metrics
 from neutrino.api.memory import tune_malloc
+from neutrino.api.quotas import add_quota_routes
 from neutrino.api.routes import build_router
 from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
@@ -85,6 +86,23 @@ EXTENSIONS = [
     ("port-security", "Port Security", "Provides port security"),
     ("allowed-address-pairs", "Allowed Address Pairs",
      "Provides allowed address pairs"),
+    ("quotas", "Quota management support", "Expose functions for quotas management per project"),
+    (
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+    ),
+    (
+        "quota-check-limit",
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+    ),
+    (
+        "quota-check-limit-default",
+        "Quota engine limit check by default",
+        "By default, the Neutron quota engine checks the resource usage before applying a new "
+        "quota limit",
+    ),
     (
         "neutrino-status-reason",
         "Status reasons",
@@ -217,6 +235,7 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     policy = Policy(plugin.settings.policy_file)
     build_router(plugin, policy, EventHub(plugin.db, plugin.doorbell), app.router)
     add_tag_routes(app.router, plugin, policy)
+    add_quota_routes(app.router, plugin, policy)
     app.add_middleware(Identity, settings=plugin.settings, policy=policy)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)

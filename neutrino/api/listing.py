@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from neutrino.core import exceptions as exc
-from neutrino.core.query import TRUE_WORDS, ListQuery
+from neutrino.core.query import FALSE_WORDS, TRUE_WORDS, ListQuery
 
 RESERVED = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
 #: Items read, rendered and sent at a time by a long list: a worker's memory then
@@ -37,10 +37,12 @@ def list_query(params: QueryParams, max_limit: int) -> ListQuery:
         limit = min(limit, MAX_PAGE) or None
     if max_limit > 0:
         limit = min(limit or max_limit, max_limit)
+    reverse = params.get("page_reverse", "false").lower()
+    if reverse not in TRUE_WORDS | FALSE_WORDS:
+        raise exc.BadRequest(resource="list", msg=f"page_reverse '{reverse}' is not a boolean")
     return ListQuery(filters=filters, sort_keys=params.getlist("sort_key"),
                      sort_dirs=params.getlist("sort_dir"), limit=limit,
-                     marker=params.get("marker"),
-                     page_reverse=params.get("page_reverse", "").lower() in TRUE_WORDS)
+                     marker=params.get("marker"), page_reverse=reverse in TRUE_WORDS)
 
 
 def select_fields(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:

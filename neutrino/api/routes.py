@@ -33,6 +33,8 @@ from neutrino.policy import Policy
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
 DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
 EVENT_FILTERS = ("resource", "resource_id", "project_id", "status")
+#: What status events are about.
+EVENT_RESOURCES = ("network", "port")
 
 
 def if_match_revision(value: str | None) -> int | None:
@@ -47,8 +49,8 @@ def if_match_revision(value: str | None) -> int | None:
 
 def _common(attrs: dict[str, Any]) -> dict[str, Any]:
     tenant = attrs.pop("tenant_id", None)
-    if tenant is not None:
-        attrs.setdefault("project_id", tenant)
+    if tenant is not None and attrs.setdefault("project_id", tenant) != tenant:
+        raise exc.BadRequest(resource="request", msg="project_id and tenant_id do not match")
     return attrs
 
 
@@ -258,6 +260,11 @@ def event_filter(ctx: Context, params: Any) -> Callable[[dict[str, Any]], bool]:
     unknown = set(params) - set(EVENT_FILTERS)
     if unknown:
         raise exc.BadRequest(resource="events", msg=f"'{sorted(unknown)[0]}' is not a valid filter")
+    for key, allowed in (("resource", EVENT_RESOURCES), ("status", STATUSES)):
+        bad = sorted(wanted.get(key, set()) - set(allowed))
+        if bad:
+            raise exc.BadRequest(resource="events", msg=f"'{bad[0]}' is not a valid {key}: "
+                                 f"one of {', '.join(allowed)}")
     if not ctx.sees_all_projects:
         wanted["project_id"] = wanted.get("project_id", {ctx.project_id}) & {ctx.project_id}
     return lambda event: all(event[k] in values for k, values in wanted.items())

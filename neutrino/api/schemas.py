@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -166,7 +167,7 @@ class NetworkCreate(Tagged):
     description: Name = ""
     admin_state_up: bool = True
     shared: bool = False
-    mtu: Annotated[int, Field(ge=68, le=65535)] = ABSENT
+    mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
     network_type: NetworkType = Field(ABSENT, alias="provider:network_type")
@@ -193,7 +194,7 @@ class NetworkUpdate(Body):
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
     shared: bool = ABSENT
-    mtu: Annotated[int, Field(ge=68, le=65535)] = ABSENT
+    mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     port_security_enabled: bool = ABSENT
 
 
@@ -345,3 +346,29 @@ class SecurityGroupRuleCreate(Body):
     description: Name = ""
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
+
+
+def _limit(value: int) -> int:
+    """neutron-lib's range for a quota limit: -1 (unlimited) up to the largest integer."""
+    if not -1 <= value <= MAX_ID:
+        raise ValueError(f"'{value}' is not in range -1 through {MAX_ID}")
+    return value
+
+
+QuotaLimit = Annotated[int, AfterValidator(_limit)]
+
+
+class QuotaFlags(Body):
+    """What a quota update may carry besides limits."""
+
+    #: Set limits even below what the project already uses (``quota-check-limit-default``).
+    force: bool = False
+    #: Neutron's deprecated opt-in to the check that is now always made; accepted, ignored.
+    check_limit: bool = ABSENT
+
+
+def quota_update(resources: list[str]) -> type[Body]:
+    """``PUT /v2.0/quotas/{project_id}``'s ``quota`` object: a limit for any of
+    *resources* (the counted ones) and :class:`QuotaFlags`."""
+    fields: dict[str, Any] = {name: (QuotaLimit, ABSENT) for name in resources}
+    return create_model("QuotaUpdate", __base__=QuotaFlags, **fields)

@@ -83,6 +83,7 @@ class ServerProcess:
     def launch(self) -> None:
         """Start ``neutrino server`` and return at once; it reports readiness on
         :attr:`notify` (systemd's protocol)."""
+        from neutrino.core.quotas import COUNTED
         from neutrino.sandbox.ovsdb import free_tcp_port
 
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +102,9 @@ class ServerProcess:
                     "NEUTRINO_LOG_LEVEL": "WARNING",
                     # The benchmarks measure the API without identity unless ``env`` says.
                     "NEUTRINO_AUTH_STRATEGY": "noauth",
+                    # ... and load one project far past Neutron's default limits: it has
+                    # none, as rally's quotas context gives the projects it loads (-1).
+                    **{f"NEUTRINO_QUOTA_{name.upper()}": "-1" for name in COUNTED},
                     "NOTIFY_SOCKET": "@" + self.notify.getsockname()[1:].decode()})
         env.update(self.env)
         with open(self.log_path, "ab") as log:

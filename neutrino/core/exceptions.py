@@ -33,6 +33,11 @@ class PolicyNotAuthorized(NeutronError):
     message = "{rule} is disallowed by policy"
 
 
+class AdminRequired(NeutronError):
+    status_code = 403
+    message = "User does not have admin privileges: {reason}."
+
+
 class NotFound(NeutronError):
     status_code = 404
     message = "An unknown exception occurred."
@@ -110,9 +115,29 @@ class PortSecurityAndIPRequiredForSecurityGroups(InvalidInput):
                "use security groups.")
 
 
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for project {tenant_id} could not be found."
+
+
 class Conflict(NeutronError):
     status_code = 409
     message = "A conflict occurred."
+
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: {overs}."
+
+
+class QuotaBelowUsage(BadRequest):
+    """A new limit below what the project already has, without ``force``; Neutron
+    answers it with a plain 400 (webob's, hence its type)."""
+
+    message = ("Quota limit {limit} for {resource} must be greater than or equal to "
+               "already used {used}")
+
+    @property
+    def type(self) -> str:
+        return "HTTPBadRequest"
 
 
 class InUse(Conflict):

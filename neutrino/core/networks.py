@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, or_, select
@@ -96,9 +97,19 @@ def initial_status(async_network_status: bool) -> tuple[str, str | None]:
     return (BUILD, WAITING_FOR_BACKEND) if async_network_status else (ACTIVE, None)
 
 
-def check_mtu(mtu: int, max_mtu: int) -> None:
+#: The smallest MTU each IP version works with (RFC 791, RFC 8200).
+MIN_MTU = {4: 68, 6: 1280}
+
+
+def check_mtu(mtu: int, max_mtu: int, ip_versions: Iterable[int] = ()) -> None:
+    """*mtu* fits the segments (else 400) and the network's subnets (else 409, as Neutron:
+    a network may have a small MTU until a subnet of a version that needs more is on it)."""
     if mtu > max_mtu:
         raise exc.InvalidInput(error_message=f"Requested MTU is too big, maximum is {max_mtu}")
+    for version in sorted(set(ip_versions)):
+        if mtu < MIN_MTU[version]:
+            raise exc.Conflict(f"MTU {mtu} is too small for IPv{version} subnets: "
+                               f"their minimum is {MIN_MTU[version]}")
 
 
 class Networks:
@@ -218,7 +229,8 @@ class Networks:
         check_revision(net, if_match)
         original = orm_network_dict(net)
         if "mtu" in attrs:
-            check_mtu(attrs["mtu"], self._max_mtu([segment_dict(s) for s in net.segments]))
+            check_mtu(attrs["mtu"], self._max_mtu([segment_dict(s) for s in net.segments]),
+                      (sub.ip_version for sub in net.subnets))
         if apply(net, attrs):
             touch(net)
             session.flush()

@@ -8,6 +8,7 @@ It builds the parts and wires them together; each part does one job:
   sequence (:mod:`~neutrino.core.writes`); a new resource is one more such
   module, its methods here and its API routes;
 * :mod:`~neutrino.core.tags`: the tags of every resource that declares itself tagged;
+* :mod:`~neutrino.core.quotas`: each project's limits, checked by every create;
 * :mod:`~neutrino.core.binding`: binding ports outside any transaction (B2, B3);
 * :mod:`~neutrino.core.statuses`: status reports of backends (S2);
 * :mod:`~neutrino.core.mech_manager`: calling the mechanism drivers.
@@ -30,6 +31,7 @@ from neutrino.core.networks import Networks
 from neutrino.core.notifier import Notifier
 from neutrino.core.ports import Ports, find_port
 from neutrino.core.query import ListQuery
+from neutrino.core.quotas import Limits, Quotas
 from neutrino.core.security_group_rules import SecurityGroupRules
 from neutrino.core.security_groups import SecurityGroups
 from neutrino.core.statuses import Statuses
@@ -58,7 +60,7 @@ class Plugin:
         self.pruner = Pruner(db)
         #: Rung after every commit that writes status events.
         self.doorbell = Doorbell(db)
-        writes = Writes(db, self.mech)
+        writes = Writes(db, self.mech, Limits(settings, db))
         self.binder = PortBinder(db, writes, self.mech, self.doorbell,
                                  settings.max_bind_retries, read_port=find_port)
         self.networks = Networks(db, writes, self.mech, self.type_drivers,
@@ -68,6 +70,7 @@ class Plugin:
         self.security_group_rules = SecurityGroupRules(db, writes, self.mech)
         self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
+        self.quotas = Quotas(db, writes)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
                                       "ports": ports.TAGGED,
@@ -205,6 +208,26 @@ class Plugin:
 
     def delete_tags(self, collection: str, resource_id: str, if_match: int | None = None) -> None:
         self.tags.clear(collection, resource_id, if_match)
+
+    # -- quotas (Neutron's quota driver's calls); the API decides who may ask
+    def list_quotas(self, ctx: Context) -> list[dict[str, Any]]:
+        return self.quotas.list(ctx)
+
+    def get_quota(self, project_id: str) -> dict[str, int]:
+        return self.quotas.get(project_id)
+
+    def get_default_quota(self) -> dict[str, int]:
+        return self.quotas.defaults()
+
+    def get_quota_details(self, project_id: str) -> dict[str, dict[str, int]]:
+        return self.quotas.details(project_id)
+
+    def update_quota(self, project_id: str, limits: dict[str, int],
+                     force: bool = False) -> dict[str, int]:
+        return self.quotas.update(project_id, limits, force)
+
+    def delete_quota(self, project_id: str) -> None:
+        self.quotas.delete(project_id)
 
     def list_agents(self) -> list[dict[str, Any]]:
         return self.mech.list_agents()

@@ -13,7 +13,7 @@ from neutrino.core import ipam
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.networks import check_network_visible, network_or_404
+from neutrino.core.networks import MIN_MTU, check_network_visible, network_or_404
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
@@ -68,9 +68,22 @@ def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None)
     pools = attrs.get("allocation_pools", current.allocation_pools if current else None)
     assert pools is not None, "a new subnet's attrs carry its pools (create fills them in)"
     ipam.validate_pools(net, gateway, pools)
-    for ns in attrs.get("dns_nameservers", []):
+    ra_mode = attrs.get("ipv6_ra_mode", current.ipv6_ra_mode if current else None)
+    address_mode = attrs.get("ipv6_address_mode",
+                             current.ipv6_address_mode if current else None)
+    if net.version == 4 and (ra_mode or address_mode):
+        raise exc.InvalidInput(
+            error_message="ipv6_ra_mode and ipv6_address_mode are for IPv6 subnets only")
+    if ra_mode and address_mode and ra_mode != address_mode:
+        raise exc.InvalidInput(error_message=(
+            f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to '{address_mode}' "
+            "is not valid: when both are set they must be the same"))
+    nameservers = attrs.get("dns_nameservers", [])
+    for i, ns in enumerate(nameservers):
         if ipaddress.ip_address(ns).version != net.version:
             raise exc.InvalidInput(error_message=f"dns_nameserver {ns} is not IPv{net.version}")
+        if ipaddress.ip_address(ns) in map(ipaddress.ip_address, nameservers[:i]):
+            raise exc.InvalidInput(error_message=f"Duplicate nameserver '{ns}'")
     for route in attrs.get("host_routes", []):
         if ipaddress.ip_network(route["destination"], strict=False).version != net.version or \
                 ipaddress.ip_address(route["nexthop"]).version != net.version:
@@ -96,6 +109,9 @@ class Subnets:
                 attrs["project_id"] != net.project_id and not net.shared:
             raise exc.NetworkNotFound(net_id=net.id)
         cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
+        if net.mtu < MIN_MTU[cidr.version]:
+            raise exc.Conflict(f"network {net.id} has MTU {net.mtu}, too small for an "
+                               f"IPv{cidr.version} subnet (minimum {MIN_MTU[cidr.version]})")
         for other in net.subnets:
             if ipaddress.ip_network(other.cidr).overlaps(cidr):
                 raise exc.InvalidInput(error_message=(
@@ -112,6 +128,8 @@ class Subnets:
         session.add(sub)
         session.flush()
         TAGGED.create(session, sub, tags)
+        touch(net)  # its `subnets` changed: a new revision, as in Neutron
+        session.flush()
         session.refresh(net)
         context = SubnetContext(current=orm_subnet_dict(sub), original=None,
                                 network=network_context(net, session=session), session=session)
@@ -170,5 +188,6 @@ class Subnets:
                                 network=network_context(sub.network, session=session),
                                 session=session)
         self.mech.precommit("delete_subnet_precommit", context)
+        touch(sub.network)  # its `subnets` changed
         session.delete(sub)
         return context

@@ -1,15 +1,17 @@
 """The write sequence every resource follows (docs/behaviour.md "Principles").
 
 1. one SQL transaction: validate, allocate, write rows, call the drivers'
-   ``*_precommit`` (any failure rolls everything back); a lost race reruns
-   the whole transaction (``retry_on_conflict``), so a request never leaves
-   half-written rows;
+   ``*_precommit``, and at its end charge a create to its project's quota
+   (:mod:`~neutrino.core.quotas`; over the limit: 409 ``OverQuota``).  Any
+   failure rolls everything back; a lost race reruns the whole transaction
+   (``retry_on_conflict``), so a request never leaves half-written rows;
 2. the contexts forget the committed session: ``*_postcommit`` and
    ``bind_port`` must not touch it (B1, B2);
 3. after commit, the drivers' ``*_postcommit``; a failing create is undone.
 
 Resource modules supply step 1 as a function of the session and call
-:meth:`Writes.write`, or :meth:`Writes.transaction` then
+:meth:`Writes.write` (named ``create_<resource>`` for a create, which is
+what the quota check goes by), or :meth:`Writes.transaction` then
 :meth:`Writes.postcommit` when one transaction changes several resources.
 """
 from __future__ import annotations
@@ -21,12 +23,14 @@ from sqlalchemy.orm import Session
 
 from neutrino.core import exceptions as exc
 from neutrino.core.mech_manager import MechanismManager
+from neutrino.core.quotas import Limits
 from neutrino.db.session import Database, retry_on_conflict
 from neutrino.drivers.api import NetworkContext, PortContext, SecurityGroupContext, SubnetContext
 
 Context = NetworkContext | SubnetContext | PortContext | SecurityGroupContext
 C = TypeVar("C", NetworkContext, SubnetContext, PortContext, SecurityGroupContext)
 T = TypeVar("T")
+CREATE = "create_"
 
 
 def detach(context: Context) -> None:
@@ -37,9 +41,10 @@ def detach(context: Context) -> None:
 
 
 class Writes:
-    def __init__(self, db: Database, mech: MechanismManager):
+    def __init__(self, db: Database, mech: MechanismManager, limits: Limits):
         self.db = db
         self.mech = mech
+        self.limits = limits
 
     def transaction(self, body: Callable[[Session], T]) -> T:
         """*body* in one write transaction, run again from the start if it lost a race."""
@@ -67,5 +72,13 @@ class Writes:
 
     def write(self, operation: str, body: Callable[[Session], C],
               undo: Callable[[str], None] | None = None) -> C:
-        """The whole sequence for one resource: *body* in a transaction, then postcommit."""
-        return self.postcommit(operation, self.transaction(body), undo)
+        """The whole sequence for one resource: *body* in a transaction (a create charged
+        to its project's quota at the transaction's end), then postcommit."""
+        def charged(session: Session) -> C:
+            context = body(session)
+            if operation.startswith(CREATE):
+                self.limits.charge(session, operation.removeprefix(CREATE),
+                                   context.current["project_id"])
+            return context
+
+        return self.postcommit(operation, self.transaction(charged), undo)

@@ -258,6 +258,22 @@ class Tag(Base):
     tag: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
+class Quota(Base):
+    """A project's own limit on one resource (Neutron's ``quotas`` table).
+
+    Only limits set through the API have a row; every other limit is the
+    setting's default.  Usage is not stored: it is counted from the resource's
+    own rows when a create is checked (``neutrino.core.quotas``), so no path
+    that deletes a resource can leave a stale count behind.
+    """
+
+    __tablename__ = "quotas"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    limit: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class StatusEvent(Base):
     """An append-only log of status changes, tailed by API workers.
 

@@ -1,8 +1,8 @@
 """Neutron's policy engine (oslo.policy) with Neutron's secure-RBAC defaults.
 
 Rules are registered in code, one module per resource (``networks``,
-``subnets``, ``ports``, ``agents``, ``security_groups`` with their rules: a
-resource that lands adds one), with
+``subnets``, ``ports``, ``agents``, ``quotas``, ``security_groups`` with their
+rules: a resource that lands adds one), with
 ``enforce_new_defaults`` and ``enforce_scope`` on; an operator's
 ``policy.yaml`` (setting ``policy_file``) overrides any of them.  Only the API
 uses this room; it knows nothing of the core.
@@ -26,11 +26,12 @@ from typing import Any
 from oslo_config import cfg
 from oslo_policy import opts, policy
 
-from neutrino.policy import agents, base, networks, ports, security_groups, subnets
+from neutrino.policy import agents, base, networks, ports, quotas, security_groups, subnets
 
 #: Each resource's rules and the create defaults of its attributes, by resource name.
 RESOURCES = {"network": networks, "subnet": subnets, "port": ports, "agent": agents,
-             "security_group": security_groups, "security_group_rule": security_groups}
+             "quota": quotas, "security_group": security_groups,
+             "security_group_rule": security_groups}
 #: The modules of RESOURCES, each once.
 MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 #: Target fields holding a project id (compared with the caller's project only).

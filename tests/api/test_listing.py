@@ -215,6 +215,12 @@ def test_marker_of_a_page(api: Api, seven: list[str]) -> None:
     assert names(page) == ["d", "e"]
 
 
+def test_page_reverse_must_be_a_boolean(api: Api, seven: list[str]) -> None:
+    assert_error(api.client.get("/v2.0/networks?limit=2&page_reverse=sideways"), 400,
+                 "BadRequest", "page_reverse")
+    assert len(api.list("networks", {"limit": 2, "page_reverse": "no"})) == 2
+
+
 def test_no_links_without_limit(api: Api, seven: list[str]) -> None:
     body = api.client.get("/v2.0/networks").json()
     assert "networks_links" not in body and len(body["networks"]) == 7

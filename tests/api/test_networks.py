@@ -38,6 +38,9 @@ def test_show_and_list_render_like_create(api: Api) -> None:
 def test_tenant_id_is_an_alias_of_project_id(api: Api) -> None:
     net = api.network(tenant_id="t1")
     assert net["project_id"] == net["tenant_id"] == "t1"
+    assert api.network(tenant_id="t2", project_id="t2")["project_id"] == "t2"
+    assert_error(api.post("networks", {"tenant_id": "t1", "project_id": "t2"}), 400,
+                 "BadRequest", "do not match")
 
 
 @pytest.mark.parametrize("provider, expected_mtu", [
@@ -153,6 +156,24 @@ def test_mtu_above_the_segment_maximum_is_refused(api: Api) -> None:
     net = api.network()
     assert_error(api.put("networks", net["id"], {"mtu": 9000}), 400, "InvalidInput", "MTU")
     assert api.show("networks", net["id"])["revision_number"] == 1
+
+
+@pytest.mark.parametrize(("version", "cidr", "minimum"), [
+    (4, "10.0.0.0/24", 68), (6, "2001:db8:0:1::/64", 1280)])
+def test_mtu_too_small_for_a_subnet_is_a_conflict(api: Api, version: int, cidr: str,
+                                                  minimum: int) -> None:
+    """As Neutron: a network may have any MTU up to its segments' maximum; a subnet of a
+    version needing more is refused (409), and so is lowering the MTU below what the
+    network's subnets need."""
+    small = api.network(mtu=minimum - 1)
+    assert_error(api.post("subnets", {"network_id": small["id"], "cidr": cidr,
+                                      "ip_version": version}), 409, "Conflict", "MTU")
+    assert api.show("networks", small["id"])["subnets"] == []
+    fits = api.network(mtu=1280)
+    api.subnet(fits, cidr, ip_version=version)
+    assert_error(api.put("networks", fits["id"], {"mtu": minimum - 1}), 409, "Conflict",
+                 f"IPv{version}")
+    assert api.show("networks", fits["id"])["mtu"] == 1280
 
 
 def test_provider_attributes_cannot_be_updated(api: Api) -> None:

@@ -191,3 +191,17 @@ def test_subnet_with_allocations_is_in_use(api: Api, network: dict) -> None:
     assert api.delete("subnets", sub["id"]).status_code == 204
     assert_error(api.client.get(f"/v2.0/subnets/{sub['id']}"), 404, "SubnetNotFound")
     assert api.show("networks", network["id"])["subnets"] == []
+
+
+def test_adding_or_removing_a_subnet_is_a_new_revision_of_its_network(
+        api: Api, network: dict) -> None:
+    """The network's ``subnets`` changed, so its revision moves (as Neutron's)."""
+    sub = api.subnet(network, "10.9.0.0/24")
+    after_create = api.show("networks", network["id"])
+    assert after_create["revision_number"] > network["revision_number"]
+    assert after_create["subnets"] == [sub["id"]]
+    api.client.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {"name": "renamed"}})
+    assert api.show("networks", network["id"]) == after_create  # the network did not change
+    assert api.client.delete(f"/v2.0/subnets/{sub['id']}").status_code == 204
+    assert api.show("networks", network["id"])["revision_number"] > \
+        after_create["revision_number"]

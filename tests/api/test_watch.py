@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -150,6 +151,10 @@ def test_a_new_stream_is_served_before_the_ringers_find_it(live_url: str, make_p
     assert [e["data"]["status"] for e in events] == ["ACTIVE"]
 
 
-def test_event_stream_rejects_unknown_filter(live_url: str) -> None:
-    r = httpx.get(f"{live_url}/v2.0/events", params={"colour": "red"}, timeout=5)
-    assert r.status_code == 400
+@pytest.mark.parametrize("params", [{"colour": "red"}, {"resource": "router"},
+                                    {"status": "SIDEWAYS"}, {"status": ["ACTIVE", "GONE"]}])
+def test_event_stream_rejects_unknown_filters_and_values(live_url: str,
+                                                         params: dict[str, Any]) -> None:
+    r = httpx.get(f"{live_url}/v2.0/events", params=params, timeout=5)
+    assert r.status_code == 400, r.text
+    assert r.json()["NeutronError"]["type"] == "BadRequest"

@@ -14,7 +14,7 @@ from tests.drivers import FAILING
 
 
 def test_a_lost_race_reruns_the_whole_transaction(plugin: Plugin) -> None:
-    writes = Writes(plugin.db, plugin.mech)
+    writes = Writes(plugin.db, plugin.mech, plugin.quotas.limits)
     attempts: list[str] = []
 
     def body(session) -> str:
@@ -32,7 +32,7 @@ def test_a_lost_race_reruns_the_whole_transaction(plugin: Plugin) -> None:
 
 def test_postcommit_detaches_and_undoes_a_failed_create(make_plugin) -> None:
     plugin = make_plugin(mechanism_drivers=[FAILING])
-    writes = Writes(plugin.db, plugin.mech)
+    writes = Writes(plugin.db, plugin.mech, plugin.quotas.limits)
     undone: list[str] = []
     context = NetworkContext(current={"id": "n1", "name": "refuse-post"}, original=None,
                              network_segments=[], session=object())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from neutrino.core.context import ADMIN
+from neutrino.core import exceptions as exc
+from neutrino.core.context import ADMIN, Context
 from neutrino.core.plugin import Plugin
 from neutrino.ovn import commands, desired
 from neutrino.sandbox.sandbox import Sandbox
@@ -143,3 +144,24 @@ def test_a_stale_write_never_overwrites_a_newer_one(sandbox: Sandbox,
     with nb.transaction(check_error=True) as txn:
         again = txn.add(commands.EnsurePort(nb, same))
     assert again.result == commands.UNCHANGED, "an ensure of a correct row writes nothing"
+
+
+def test_creates_over_quota_reach_no_nb(sandbox: Sandbox, core: Plugin) -> None:
+    """A create refused by its project's quota rolls back before any postcommit: no
+    switch, DHCP options or port appears in NB."""
+    ctx = Context(user_id="u", project_id="p", roles=frozenset({"member"}))
+    core.update_quota("p", {"network": 1, "subnet": 1, "port": 1})
+    net = core.create_network(ctx, {"name": "n"})
+    core.create_subnet(ctx, {"network_id": net["id"], "cidr": "10.3.0.0/24"})
+    port = core.create_port(ctx, {"network_id": net["id"]})
+    tables = ("Logical_Switch", "Logical_Switch_Port", "DHCP_Options")
+    before = {table: {row["_uuid"] for row in nb_rows(sandbox, table)} for table in tables}
+    for create in (lambda: core.create_network(ctx, {"name": "n2"}),
+                   lambda: core.create_subnet(ctx, {"network_id": net["id"],
+                                                    "cidr": "10.4.0.0/24"}),
+                   lambda: core.create_port(ctx, {"network_id": net["id"]})):
+        with pytest.raises(exc.OverQuota):
+            create()
+    assert {table: {row["_uuid"] for row in nb_rows(sandbox, table)} for table in tables} \
+        == before
+    assert switch_port_names(sandbox, net["id"]) == {port["id"]}
