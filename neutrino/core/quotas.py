@@ -63,7 +63,15 @@ from sqlalchemy.orm import Session
 from neutrino.config import Settings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
-from neutrino.db.models import Network, Port, Quota, StandardAttrs, Subnet
+from neutrino.db.models import (
+    Network,
+    Port,
+    Quota,
+    SecurityGroup,
+    SecurityGroupRule,
+    StandardAttrs,
+    Subnet,
+)
 from neutrino.db.session import Database
 
 if TYPE_CHECKING:
@@ -71,7 +79,9 @@ if TYPE_CHECKING:
 
 #: Each resource a quota applies to, by its quota name (the resource's API name), with
 #: the table its usage is counted in.
-COUNTED: dict[str, type[StandardAttrs]] = {"network": Network, "subnet": Subnet, "port": Port}
+COUNTED: dict[str, type[StandardAttrs]] = {
+    "network": Network, "subnet": Subnet, "port": Port, "security_group": SecurityGroup,
+    "security_group_rule": SecurityGroupRule}
 #: Neutron's "no limit" (any negative limit counts as unlimited).
 UNLIMITED = -1
 

@@ -88,6 +88,9 @@ class SecurityGroupRules:
         sg_rules.check_unique(session, sg_id, values)
         original = group_dict(session, group)
         made.extend(sg_rules.insert_rules(session, sg_id, group.project_id, [values]))
+        # For the drivers a rule's create is an update of its group, which the write
+        # sequence does not charge: the rule is charged here.
+        self.writes.limits.charge(session, "security_group_rule", group.project_id)
         context = changed(session, group, original)
         self.mech.precommit("update_security_group_precommit", context)
         return context

@@ -26,7 +26,8 @@ from tests.api.test_concurrency import error_types, rows
 from tests.api.test_policy import As
 from tests.conftest import BACKENDS
 
-DEFAULTS = {"network": 100, "subnet": 100, "port": 500}
+GROUPS = {"security_group": 10, "security_group_rule": 100}
+DEFAULTS = {"network": 100, "subnet": 100, "port": 500, **GROUPS}
 QUOTA_EXTENSIONS = {"quotas", "quota_details", "quota-check-limit", "quota-check-limit-default"}
 _projects: dict[tuple[str, str], str] = {}
 
@@ -61,16 +62,20 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
     assert quota(client, project, "/details").json() == {"quota": {
         "network": {"limit": 100, "used": 1, "reserved": 0},
         "subnet": {"limit": 100, "used": 1, "reserved": 0},
-        "port": {"limit": 500, "used": 1, "reserved": 0}}}
+        "port": {"limit": 500, "used": 1, "reserved": 0},
+        # The port's project's default group, made on its first port, with its 4 rules.
+        "security_group": {"limit": 10, "used": 1, "reserved": 0},
+        "security_group_rule": {"limit": 100, "used": 4, "reserved": 0}}}
     assert client.get("/v2.0/quotas").json() == {"quotas": []}
 
     updated = set_quota(client, "other", network=5, port="7", check_limit=True)
     assert updated.status_code == 200, updated.text
-    assert updated.json() == {"quota": {"network": 5, "subnet": 100, "port": 7}}
+    assert updated.json() == {"quota": {"network": 5, "subnet": 100, "port": 7, **GROUPS}}
     assert quota(client, "other").json() == updated.json()
     assert quota(client, "other", "/default").json() == {"quota": DEFAULTS}
     assert client.get("/v2.0/quotas").json() == {"quotas": [
-        {"project_id": "other", "tenant_id": "other", "network": 5, "subnet": 100, "port": 7}]}
+        {"project_id": "other", "tenant_id": "other", "network": 5, "subnet": 100, "port": 7,
+         **GROUPS}]}
 
     reset = client.delete("/v2.0/quotas/other")
     assert reset.status_code == 204 and reset.content == b""

@@ -352,3 +352,17 @@ def test_a_port_cannot_use_another_project_s_group(people: dict[str, As]) -> Non
     assert_error(demo.post("/v2.0/ports", json={"port": {
         "network_id": net["id"], "security_groups": [theirs["id"]]}}), 404,
         "SecurityGroupNotFound")
+
+
+def test_groups_and_rules_count_against_their_quotas(api: Api) -> None:
+    sg = group(api, name="web")  # with the project's default group: 2 groups, 6 rules
+    api.client.put("/v2.0/quotas/fake_project_id",
+                   json={"quota": {"security_group": 2, "security_group_rule": 7}})
+    before = rows(api)
+    assert_error(api.post(GROUPS, {"name": "third"}), 409, "OverQuota", "security_group")
+    rule(api, sg, direction="ingress", protocol="tcp", port_range_min=22, port_range_max=22)
+    assert_error(api.post(RULES, {"security_group_id": sg["id"], "direction": "ingress",
+                                  "protocol": "udp"}), 409, "OverQuota", "security_group_rule")
+    assert rows(api)["security_groups"] == before["security_groups"]
+    assert rows(api)["security_group_rules"] == before["security_group_rules"] + 1
+    assert api.show(GROUPS, sg["id"])["revision_number"] == 2

@@ -170,7 +170,7 @@ def test_joining_a_group_of_1000_ports_is_one_small_nb_transaction(
         make_core: CoreFactory, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """Membership is the group's ``ports`` set, changed by one-element mutations: neither
     its other 1,000 members nor its ACLs are read, sent or touched."""
-    core = make_core(workers=False)
+    core = make_core(workers=False, quota_port=-1)
     net = core.create_network(DEMO, {"name": "big"})
     core.create_subnet(DEMO, {"network_id": net["id"], "cidr": "10.8.0.0/20", "ip_version": 4})
     group = core.create_security_group(DEMO, {"name": "big"})
