@@ -4,12 +4,10 @@ resources, hidden attributes removed from every answer.
 Which resources a caller sees at all is decided by the core's queries
 (:mod:`neutrino.core.context`); here the rules decide what it may do with what
 it sees.  A target is a resource's ownership fields only (see
-:mod:`neutrino.policy`): the item's ``project_id`` and, for subnets and ports,
+:mod:`neutrino.policy.engine`): the item's ``project_id`` and, for subnets and ports,
 the network's ``project_id`` and ``shared`` (``network:…``), for ports also
 ``device_owner``, for security group rules the group's ``project_id``
-(``security_group:project_id``).  In lists the parent's fields are left out
-(reading them for every item would cost a query per parent): the default rules
-for attributes do not look at them.
+(``security_group:project_id``).  A list reads each parent's fields once per request.
 """
 from __future__ import annotations
 
@@ -17,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino.core import exceptions as exc
+from neutrino.core import tags
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
-from neutrino.policy import RESOURCES, Caller, Creds, Policy
+from neutrino.policy import RESOURCES, Creds, Decisions, Rules
+from neutrino.policy.base import TAGS
 
 NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "network": lambda i: exc.NetworkNotFound(net_id=i),
@@ -28,29 +28,31 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "security_group": lambda i: exc.SecurityGroupNotFound(id=i),
     "security_group_rule": lambda i: exc.SecurityGroupRuleNotFound(id=i),
 }
-#: Resources whose target names their parent's owner: the parent, and the item's key of it.
-PARENTS = {"subnet": ("network", "network_id"), "port": ("network", "network_id"),
-           "security_group_rule": ("security_group", "security_group_id")}
+#: Resources whose target names their parent's owner: the parent, the item's key of it,
+#: and the owner fields of a parent the caller does not see.
+PARENTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "subnet": ("network", "network_id", {"project_id": None, "shared": False}),
+    "port": ("network", "network_id", {"project_id": None, "shared": False}),
+    "security_group_rule": ("security_group", "security_group_id", {"project_id": None}),
+}
 
 
-def caller(policy: Policy, ctx: Context) -> Caller:
+def caller(policy: Rules, ctx: Context) -> Decisions:
     return policy.caller(Creds(ctx.user_id, ctx.project_id, ctx.roles, ctx.system_scope))
 
 
 class Guard:
     """The rules of one resource type (``network``, ``subnet``, ``port`` …)."""
 
-    def __init__(self, policy: Policy, plugin: Plugin, resource: str):
+    def __init__(self, policy: Rules, plugin: Plugin, resource: str):
         self.policy, self.plugin, self.resource = policy, plugin, resource
         self.defaults = RESOURCES[resource].DEFAULTS
         self.parent = PARENTS.get(resource)
 
-    def _parent_owner(self, ctx: Context, parent_id: str) -> dict[str, Any]:
-        """The parent's ownership fields; 404 if the caller does not see it."""
-        assert self.parent is not None
-        return getattr(self.plugin, f"{self.parent[0]}_owner")(ctx, parent_id)
-
-    def target(self, ctx: Context, item: dict[str, Any], with_parent: bool) -> dict[str, Any]:
+    def target(self, ctx: Context, item: dict[str, Any],
+               parent: Callable[[str], dict[str, Any]] | None) -> dict[str, Any]:
+        """*item*'s target; with *parent* (its parent's id → the parent's owner fields)
+        those too, as ``<parent>:<field>``."""
         target = {"project_id": item.get("project_id") or ""}
         if self.resource in ("network", "security_group"):
             target["shared"] = bool(item.get("shared", False))
@@ -58,16 +60,33 @@ class Guard:
             target["router:external"] = bool(item.get("router:external", False))
         if self.resource == "port":
             target["device_owner"] = item.get("device_owner") or ""
-        if self.parent is not None and with_parent:
-            parent, key = self.parent
-            try:
-                owner = self._parent_owner(ctx, item[key])
-            except exc.NotFound:
-                owner = {"project_id": None}
-            target.update({f"{parent}:{field}": value for field, value in owner.items()})
+        if self.parent is not None and parent is not None:
+            name, key, _ = self.parent
+            target.update({f"{name}:{field}": value
+                           for field, value in parent(item[key]).items()})
         return target
 
-    def _authorize(self, who: Caller, action: str, target: dict[str, Any],
+    def owner(self, ctx: Context, parent_id: str) -> dict[str, Any]:
+        """The parent's owner fields; 404 if *ctx* does not see it."""
+        assert self.parent is not None
+        return getattr(self.plugin, f"{self.parent[0]}_owner")(ctx, parent_id)
+
+    def parents(self, ctx: Context) -> Callable[[str], dict[str, Any]]:
+        """A parent's (the network's, or a rule's group's) owner fields as *ctx* may read
+        them, each parent read once."""
+        seen: dict[str, dict[str, Any]] = {}
+
+        def owner(parent_id: str) -> dict[str, Any]:
+            if parent_id not in seen:
+                assert self.parent is not None
+                try:
+                    seen[parent_id] = self.owner(ctx, parent_id)
+                except exc.NotFound:
+                    seen[parent_id] = self.parent[2]
+            return seen[parent_id]
+        return owner
+
+    def _authorize(self, who: Decisions, action: str, target: dict[str, Any],
                    attrs: dict[str, Any]) -> None:
         if not who.allowed(action, target):
             raise exc.PolicyNotAuthorized(rule=f"rule:{action}")
@@ -75,42 +94,69 @@ class Guard:
         if denied:
             raise exc.PolicyNotAuthorized(rule=f"(rule:{action} and rule:{denied})")
 
-    def create(self, ctx: Context, attrs: dict[str, Any]) -> Caller:
+    def create(self, ctx: Context, attrs: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """May *ctx* create a resource with *attrs* (the body, API names)?  The owner named
         in the body is the target's: a project member naming another project fails
         ``create_<resource>`` (403)."""
         who = caller(self.policy, ctx)
         owner = attrs.get("project_id") or attrs.get("tenant_id")
         if self.parent is not None:
-            parent = self._parent_owner(ctx, attrs[self.parent[1]])  # 404 if not visible
+            parent = self.owner(ctx, attrs[self.parent[1]])  # 404 if not visible
             if self.resource == "security_group_rule":  # a rule is its group's project's
                 owner = parent["project_id"]
         item = {**self.defaults, **attrs,
                 "project_id": owner or ctx.project_id}
-        self._authorize(who, f"create_{self.resource}", self.target(ctx, item, True), attrs)
-        return who
+        target = self.target(ctx, item, self.parents(ctx))
+        self._authorize(who, f"create_{self.resource}", target, attrs)
+        return who, target
 
-    def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Caller, dict[str, Any]]:
+    def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """The item, or 404 if ``get_<resource>`` refuses it to the caller."""
         who = caller(self.policy, ctx)
-        target = self.target(ctx, item, True)
+        target = self.target(ctx, item, self.parents(ctx))
         if not who.allowed(f"get_{self.resource}", target):
             raise NOT_FOUND[self.resource](item["id"])
         return who, target
 
     def write(self, ctx: Context, verb: str, item: dict[str, Any],
-              attrs: dict[str, Any]) -> Caller:
-        """May *ctx* update (*attrs*) or delete the visible *item*?  403 if not."""
-        who, target = self.show(ctx, item)
-        self._authorize(who, f"{verb}_{self.resource}", target, attrs)
-        return who
+              attrs: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
+        """May *ctx* update (*attrs*) or delete the visible *item*?  403 if not.
 
-    def strip(self, who: Caller, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
-        """*item* without the attributes ``get_<resource>:<attr>`` hides from the caller."""
-        hidden = who.hidden(self.resource, self.target(ctx, item, False))
+        An update is judged on the item as it would become (Neutron's target is the
+        stored resource with the request's values over it): setting ``device_owner`` to
+        ``network:…`` is a network device's rule even on a port that is not one yet."""
+        who, target = self.show(ctx, item)
+        if attrs:
+            target = {**target, **self.target(ctx, {**item, **attrs}, None)}
+        self._authorize(who, f"{verb}_{self.resource}", target, attrs)
+        return who, target
+
+    def tags(self, ctx: Context, verb: str, item: dict[str, Any]) -> None:
+        """May *ctx* ``get``, ``update`` or ``delete`` the tags of *item*?  404 if it may
+        not see *item*, 403 if ``<verb>_<resource>:tags`` refuses (Neutron answers 403 for
+        both: it reads the resource as an admin; hiding it is Neutrino's promise)."""
+        who, target = self.show(ctx, item)
+        name = f"{verb}_{self.resource}:{TAGS}"
+        if not who.allowed(name, target):
+            raise exc.PolicyNotAuthorized(rule=f"rule:{name}")
+
+    def strip(self, who: Decisions, target: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+        """*item* (whose target is *target*) without the attributes ``get_<resource>:<attr>``
+        hides from the caller."""
+        hidden = who.hidden(self.resource, target)
         return {k: v for k, v in item.items() if k not in hidden} if hidden else item
 
-    def unreadable(self, who: Caller, ctx: Context) -> set[str]:
+    def stripper(self, who: Decisions, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """:meth:`strip` for the items of one list (nothing to do, no parent to read, for
+        a caller from whom nothing is hidden)."""
+        if who.hides_nothing:
+            return lambda item: item
+        parents = self.parents(ctx)
+        return lambda item: self.strip(who, self.target(ctx, item, parents), item)
+
+    def unreadable(self, who: Decisions, ctx: Context) -> set[str]:
         """Attributes hidden from the caller on its own project's items: not filterable,
-        not sortable (a filter on them would reveal their values)."""
-        return set(who.hidden(self.resource, {"project_id": ctx.project_id or ""}))
+        not sortable (a filter on them would reveal their values); hidden tags take the
+        four tag filters with them."""
+        hidden = set(who.hidden(self.resource, {"project_id": ctx.project_id or ""}))
+        return hidden | set(tags.FILTERS) if TAGS in hidden else hidden

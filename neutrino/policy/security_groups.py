@@ -8,14 +8,14 @@ operator's ``policy.yaml`` written for Neutron means the same.
 """
 from __future__ import annotations
 
-from oslo_policy import policy
-
 from neutrino.policy.base import (
     ADMIN,
     ADMIN_OR_PROJECT_MEMBER,
     ADMIN_OR_PROJECT_READER,
+    Rule,
     either,
     rule,
+    tag_rules,
 )
 
 GROUPS, GROUP = "/security-groups", "/security-groups/{id}"
@@ -26,8 +26,8 @@ SG_OWNER_READER = "role:reader and project_id:%(security_group:project_id)s"
 DEFAULTS: dict[str, object] = {}
 
 RULES = [
-    policy.RuleDefault("shared_security_group", "field:security_groups:shared=True",
-                       description="Definition of a shared security group"),
+    Rule("shared_security_group", "field:security_groups:shared=True",
+         "Definition of a shared security group"),
     rule("create_security_group", ADMIN_OR_PROJECT_MEMBER, "Create a security group", "POST",
          GROUPS),
     rule("get_security_group", either(ADMIN_OR_PROJECT_READER, "rule:shared_security_group"),
@@ -36,6 +36,9 @@ RULES = [
          GROUP),
     rule("delete_security_group", ADMIN_OR_PROJECT_MEMBER, "Delete a security group",
          "DELETE", GROUP),
+    *tag_rules("security_group", GROUP,
+               either(ADMIN_OR_PROJECT_READER, "rule:shared_security_group"),
+               ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
     rule("create_security_group_rule", either(ADMIN, SG_OWNER_MEMBER),
          "Create a security group rule", "POST", RULES_PATH),
     rule("get_security_group_rule", either(ADMIN, SG_OWNER_READER),
