@@ -373,3 +373,41 @@ def test_openstack_cli(embedded_endpoint: str, tmp_path: Path) -> None:
                        ["network", "delete", "cli-net", "cli-vlan"],
                        ["network", "list", "-f", "json"])
     assert remaining == []
+
+
+def test_openstack_cli_security_groups(embedded_endpoint: str, tmp_path: Path) -> None:
+    """The tutorial's security groups, as the demo user types them: SSH to the servers
+    from the bastion's group only."""
+    cli = Cli(tmp_path / "state" / "clouds.yaml")
+    cli.env["OS_CLOUD"] = "neutrino-demo"
+    _, _, groups, bastion, servers, ssh, jump, web = cli(
+        ["network", "create", "sg-net", "-f", "json"],
+        ["subnet", "create", "sg-sub", "--network", "sg-net", "--subnet-range", "10.2.0.0/24",
+         "-f", "json"],
+        ["security", "group", "list", "-f", "json"],
+        ["security", "group", "create", "bastion", "-f", "json"],
+        ["security", "group", "create", "servers", "-f", "json"],
+        ["security", "group", "rule", "create", "--ingress", "--protocol", "tcp",
+         "--dst-port", "22", "--remote-group", "bastion", "servers", "-f", "json"],
+        ["port", "create", "jump", "--network", "sg-net", "--security-group", "bastion",
+         "-f", "json"],
+        ["port", "create", "web", "--network", "sg-net", "-f", "json"])
+    assert names(groups) == ["default"]
+    assert (ssh["port_range_min"], ssh["port_range_max"], ssh["remote_group_id"]) == \
+        (22, 22, bastion["id"])
+    assert jump["security_group_ids"] == [bastion["id"]]
+    assert web["security_group_ids"] == [groups[0]["ID"]]
+    web, rules = cli(
+        ["port", "set", "web", "--no-security-group", "--security-group", "servers"],
+        ["port", "show", "web", "-f", "json"],
+        ["security", "group", "rule", "list", "servers", "-f", "json"])
+    assert web["security_group_ids"] == [servers["id"]]
+    assert sorted((r["Direction"], r["IP Protocol"]) for r in rules) == [
+        ("egress", None), ("egress", None), ("ingress", "tcp")]
+    refused = cli.run("security", "group", "delete", "servers")
+    assert refused.returncode != 0 and "in use" in refused.stderr
+    (remaining,) = cli(["port", "delete", "web", "jump"],
+                       ["security", "group", "rule", "delete", ssh["id"]],
+                       ["security", "group", "delete", "servers", "bastion"],
+                       ["security", "group", "list", "-f", "json"])
+    assert names(remaining) == ["default"]

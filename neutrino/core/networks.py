@@ -42,8 +42,9 @@ def _columns() -> dict[str, Any]:
             "mtu": c.mtu, "revision_number": c.revision_number,
             "created_at": c.created_at, "updated_at": c.updated_at,
             "router:external": Network.external,
+            "port_security_enabled": c.port_security_enabled,
             # Fixed in Neutrino, filterable because clients filter on them.
-            "port_security_enabled": literal(True), "is_default": literal(False)}
+            "is_default": literal(False)}
 
 
 def _port_projects(session: Session, net_id: str) -> set[str]:

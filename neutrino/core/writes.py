@@ -25,10 +25,10 @@ from neutrino.core import exceptions as exc
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.quotas import Limits
 from neutrino.db.session import Database, retry_on_conflict
-from neutrino.drivers.api import NetworkContext, PortContext, SubnetContext
+from neutrino.drivers.api import NetworkContext, PortContext, SecurityGroupContext, SubnetContext
 
-Context = NetworkContext | SubnetContext | PortContext
-C = TypeVar("C", NetworkContext, SubnetContext, PortContext)
+Context = NetworkContext | SubnetContext | PortContext | SecurityGroupContext
+C = TypeVar("C", NetworkContext, SubnetContext, PortContext, SecurityGroupContext)
 T = TypeVar("T")
 CREATE = "create_"
 
@@ -36,7 +36,7 @@ CREATE = "create_"
 def detach(context: Context) -> None:
     """Forget the session *context* (and its network's context) was built in."""
     context.session = None
-    if not isinstance(context, NetworkContext):
+    if isinstance(context, SubnetContext | PortContext):
         context.network.session = None
 
 

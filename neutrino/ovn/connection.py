@@ -47,6 +47,8 @@ NB_TABLES: dict[str, list[str]] = {
                             "options", "tag", "external_ids", "dhcpv4_options",
                             "dhcpv6_options"],
     "DHCP_Options": ["cidr", "options", "external_ids"],
+    "Port_Group": ["name", "ports", "acls", "external_ids"],
+    "ACL": ["direction", "priority", "match", "action", "log", "external_ids"],
     "NB_Global": ["nb_cfg", "external_ids"],
 }
 SB_TABLES: dict[str, list[str]] = {

@@ -30,6 +30,15 @@ VIF_TYPE = "neutrino:vif_type"
 LOCALNET_OF = "neutrino:localnet_of"
 #: On DHCP_Options rows: the subnet id (ownership mark).
 SUBNET_ID = "neutrino:subnet_id"
+#: On Logical_Switch_Port rows: the Port_Group names the port is in, space-separated (what
+#: a write compares with, so that a membership change touches only those groups' ports).
+PORT_GROUPS = "neutrino:port_groups"
+#: On Port_Group rows of security groups: the group id (ownership mark).
+SECURITY_GROUP_ID = "neutrino:security_group_id"
+#: On ACL rows of security group rules: the rule id (ownership mark).
+SECURITY_GROUP_RULE_ID = "neutrino:security_group_rule_id"
+#: On the drop Port_Group and its two ACLs: the mark (on the ACLs, their direction).
+DROP = "neutrino:drop"
 #: The Neutrino ``revision_number`` the row was written from.
 REVISION = "neutrino:revision_number"
 
@@ -41,6 +50,15 @@ GLOBAL_LAST_SYNC = "neutrino:last_full_sync"
 #: Name prefix of Logical_Switch rows (``neutrino-<network id>``).
 SWITCH_PREFIX = "neutrino-"
 LOCALNET_PREFIX = "provnet-"
+#: Name prefix of a security group's Port_Group (``pg_<id with _ for ->``, Neutron's form).
+PORT_GROUP_PREFIX = "pg_"
+#: The Port_Group every port with port security is in: what no rule allows is dropped.
+#: Neutron's name, so operators' tooling finds it.
+DROP_GROUP = "neutron_pg_drop"
+
+# -- ACL priorities and actions (Neutron's OVN driver's) ----------------------------
+ACL_PRIORITY_ALLOW = 1002
+ACL_PRIORITY_DROP = 1001
 
 # -- Logical_Switch_Port options (besides the plug protocol's) -------------------
 NETWORK_NAME_OPTION = "network_name"

@@ -80,6 +80,42 @@ class DhcpRow:
                    external_ids=_column(row, "external_ids"))
 
 
+@dataclass(frozen=True)
+class PortGroupRow:
+    uuid: UUID
+    name: str
+    external_ids: dict[str, str]
+    acls: list[UUID]
+    ports: list[UUID]
+
+    @classmethod
+    def of(cls, row: Any) -> PortGroupRow:
+        return cls(uuid=row.uuid, **{c: _column(row, c) for c in (
+            "name", "external_ids", "acls", "ports")})
+
+
+@dataclass(frozen=True)
+class AclRow:
+    uuid: UUID
+    direction: str
+    priority: int
+    match: str
+    action: str
+    log: bool
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> AclRow:
+        return cls(uuid=row.uuid, **{c: _column(row, c) for c in (
+            "direction", "priority", "match", "action", "log", "external_ids")})
+
+
+Row = LspRow | SwitchRow | DhcpRow | PortGroupRow | AclRow
+#: external_ids keys that mark a row as Neutrino's.
+OWNED = (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID, keys.SUBNET_ID,
+         keys.SECURITY_GROUP_ID, keys.SECURITY_GROUP_RULE_ID, keys.DROP)
+
+
 @dataclass
 class Snapshot:
     """The owned rows at one moment, indexed the ways the worker and the repair ask."""
@@ -88,6 +124,9 @@ class Snapshot:
     localnets: dict[str, list[LspRow]] = field(default_factory=dict)
     switches: dict[str, SwitchRow] = field(default_factory=dict)
     dhcp: dict[str, DhcpRow] = field(default_factory=dict)
+    #: Port groups by name (security groups' and the drop group).
+    port_groups: dict[str, PortGroupRow] = field(default_factory=dict)
+    acls: dict[UUID, AclRow] = field(default_factory=dict)
 
     def dhcp_uuid(self, subnet_id: str | None) -> UUID | None:
         row = self.dhcp.get(subnet_id) if subnet_id else None
@@ -97,8 +136,9 @@ class Snapshot:
 class NbCache:
     """Updated from ``row_changed`` on the connection thread; read from any thread."""
 
-    TABLES: dict[str, type[LspRow] | type[SwitchRow] | type[DhcpRow]] = {
-        "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow}
+    TABLES: dict[str, type[Row]] = {
+        "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow,
+        "Port_Group": PortGroupRow, "ACL": AclRow}
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -115,8 +155,7 @@ class NbCache:
         copy = None
         if event != "delete":
             ext = _column(row, "external_ids")
-            if any(k in ext for k in (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID,
-                                      keys.SUBNET_ID)):
+            if any(k in ext for k in OWNED):
                 copy = kind.of(row)
         with self._lock:
             old = self._rows[table].pop(row.uuid, None)
@@ -151,7 +190,9 @@ class NbCache:
             lsps = list(self._rows["Logical_Switch_Port"].values())
             switches = list(self._rows["Logical_Switch"].values())
             dhcp = list(self._rows["DHCP_Options"].values())
-        snap = Snapshot()
+            groups = list(self._rows["Port_Group"].values())
+            acls = list(self._rows["ACL"].values())
+        snap = Snapshot(port_groups={g.name: g for g in groups}, acls={a.uuid: a for a in acls})
         for lsp in lsps:
             if keys.PORT_ID in lsp.external_ids:
                 snap.ports[lsp.external_ids[keys.PORT_ID]] = lsp

@@ -131,6 +131,18 @@ class Sandbox:
         """Run ``ovn-sbctl`` against the SB database and return its output."""
         return self._ctl("ovn-sbctl", self._db("sb"), args, timeout)
 
+    def trace(self, datapath: str, microflow: str, *options: str) -> str:
+        """``ovn-trace --minimal`` of *microflow* entering the logical *datapath*, on SB as
+        ovn-northd computed it from NB once it caught up (``ovn-nbctl --wait=sb sync``).
+
+        The minimal output names every ``output("<port>")`` the packet reaches; a packet
+        that no port receives has none.  *options*: e.g. ``--ct=est,trk`` for a packet of
+        an established connection (the default is a new one).
+        """
+        self.nbctl("--wait=sb", "sync")
+        return run_tool(["ovn-trace", f"--db={self._db('sb').live_remote}", "--minimal",
+                         *options, datapath, microflow], self.base_dir, timeout=30.0)
+
     def _ctl(self, tool: str, db: Database, args: tuple[str, ...], timeout: float) -> str:
         """Run a one-shot client, retrying while a cluster has no reachable leader
         (the tool then fails before sending anything, so a retry is safe)."""

@@ -17,7 +17,8 @@ from neutrino.api.app import create_app
 from neutrino.core.plugin import Plugin
 from neutrino.db.models import IPAllocation, Network, NetworkSegment, Port, Subnet
 
-SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port"}
+SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port",
+            "security-groups": "security_group", "security-group-rules": "security_group_rule"}
 TABLES = {"networks": Network, "subnets": Subnet, "ports": Port,
           "ip_allocations": IPAllocation, "segments": NetworkSegment}
 
@@ -70,7 +71,7 @@ class Api:
     def list(self, collection: str, params: Any = None) -> list[dict[str, Any]]:
         response = self.client.get(f"/v2.0/{collection}", params=params)
         assert response.status_code == 200, response.text
-        return response.json()[collection]
+        return response.json()[collection.replace("-", "_")]
 
     def ids(self, collection: str, params: Any = None) -> list[str]:
         return [item["id"] for item in self.list(collection, params)]

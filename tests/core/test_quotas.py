@@ -21,6 +21,7 @@ from neutrino.db.models import IPAllocation, Network, Port, Quota, Subnet, Tag
 from tests.drivers import RECORDER
 
 #: Neutron's default limits (neutron/conf/quota.py), also of resources still to land.
+GROUPS = {"security_group": 10, "security_group_rule": 100}
 NEUTRON_DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "security_group": 10,
                     "security_group_rule": 100, "router": 10, "floatingip": 50,
                     "rbac_policy": 10, "subnetpool": -1}
@@ -64,7 +65,7 @@ def test_every_resource_the_core_creates_is_counted() -> None:
 
 def test_limits_are_the_defaults_until_a_project_has_its_own(make_plugin) -> None:
     plugin = make_plugin(quota_port=7)
-    defaults = {"network": 100, "subnet": 100, "port": 7, "rbac_policy": 10}
+    defaults = {"network": 100, "subnet": 100, "port": 7, "rbac_policy": 10, **GROUPS}
     assert plugin.get_default_quota() == defaults
     assert plugin.get_quota("p") == defaults
     assert plugin.update_quota("p", {"network": 3, "port": -1}) == \
