@@ -108,10 +108,5 @@ class MechanismManager:
     def collect_metrics(self) -> list[Metric]:
         return [metric for d in self.drivers for metric in d.collect_metrics()]
 
-    @property
-    def async_network_status(self) -> bool:
-        """Whether a backend reports network status itself, later (new networks start BUILD)."""
-        return any(d.async_network_status for d in self.drivers)
-
     def list_agents(self) -> list[dict[str, Any]]:
         return [agent for d in self.drivers for agent in d.list_agents()]

@@ -15,7 +15,13 @@ from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.rbac import Shareable
-from neutrino.core.resources import network_dict, orm_network_dict, orm_subnet_dict, segment_dict
+from neutrino.core.resources import (
+    network_dict,
+    orm_network_dict,
+    orm_subnet_dict,
+    segment_dict,
+    timestamp,
+)
 from neutrino.core.rows import RowView, apply, check_revision, chunks
 from neutrino.core.tags import Tagged
 from neutrino.core.type_drivers import RESERVED_KEYS, TypeDriver
@@ -32,7 +38,7 @@ from neutrino.db.models import (
 )
 from neutrino.db.session import Database
 from neutrino.drivers.api import NetworkContext, SubnetContext
-from neutrino.drivers.status import ACTIVE, BUILD, WAITING_FOR_BACKEND
+from neutrino.drivers.status import ACTIVE
 
 
 def _columns() -> dict[str, Any]:
@@ -123,10 +129,10 @@ def network_view(session: Session, net_id: str) -> RowView:
                    tags=TAGGED.rows(conn, net_id))
 
 
-def initial_status(async_network_status: bool) -> tuple[str, str | None]:
-    """A new network's status: BUILD until a backend that reports network status says
-    otherwise (S2), else ACTIVE at once."""
-    return (BUILD, WAITING_FOR_BACKEND) if async_network_status else (ACTIVE, None)
+#: What a backend's status report changes of a network (a write it could not make
+#: leaves the network BUILD with the reason: docs/behaviour.md S1).
+REPORTED = select(Network.id, Network.status, Network.status_reason, Network.revision_number,
+                  Network.updated_at).where(Network.id.in_(bindparam("ids", expanding=True)))
 
 
 #: The smallest MTU each IP version works with (RFC 791, RFC 8200).
@@ -184,8 +190,20 @@ class Networks:
         return min(self.type_drivers[s["network_type"]].mtu(s) for s in segments)
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.writes.write("create_network", lambda s: self._create(s, owned(ctx, attrs)),
-                                 undo=lambda net_id: self.delete(ADMIN, net_id)).current
+        context = self.writes.write("create_network",
+                                    lambda s: self._create(s, owned(ctx, attrs)),
+                                    undo=lambda net_id: self.delete(ADMIN, net_id))
+        return self._as_reported([context.current])[0]
+
+    def _as_reported(self, networks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """New *networks* with what backends reported of them in postcommit (BUILD and
+        why, while a backend cannot write them)."""
+        with self.db.read() as session:
+            reported = {r.id: r for r in session.execute(
+                REPORTED, {"ids": [n["id"] for n in networks]})}
+        return [{**n, "status": r.status, "status_reason": r.status_reason,
+                 "revision_number": r.revision_number, "updated_at": timestamp(r.updated_at)}
+                if (r := reported.get(n["id"])) is not None else n for n in networks]
 
     def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
         tags = attrs.pop("tags", [])
@@ -195,8 +213,9 @@ class Networks:
         mtu = attrs.pop("mtu", None)
         if mtu is not None:
             check_mtu(mtu, max_mtu)
-        status, reason = initial_status(self.mech.async_network_status)
-        net = Network(mtu=mtu or max_mtu, status=status, status_reason=reason, **attrs)
+        # ACTIVE at once, as Neutron's: the backends write the network in postcommit, and
+        # one that cannot reports it BUILD, with the reason, before the answer is made.
+        net = Network(mtu=mtu or max_mtu, status=ACTIVE, status_reason=None, **attrs)
         net.segments = [NetworkSegment(segment_index=i, network_type=s["network_type"],
                                        physical_network=s.get("physical_network"),
                                        segmentation_id=s.get("segmentation_id"),

@@ -181,9 +181,6 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
 
     #: Name shown in ``binding:vif_details``/logs; set by the manager.
     name: str = ""
-    #: Whether this backend reports network status itself, later (S2): the core then
-    #: creates networks BUILD instead of ACTIVE and leaves the rest to the backend.
-    async_network_status: bool = False
 
     def initialize(self, core: CoreHandle) -> None:
         """Called once at start, with the handle for asynchronous reports."""

@@ -58,9 +58,6 @@ class Unwritten:
 
 
 class OVNMechanismDriver(MechanismDriver):
-    #: Networks start BUILD; the status worker makes them ACTIVE once their switch exists.
-    async_network_status = True
-
     def __init__(self) -> None:
         self.settings: Settings | None = None
         self.core: CoreHandle | None = None

@@ -23,6 +23,8 @@ SEGMENTS = {
 @pytest.mark.parametrize("kind", list(SEGMENTS))
 def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> None:
     net = core.create_network(ADMIN, {"name": f"net-{kind}", "segments": [SEGMENTS[kind]]})
+    # Written inside the create call: ACTIVE in the answer, as Neutron's (S1).
+    assert (net["status"], net["status_reason"], net["revision_number"]) == ("ACTIVE", None, 1)
     ls = switch(sandbox, net["id"])
     assert ls is not None
     assert ls["external_ids"] == {"neutrino:network_id": net["id"],
@@ -39,7 +41,8 @@ def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> N
         assert one(localnet["tag"]) == (120 if kind == "vlan" else None)
     else:
         assert ports == set()
-    wait_network(core, net["id"], "ACTIVE")
+    wait_network(core, net["id"], "ACTIVE")  # the status worker agrees
+    assert core.get_network(ADMIN, net["id"])["revision_number"] == 1
 
     updated = core.update_network(ADMIN, net["id"], {"name": "renamed"})
     ls = switch(sandbox, net["id"])
