@@ -73,12 +73,13 @@ class MechanismManager:
                 LOG.exception("mechanism driver %s failed in %s", driver.name, method)
                 raise exc.MechanismDriverError(method=method) from e
 
-    def postcommit(self, method: str, context: Any) -> None:
-        """Call *method* on every driver; the first failure is raised after all ran."""
+    def postcommit(self, method: str, contexts: list[Any]) -> None:
+        """Call *method* on every driver for *contexts* (what one request wrote, see
+        ``MechanismDriver.postcommit_all``); the first failure is raised after all ran."""
         error: Exception | None = None
         for driver in self.drivers:
             try:
-                getattr(driver, method)(context)
+                driver.postcommit_all(method, contexts)
             except Exception as e:  # every driver must get its call
                 LOG.exception("mechanism driver %s failed in %s", driver.name, method)
                 error = error or e

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, select
@@ -169,7 +169,7 @@ class Networks:
         reserved: list[dict] = [{}] * len(requested)
         # Allocators skip what this request already holds (type_drivers.RESERVED_KEYS);
         # segments asking for an id go first, so an allocated one cannot take it.
-        keys = session.info.setdefault(RESERVED_KEYS, set())
+        keys = session.info[RESERVED_KEYS] = set()  # this network's (a bulk has several)
         for i in sorted(range(len(requested)),
                         key=lambda i: requested[i].get("segmentation_id") is None):
             segment = requested[i]
@@ -190,10 +190,17 @@ class Networks:
         return min(self.type_drivers[s["network_type"]].mtu(s) for s in segments)
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        context = self.writes.write("create_network",
-                                    lambda s: self._create(s, owned(ctx, attrs)),
-                                    undo=lambda net_id: self.delete(ADMIN, net_id))
-        return self._as_reported([context.current])[0]
+        return self.create_bulk(ctx, [attrs])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Networks of *items*, in order, all or none (a bulk create, or one)."""
+        def body(attrs: dict[str, Any]) -> Callable[[Session], NetworkContext]:
+            # A copy of the item per run: a lost race runs the transaction again.
+            return lambda session: self._create(session, owned(ctx, attrs))
+
+        contexts = self.writes.write_all("create_network", [body(attrs) for attrs in items],
+                                         undo=lambda net_id: self.delete(ADMIN, net_id))
+        return self._as_reported([c.current for c in contexts])
 
     def _as_reported(self, networks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """New *networks* with what backends reported of them in postcommit (BUILD and
@@ -347,8 +354,8 @@ class Networks:
     def delete(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
         context, subnet_contexts = self.writes.transaction(
             lambda s: self._delete(s, ctx, net_id, if_match))
-        for subnet_context in subnet_contexts:
-            self.writes.postcommit("delete_subnet", subnet_context)
+        if subnet_contexts:
+            self.writes.postcommit_all("delete_subnet", subnet_contexts)
         self.writes.postcommit("delete_network", context)
 
     def _delete(self, session: Session, ctx: Context, net_id: str,

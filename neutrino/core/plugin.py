@@ -107,6 +107,11 @@ class Plugin:
     def create_network(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.networks.create(ctx, attrs)
 
+    def create_network_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.networks.create_bulk(ctx, items)
+
     def get_network(self, ctx: Context, net_id: str) -> dict[str, Any]:
         return self.networks.get(ctx, net_id)
 
@@ -129,6 +134,11 @@ class Plugin:
     def create_subnet(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.subnets.create(ctx, attrs)
 
+    def create_subnet_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.subnets.create_bulk(ctx, items)
+
     def get_subnet(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
         return self.subnets.get(ctx, subnet_id)
 
@@ -144,6 +154,11 @@ class Plugin:
 
     def create_port(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.ports.create(ctx, attrs)
+
+    def create_port_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.ports.create_bulk(ctx, items)
 
     def get_port(self, ctx: Context, port_id: str) -> dict[str, Any]:
         return self.ports.get(ctx, port_id)

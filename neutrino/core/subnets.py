@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -108,8 +109,17 @@ class Subnets:
         self.mech = mech
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.writes.write("create_subnet", lambda s: self._create(s, ctx, owned(ctx, attrs)),
-                                 undo=lambda subnet_id: self.delete(ADMIN, subnet_id)).current
+        return self.create_bulk(ctx, [attrs])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Subnets of *items*, in order, all or none (a bulk create, or one)."""
+        def body(attrs: dict[str, Any]) -> Callable[[Session], SubnetContext]:
+            # A copy of the item per run: a lost race runs the transaction again.
+            return lambda session: self._create(session, ctx, owned(ctx, attrs))
+
+        contexts = self.writes.write_all("create_subnet", [body(attrs) for attrs in items],
+                                         undo=lambda subnet_id: self.delete(ADMIN, subnet_id))
+        return [c.current for c in contexts]
 
     def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> SubnetContext:
         tags = attrs.pop("tags", [])

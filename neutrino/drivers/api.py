@@ -20,6 +20,7 @@ Status values and the reasons both sides give live in
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -218,6 +219,16 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         """Whether this backend can use a physical network it was not configured with."""
         return False
+
+    def postcommit_all(self, method: str, contexts: Sequence[Any]) -> None:
+        """Call the postcommit hook *method* for the resources one request wrote, in order
+        (one, or a bulk create's items; all of one type).
+
+        A backend may write them all at once instead (OVN: one NB transaction); a
+        failure for any of them fails the whole request, whose creates are undone.
+        """
+        for context in contexts:
+            getattr(self, method)(context)
 
     def create_network_precommit(self, context: NetworkContext) -> None: ...
     def create_network_postcommit(self, context: NetworkContext) -> None: ...
