@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
+from neutrino.api.agents import add_agent_routes
 from neutrino.api.auth import Identity
 from neutrino.api.health import Health, SupervisorView, supervisor_metrics
 from neutrino.api.memory import tune_malloc
@@ -240,6 +241,7 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     build_router(plugin, policy, EventHub(plugin.db, plugin.doorbell), app.router)
     add_tag_routes(app.router, plugin, policy)
     add_quota_routes(app.router, plugin, policy)
+    add_agent_routes(app.router, plugin, policy)
     app.add_middleware(Identity, settings=plugin.settings, policy=policy)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)

@@ -1,5 +1,5 @@
 """CRUD routes of networks, subnets, ports, RBAC policies, security groups and their
-rules, and the agents listing.
+rules, and the status event stream.
 
 Handlers only translate between HTTP and the core: wrapper keys, the
 ``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
@@ -326,18 +326,5 @@ def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                               after)
         return StreamingResponse(stream, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
-
-    @router.get("/v2.0/agents", tags=["agents"])
-    def list_agents(request: Request) -> JSONResponse:
-        """Admins only (``get_agent``); others get an empty list, as Neutron's lists do."""
-        if not caller(policy, context_of(request.scope)).allowed("get_agent", {}):
-            return json({"agents": []})
-        fields = request.query_params.getlist("fields")
-        filters = {k: request.query_params.getlist(k) for k in request.query_params
-                   if k != "fields"}
-        agents = [a for a in plugin.list_agents()
-                  if all(str(a.get(k)).lower() in [v.lower() for v in vs]
-                         for k, vs in filters.items())]
-        return json({"agents": [select_fields(a, fields) for a in agents]})
 
     return router

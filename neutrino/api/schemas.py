@@ -356,6 +356,13 @@ TargetProject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Action = Annotated[str, StringConstraints(max_length=255)]
 
 
+class AgentUpdate(Body):
+    """What an admin may change of an agent (Neutron's agent attributes with ``allow_put``)."""
+
+    admin_state_up: bool = ABSENT
+    description: Name = ABSENT
+
+
 class RbacPolicyCreate(Body):
     object_type: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
                                                   max_length=64)]

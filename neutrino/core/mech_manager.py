@@ -111,3 +111,9 @@ class MechanismManager:
 
     def list_agents(self) -> list[dict[str, Any]]:
         return [agent for d in self.drivers for agent in d.list_agents()]
+
+    def delete_agent(self, agent_id: str) -> None:
+        """Ask the drivers that list the agent to forget it."""
+        for driver in self.drivers:
+            if any(agent["id"] == agent_id for agent in driver.list_agents()):
+                driver.delete_agent(agent_id)

@@ -11,6 +11,7 @@ It builds the parts and wires them together; each part does one job:
 * :mod:`~neutrino.core.rbac`: RBAC policies on every resource that declares itself
   shareable;
 * :mod:`~neutrino.core.quotas`: each project's limits, checked by every create;
+* :mod:`~neutrino.core.agents`: the backends' agents, with what an admin set on them;
 * :mod:`~neutrino.core.binding`: binding ports outside any transaction (B2, B3);
 * :mod:`~neutrino.core.statuses`: status reports of backends (S2);
 * :mod:`~neutrino.core.mech_manager`: calling the mechanism drivers.
@@ -24,6 +25,7 @@ from sqlalchemy import select
 
 from neutrino.config import Settings
 from neutrino.core import networks, ports, security_groups, subnets
+from neutrino.core.agents import Agents
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
@@ -74,6 +76,7 @@ class Plugin:
         self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         self.quotas = Quotas(db, writes)
+        self.agents = Agents(db, writes, self.mech)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
                                       "ports": ports.TAGGED,
@@ -269,7 +272,16 @@ class Plugin:
         self.quotas.delete(project_id)
 
     def list_agents(self) -> list[dict[str, Any]]:
-        return self.mech.list_agents()
+        return self.agents.list()
+
+    def get_agent(self, agent_id: str) -> dict[str, Any]:
+        return self.agents.get(agent_id)
+
+    def update_agent(self, agent_id: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.agents.update(agent_id, attrs)
+
+    def delete_agent(self, agent_id: str) -> None:
+        self.agents.delete(agent_id)
 
     # -- what backends ask, through BackendHandle
     def list_all_ports(self) -> list[dict[str, Any]]:

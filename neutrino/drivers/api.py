@@ -216,6 +216,10 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
         """Entries of ``GET /v2.0/agents`` for what this backend runs (e.g. chassis)."""
         return []
 
+    def delete_agent(self, agent_id: str) -> None:
+        """Forget one of the agents this backend lists (``DELETE /v2.0/agents/{id}``); one
+        still running may register again."""
+
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         """Whether this backend can use a physical network it was not configured with."""
         return False

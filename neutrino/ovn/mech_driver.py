@@ -160,6 +160,13 @@ class OVNMechanismDriver(MechanismDriver):
         """Entries of ``GET /v2.0/agents``: each chassis and its plug agent."""
         return agents.list_agents(self.directory) if self.directory else []
 
+    def delete_agent(self, agent_id: str) -> None:
+        """A chassis's or plug agent's registration, deleted from SB (it comes back while
+        the agent runs, as in Neutron)."""
+        assert self.sb is not None
+        with self.sb.transaction(check_error=True) as txn:
+            txn.add(agents.ForgetAgent(self.sb, agent_id))
+
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         physnet = segment.get("physical_network")
         if not physnet or self.directory is None:
