@@ -14,6 +14,7 @@ from neutrino.api import errors
 from neutrino.api.agents import add_agent_routes
 from neutrino.api.auth import Identity
 from neutrino.api.health import Health, SupervisorView, supervisor_metrics
+from neutrino.api.ip_availability import add_ip_availability_routes
 from neutrino.api.memory import tune_malloc
 from neutrino.api.quotas import add_quota_routes
 from neutrino.api.routes import build_router
@@ -33,6 +34,10 @@ EXTENSIONS = [
         "Expose mapping of virtual networks to multiple physical networks",
     ),
     ("agent", "agent", "The agent management extension."),
+    ("network-ip-availability", "Network IP Availability",
+     "Provides IP availability data for each network and subnet."),
+    ("network-ip-availability-details", "Network IP Availability Details",
+     "Provides IP availability details for each network and subnet."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     (
         "standard-attr-revisions",
@@ -242,6 +247,7 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     add_tag_routes(app.router, plugin, policy)
     add_quota_routes(app.router, plugin, policy)
     add_agent_routes(app.router, plugin, policy)
+    add_ip_availability_routes(app.router, plugin, policy)
     app.add_middleware(Identity, settings=plugin.settings, policy=policy)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)
@@ -265,7 +271,8 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
                                ("port", "ports"), ("rbac_policy", "rbac-policies"),
                                ("security_group", "security-groups"),
                                ("security_group_rule", "security-group-rules"),
-                               ("agent", "agents"))]})
+                               ("agent", "agents"),
+                               ("network_ip_availability", "network-ip-availabilities"))]})
 
     def extension_doc(alias: str, name: str, description: str) -> dict[str, Any]:
         return {"alias": alias, "name": name, "description": description, "links": [],

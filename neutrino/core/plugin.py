@@ -12,6 +12,7 @@ It builds the parts and wires them together; each part does one job:
   shareable;
 * :mod:`~neutrino.core.quotas`: each project's limits, checked by every create;
 * :mod:`~neutrino.core.agents`: the backends' agents, with what an admin set on them;
+* :mod:`~neutrino.core.ip_availability`: addresses each network has and uses;
 * :mod:`~neutrino.core.binding`: binding ports outside any transaction (B2, B3);
 * :mod:`~neutrino.core.statuses`: status reports of backends (S2);
 * :mod:`~neutrino.core.mech_manager`: calling the mechanism drivers.
@@ -30,6 +31,7 @@ from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
 from neutrino.core.handle import BackendHandle
+from neutrino.core.ip_availability import IpAvailability
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import Networks
 from neutrino.core.notifier import Notifier
@@ -77,6 +79,7 @@ class Plugin:
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         self.quotas = Quotas(db, writes)
         self.agents = Agents(db, writes, self.mech)
+        self.ip_availability = IpAvailability(db)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
                                       "ports": ports.TAGGED,
@@ -273,6 +276,13 @@ class Plugin:
 
     def list_agents(self) -> list[dict[str, Any]]:
         return self.agents.list()
+
+    def list_network_ip_availabilities(
+            self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        return self.ip_availability.of_networks(filters)
+
+    def get_network_ip_availability(self, network_id: str) -> dict[str, Any]:
+        return self.ip_availability.of_network(network_id)
 
     def get_agent(self, agent_id: str) -> dict[str, Any]:
         return self.agents.get(agent_id)

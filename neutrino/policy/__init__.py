@@ -2,7 +2,7 @@
 
 The defaults are data, one module per resource (``networks``, ``subnets``,
 ``ports``, ``rbac_policies``, ``agents``, ``quotas``, ``security_groups`` with their
-rules: a resource that lands adds one), built from
+rules, ``network_ip_availability``: a resource that lands adds one), built from
 :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from neutrino.policy import (
     agents,
+    network_ip_availability,
     networks,
     ports,
     quotas,
@@ -28,7 +29,8 @@ from neutrino.policy import (
 #: Each resource's rules and the create defaults of its attributes, by resource name.
 RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
              "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
-             "security_group": security_groups, "security_group_rule": security_groups}
+             "security_group": security_groups, "security_group_rule": security_groups,
+             "network_ip_availability": network_ip_availability}
 #: The modules of RESOURCES, each once (groups and their rules share one).
 MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 
