@@ -66,6 +66,10 @@ EXTENSIONS = [
         "Provides validation on filter parameters.",
     ),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
+    ("empty-string-filtering", "Empty string filtering",
+     "A filter with an empty value matches attributes whose value is the empty string."),
+    ("port-mac-address-regenerate", "Port MAC address regenerate",
+     "A port updated with mac_address null gets a new generated MAC address."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
     (
         "project-id",

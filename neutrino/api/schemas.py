@@ -342,7 +342,8 @@ class PortUpdate(PortBinding, PortSecurity):
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
-    mac_address: Mac = ABSENT
+    #: ``null`` asks for a new generated MAC (``port-mac-address-regenerate``).
+    mac_address: Mac | None = ABSENT
     fixed_ips: list[FixedIP] = ABSENT
     device_id: Name = ABSENT
     device_owner: Name = ABSENT

@@ -373,6 +373,8 @@ class Ports:
         original_segment = next((segment_dict(s) for s in net.segments
                                  if s.id == port.bound_segment_id), None)
         original_driver = port.bound_driver
+        if "mac_address" in attrs and attrs["mac_address"] is None:
+            attrs["mac_address"] = _new_mac()  # port-mac-address-regenerate
         if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
             if was_bound:
                 raise exc.PortBound(port_id=port_id, vif_type=port.vif_type,

@@ -408,3 +408,19 @@ def test_filters_on_fixed_attributes(api: Api, three: list[dict]) -> None:
     assert len(api.list("networks", {"router:external": "False"})) == 3
     assert api.list("networks", {"router:external": "True"}) == []
     assert len(api.list("networks", {"port_security_enabled": "true", "is_default": "false"})) == 3
+
+
+def test_an_empty_value_filters_on_the_empty_string(api: Api, net: dict) -> None:
+    """empty-string-filtering: ``?device_id=`` matches ports without a device (Neutron
+    without the extension would ignore it); an empty value of a number or a boolean is
+    refused as any other value that is not one."""
+    vm = api.port(net, device_id="vm1")
+    free = api.port(net)
+    assert api.ids("ports", {"device_id": ""}) == [free["id"]]
+    assert sorted(api.ids("ports", [("device_id", ""), ("device_id", "vm1")])) == \
+        sorted([vm["id"], free["id"]])
+    assert api.ids("networks", {"name": ""}) == []
+    unnamed = api.network()
+    assert api.ids("networks", {"name": ""}) == [unnamed["id"]]
+    for params in ({"mtu": ""}, {"admin_state_up": ""}):
+        assert_error(api.client.get("/v2.0/networks", params=params), 400, "InvalidInput")
