@@ -249,10 +249,21 @@ def test_allowed_address_pairs_take_the_port_mac_by_default(api: Api, net: dict)
     assert api.update("ports", port["id"], allowed_address_pairs=[])["allowed_address_pairs"] == []
 
 
+def test_a_port_without_addresses_still_gets_its_groups(api: Api, net: dict) -> None:
+    """As in ML2, port security alone decides whether a port is filtered: a port
+    created before its subnet has groups that apply to the address it gets later."""
+    sg = group(api, name="web")
+    named = api.port(net, fixed_ips=[], security_groups=[sg["id"]])
+    assert named["fixed_ips"] == [] and named["security_groups"] == [sg["id"]]
+    defaulted = api.port(net, fixed_ips=[])
+    assert defaulted["security_groups"] == [
+        g["id"] for g in api.list(GROUPS) if g["name"] == "default"]
+    updated = api.update("ports", defaulted["id"], security_groups=[sg["id"]])
+    assert updated["security_groups"] == [sg["id"]]
+
+
 @pytest.mark.parametrize(("create", "update", "status", "error"), [
     ({"port_security_enabled": False, "security_groups": ["SG"]}, None, 400,
-     "PortSecurityAndIPRequiredForSecurityGroups"),
-    ({"fixed_ips": [], "security_groups": ["SG"]}, None, 400,
      "PortSecurityAndIPRequiredForSecurityGroups"),
     ({"port_security_enabled": False, "allowed_address_pairs": [{"ip_address": "10.0.0.9"}]},
      None, 409, "AddressPairAndPortSecurityRequired"),
