@@ -377,3 +377,30 @@ def test_groups_and_rules_count_against_their_quotas(api: Api) -> None:
     assert rows(api)["security_groups"] == before["security_groups"]
     assert rows(api)["security_group_rules"] == before["security_group_rules"] + 1
     assert api.show(GROUPS, sg["id"])["revision_number"] == 2
+
+
+def test_a_groups_own_egress_rules_count_against_the_rule_quota(api: Api) -> None:
+    group(api, name="web")  # with the default group: 6 rules
+    api.client.put("/v2.0/quotas/fake_project_id", json={"quota": {"security_group_rule": 7}})
+    before = rows(api)
+    assert_error(api.post(GROUPS, {"name": "two egress rules, one left"}), 409, "OverQuota",
+                 "security_group_rule")
+    assert rows(api) == before
+
+
+def test_the_default_group_is_made_even_at_a_zero_group_quota(api: Api, net: dict) -> None:
+    """Made on the project's behalf, it counts in the usage but is never refused: a
+    project with no room for groups still creates ports, in its default group."""
+    api.client.put("/v2.0/quotas/other", json={"quota": {"security_group": 0}})
+    port = api.port(net, project_id="other")
+    [default] = api.list(GROUPS, {"project_id": "other"})
+    assert port["security_groups"] == [default["id"]]
+    details = api.client.get("/v2.0/quotas/other/details").json()["quota"]
+    assert details["security_group"] == {"limit": 0, "used": 1, "reserved": 0}
+
+
+def test_an_admin_listing_one_projects_groups_finds_its_default_group(api: Api) -> None:
+    """As Neutron, so that a client counting a new project's groups before setting its
+    quota counts the default group that the project's first port will make."""
+    assert [g["name"] for g in api.list(GROUPS, {"project_id": "new"})] == ["default"]
+    assert api.list(GROUPS, {"project_id": "new"})[0]["project_id"] == "new"
