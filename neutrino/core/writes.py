@@ -81,19 +81,24 @@ class Writes:
         return contexts
 
     def write(self, operation: str, body: Callable[[Session], C],
-              undo: Callable[[str], None] | None = None) -> C:
+              undo: Callable[[str], None] | None = None, *, refusable: bool = True) -> C:
         """The whole sequence for one resource: *body* in a transaction (a create charged
-        to its project's quota at the transaction's end), then postcommit."""
-        return self.write_all(operation, [body], undo)[0]
+        to its project's quota at the transaction's end), then postcommit.
+
+        ``refusable=False`` is for what Neutrino creates on a project's behalf (its
+        ``default`` security group): it counts in the project's usage, but its quota
+        never refuses it, or a project at its limit could not create a port."""
+        return self.write_all(operation, [body], undo, refusable=refusable)[0]
 
     def write_all(self, operation: str, bodies: list[Callable[[Session], C]],
-                  undo: Callable[[str], None] | None = None) -> list[C]:
+                  undo: Callable[[str], None] | None = None, *,
+                  refusable: bool = True) -> list[C]:
         """:meth:`write` of several resources of one type (a bulk create), all or none:
         every body, in order, in one transaction; the quota charged once per project
         for all of them; then one postcommit of them all."""
         def charged(session: Session) -> list[C]:
             contexts = [body(session) for body in bodies]
-            if operation.startswith(CREATE):
+            if operation.startswith(CREATE) and refusable:
                 for project in dict.fromkeys(c.current["project_id"] for c in contexts):
                     self.limits.charge(session, operation.removeprefix(CREATE), project)
             return contexts

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from neutrino.core.context import ADMIN
+from neutrino.core.ipam import eui64
 from tests.api.conftest import Api, assert_error
 from tests.drivers import FAILING, RECORDER, RecordingDriver
 
@@ -151,3 +152,20 @@ def test_each_port_of_a_batch_is_bound_outside_the_transaction(make_api) -> None
     assert [c.current["id"] for c in driver.calls("create_port_postcommit")] == \
         [p["id"] for p in ports]
     assert api.plugin.get_port(ADMIN, ports[3]["id"])["binding:vif_type"] == "ovs"
+
+
+def test_auto_address_subnets_of_a_batch_address_every_port(api: Api) -> None:
+    """Each SLAAC subnet of a batch gives the network's ports their EUI-64 address on it;
+    the ports hear of it once, after the batch (their drivers' update)."""
+    net = api.network()
+    api.subnet(net, "10.0.0.0/24")
+    ports = [api.port(net) for _ in range(2)]
+    created(bulk(api, "subnets", [
+        {"network_id": net["id"], "cidr": f"fd00:{i}::/64", "ipv6_address_mode": "slaac",
+         "ipv6_ra_mode": "slaac"} for i in (1, 2)]), "subnets")
+    for port in ports:
+        shown = api.show("ports", port["id"])
+        assert sorted(ip["ip_address"] for ip in shown["fixed_ips"]
+                      if ":" in ip["ip_address"]) == \
+            [eui64(f"fd00:{i}::/64", port["mac_address"]) for i in (1, 2)]
+        assert shown["revision_number"] > port["revision_number"]
