@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino.core import exceptions as exc
-from neutrino.core import rbac
+from neutrino.core import floatingips, rbac, routers
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.policy import RESOURCES, Caller, Creds, Policy
@@ -29,6 +29,8 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "subnet": lambda i: exc.SubnetNotFound(subnet_id=i),
     "port": lambda i: exc.PortNotFound(port_id=i),
     "rbac_policy": rbac.not_found,
+    "router": routers.not_found,
+    "floatingip": floatingips.not_found,
 }
 
 
@@ -105,6 +107,13 @@ class Guard:
         if attrs:
             target = self.target(ctx, {**item, **attrs}, True)
         self._authorize(who, f"{verb}_{self.resource}", target, attrs)
+        return who
+
+    def act(self, ctx: Context, action: str, item: dict[str, Any]) -> Caller:
+        """May *ctx* run the member *action* (its rule's name, e.g. ``add_router_interface``)
+        on the visible *item*?  403 if not."""
+        who, target = self.show(ctx, item)
+        self._authorize(who, action, target, {})
         return who
 
     def strip(self, who: Caller, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:

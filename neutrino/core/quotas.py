@@ -63,7 +63,16 @@ from sqlalchemy.orm import Session
 from neutrino.config import Settings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
-from neutrino.db.models import Network, Port, Quota, RbacPolicy, StandardAttrs, Subnet
+from neutrino.db.models import (
+    FloatingIP,
+    Network,
+    Port,
+    Quota,
+    RbacPolicy,
+    Router,
+    StandardAttrs,
+    Subnet,
+)
 from neutrino.db.session import Database
 
 if TYPE_CHECKING:
@@ -72,7 +81,8 @@ if TYPE_CHECKING:
 #: Each resource a quota applies to, by its quota name (the resource's API name), with
 #: the table its usage is counted in.
 COUNTED: dict[str, type[StandardAttrs] | type[RbacPolicy]] = {
-    "network": Network, "subnet": Subnet, "port": Port, "rbac_policy": RbacPolicy}
+    "network": Network, "subnet": Subnet, "port": Port, "rbac_policy": RbacPolicy,
+    "router": Router, "floatingip": FloatingIP}
 #: Neutron's "no limit" (any negative limit counts as unlimited).
 UNLIMITED = -1
 

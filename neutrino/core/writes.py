@@ -25,10 +25,16 @@ from neutrino.core import exceptions as exc
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.quotas import Limits
 from neutrino.db.session import Database, retry_on_conflict
-from neutrino.drivers.api import NetworkContext, PortContext, SubnetContext
+from neutrino.drivers.api import (
+    FloatingIPContext,
+    NetworkContext,
+    PortContext,
+    RouterContext,
+    SubnetContext,
+)
 
-Context = NetworkContext | SubnetContext | PortContext
-C = TypeVar("C", NetworkContext, SubnetContext, PortContext)
+Context = NetworkContext | SubnetContext | PortContext | RouterContext | FloatingIPContext
+C = TypeVar("C", NetworkContext, SubnetContext, PortContext, RouterContext, FloatingIPContext)
 T = TypeVar("T")
 CREATE = "create_"
 
@@ -36,8 +42,11 @@ CREATE = "create_"
 def detach(context: Context) -> None:
     """Forget the session *context* (and its network's context) was built in."""
     context.session = None
-    if not isinstance(context, NetworkContext):
+    if isinstance(context, SubnetContext | PortContext):
         context.network.session = None
+    if isinstance(context, FloatingIPContext):
+        for router in context.routers:
+            router.session = None
 
 
 class Writes:

@@ -1,9 +1,9 @@
 """Neutron's policy engine (oslo.policy) with Neutron's secure-RBAC defaults.
 
 Rules are registered in code, one module per resource (``networks``,
-``subnets``, ``ports``, ``rbac_policies``, ``agents``, ``quotas``: a resource that lands
-adds one), with
-``enforce_new_defaults`` and ``enforce_scope`` on; an operator's
+``subnets``, ``ports``, ``rbac_policies``, ``agents``, ``quotas``, ``routers``,
+``floatingips``: a resource that lands adds one), with ``enforce_new_defaults`` and
+``enforce_scope`` on; an operator's
 ``policy.yaml`` (setting ``policy_file``) overrides any of them.  Only the API
 uses this room; it knows nothing of the core.
 
@@ -26,11 +26,22 @@ from typing import Any
 from oslo_config import cfg
 from oslo_policy import opts, policy
 
-from neutrino.policy import agents, base, networks, ports, quotas, rbac_policies, subnets
+from neutrino.policy import (
+    agents,
+    base,
+    floatingips,
+    networks,
+    ports,
+    quotas,
+    rbac_policies,
+    routers,
+    subnets,
+)
 
 #: Each resource's rules and the create defaults of its attributes, by resource name.
 RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
-             "rbac_policy": rbac_policies, "agent": agents, "quota": quotas}
+             "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
+             "router": routers, "floatingip": floatingips}
 #: Target fields holding a project id (compared with the caller's project only).
 PROJECT_FIELDS = ("project_id", "tenant_id", "network:project_id", "network:tenant_id")
 OTHER_PROJECT = "\x00other"
@@ -126,7 +137,8 @@ class Caller:
 
         On create an attribute counts only when given with a value other than its
         default; on update whenever given (Neutron's "explicitly set"). ``fixed_ips``
-        entries also check ``:ip_address`` / ``:subnet_id`` when they name one.
+        entries also check ``:ip_address`` / ``:subnet_id`` when they name one, and a dict
+        (``external_gateway_info``) ``:<key>`` for each key it gives.
         """
         rules = self.rules.attr_rules.get(action, {})
         create = action.startswith("create_")
@@ -134,6 +146,8 @@ class Caller:
             if attr not in rules or (create and attr in defaults and value == defaults[attr]):
                 continue
             names = [rules[attr]]
+            if isinstance(value, dict):  # a sub-attribute's own rule, for each one given
+                names += [rules[f"{attr}:{key}"] for key in value if f"{attr}:{key}" in rules]
             if attr == "fixed_ips" and isinstance(value, list):
                 names += [rules[f"fixed_ips:{key}"] for key in ("ip_address", "subnet_id")
                           if f"fixed_ips:{key}" in rules
