@@ -15,7 +15,15 @@ from sqlalchemy import func, select
 
 from neutrino.api.app import create_app
 from neutrino.core.plugin import Plugin
-from neutrino.db.models import FloatingIP, IPAllocation, Network, NetworkSegment, Port, Router, Subnet
+from neutrino.db.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    NetworkSegment,
+    Port,
+    Router,
+    Subnet,
+)
 
 SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port", "routers": "router",
             "floatingips": "floatingip"}
