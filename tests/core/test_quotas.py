@@ -64,13 +64,15 @@ def test_every_resource_the_core_creates_is_counted() -> None:
 
 def test_limits_are_the_defaults_until_a_project_has_its_own(make_plugin) -> None:
     plugin = make_plugin(quota_port=7)
-    assert plugin.get_default_quota() == {"network": 100, "subnet": 100, "port": 7}
-    assert plugin.get_quota("p") == {"network": 100, "subnet": 100, "port": 7}
+    rest = {"rbac_policy": 10, "router": 10, "floatingip": 50}  # untouched defaults
+    assert plugin.get_default_quota() == {"network": 100, "subnet": 100, "port": 7, **rest}
+    assert plugin.get_quota("p") == {"network": 100, "subnet": 100, "port": 7, **rest}
     assert plugin.update_quota("p", {"network": 3, "port": -1}) == \
-        {"network": 3, "subnet": 100, "port": -1}
-    assert plugin.get_quota("p") == {"network": 3, "subnet": 100, "port": -1}
-    assert plugin.get_quota("other") == {"network": 100, "subnet": 100, "port": 7}
-    assert plugin.update_quota("p", {"network": 4}) == {"network": 4, "subnet": 100, "port": -1}
+        {"network": 3, "subnet": 100, "port": -1, **rest}
+    assert plugin.get_quota("p") == {"network": 3, "subnet": 100, "port": -1, **rest}
+    assert plugin.get_quota("other") == {"network": 100, "subnet": 100, "port": 7, **rest}
+    assert plugin.update_quota("p", {"network": 4}) == {"network": 4, "subnet": 100,
+                                                        "port": -1, **rest}
     plugin.delete_quota("p")
     assert plugin.get_quota("p") == plugin.get_default_quota()
     with pytest.raises(exc.TenantQuotaNotFound, match="Quota for project p could not be found"):
