@@ -256,15 +256,37 @@ class EnsurePort(_Ensure):
         return settled is None or (settled == UNCHANGED and bool(self._dhcp_references(row)))
 
 
+def drop_nat_of_port(api: Any, port_id: str) -> bool:
+    """Remove the NAT rows translating for ``port_id`` (``logical_port``) from their
+    routers; whether there were any.
+
+    A deleted port's floating IPs are disassociated in SQL without a word to their
+    routers; left in place, the NAT would keep sending the floating IP's traffic to an
+    address the next port on the subnet may get.  NAT rows are not a root table:
+    ovsdb-server deletes a row no router refers to.
+    """
+    nats = [r for r in api.tables["NAT"].rows.values() if port_id in r.logical_port]
+    if not nats:
+        return False
+    for router in api.tables["Logical_Router"].rows.values():
+        for nat in nats:
+            if nat in router.nat:
+                router.delvalue("nat", nat)
+    return True
+
+
 class DeletePort(command.BaseCommand):
+    """Logical_Switch_Port of a port, and the NAT rows that translate for it."""
+
     def __init__(self, api: Any, port_id: str) -> None:
         super().__init__(api)
         self.port_id = port_id
 
     def run_idl(self, txn: Any) -> None:
+        nat_dropped = drop_nat_of_port(self.api, self.port_id)
         row = find_port(self.api, self.port_id)
         if row is None or not row.external_ids.get(keys.PORT_ID):
-            self.result = ABSENT
+            self.result = UPDATED if nat_dropped else ABSENT
             return
         switch = find_switch(self.api, row.external_ids.get(keys.NETWORK_ID, ""))
         if switch is not None:

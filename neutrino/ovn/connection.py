@@ -47,6 +47,10 @@ NB_TABLES: dict[str, list[str]] = {
                             "options", "tag", "external_ids", "dhcpv4_options",
                             "dhcpv6_options"],
     "DHCP_Options": ["cidr", "options", "external_ids"],
+    "Logical_Router": ["name", "enabled", "ports", "nat", "static_routes", "options",
+                       "external_ids"],
+    "NAT": ["type", "external_ip", "logical_ip", "logical_port", "external_mac",
+            "gateway_port", "options", "external_ids"],
     "NB_Global": ["nb_cfg", "external_ids"],
 }
 SB_TABLES: dict[str, list[str]] = {

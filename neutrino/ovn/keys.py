@@ -41,9 +41,17 @@ GLOBAL_LAST_SYNC = "neutrino:last_full_sync"
 #: Name prefix of Logical_Switch rows (``neutrino-<network id>``).
 SWITCH_PREFIX = "neutrino-"
 LOCALNET_PREFIX = "provnet-"
+#: Name prefix of a router's port (``lrp-<port id>``), as Neutron's OVN driver names it:
+#: the router-type switch port points at it, and SB names the gateway's chassis-redirect
+#: port ``cr-lrp-<port id>`` after it.
+ROUTER_PORT_PREFIX = "lrp-"
 
 # -- Logical_Switch_Port options (besides the plug protocol's) -------------------
 NETWORK_NAME_OPTION = "network_name"
+#: On a router-type switch port: the Logical_Router_Port it is patched to.
+ROUTER_PORT_OPTION = "router-port"
+#: On a gateway's switch port: announce the router's NAT addresses (gratuitous ARP).
+NAT_ADDRESSES_OPTION = "nat-addresses"
 
 # -- binding:profile keys ------------------------------------------------------
 PROFILE_VIF_PLUG_TYPE = "vif_plug_type"

@@ -250,6 +250,9 @@ class OVNMechanismDriver(MechanismDriver):
 
     def _write_port(self, context: PortContext, port: dict[str, Any]) -> None:
         assert self.nb is not None and self.directory is not None  # set by initialize()
+        if not desired.has_switch_port(port):
+            self._apply(f"port {port['id']}", [commands.DeletePort(self.nb, port["id"])])
+            return
         dpu = None
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)

@@ -132,6 +132,7 @@ class DriftRepair:
                 plan.append((DHCP, subnet_id,
                              commands.EnsureDhcpOptions(self.nb, spec, force=verdict[0]),
                              verdict[1]))
+        ports = [p for p in ports if desired.has_switch_port(p)]
         for port in ports:
             net = networks.get(port["network_id"])
             if net is None:
@@ -147,7 +148,8 @@ class DriftRepair:
                 plan.append((PORT, port["id"],
                              commands.EnsurePort(self.nb, lsp, force=verdict[0]), verdict[1]))
         for port_id in sorted(set(snap.ports) - {p["id"] for p in ports}):
-            plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id), ["not in SQL"]))
+            plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id),
+                         ["not in SQL or without a switch port"]))
         for subnet_id in sorted(set(snap.dhcp) - set(dhcp_specs)):
             plan.append((DHCP, subnet_id, commands.DeleteDhcpOptions(self.nb, subnet_id),
                          ["not in SQL or DHCP disabled"]))
