@@ -30,6 +30,12 @@ VIF_TYPE = "neutrino:vif_type"
 LOCALNET_OF = "neutrino:localnet_of"
 #: On DHCP_Options rows: the subnet id (ownership mark).
 SUBNET_ID = "neutrino:subnet_id"
+#: On Logical_Router, Logical_Router_Port, NAT, Logical_Router_Static_Route and
+#: HA_Chassis_Group rows: the router id (ownership mark).
+ROUTER_ID = "neutrino:router_id"
+ROUTER_NAME = "neutrino:router_name"
+#: On a floating IP's dnat_and_snat NAT row: the floating IP id.
+FIP_ID = "neutrino:fip_id"
 #: The Neutrino ``revision_number`` the row was written from.
 REVISION = "neutrino:revision_number"
 
@@ -45,6 +51,9 @@ LOCALNET_PREFIX = "provnet-"
 #: the router-type switch port points at it, and SB names the gateway's chassis-redirect
 #: port ``cr-lrp-<port id>`` after it.
 ROUTER_PORT_PREFIX = "lrp-"
+#: Name prefix of Logical_Router and HA_Chassis_Group rows (``neutron-<router id>``), as
+#: Neutron's OVN driver names them, so OVN tooling written for Neutron finds them.
+ROUTER_PREFIX = "neutron-"
 
 # -- Logical_Switch_Port options (besides the plug protocol's) -------------------
 NETWORK_NAME_OPTION = "network_name"
@@ -60,8 +69,12 @@ REMOTE_MANAGED_KEYS = ("pci_vendor_info", "pci_slot", "physical_network",
                        "card_serial_number", "pf_mac_address", "vf_num")
 
 # -- Southbound -----------------------------------------------------------------
+#: ovn-northd names a gateway router port's chassis-redirect Port_Binding ``cr-<lrp name>``.
+REDIRECT_PREFIX = "cr-"
 BRIDGE_MAPPINGS = "ovn-bridge-mappings"
 CMS_OPTIONS = "ovn-cms-options"
+#: The ovn-cms-options entry of a chassis that may host routers' gateways (Neutron's).
+GATEWAY_CHASSIS_OPTION = "enable-chassis-as-gw"
 CARD_SERIAL = "card-serial-number"
 DATAPATH_TYPE = "datapath-type"
 IFACE_TYPES = "iface-types"

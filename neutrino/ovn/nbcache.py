@@ -80,6 +80,18 @@ class DhcpRow:
                    external_ids=_column(row, "external_ids"))
 
 
+@dataclass(frozen=True)
+class MarkedRow:
+    """A Logical_Router or NAT row: only its marks matter (which router, which floating IP)."""
+
+    uuid: UUID
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> MarkedRow:
+        return cls(uuid=row.uuid, external_ids=_column(row, "external_ids"))
+
+
 @dataclass
 class Snapshot:
     """The owned rows at one moment, indexed the ways the worker and the repair ask."""
@@ -88,6 +100,9 @@ class Snapshot:
     localnets: dict[str, list[LspRow]] = field(default_factory=dict)
     switches: dict[str, SwitchRow] = field(default_factory=dict)
     dhcp: dict[str, DhcpRow] = field(default_factory=dict)
+    #: Ids of the routers with a Logical_Router, and of the floating IPs with a NAT row.
+    routers: set[str] = field(default_factory=set)
+    floatingips: set[str] = field(default_factory=set)
 
     def dhcp_uuid(self, subnet_id: str | None) -> UUID | None:
         row = self.dhcp.get(subnet_id) if subnet_id else None
@@ -97,8 +112,9 @@ class Snapshot:
 class NbCache:
     """Updated from ``row_changed`` on the connection thread; read from any thread."""
 
-    TABLES: dict[str, type[LspRow] | type[SwitchRow] | type[DhcpRow]] = {
-        "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow}
+    TABLES: dict[str, type[LspRow] | type[SwitchRow] | type[DhcpRow] | type[MarkedRow]] = {
+        "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow,
+        "Logical_Router": MarkedRow, "NAT": MarkedRow}
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -116,7 +132,7 @@ class NbCache:
         if event != "delete":
             ext = _column(row, "external_ids")
             if any(k in ext for k in (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID,
-                                      keys.SUBNET_ID)):
+                                      keys.SUBNET_ID, keys.ROUTER_ID)):
                 copy = kind.of(row)
         with self._lock:
             old = self._rows[table].pop(row.uuid, None)
@@ -151,7 +167,12 @@ class NbCache:
             lsps = list(self._rows["Logical_Switch_Port"].values())
             switches = list(self._rows["Logical_Switch"].values())
             dhcp = list(self._rows["DHCP_Options"].values())
+            routers = list(self._rows["Logical_Router"].values())
+            nats = list(self._rows["NAT"].values())
         snap = Snapshot()
+        snap.routers = {r.external_ids[keys.ROUTER_ID] for r in routers}
+        snap.floatingips = {n.external_ids[keys.FIP_ID] for n in nats
+                            if keys.FIP_ID in n.external_ids}
         for lsp in lsps:
             if keys.PORT_ID in lsp.external_ids:
                 snap.ports[lsp.external_ids[keys.PORT_ID]] = lsp

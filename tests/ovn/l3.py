@@ -21,7 +21,8 @@ class Routed:
     interface: dict[str, Any]
     vm: dict[str, Any]
     floatingip: dict[str, Any]
-    #: The router's gateway port and the floating IP's port.
+    #: The router's interface and gateway ports and the floating IP's port.
+    interface_port: dict[str, Any]
     gateway_port: dict[str, Any]
     floatingip_port: dict[str, Any]
 
@@ -48,4 +49,5 @@ def routed(core: Plugin) -> Routed:
     owned = {p["device_owner"]: p for p in core.list_all_ports()}
     return Routed(external, external_subnet, network, subnet,
                   core.get_router(ADMIN, router["id"]), interface, vm, floatingip,
-                  owned["network:router_gateway"], owned["network:floatingip"])
+                  owned["network:router_interface"], owned["network:router_gateway"],
+                  owned["network:floatingip"])
