@@ -131,6 +131,14 @@ class Sandbox:
         """Run ``ovn-sbctl`` against the SB database and return its output."""
         return self._ctl("ovn-sbctl", self._db("sb"), args, timeout)
 
+    def trace(self, datapath: str, microflow: str, *options: str) -> str:
+        """``ovn-trace`` of *microflow* entering *datapath* (``--minimal`` etc. as
+        *options*), once ovn-northd has turned NB's current contents into SB's flows."""
+        self.nbctl("--wait=sb", "sync")
+        db = self._db("sb")
+        return run_tool(["ovn-trace", f"--db={db.live_remote}", *options, datapath, microflow],
+                        self.base_dir, timeout=30)
+
     def _ctl(self, tool: str, db: Database, args: tuple[str, ...], timeout: float) -> str:
         """Run a one-shot client, retrying while a cluster has no reachable leader
         (the tool then fails before sending anything, so a retry is safe)."""
