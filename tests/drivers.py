@@ -15,6 +15,7 @@ from neutrino.drivers.api import DriverError, MechanismDriver, PortContext
 RECORDER = "tests.drivers:RecordingDriver"
 GATED = "tests.drivers:GatedDriver"
 FAILING = "tests.drivers:FailingDriver"
+AGENT = "tests.drivers:AgentDriver"
 
 
 @dataclass
@@ -87,3 +88,13 @@ class FailingDriver(MechanismDriver):
     def create_network_postcommit(self, context: Any) -> None:
         if context.current["name"] == "refuse-post":
             raise RuntimeError("backend exploded")
+
+
+class AgentDriver(RecordingDriver):
+    """Binds like RecordingDriver and lists one agent, as the OVN driver lists chassis."""
+
+    AGENT = {"id": "5d6a6d1c-0000-4000-8000-000000000001", "agent_type": "Recording agent",
+             "binary": "recording-agent", "host": "hv1", "alive": True, "admin_state_up": True}
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        return [dict(self.AGENT)]

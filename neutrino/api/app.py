@@ -22,7 +22,7 @@ from neutrino.api.watch import EventHub
 from neutrino.config import identity_problem
 from neutrino.core.plugin import Plugin
 from neutrino.metrics import API_LATENCY, exposition
-from neutrino.policy import Policy
+from neutrino.policy import load_policy
 
 EXTENSIONS = [
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
@@ -241,7 +241,7 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     problem = identity_problem(plugin.settings)
     if problem:
         raise ValueError(problem)
-    policy = Policy(plugin.settings.policy_file)
+    policy = load_policy(plugin.settings.policy_file, plugin.settings.auth_strategy)
     build_router(plugin, policy, EventHub(plugin.db, plugin.doorbell), app.router)
     add_router_actions(app.router, plugin, policy)
     add_tag_routes(app.router, plugin, policy)

@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from neutrino.api import errors
+from neutrino.api import errors, tokencache
+from neutrino.api.tokencache import TokenCache
 from neutrino.config import Settings
 from neutrino.core.context import NOAUTH_PROJECT_ID, Context
-from neutrino.policy import Creds, Policy
+from neutrino.policy import Creds, Rules
 
 LOG = logging.getLogger(__name__)
 
@@ -83,6 +84,11 @@ class Keystone:
         if "www_authenticate_uri" not in conf and "auth_url" in conf:
             # Else a 401 asks Keystone where it is, which fails when Keystone is down.
             conf["www_authenticate_uri"] = conf["auth_url"]
+        #: The worker's token cache, unless the operator named memcached servers or a cache.
+        self.tokens: TokenCache | None = None
+        if not conf.get("memcached_servers") and not conf.get("cache"):
+            self.tokens = TokenCache()
+            conf["cache"] = tokencache.ENVIRON_KEY
         self._protocol = auth_token.AuthProtocol(_inner, conf)
 
     def verify(self, environ: dict[str, Any]) -> dict[str, Any] | tuple[int, list, bytes]:
@@ -91,6 +97,8 @@ class Keystone:
         def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
             answer["status"], answer["headers"] = int(status.split()[0]), headers
 
+        if self.tokens is not None:
+            environ[tokencache.ENVIRON_KEY] = self.tokens
         try:
             body = b"".join(self._protocol(environ, start_response))
         except _Passed as passed:
@@ -102,7 +110,7 @@ class Identity:
     """ASGI middleware: authenticates ``/v2.0/…`` (and ``/metrics`` if so configured) and
     puts the caller's :class:`Context` in the scope."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, policy: Policy):
+    def __init__(self, app: ASGIApp, settings: Settings, policy: Rules):
         self.app = app
         self.policy = policy
         self.metrics_require_auth = settings.metrics_require_auth

@@ -29,13 +29,13 @@ from neutrino.api.routes import create_model_for, json
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
-from neutrino.policy import Policy
+from neutrino.policy import Rules
 
 #: The longest project id a limit can be stored for (Neutron's ``PROJECT_ID_FIELD_SIZE``).
 MAX_PROJECT_ID = 255
 
 
-def add_quota_routes(router: APIRouter, plugin: Plugin, policy: Policy) -> None:
+def add_quota_routes(router: APIRouter, plugin: Plugin, policy: Rules) -> None:
     update_body = create_model_for("quota", schemas.quota_update(plugin.quotas.resources),
                                    "Update")
 

@@ -14,10 +14,10 @@ from neutrino.api.auth import context_of
 from neutrino.api.authz import Guard
 from neutrino.api.routes import create_model_for
 from neutrino.core.plugin import Plugin
-from neutrino.policy import Policy
+from neutrino.policy import Rules
 
 
-def add_router_actions(router: APIRouter, plugin: Plugin, policy: Policy) -> None:
+def add_router_actions(router: APIRouter, plugin: Plugin, policy: Rules) -> None:
     guard = Guard(policy, plugin, "router")
     routes_body = create_model_for("router", schemas.RouterRoutes, "Routes")
 
@@ -38,9 +38,11 @@ def add_router_actions(router: APIRouter, plugin: Plugin, policy: Policy) -> Non
         def change(request: Request, router_id: str,
                    body: routes_body) -> JSONResponse:  # type: ignore[valid-type]  # run-time model
             ctx = context_of(request.scope)
-            who = guard.act(ctx, action, plugin.get_router(ctx, router_id))
+            who, target = guard.act(ctx, action, plugin.get_router(ctx, router_id))
             routes = body.router.attrs()["routes"]  # type: ignore[attr-defined]
-            return JSONResponse({"router": guard.strip(who, ctx, call(ctx, router_id, routes))})
+            # The router's owner, its target, is the same after the change.
+            return JSONResponse({"router": guard.strip(who, target,
+                                                       call(ctx, router_id, routes))})
 
     for action in ("add_router_interface", "remove_router_interface"):
         interface(action)

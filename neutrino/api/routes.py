@@ -27,7 +27,7 @@ from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.core.query import ListQuery
 from neutrino.drivers.status import STATUSES
-from neutrino.policy import Policy
+from neutrino.policy import Rules
 
 IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
 DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
@@ -136,7 +136,7 @@ def _dumps(data: Any) -> bytes:
     return dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, collection: str,
+def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, collection: str,
                  create_model: type[schemas.Body], update_model: type[schemas.Body],
                  translate: Callable[[dict[str, Any]], dict[str, Any]],
                  hub: EventHub | None = None, path: str | None = None) -> None:
@@ -167,7 +167,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         for key in guard.unreadable(who, ctx) & (set(query.filters) | set(query.sort_keys)):
             raise exc.BadRequest(resource="list", msg=f"'{key}' is not a valid filter")
         base_url = str(request.url.replace(query=""))
-        shown = functools.partial(guard.strip, who, ctx)
+        shown = guard.stripper(who, ctx)
         lister_of_ctx = functools.partial(lister, ctx)
         if Batches.apply_to(query):
             batches = Batches(lister_of_ctx, query)
@@ -191,8 +191,8 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
                     body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
         ctx = context_of(request.scope)
         attrs = getattr(body, name).attrs()
-        who = guard.create(ctx, attrs)
-        return json({name: guard.strip(who, ctx, create(ctx, translate(attrs)))}, 201)
+        who, target = guard.create(ctx, attrs)
+        return json({name: guard.strip(who, target, create(ctx, translate(attrs)))}, 201)
 
     @router.get(f"{url}/{{item_id}}", name=f"show_{name}", tags=[collection])
     async def show_item(item_id: str, request: Request) -> JSONResponse:
@@ -203,8 +203,9 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
             item = await wait_for_status(hub, lambda: show(ctx, item_id), item_id, wanted, timeout)
         else:
             item = await run_in_threadpool(show, ctx, item_id)
-        who, _ = await run_in_threadpool(guard.show, ctx, item)
-        return json({name: select_fields(guard.strip(who, ctx, item), params.getlist("fields"))})
+        who, target = await run_in_threadpool(guard.show, ctx, item)
+        return json({name: select_fields(guard.strip(who, target, item),
+                                         params.getlist("fields"))})
 
     @router.put(f"{url}/{{item_id}}", name=f"update_{name}", tags=[collection])
     def update_item(request: Request, item_id: str,
@@ -213,8 +214,9 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Policy, name: str, c
         ctx = context_of(request.scope)
         attrs = getattr(body, name).attrs()
         revision = if_match_revision(if_match)
-        who = guard.write(ctx, "update", show(ctx, item_id), attrs)
-        return json({name: guard.strip(who, ctx, update(ctx, item_id, translate(attrs), revision))})
+        who, target = guard.write(ctx, "update", show(ctx, item_id), attrs)
+        return json({name: guard.strip(who, target,
+                                       update(ctx, item_id, translate(attrs), revision))})
 
     @router.delete(f"{url}/{{item_id}}", name=f"delete_{name}", tags=[collection],
                    status_code=204)
@@ -268,7 +270,7 @@ def event_filter(ctx: Context, params: Any) -> Callable[[dict[str, Any]], bool]:
     return lambda event: all(event[k] in values for k, values in wanted.items())
 
 
-def build_router(plugin: Plugin, policy: Policy, hub: EventHub,
+def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                  router: APIRouter | None = None) -> APIRouter:
     """The API's routes, on *router* (e.g. the app's own, see ``create_app``) or a new one."""
     router = router if router is not None else APIRouter()

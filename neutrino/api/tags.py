@@ -2,9 +2,10 @@
 
 Handlers translate between HTTP and the plugin's tag calls (Neutron's tag
 plugin's names: ``get_tags``, ``update_tag`` …), each given the collection.
-Policy is the resource's own, as in Neutron: reading tags needs
-``get_<resource>`` (another project's resource is a 404), changing them
-``update_<resource>`` (403 on a visible resource).
+Policy is Neutron's tags rules: reading tags needs ``get_<resource>:tags``,
+setting them ``update_<resource>:tags``, removing them
+``delete_<resource>:tags`` (403 on a visible resource); a resource the caller
+may not see (``get_<resource>``) is a 404.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from neutrino.api.authz import Guard
 from neutrino.api.routes import if_match_revision, json
 from neutrino.api.schemas import TagsBody
 from neutrino.core.plugin import Plugin
-from neutrino.policy import Policy
+from neutrino.policy import Rules
 
 
-def add_tag_routes(router: APIRouter, plugin: Plugin, policy: Policy) -> None:
+def add_tag_routes(router: APIRouter, plugin: Plugin, policy: Rules) -> None:
     """The tags routes of every collection the core tags."""
     for collection, tagged in plugin.tags.tagged.items():
         _add(router, plugin, Guard(policy, plugin, tagged.name), tagged.name, collection)
@@ -29,36 +30,32 @@ def _add(router: APIRouter, plugin: Plugin, guard: Guard, name: str, collection:
     base = f"/v2.0/{collection}/{{item_id}}/tags"
     show = getattr(plugin, f"get_{name}")
 
-    def may_read(request: Request, item_id: str) -> None:
+    def may(verb: str, request: Request, item_id: str) -> None:
         ctx = context_of(request.scope)
-        guard.show(ctx, show(ctx, item_id))
-
-    def may_change(request: Request, item_id: str) -> None:
-        ctx = context_of(request.scope)
-        guard.write(ctx, "update", show(ctx, item_id), {})
+        guard.tags(ctx, verb, show(ctx, item_id))
 
     @router.get(base, name=f"get_{collection}_tags", tags=[collection])
     def get_tags(request: Request, item_id: str) -> JSONResponse:
-        may_read(request, item_id)
+        may("get", request, item_id)
         return json({"tags": plugin.get_tags(collection, item_id)})
 
     @router.put(base, name=f"update_{collection}_tags", tags=[collection])
     def update_tags(request: Request, item_id: str, body: TagsBody,
                     if_match: str | None = Header(None)) -> JSONResponse:
-        may_change(request, item_id)
+        may("update", request, item_id)
         return json({"tags": plugin.update_tags(collection, item_id, body.tags,
                                                 if_match_revision(if_match))})
 
     @router.delete(base, name=f"delete_{collection}_tags", tags=[collection], status_code=204)
     def delete_tags(request: Request, item_id: str,
                     if_match: str | None = Header(None)) -> Response:
-        may_change(request, item_id)
+        may("delete", request, item_id)
         plugin.delete_tags(collection, item_id, if_match_revision(if_match))
         return Response(status_code=204)
 
     @router.get(base + "/{tag}", name=f"get_{collection}_tag", tags=[collection], status_code=204)
     def get_tag(request: Request, item_id: str, tag: str) -> Response:
-        may_read(request, item_id)
+        may("get", request, item_id)
         plugin.get_tag(collection, item_id, tag)
         return Response(status_code=204)
 
@@ -66,7 +63,7 @@ def _add(router: APIRouter, plugin: Plugin, guard: Guard, name: str, collection:
                 status_code=201)
     def update_tag(request: Request, item_id: str, tag: str,
                    if_match: str | None = Header(None)) -> Response:
-        may_change(request, item_id)
+        may("update", request, item_id)
         plugin.update_tag(collection, item_id, tag, if_match_revision(if_match))
         return Response(status_code=201)
 
@@ -74,6 +71,6 @@ def _add(router: APIRouter, plugin: Plugin, guard: Guard, name: str, collection:
                    status_code=204)
     def delete_tag(request: Request, item_id: str, tag: str,
                    if_match: str | None = Header(None)) -> Response:
-        may_change(request, item_id)
+        may("delete", request, item_id)
         plugin.delete_tag(collection, item_id, tag, if_match_revision(if_match))
         return Response(status_code=204)

@@ -13,6 +13,11 @@ each client concurrency:
 * the summed memory of the server's processes with ``--rss-ports`` ports,
   after creating them (through the API by default) and serving requests.
 
+With ``--auth both`` each database is measured twice, without identity and
+with Keystone tokens (a local Keystone, requests as its ``admin``: the same
+data as ``noauth``'s all-powerful caller, so the difference is token validation
+and policy), and the cost of auth per operation is reported.
+
 The server process and its database are in :mod:`neutrino.bench.server`, the
 load generator in :mod:`neutrino.bench.client`; this module holds the phases
 and what they report.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import tempfile
@@ -44,6 +50,7 @@ from neutrino.bench.server import (
     database,
     insert_ports,
 )
+from neutrino.sandbox.keystone import ADMIN, Keystone
 
 CREATE, SHOW, LIST, UPDATE, DELETE = "create", "show", "list", "update", "delete"
 OPERATIONS = (CREATE, SHOW, LIST, UPDATE, DELETE)
@@ -96,6 +103,38 @@ def _ids(phase: Phase) -> list[str]:
 # ---------------------------------------------------------------- phases
 
 
+@dataclass(frozen=True)
+class Auth:
+    """How a run's server authenticates, and what its requests carry."""
+
+    name: str
+    #: The server's settings (``NEUTRINO_*``).
+    env: dict[str, str]
+    headers: dict[str, str]
+
+
+NOAUTH = Auth("noauth", {}, {})
+
+
+def keystone_auth(keystone: Keystone) -> Auth:
+    """Keystone tokens: the server validates them as Neutrino's service user; the bench
+    sends one of the admin's, validated once by each worker and then cached there."""
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    from neutrino.up import authtoken
+
+    a = keystone.auth(ADMIN)
+    token = session.Session(auth=v3.Password(
+        auth_url=a["auth_url"], username=a["username"], password=a["password"],
+        project_name=a["project_name"], user_domain_name=a["user_domain_name"],
+        project_domain_name=a["project_domain_name"])).get_token()
+    assert token, "Keystone gave no token"
+    return Auth("keystone", {"NEUTRINO_AUTH_STRATEGY": "keystone",
+                             "NEUTRINO_KEYSTONE_AUTHTOKEN": json.dumps(authtoken(keystone))},
+                {"X-Auth-Token": token})
+
+
 @dataclass
 class Bench:
     """One database's run: the server, the bench network, and what was measured."""
@@ -105,6 +144,7 @@ class Bench:
     server: ServerProcess
     args: argparse.Namespace
     progress: Progress
+    auth: Auth = NOAUTH
     network_id: str = ""
     subnet_id: str = ""
     #: Ports on the bench network now (the CRUD phases delete what they create).
@@ -115,7 +155,8 @@ class Bench:
         return f"[{self.db}] {text}"
 
     async def setup_network(self) -> None:
-        async with httpx.AsyncClient(base_url=self.server.url, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=self.server.url, timeout=60,
+                                     headers=self.auth.headers) as client:
             net = await client.post("/v2.0/networks", json={"network": {"name": "bench"}})
             net.raise_for_status()
             self.network_id = net.json()["network"]["id"]
@@ -131,10 +172,12 @@ class Bench:
         spread: dict[str, list[int]] = {}
         n = self.args.ports
         for clients in self.args.clients:
-            async with client_for(self.server.url, clients, self.args.client) as client:
+            async with client_for(self.server.url, clients, self.args.client,
+                                  self.auth.headers) as client:
                 if isinstance(client, RawClient):
                     await client.open(clients)
-                await drive(client, clients, range(min(n, 50)), _version)  # warm connections up
+                # Warm the connections and each worker's token cache up.
+                await drive(client, clients, range(min(n, 50)), _list_page)
                 spread[str(clients)] = sorted(
                     report.connections_by_process(self.server.pid, self.server.port).values(),
                     reverse=True)
@@ -186,7 +229,8 @@ class Bench:
                                     self.subnet_id, have, missing, self.progress)
             rate = None
         else:
-            async with client_for(self.server.url, 32, self.args.client) as client:
+            async with client_for(self.server.url, 32, self.args.client,
+                                  self.auth.headers) as client:
                 phase = await drive(client, 32, range(have, have + missing),
                                     _creator(self.network_id), self.progress)
             if phase.stats.errors:
@@ -202,7 +246,8 @@ class Bench:
         fill = await self.fill(self.args.list_size)
         times, size, count = [], 0, 0
         self.progress.start(self.label(f"GET /v2.0/ports with {self.args.list_size} ports"), 5)
-        async with httpx.AsyncClient(base_url=self.server.url, timeout=300) as client:
+        async with httpx.AsyncClient(base_url=self.server.url, timeout=300,
+                                     headers=self.auth.headers) as client:
             for i in range(5):
                 started = time.perf_counter()
                 response = await client.get("/v2.0/ports")
@@ -224,7 +269,8 @@ class Bench:
             fill = await self.fill(self.args.rss_ports)
             # Serve a little of everything with the table full, so the figure is
             # that of a server at work, not of one that only ever inserted.
-            async with client_for(self.server.url, 8, self.args.client) as client:
+            async with client_for(self.server.url, 8, self.args.client,
+                                  self.auth.headers) as client:
                 created = await self._phase(client, 8, f"create with {self.args.rss_ports} ports",
                                             range(self.args.ports), _creator(self.network_id))
                 ids = _ids(created)
@@ -246,15 +292,20 @@ class Bench:
 # ---------------------------------------------------------------- run
 
 
+def run_name(database: BenchDatabase, auth: Auth) -> str:
+    """``sqlite``, ``postgresql``; ``sqlite+keystone`` … with Keystone tokens."""
+    return database.kind if auth is NOAUTH else f"{database.kind}+{auth.name}"
+
+
 async def bench_one(database: BenchDatabase, workdir: Path, args: argparse.Namespace,
-                    progress: Progress) -> dict[str, Any]:
-    db = database.kind
-    env = {"NEUTRINO_MECHANISM_DRIVERS": args.mechanism_drivers}
+                    progress: Progress, auth: Auth = NOAUTH) -> dict[str, Any]:
+    db = run_name(database, auth)
+    env = {"NEUTRINO_MECHANISM_DRIVERS": args.mechanism_drivers, **auth.env}
     server = ServerProcess(database.url, workdir / f"server-{db}", workers=args.workers, env=env)
     progress.note(f"[{db}] starting neutrino server ({args.workers} API workers, "
-                  f"mechanism drivers: {args.mechanism_drivers or 'none'})")
+                  f"mechanism drivers: {args.mechanism_drivers or 'none'}, auth: {auth.name})")
     with server:
-        bench = Bench(db, database, server, args, progress)
+        bench = Bench(db, database, server, args, progress, auth)
         await bench.setup_network()
         bench.result["server"] = {"workers": args.workers, "empty": server.memory().as_dict()}
         await bench.operations()
@@ -288,6 +339,32 @@ def check_targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
+def auth_cost(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per database, concurrency and operation: what Keystone tokens (validation from the
+    worker's cache, policy) add to the same run without identity."""
+    rows = []
+    for name, keyed in results.items():
+        kind, _, auth = name.partition("+")
+        if not auth or kind not in results:
+            continue
+        for clients, ops in keyed["operations"].items():
+            for op, with_auth in ops.items():
+                plain = results[kind]["operations"][clients][op]
+                rows.append({
+                    "db": kind, "auth": auth, "clients": int(clients), "operation": op,
+                    "p50_ms": [plain["p50_ms"], with_auth["p50_ms"]],
+                    "p99_ms": [plain["p99_ms"], with_auth["p99_ms"]],
+                    "per_second": [round(plain["per_second"], 1),
+                                   round(with_auth["per_second"], 1)],
+                    "added_p50_ms": round(with_auth["p50_ms"] - plain["p50_ms"], 2),
+                    "added_p99_ms": round(with_auth["p99_ms"] - plain["p99_ms"], 2),
+                    "added_server_cpu_ms": round(with_auth["cpu_ms"]["server"]
+                                                 - plain["cpu_ms"]["server"], 3),
+                    "per_second_ratio": report.ratio(with_auth["per_second"],
+                                                     plain["per_second"])})
+    return rows
+
+
 def tables(output: dict[str, Any]) -> str:
     rows = []
     for db, result in output["results"].items():
@@ -319,6 +396,15 @@ def tables(output: dict[str, Any]) -> str:
                           f"{scale['per_second']:.0f}/s p99 {scale['p99_ms']:.1f} ms", None])
     if extra:
         text.append(report.format_table(["db", "measure", "value", "x baseline p50"], extra))
+    if output.get("auth_cost"):
+        text.append(report.format_table(
+            ["db", "clients", "operation", "p50 ms noauth → auth", "added p50 ms",
+             "p99 ms noauth → auth", "added p99 ms", "ops/s noauth → auth", "x",
+             "added server cpu ms"],
+            [[c["db"], c["clients"], LABELS.get(c["operation"], c["operation"]),
+              "{} → {}".format(*c["p50_ms"]), c["added_p50_ms"], "{} → {}".format(*c["p99_ms"]),
+              c["added_p99_ms"], "{} → {}".format(*c["per_second"]), c["per_second_ratio"],
+              c["added_server_cpu_ms"]] for c in output["auth_cost"]]))
     if output["targets"]:
         text.append(report.format_table(
             ["db", "target", "value", "limit", "met"],
@@ -353,6 +439,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mechanism-drivers", default="",
                         help="NEUTRINO_MECHANISM_DRIVERS of the server (default: none, pure core)")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--auth", choices=["noauth", "keystone", "both"], default="noauth",
+                        help="the server without identity (default), with Keystone tokens "
+                             "(a local Keystone, requests as its admin), or both one after "
+                             "the other on each database, with what auth adds")
     parser.add_argument("--nice", type=int, default=0,
                         help="scheduling priority of the bench, its server and database "
                              "(e.g. -5 on a machine shared with other work; negative needs root)")
@@ -369,7 +459,7 @@ def run(args: argparse.Namespace) -> int:
         "bench": "api", "machine": report.machine(),
         "settings": {"clients": args.clients, "ports": args.ports, "list_size": args.list_size,
                      "rss_ports": args.rss_ports, "fill": args.fill, "workers": args.workers,
-                     "client": args.client, "nice": args.nice,
+                     "client": args.client, "nice": args.nice, "auth": args.auth,
                      "mechanism_drivers": args.mechanism_drivers},
         "results": {}, "targets": []}
     with contextlib.ExitStack() as stack:
@@ -378,11 +468,20 @@ def run(args: argparse.Namespace) -> int:
             workdir.mkdir(parents=True, exist_ok=True)
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ntbench")))
+        auths = []
+        if args.auth in ("noauth", "both"):
+            auths.append(NOAUTH)
+        if args.auth in ("keystone", "both"):
+            progress.note("starting a local Keystone")
+            auths.append(keystone_auth(stack.enter_context(Keystone(workdir / "keystone"))))
         for kind in kinds:
             with database(kind, workdir) as db:
-                output["results"][kind] = asyncio.run(bench_one(db, workdir, args, progress))
+                for auth in auths:
+                    output["results"][run_name(db, auth)] = asyncio.run(
+                        bench_one(db, workdir, args, progress, auth))
     output["machine"]["loadavg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     output["targets"] = check_targets(output["results"])
+    output["auth_cost"] = auth_cost(output["results"])
     print(tables(output))
     print(f"\nload average at start {output['machine']['loadavg_at_start']}, at end "
           f"{output['machine']['loadavg_at_end']} ({output['machine']['cpus']} CPUs): "

@@ -108,9 +108,12 @@ class RawClient:
     runs the same phases with httpx for comparison.
     """
 
-    def __init__(self, base_url: str, max_connections: int):
+    def __init__(self, base_url: str, max_connections: int,
+                 headers: dict[str, str] | None = None):
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        #: Sent with every request (``X-Auth-Token``), after the ones it needs.
+        self.headers = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._slots = asyncio.Semaphore(max_connections)
 
@@ -133,7 +136,8 @@ class RawClient:
         payload = b"" if body is None else json.dumps(body).encode()
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 f"Content-Length: {len(payload)}\r\n"
-                + ("Content-Type: application/json\r\n" if body is not None else "") + "\r\n")
+                + ("Content-Type: application/json\r\n" if body is not None else "")
+                + self.headers + "\r\n")
         async with self._slots:
             reader, writer = self._idle.pop() if self._idle else \
                 await asyncio.open_connection(self.host, self.port)
@@ -209,11 +213,12 @@ Client = httpx.AsyncClient | RawClient
 CLIENT_ERRORS = (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ClientError, ValueError)
 
 
-def client_for(url: str, concurrency: int, kind: str = "raw") -> Client:
+def client_for(url: str, concurrency: int, kind: str = "raw",
+               headers: dict[str, str] | None = None) -> Client:
     if kind == "raw":
-        return RawClient(url, concurrency)
+        return RawClient(url, concurrency, headers)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(base_url=url, limits=limits, timeout=120)
+    return httpx.AsyncClient(base_url=url, limits=limits, timeout=120, headers=headers)
 
 
 class EventListener:

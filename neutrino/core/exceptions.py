@@ -33,6 +33,14 @@ class PolicyNotAuthorized(NeutronError):
     message = "{rule} is disallowed by policy"
 
 
+class HTTPForbidden(NeutronError):
+    """Neutron's network ownership check (its ``OwnershipValidationHook``): a caller that
+    is neither admin nor service creates a subnet or port for a project other than the
+    network's, on a network that is not shared."""
+    status_code = 403
+    message = "Project {project_id} not allowed to create {resource} on this network"
+
+
 class AdminRequired(NeutronError):
     status_code = 403
     message = "User does not have admin privileges: {reason}."

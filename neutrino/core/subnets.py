@@ -115,9 +115,9 @@ class Subnets:
         tags = attrs.pop("tags", [])
         check_network_visible(session, ctx, attrs["network_id"])
         net = network_or_404(session, attrs["network_id"])
-        if not ctx.is_admin and attrs.get("project_id") and net.project_id and \
+        if not ctx.sees_all_projects and attrs.get("project_id") and net.project_id and \
                 attrs["project_id"] != net.project_id and not net.shared:
-            raise exc.NetworkNotFound(net_id=net.id)
+            raise exc.HTTPForbidden(project_id=attrs["project_id"], resource="subnet")
         cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
         if net.mtu < MIN_MTU[cidr.version]:
             raise exc.Conflict(f"network {net.id} has MTU {net.mtu}, too small for an "

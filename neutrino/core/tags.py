@@ -76,6 +76,11 @@ class TagFilter(Filter):
         return self.id_column.not_in(tagged) if self.negate else self.id_column.in_(tagged)
 
 
+#: The list filters on tags, each with (must carry every tag given, negated).
+FILTERS = {"tags": (True, False), "tags-any": (False, False), "not-tags": (True, True),
+           "not-tags-any": (False, True)}
+
+
 @dataclass(frozen=True)
 class Tagged:
     """A resource type that carries tags: its model, its API name (``network``: policy
@@ -93,9 +98,7 @@ class Tagged:
         """The four filters, for the resource's filterable columns."""
         id_column = self.model.__table__.c.id  # type: ignore[attr-defined]
         return {key: TagFilter(self.resource_type, id_column, all_of, negate)
-                for key, all_of, negate in (("tags", True, False), ("tags-any", False, False),
-                                            ("not-tags", True, True),
-                                            ("not-tags-any", False, True))}
+                for key, (all_of, negate) in FILTERS.items()}
 
     def rows(self, conn: Connection, resource_id: str) -> list[Row]:
         """The tag rows of one resource, as :func:`~neutrino.core.resources.tag_names`

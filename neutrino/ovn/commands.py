@@ -240,7 +240,9 @@ class EnsurePort(_Ensure):
             subnet_id = self.spec.dhcp_subnets.get(version)
             dhcp = find_dhcp(self.api, subnet_id) if subnet_id else None
             want = [dhcp] if dhcp is not None else []
-            have = list(getattr(row, column)) if row is not None else []
+            # getattr's default: a row inserted earlier in this transaction (the repair's
+            # port pass, then its router's) has no unset columns.
+            have = list(getattr(row, column, [])) if row is not None else []
             if [r.uuid for r in have] != [r.uuid for r in want]:
                 wrong.append((column, want))
         return wrong

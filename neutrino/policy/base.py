@@ -1,47 +1,30 @@
 """The building blocks of Neutron's secure-RBAC defaults (neutron/conf/policies/base.py).
 
-Check strings are Neutron's, so an operator's ``policy.yaml`` written for
-Neutron means the same here.  ``%(network:project_id)s`` is the project owning
-the network a subnet or port is on; the API puts it in the target.
+Check strings are Neutron's (release 2026.1, ``stable/2026.1``), so an
+operator's ``policy.yaml`` written for Neutron means the same here;
+``tests/api/test_policy_matrix.py`` checks the API against them.
+``%(network:project_id)s`` is the project owning the network a subnet or port
+is on; the API puts it in the target.
+
+Rules here and in the resources' modules are plain data: :mod:`neutrino.policy.engine`
+hands them to oslo.policy.  So a server that needs no policy engine (``noauth``)
+imports neither oslo.policy nor oslo.config (about 5 MB of every API worker).
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any
-
-from oslo_policy import policy
+from dataclasses import dataclass
 
 
-class FieldCheck(policy.Check):
-    """Neutron's ``field:<resource>:<attr>=<value>`` (``=~`` a regex) check.
+@dataclass(frozen=True)
+class Rule:
+    """One default rule: a building block, or (with *method* and *path*) the rule of an
+    API call, documented and project-scoped as Neutron's are."""
 
-    The attribute is read from the target, as ``<resource>:<attr>`` (the parent
-    network's ``network:shared`` in a port's target) or else as ``<attr>``.
-    """
-
-    def __init__(self, kind: str, match: str) -> None:
-        resource, field_value = match.split(":", 1)
-        name, value = field_value.rsplit("=", 1)
-        super().__init__(kind, f"{resource}:{name}={value}")
-        singular = resource[:-1] if resource.endswith("s") else resource
-        self.keys = (f"{singular}:{name}", name)
-        self.regex = re.compile(value[1:]) if value.startswith("~") else None
-        self.value = value
-
-    def __call__(self, target: Mapping[str, Any], creds: Any, enforcer: Any,
-                 current_rule: str | None = None) -> bool:
-        key = next((k for k in self.keys if k in target), None)
-        if key is None:
-            return False
-        actual = target[key]
-        if self.regex is not None:
-            return isinstance(actual, str) and self.regex.match(actual) is not None
-        return str(actual) == self.value
-
-
-#: Registered before any rule below is parsed (a RuleDefault parses its check at once).
-policy.register("field", FieldCheck)
+    name: str
+    check: str
+    description: str
+    method: str | None = None
+    path: str | None = None
 
 
 ADMIN = "rule:admin_only"
@@ -64,32 +47,38 @@ ADMIN_OR_PROJECT_MANAGER = either(ADMIN, PROJECT_MANAGER)
 ADMIN_OR_PROJECT_MEMBER = either(ADMIN, PROJECT_MEMBER)
 ADMIN_OR_PROJECT_READER = either(ADMIN, PROJECT_READER)
 ADMIN_OR_NET_OWNER_MEMBER = either(ADMIN, NET_OWNER_MEMBER)
-
-#: Neutron's secure-RBAC personas are project-scoped (``scope_types=['project']``).
-PROJECT_SCOPE = ["project"]
+ADMIN_OR_NET_OWNER_READER = either(ADMIN, NET_OWNER_READER)
 
 RULES = [
-    policy.RuleDefault("context_is_admin", "role:admin",
-                       description="Rule for cloud admin access"),
-    policy.RuleDefault("service_api", "role:service",
-                       description="Default rule for the service-to-service APIs."),
-    policy.RuleDefault("admin_only", "rule:context_is_admin",
-                       description="Rule for admin only access"),
-    policy.RuleDefault("regular_user", "", description="Rule for regular user access"),
-    policy.RuleDefault("shared", "field:networks:shared=True",
-                       description="Rule of shared network"),
-    policy.RuleDefault("external", "field:networks:router:external=True",
-                       description="Rule of external network"),
-    policy.RuleDefault("external_network", "field:subnets:router:external=True",
-                       description="Definition of a subnet that belongs to an external network"),
-    policy.RuleDefault("network_device", "field:port:device_owner=~^network:",
-                       description="Rule of network device"),
+    Rule("context_is_admin", "role:admin", "Rule for cloud admin access"),
+    Rule("service_api", "role:service", "Default rule for the service-to-service APIs."),
+    Rule("admin_only", "rule:context_is_admin", "Rule for admin only access"),
+    Rule("regular_user", "", "Rule for regular user access"),
+    Rule("shared", "field:networks:shared=True", "Rule of shared network"),
+    Rule("external", "field:networks:router:external=True", "Rule of external network"),
+    Rule("network_device", "field:port:device_owner=~^network:", "Rule of network device"),
 ]
 
 
-def rule(name: str, check: str, description: str, method: str,
-         path: str) -> policy.DocumentedRuleDefault:
-    """One documented, project-scoped rule of a resource's API."""
-    return policy.DocumentedRuleDefault(name=name, check_str=check, description=description,
-                                        operations=[{"method": method, "path": path}],
-                                        scope_types=PROJECT_SCOPE)
+def rule(name: str, check: str, description: str, method: str, path: str) -> Rule:
+    """The rule of one API call."""
+    return Rule(name, check, description, method, path)
+
+
+#: The attribute whose ``get_<resource>:tags`` hides it, and whose ``update_`` and
+#: ``delete_<resource>:tags`` guard the tags API (``/{collection}/{id}/tags``) only:
+#: Neutron checks create and update attribute rules only for attributes it marks
+#: ``enforce_policy``, which ``tags`` is not.
+TAGS = "tags"
+
+
+def tag_rules(resource: str, path: str, read: str, update: str, remove: str) -> list[Rule]:
+    """Neutron's rules of a resource's tags: reading them (also as an attribute of the
+    resource), setting them (``PUT``) and removing them (``DELETE``)."""
+    tags = f"{path}/tags"
+    return [
+        rule(f"get_{resource}:{TAGS}", read, f"Get the {resource} tags", "GET", tags),
+        rule(f"update_{resource}:{TAGS}", update, f"Update the {resource} tags", "PUT", tags),
+        rule(f"delete_{resource}:{TAGS}", remove, f"Delete the {resource} tags", "DELETE",
+             tags),
+    ]

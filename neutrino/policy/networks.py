@@ -8,6 +8,7 @@ from neutrino.policy.base import (
     SERVICE,
     either,
     rule,
+    tag_rules,
 )
 
 COLLECTION, RESOURCE = "/networks", "/networks/{id}"
@@ -40,4 +41,6 @@ RULES = [
     *(rule(f"update_network:{attr}", ADMIN, f"Update ``{attr}`` of a network", "PUT", RESOURCE)
       for attr in ADMIN_ATTRS),
     rule("delete_network", ADMIN_OR_PROJECT_MEMBER, "Delete a network", "DELETE", RESOURCE),
+    *tag_rules("network", RESOURCE, either(ADMIN_OR_PROJECT_READER, "rule:shared", "rule:external"),
+               ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_MEMBER),
 ]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from neutrino.policy.base import (
+    ADMIN_OR_NET_OWNER_MEMBER,
+    ADMIN_OR_NET_OWNER_READER,
     ADMIN_OR_PROJECT_MEMBER,
     ADMIN_OR_PROJECT_READER,
     ADMIN_OR_SERVICE,
@@ -9,13 +11,15 @@ from neutrino.policy.base import (
     NET_OWNER_MEMBER,
     NET_OWNER_READER,
     PROJECT_MEMBER,
+    PROJECT_READER,
     SERVICE,
     either,
     rule,
+    tag_rules,
 )
 
 COLLECTION, RESOURCE = "/ports", "/ports/{id}"
-DEFAULTS = {"device_owner": "", "binding:host_id": "", "binding:profile": {},
+DEFAULTS = {"device_id": "", "device_owner": "", "binding:host_id": "", "binding:profile": {},
             "binding:vnic_type": "normal", "port_security_enabled": True}
 
 MEMBER_OR_SERVICE = either(ADMIN_OR_PROJECT_MEMBER, SERVICE)
@@ -29,12 +33,12 @@ BINDING_READ = ("binding:vif_type", "binding:vif_details", "binding:host_id", "b
 
 
 def _writes(verb: str, method: str, path: str) -> list:
-    """The attribute rules create and update share."""
+    """The attribute rules create and update share (``fixed_ips`` differs: see below)."""
     return [
+        rule(f"{verb}_port:device_id", MEMBER_OR_SERVICE,
+             f"Specify ``device_id`` when {verb[:-1]}ing a port", method, path),
         rule(f"{verb}_port:device_owner", DEVICE_OWNER,
              f"Specify ``device_owner`` when {verb[:-1]}ing a port", method, path),
-        rule(f"{verb}_port:fixed_ips", either(NET_OWNER_OR_SERVICE, "rule:shared"),
-             f"Specify ``fixed_ips`` when {verb[:-1]}ing a port", method, path),
         rule(f"{verb}_port:fixed_ips:ip_address", NET_OWNER_OR_SERVICE,
              f"Specify IP addresses in ``fixed_ips`` when {verb[:-1]}ing a port", method, path),
         rule(f"{verb}_port:fixed_ips:subnet_id", either(NET_OWNER_OR_SERVICE, "rule:shared"),
@@ -54,6 +58,8 @@ RULES = [
     rule("create_port", CREATE, "Create a port", "POST", COLLECTION),
     rule("create_port:mac_address", NET_OWNER_OR_SERVICE,
          "Specify ``mac_address`` when creating a port", "POST", COLLECTION),
+    rule("create_port:fixed_ips", either(NET_OWNER_OR_SERVICE, "rule:shared"),
+         "Specify ``fixed_ips`` when creating a port", "POST", COLLECTION),
     *_writes("create", "POST", COLLECTION),
     rule("get_port", either(ADMIN_OR_PROJECT_READER, NET_OWNER_READER, SERVICE),
          "Get a port", "GET", RESOURCE),
@@ -62,7 +68,13 @@ RULES = [
     rule("update_port", MEMBER_OR_SERVICE, "Update a port", "PUT", RESOURCE),
     rule("update_port:mac_address", either(ADMIN_OR_SERVICE, NET_OWNER_MANAGER),
          "Update ``mac_address`` of a port", "PUT", RESOURCE),
+    # Unlike a create, an update of fixed_ips on a shared network is for its owner only.
+    rule("update_port:fixed_ips", NET_OWNER_OR_SERVICE, "Update ``fixed_ips`` of a port",
+         "PUT", RESOURCE),
     *_writes("update", "PUT", RESOURCE),
     rule("delete_port", either(MEMBER_OR_SERVICE, NET_OWNER_MEMBER), "Delete a port",
          "DELETE", RESOURCE),
+    # Unlike the port's own rules, none of these names the service role.
+    *tag_rules("port", RESOURCE, either(ADMIN_OR_NET_OWNER_READER, PROJECT_READER),
+               ADMIN_OR_PROJECT_MEMBER, either(PROJECT_MEMBER, ADMIN_OR_NET_OWNER_MEMBER)),
 ]

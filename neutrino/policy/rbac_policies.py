@@ -9,12 +9,11 @@ checked under both, so a ``policy.yaml`` may name either.
 """
 from __future__ import annotations
 
-from oslo_policy import policy
-
 from neutrino.policy.base import (
     ADMIN,
     ADMIN_OR_PROJECT_MEMBER,
     ADMIN_OR_PROJECT_READER,
+    Rule,
     either,
     rule,
 )
@@ -29,8 +28,8 @@ PROJECT_NOT_EVERYONE = "not field:rbac_policy:target_project=*"
 
 RULES = [
     # Neutron's shorthand, kept for operators' policy files that use it.
-    policy.RuleDefault("restrict_wildcard", either(f"({NOT_TO_EVERYONE})", ADMIN),
-                       description="Definition of a wildcard target_project"),
+    Rule("restrict_wildcard", either(f"({NOT_TO_EVERYONE})", ADMIN),
+         "Definition of a wildcard target_project"),
     rule("create_rbac_policy", ADMIN_OR_PROJECT_MEMBER, "Create an RBAC policy", "POST",
          COLLECTION),
     rule("create_rbac_policy:target_tenant", either(ADMIN, f"({NOT_TO_EVERYONE})"),

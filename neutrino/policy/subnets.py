@@ -3,20 +3,32 @@ from __future__ import annotations
 
 from neutrino.policy.base import (
     ADMIN_OR_NET_OWNER_MEMBER,
-    ADMIN_OR_PROJECT_READER,
+    ADMIN_OR_NET_OWNER_READER,
+    PROJECT_MEMBER,
+    PROJECT_READER,
     SERVICE,
+    Rule,
     either,
     rule,
+    tag_rules,
 )
 
 COLLECTION, RESOURCE = "/subnets", "/subnets/{id}"
 DEFAULTS: dict[str, object] = {}
+#: The subnet's own project may change it as well as the network's (a subnet an admin
+#: made for a project on another project's network).
+MEMBER_OR_NET_OWNER = either(PROJECT_MEMBER, ADMIN_OR_NET_OWNER_MEMBER)
 
 RULES = [
+    Rule("external_network", "field:subnets:router:external=True",
+         "Definition of a wildcard external network"),
     rule("create_subnet", ADMIN_OR_NET_OWNER_MEMBER, "Create a subnet", "POST", COLLECTION),
-    rule("get_subnet", either(ADMIN_OR_PROJECT_READER, "rule:shared", "rule:external_network",
-                              SERVICE),
+    rule("get_subnet", either(PROJECT_READER, "rule:shared", "rule:external_network",
+                              ADMIN_OR_NET_OWNER_READER, SERVICE),
          "Get a subnet", "GET", RESOURCE),
-    rule("update_subnet", ADMIN_OR_NET_OWNER_MEMBER, "Update a subnet", "PUT", RESOURCE),
-    rule("delete_subnet", ADMIN_OR_NET_OWNER_MEMBER, "Delete a subnet", "DELETE", RESOURCE),
+    rule("update_subnet", MEMBER_OR_NET_OWNER, "Update a subnet", "PUT", RESOURCE),
+    rule("delete_subnet", MEMBER_OR_NET_OWNER, "Delete a subnet", "DELETE", RESOURCE),
+    *tag_rules("subnet", RESOURCE, either(PROJECT_READER, "rule:shared", "rule:external_network",
+                                          ADMIN_OR_NET_OWNER_READER),
+               MEMBER_OR_NET_OWNER, MEMBER_OR_NET_OWNER),
 ]

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from keystoneauth1 import session
 from keystoneauth1.identity import v3
 
+from neutrino.api import auth
 from neutrino.api.app import create_app
 from neutrino.config import Settings, identity_problem
 from neutrino.sandbox.keystone import ADMIN, DEMO, SERVICE, Keystone, User
@@ -90,7 +91,8 @@ def test_spoofed_identity_headers_are_ignored(keystone_client: TestClient,
     assert without_token.status_code == 401
 
 
-def test_keystone_down_is_503_quickly(make_plugin: Callable[..., Any], tmp_path: Path) -> None:
+def test_keystone_down_is_503_quickly_and_validated_tokens_stay_cached(
+        make_plugin: Callable[..., Any], tmp_path: Path) -> None:
     own = Keystone(tmp_path / "keystone")
     own.start()
     try:
@@ -99,8 +101,16 @@ def test_keystone_down_is_503_quickly(make_plugin: Callable[..., Any], tmp_path:
         user_token = token(own, DEMO)
         assert client.get("/v2.0/networks", headers={"X-Auth-Token": user_token}
                           ).status_code == 200
+        verifier = auth.Keystone(authtoken(own))
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/v2.0/networks",
+                   "HTTP_X_AUTH_TOKEN": user_token}
+        assert isinstance(verifier.verify(dict(environ)), dict)
+        assert verifier.tokens is not None and len(verifier.tokens) == 1
     finally:
         own.stop()
+    # A warm token needs no Keystone: the worker's own cache answers.
+    assert client.get("/v2.0/networks", headers={"X-Auth-Token": user_token}).status_code == 200
+    assert verifier.verify(dict(environ))["HTTP_X_PROJECT_ID"]
     fresh = "gAAAAA" + user_token[6:-6] + "BBBBBB"  # not in the token cache
     response = client.get("/v2.0/networks", headers={"X-Auth-Token": fresh})
     assert response.status_code == 503, response.text

@@ -58,7 +58,7 @@ def test_missing_required_attribute(api: Api) -> None:
     ("networks", {"admin_state_up": "maybe"}, "admin_state_up"),
     ("networks", {"shared": [True]}, "shared"),
     ("networks", {"mtu": "big"}, "mtu"),
-    ("networks", {"mtu": 67}, "mtu"),
+    ("networks", {"mtu": -1}, "mtu"),
     ("networks", {"provider:network_type": "vxlan"}, "provider:network_type"),
     ("networks", {"provider:network_type": "vlan", "provider:segmentation_id": "x"},
      "provider:segmentation_id"),

@@ -26,7 +26,8 @@ from tests.api.test_concurrency import error_types, rows
 from tests.api.test_policy import As
 from tests.conftest import BACKENDS
 
-DEFAULTS = {"network": 100, "subnet": 100, "port": 500}
+DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "rbac_policy": 10, "router": 10,
+            "floatingip": 50}
 QUOTA_EXTENSIONS = {"quotas", "quota_details", "quota-check-limit", "quota-check-limit-default"}
 _projects: dict[tuple[str, str], str] = {}
 
@@ -61,16 +62,19 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
     assert quota(client, project, "/details").json() == {"quota": {
         "network": {"limit": 100, "used": 1, "reserved": 0},
         "subnet": {"limit": 100, "used": 1, "reserved": 0},
-        "port": {"limit": 500, "used": 1, "reserved": 0}}}
+        "port": {"limit": 500, "used": 1, "reserved": 0},
+        "rbac_policy": {"limit": 10, "used": 0, "reserved": 0},
+        "router": {"limit": 10, "used": 0, "reserved": 0},
+        "floatingip": {"limit": 50, "used": 0, "reserved": 0}}}
     assert client.get("/v2.0/quotas").json() == {"quotas": []}
 
     updated = set_quota(client, "other", network=5, port="7", check_limit=True)
     assert updated.status_code == 200, updated.text
-    assert updated.json() == {"quota": {"network": 5, "subnet": 100, "port": 7}}
+    assert updated.json() == {"quota": {**DEFAULTS, "network": 5, "port": 7}}
     assert quota(client, "other").json() == updated.json()
     assert quota(client, "other", "/default").json() == {"quota": DEFAULTS}
     assert client.get("/v2.0/quotas").json() == {"quotas": [
-        {"project_id": "other", "tenant_id": "other", "network": 5, "subnet": 100, "port": 7}]}
+        {"project_id": "other", "tenant_id": "other", **DEFAULTS, "network": 5, "port": 7}]}
 
     reset = client.delete("/v2.0/quotas/other")
     assert reset.status_code == 204 and reset.content == b""
@@ -81,7 +85,7 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
 
 
 @pytest.mark.parametrize(("body", "fragment"), [
-    ({"quota": {"router": 1}}, "Unrecognized attribute(s) 'router'"),
+    ({"quota": {"security_group": 1}}, "Unrecognized attribute(s) 'security_group'"),
     ({"quota": {"port": -2}}, "'-2' is not in range -1 through 2147483647"),
     ({"quota": {"port": 2**31}}, "is not in range -1 through 2147483647"),
     ({"quota": {"port": "many"}}, "Invalid input for port"),

@@ -38,7 +38,8 @@ def test_bench_api_on_both_databases(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert report["bench"] == "api"
     assert report["settings"] == {"clients": [1, 2], "ports": 20, "list_size": 30,
                                   "rss_ports": 45, "fill": "api", "workers": 2,
-                                  "client": "raw", "nice": 0, "mechanism_drivers": ""}
+                                  "client": "raw", "nice": 0, "mechanism_drivers": "",
+                                  "auth": "noauth"}
     assert set(report["results"]) == {"sqlite", "postgresql"}
     for db, result in report["results"].items():
         assert set(result["baseline"]) == set(result["operations"]) == {"1", "2"}
@@ -88,6 +89,27 @@ def test_bench_api_db_fill_and_httpx_client(tmp_path: Path, capsys: pytest.Captu
     assert result["list"]["fill"]["method"] == "db"
     assert "memory" not in result
     assert {t["target"] for t in report["targets"]} == {"list_seconds"}
+
+
+def test_bench_api_with_and_without_keystone(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """``--auth both``: the same phases without identity and with Keystone tokens (every
+    request accepted), and what auth adds to each operation."""
+    report, table = run_bench(tmp_path, capsys, "--db", "sqlite", "--clients", "2",
+                              "--ports", "10", "--list-size", "0", "--rss-ports", "0",
+                              "--auth", "both")
+    assert set(report["results"]) == {"sqlite", "sqlite+keystone"}
+    for result in report["results"].values():
+        for stats in result["operations"]["2"].values():
+            check_phase(stats, 10)
+    costs = {c["operation"]: c for c in report["auth_cost"]}
+    assert set(costs) == set(api.OPERATIONS)
+    for cost in costs.values():
+        assert cost["db"] == "sqlite" and cost["auth"] == "keystone" and cost["clients"] == 2
+        noauth, keystone = cost["p50_ms"]
+        assert cost["added_p50_ms"] == round(keystone - noauth, 2)
+        assert cost["per_second_ratio"] > 0
+    assert "added p50 ms" in table and "sqlite+keystone" in table
 
 
 def test_unavailable_bench_is_reported_not_crashed(monkeypatch: pytest.MonkeyPatch,
