@@ -92,3 +92,16 @@ def test_floating_ip_both_ways(sandbox: Sandbox, core: Plugin,
     assert output(t.vm) not in send(sandbox, outside, t.gateway_port["mac_address"], fip)
     outbound = send(sandbox, t.vm, t.interface_port["mac_address"], ip(outside))
     assert f"ip4.src={ip(t.gateway_port)}" in outbound, "back to the router's SNAT"
+
+
+def test_extra_routes_are_followed(sandbox: Sandbox, core: Plugin,
+                                   topology: tuple[Routed, dict, dict]) -> None:
+    """The router forwards to the route's nexthop (vm2's MAC); vm2's port security, which
+    admits only vm2's own address, then drops it, so the trace ends at the rewrite."""
+    t, vm2, _ = topology
+    behind_vm2, to_vm2 = "192.168.50.7", f"eth.dst = {vm2['mac_address']};"
+    assert to_vm2 not in send(sandbox, t.vm, t.interface_port["mac_address"], behind_vm2)
+    core.add_extraroutes(ADMIN, t.router["id"], [{"destination": "192.168.50.0/24",
+                                                  "nexthop": ip(vm2)}])
+    trace = send(sandbox, t.vm, t.interface_port["mac_address"], behind_vm2)
+    assert "ip.ttl--;" in trace and to_vm2 in trace
