@@ -343,6 +343,28 @@ def test_openstack_cli(embedded_endpoint: str, tmp_path: Path) -> None:
     assert below.returncode != 0 and "already used 2" in below.stderr
     assert cli.run("quota", "delete", "--network", "service").returncode == 0
 
+    # RBAC: cli-net shared with project demo (named, as users do), an external network;
+    # the demo user sees both, and neither once the policies are gone.
+    policy, ext, shared, policies, to_demo = cli(
+        ["network", "rbac", "create", "--type", "network", "--action", "access_as_shared",
+         "--target-project", "demo", "cli-net", "-f", "json"],
+        ["network", "create", "cli-ext", "--external", "-f", "json"],
+        ["network", "list", "--share", "-f", "json"],
+        ["network", "rbac", "list", "--long", "-f", "json"],
+        ["network", "rbac", "list", "--target-project", "demo", "-f", "json"])
+    assert policy["action"] == "access_as_shared" and policy["object_id"] == net["id"]
+    assert ext["router:external"] is True and shared == []  # shared with demo, not service
+    assert sorted((p["Action"], p["Object ID"]) for p in policies) == [
+        ("access_as_external", ext["id"]), ("access_as_shared", net["id"])]
+    assert [p["ID"] for p in to_demo] == [policy["id"]]
+    as_demo = cli.run("--os-cloud", "neutrino-demo", "network", "list", "--long", "-f", "json")
+    assert as_demo.returncode == 0, as_demo.stderr
+    assert {(n["Name"], n["Shared"], n["Router Type"]) for n in json.loads(as_demo.stdout)} == {
+        ("cli-net", True, False), ("cli-ext", False, True)}
+    cli(["network", "rbac", "delete", policy["id"]], ["network", "delete", "cli-ext"])
+    as_demo = cli.run("--os-cloud", "neutrino-demo", "network", "list", "-f", "json")
+    assert json.loads(as_demo.stdout) == []
+
     refused = cli.run("network", "delete", "cli-net")
     assert refused.returncode != 0 and "one or more ports" in refused.stderr
 
@@ -378,3 +400,39 @@ def test_openstack_cli_routers_and_floating_ips(embedded_endpoint: str, tmp_path
     assert [d["status"] for d in shown] == ["ACTIVE", "ACTIVE"]
     gateway = shown[0]["external_gateway_info"]
     assert gateway["network_id"] == public["id"] and gateway["enable_snat"] is True
+def test_openstack_cli_security_groups(embedded_endpoint: str, tmp_path: Path) -> None:
+    """The tutorial's security groups, as the demo user types them: SSH to the servers
+    from the bastion's group only."""
+    cli = Cli(tmp_path / "state" / "clouds.yaml")
+    cli.env["OS_CLOUD"] = "neutrino-demo"
+    _, _, groups, bastion, servers, ssh, jump, web = cli(
+        ["network", "create", "sg-net", "-f", "json"],
+        ["subnet", "create", "sg-sub", "--network", "sg-net", "--subnet-range", "10.2.0.0/24",
+         "-f", "json"],
+        ["security", "group", "list", "-f", "json"],
+        ["security", "group", "create", "bastion", "-f", "json"],
+        ["security", "group", "create", "servers", "-f", "json"],
+        ["security", "group", "rule", "create", "--ingress", "--protocol", "tcp",
+         "--dst-port", "22", "--remote-group", "bastion", "servers", "-f", "json"],
+        ["port", "create", "jump", "--network", "sg-net", "--security-group", "bastion",
+         "-f", "json"],
+        ["port", "create", "web", "--network", "sg-net", "-f", "json"])
+    assert names(groups) == ["default"]
+    assert (ssh["port_range_min"], ssh["port_range_max"], ssh["remote_group_id"]) == \
+        (22, 22, bastion["id"])
+    assert jump["security_group_ids"] == [bastion["id"]]
+    assert web["security_group_ids"] == [groups[0]["ID"]]
+    web, rules = cli(
+        ["port", "set", "web", "--no-security-group", "--security-group", "servers"],
+        ["port", "show", "web", "-f", "json"],
+        ["security", "group", "rule", "list", "servers", "-f", "json"])
+    assert web["security_group_ids"] == [servers["id"]]
+    assert sorted((r["Direction"], r["IP Protocol"]) for r in rules) == [
+        ("egress", None), ("egress", None), ("ingress", "tcp")]
+    refused = cli.run("security", "group", "delete", "servers")
+    assert refused.returncode != 0 and "in use" in refused.stderr
+    (remaining,) = cli(["port", "delete", "web", "jump"],
+                       ["security", "group", "rule", "delete", ssh["id"]],
+                       ["security", "group", "delete", "servers", "bastion"],
+                       ["security", "group", "list", "-f", "json"])
+    assert names(remaining) == ["default"]

@@ -69,7 +69,8 @@ EXTENSIONS = [
     ),
     (
         "standard-attr-tag",
-        "Tag support for resources with standard attribute: subnet, network, port",
+        "Tag support for resources with standard attribute: subnet, network, port, "
+        "security_group",
         "Enables to set tag on resources with standard attribute.",
     ),
     (
@@ -95,6 +96,15 @@ EXTENSIONS = [
      "Add port_details attribute to Floating IP resource"),
     ("router-interface-fip", "Router interface FIP",
      "Allow router interfaces to be removed only if no floating IP uses them"),
+    ("security-group", "security-group", "The security groups extension."),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+    ),
+    ("port-security", "Port Security", "Provides port security"),
+    ("allowed-address-pairs", "Allowed Address Pairs",
+     "Provides allowed address pairs"),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     (
         "quota_details",
@@ -264,13 +274,13 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     def resources(request: Request) -> JSONResponse:
         base = str(request.base_url) + "v2.0/"
         return JSONResponse({"resources": [
-            {"name": name, "collection": coll, "links": [{"href": base + path, "rel": "self"}]}
-            for name, coll, path in (("network", "networks", "networks"),
-                                     ("subnet", "subnets", "subnets"), ("port", "ports", "ports"),
-                                     ("rbac_policy", "rbac_policies", "rbac-policies"),
-                                     ("router", "routers", "routers"),
-                                     ("floatingip", "floatingips", "floatingips"),
-                                     ("agent", "agents", "agents"))]})
+            {"name": name, "collection": coll, "links": [{"href": base + coll, "rel": "self"}]}
+            for name, coll in (("network", "networks"), ("subnet", "subnets"),
+                               ("port", "ports"), ("rbac_policy", "rbac-policies"),
+                               ("security_group", "security-groups"),
+                               ("security_group_rule", "security-group-rules"),
+                               ("router", "routers"), ("floatingip", "floatingips"),
+                               ("agent", "agents"))]})
 
     def extension_doc(alias: str, name: str, description: str) -> dict[str, Any]:
         return {"alias": alias, "name": name, "description": description, "links": [],

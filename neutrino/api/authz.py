@@ -8,8 +8,9 @@ it sees.  A target is a resource's ownership fields only (see
 the network's ``project_id``, ``shared`` (as the caller sees it) and
 ``router:external`` (``network:…``; for subnets also ``router:external``, as
 Neutron's subnets carry it), for ports also ``device_owner``, for RBAC policies
-``target_tenant``/``target_project``.  A list reads each network's fields once per
-request.
+``target_tenant``/``target_project``, for security group rules the group's
+``project_id`` (``security_group:project_id``).  A list reads each parent's fields
+once per request.
 """
 from __future__ import annotations
 
@@ -27,9 +28,20 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "network": lambda i: exc.NetworkNotFound(net_id=i),
     "subnet": lambda i: exc.SubnetNotFound(subnet_id=i),
     "port": lambda i: exc.PortNotFound(port_id=i),
+    "security_group": lambda i: exc.SecurityGroupNotFound(id=i),
+    "security_group_rule": lambda i: exc.SecurityGroupRuleNotFound(id=i),
     "rbac_policy": rbac.not_found,
     "router": routers.not_found,
     "floatingip": floatingips.not_found,
+}
+#: The owner fields of a network the caller does not see.
+HIDDEN_NETWORK = {"project_id": None, "shared": False, "router:external": False}
+#: Resources whose target names their parent's owner: the parent, the item's key of it,
+#: and the owner fields of a parent the caller does not see.
+PARENTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "subnet": ("network", "network_id", HIDDEN_NETWORK),
+    "port": ("network", "network_id", HIDDEN_NETWORK),
+    "security_group_rule": ("security_group", "security_group_id", {"project_id": None}),
 }
 
 
@@ -38,48 +50,54 @@ def caller(policy: Rules, ctx: Context) -> Decisions:
 
 
 class Guard:
-    """The rules of one resource type (``network``, ``subnet``, ``port``, ``rbac_policy``)."""
+    """The rules of one resource type (``network``, ``subnet``, ``port`` …)."""
 
     def __init__(self, policy: Rules, plugin: Plugin, resource: str):
         self.policy, self.plugin, self.resource = policy, plugin, resource
         self.defaults = RESOURCES[resource].DEFAULTS
+        self.parent = PARENTS.get(resource)
         #: Further names each attribute's rules are checked under (``target_project``).
         self.aliases: dict[str, str] = getattr(RESOURCES[resource], "ALIASES", {})
-        self.has_network = resource in ("subnet", "port")
 
     def target(self, ctx: Context, item: dict[str, Any],
-               network: Callable[[str], dict[str, Any]] | None) -> dict[str, Any]:
-        """*item*'s target; with *network* (``network_id`` → its owner fields) the
-        network's ``project_id`` and ``shared`` too."""
+               parent: Callable[[str], dict[str, Any]] | None) -> dict[str, Any]:
+        """*item*'s target; with *parent* (its parent's id → the parent's owner fields)
+        those too, as ``<parent>:<field>``."""
         target = {"project_id": item.get("project_id") or ""}
-        if self.resource == "network":
+        if self.resource in ("network", "security_group"):
             target["shared"] = bool(item.get("shared", False))
+        if self.resource == "network":
             target["router:external"] = bool(item.get("router:external", False))
         if self.resource == "port":
             target["device_owner"] = item.get("device_owner") or ""
         if self.resource == "rbac_policy":
             target["target_tenant"] = target["target_project"] = item.get("target_tenant")
-        if self.has_network and network is not None:
-            owner = network(item["network_id"])
-            target["network:project_id"] = owner["project_id"]
-            target["network:shared"] = owner["shared"]
-            target["network:router:external"] = owner["router:external"]
-            if self.resource == "subnet":
-                target["router:external"] = owner["router:external"]
+        if self.parent is not None and parent is not None:
+            name, key, _ = self.parent
+            target.update({f"{name}:{field}": value
+                           for field, value in parent(item[key]).items()})
+        if self.resource == "subnet" and "network:router:external" in target:
+            target["router:external"] = target["network:router:external"]
         return target
 
-    def network(self, ctx: Context) -> Callable[[str], dict[str, Any]]:
-        """A network's owner fields as *ctx* may read them, each network read once."""
+    def owner(self, ctx: Context, parent_id: str) -> dict[str, Any]:
+        """The parent's owner fields; 404 if *ctx* does not see it."""
+        assert self.parent is not None
+        return getattr(self.plugin, f"{self.parent[0]}_owner")(ctx, parent_id)
+
+    def parents(self, ctx: Context) -> Callable[[str], dict[str, Any]]:
+        """A parent's (the network's, or a rule's group's) owner fields as *ctx* may read
+        them, each parent read once."""
         seen: dict[str, dict[str, Any]] = {}
 
-        def owner(net_id: str) -> dict[str, Any]:
-            if net_id not in seen:
+        def owner(parent_id: str) -> dict[str, Any]:
+            if parent_id not in seen:
+                assert self.parent is not None
                 try:
-                    seen[net_id] = self.plugin.network_owner(ctx, net_id)
-                except exc.NetworkNotFound:
-                    seen[net_id] = {"project_id": None, "shared": False,
-                                    "router:external": False}
-            return seen[net_id]
+                    seen[parent_id] = self.owner(ctx, parent_id)
+                except exc.NotFound:
+                    seen[parent_id] = self.parent[2]
+            return seen[parent_id]
         return owner
 
     def _authorize(self, who: Decisions, action: str, target: dict[str, Any],
@@ -98,18 +116,20 @@ class Guard:
         ``create_<resource>`` (403)."""
         who = caller(self.policy, ctx)
         owner = attrs.get("project_id") or attrs.get("tenant_id")
-        if self.has_network:
-            self.plugin.network_owner(ctx, attrs["network_id"])  # 404 if not visible
+        if self.parent is not None:
+            parent = self.owner(ctx, attrs[self.parent[1]])  # 404 if not visible
+            if self.resource == "security_group_rule":  # a rule is its group's project's
+                owner = parent["project_id"]
         item = {**self.defaults, **attrs,
                 "project_id": owner or ctx.project_id}
-        target = self.target(ctx, item, self.network(ctx))
+        target = self.target(ctx, item, self.parents(ctx))
         self._authorize(who, f"create_{self.resource}", target, attrs)
         return who, target
 
     def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """The item, or 404 if ``get_<resource>`` refuses it to the caller."""
         who = caller(self.policy, ctx)
-        target = self.target(ctx, item, self.network(ctx))
+        target = self.target(ctx, item, self.parents(ctx))
         if not who.allowed(f"get_{self.resource}", target):
             raise NOT_FOUND[self.resource](item["id"])
         return who, target
@@ -151,12 +171,12 @@ class Guard:
         return {k: v for k, v in item.items() if k not in hidden} if hidden else item
 
     def stripper(self, who: Decisions, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """:meth:`strip` for the items of one list (nothing to do, no network to read, for
+        """:meth:`strip` for the items of one list (nothing to do, no parent to read, for
         a caller from whom nothing is hidden)."""
         if who.hides_nothing:
             return lambda item: item
-        network = self.network(ctx)
-        return lambda item: self.strip(who, self.target(ctx, item, network), item)
+        parents = self.parents(ctx)
+        return lambda item: self.strip(who, self.target(ctx, item, parents), item)
 
     def unreadable(self, who: Decisions, ctx: Context) -> set[str]:
         """Attributes hidden from the caller on its own project's items: not filterable,

@@ -1,4 +1,5 @@
-"""CRUD routes of networks, subnets, ports and RBAC policies, and the agents listing.
+"""CRUD routes of networks, subnets, ports, RBAC policies, security groups and their
+rules, and the agents listing.
 
 Handlers only translate between HTTP and the core: wrapper keys, the
 ``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
@@ -55,8 +56,7 @@ def _common(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def network_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     attrs = _common(attrs)
-    for fixed in ("port_security_enabled", "availability_zone_hints"):
-        attrs.pop(fixed, None)
+    attrs.pop("availability_zone_hints", None)
     if "router:external" in attrs:
         attrs["external"] = attrs.pop("router:external")
     provider = {k.removeprefix("provider:"): attrs.pop(k) for k in list(attrs)
@@ -71,8 +71,6 @@ def network_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def port_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     attrs = _common(attrs)
-    for fixed in ("port_security_enabled", "security_groups"):
-        attrs.pop(fixed, None)
     if "binding:host_id" in attrs:
         attrs["binding:host_id"] = attrs["binding:host_id"] or ""
     if "binding:profile" in attrs:
@@ -100,6 +98,19 @@ def router_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 def floatingip_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return _common(attrs)
+
+
+def security_group_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return _common(attrs)
+
+
+def rule_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A rule belongs to its group's project (the core decides); address groups are not
+    supported, so their attribute can only have been ``null``."""
+    attrs = _common(attrs)
+    for ignored in ("project_id", "remote_address_group_id"):
+        attrs.pop(ignored, None)
+    return attrs
 
 
 def json(data: Any, status: int = 200) -> JSONResponse:
@@ -137,28 +148,28 @@ def _dumps(data: Any) -> bytes:
 
 
 def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, collection: str,
-                 create_model: type[schemas.Body], update_model: type[schemas.Body],
+                 create_model: type[schemas.Body], update_model: type[schemas.Body] | None,
                  translate: Callable[[dict[str, Any]], dict[str, Any]],
-                 hub: EventHub | None = None, path: str | None = None) -> None:
-    """Register list/create/show/update/delete of one resource type.
+                 hub: EventHub | None = None) -> None:
+    """Register list/create/show/update/delete of one resource type (without update if
+    *update_model* is None: security group rules).
 
     Each call passes the caller's context to the core (which answers only with
     what the caller may see) and is checked against the policy (:class:`Guard`).
-    With *hub*, show accepts ``wait_for_status``/``timeout`` (long-poll).  *path*
-    is the collection's URL when it is not its name (``rbac-policies``).
+    With *hub*, show accepts ``wait_for_status``/``timeout`` (long-poll).
     """
-    url = f"/v2.0/{path or collection}"
     guard = Guard(policy, plugin, name)
     create_body = create_model_for(name, create_model, "Create")
-    update_body = create_model_for(name, update_model, "Update")
     create = getattr(plugin, f"create_{name}")
     show = getattr(plugin, f"get_{name}")
-    update = getattr(plugin, f"update_{name}")
     remove = getattr(plugin, f"delete_{name}")
-    lister = getattr(plugin, f"list_{collection}")
+    #: The key of a list's items: Neutron's collection name (``security_groups``), which
+    #: the URL spells with dashes.
+    items_key = collection.replace("-", "_")
+    lister = getattr(plugin, f"list_{items_key}")
     max_limit = plugin.settings.pagination_max_limit
 
-    @router.get(url, name=f"list_{collection}", tags=[collection])
+    @router.get(f"/v2.0/{collection}", name=f"list_{collection}", tags=[collection])
     def list_items(request: Request) -> Response:
         ctx = context_of(request.scope)
         who = caller(policy, ctx)
@@ -173,20 +184,20 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
             batches = Batches(lister_of_ctx, query)
             if not batches.complete:
                 links = functools.partial(page_links, base_url, request.query_params)
-                return StreamingResponse(render_batches(collection, batches, fields, links, shown),
+                return StreamingResponse(render_batches(items_key, batches, fields, links, shown),
                                          media_type="application/json",
                                          background=BackgroundTask(release_memory))
             items = next(iter(batches))
         else:
             items, _ = lister_of_ctx(query)
         response = json(list_body(
-            collection, [select_fields(shown(i), fields) for i in items],
+            items_key, [select_fields(shown(i), fields) for i in items],
             page_links(base_url, request.query_params, items, len(items), query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)
         return response
 
-    @router.post(url, name=f"create_{name}", tags=[collection], status_code=201)
+    @router.post(f"/v2.0/{collection}", name=f"create_{name}", tags=[collection], status_code=201)
     def create_item(request: Request,
                     body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
         ctx = context_of(request.scope)
@@ -194,7 +205,7 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         who, target = guard.create(ctx, attrs)
         return json({name: guard.strip(who, target, create(ctx, translate(attrs)))}, 201)
 
-    @router.get(f"{url}/{{item_id}}", name=f"show_{name}", tags=[collection])
+    @router.get(f"/v2.0/{collection}/{{item_id}}", name=f"show_{name}", tags=[collection])
     async def show_item(item_id: str, request: Request) -> JSONResponse:
         ctx = context_of(request.scope)
         params = request.query_params
@@ -207,7 +218,28 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         return json({name: select_fields(guard.strip(who, target, item),
                                          params.getlist("fields"))})
 
-    @router.put(f"{url}/{{item_id}}", name=f"update_{name}", tags=[collection])
+    if update_model is not None:
+        add_update(router, guard, name, collection, update_model, show,
+                   getattr(plugin, f"update_{name}"), translate)
+
+    @router.delete(f"/v2.0/{collection}/{{item_id}}", name=f"delete_{name}", tags=[collection],
+                   status_code=204)
+    def delete_item(request: Request, item_id: str,
+                    if_match: str | None = Header(None)) -> Response:
+        ctx = context_of(request.scope)
+        revision = if_match_revision(if_match)
+        guard.write(ctx, "delete", show(ctx, item_id), {})
+        remove(ctx, item_id, revision)
+        return Response(status_code=204)
+
+
+def add_update(router: APIRouter, guard: Guard, name: str, collection: str,
+               update_model: type[schemas.Body], show: Callable[..., dict[str, Any]],
+               update: Callable[..., dict[str, Any]],
+               translate: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    update_body = create_model_for(name, update_model, "Update")
+
+    @router.put(f"/v2.0/{collection}/{{item_id}}", name=f"update_{name}", tags=[collection])
     def update_item(request: Request, item_id: str,
                     body: update_body,  # type: ignore[valid-type]  # a run-time model
                     if_match: str | None = Header(None)) -> JSONResponse:
@@ -217,16 +249,6 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         who, target = guard.write(ctx, "update", show(ctx, item_id), attrs)
         return json({name: guard.strip(who, target,
                                        update(ctx, item_id, translate(attrs), revision))})
-
-    @router.delete(f"{url}/{{item_id}}", name=f"delete_{name}", tags=[collection],
-                   status_code=204)
-    def delete_item(request: Request, item_id: str,
-                    if_match: str | None = Header(None)) -> Response:
-        ctx = context_of(request.scope)
-        revision = if_match_revision(if_match)
-        guard.write(ctx, "delete", show(ctx, item_id), {})
-        remove(ctx, item_id, revision)
-        return Response(status_code=204)
 
 
 def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Wrapper]:
@@ -280,8 +302,12 @@ def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                  schemas.SubnetUpdate, subnet_attrs)
     add_resource(router, plugin, policy, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
                  port_attrs, hub)
-    add_resource(router, plugin, policy, "rbac_policy", "rbac_policies", schemas.RbacPolicyCreate,
-                 schemas.RbacPolicyUpdate, rbac_policy_attrs, path="rbac-policies")
+    add_resource(router, plugin, policy, "rbac_policy", "rbac-policies", schemas.RbacPolicyCreate,
+                 schemas.RbacPolicyUpdate, rbac_policy_attrs)
+    add_resource(router, plugin, policy, "security_group", "security-groups",
+                 schemas.SecurityGroupCreate, schemas.SecurityGroupUpdate, security_group_attrs)
+    add_resource(router, plugin, policy, "security_group_rule", "security-group-rules",
+                 schemas.SecurityGroupRuleCreate, None, rule_attrs)
     add_resource(router, plugin, policy, "router", "routers", schemas.RouterCreate,
                  schemas.RouterUpdate, router_attrs)
     add_resource(router, plugin, policy, "floatingip", "floatingips", schemas.FloatingIPCreate,

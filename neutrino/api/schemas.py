@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -174,8 +175,8 @@ class NetworkCreate(Tagged):
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
     segments: list[Segment] = Field(ABSENT, min_length=1)
     router_external: bool = Field(False, alias="router:external")
+    port_security_enabled: bool = True
     # Accepted for client compatibility, fixed values in Neutrino.
-    port_security_enabled: Literal[True] = ABSENT
     availability_zone_hints: list[Name] = Field(ABSENT, max_length=0)
 
     @model_validator(mode="after")
@@ -195,6 +196,7 @@ class NetworkUpdate(Body):
     shared: bool = ABSENT
     mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     router_external: bool = Field(ABSENT, alias="router:external")
+    port_security_enabled: bool = ABSENT
 
 
 class Pool(Body):
@@ -245,13 +247,46 @@ class FixedIP(Body):
         return self
 
 
+class AddressPair(Body):
+    """An allowed address pair: an address or CIDR, and the MAC it may come from (the
+    port's own when left out)."""
+
+    ip_address: Cidr
+    mac_address: Mac = ABSENT
+
+
+def _distinct_pairs(pairs: list[AddressPair]) -> list[AddressPair]:
+    """Neutron's ``DuplicateAddressPairInRequest``."""
+    seen = set()
+    for pair in pairs:
+        key = (pair.ip_address, pair.mac_address)
+        if key in seen:
+            raise ValueError(f"Request contains duplicate address pair: mac_address "
+                             f"{pair.mac_address} ip_address {pair.ip_address}.")
+        seen.add(key)
+    return pairs
+
+
+#: Neutron's default ``max_allowed_address_pair`` is 10.
+AddressPairs = Annotated[list[AddressPair], Field(max_length=10),
+                         AfterValidator(_distinct_pairs)]
+
+
+class PortSecurity(Body):
+    """What ports and groups share: port security, groups, allowed address pairs."""
+
+    port_security_enabled: bool = ABSENT
+    security_groups: list[UUIDish] = ABSENT
+    allowed_address_pairs: AddressPairs = ABSENT
+
+
 class PortBinding(Body):
     host_id: Name | None = Field(None, alias="binding:host_id")
     vnic_type: VnicType = Field(ABSENT, alias="binding:vnic_type")
     profile: dict[str, Any] | None = Field(None, alias="binding:profile")
 
 
-class PortCreate(PortBinding, Tagged):
+class PortCreate(PortBinding, PortSecurity, Tagged):
     network_id: UUIDish
     name: Name = ""
     description: Name = ""
@@ -262,11 +297,9 @@ class PortCreate(PortBinding, Tagged):
     device_owner: Name = ""
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
-    port_security_enabled: Literal[True] = ABSENT
-    security_groups: list[UUIDish] = Field(ABSENT, max_length=0)
 
 
-class PortUpdate(PortBinding):
+class PortUpdate(PortBinding, PortSecurity):
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
@@ -351,12 +384,50 @@ class RbacPolicyCreate(Body):
     object_id: UUIDish
     action: Action
     target_tenant: TargetProject
-    project_id: Name = ABSENT
-    tenant_id: Name = ABSENT
 
 
 class RbacPolicyUpdate(Body):
     target_tenant: TargetProject = ABSENT
+
+
+class SecurityGroupCreate(Tagged):
+    name: Name = ""
+    description: Name = ""
+    stateful: bool = True
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class SecurityGroupUpdate(Body):
+    name: Name = ABSENT
+    description: Name = ABSENT
+    stateful: bool = ABSENT
+
+
+def _ethertype(value: Any) -> Any:
+    """Neutron reads the ethertype case-insensitively."""
+    if isinstance(value, str) and value.lower() in ("ipv4", "ipv6"):
+        return "IPv" + value[-1]
+    return value
+
+
+class SecurityGroupRuleCreate(Body):
+    """Values are checked for type here; what they mean together (protocol, ports, the
+    remote prefix's version) is checked by the core, with Neutron's errors."""
+
+    security_group_id: UUIDish
+    direction: Literal["ingress", "egress"]
+    ethertype: Annotated[Literal["IPv4", "IPv6"], BeforeValidator(_ethertype)] = "IPv4"
+    protocol: Annotated[str, StringConstraints(max_length=40)] | int | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: Cidr | None = None
+    remote_group_id: UUIDish | None = None
+    #: Address groups are not supported: only ``null`` is accepted.
+    remote_address_group_id: None = None
+    description: Name = ""
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
 
 
 def _limit(value: int) -> int:

@@ -3,8 +3,9 @@
 The API builds it from the identity headers keystonemiddleware set (or, under
 ``noauth``, as an admin).  The core needs it to scope what it reads: a caller
 who is neither admin nor service sees only its project's resources and those
-of networks shared with everyone (Neutron's model-query filtering), so another
-project's resources are "not found" rather than "forbidden".
+an RBAC policy shares with its project or with everyone (Neutron's model-query
+filtering, :mod:`neutrino.core.rbac`), so another project's resources are "not
+found" rather than "forbidden".
 """
 from __future__ import annotations
 

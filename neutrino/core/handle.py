@@ -30,6 +30,9 @@ class BackendHandle:
     def list_ports(self) -> list[dict[str, Any]]:
         return self._plugin.list_all_ports()
 
+    def list_security_groups(self) -> list[dict[str, Any]]:
+        return self._plugin.list_all_security_groups()
+
     def get_port(self, port_id: str) -> dict[str, Any] | None:
         return self._plugin.port_without_binding(port_id)
 

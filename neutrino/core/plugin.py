@@ -3,7 +3,8 @@
 It builds the parts and wires them together; each part does one job:
 
 * :mod:`~neutrino.core.networks`, :mod:`~neutrino.core.subnets`,
-  :mod:`~neutrino.core.ports`: one module per resource, each on the same write
+  :mod:`~neutrino.core.ports`, :mod:`~neutrino.core.security_groups`,
+  :mod:`~neutrino.core.security_group_rules`: one module per resource, each on the same write
   sequence (:mod:`~neutrino.core.writes`); a new resource is one more such
   module, its methods here and its API routes;
 * :mod:`~neutrino.core.tags`: the tags of every resource that declares itself tagged;
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from neutrino.config import Settings
-from neutrino.core import floatingips, networks, ports, routers, subnets
+from neutrino.core import floatingips, networks, ports, routers, security_groups, subnets
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
@@ -36,6 +37,8 @@ from neutrino.core.query import ListQuery
 from neutrino.core.quotas import Limits, Quotas
 from neutrino.core.rbac import RbacPolicies
 from neutrino.core.routers import Routers
+from neutrino.core.security_group_rules import SecurityGroupRules
+from neutrino.core.security_groups import SecurityGroups
 from neutrino.core.statuses import Statuses
 from neutrino.core.subnets import Subnets
 from neutrino.core.tags import Tags
@@ -68,14 +71,18 @@ class Plugin:
         self.networks = Networks(db, writes, self.mech, self.type_drivers,
                                  settings.tenant_network_types)
         self.subnets = Subnets(db, writes, self.mech)
-        self.ports = Ports(db, writes, self.mech, self.binder)
+        self.security_groups = SecurityGroups(db, writes, self.mech)
+        self.security_group_rules = SecurityGroupRules(db, writes, self.mech)
+        self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
         self.routers = Routers(db, writes, self.mech, self.ports)
         self.floatingips = FloatingIPs(db, writes, self.mech, self.ports)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         self.quotas = Quotas(db, writes)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
-                                      "ports": ports.TAGGED, "routers": routers.TAGGED,
+                                      "ports": ports.TAGGED,
+                                      "security-groups": security_groups.TAGGED,
+                                      "routers": routers.TAGGED,
                                       "floatingips": floatingips.TAGGED})
         #: Shareable resources by RBAC object type.
         self.rbac = RbacPolicies(db, writes, {"network": networks.SHAREABLE})
@@ -176,6 +183,41 @@ class Plugin:
                            if_match: int | None = None) -> None:
         self.rbac.delete(ctx, policy_id)
 
+    def create_security_group(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.security_groups.create(ctx, attrs)
+
+    def get_security_group(self, ctx: Context, sg_id: str) -> dict[str, Any]:
+        return self.security_groups.get(ctx, sg_id)
+
+    def list_security_groups(self, ctx: Context,
+                             query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.security_groups.list_page(ctx, query)
+
+    def update_security_group(self, ctx: Context, sg_id: str, attrs: dict[str, Any],
+                              if_match: int | None = None) -> dict[str, Any]:
+        return self.security_groups.update(ctx, sg_id, attrs, if_match)
+
+    def delete_security_group(self, ctx: Context, sg_id: str, if_match: int | None = None) -> None:
+        self.security_groups.delete(ctx, sg_id, if_match)
+
+    def security_group_owner(self, ctx: Context, sg_id: str) -> dict[str, Any]:
+        """The group's ``project_id`` (what policy targets of its rules need of it)."""
+        return self.security_groups.owner(ctx, sg_id)
+
+    def create_security_group_rule(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.security_group_rules.create(ctx, attrs)
+
+    def get_security_group_rule(self, ctx: Context, rule_id: str) -> dict[str, Any]:
+        return self.security_group_rules.get(ctx, rule_id)
+
+    def list_security_group_rules(self, ctx: Context,
+                                  query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.security_group_rules.list_page(ctx, query)
+
+    def delete_security_group_rule(self, ctx: Context, rule_id: str,
+                                   if_match: int | None = None) -> None:
+        self.security_group_rules.delete(ctx, rule_id, if_match)
+
     def create_router(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.routers.create(ctx, attrs)
 
@@ -274,6 +316,10 @@ class Plugin:
     def list_all_ports(self) -> list[dict[str, Any]]:
         """Every port, without triggering binding (for backends' full resyncs)."""
         return self.ports.list_all()
+
+    def list_all_security_groups(self) -> list[dict[str, Any]]:
+        """Every security group with its rules, creating none (for backends' full resyncs)."""
+        return self.security_groups.list_all()
 
     def port_without_binding(self, port_id: str) -> dict[str, Any] | None:
         return self.ports.get_without_binding(port_id)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,9 +25,20 @@ from neutrino.core.networks import check_network_visible, network_view
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import orm_port_dict, port_dict, segment_dict
 from neutrino.core.rows import RowView, apply, check_revision, chunks, column_values
+from neutrino.core.security_groups import SecurityGroups, default_group_id
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
-from neutrino.db.models import FloatingIP, IPAllocation, Network, Port, new_id, touch, utcnow
+from neutrino.db.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    Port,
+    PortSecurityGroup,
+    SecurityGroup,
+    new_id,
+    touch,
+    utcnow,
+)
 from neutrino.db.session import Database
 from neutrino.drivers.api import (
     FLOATINGIP,
@@ -70,6 +82,13 @@ DELETE_PORT = delete(Port.__table__).where(Port.id == bindparam("id"),
 L3_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
 #: A deleted port's floating IPs are disassociated (Neutron's ``disassociate_floatingips``).
 FIPS_OF_PORT = select(FloatingIP.id).where(FloatingIP.fixed_port_id == bindparam("id"))
+GROUPS_OF_PORT = select(PortSecurityGroup.security_group_id).where(
+    PortSecurityGroup.port_id == bindparam("id")).order_by(PortSecurityGroup.security_group_id)
+BINDINGS_OF_PORT = select(PortSecurityGroup.__table__).where(
+    PortSecurityGroup.port_id == bindparam("id")).order_by(PortSecurityGroup.security_group_id)
+#: Device owners of ports that are never filtered (router, DHCP, metadata ports:
+#: neutron-lib's ``is_port_trusted``): they get no default group.
+TRUSTED_PREFIX = "network:"
 
 
 def visible_ports(ctx: Context) -> ColumnElement | None:
@@ -115,25 +134,113 @@ def _fixed_ip_filter(values: list[str]) -> Any:
     return select(IPAllocation.port_id).where(or_(*clauses))
 
 
+def groups_of(session: Session, port_ids: list[str]) -> dict[str, list[str]]:
+    """The security group ids of each of *port_ids*, sorted."""
+    found: dict[str, list[str]] = {i: [] for i in port_ids}
+    for chunk in chunks(port_ids):
+        for pid, sg_id in session.execute(select(
+                PortSecurityGroup.port_id, PortSecurityGroup.security_group_id).where(
+                PortSecurityGroup.port_id.in_(chunk)).order_by(PortSecurityGroup.security_group_id)):
+            found[pid].append(sg_id)
+    return found
+
+
+def _pairs(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, str]]:
+    """Allowed address pairs as stored and shown: the port's MAC where a pair names none."""
+    return [{"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or mac}
+            for p in pairs]
+
+
+def _check_groups(session: Session, ctx: Context, project_id: str, wanted: list[str]) -> None:
+    """The groups exist and are the port's project's (an admin may use any): Neutron's
+    SecurityGroupNotFound names those that are not."""
+    found = set(session.scalars(select(SecurityGroup.id).where(
+        SecurityGroup.id.in_(wanted),
+        *(() if ctx.is_admin else (SecurityGroup.project_id == project_id,)))))
+    missing = [g for g in wanted if g not in found]
+    if missing:
+        raise exc.SecurityGroupNotFound(id=", ".join(missing))
+
+
+def _set_groups(session: Session, port: Port, groups: list[str], new: bool) -> bool:
+    """Make *groups* the port's; whether they changed."""
+    current = [] if new else [b.security_group_id for b in port.security_group_bindings]
+    wanted = sorted(set(groups))
+    if wanted == sorted(current):
+        return False
+    if current:
+        session.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+    if wanted:
+        session.execute(insert(PortSecurityGroup),
+                        [{"port_id": port.id, "security_group_id": g} for g in wanted])
+    set_committed_value(port, "security_group_bindings",
+                        [PortSecurityGroup(port_id=port.id, security_group_id=g) for g in wanted])
+    return True
+
+
+def leave_groups(session: Session, port: Port) -> None:
+    """A port a router takes as its interface is trusted (``network:*``): it leaves its
+    security groups, as no router port is filtered."""
+    _set_groups(session, port, [], new=False)
+
+
 def _needs_binding(port: dict[str, Any]) -> bool:
     """A port with a host that no binding was attempted for (or one cut short: B4)."""
     return bool(port["binding:host_id"]) and port["binding:vif_type"] == VIF_TYPE_UNBOUND
 
 
 class Ports:
-    def __init__(self, db: Database, writes: Writes, mech: MechanismManager, binder: PortBinder):
+    def __init__(self, db: Database, writes: Writes, mech: MechanismManager, binder: PortBinder,
+                 groups: SecurityGroups):
         self.db = db
         self.writes = writes
         self.mech = mech
         self.binder = binder
+        self.groups = groups
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = owned(ctx, attrs)
+        if "security_groups" not in attrs and \
+                not attrs.get("device_owner", "").startswith(TRUSTED_PREFIX):
+            # The project's first port creates its default group (a transaction of its own,
+            # committed and in the backends before the port names it).
+            project = attrs.get("project_id") or self._network_project(ctx, attrs["network_id"])
+            self.groups.ensure_default(project)
         context = self.writes.write("create_port",
-                                    lambda s: self._create(s, ctx, owned(ctx, attrs)),
+                                    lambda s: self._create(s, ctx, attrs),
                                     undo=lambda port_id: self.delete(ADMIN, port_id))
         if context.current["binding:host_id"]:
             return self.binder.bind(context.current["id"], context) or context.current
         return context.current
+
+    def _network_project(self, ctx: Context, net_id: str) -> str:
+        with self.db.read() as session:
+            check_network_visible(session, ctx, net_id)
+            project = session.scalar(select(Network.project_id).where(Network.id == net_id))
+        if project is None:
+            raise exc.NetworkNotFound(net_id=net_id)
+        return project
+
+    def _security(self, session: Session, ctx: Context, port: Port,
+                  groups: list[str] | None) -> list[str]:
+        """The groups of a new port: Neutron's port-security rules, the project's default
+        group when none are given."""
+        pairs = port.allowed_address_pairs
+        if pairs and not port.port_security_enabled:
+            raise exc.AddressPairAndPortSecurityRequired()
+        if not (port.port_security_enabled and port.fixed_ips):
+            if groups:
+                raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+            return []
+        if groups is None:
+            if port.device_owner.startswith(TRUSTED_PREFIX) or not port.project_id:
+                return []  # unfiltered, or of no project (Neutrino's own): no default group
+            default = default_group_id(session, port.project_id)
+            if default is None:  # deleted by an admin since the port's request began
+                raise exc.SecurityGroupNotFound(id="default")
+            return [default]
+        _check_groups(session, ctx, port.project_id, groups)
+        return groups
 
     def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> PortContext:
         check_network_visible(session, ctx, attrs["network_id"])
@@ -158,15 +265,20 @@ class Ports:
             host=binding.get("binding:host_id") or "",
             vnic_type=binding.get("binding:vnic_type") or "normal",
             profile=binding.get("binding:profile") or {}, vif_type=VIF_TYPE_UNBOUND,
-            vif_details={}, status=DOWN)
+            vif_details={}, status=DOWN,
+            port_security_enabled=attrs.get("port_security_enabled",
+                                            net.port_security_enabled),
+            allowed_address_pairs=_pairs(attrs.get("allowed_address_pairs", []), mac))
         port.status_reason = BINDING if port.host else NO_HOST
         port.fixed_ips = []
         wanted = ipam.requested_addresses(net.id, net.subnets, attrs.get("fixed_ips"))
         ipam.allocate(session, port, net.id, wanted, keep=set())
+        groups = self._security(session, ctx, port, attrs.get("security_groups"))
         session.execute(PORT_INSERT, column_values(port))
         if port.fixed_ips:
             session.execute(IP_INSERT, [dict(column_values(a), port_id=port.id)
                                         for a in port.fixed_ips])
+        _set_groups(session, port, groups, new=True)
         TAGGED.create(session, port, attrs.get("tags", []))
         context = port_context(session, port, net=net)
         self.mech.precommit("create_port_precommit", context)
@@ -174,8 +286,9 @@ class Ports:
 
     def create_owned(self, session: Session, attrs: dict[str, Any]) -> PortContext:
         """In *session*: a port of a router or floating IP, which writes it to the backends
-        as part of itself (no ``create_port_postcommit``)."""
-        return self._create(session, ADMIN, attrs)
+        as part of itself (no ``create_port_postcommit``).  Such ports are trusted, as in
+        Neutron: no port security, no security groups."""
+        return self._create(session, ADMIN, {**attrs, "port_security_enabled": False})
 
     def delete_owned(self, session: Session, port_id: str) -> PortContext:
         """In *session*: delete a port of a router or floating IP (by its owner)."""
@@ -190,7 +303,8 @@ class Ports:
                 raise exc.PortNotFound(port_id=port_id)
             port = port_dict(row, [{"subnet_id": sid, "ip_address": ip}
                                    for sid, ip in conn.execute(IPS_OF_PORT, {"id": port_id})],
-                             sorted(t.tag for t in TAGGED.rows(conn, port_id)))
+                             sorted(t.tag for t in TAGGED.rows(conn, port_id)),
+                             list(conn.scalars(GROUPS_OF_PORT, {"id": port_id})))
         if port["binding:host_id"] and port["binding:vif_type"] in (
                 VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             port = self.binder.bind(port_id) or port  # B4
@@ -210,6 +324,7 @@ class Ports:
             rows, more = sorted_page(session, stmt, COLUMNS, Port.__table__.c.id, query)
             ips: dict[str, list] = {r.id: [] for r in rows}
             tags = TAGGED.of(session, list(ips))
+            groups = groups_of(session, list(ips))
             if len(rows) > 500 and not filters and not fixed_ip_filters \
                     and visible is None:
                 allocs = session.execute(select(IPAllocation.port_id, IPAllocation.subnet_id,
@@ -223,8 +338,8 @@ class Ports:
                             IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address
                             ).where(IPAllocation.port_id.in_(chunk))):
                         ips[pid].append({"subnet_id": sid, "ip_address": ip})
-            ports = [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id])
-                     for r in rows]
+            ports = [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id],
+                               groups[r.id]) for r in rows]
         unbound = [p["id"] for p in ports if _needs_binding(p)]
         if unbound:  # B4: a binding interrupted by a crash is finished on read
             fresh = {pid: self.binder.bind(pid) for pid in unbound}
@@ -241,8 +356,14 @@ class Ports:
                 if pid in ips:
                     ips[pid].append({"subnet_id": sid, "ip_address": ip})
             tags = TAGGED.of(session, list(ips))
-            return [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id])
-                    for r in rows]
+            groups: dict[str, list[str]] = {pid: [] for pid in ips}
+            for pid, sg_id in session.execute(select(
+                    PortSecurityGroup.port_id, PortSecurityGroup.security_group_id).order_by(
+                    PortSecurityGroup.security_group_id)):
+                if pid in groups:
+                    groups[pid].append(sg_id)
+            return [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id],
+                              groups[r.id]) for r in rows]
 
     def get_without_binding(self, port_id: str) -> dict[str, Any] | None:
         with self.db.read() as session:
@@ -285,7 +406,12 @@ class Ports:
             keep = {(a.subnet_id, a.ip_address) for a in port.fixed_ips}
             wanted = ipam.requested_addresses(net.id, net.subnets, attrs.pop("fixed_ips"))
             ipam.allocate(session, port, net.id, wanted, keep)
+        groups = attrs.pop("security_groups", None)
+        if "allowed_address_pairs" in attrs:
+            attrs["allowed_address_pairs"] = _pairs(attrs["allowed_address_pairs"],
+                                                    attrs.get("mac_address", port.mac_address))
         changed = apply(port, attrs)
+        changed = self._update_security(session, ctx, port, groups) or changed
         if rebind:
             # 3b/3d: the old binding (if any) is torn down in this transaction;
             # the new one is attempted after commit.
@@ -301,6 +427,25 @@ class Ports:
                                net=net)
         self.mech.precommit("update_port_precommit", context)
         return context
+
+    @staticmethod
+    def _update_security(session: Session, ctx: Context, port: Port,
+                         groups: list[str] | None) -> bool:
+        """Neutron's checks of an update against port security (``port`` already has the
+        new values); the new groups, if given.  Whether the groups changed."""
+        if not port.port_security_enabled:
+            if port.allowed_address_pairs:
+                raise exc.AddressPairAndPortSecurityRequired()
+            if groups:
+                raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+            if groups is None and port.security_group_bindings:
+                raise exc.PortSecurityPortHasSecurityGroup()
+        if groups is None:
+            return False
+        if groups and not port.fixed_ips:
+            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+        _check_groups(session, ctx, port.project_id, groups)
+        return _set_groups(session, port, groups, new=False)
 
     def delete(self, ctx: Context, port_id: str, if_match: int | None = None) -> None:
         self.writes.write("delete_port", lambda s: self._delete(s, ctx, port_id, if_match))
@@ -325,7 +470,9 @@ class Ports:
                 fip.status, fip.status_reason = DOWN, NOT_ASSOCIATED
                 session.flush()
         port = RowView(row, fixed_ips=conn.execute(IPS_OF_PORT, {"id": port_id}).all(),
-                       tags=TAGGED.rows(conn, port_id))
+                       tags=TAGGED.rows(conn, port_id),
+                       security_group_bindings=conn.execute(BINDINGS_OF_PORT,
+                                                            {"id": port_id}).all())
         context = port_context(  # 5: current = the port before deletion
             session, port, net=network_view(session, row.network_id))
         self.mech.precommit("delete_port_precommit", context)

@@ -70,6 +70,8 @@ from neutrino.db.models import (
     Quota,
     RbacPolicy,
     Router,
+    SecurityGroup,
+    SecurityGroupRule,
     StandardAttrs,
     Subnet,
 )
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
 #: the table its usage is counted in.
 COUNTED: dict[str, type[StandardAttrs] | type[RbacPolicy]] = {
     "network": Network, "subnet": Subnet, "port": Port, "rbac_policy": RbacPolicy,
+    "security_group": SecurityGroup, "security_group_rule": SecurityGroupRule,
     "router": Router, "floatingip": FloatingIP}
 #: Neutron's "no limit" (any negative limit counts as unlimited).
 UNLIMITED = -1

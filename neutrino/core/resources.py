@@ -45,7 +45,8 @@ def network_dict(net: Any, segments: list[Any], subnet_ids: list[str],
     d.update({
         "admin_state_up": net.admin_state_up, "status": net.status,
         "status_reason": net.status_reason, "shared": net.shared, "mtu": net.mtu,
-        "subnets": subnet_ids, "router:external": net.external, "port_security_enabled": True,
+        "subnets": subnet_ids, "router:external": net.external,
+        "port_security_enabled": net.port_security_enabled,
         "availability_zone_hints": [], "availability_zones": [],
         "ipv4_address_scope": None, "ipv6_address_scope": None, "is_default": False,
     })
@@ -77,7 +78,8 @@ def subnet_dict(sub: Any, tags: list[str]) -> dict[str, Any]:
     return d
 
 
-def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str]) -> dict[str, Any]:
+def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str],
+              security_groups: list[str]) -> dict[str, Any]:
     # One literal (the keys of _standard first): listing renders thousands of these.
     return {
         "id": port.id, "name": port.name, "description": port.description,
@@ -88,8 +90,9 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str]) -> di
         "admin_state_up": port.admin_state_up, "status": port.status,
         "status_reason": port.status_reason, "device_id": port.device_id,
         "device_owner": port.device_owner, "fixed_ips": fixed_ips,
-        "allowed_address_pairs": [], "extra_dhcp_opts": [], "security_groups": [],
-        "port_security_enabled": True,
+        "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
+        "extra_dhcp_opts": [], "security_groups": security_groups,
+        "port_security_enabled": port.port_security_enabled,
         "binding:host_id": port.host, "binding:vnic_type": port.vnic_type,
         "binding:profile": dict(port.profile or {}), "binding:vif_type": port.vif_type,
         "binding:vif_details": dict(port.vif_details or {}),
@@ -106,8 +109,11 @@ def orm_subnet_dict(sub: Any) -> dict[str, Any]:
 
 
 def orm_port_dict(port: Any) -> dict[str, Any]:
+    """A :class:`Port` ORM object or a RowView of one with its ``fixed_ips``, tags and
+    ``security_group_bindings``."""
     return port_dict(port, [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
-                            for a in port.fixed_ips], tag_names(port))
+                            for a in port.fixed_ips], tag_names(port),
+                     sorted(b.security_group_id for b in port.security_group_bindings))
 
 
 def router_dict(router: Any, gateway: Any, gateway_ips: list[dict[str, str]],
@@ -140,4 +146,27 @@ def floatingip_dict(fip: Any, port: Any, tags: list[str]) -> dict[str, Any]:
             "status": port.status, "device_id": port.device_id,
             "device_owner": port.device_owner},
     })
+    return d
+
+
+def rule_dict(rule: Any, normalized_cidr: str | None,
+              belongs_to_default_sg: bool) -> dict[str, Any]:
+    """A security group rule: standard attributes without name and tags (Neutron's)."""
+    return {
+        "id": rule.id, "project_id": rule.project_id, "tenant_id": rule.project_id,
+        "security_group_id": rule.security_group_id, "direction": rule.direction,
+        "ethertype": rule.ethertype, "protocol": rule.protocol,
+        "port_range_min": rule.port_range_min, "port_range_max": rule.port_range_max,
+        "remote_ip_prefix": rule.remote_ip_prefix, "remote_group_id": rule.remote_group_id,
+        "remote_address_group_id": None, "normalized_cidr": normalized_cidr,
+        "belongs_to_default_sg": belongs_to_default_sg, "description": rule.description,
+        "revision_number": rule.revision_number, "created_at": timestamp(rule.created_at),
+        "updated_at": timestamp(rule.updated_at),
+    }
+
+
+def security_group_dict(group: Any, rules: list[dict[str, Any]],
+                        tags: list[str]) -> dict[str, Any]:
+    d = _standard(group, tags)
+    d.update({"stateful": group.stateful, "shared": False, "security_group_rules": rules})
     return d

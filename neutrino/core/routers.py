@@ -21,7 +21,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import check_network_visible, network_or_404
-from neutrino.core.ports import Ports, check_port_visible, find_port
+from neutrino.core.ports import Ports, check_port_visible, find_port, leave_groups
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.resources import (
     floatingip_dict,
@@ -306,6 +306,7 @@ class Routers:
             subnets = [subnet_or_404(session, a.subnet_id) for a in port.fixed_ips]
             self._check_new_subnets(session, router, subnets)
             port.device_id, port.device_owner = router.id, ROUTER_INTERFACE
+            leave_groups(session, port)
             touch(port)
             session.flush()
         else:

@@ -30,11 +30,14 @@ from neutrino.drivers.api import (
     NetworkContext,
     PortContext,
     RouterContext,
+    SecurityGroupContext,
     SubnetContext,
 )
 
-Context = NetworkContext | SubnetContext | PortContext | RouterContext | FloatingIPContext
-C = TypeVar("C", NetworkContext, SubnetContext, PortContext, RouterContext, FloatingIPContext)
+Context = (NetworkContext | SubnetContext | PortContext | SecurityGroupContext | RouterContext
+           | FloatingIPContext)
+C = TypeVar("C", NetworkContext, SubnetContext, PortContext, SecurityGroupContext, RouterContext,
+            FloatingIPContext)
 T = TypeVar("T")
 CREATE = "create_"
 

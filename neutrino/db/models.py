@@ -97,6 +97,8 @@ class Network(StandardAttrs, Base):
     status: Mapped[str] = mapped_column(String(16), default="BUILD")
     status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     mtu: Mapped[int] = mapped_column(Integer, default=1500)
+    #: The default of the network's new ports.
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     if TYPE_CHECKING:
         # Mapped below :class:`RbacPolicy`, whose rows they are read from.
         shared: Mapped[bool]
@@ -170,9 +172,15 @@ class Port(StandardAttrs, Base):
     vif_details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     bound_segment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     bound_driver: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: ``[{"ip_address": IP or CIDR, "mac_address": MAC}]``, the MAC filled in when written.
+    allowed_address_pairs: Mapped[list[Any]] = mapped_column(default=list)
 
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address")
+    #: The groups the port is in; written only by ``neutrino.core.ports``.
+    security_group_bindings: Mapped[list[PortSecurityGroup]] = relationship(
+        viewonly=True, lazy="selectin", order_by="PortSecurityGroup.security_group_id")
 
 
 class RbacPolicy(Base):
@@ -266,6 +274,59 @@ class IPAllocation(Base):
     ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
     port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
     network_id: Mapped[str] = mapped_column(String(36))
+
+
+class SecurityGroup(StandardAttrs, Base):
+    __tablename__ = "security_groups"
+
+    #: Whether its rules let replies through (connection tracking) or match one way only.
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DefaultSecurityGroup(Base):
+    """A project's ``default`` group.  The primary key is what makes creating it on first
+    use race-free: of two requests creating it at once, one commits, the other retries
+    and finds it."""
+
+    __tablename__ = "default_security_groups"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), unique=True)
+
+
+class SecurityGroupRule(StandardAttrs, Base):
+    """One rule of a group.  ``fingerprint`` is the rule's normalised meaning: unique per
+    group, so two equal rules cannot both be committed, even by concurrent requests."""
+
+    __tablename__ = "security_group_rules"
+    __table_args__ = (UniqueConstraint("security_group_id", "fingerprint",
+                                       name="uniq_security_group_rules_fingerprint"),)
+
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    ethertype: Mapped[str] = mapped_column(String(40))
+    protocol: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    port_range_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    port_range_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: Rules naming a group as remote go with it (Neutron deletes them too).
+    remote_group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), nullable=True, index=True)
+    fingerprint: Mapped[str] = mapped_column(String(255))
+
+
+class PortSecurityGroup(Base):
+    """A port's membership of a group.  No cascade from the group: a group with
+    members cannot be deleted (``SecurityGroupInUse``)."""
+
+    __tablename__ = "port_security_groups"
+
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id"), primary_key=True, index=True)
 
 
 class Tag(Base):

@@ -77,6 +77,8 @@ class CoreHandle(Protocol):
     def list_networks(self) -> list[dict[str, Any]]: ...
     def list_subnets(self) -> list[dict[str, Any]]: ...
     def list_ports(self) -> list[dict[str, Any]]: ...
+    def list_security_groups(self) -> list[dict[str, Any]]:
+        """Every security group with its ``security_group_rules``."""
     def get_port(self, port_id: str) -> dict[str, Any] | None: ...
 
     def set_port_statuses(self, updates: list[StatusUpdate]) -> list[str]:
@@ -120,6 +122,22 @@ class SubnetContext:
     current: dict[str, Any]
     original: dict[str, Any] | None
     network: NetworkContext
+    session: Any = None
+
+
+@dataclass
+class SecurityGroupContext:
+    """A security group with its rules (``security_group_rules``), before and after.
+
+    A rule's create or delete is an update of its group: the rules are part of
+    the group, whose revision moves with them.  Deleting a group also deletes
+    the rules of other groups that name it as their remote group; those groups,
+    as they are afterwards, are in ``affected``.
+    """
+
+    current: dict[str, Any]
+    original: dict[str, Any] | None
+    affected: list[dict[str, Any]] = field(default_factory=list)
     session: Any = None
 
 
@@ -286,6 +304,13 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
     def create_floatingip_postcommit(self, context: FloatingIPContext) -> None: ...
     def update_floatingip_postcommit(self, context: FloatingIPContext) -> None: ...
     def delete_floatingip_postcommit(self, context: FloatingIPContext) -> None: ...
+
+    def create_security_group_precommit(self, context: SecurityGroupContext) -> None: ...
+    def create_security_group_postcommit(self, context: SecurityGroupContext) -> None: ...
+    def update_security_group_precommit(self, context: SecurityGroupContext) -> None: ...
+    def update_security_group_postcommit(self, context: SecurityGroupContext) -> None: ...
+    def delete_security_group_precommit(self, context: SecurityGroupContext) -> None: ...
+    def delete_security_group_postcommit(self, context: SecurityGroupContext) -> None: ...
 
     def bind_port(self, context: PortContext) -> None:
         """Try to bind; never called inside a transaction (B2)."""

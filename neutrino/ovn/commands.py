@@ -22,7 +22,15 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import command, idlutils
 
 from neutrino.ovn import keys
-from neutrino.ovn.desired import DhcpSpec, PortSpec, RowSpec, SwitchSpec, row_revision, switch_name
+from neutrino.ovn.desired import (
+    DhcpSpec,
+    PortGroupSpec,
+    PortSpec,
+    RowSpec,
+    SwitchSpec,
+    row_revision,
+    switch_name,
+)
 from neutrino.ovn.desired_l3 import RouterSpec, nat_key, route_key, router_name
 
 LOG = logging.getLogger(__name__)
@@ -60,6 +68,15 @@ def localnet_ports(api: Any, network_id: str) -> list[Any]:
                              rows.IndexEntry(name=prefix + "\U0010ffff")))
 
 
+def find_port_group(api: Any, name: str) -> Any | None:
+    return next(idlutils.rows_by_value(api.idl, "Port_Group", "name", name), None)
+
+
+def acl_key(row: Any) -> str | None:
+    """The key an owned ACL's spec is named by: its rule id, or a drop ACL's direction."""
+    return row.external_ids.get(keys.SECURITY_GROUP_RULE_ID) or row.external_ids.get(keys.DROP)
+
+
 def find_dhcp(api: Any, subnet_id: str) -> Any | None:
     return next((r for r in api.tables["DHCP_Options"].rows.values()
                  if r.external_ids.get(keys.SUBNET_ID) == subnet_id), None)
@@ -76,6 +93,10 @@ def first_ip(row: Any, version: int) -> Any | None:
             if ip.version == version:
                 return ip
     return None
+
+
+class DropGroupMissing(RuntimeError):
+    """A port with port security cannot be written before the drop group exists."""
 
 
 class _Ensure(command.BaseCommand):
@@ -197,6 +218,68 @@ class EnsureDhcpOptions(_Ensure):
                 setattr(port, column, [row])
 
 
+class EnsurePortGroup(_Ensure):
+    """Port_Group of a security group (or the drop group) and its ACLs.
+
+    ACLs are matched to the spec's by their key (the rule id): a new rule adds one
+    ACL, a deleted one removes one, and nothing else is written.  ``members`` (port
+    ids; drift repair only) also sets the group's ports; otherwise ports join and
+    leave with their own writes (:class:`EnsurePort`).
+    """
+
+    spec: PortGroupSpec
+
+    def __init__(self, api: Any, spec: PortGroupSpec, force: bool = False,
+                 members: list[str] | None = None) -> None:
+        super().__init__(api, spec, force)
+        self.members = members
+
+    def run_idl(self, txn: Any) -> None:
+        row, self.result = self._write(txn, find_port_group(self.api, self.spec.name), self.spec)
+        if self.result == STALE:
+            return
+        have = {acl_key(acl): acl for acl in row.acls} if self.result != CREATED else {}
+        changed = False
+        for spec in self.spec.acls:
+            acl = have.pop(spec.name, None)
+            if acl is None:
+                acl = txn.insert(self.api.tables["ACL"])
+                for column, value in spec.columns.items():
+                    setattr(acl, column, value)
+                row.addvalue("acls", acl)
+                changed = True
+            else:
+                for column in spec.differs(acl):
+                    setattr(acl, column, spec.columns[column])
+                    changed = True
+        for extra in have.values():
+            row.delvalue("acls", extra)  # ACLs are not root rows: unreferenced, it is deleted
+            changed = True
+        if self.members is not None:
+            wanted = [lsp for port_id in self.members
+                      if (lsp := find_port(self.api, port_id)) is not None]
+            current = {r.uuid for r in row.ports} if self.result != CREATED else set()
+            if current != {r.uuid for r in wanted}:
+                row.ports = wanted
+                changed = True
+        if changed and self.result == UNCHANGED:
+            self.result = UPDATED
+
+
+class DeletePortGroup(command.BaseCommand):
+    """A security group's Port_Group; its ACLs go with it."""
+
+    def __init__(self, api: Any, name: str) -> None:
+        super().__init__(api)
+        self.name = name
+
+    def run_idl(self, txn: Any) -> None:
+        row = find_port_group(self.api, self.name)
+        self.result = ABSENT if row is None else DELETED
+        if row is not None:
+            row.delete()
+
+
 class DeleteDhcpOptions(command.BaseCommand):
     def __init__(self, api: Any, subnet_id: str) -> None:
         super().__init__(api)
@@ -220,11 +303,14 @@ class EnsurePort(_Ensure):
         if switch is None:
             self.result = NO_SWITCH
             return
-        row, self.result = self._write(txn, find_port(self.api, self.spec.name), self.spec)
+        row = find_port(self.api, self.spec.name)
+        joined = set(row.external_ids.get(keys.PORT_GROUPS, "").split()) if row else set()
+        row, self.result = self._write(txn, row, self.spec)
         if self.result == STALE:
             return
         if self.result == CREATED:
             switch.addvalue("ports", row)
+        self._join(txn, row, joined)
         for column, want in self._dhcp_references(row if self.result != CREATED else None):
             if self.result == UNCHANGED:
                 self.result = UPDATED
@@ -232,6 +318,24 @@ class EnsurePort(_Ensure):
                 if row_revision(row) != self.spec.revision:
                     row.setkey("external_ids", keys.REVISION, str(self.spec.revision))
             setattr(row, column, want)
+
+    def _join(self, txn: Any, row: Any, joined: set[str]) -> None:
+        """Join and leave port groups by mutating their ``ports`` (an insert or delete of
+        one element: a group's other members are neither read nor sent).  *joined*: the
+        groups the row said it was in before this write."""
+        wanted = set(self.spec.columns["external_ids"][keys.PORT_GROUPS].split())
+        for name in sorted(wanted - joined):
+            group = find_port_group(self.api, name)
+            if group is None and name == keys.DROP_GROUP:
+                # Fail closed: a filtered port must not be written outside the drop group
+                # (its writers create the group first, in a transaction of its own).
+                raise DropGroupMissing(keys.DROP_GROUP)
+            if group is not None:  # a group not in NB yet: the drift repair adds the port
+                group.addvalue("ports", row)
+        for name in sorted(joined - wanted):
+            group = find_port_group(self.api, name)
+            if group is not None:
+                group.delvalue("ports", row)
 
     def _dhcp_references(self, row: Any | None) -> list[tuple[str, list[Any]]]:
         """The DHCP_Options columns of ``row`` (None: a new row) to set, and their values."""

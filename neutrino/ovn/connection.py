@@ -55,6 +55,8 @@ NB_TABLES: dict[str, list[str]] = {
     "HA_Chassis": ["chassis_name", "priority", "external_ids"],
     "NAT": ["type", "external_ip", "logical_ip", "logical_port", "external_mac",
             "gateway_port", "options", "external_ids"],
+    "Port_Group": ["name", "ports", "acls", "external_ids"],
+    "ACL": ["direction", "priority", "match", "action", "log", "external_ids"],
     "NB_Global": ["nb_cfg", "external_ids"],
 }
 SB_TABLES: dict[str, list[str]] = {

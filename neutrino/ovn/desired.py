@@ -1,4 +1,4 @@
-"""What the NB rows of a network, subnet or port should contain.
+"""What the NB rows of a network, subnet, port or security group should contain.
 
 Pure functions from Neutrino's API dicts to row specs.  The mechanism
 driver's postcommit and the drift repair both write exactly these specs, so
@@ -16,7 +16,7 @@ from typing import Any
 
 from neutrino import plugproto
 from neutrino.drivers.api import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
-from neutrino.ovn import keys
+from neutrino.ovn import acls, keys
 
 #: Neutron's default DHCP lease (12 h).
 DHCP_LEASE_TIME = "43200"
@@ -77,6 +77,15 @@ class PortSpec(RowSpec):
     network_id: str = ""
     #: Subnets whose DHCP_Options the port uses, by IP version (None: no DHCP).
     dhcp_subnets: Mapping[int, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PortGroupSpec(RowSpec):
+    """A Port_Group and its ACLs (each a RowSpec named by its key: the rule id, or the
+    direction of a drop ACL).  Members are not part of it: ports join and leave with
+    their own writes."""
+
+    acls: tuple[RowSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,16 +278,20 @@ def port_spec(port: Mapping[str, Any], network: Mapping[str, Any],
         # addresses from the router port and never filters it (ovn-nb(5), LSP ``type``);
         # no DHCP, the router has its addresses.
         return _port_spec(port, "router", ["router"], [], router_options, {4: None, 6: None})
+    mac = port["mac_address"]
     ips = [ip["ip_address"] for ip in port.get("fixed_ips") or []]
-    address = " ".join([port["mac_address"], *ips])
+    address = " ".join([mac, *ips])
     security_enabled = port.get("port_security_enabled", True) is not False
     addresses = [address]
     port_security: list[str] = []
     if security_enabled:
-        port_security = [address]
-        for pair in port.get("allowed_address_pairs") or []:
-            port_security.append(f"{pair.get('mac_address') or port['mac_address']} "
-                                 f"{pair['ip_address']}")
+        # As Neutron: pairs with the port's MAC add their addresses to its entry, the
+        # others are entries of their own.
+        pairs = port.get("allowed_address_pairs") or []
+        own = [p["ip_address"] for p in pairs if (p.get("mac_address") or mac) == mac]
+        port_security = [" ".join([address, *own])] + [
+            f"{p['mac_address']} {p['ip_address']}" for p in pairs
+            if (p.get("mac_address") or mac) != mac]
     else:
         addresses.append("unknown")
 
@@ -314,6 +327,52 @@ def _port_spec(port: Mapping[str, Any], lsp_type: str, addresses: list[str],
                 keys.HOST_ID: _str(port.get("binding:host_id")),
                 keys.VNIC_TYPE: _str(port.get("binding:vnic_type") or keys.VNIC_NORMAL),
                 keys.VIF_TYPE: _str(port.get("binding:vif_type")),
+                keys.PORT_GROUPS: " ".join(port_groups(port)),
                 keys.REVISION: str(revision),
             },
         })
+
+
+#: Device owners of ports that are never filtered (router, DHCP, metadata ports).
+TRUSTED_PREFIX = "network:"
+
+
+def _acl(key: str, mark: str, revision: int, direction: str, priority: int, match: str,
+         action: str) -> RowSpec:
+    return RowSpec(table="ACL", name=key, revision=revision, columns={
+        "direction": direction, "priority": priority, "match": match, "action": action,
+        "log": False, "external_ids": {mark: key}})
+
+
+def port_group_spec(group: Mapping[str, Any]) -> PortGroupSpec:
+    """Port_Group of a security group: one ACL per rule, ``allow-related`` (replies pass
+    through connection tracking) or ``allow-stateless`` for a group that is not stateful."""
+    revision = revision_of(group)
+    action = "allow-related" if group.get("stateful", True) else "allow-stateless"
+    return PortGroupSpec(
+        table="Port_Group", name=acls.port_group_name(group["id"]), revision=revision,
+        columns={"external_ids": {keys.SECURITY_GROUP_ID: group["id"],
+                                  keys.REVISION: str(revision)}},
+        acls=tuple(_acl(rule["id"], keys.SECURITY_GROUP_RULE_ID, revision, acls.direction(rule),
+                        keys.ACL_PRIORITY_ALLOW, acls.match(rule), action)
+                   for rule in group.get("security_group_rules") or []))
+
+
+def drop_group_spec() -> PortGroupSpec:
+    """The Port_Group every filtered port is in: IP traffic no rule allows is dropped."""
+    return PortGroupSpec(
+        table="Port_Group", name=keys.DROP_GROUP, revision=0,
+        columns={"external_ids": {keys.DROP: "true"}},
+        acls=tuple(_acl(direction, keys.DROP, 0, direction, keys.ACL_PRIORITY_DROP,
+                        acls.drop_match(direction), "drop")
+                   for direction in ("from-lport", "to-lport")))
+
+
+def port_groups(port: Mapping[str, Any]) -> list[str]:
+    """The Port_Groups a port is in: the drop group and its groups' when it has port
+    security and is not trusted; none otherwise."""
+    if port.get("port_security_enabled", True) is False or \
+            (port.get("device_owner") or "").startswith(TRUSTED_PREFIX):
+        return []
+    return [keys.DROP_GROUP] + sorted(acls.port_group_name(g)
+                                      for g in port.get("security_groups") or [])

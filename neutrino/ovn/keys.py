@@ -36,6 +36,15 @@ ROUTER_ID = "neutrino:router_id"
 ROUTER_NAME = "neutrino:router_name"
 #: On a floating IP's dnat_and_snat NAT row: the floating IP id.
 FIP_ID = "neutrino:fip_id"
+#: On Logical_Switch_Port rows: the Port_Group names the port is in, space-separated (what
+#: a write compares with, so that a membership change touches only those groups' ports).
+PORT_GROUPS = "neutrino:port_groups"
+#: On Port_Group rows of security groups: the group id (ownership mark).
+SECURITY_GROUP_ID = "neutrino:security_group_id"
+#: On ACL rows of security group rules: the rule id (ownership mark).
+SECURITY_GROUP_RULE_ID = "neutrino:security_group_rule_id"
+#: On the drop Port_Group and its two ACLs: the mark (on the ACLs, their direction).
+DROP = "neutrino:drop"
 #: The Neutrino ``revision_number`` the row was written from.
 REVISION = "neutrino:revision_number"
 
@@ -54,6 +63,15 @@ ROUTER_PORT_PREFIX = "lrp-"
 #: Name prefix of Logical_Router and HA_Chassis_Group rows (``neutron-<router id>``), as
 #: Neutron's OVN driver names them, so OVN tooling written for Neutron finds them.
 ROUTER_PREFIX = "neutron-"
+#: Name prefix of a security group's Port_Group (``pg_<id with _ for ->``, Neutron's form).
+PORT_GROUP_PREFIX = "pg_"
+#: The Port_Group every port with port security is in: what no rule allows is dropped.
+#: Neutron's name, so operators' tooling finds it.
+DROP_GROUP = "neutron_pg_drop"
+
+# -- ACL priorities and actions (Neutron's OVN driver's) ----------------------------
+ACL_PRIORITY_ALLOW = 1002
+ACL_PRIORITY_DROP = 1001
 
 # -- Logical_Switch_Port options (besides the plug protocol's) -------------------
 NETWORK_NAME_OPTION = "network_name"

@@ -34,11 +34,12 @@ from neutrino.drivers.api import (
     NetworkContext,
     PortContext,
     RouterContext,
+    SecurityGroupContext,
     StatusUpdate,
     SubnetContext,
 )
 from neutrino.drivers.status import BUILD
-from neutrino.ovn import agents, binding, commands, desired, desired_l3, keys
+from neutrino.ovn import acls, agents, binding, commands, desired, desired_l3, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
@@ -259,6 +260,8 @@ class OVNMechanismDriver(MechanismDriver):
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)
         spec = desired.port_spec(port, context.network.current, dpu)
+        if desired.port_groups(port):
+            self._ensure_drop_group()
         # A row written from the previous revision whose content this revision does not
         # change needs no write (no round trip): no writer between the two revisions
         # exists that a newer revision number would have to fend off.
@@ -310,6 +313,29 @@ class OVNMechanismDriver(MechanismDriver):
     def delete_floatingip_postcommit(self, context: FloatingIPContext) -> None:
         self._apply(f"delete floating IP {context.current['id']}",
                     [c for router in context.routers for c in self._router(router)])
+
+    def _ensure_drop_group(self) -> None:
+        """The drop group, before the first filtered port joins it (once per NB)."""
+        assert self.nb is not None
+        if self.nb.ready:
+            with self.nb.read_lock():
+                if commands.find_port_group(self.nb, keys.DROP_GROUP) is not None:
+                    return
+        self._apply("drop group", [commands.EnsurePortGroup(self.nb, desired.drop_group_spec())])
+
+    # -- security groups: one Port_Group each, one ACL per rule -------------------------
+    def create_security_group_postcommit(self, context: SecurityGroupContext) -> None:
+        self._apply(f"security group {context.current['id']}",
+                    [commands.EnsurePortGroup(self.nb, desired.port_group_spec(context.current))])
+
+    update_security_group_postcommit = create_security_group_postcommit
+
+    def delete_security_group_postcommit(self, context: SecurityGroupContext) -> None:
+        """The group's Port_Group, and the ACLs of other groups' rules that named it."""
+        self._apply(f"delete security group {context.current['id']}", [
+            *(commands.EnsurePortGroup(self.nb, desired.port_group_spec(group))
+              for group in context.affected),
+            commands.DeletePortGroup(self.nb, acls.port_group_name(context.current["id"]))])
 
     # -- binding ----------------------------------------------------------------------
     def bind_port(self, context: PortContext) -> None:

@@ -92,6 +92,42 @@ class MarkedRow:
         return cls(uuid=row.uuid, external_ids=_column(row, "external_ids"))
 
 
+@dataclass(frozen=True)
+class PortGroupRow:
+    uuid: UUID
+    name: str
+    external_ids: dict[str, str]
+    acls: list[UUID]
+    ports: list[UUID]
+
+    @classmethod
+    def of(cls, row: Any) -> PortGroupRow:
+        return cls(uuid=row.uuid, **{c: _column(row, c) for c in (
+            "name", "external_ids", "acls", "ports")})
+
+
+@dataclass(frozen=True)
+class AclRow:
+    uuid: UUID
+    direction: str
+    priority: int
+    match: str
+    action: str
+    log: bool
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> AclRow:
+        return cls(uuid=row.uuid, **{c: _column(row, c) for c in (
+            "direction", "priority", "match", "action", "log", "external_ids")})
+
+
+Row = LspRow | SwitchRow | DhcpRow | PortGroupRow | AclRow | MarkedRow
+#: external_ids keys that mark a row as Neutrino's.
+OWNED = (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID, keys.SUBNET_ID,
+         keys.SECURITY_GROUP_ID, keys.SECURITY_GROUP_RULE_ID, keys.DROP, keys.ROUTER_ID)
+
+
 @dataclass
 class Snapshot:
     """The owned rows at one moment, indexed the ways the worker and the repair ask."""
@@ -103,6 +139,9 @@ class Snapshot:
     #: Ids of the routers with a Logical_Router, and of the floating IPs with a NAT row.
     routers: set[str] = field(default_factory=set)
     floatingips: set[str] = field(default_factory=set)
+    #: Port groups by name (security groups' and the drop group).
+    port_groups: dict[str, PortGroupRow] = field(default_factory=dict)
+    acls: dict[UUID, AclRow] = field(default_factory=dict)
 
     def dhcp_uuid(self, subnet_id: str | None) -> UUID | None:
         row = self.dhcp.get(subnet_id) if subnet_id else None
@@ -112,9 +151,10 @@ class Snapshot:
 class NbCache:
     """Updated from ``row_changed`` on the connection thread; read from any thread."""
 
-    TABLES: dict[str, type[LspRow] | type[SwitchRow] | type[DhcpRow] | type[MarkedRow]] = {
+    TABLES: dict[str, type[Row]] = {
         "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow,
-        "Logical_Router": MarkedRow, "NAT": MarkedRow}
+        "Port_Group": PortGroupRow, "ACL": AclRow, "Logical_Router": MarkedRow,
+        "NAT": MarkedRow}
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -131,8 +171,7 @@ class NbCache:
         copy = None
         if event != "delete":
             ext = _column(row, "external_ids")
-            if any(k in ext for k in (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID,
-                                      keys.SUBNET_ID, keys.ROUTER_ID)):
+            if any(k in ext for k in OWNED):
                 copy = kind.of(row)
         with self._lock:
             old = self._rows[table].pop(row.uuid, None)
@@ -167,10 +206,13 @@ class NbCache:
             lsps = list(self._rows["Logical_Switch_Port"].values())
             switches = list(self._rows["Logical_Switch"].values())
             dhcp = list(self._rows["DHCP_Options"].values())
+            groups = list(self._rows["Port_Group"].values())
+            acls = list(self._rows["ACL"].values())
             routers = list(self._rows["Logical_Router"].values())
             nats = list(self._rows["NAT"].values())
-        snap = Snapshot()
-        snap.routers = {r.external_ids[keys.ROUTER_ID] for r in routers}
+        snap = Snapshot(port_groups={g.name: g for g in groups}, acls={a.uuid: a for a in acls})
+        snap.routers = {r.external_ids[keys.ROUTER_ID] for r in routers
+                        if keys.ROUTER_ID in r.external_ids}
         snap.floatingips = {n.external_ids[keys.FIP_ID] for n in nats
                             if keys.FIP_ID in n.external_ids}
         for lsp in lsps:

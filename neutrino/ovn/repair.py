@@ -1,7 +1,7 @@
 """Drift repair: make NB match SQL (issue 3 item 6).
 
-SQL is the source of truth.  A pass reads every network, subnet, port and router,
-computes the rows they imply (``desired``), and compares them with NB:
+SQL is the source of truth.  A pass reads every network, subnet, port, security group
+and router, computes the rows they imply (``desired``), and compares them with NB:
 missing rows are created, rows whose content differs are rewritten, and rows
 carrying Neutrino's ownership mark whose resource is gone are deleted.  Rows
 without the mark are never touched.  Every repair is logged and counted, as
@@ -36,8 +36,8 @@ from neutrino.ovn.nbcache import NbCache, Snapshot
 
 LOG = logging.getLogger(__name__)
 
-SWITCH, PORT, DHCP, ROUTER = ("logical_switch", "logical_switch_port", "dhcp_options",
-                               "logical_router")
+SWITCH, PORT, DHCP = "logical_switch", "logical_switch_port", "dhcp_options"
+PORT_GROUP, ROUTER = "port_group", "logical_router"
 
 
 def dpu_hostname(port: Mapping[str, Any], directory: ChassisDirectory) -> str | None:
@@ -109,6 +109,50 @@ class DriftRepair:
                 extra.append(column)
         return extra
 
+    @staticmethod
+    def _group_extra(snap: Snapshot, spec: desired.PortGroupSpec,
+                     members: list[str]) -> list[str]:
+        """What differs in a port group's ACLs and members (ports whose LSP is not in NB
+        yet join with their own write)."""
+        row = snap.port_groups.get(spec.name)
+        if row is None:
+            return []
+        have = {commands.acl_key(acl): acl
+                for acl in (snap.acls.get(u) for u in row.acls) if acl is not None}
+        extra = [f"acl {acl.name}" for acl in spec.acls
+                 if (found := have.pop(acl.name, None)) is None or acl.differs(found)]
+        extra += [f"extra acl {key}" for key in have]
+        extra += ["unowned acl" for u in row.acls if u not in snap.acls][:1]
+        port_of = {lsp.uuid: port_id for port_id, lsp in snap.ports.items()}
+        if {port_of.get(u) for u in row.ports} != {p for p in members if p in snap.ports}:
+            extra.append("members")
+        return extra
+
+    def _plan_groups(self, snap: Snapshot,
+                     ports: list[dict[str, Any]]) -> list[tuple[str, str, Any, list[str]]]:
+        """The drop group, a Port_Group per security group, their ACLs and members."""
+        members: dict[str, list[str]] = collections.defaultdict(list)
+        for port in ports:
+            for name in desired.port_groups(port):
+                members[name].append(port["id"])
+        # The drop group once a port needs it (its first port's write creates it); it is
+        # never removed.
+        specs = [desired.drop_group_spec()] if members[keys.DROP_GROUP] else []
+        specs += [desired.port_group_spec(group) for group in self.core.list_security_groups()]
+        plan: list[tuple[str, str, Any, list[str]]] = []
+        for spec in specs:
+            verdict = self._judge(PORT_GROUP, spec.name, snap.port_groups.get(spec.name), spec,
+                                  self._group_extra(snap, spec, members[spec.name]))
+            if verdict:
+                plan.append((PORT_GROUP, spec.name, commands.EnsurePortGroup(
+                    self.nb, spec, force=verdict[0], members=members[spec.name]), verdict[1]))
+        wanted = {spec.name for spec in specs}
+        for name, row in sorted(snap.port_groups.items()):
+            if name not in wanted and keys.SECURITY_GROUP_ID in row.external_ids:
+                plan.append((PORT_GROUP, name, commands.DeletePortGroup(self.nb, name),
+                             ["not in SQL"]))
+        return plan
+
     def _plan(self) -> list[tuple[str, str, Any, list[str]]]:
         # NB first: a row a postcommit adds after the SQL read below is not in
         # this snapshot, so it cannot be mistaken for an orphan.
@@ -118,10 +162,10 @@ class DriftRepair:
         networks = {n["id"]: n for n in self.core.list_networks()}
         subnets = self.core.list_subnets()
         ports = self.core.list_ports()
+        plan = self._plan_groups(snap, [p for p in ports if p["network_id"] in networks])
         dhcp_specs = {s["id"]: spec for s in subnets
                       if s["network_id"] in networks
                       and (spec := desired.dhcp_spec(s, networks[s["network_id"]]))}
-        plan: list[tuple[str, str, Any, list[str]]] = []
         for net_id, network in networks.items():
             switch = desired.switch_spec(network)
             verdict = self._judge(SWITCH, net_id, snap.switches.get(net_id), switch,
@@ -173,14 +217,21 @@ class DriftRepair:
 
     # -- applying -------------------------------------------------------------
     def run(self) -> dict[str, int]:
-        """One pass; returns ``{"<kind>.<outcome>": count}`` of the repairs made."""
+        """One pass; returns ``{"<kind>.<outcome>": count}`` of the repairs made.
+
+        Port groups are written first, in transactions of their own: the ports written
+        next join them (a filtered port is never written without the drop group).
+        """
         plan = self._plan()
+        groups = [item for item in plan if item[0] == PORT_GROUP]
+        rest = [item for item in plan if item[0] != PORT_GROUP]
+        chunks = [part[start:start + self.CHUNK] for part in (groups, rest)
+                  for start in range(0, len(part), self.CHUNK)]
         done: collections.Counter[str] = collections.Counter()
-        for start in range(0, len(plan), self.CHUNK):
+        for chunk in chunks:
             if not self.leading():
                 LOG.info("drift repair stopped: no longer the status worker")
                 break
-            chunk = plan[start:start + self.CHUNK]
             with self.nb.transaction(check_error=True) as txn:
                 for _, _, command, _ in chunk:
                     txn.add(command)

@@ -1,8 +1,8 @@
 """Neutron's policy with Neutron's secure-RBAC defaults, for the API.
 
 The defaults are data, one module per resource (``networks``, ``subnets``,
-``ports``, ``rbac_policies``, ``agents``, ``quotas``, ``routers``, ``floatingips``:
-a resource that lands adds one), built from
+``ports``, ``rbac_policies``, ``agents``, ``quotas``, ``security_groups`` with their
+rules, ``routers``, ``floatingips``: a resource that lands adds one), built from
 :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
@@ -23,13 +23,17 @@ from neutrino.policy import (
     quotas,
     rbac_policies,
     routers,
+    security_groups,
     subnets,
 )
 
 #: Each resource's rules and the create defaults of its attributes, by resource name.
 RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
              "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
+             "security_group": security_groups, "security_group_rule": security_groups,
              "router": routers, "floatingip": floatingips}
+#: The modules of RESOURCES, each once (groups and their rules share one).
+MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ from typing import Any
 from oslo_config import cfg
 from oslo_policy import opts, policy
 
-from neutrino.policy import RESOURCES, Creds, base, extensions
+from neutrino.policy import MODULES, Creds, base, extensions
 
 #: Target fields holding a project id (compared with the caller's project only).
-PROJECT_FIELDS = ("project_id", "tenant_id", "network:project_id", "network:tenant_id")
+PROJECT_FIELDS = ("project_id", "tenant_id", "network:project_id", "network:tenant_id",
+                  "security_group:project_id")
 #: Neutron's secure-RBAC personas are project-scoped (``scope_types=['project']``).
 PROJECT_SCOPE = ["project"]
 #: Decisions a worker keeps (least recently used out first): a few per caller and rule.
@@ -92,7 +93,7 @@ def _enforcer(policy_file: str) -> policy.Enforcer:
     conf.set_override("policy_dirs", [], group="oslo_policy")
     enforcer = policy.Enforcer(conf)
     enforcer.register_defaults([_default(r) for r in base.RULES])
-    for module in RESOURCES.values():
+    for module in MODULES:
         enforcer.register_defaults([_default(r) for r in module.RULES])
     enforcer.load_rules()
     # Without a file there is nothing to reload: no search for one on every call either.
@@ -112,7 +113,7 @@ class Policy:
         #: ``<verb>_<resource>:<attr>`` rules by action (what attributes have rules);
         #: of the tags rules only ``get_<resource>:tags`` is one (see ``base.TAGS``).
         self.attr_rules: dict[str, dict[str, str]] = {}
-        for module in RESOURCES.values():
+        for module in MODULES:
             for default in module.RULES:
                 action, _, attr = default.name.partition(":")
                 if attr and (attr != base.TAGS or action.startswith("get_")):

@@ -20,7 +20,8 @@ from neutrino.policy.base import (
 
 COLLECTION, RESOURCE = "/ports", "/ports/{id}"
 DEFAULTS = {"device_id": "", "device_owner": "", "binding:host_id": "", "binding:profile": {},
-            "binding:vnic_type": "normal", "port_security_enabled": True}
+            "binding:vnic_type": "normal", "port_security_enabled": True,
+            "allowed_address_pairs": []}
 
 MEMBER_OR_SERVICE = either(ADMIN_OR_PROJECT_MEMBER, SERVICE)
 #: Neutron's ``create_port``: admin, service, the network's member, or a shared network
@@ -45,6 +46,8 @@ def _writes(verb: str, method: str, path: str) -> list:
              f"Specify subnets in ``fixed_ips`` when {verb[:-1]}ing a port", method, path),
         rule(f"{verb}_port:port_security_enabled", NET_OWNER_OR_SERVICE,
              f"Specify ``port_security_enabled`` when {verb[:-1]}ing a port", method, path),
+        rule(f"{verb}_port:allowed_address_pairs", NET_OWNER_OR_SERVICE,
+             f"Specify ``allowed_address_pairs`` when {verb[:-1]}ing a port", method, path),
         rule(f"{verb}_port:binding:host_id", ADMIN_OR_SERVICE,
              f"Specify ``binding:host_id`` when {verb[:-1]}ing a port", method, path),
         rule(f"{verb}_port:binding:profile", SERVICE,

@@ -132,12 +132,16 @@ class Sandbox:
         return self._ctl("ovn-sbctl", self._db("sb"), args, timeout)
 
     def trace(self, datapath: str, microflow: str, *options: str) -> str:
-        """``ovn-trace`` of *microflow* entering *datapath* (``--minimal`` etc. as
-        *options*), once ovn-northd has turned NB's current contents into SB's flows."""
+        """``ovn-trace --minimal`` of *microflow* entering the logical *datapath*, on SB as
+        ovn-northd computed it from NB once it caught up (``ovn-nbctl --wait=sb sync``).
+
+        The minimal output names every ``output("<port>")`` the packet reaches; a packet
+        that no port receives has none.  *options*: e.g. ``--ct=est,trk`` for a packet of
+        an established connection (the default is a new one).
+        """
         self.nbctl("--wait=sb", "sync")
-        db = self._db("sb")
-        return run_tool(["ovn-trace", f"--db={db.live_remote}", *options, datapath, microflow],
-                        self.base_dir, timeout=30)
+        return run_tool(["ovn-trace", f"--db={self._db('sb').live_remote}", "--minimal",
+                         *options, datapath, microflow], self.base_dir, timeout=30.0)
 
     def _ctl(self, tool: str, db: Database, args: tuple[str, ...], timeout: float) -> str:
         """Run a one-shot client, retrying while a cluster has no reachable leader

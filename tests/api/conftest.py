@@ -25,8 +25,9 @@ from neutrino.db.models import (
     Subnet,
 )
 
-SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port", "routers": "router",
-            "floatingips": "floatingip"}
+SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port",
+            "security-groups": "security_group", "security-group-rules": "security_group_rule",
+            "routers": "router", "floatingips": "floatingip"}
 TABLES = {"networks": Network, "subnets": Subnet, "ports": Port,
           "ip_allocations": IPAllocation, "segments": NetworkSegment, "routers": Router,
           "floatingips": FloatingIP}
@@ -80,7 +81,7 @@ class Api:
     def list(self, collection: str, params: Any = None) -> list[dict[str, Any]]:
         response = self.client.get(f"/v2.0/{collection}", params=params)
         assert response.status_code == 200, response.text
-        return response.json()[collection]
+        return response.json()[collection.replace("-", "_")]
 
     def ids(self, collection: str, params: Any = None) -> list[str]:
         return [item["id"] for item in self.list(collection, params)]

@@ -77,5 +77,6 @@ def test_floatingip_errors(api: Api, external: dict[str, Any],  # noqa: F811
     assert_error(api.post("floatingips", {"floating_network_id": external["id"],
                                           "floating_ip_address": "172.24.4.77"}), 409,
                  "IpAddressAlreadyAllocated")
-    assert_error(api.delete("ports", api.list("ports", {"device_owner": "network:floatingip"})[0]
-                            ["id"]), 409, "ServicePortInUse")
+    [fip_port] = api.list("ports", {"device_owner": "network:floatingip"})
+    assert fip_port["port_security_enabled"] is False and fip_port["security_groups"] == []
+    assert_error(api.delete("ports", fip_port["id"]), 409, "ServicePortInUse")

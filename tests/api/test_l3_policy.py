@@ -5,7 +5,13 @@ only looks."""
 from __future__ import annotations
 
 from tests.api.conftest import assert_error
-from tests.api.test_rbac_policies import Callers, callers, created, network  # noqa: F401
+from tests.api.test_rbac_policies import (  # noqa: F401
+    Callers,
+    callers,
+    created,
+    network,
+    policy_body,
+)
 
 
 def test_member_routes_through_an_external_network_within_its_rights(
@@ -54,3 +60,45 @@ def test_member_routes_through_an_external_network_within_its_rights(
     # The gateway and floating IP ports belong to no project: DEMO does not see them.
     owners = {p["device_owner"] for p in demo.get("/v2.0/ports").json()["ports"]}
     assert owners == {"", "network:router_interface"}
+
+
+def test_a_network_external_to_one_project_takes_its_gateway_and_floating_ips(
+        callers: Callers) -> None:  # noqa: F811
+    """An ``access_as_external`` policy for DEMO's project alone makes ADMIN's network
+    external (``router:external``) to DEMO: DEMO routes through it and takes floating IPs
+    on it; ALT, with no policy, does not see it; without the policy it is internal again
+    (and the policy cannot go while DEMO's router uses it)."""
+    admin, demo, alt = callers.admin, callers.demo, callers.alt
+    ext = created(admin.post("/v2.0/networks", json={"network": {"name": "ext"}}), "network")
+    created(admin.post("/v2.0/subnets", json={"subnet": {
+        "network_id": ext["id"], "cidr": "172.25.0.0/24"}}), "subnet")
+    policy = created(admin.post("/v2.0/rbac-policies", json=policy_body(
+        ext, callers.demo_project, "access_as_external")), "rbac_policy")
+    assert demo.get(f"/v2.0/networks/{ext['id']}").json()["network"]["router:external"] is True
+    router = created(demo.post("/v2.0/routers", json={"router": {
+        "name": "r", "external_gateway_info": {"network_id": ext["id"]}}}), "router")
+    assert router["external_gateway_info"]["network_id"] == ext["id"]
+    private = network(demo)
+    assert demo.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                    json={"subnet_id": private["subnets"][0]}).status_code == 200
+    port = created(demo.post("/v2.0/ports", json={"port": {"network_id": private["id"]}}),
+                   "port")
+    fip = created(demo.post("/v2.0/floatingips", json={"floatingip": {
+        "floating_network_id": ext["id"], "port_id": port["id"]}}), "floatingip")
+    assert fip["floating_ip_address"].startswith("172.25.0.")
+    assert fip["router_id"] == router["id"] and fip["project_id"] == callers.demo_project
+
+    assert_error(alt.get(f"/v2.0/networks/{ext['id']}"), 404, "NetworkNotFound")
+    assert_error(alt.post("/v2.0/routers", json={"router": {
+        "name": "r", "external_gateway_info": {"network_id": ext["id"]}}}), 404,
+        "NetworkNotFound")
+    assert_error(alt.post("/v2.0/floatingips", json={"floatingip": {
+        "floating_network_id": ext["id"]}}), 404, "NetworkNotFound")
+    assert_error(admin.delete(f"/v2.0/rbac-policies/{policy['id']}"), 409, "RbacPolicyInUse")
+    assert_error(admin.put(f"/v2.0/networks/{ext['id']}", json={"network": {
+        "router:external": False}}), 409, "ExternalNetworkInUse")
+    assert demo.delete(f"/v2.0/floatingips/{fip['id']}").status_code == 204
+    assert demo.put(f"/v2.0/routers/{router['id']}", json={"router": {
+        "external_gateway_info": None}}).status_code == 200
+    assert admin.delete(f"/v2.0/rbac-policies/{policy['id']}").status_code == 204
+    assert_error(demo.get(f"/v2.0/networks/{ext['id']}"), 404, "NetworkNotFound")

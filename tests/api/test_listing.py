@@ -325,7 +325,8 @@ def test_version_document_at_root(api: Api) -> None:
 @pytest.mark.parametrize("path", ["/v2.0", "/v2.0/"])
 def test_resources_document(api: Api, path: str) -> None:
     resources = {r["collection"]: r for r in api.client.get(path).json()["resources"]}
-    assert {"networks", "subnets", "ports"} <= set(resources)
+    assert {"networks", "subnets", "ports", "security-groups", "security-group-rules"} <= \
+        set(resources)
     assert resources["ports"]["name"] == "port"
     assert resources["ports"]["links"] == [{"href": "http://testserver/v2.0/ports", "rel": "self"}]
 
@@ -334,7 +335,8 @@ def test_extensions_clients_look_for(api: Api) -> None:
     aliases = {e["alias"] for e in api.client.get("/v2.0/extensions").json()["extensions"]}
     assert {"binding", "provider", "multi-provider", "net-mtu", "standard-attr-revisions",
             "standard-attr-timestamp", "revision-if-match", "pagination", "sorting",
-            "filter-validation", "project-id"} <= aliases
+            "filter-validation", "project-id", "security-group", "stateful-security-group",
+            "port-security", "allowed-address-pairs"} <= aliases
 
 
 def test_extension_shown_by_alias(api: Api) -> None:

@@ -47,6 +47,9 @@ def test_router_with_gateway_and_interface(api: Api, external: dict[str, Any],
     # The gateway port belongs to no project; an interface to the router's.
     gw_port = api.list("ports", {"device_owner": "network:router_gateway"})[0]
     assert gw_port["project_id"] == "" and gw_port["device_id"] == router["id"]
+    # Router ports are trusted, as in Neutron: no port security, no security groups.
+    for owned in (port, gw_port):
+        assert owned["port_security_enabled"] is False and owned["security_groups"] == []
 
     assert_error(api.delete("routers", router["id"]), 409, "RouterInUse", info["port_id"])
     assert_error(api.delete("ports", info["port_id"]), 409, "ServicePortInUse",
@@ -95,10 +98,13 @@ def test_interface_errors_write_nothing(api: Api, external: dict[str, Any],
 def test_interface_by_port_and_gateway_rules(api: Api, external: dict[str, Any],
                                              net: dict[str, Any]) -> None:
     port = api.port(net)
+    assert len(port["security_groups"]) == 1  # the project's default group
     router = api.create("routers", name="r")
     info = add(api, router["id"], port_id=port["id"])
     assert info["port_id"] == port["id"]
-    assert api.show("ports", port["id"])["device_owner"] == "network:router_interface"
+    taken = api.show("ports", port["id"])
+    assert taken["device_owner"] == "network:router_interface"
+    assert taken["security_groups"] == [], "a router's interface leaves its groups"
     assert_error(api.put("routers", router["id"], {"external_gateway_info": {
         "network_id": net["id"]}}), 400, "BadRequest", "is not an external network")
     updated = api.update("routers", router["id"], external_gateway_info={

@@ -21,6 +21,7 @@ from neutrino.db.models import IPAllocation, Network, Port, Quota, Subnet, Tag
 from tests.drivers import RECORDER
 
 #: Neutron's default limits (neutron/conf/quota.py), also of resources still to land.
+GROUPS = {"security_group": 10, "security_group_rule": 100}
 NEUTRON_DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "security_group": 10,
                     "security_group_rule": 100, "router": 10, "floatingip": 50,
                     "rbac_policy": 10, "subnetpool": -1}
@@ -64,15 +65,15 @@ def test_every_resource_the_core_creates_is_counted() -> None:
 
 def test_limits_are_the_defaults_until_a_project_has_its_own(make_plugin) -> None:
     plugin = make_plugin(quota_port=7)
-    rest = {"rbac_policy": 10, "router": 10, "floatingip": 50}  # untouched defaults
-    assert plugin.get_default_quota() == {"network": 100, "subnet": 100, "port": 7, **rest}
-    assert plugin.get_quota("p") == {"network": 100, "subnet": 100, "port": 7, **rest}
+    defaults = {"network": 100, "subnet": 100, "port": 7, "rbac_policy": 10, **GROUPS,
+                "router": 10, "floatingip": 50}
+    assert plugin.get_default_quota() == defaults
+    assert plugin.get_quota("p") == defaults
     assert plugin.update_quota("p", {"network": 3, "port": -1}) == \
-        {"network": 3, "subnet": 100, "port": -1, **rest}
-    assert plugin.get_quota("p") == {"network": 3, "subnet": 100, "port": -1, **rest}
-    assert plugin.get_quota("other") == {"network": 100, "subnet": 100, "port": 7, **rest}
-    assert plugin.update_quota("p", {"network": 4}) == {"network": 4, "subnet": 100,
-                                                        "port": -1, **rest}
+        {**defaults, "network": 3, "port": -1}
+    assert plugin.get_quota("p") == {**defaults, "network": 3, "port": -1}
+    assert plugin.get_quota("other") == defaults
+    assert plugin.update_quota("p", {"network": 4}) == {**defaults, "network": 4, "port": -1}
     plugin.delete_quota("p")
     assert plugin.get_quota("p") == plugin.get_default_quota()
     with pytest.raises(exc.TenantQuotaNotFound, match="Quota for project p could not be found"):

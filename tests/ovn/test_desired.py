@@ -100,8 +100,74 @@ def test_port_addresses_security_and_dhcp_subnets() -> None:
     assert insecure.columns["addresses"] == ["fa:16:3e:00:00:01 10.0.0.5 2001:db8::5", "unknown"]
     assert insecure.columns["port_security"] == []
     assert insecure.columns["enabled"] == [False]
-    pairs = desired.port_spec(port(allowed_address_pairs=[{"ip_address": "10.0.0.99"}]), NET)
-    assert pairs.columns["port_security"][1] == "fa:16:3e:00:00:01 10.0.0.99"
+    pairs = desired.port_spec(port(allowed_address_pairs=[
+        {"ip_address": "10.0.0.99", "mac_address": "fa:16:3e:00:00:01"},
+        {"ip_address": "10.1.0.0/24", "mac_address": "fa:16:3e:00:00:02"}]), NET)
+    # As Neutron: pairs of the port's MAC join its entry, others are entries of their own.
+    assert pairs.columns["port_security"] == [
+        "fa:16:3e:00:00:01 10.0.0.5 2001:db8::5 10.0.0.99", "fa:16:3e:00:00:02 10.1.0.0/24"]
+
+
+@pytest.mark.parametrize(("attrs", "groups"), [
+    ({"security_groups": ["b-1", "a-2"]}, "neutron_pg_drop pg_a_2 pg_b_1"),
+    ({"security_groups": []}, "neutron_pg_drop"),
+    ({"security_groups": ["a-2"], "port_security_enabled": False}, ""),
+    ({"security_groups": ["a-2"], "device_owner": "network:dhcp"}, ""),
+])
+def test_a_port_s_port_groups(attrs: dict, groups: str) -> None:
+    assert desired.port_spec(port(**attrs), NET).columns["external_ids"][keys.PORT_GROUPS] == \
+        groups
+
+
+SG = "2f6c1a8e-7b1d-4c2e-9f00-000000000001"
+OTHER = "2f6c1a8e-7b1d-4c2e-9f00-000000000002"
+PG, OTHER_PG = "pg_" + SG.replace("-", "_"), "pg_" + OTHER.replace("-", "_")
+
+
+@pytest.mark.parametrize(("rule", "match"), [
+    ({"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22,
+      "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0"},
+     f"outport == @{PG} && ip4 && ip4.src == 0.0.0.0/0 && tcp && tcp.dst == 22"),
+    ({"direction": "egress", "ethertype": "IPv4"}, f"inport == @{PG} && ip4"),
+    ({"direction": "ingress", "ethertype": "IPv6", "remote_group_id": SG},
+     f"outport == @{PG} && ip6 && ip6.src == ${PG}_ip6"),
+    ({"direction": "ingress", "ethertype": "IPv4", "protocol": "icmp", "port_range_min": 8,
+      "remote_group_id": OTHER},
+     f"outport == @{PG} && ip4 && ip4.src == ${OTHER_PG}_ip4 && icmp4 && icmp4.type == 8"),
+    ({"direction": "ingress", "ethertype": "IPv6", "protocol": "58", "port_range_min": 128,
+      "port_range_max": 0}, f"outport == @{PG} && ip6 && icmp6 && icmp6.type == 128 && "
+                            "icmp6.code == 0"),
+    ({"direction": "egress", "ethertype": "IPv4", "protocol": "17", "port_range_min": 1000,
+      "port_range_max": 2000, "remote_ip_prefix": "10.0.0.5/24"},
+     f"inport == @{PG} && ip4 && ip4.dst == 10.0.0.0/24 && udp && udp.dst >= 1000 && "
+     "udp.dst <= 2000"),
+    ({"direction": "ingress", "ethertype": "IPv4", "protocol": "gre"},
+     f"outport == @{PG} && ip4 && ip.proto == 47"),
+    ({"direction": "ingress", "ethertype": "IPv4", "protocol": "sctp"},
+     f"outport == @{PG} && ip4 && sctp"),
+])
+def test_acl_matches_are_neutron_s(rule: dict, match: str) -> None:
+    group = {"id": SG, "revision_number": 3, "stateful": True,
+             "security_group_rules": [{"id": "r1", "security_group_id": SG, **rule}]}
+    spec = desired.port_group_spec(group)
+    assert spec.name == PG
+    assert spec.columns["external_ids"] == {keys.SECURITY_GROUP_ID: SG, keys.REVISION: "3"}
+    (acl,) = spec.acls
+    assert acl.columns == {
+        "direction": "to-lport" if rule["direction"] == "ingress" else "from-lport",
+        "priority": 1002, "match": match, "action": "allow-related", "log": False,
+        "external_ids": {keys.SECURITY_GROUP_RULE_ID: "r1"}}
+    stateless = desired.port_group_spec({**group, "stateful": False})
+    assert stateless.acls[0].columns["action"] == "allow-stateless"
+
+
+def test_the_drop_group_drops_ip_both_ways() -> None:
+    spec = desired.drop_group_spec()
+    assert spec.name == "neutron_pg_drop"
+    assert {(a.columns["direction"], a.columns["priority"], a.columns["match"],
+             a.columns["action"]) for a in spec.acls} == {
+        ("from-lport", 1001, "inport == @neutron_pg_drop && ip", "drop"),
+        ("to-lport", 1001, "outport == @neutron_pg_drop && ip", "drop")}
 
 
 def test_remote_managed_port_options_follow_neutron() -> None:

@@ -192,3 +192,56 @@ def test_routers_ports_are_router_type_and_floating_ip_ports_have_none(
         syncs = ovn_driver(core).worker.stats["full_syncs"]
         wait_for(lambda s=syncs: ovn_driver(core).worker.stats["full_syncs"] > s, 10, "a pass")
     assert lsp(sandbox, fip_port) is None and router_shaped()
+def test_port_groups_and_acls_are_repaired(sandbox: Sandbox, make_core: CoreFactory) -> None:
+    core = make_core(maintenance_interval=1)
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.6.0.0/24", "ip_version": 4})
+    group = core.create_security_group(ADMIN, {"name": "a"})
+    core.create_security_group_rule(ADMIN, {"security_group_id": group["id"],
+                                            "direction": "ingress", "protocol": "tcp",
+                                            "port_range_min": 22, "port_range_max": 22})
+    ports = {core.create_port(ADMIN, {"network_id": net["id"],
+                                      "security_groups": [group["id"]]})["id"] for _ in range(2)}
+    pg = "pg_" + group["id"].replace("-", "_")
+    good = {(a["direction"], a["match"], a["action"]) for a in acls_of(sandbox, pg)}
+    assert len(good) == 3
+    first = sorted(ports)[0]
+    worker = ovn_driver(core).worker
+    syncs = worker.stats["full_syncs"]
+    wait_for(lambda: worker.stats["full_syncs"] > syncs, 10, "a pass with everything written")
+    before = dict(worker.health()["repairs"])  # the drop group may be the start's repair
+    orphan = "pg_" + str(uuid.uuid4()).replace("-", "_")
+    egress = next(a for a in acls_of(sandbox, pg) if a["direction"] == "from-lport")
+    ingress = next(a for a in acls_of(sandbox, pg) if a["direction"] == "to-lport")
+    sandbox.nbctl(
+        "pg-del", "neutron_pg_drop",
+        "--", "remove", "Port_Group", pg, "ports", lsp(sandbox, first)["_uuid"],
+        "--", "remove", "Port_Group", pg, "acls", egress["_uuid"],
+        "--", "set", "ACL", ingress["_uuid"], "action=allow",
+        "--", "pg-add", orphan,
+        "--", "set", "Port_Group", orphan, f"external_ids:neutrino\\:security_group_id={orphan}")
+
+    def repaired() -> bool:
+        drop = nb_row(sandbox, "Port_Group", "neutron_pg_drop")
+        return (drop is not None and members(sandbox, "neutron_pg_drop") == ports
+                and len(acls_of(sandbox, "neutron_pg_drop")) == 2
+                and members(sandbox, pg) == ports
+                and {(a["direction"], a["match"], a["action"])
+                     for a in acls_of(sandbox, pg)} == good
+                and nb_row(sandbox, "Port_Group", orphan) is None)
+    wait_for(repaired, 10, "port groups repaired")
+    after = worker.health()["repairs"]
+    assert {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)} == {
+        "port_group.created": 1, "port_group.updated": 1, "port_group.deleted": 1}
+
+
+def acls_of(sandbox: Sandbox, group: str) -> list[dict]:
+    row = nb_row(sandbox, "Port_Group", group)
+    uuids = set(row["acls"] if isinstance(row["acls"], list) else [row["acls"]])
+    return [a for a in nb_rows(sandbox, "ACL") if a["_uuid"] in uuids]
+
+
+def members(sandbox: Sandbox, group: str) -> set[str]:
+    row = nb_row(sandbox, "Port_Group", group)
+    uuids = set(row["ports"] if isinstance(row["ports"], list) else [row["ports"]])
+    return {p["name"] for p in nb_rows(sandbox, "Logical_Switch_Port") if p["_uuid"] in uuids}

@@ -20,8 +20,7 @@ def send(sandbox: Sandbox, src: dict, dst_mac: str, dst_ip: str) -> str:
     flow = (f'inport == "{src["id"]}" && eth.src == {src["mac_address"]} && '
             f'eth.dst == {dst_mac} && ip4.src == {ip(src)} && ip4.dst == {dst_ip} && '
             f'ip.ttl == 64 && icmp4.type == 8')
-    return sandbox.trace(f"neutrino-{src['network_id']}", flow, "--minimal",
-                         "--no-friendly-names")
+    return sandbox.trace(f"neutrino-{src['network_id']}", flow, "--no-friendly-names")
 
 
 @pytest.fixture

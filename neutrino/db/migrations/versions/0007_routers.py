@@ -1,7 +1,7 @@
 """routers and floating IPs
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-04 18:30:00.000000
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from neutrino.db import tag_cascade
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
