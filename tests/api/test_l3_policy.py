@@ -78,7 +78,7 @@ def test_a_network_external_to_one_project_takes_its_gateway_and_floating_ips(
     router = created(demo.post("/v2.0/routers", json={"router": {
         "name": "r", "external_gateway_info": {"network_id": ext["id"]}}}), "router")
     assert router["external_gateway_info"]["network_id"] == ext["id"]
-    private = network(demo)
+    private = demo.get(f"/v2.0/networks/{network(demo)['id']}").json()["network"]
     assert demo.put(f"/v2.0/routers/{router['id']}/add_router_interface",
                     json={"subnet_id": private["subnets"][0]}).status_code == 200
     port = created(demo.post("/v2.0/ports", json={"port": {"network_id": private["id"]}}),
