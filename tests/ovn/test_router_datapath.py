@@ -26,7 +26,7 @@ def send(sandbox: Sandbox, src: dict, dst_mac: str, dst_ip: str) -> str:
 @pytest.fixture
 def topology(sandbox: Sandbox, core: Plugin) -> tuple[Routed, dict, dict]:
     """``routed`` plus a second subnet on the router with an instance, and a host on the
-    external network."""
+    external network (unfiltered: port security off)."""
     sandbox.add_chassis("gw1", cms_options="enable-chassis-as-gw")
     t = routed(core)
     net2 = core.create_network(ADMIN, {"name": "second", "project_id": PROJECT})
@@ -35,7 +35,8 @@ def topology(sandbox: Sandbox, core: Plugin) -> tuple[Routed, dict, dict]:
     core.add_router_interface(ADMIN, t.router["id"], {"subnet_id": subnet2["id"]})
     vm2 = core.create_port(ADMIN, {"network_id": net2["id"], "project_id": PROJECT})
     outside = core.create_port(ADMIN, {"network_id": t.external["id"], "fixed_ips": [
-        {"subnet_id": t.external_subnet["id"], "ip_address": "172.24.4.100"}]})
+        {"subnet_id": t.external_subnet["id"], "ip_address": "172.24.4.100"}],
+        "port_security_enabled": False})
     return t, vm2, outside
 
 
@@ -81,8 +82,15 @@ def test_snat_to_the_gateway_address(sandbox: Sandbox, core: Plugin,
 
 def test_floating_ip_both_ways(sandbox: Sandbox, core: Plugin,
                                topology: tuple[Routed, dict, dict]) -> None:
+    """Inbound through the floating IP passes the instance's security groups: its project's
+    default group admits only its members until a rule lets ICMP in."""
     t, _, outside = topology
     fip = t.floatingip["floating_ip_address"]
+    inbound = send(sandbox, outside, t.gateway_port["mac_address"], fip)
+    assert f"ip4.dst={ip(t.vm)}" in inbound and output(t.vm) not in inbound
+    core.create_security_group_rule(ADMIN, {"security_group_id": t.vm["security_groups"][0],
+                                            "direction": "ingress", "ethertype": "IPv4",
+                                            "protocol": "icmp"})
     inbound = send(sandbox, outside, t.gateway_port["mac_address"], fip)
     assert f"ip4.dst={ip(t.vm)}" in inbound and output(t.vm) in inbound
     outbound = send(sandbox, t.vm, t.interface_port["mac_address"], ip(outside))
