@@ -26,6 +26,7 @@ from neutrino.sandbox.wait import wait_for
 from tests.db import before_security_groups
 from tests.db.before_security_groups import OldPort
 from tests.ovn.conftest import CoreFactory
+from tests.ovn.nb import plug
 
 DEMO = Context(user_id="u", project_id="demo", roles=frozenset({"member"}))
 
@@ -268,3 +269,33 @@ def test_ports_from_before_security_groups_are_filtered_after_the_upgrade(
     assert not lab.reaches(open_, a, tcp)         # unsolicited, from outside the group
     assert not lab.reaches(alt, a, tcp)           # from another project's default group
     assert not lab.reaches(a, b, tcp, src_ip="10.6.0.99")  # port security: spoofing dropped
+
+
+def test_rules_decide_between_ports_bound_on_two_chassis(make_core: CoreFactory,
+                                                         sandbox: Sandbox) -> None:
+    """Ports bound and plugged on two chassis (each with its ovn-controller): the tracer
+    follows a packet from one to the other through the group's ACLs."""
+    chassis = {name: sandbox.add_chassis(name) for name in ("hv1", "hv2")}
+    lab = Lab(make_core(), sandbox)
+    ssh_group, other = lab.group("ssh"), lab.group("other")
+    lab.rule(ssh_group, direction="ingress", protocol="tcp", port_range_min=22,
+             port_range_max=22, remote_group_id=ssh_group["id"])
+    server = lab.port(security_groups=[ssh_group["id"]], **{"binding:host_id": "hv1"})
+    client = lab.port(security_groups=[ssh_group["id"]], **{"binding:host_id": "hv2"})
+    stranger = lab.port(security_groups=[other["id"]], **{"binding:host_id": "hv2"})
+    for i, (port, host) in enumerate(((server, "hv1"), (client, "hv2"), (stranger, "hv2"))):
+        plug(chassis[host], f"tap{i}", port["id"])
+        sandbox.wait_port_up(port["id"])
+        bound = sandbox.sbctl("--bare", "--columns=chassis", "find", "Port_Binding",
+                              f"logical_port={port['id']}")
+        assert bound == sandbox.sbctl("--bare", "--columns=_uuid", "find", "Chassis",
+                                      f"name={host}")
+    assert lab.reaches(client, server, SSH)                         # hv2 -> hv1, a rule allows
+    assert lab.reaches(server, client, REPLY, *ESTABLISHED_REPLY)   # and its reply
+    assert not lab.reaches(client, server, HTTP)                    # no rule for port 80
+    assert not lab.reaches(stranger, server, SSH)                   # not a member of the group
+    assert lab.reaches(server, client, SSH)                         # hv1 -> hv2, the same rule
+    assert not lab.reaches(server, stranger, SSH)                   # other lets nothing in
+    lab.rule(other, direction="ingress", protocol="tcp", port_range_min=22, port_range_max=22,
+             remote_ip_prefix="10.0.0.0/24")
+    assert lab.reaches(server, stranger, SSH)                       # hv1 -> hv2 once allowed
