@@ -135,7 +135,7 @@ class NbChanges:
         """When ``seen()`` (called under the lock) first returns a time, or TimeoutError."""
         with self.changed:
             if not self.changed.wait_for(lambda: seen() is not None, timeout):
-                raise TimeoutError("the change did not reach NB")
+                raise TimeoutError
             found = seen()
             assert found is not None
             return found
@@ -190,7 +190,11 @@ def measure_once(api: httpx.Client, nb: NbChanges, group: Group, i: int,
         started = time.monotonic()
         response = call().raise_for_status()
         answered = time.monotonic()
-        in_nb = nb.wait(lambda: seen(response, started), timeout)
+        try:
+            in_nb = nb.wait(lambda: seen(response, started), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{op} #{i} on the group of {group.size} ports: not in NB "
+                               f"{timeout:g} s after the call") from None
         group.times[op].append(((in_nb - started) * 1000, (answered - started) * 1000))
         return response
 
@@ -278,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
                         measure_once(api, nb, group, i, args.timeout)
                     progress.update(i + 1, args.repeat)
                 progress.done()
+        except TimeoutError as e:
+            raise SystemExit(f"{e}; the server's log ends:\n{server.log_tail(60)}") from None
         finally:
             nb.stop()
             server.stop()
