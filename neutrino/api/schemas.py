@@ -92,6 +92,16 @@ def _storable(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _int(value: Any) -> Any:
+    """neutron-lib's ``convert_to_int`` before a check of values: ``"4"`` is 4."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value  # refused by the type that follows, with its message
+    return value
+
+
 Name = Annotated[str, StringConstraints(max_length=255)]
 Physnet = Annotated[str, StringConstraints(max_length=PHYSNET_MAX_LEN)]
 # The OpenAPI document names the formats, so clients and fuzzers know what is expected.
@@ -212,7 +222,7 @@ class HostRoute(Body):
 class SubnetCreate(Tagged):
     network_id: UUIDish
     cidr: Cidr
-    ip_version: Literal[4, 6] = ABSENT
+    ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)] = ABSENT
     name: Name = ""
     description: Name = ""
     gateway_ip: IP | None = None
