@@ -103,9 +103,10 @@ def without_ids(rules: list[dict[str, Any]], group_id: str) -> list[tuple]:
 
 def test_security_groups_migration_puts_existing_ports_in_their_default_group(
         empty_db_url: str) -> None:
-    """0006 on a database with ports: each filtered port of a project joins the project's
-    ``default`` group, made as the API makes it; ports that can have no group keep no
-    filtering (port security off); routers' ports stay unfiltered and groupless."""
+    """0006 on a database with ports: each filtered port of a project (with an address or
+    not) joins the project's ``default`` group, made as the API makes it; a port of no
+    project keeps no filtering (port security off); routers' ports stay unfiltered and
+    groupless."""
     net, subnet = "0006aaaa-0000-4000-8000-000000000000", "0006bbbb-0000-4000-8000-000000000000"
     before_security_groups.build(empty_db_url, net, subnet, "10.6.0.0/24", [
         OldPort(DEMO_A, "demo", "10.6.0.10"), OldPort(DEMO_B, "demo", "10.6.0.11"),
@@ -131,7 +132,7 @@ def test_security_groups_migration_puts_existing_ports_in_their_default_group(
             return group
 
         demo, alt = default_of("demo"), default_of("alt")
-        for port_id, group in ((DEMO_A, demo), (DEMO_B, demo), (ALT, alt)):
+        for port_id, group in ((DEMO_A, demo), (DEMO_B, demo), (NO_IP, demo), (ALT, alt)):
             got = port(port_id)
             assert got["security_groups"] == [group["id"]]
             assert got["port_security_enabled"] is True
@@ -139,10 +140,10 @@ def test_security_groups_migration_puts_existing_ports_in_their_default_group(
         router = port(ROUTER)
         assert router["security_groups"] == [] and router["port_security_enabled"] is True
         assert router["revision_number"] == before_security_groups.PORT_REVISION
-        for port_id in (NO_IP, NO_PROJECT):
-            got = port(port_id)
-            assert got["security_groups"] == [] and got["port_security_enabled"] is False
-            assert got["revision_number"] == before_security_groups.PORT_REVISION + 1
+        unfiltered = port(NO_PROJECT)
+        assert unfiltered["security_groups"] == []
+        assert unfiltered["port_security_enabled"] is False
+        assert unfiltered["revision_number"] == before_security_groups.PORT_REVISION + 1
         # The migrated group is the one the API makes for a project's first use.
         fresh = default_of("fresh")
         # No group for the project-less port.

@@ -4,16 +4,17 @@ filtered port joins its project's default group
 Ports that exist before this revision get ``port_security_enabled`` true (the column's
 default), which puts them in OVN's drop port group: without a group they would lose all
 IP traffic on the first start after the upgrade.  So each of them gets what a port
-created now without ``security_groups`` gets (neutrino.core.ports): its project's
+created without ``security_groups`` got when this revision was written: its project's
 ``default`` group, created here with Neutron's default rules if the project has none.
 Ports that can have no group keep what they had before, no filtering:
 
 * ports of no project: Neutron creates a default group only for a project, so they get
-  none, and ports with port security and no group drop all IP; their port security is
-  turned off, which is what they had;
-* ports without a fixed IP: security groups need one (Neutron's
-  ``PortSecurityAndIPRequiredForSecurityGroups``); the same;
+  none, and a port with port security and no group drops all IP; their port security
+  is turned off, which is what they had;
 * trusted ports (``network:*`` owners: routers, DHCP) are never filtered and get no group.
+
+Ports without a fixed IP join too: as in ML2, port security alone decides whether a
+port has groups.
 
 Ports that change move their revision, so the OVN drift repair rewrites their
 Logical_Switch_Port (port security, port groups) on the first full sync.
@@ -117,7 +118,6 @@ def upgrade() -> None:
 PORTS = sa.table('ports', sa.column('id'), sa.column('project_id'), sa.column('device_owner'),
                  sa.column('port_security_enabled', sa.Boolean()),
                  sa.column('revision_number'), sa.column('updated_at'))
-IP_ALLOCATIONS = sa.table('ip_allocations', sa.column('port_id'))
 GROUPS = sa.table('security_groups', *(sa.column(c) for c in (
     'id', 'project_id', 'name', 'description', 'stateful', 'revision_number', 'created_at',
     'updated_at')))
@@ -155,13 +155,12 @@ def _filter_existing_ports() -> None:
     """Every existing port with port security joins its project's default group (or, when
     it can have none, keeps no filtering); see the module's docstring."""
     bind = op.get_bind()
-    with_ip = sa.select(IP_ALLOCATIONS.c.port_id).distinct()
-    ports = bind.execute(sa.select(PORTS.c.id, PORTS.c.project_id, PORTS.c.id.in_(with_ip))
+    ports = bind.execute(sa.select(PORTS.c.id, PORTS.c.project_id)
                          .where(PORTS.c.port_security_enabled.is_(True),
                                 sa.not_(PORTS.c.device_owner.startswith(TRUSTED_PREFIX)))
                          .order_by(PORTS.c.id)).all()
-    joining = [(port_id, project) for port_id, project, has_ip in ports if project and has_ip]
-    unfiltered = [port_id for port_id, project, has_ip in ports if not (project and has_ip)]
+    joining = [(port_id, project) for port_id, project in ports if project]
+    unfiltered = [port_id for port_id, project in ports if not project]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     defaults: dict[str, str] = {}
     for _, project in joining:
