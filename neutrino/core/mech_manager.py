@@ -109,6 +109,11 @@ class MechanismManager:
     def collect_metrics(self) -> list[Metric]:
         return [metric for d in self.drivers for metric in d.collect_metrics()]
 
+    @property
+    def async_network_status(self) -> bool:
+        """Whether a backend reports router and floating IP status itself, later."""
+        return any(d.async_network_status for d in self.drivers)
+
     def list_agents(self) -> list[dict[str, Any]]:
         return [agent for d in self.drivers for agent in d.list_agents()]
 

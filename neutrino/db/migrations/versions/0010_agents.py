@@ -1,14 +1,14 @@
 """agents: the attributes an admin set on an agent (admin_state_up, description)
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04 20:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
