@@ -23,8 +23,9 @@ For each it measures, from the moment the restart begins:
   processed everything Neutrino wrote while converging (the baseline: ``caught_up_s``);
 * ``left_active``: the ports that were reported anything but ACTIVE meanwhile (from the
   status event log), with their reasons;
-* ``transactions``: NB and SB transactions committed meanwhile, by writer, Neutrino's by
-  what they changed (``ovsdb_log``), and CPU seconds of every daemon;
+* ``transactions``: NB, SB and each chassis's OVS transactions committed meanwhile, by
+  writer, Neutrino's by what they changed (``ovsdb_log``), and CPU seconds of every
+  daemon;
 * ``idle``: the same counts over ``--idle`` seconds after settling: what a system at rest
   writes on every loop.
 
@@ -148,6 +149,12 @@ class System:
             pids["plug-agent"] = self.agent.pid
         return {name: pid for name, pid in pids.items() if pid is not None}
 
+    def databases(self) -> dict[str, Path]:
+        """The file of every database whose transactions are counted: ``nb``, ``sb`` and
+        ``ovs/<chassis>``."""
+        return {"nb": self.nb_file, "sb": self.sb_file,
+                **{f"ovs/{c.name}": c.db_file for c in self.sandbox.chassis.values()}}
+
     def sync(self, timeout: float) -> None:
         """Write a new ``nb_cfg`` and wait until every chassis has answered it."""
         self.sandbox.nbctl("--wait=hv", "sync", timeout=timeout)
@@ -188,7 +195,7 @@ class Meter:
 
     def __init__(self, system: System) -> None:
         self.system = system
-        self.offsets = (ovsdb_log.file_size(system.nb_file), ovsdb_log.file_size(system.sb_file))
+        self.offsets = {db: ovsdb_log.file_size(path) for db, path in system.databases().items()}
         self.cpu = {name: (pid, report.tree_cpu_seconds(pid))
                     for name, pid in system.daemons().items()}
 
@@ -197,10 +204,9 @@ class Meter:
         its start (its predecessor was stopped at once); a database file that ovsdb-server
         compacted meanwhile has no records to count (``None``)."""
         counts: dict[str, Any] = {}
-        for db, path, offset in (("nb", self.system.nb_file, self.offsets[0]),
-                                 ("sb", self.system.sb_file, self.offsets[1])):
+        for db, path in self.system.databases().items():
             try:
-                counts[db] = ovsdb_log.tally(db, path, offset).as_dict()
+                counts[db] = ovsdb_log.tally(db.split("/")[0], path, self.offsets[db]).as_dict()
             except ValueError:
                 counts[db] = None
         cpu = {}
@@ -348,9 +354,11 @@ def measure(args: argparse.Namespace, progress: report.Progress) -> dict[str, An
 
 
 def neutrino_transactions(variant: dict[str, Any]) -> str:
+    """Neutrino's NB / SB / OVS (all chassis) transactions; ``?``: not countable."""
     counts = variant["transactions"]
-    return " / ".join("?" if counts[db] is None else str(counts[db]["neutrino"])
-                      for db in ("nb", "sb"))
+    ovs = [c for db, c in counts.items() if db.startswith("ovs/")]
+    return " / ".join("?" if None in group else str(sum(c["neutrino"] for c in group))
+                      for group in ([counts["nb"]], [counts["sb"]], ovs))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -369,8 +377,8 @@ def run(args: argparse.Namespace) -> int:
              f"{args.workers} API workers")
     print(f"\n{title}")
     print(report.format_table(["restart", "restarted s", "ACTIVE s", "OVN caught up s",
-                               "settled s", "ports left ACTIVE", "Neutrino NB/SB txns",
-                               f"at rest {args.idle:g}s NB/SB txns"], rows))
+                               "settled s", "ports left ACTIVE", "Neutrino NB/SB/OVS txns",
+                               f"at rest {args.idle:g}s"], rows))
     print(f"everything settled / bare OVN caught up: {ratio}")
     report.write_json(args.output, {"bench": "converge", "machine": report.machine(),
                                     "args": vars(args), **result,

@@ -13,7 +13,10 @@ reading them tells whose they were:
   client in a bench, every other change is Neutrino's (API, status worker, repair);
 * SB: Neutrino writes only its plug agent's keys in ``Chassis_Private.external_ids``;
   every other change is OVN's own (ovn-northd, ovn-controller);
-* ``ovn-nbctl``/``ovn-sbctl`` sign their transactions (``_comment``): the bench's own.
+* a chassis's OVS database: the plug agent signs its transactions (``_comment``
+  "neutrino plug-agent: ..."); the others are ovs-vswitchd's and ovn-controller's;
+* ``ovn-nbctl``/``ovn-sbctl``/``ovs-vsctl`` sign theirs: the bench's own (or the
+  sandbox's, configuring a chassis it starts).
 
 A record counts once, under its writer, and by what it changed
 (``Table.column,column`` of each changed row, ``Table.insert``/``Table.delete``), so a
@@ -37,7 +40,9 @@ NORTHD_NB_COLUMNS = {
     "NB_Global": {"sb_cfg", "hv_cfg", "hv_cfg_timestamp", "sb_cfg_timestamp",
                   "nb_cfg_timestamp", "options", "ipsec"},
 }
-BENCH_COMMENTS = ("ovn-nbctl:", "ovn-sbctl:")
+BENCH_COMMENTS = ("ovn-nbctl:", "ovn-sbctl:", "ovs-vsctl:")
+#: How the plug agent signs its transactions in the OVS database.
+AGENT_COMMENT = "neutrino plug-agent:"
 
 
 def file_size(path: Path) -> int:
@@ -89,8 +94,11 @@ def kinds(record: dict[str, Any]) -> set[str]:
 
 def writer(database: str, record: dict[str, Any]) -> str:
     """Whose transaction *record* is (see the module docstring)."""
-    if str(record.get("_comment", "")).startswith(BENCH_COMMENTS):
+    comment = str(record.get("_comment", ""))
+    if comment.startswith(BENCH_COMMENTS):
         return BENCH
+    if database == "ovs":
+        return NEUTRINO if comment.startswith(AGENT_COMMENT) else OVN
     if database == "nb":
         ours = any(row is None or not set(row) <= NORTHD_NB_COLUMNS.get(table, set())
                    for table, row in changes(record))
