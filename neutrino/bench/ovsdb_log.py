@@ -40,7 +40,7 @@ NORTHD_NB_COLUMNS = {
     "NB_Global": {"sb_cfg", "hv_cfg", "hv_cfg_timestamp", "sb_cfg_timestamp",
                   "nb_cfg_timestamp", "options", "ipsec"},
 }
-BENCH_COMMENTS = ("ovn-nbctl:", "ovn-sbctl:", "ovs-vsctl:")
+BENCH_COMMENTS = ("ovn-nbctl", "ovn-sbctl", "ovs-vsctl")
 #: How the plug agent signs its transactions in the OVS database.
 AGENT_COMMENT = "neutrino plug-agent:"
 
