@@ -8,6 +8,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check neutrino tests
 .venv/bin/mypy
 # Two test processes (pytest-xdist): most tests wait on OVN or a subprocess, so
-# two keep a 2-core machine busy and halve the wall time. The slowest tests are
-# listed at the end: the suite has a 20-minute budget, and that list says what to trim.
-exec .venv/bin/python -m pytest -q -n 2 --durations=15 "$@"
+# two keep a 2-core machine busy and halve the wall time.
+exec .venv/bin/python -m pytest -q -n 2 "$@"

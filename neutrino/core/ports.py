@@ -210,7 +210,9 @@ class Ports:
         pairs = port.allowed_address_pairs
         if pairs and not port.port_security_enabled:
             raise exc.AddressPairAndPortSecurityRequired()
-        if not (port.port_security_enabled and port.fixed_ips):
+        # Like ML2, only port security decides: a port with no address yet still gets
+        # its groups, which filter whatever address it is given later.
+        if not port.port_security_enabled:
             if groups:
                 raise exc.PortSecurityAndIPRequiredForSecurityGroups()
             return []
@@ -413,8 +415,6 @@ class Ports:
                 raise exc.PortSecurityPortHasSecurityGroup()
         if groups is None:
             return False
-        if groups and not port.fixed_ips:
-            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
         _check_groups(session, ctx, port.project_id, groups)
         return _set_groups(session, port, groups, new=False)
 
