@@ -60,6 +60,10 @@ VARIANTS = ("neutrino", "baseline", "everything")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ports", type=int, default=200, help="ports (default 200)")
     parser.add_argument("--chassis", type=int, default=1, help="chassis (default 1)")
+    parser.add_argument("--networks", type=int, default=1,
+                        help="networks the ports are spread over, port i on network i %% N "
+                             "and chassis i %% chassis (default 1); ovn-controller's work for "
+                             "a port change grows with its network's size")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="clients creating the ports (default 8)")
     parser.add_argument("--workers", type=int, default=2,
@@ -291,15 +295,18 @@ class Convergence:
 def populate(system: System, api: httpx.Client, args: argparse.Namespace,
              progress: report.Progress) -> dict[str, Any]:
     """Create the ports and wait until they are ACTIVE and OVN has settled."""
-    network = api.post("/v2.0/networks", json={"network": {"name": "converge"}}
-                       ).raise_for_status().json()["network"]
-    api.post("/v2.0/subnets", json={"subnet": {"network_id": network["id"], "cidr": CIDR,
-                                               "ip_version": 4}}).raise_for_status()
+    networks = []
+    for k in range(args.networks):
+        networks.append(api.post("/v2.0/networks", json={"network": {"name": f"converge-{k}"}}
+                                 ).raise_for_status().json()["network"])
+        api.post("/v2.0/subnets", json={"subnet": {
+            "network_id": networks[-1]["id"], "cidr": CIDR, "ip_version": 4}}
+        ).raise_for_status()
     hosts = chassis_names(args.chassis)
 
     def create(i: int) -> None:
         api.post("/v2.0/ports", json={"port": {
-            "network_id": network["id"], "device_id": f"vm-{i}",
+            "network_id": networks[i % len(networks)]["id"], "device_id": f"vm-{i}",
             "binding:host_id": hosts[i % len(hosts)],
             "binding:profile": {"vif_plug_type": "dummy"}}}).raise_for_status()
 
@@ -333,7 +340,8 @@ def measure(args: argparse.Namespace, progress: report.Progress) -> dict[str, An
         system = System(sb, Path(tmp), args.workers)
         system.start_neutrino(first=True)
         try:
-            with httpx.Client(base_url=system.server.url, timeout=120,
+            # A create may wait long behind a loaded OVN; it is never retried (no duplicates).
+            with httpx.Client(base_url=system.server.url, timeout=args.timeout,
                               limits=httpx.Limits(max_connections=args.concurrency)) as api:
                 result: dict[str, Any] = {"setup": populate(system, api, args, progress)}
                 convergence = Convergence(system, args, progress)
@@ -373,8 +381,8 @@ def run(args: argparse.Namespace) -> int:
                      v["settled_s"], v.get("left_active", {}).get("ports"),
                      neutrino_transactions(v),
                      neutrino_transactions(v["idle"]) if "idle" in v else None))
-    title = (f"neutrino bench converge: {args.chassis} chassis x {args.ports} ports, "
-             f"{args.workers} API workers")
+    title = (f"neutrino bench converge: {args.chassis} chassis x {args.ports} ports on "
+             f"{args.networks} network(s), {args.workers} API workers")
     print(f"\n{title}")
     print(report.format_table(["restart", "restarted s", "ACTIVE s", "OVN caught up s",
                                "settled s", "ports left ACTIVE", "Neutrino NB/SB/OVS txns",

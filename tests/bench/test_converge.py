@@ -12,7 +12,7 @@ VARIANTS = ("neutrino", "baseline", "everything")
 def test_converge_bench_tiny(tmp_path: Path) -> None:
     out = tmp_path / "converge.json"
     proc = subprocess.run([sys.executable, "-m", "neutrino.cli", "bench", "converge",
-                           "--ports", "4", "--workers", "1", "--idle", "1",
+                           "--ports", "4", "--networks", "2", "--workers", "1", "--idle", "1",
                            "--output", str(out)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and out.exists(), proc.stdout + proc.stderr
@@ -42,4 +42,5 @@ def test_converge_bench_tiny(tmp_path: Path) -> None:
     assert "neutrino-server" not in baseline["cpu_seconds"]
     assert result["ratio_everything_to_baseline"] == round(
         result["everything"]["settled_s"] / baseline["caught_up_s"], 2)
-    assert "neutrino bench converge: 1 chassis x 4 ports, 1 API workers" in proc.stdout
+    title = "neutrino bench converge: 1 chassis x 4 ports on 2 network(s), 1 API workers"
+    assert title in proc.stdout
