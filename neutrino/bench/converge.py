@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
@@ -96,9 +97,10 @@ class System:
         self.sandbox = sandbox
         self.workdir = workdir
         self.server: ServerProcess = ovn_server(workdir, sandbox, workers)
-        self.agent: Any = None
-        self.nb_file = sandbox._db("nb").members[0].db_file  # noqa: SLF001 - the sandbox's own
-        self.sb_file = sandbox._db("sb").members[0].db_file  # noqa: SLF001 - as above
+        self.agent: subprocess.Popen | None = None
+        assert sandbox.nb is not None and sandbox.sb is not None  # central is started
+        self.nb, self.sb = sandbox.nb, sandbox.sb
+        self.nb_file, self.sb_file = self.nb.members[0].db_file, self.sb.members[0].db_file
 
     # -- Neutrino --------------------------------------------------------------------
     @property
@@ -126,13 +128,13 @@ class System:
             chassis.stop()
         assert sb.northd is not None
         sb.northd.stop()
-        sb._db("nb").stop()  # noqa: SLF001 - as above
-        sb._db("sb").stop()  # noqa: SLF001 - as above
+        self.nb.stop()
+        self.sb.stop()
 
     def start_ovn(self, timeout: float) -> None:
         sb = self.sandbox
-        sb._db("nb").start(timeout)  # noqa: SLF001 - as above
-        sb._db("sb").start(timeout)  # noqa: SLF001 - as above
+        self.nb.start(timeout)
+        self.sb.start(timeout)
         assert sb.northd is not None
         sb.northd.start()
         for chassis in sb.chassis.values():
@@ -142,13 +144,12 @@ class System:
     def daemons(self) -> dict[str, int]:
         """Pid of every process whose CPU is counted, by name."""
         sb = self.sandbox
-        pids = {"nb": sb._db("nb").members[0].daemon.pid(),  # noqa: SLF001 - as above
-                "sb": sb._db("sb").members[0].daemon.pid(),  # noqa: SLF001 - as above
+        pids = {"nb": self.nb.members[0].daemon.pid(), "sb": self.sb.members[0].daemon.pid(),
                 "northd": sb.northd.pid() if sb.northd else None}
         for chassis in sb.chassis.values():
             for name in ("vswitchd", "controller"):
                 pids[f"{chassis.name}/{name}"] = chassis.daemons[name].pid()
-        if self.neutrino_running:
+        if self.agent is not None:
             pids["neutrino-server"] = self.server.pid
             pids["plug-agent"] = self.agent.pid
         return {name: pid for name, pid in pids.items() if pid is not None}
