@@ -92,6 +92,16 @@ def _storable(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _int(value: Any) -> Any:
+    """neutron-lib's ``convert_to_int`` before a check of values: ``"4"`` is 4."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value  # refused by the type that follows, with its message
+    return value
+
+
 Name = Annotated[str, StringConstraints(max_length=255)]
 Physnet = Annotated[str, StringConstraints(max_length=PHYSNET_MAX_LEN)]
 # The OpenAPI document names the formats, so clients and fuzzers know what is expected.
@@ -212,7 +222,7 @@ class HostRoute(Body):
 class SubnetCreate(Tagged):
     network_id: UUIDish
     cidr: Cidr
-    ip_version: Literal[4, 6] = ABSENT
+    ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)] = ABSENT
     name: Name = ""
     description: Name = ""
     gateway_ip: IP | None = None
@@ -307,6 +317,67 @@ class PortUpdate(PortBinding, PortSecurity):
     fixed_ips: list[FixedIP] = ABSENT
     device_id: Name = ABSENT
     device_owner: Name = ABSENT
+
+
+class GatewayInfo(Body):
+    """A router's ``external_gateway_info`` (``ext-gw-mode``: ``enable_snat``)."""
+
+    network_id: UUIDish
+    enable_snat: bool = ABSENT
+    external_fixed_ips: list[FixedIP] = ABSENT
+
+
+#: Extra routes (``extraroute``): Neutron's ``max_routes`` default.
+Routes = Annotated[list[HostRoute], Field(max_length=30)]
+
+
+class RouterCreate(Tagged):
+    name: Name = ""
+    description: Name = ""
+    admin_state_up: bool = True
+    external_gateway_info: GatewayInfo | None = None
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+    # Accepted for client compatibility, fixed values in Neutrino.
+    availability_zone_hints: list[Name] = Field(ABSENT, max_length=0)
+
+
+class RouterUpdate(Body):
+    name: Name = ABSENT
+    description: Name = ABSENT
+    admin_state_up: bool = ABSENT
+    external_gateway_info: GatewayInfo | None = None
+    routes: Routes | None = None
+
+
+class RouterInterface(Body):
+    """The unwrapped body of ``add_router_interface`` / ``remove_router_interface``."""
+
+    subnet_id: UUIDish = ABSENT
+    port_id: UUIDish = ABSENT
+
+
+class RouterRoutes(Body):
+    """``{"router": {"routes": [...]}}`` of ``add_extraroutes`` / ``remove_extraroutes``."""
+
+    routes: Routes
+
+
+class FloatingIPCreate(Tagged):
+    floating_network_id: UUIDish
+    floating_ip_address: IP = ABSENT
+    subnet_id: UUIDish = ABSENT
+    port_id: UUIDish | None = None
+    fixed_ip_address: IP | None = None
+    description: Name = ""
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class FloatingIPUpdate(Body):
+    port_id: UUIDish | None = ABSENT
+    fixed_ip_address: IP | None = ABSENT
+    description: Name = ABSENT
 
 
 #: Whom a policy grants access to: ``*`` (every project) or one project's id

@@ -19,6 +19,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "converge": ("neutrino.bench.converge",
                  "time for the whole system to settle after a restart, vs bare OVN"),
     "status": ("neutrino.bench.status", "status worker: NB up events to SQL status"),
+    "sg": ("neutrino.bench.sg", "security group rule and membership changes, API to NB, "
+                                "on a big group vs a small one"),
 }
 
 
