@@ -110,9 +110,9 @@ class MechanismManager:
         return [metric for d in self.drivers for metric in d.collect_metrics()]
 
     @property
-    def async_network_status(self) -> bool:
+    def async_l3_status(self) -> bool:
         """Whether a backend reports router and floating IP status itself, later."""
-        return any(d.async_network_status for d in self.drivers)
+        return any(d.async_l3_status for d in self.drivers)
 
     def list_agents(self) -> list[dict[str, Any]]:
         return [agent for d in self.drivers for agent in d.list_agents()]

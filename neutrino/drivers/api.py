@@ -239,7 +239,7 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
     #: Whether this backend reports the status of routers and floating IPs itself, later
     #: (S2): the core then creates them BUILD and leaves the rest to the backend.
     #: (Networks are ACTIVE at create: a backend writes them in their create call.)
-    async_network_status: bool = False
+    async_l3_status: bool = False
 
     def initialize(self, core: CoreHandle) -> None:
         """Called once at start, with the handle for asynchronous reports."""

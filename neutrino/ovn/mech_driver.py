@@ -70,7 +70,7 @@ class Write:
 
 class OVNMechanismDriver(MechanismDriver):
     #: Routers and floating IPs start BUILD; the status worker reports them.
-    async_network_status = True
+    async_l3_status = True
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
