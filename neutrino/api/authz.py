@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from neutrino.core import address_scopes, rbac, subnetpools, tags
 from neutrino.core import exceptions as exc
-from neutrino.core import rbac, tags
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.policy import RESOURCES, Creds, Decisions, Rules
@@ -31,7 +31,11 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "security_group": lambda i: exc.SecurityGroupNotFound(id=i),
     "security_group_rule": lambda i: exc.SecurityGroupRuleNotFound(id=i),
     "rbac_policy": rbac.not_found,
+    "subnetpool": subnetpools.not_found,
+    "address_scope": address_scopes.not_found,
 }
+#: Resources whose target carries ``shared`` (as the caller sees it).
+SHARED = ("network", "security_group", "subnetpool", "address_scope")
 #: The owner fields of a network the caller does not see.
 HIDDEN_NETWORK = {"project_id": None, "shared": False, "router:external": False}
 #: Resources whose target names their parent's owner: the parent, the item's key of it,
@@ -62,7 +66,7 @@ class Guard:
         """*item*'s target; with *parent* (its parent's id → the parent's owner fields)
         those too, as ``<parent>:<field>``."""
         target = {"project_id": item.get("project_id") or ""}
-        if self.resource in ("network", "security_group"):
+        if self.resource in SHARED:
             target["shared"] = bool(item.get("shared", False))
         if self.resource == "network":
             target["router:external"] = bool(item.get("router:external", False))
@@ -144,6 +148,12 @@ class Guard:
             target = {**target, **self.target(ctx, {**item, **attrs}, None)}
         self._authorize(who, f"{verb}_{self.resource}", target, attrs)
         return who, target
+
+    def act(self, ctx: Context, action: str, item: dict[str, Any]) -> None:
+        """May *ctx* do *action* (a rule of its own, ``add_prefixes``) to the visible
+        *item*?  403 if not."""
+        who, target = self.show(ctx, item)
+        self._authorize(who, action, target, {})
 
     def tags(self, ctx: Context, verb: str, item: dict[str, Any]) -> None:
         """May *ctx* ``get``, ``update`` or ``delete`` the tags of *item*?  404 if it may

@@ -72,6 +72,7 @@ from neutrino.db.models import (
     SecurityGroupRule,
     StandardAttrs,
     Subnet,
+    SubnetPool,
 )
 from neutrino.db.session import Database
 
@@ -82,7 +83,11 @@ if TYPE_CHECKING:
 #: the table its usage is counted in.
 COUNTED: dict[str, type[StandardAttrs] | type[RbacPolicy]] = {
     "network": Network, "subnet": Subnet, "port": Port, "rbac_policy": RbacPolicy,
-    "security_group": SecurityGroup, "security_group_rule": SecurityGroupRule}
+    "security_group": SecurityGroup, "security_group_rule": SecurityGroupRule,
+    "subnetpool": SubnetPool}
+#: Resources the core creates that no quota applies to, as in Neutron (which tracks no
+#: usage of address scopes).
+UNCOUNTED = frozenset({"address_scope"})
 #: Neutron's "no limit" (any negative limit counts as unlimited).
 UNLIMITED = -1
 

@@ -26,7 +26,7 @@ from tests.api.test_concurrency import error_types, rows
 from tests.api.test_policy import As
 from tests.conftest import BACKENDS
 
-GROUPS = {"security_group": 10, "security_group_rule": 100}
+GROUPS = {"security_group": 10, "security_group_rule": 100, "subnetpool": -1}
 DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "rbac_policy": 10, **GROUPS}
 QUOTA_EXTENSIONS = {"quotas", "quota_details", "quota-check-limit", "quota-check-limit-default"}
 _projects: dict[tuple[str, str], str] = {}
@@ -66,7 +66,8 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
         "rbac_policy": {"limit": 10, "used": 0, "reserved": 0},
         # The port's project's default group, made on its first port, with its 4 rules.
         "security_group": {"limit": 10, "used": 1, "reserved": 0},
-        "security_group_rule": {"limit": 100, "used": 4, "reserved": 0}}}
+        "security_group_rule": {"limit": 100, "used": 4, "reserved": 0},
+        "subnetpool": {"limit": -1, "used": 0, "reserved": 0}}}
     assert client.get("/v2.0/quotas").json() == {"quotas": []}
 
     updated = set_quota(client, "other", network=5, port="7", check_limit=True)
