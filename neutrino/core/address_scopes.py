@@ -123,14 +123,15 @@ class AddressScopes:
         scope = scope_or_404(session, scope_id)
         check_revision(scope, if_match)
         shared = attrs.pop("shared", None)
-        changed = apply(scope, attrs)
         if shared is False and scope.shared:
             raise exc.AddressScopeUpdateError(address_scope_id=scope_id,
                                               reason="Shared address scope can't be unshared")
-        if shared and not scope.shared:
+        # Granting reads the policies (an autoflush): before the attributes change, so the
+        # update is one revision.
+        sharing = bool(shared) and not scope.shared
+        if sharing:
             SHAREABLE.grant(session, scope, ACCESS_SHARED, WILDCARD)
-            changed = True
-        if changed:
+        if apply(scope, attrs) or sharing:
             touch(scope)
             session.flush()
             session.refresh(scope, ["shared"])

@@ -18,6 +18,7 @@ from neutrino.core.plugin import Plugin
 from neutrino.db.models import IPAllocation, Network, NetworkSegment, Port, Subnet
 
 SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port",
+            "subnetpools": "subnetpool", "address-scopes": "address_scope",
             "security-groups": "security_group", "security-group-rules": "security_group_rule"}
 TABLES = {"networks": Network, "subnets": Subnet, "ports": Port,
           "ip_allocations": IPAllocation, "segments": NetworkSegment}
