@@ -39,7 +39,7 @@ def _pool_projects(session: Session, scope_id: str) -> set[str]:
 
 #: Scopes are shared through RBAC policies; ``shared`` is the one to every project.
 SHAREABLE = Shareable(AddressScope, "address_scope", not_found, (ACCESS_SHARED,),
-                      {ACCESS_SHARED: _pool_projects})
+                      {ACCESS_SHARED: _pool_projects}, service_sees_all=False)
 
 
 def _columns() -> dict[str, Any]:

@@ -62,7 +62,7 @@ def _subnet_projects(session: Session, pool_id: str) -> set[str]:
 TAGGED = Tagged(SubnetPool, "subnetpool", not_found)
 #: Pools are shared through RBAC policies; ``shared`` is the one to every project.
 SHAREABLE = Shareable(SubnetPool, "subnetpool", not_found, (ACCESS_SHARED,),
-                      {ACCESS_SHARED: _subnet_projects})
+                      {ACCESS_SHARED: _subnet_projects}, service_sees_all=False)
 
 
 def _columns() -> dict[str, Any]:
