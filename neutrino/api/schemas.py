@@ -92,6 +92,16 @@ def _storable(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _int(value: Any) -> Any:
+    """neutron-lib's ``convert_to_int`` before a check of values: ``"4"`` is 4."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value  # refused by the type that follows, with its message
+    return value
+
+
 Name = Annotated[str, StringConstraints(max_length=255)]
 Physnet = Annotated[str, StringConstraints(max_length=PHYSNET_MAX_LEN)]
 # The OpenAPI document names the formats, so clients and fuzzers know what is expected.
@@ -219,7 +229,7 @@ class SubnetCreate(Tagged):
     network_id: UUIDish
     #: Without it, ``subnetpool_id`` or ``use_default_subnetpool`` allocates one.
     cidr: Cidr = ABSENT
-    ip_version: Literal[4, 6] = ABSENT
+    ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)] = ABSENT
     subnetpool_id: UUID | None = None
     prefixlen: PrefixLength = ABSENT
     use_default_subnetpool: bool = False
@@ -284,7 +294,7 @@ class PrefixList(Wrapper):
 class AddressScopeCreate(Body):
     name: Name = ""
     description: Name = ""
-    ip_version: Literal[4, 6]
+    ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)]
     shared: bool = False
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT

@@ -221,19 +221,49 @@ class AnyAddress:
 
 AddressRequest = FixedAddress | AnyAddress
 
+#: IPv6 modes in which hosts form their own address from their MAC (EUI-64).
+AUTO_ADDRESS_MODES = ("slaac", "dhcpv6-stateless")
+#: The router's ports on its subnets: they take addresses like on any other subnet
+#: (a router advertises the prefix, it does not autoconfigure in it).
+ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed",
+                           "network:ha_router_replicated_interface",
+                           "network:router_centralized_snat")
+
+
+def is_auto_address(subnet: Any) -> bool:
+    """Whether hosts on *subnet* pick their own addresses (Neutron: either mode says so)."""
+    return subnet.ip_version == 6 and (subnet.ipv6_address_mode in AUTO_ADDRESS_MODES
+                                       or subnet.ipv6_ra_mode in AUTO_ADDRESS_MODES)
+
+
+def eui64(cidr: str, mac: str) -> str:
+    """The address a host with *mac* forms in the /64 *cidr* (RFC 4291, appendix A: the
+    MAC with ``ff:fe`` in its middle and its universal/local bit flipped)."""
+    octets = bytes.fromhex(mac.replace(":", ""))
+    interface_id = bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:]
+    prefix = int(ipaddress.ip_network(cidr).network_address)
+    return str(ipaddress.IPv6Address(prefix | int.from_bytes(interface_id, "big")))
+
 
 def requested_addresses(network_id: str, subnets: list[Any],
-                        fixed_ips: list[dict[str, Any]] | None) -> list[AddressRequest]:
+                        fixed_ips: list[dict[str, Any]] | None, mac: str,
+                        device_owner: str) -> list[AddressRequest]:
     """What a port's ``fixed_ips`` asks for on a network with *subnets*.
 
     None asks for the default: one address of each IP version the network has.
-    Refuses subnets of other networks and addresses no subnet can give.
+    Either way a port that is not a router interface has its EUI-64 address on every
+    SLAAC or DHCPv6-stateless subnet, and can be given no other there.  Refuses subnets
+    of other networks and addresses no subnet can give.
     """
-    if fixed_ips is None:
-        by_version = ([s for s in subnets if s.ip_version == version] for version in (4, 6))
-        return [AnyAddress(tuple(group), keeps_current=False) for group in by_version if group]
-    by_id = {s.id: s for s in subnets}
+    auto = {s.id: s for s in subnets
+            if is_auto_address(s) and device_owner not in ROUTER_INTERFACE_OWNERS}
     wanted: list[AddressRequest] = []
+    if fixed_ips is None:
+        by_version = ([s for s in subnets if s.ip_version == version and s.id not in auto]
+                      for version in (4, 6))
+        wanted = [AnyAddress(tuple(group), keeps_current=False) for group in by_version if group]
+        return wanted + [FixedAddress(s, eui64(s.cidr, mac)) for s in auto.values()]
+    by_id = {s.id: s for s in subnets}
     for item in fixed_ips:
         subnet_id, ip = item.get("subnet_id"), item.get("ip_address")
         if subnet_id is not None and subnet_id not in by_id:
@@ -241,15 +271,22 @@ def requested_addresses(network_id: str, subnets: list[Any],
                 f"Failed to create port on network {network_id}, because fixed_ips "
                 f"included invalid subnet {subnet_id}"))
         if ip is None:
-            wanted.append(AnyAddress((by_id[subnet_id],), keeps_current=True))
-            continue
+            if subnet_id not in auto:
+                wanted.append(AnyAddress((by_id[subnet_id],), keeps_current=True))
+            continue  # its EUI-64 address follows
         addr = ipaddress.ip_address(ip)
         owner = by_id.get(subnet_id) if subnet_id else next(
             (s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
         if owner is None or not is_host_address(ipaddress.ip_network(owner.cidr), addr):
             raise exc.InvalidIpForSubnet(ip_address=ip)
+        if owner.id in auto:
+            if str(addr) != eui64(owner.cidr, mac):
+                raise exc.InvalidInput(error_message=(
+                    f"IPv6 address {ip} cannot be directly assigned to a port on subnet "
+                    f"{owner.id} as the subnet is configured for automatic addresses"))
+            continue  # the address it would have anyway (a client sending it back)
         wanted.append(FixedAddress(owner, str(addr)))
-    return wanted
+    return wanted + [FixedAddress(s, eui64(s.cidr, mac)) for s in auto.values()]
 
 
 #: Addresses taken on a subnet (all, or whether one is); built once, so

@@ -72,7 +72,8 @@ class Plugin:
                                  settings.max_bind_retries, read_port=find_port)
         self.networks = Networks(db, writes, self.mech, self.type_drivers,
                                  settings.tenant_network_types)
-        self.subnets = Subnets(db, writes, self.mech)
+        self.subnets = Subnets(db, writes, self.mech,
+                               readdressed=lambda port_ids: self.ports.refresh(port_ids))
         self.address_scopes = AddressScopes(db, writes)
         self.subnetpools = SubnetPools(db, writes)
         self.security_groups = SecurityGroups(db, writes, self.mech)

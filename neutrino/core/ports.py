@@ -210,7 +210,9 @@ class Ports:
         pairs = port.allowed_address_pairs
         if pairs and not port.port_security_enabled:
             raise exc.AddressPairAndPortSecurityRequired()
-        if not (port.port_security_enabled and port.fixed_ips):
+        # Like ML2, only port security decides: a port with no address yet still gets
+        # its groups, which filter whatever address it is given later.
+        if not port.port_security_enabled:
             if groups:
                 raise exc.PortSecurityAndIPRequiredForSecurityGroups()
             return []
@@ -252,7 +254,8 @@ class Ports:
             allowed_address_pairs=_pairs(attrs.get("allowed_address_pairs", []), mac))
         port.status_reason = BINDING if port.host else NO_HOST
         port.fixed_ips = []
-        wanted = ipam.requested_addresses(net.id, net.subnets, attrs.get("fixed_ips"))
+        wanted = ipam.requested_addresses(net.id, net.subnets, attrs.get("fixed_ips"), mac,
+                                          port.device_owner)
         ipam.allocate(session, port, net.id, wanted, keep=set())
         groups = self._security(session, ctx, port, attrs.get("security_groups"))
         session.execute(PORT_INSERT, column_values(port))
@@ -373,9 +376,18 @@ class Ports:
                        "profile": binding.get("binding:profile", port.profile) or {}}
         rebind = any(getattr(port, k) != v for k, v in new_binding.items())
         touched = set(attrs)
+        mac = attrs.get("mac_address", port.mac_address)
+        owner = attrs.get("device_owner", port.device_owner)
+        auto = {s.id for s in net.subnets if ipam.is_auto_address(s)}
+        if auto and "fixed_ips" not in attrs and \
+                (mac, owner) != (port.mac_address, port.device_owner):
+            # A new MAC moves the EUI-64 addresses; a new owner may add or drop them.
+            attrs["fixed_ips"] = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
+                                  for a in port.fixed_ips if a.subnet_id not in auto]
         if "fixed_ips" in attrs:
             keep = {(a.subnet_id, a.ip_address) for a in port.fixed_ips}
-            wanted = ipam.requested_addresses(net.id, net.subnets, attrs.pop("fixed_ips"))
+            wanted = ipam.requested_addresses(net.id, net.subnets, attrs.pop("fixed_ips"), mac,
+                                              owner)
             ipam.allocate(session, port, net.id, wanted, keep)
         groups = attrs.pop("security_groups", None)
         if "allowed_address_pairs" in attrs:
@@ -413,10 +425,17 @@ class Ports:
                 raise exc.PortSecurityPortHasSecurityGroup()
         if groups is None:
             return False
-        if groups and not port.fixed_ips:
-            raise exc.PortSecurityAndIPRequiredForSecurityGroups()
         _check_groups(session, ctx, port.project_id, groups)
         return _set_groups(session, port, groups, new=False)
+
+    def refresh(self, port_ids: list[str]) -> None:
+        """Tell the drivers of ports that another resource's write changed (a subnet that
+        gave or took their addresses): one empty update each, as ML2 does."""
+        for port_id in port_ids:
+            try:
+                self.update(ADMIN, port_id, {})
+            except exc.PortNotFound:
+                continue  # deleted since: its drivers heard of that
 
     def delete(self, ctx: Context, port_id: str, if_match: int | None = None) -> None:
         self.writes.write("delete_port", lambda s: self._delete(s, ctx, port_id, if_match))

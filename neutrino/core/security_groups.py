@@ -112,7 +112,7 @@ class SecurityGroups:
             return found
         return self.writes.write(
             "create_security_group", lambda s: self._create_default(s, project_id),
-            undo=lambda sg_id: self.delete(ADMIN, sg_id)).current["id"]
+            undo=lambda sg_id: self.delete(ADMIN, sg_id), refusable=False).current["id"]
 
     def _create_default(self, session: Session, project_id: str) -> SecurityGroupContext:
         found = default_group_id(session, project_id)
@@ -134,10 +134,15 @@ class SecurityGroups:
         if attrs.get("name") == DEFAULT_NAME:
             raise exc.SecurityGroupDefaultAlreadyExists()
         self.ensure_default(attrs.get("project_id"))
-        return self.writes.write(
-            "create_security_group",
-            lambda s: self._created(s, self._insert(s, dict(attrs), sg_rules.EGRESS_RULES)),
-            undo=lambda sg_id: self.delete(ADMIN, sg_id)).current
+
+        def body(session: Session) -> SecurityGroupContext:
+            group = self._insert(session, dict(attrs), sg_rules.EGRESS_RULES)
+            # The group's own egress rules count against the rule quota too (Neutron's).
+            self.writes.limits.charge(session, "security_group_rule", group.project_id)
+            return self._created(session, group)
+
+        return self.writes.write("create_security_group", body,
+                                 undo=lambda sg_id: self.delete(ADMIN, sg_id)).current
 
     def _insert(self, session: Session, attrs: dict[str, Any],
                 rules: list[dict[str, Any]]) -> SecurityGroup:
@@ -171,9 +176,14 @@ class SecurityGroups:
         return {"project_id": project}
 
     def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
-        """A page of groups; a project's first listing creates its ``default`` group."""
+        """A page of groups; a project's first listing creates its ``default`` group, and
+        so does an admin's listing filtered on one project (as Neutron: a client counting
+        a new project's groups before setting its quota finds the group it will get)."""
         query = query or ListQuery()
         self.ensure_default(ctx.project_id)
+        asked = query.filters.get("project_id") or query.filters.get("tenant_id") or []
+        if ctx.sees_all_projects and len(asked) == 1:
+            self.ensure_default(asked[0])
         visible = visible_groups(ctx)
         table = SecurityGroup.__table__
         with self.db.read() as session:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,7 +27,7 @@ from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
-from neutrino.db.models import IPAllocation, Network, Subnet, SubnetPool, touch
+from neutrino.db.models import IPAllocation, Network, Port, Subnet, SubnetPool, touch
 from neutrino.db.session import Database
 from neutrino.drivers.api import SubnetContext
 
@@ -89,6 +90,11 @@ def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None)
         raise exc.InvalidInput(error_message=(
             f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to '{address_mode}' "
             "is not valid: when both are set they must be the same"))
+    if net.version == 6 and net.prefixlen != 64 and \
+            {ra_mode, address_mode} & set(ipam.AUTO_ADDRESS_MODES):
+        raise exc.InvalidInput(error_message=(
+            f"Invalid CIDR {net} for IPv6 address mode. Hosts form their addresses with "
+            "EUI-64, which requires the prefix to be /64"))
     nameservers = attrs.get("dns_nameservers", [])
     for i, ns in enumerate(nameservers):
         if ipaddress.ip_address(ns).version != net.version:
@@ -161,19 +167,46 @@ def check_pool_affinity(net: Network, ip_version: int, pool: SubnetPool | None) 
     pool_id = pool.id if pool is not None else None
     if any(s.subnetpool_id != pool_id for s in same_version):
         raise exc.NetworkSubnetPoolAffinityError()
+def _autoconfigured(session: Session, network_id: str) -> list[Any]:
+    """The ports of a network that form their own addresses on its SLAAC and
+    DHCPv6-stateless subnets (all but router interfaces), locked for the change."""
+    return list(session.execute(
+        select(Port.id, Port.mac_address).where(
+            Port.network_id == network_id,
+            Port.device_owner.not_in(ipam.ROUTER_INTERFACE_OWNERS)).with_for_update()))
+
+
+def _touch_ports(session: Session, port_ids: list[str]) -> None:
+    for port in session.scalars(select(Port).where(Port.id.in_(port_ids))):
+        touch(port)
 
 
 class Subnets:
-    def __init__(self, db: Database, writes: Writes, mech: MechanismManager):
+    """Subnets, and the addresses their create and delete give or take from ports.
+
+    *readdressed* is told, after the commit, which ports a SLAAC or DHCPv6-stateless
+    subnet's create or delete gave or took an address: ports are not this module's,
+    so their drivers hear of it through the ports' own update (as in ML2).
+    """
+
+    def __init__(self, db: Database, writes: Writes, mech: MechanismManager,
+                 readdressed: Callable[[list[str]], None]):
         self.db = db
         self.writes = writes
         self.mech = mech
+        self.readdressed = readdressed
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.writes.write("create_subnet", lambda s: self._create(s, ctx, owned(ctx, attrs)),
-                                 undo=lambda subnet_id: self.delete(ADMIN, subnet_id)).current
+        ports: list[str] = []
+        current = self.writes.write(
+            "create_subnet", lambda s: self._create(s, ctx, owned(ctx, attrs), ports),
+            undo=lambda subnet_id: self.delete(ADMIN, subnet_id)).current
+        if ports:
+            self.readdressed(ports)
+        return current
 
-    def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> SubnetContext:
+    def _create(self, session: Session, ctx: Context, attrs: dict[str, Any],
+                ports: list[str]) -> SubnetContext:
         tags = attrs.pop("tags", [])
         request = PoolRequest.of(attrs)
         # A pool's row is taken first (subnetpools.allocate), before the network's.
@@ -210,6 +243,16 @@ class Subnets:
         session.add(sub)
         session.flush()
         TAGGED.create(session, sub, tags)
+        ports[:] = []  # a retried transaction starts again
+        if ipam.is_auto_address(sub):
+            # Every host on the network forms an address on the new prefix: the ports
+            # have it at once, as in Neutron.
+            hosts = _autoconfigured(session, net.id)
+            session.add_all(IPAllocation(subnet_id=sub.id, network_id=net.id, port_id=pid,
+                                         ip_address=ipam.eui64(sub.cidr, mac))
+                            for pid, mac in hosts)
+            ports.extend(pid for pid, _ in hosts)
+            _touch_ports(session, ports)
         touch(net)  # its `subnets` changed: a new revision, as in Neutron
         session.flush()
         session.refresh(net)
@@ -257,13 +300,27 @@ class Subnets:
         return context
 
     def delete(self, ctx: Context, subnet_id: str, if_match: int | None = None) -> None:
-        self.writes.write("delete_subnet", lambda s: self._delete(s, ctx, subnet_id, if_match))
+        ports: list[str] = []
+        self.writes.write("delete_subnet",
+                          lambda s: self._delete(s, ctx, subnet_id, if_match, ports))
+        if ports:
+            self.readdressed(ports)
 
     def _delete(self, session: Session, ctx: Context, subnet_id: str,
-                if_match: int | None) -> SubnetContext:
+                if_match: int | None, ports: list[str]) -> SubnetContext:
         check_subnet_visible(session, ctx, subnet_id)
         sub = subnet_or_404(session, subnet_id)
         check_revision(sub, if_match)
+        ports[:] = []  # a retried transaction starts again
+        if ipam.is_auto_address(sub):
+            # Addresses the hosts formed themselves go with the prefix (Neutron's);
+            # a router interface's address still holds the subnet.
+            hosts = [pid for pid, _ in _autoconfigured(session, sub.network_id)]
+            ports.extend(session.scalars(select(IPAllocation.port_id).where(
+                IPAllocation.subnet_id == subnet_id, IPAllocation.port_id.in_(hosts))))
+            session.execute(delete(IPAllocation).where(
+                IPAllocation.subnet_id == subnet_id, IPAllocation.port_id.in_(ports)))
+            _touch_ports(session, ports)
         if session.scalar(select(IPAllocation.ip_address).where(
                 IPAllocation.subnet_id == subnet_id).limit(1)):
             raise exc.SubnetInUse(subnet_id=subnet_id)

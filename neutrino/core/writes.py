@@ -71,12 +71,16 @@ class Writes:
         return context
 
     def write(self, operation: str, body: Callable[[Session], C],
-              undo: Callable[[str], None] | None = None) -> C:
+              undo: Callable[[str], None] | None = None, *, refusable: bool = True) -> C:
         """The whole sequence for one resource: *body* in a transaction (a create charged
-        to its project's quota at the transaction's end), then postcommit."""
+        to its project's quota at the transaction's end), then postcommit.
+
+        ``refusable=False`` is for what Neutrino creates on a project's behalf (its
+        ``default`` security group): it counts in the project's usage, but its quota
+        never refuses it, or a project at its limit could not create a port."""
         def charged(session: Session) -> C:
             context = body(session)
-            if operation.startswith(CREATE):
+            if operation.startswith(CREATE) and refusable:
                 self.limits.charge(session, operation.removeprefix(CREATE),
                                    context.current["project_id"])
             return context

@@ -249,10 +249,21 @@ def test_allowed_address_pairs_take_the_port_mac_by_default(api: Api, net: dict)
     assert api.update("ports", port["id"], allowed_address_pairs=[])["allowed_address_pairs"] == []
 
 
+def test_a_port_without_addresses_still_gets_its_groups(api: Api, net: dict) -> None:
+    """As in ML2, port security alone decides whether a port is filtered: a port
+    created before its subnet has groups that apply to the address it gets later."""
+    sg = group(api, name="web")
+    named = api.port(net, fixed_ips=[], security_groups=[sg["id"]])
+    assert named["fixed_ips"] == [] and named["security_groups"] == [sg["id"]]
+    defaulted = api.port(net, fixed_ips=[])
+    assert defaulted["security_groups"] == [
+        g["id"] for g in api.list(GROUPS) if g["name"] == "default"]
+    updated = api.update("ports", defaulted["id"], security_groups=[sg["id"]])
+    assert updated["security_groups"] == [sg["id"]]
+
+
 @pytest.mark.parametrize(("create", "update", "status", "error"), [
     ({"port_security_enabled": False, "security_groups": ["SG"]}, None, 400,
-     "PortSecurityAndIPRequiredForSecurityGroups"),
-    ({"fixed_ips": [], "security_groups": ["SG"]}, None, 400,
      "PortSecurityAndIPRequiredForSecurityGroups"),
     ({"port_security_enabled": False, "allowed_address_pairs": [{"ip_address": "10.0.0.9"}]},
      None, 409, "AddressPairAndPortSecurityRequired"),
@@ -366,3 +377,30 @@ def test_groups_and_rules_count_against_their_quotas(api: Api) -> None:
     assert rows(api)["security_groups"] == before["security_groups"]
     assert rows(api)["security_group_rules"] == before["security_group_rules"] + 1
     assert api.show(GROUPS, sg["id"])["revision_number"] == 2
+
+
+def test_a_groups_own_egress_rules_count_against_the_rule_quota(api: Api) -> None:
+    group(api, name="web")  # with the default group: 6 rules
+    api.client.put("/v2.0/quotas/fake_project_id", json={"quota": {"security_group_rule": 7}})
+    before = rows(api)
+    assert_error(api.post(GROUPS, {"name": "two egress rules, one left"}), 409, "OverQuota",
+                 "security_group_rule")
+    assert rows(api) == before
+
+
+def test_the_default_group_is_made_even_at_a_zero_group_quota(api: Api, net: dict) -> None:
+    """Made on the project's behalf, it counts in the usage but is never refused: a
+    project with no room for groups still creates ports, in its default group."""
+    api.client.put("/v2.0/quotas/other", json={"quota": {"security_group": 0}})
+    port = api.port(net, project_id="other")
+    [default] = api.list(GROUPS, {"project_id": "other"})
+    assert port["security_groups"] == [default["id"]]
+    details = api.client.get("/v2.0/quotas/other/details").json()["quota"]
+    assert details["security_group"] == {"limit": 0, "used": 1, "reserved": 0}
+
+
+def test_an_admin_listing_one_projects_groups_finds_its_default_group(api: Api) -> None:
+    """As Neutron, so that a client counting a new project's groups before setting its
+    quota counts the default group that the project's first port will make."""
+    assert [g["name"] for g in api.list(GROUPS, {"project_id": "new"})] == ["default"]
+    assert api.list(GROUPS, {"project_id": "new"})[0]["project_id"] == "new"

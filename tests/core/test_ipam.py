@@ -57,10 +57,15 @@ class Sub:
     id: str
     cidr: str
     ip_version: int
+    ipv6_address_mode: str | None = None
+    ipv6_ra_mode: str | None = None
 
 
 V4, V4B, V6 = Sub("v4", "10.0.0.0/24", 4), Sub("v4b", "10.1.0.0/24", 4), Sub("v6", "fd00::/64", 6)
 SUBNETS = [V4, V4B, V6]
+SLAAC = Sub("slaac", "fd00:5::/64", 6, ipv6_ra_mode="slaac")
+MAC = "fa:16:3e:00:00:01"
+MINE = ipam.FixedAddress(SLAAC, "fd00:5::f816:3eff:fe00:1")
 
 
 @pytest.mark.parametrize(("subnets", "fixed_ips", "expected"), [
@@ -80,10 +85,29 @@ SUBNETS = [V4, V4B, V6]
     pytest.param(SUBNETS, [{"ip_address": "10.0.0.9"}, {"subnet_id": "v6"}],
                  [ipam.FixedAddress(V4, "10.0.0.9"), ipam.AnyAddress((V6,), keeps_current=True)],
                  id="in the order asked"),
+    pytest.param(SUBNETS + [SLAAC], None,
+                 [ipam.AnyAddress((V4, V4B), keeps_current=False),
+                  ipam.AnyAddress((V6,), keeps_current=False), MINE],
+                 id="default: and the EUI-64 address on an auto-address subnet"),
+    pytest.param(SUBNETS + [SLAAC], [{"ip_address": "10.0.0.9"}],
+                 [ipam.FixedAddress(V4, "10.0.0.9"), MINE],
+                 id="explicit: the EUI-64 address all the same"),
+    pytest.param(SUBNETS + [SLAAC], [{"subnet_id": "slaac"}], [MINE],
+                 id="the auto-address subnet named: its EUI-64 address, once"),
+    pytest.param(SUBNETS + [SLAAC], [{"ip_address": MINE.ip}], [MINE],
+                 id="the EUI-64 address sent back: once"),
 ])
 def test_requested_addresses(subnets: list[Sub], fixed_ips: list[dict] | None,
                              expected: list[ipam.AddressRequest]) -> None:
-    assert ipam.requested_addresses("net", subnets, fixed_ips) == expected
+    assert ipam.requested_addresses("net", subnets, fixed_ips, MAC, "compute:nova") == expected
+
+
+def test_a_router_interface_asks_like_on_any_subnet() -> None:
+    owner = "network:router_interface"
+    assert ipam.requested_addresses("net", [SLAAC], None, MAC, owner) == [
+        ipam.AnyAddress((SLAAC,), keeps_current=False)]
+    assert ipam.requested_addresses("net", [SLAAC], [{"ip_address": "fd00:5::1"}], MAC,
+                                    owner) == [ipam.FixedAddress(SLAAC, "fd00:5::1")]
 
 
 @pytest.mark.parametrize(("fixed_ips", "error"), [
@@ -93,7 +117,9 @@ def test_requested_addresses(subnets: list[Sub], fixed_ips: list[dict] | None,
                  id="not in the subnet named"),
     pytest.param([{"ip_address": "10.0.0.0"}], exc.InvalidIpForSubnet, id="network address"),
     pytest.param([{"ip_address": "10.0.0.255"}], exc.InvalidIpForSubnet, id="broadcast address"),
+    pytest.param([{"ip_address": "fd00:5::9"}], exc.InvalidInput,
+                 id="another address on an auto-address subnet"),
 ])
 def test_requested_addresses_refused(fixed_ips: list[dict], error: type[Exception]) -> None:
     with pytest.raises(error):
-        ipam.requested_addresses("net", SUBNETS, fixed_ips)
+        ipam.requested_addresses("net", SUBNETS + [SLAAC], fixed_ips, MAC, "")

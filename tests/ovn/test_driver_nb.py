@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from neutrino.core import exceptions as exc
+from neutrino.core import ipam
 from neutrino.core.context import ADMIN, Context
 from neutrino.core.plugin import Plugin
 from neutrino.ovn import commands, desired
@@ -165,3 +166,18 @@ def test_creates_over_quota_reach_no_nb(sandbox: Sandbox, core: Plugin) -> None:
     assert {table: {row["_uuid"] for row in nb_rows(sandbox, table)} for table in tables} \
         == before
     assert switch_port_names(sandbox, net["id"]) == {port["id"]}
+
+
+def test_a_slaac_subnet_readdresses_existing_ports_in_nb(sandbox: Sandbox, core: Plugin) -> None:
+    """The EUI-64 addresses a SLAAC subnet gives existing ports (and takes with it)
+    reach their LSPs at once, not at the next repair."""
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.3.0.0/24", "ip_version": 4})
+    port = core.create_port(ADMIN, {"network_id": net["id"]})
+    ip4 = port["fixed_ips"][0]["ip_address"]
+    slaac = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "fd00:3::/64",
+                                       "ip_version": 6, "ipv6_address_mode": "slaac"})
+    ip6 = ipam.eui64("fd00:3::/64", port["mac_address"])
+    assert lsp(sandbox, port["id"])["addresses"] == f"{port['mac_address']} {ip4} {ip6}"
+    core.delete_subnet(ADMIN, slaac["id"])
+    assert lsp(sandbox, port["id"])["addresses"] == f"{port['mac_address']} {ip4}"
