@@ -9,8 +9,9 @@ the network's ``project_id``, ``shared`` (as the caller sees it) and
 ``router:external`` (``network:…``; for subnets also ``router:external``, as
 Neutron's subnets carry it), for ports also ``device_owner``, for RBAC policies
 ``target_tenant``/``target_project``, for security group rules the group's
-``project_id`` (``security_group:project_id``).  A list reads each parent's fields
-once per request.
+``project_id`` (``security_group:project_id``), for networks, security groups, subnet
+pools and address scopes their ``shared`` as the caller sees it.  A list reads each
+parent's fields once per request.
 """
 from __future__ import annotations
 

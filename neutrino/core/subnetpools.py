@@ -277,6 +277,8 @@ class SubnetPools:
                     f"address scope {scope.id}"))
         if "prefixes" in attrs:
             new = px.compact([*attrs["prefixes"], *pool.prefixes])
+            if ipaddress.ip_network(new[0]).version != pool.ip_version:  # an emptied pool's
+                raise exc.PrefixVersionMismatch()
             if not px.covers(attrs["prefixes"], pool.prefixes):
                 raise exc.IllegalSubnetPoolPrefixUpdate(
                     msg="Existing prefixes must be a subset of the new prefixes")

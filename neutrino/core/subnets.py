@@ -209,7 +209,6 @@ class Subnets:
                 ports: list[str]) -> SubnetContext:
         tags = attrs.pop("tags", [])
         request = PoolRequest.of(attrs)
-        # A pool's row is taken first (subnetpools.allocate), before the network's.
         pool_id = request.pool_id(session, ctx)
         check_network_visible(session, ctx, attrs["network_id"])
         net = network_or_404(session, attrs["network_id"])
@@ -221,6 +220,8 @@ class Subnets:
             cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
             check_pool_affinity(net, cidr.version, None)
         else:
+            # Locks the pool's row; the network's is written only at the end (touch), so
+            # every subnet create takes the two in the same order.
             pool, cidr = subnetpools.allocate(session, ctx, pool_id, project_id, request.cidr,
                                               request.prefixlen, attrs.get("ip_version"))
             check_pool_affinity(net, cidr.version, pool)

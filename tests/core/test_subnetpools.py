@@ -143,6 +143,12 @@ def test_prefixes_grow_by_update_and_add_shrink_by_remove_unless_in_use(plugin: 
     assert plugin.get_subnetpool(DEMO, created["id"])["revision_number"] == 4
     plugin.delete_subnet(DEMO, sub["id"])
     assert plugin.remove_prefixes(DEMO, created["id"], ["10.5.0.0/24"]) == ["10.0.0.0/24"]
+    assert plugin.remove_prefixes(DEMO, created["id"], ["10.0.0.0/8"]) == []
+    with pytest.raises(exc.SubnetAllocationError):
+        subnet(plugin, network(plugin), subnetpool_id=created["id"])
+    with pytest.raises(exc.PrefixVersionMismatch):  # an empty pool keeps its version
+        plugin.add_prefixes(DEMO, created["id"], ["2001:db8::/64"])
+    assert plugin.add_prefixes(DEMO, created["id"], ["10.7.0.0/24"]) == ["10.7.0.0/24"]
 
 
 def test_a_pool_with_subnets_cannot_be_deleted(plugin: Plugin) -> None:
