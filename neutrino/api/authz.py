@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from neutrino.core import address_scopes, rbac, subnetpools, tags
+from neutrino.core import address_scopes, floatingips, rbac, routers, subnetpools, tags
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
@@ -34,6 +34,8 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "rbac_policy": rbac.not_found,
     "subnetpool": subnetpools.not_found,
     "address_scope": address_scopes.not_found,
+    "router": routers.not_found,
+    "floatingip": floatingips.not_found,
 }
 #: Resources whose target carries ``shared`` (as the caller sees it).
 SHARED = ("network", "security_group", "subnetpool", "address_scope")
@@ -150,11 +152,13 @@ class Guard:
         self._authorize(who, f"{verb}_{self.resource}", target, attrs)
         return who, target
 
-    def act(self, ctx: Context, action: str, item: dict[str, Any]) -> None:
-        """May *ctx* do *action* (a rule of its own, ``add_prefixes``) to the visible
-        *item*?  403 if not."""
+    def act(self, ctx: Context, action: str,
+            item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
+        """May *ctx* run the member *action* (its rule's name, e.g. ``add_router_interface``)
+        on the visible *item*?  403 if not."""
         who, target = self.show(ctx, item)
         self._authorize(who, action, target, {})
+        return who, target
 
     def tags(self, ctx: Context, verb: str, item: dict[str, Any]) -> None:
         """May *ctx* ``get``, ``update`` or ``delete`` the tags of *item*?  404 if it may

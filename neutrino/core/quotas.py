@@ -64,10 +64,12 @@ from neutrino.config import Settings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.db.models import (
+    FloatingIP,
     Network,
     Port,
     Quota,
     RbacPolicy,
+    Router,
     SecurityGroup,
     SecurityGroupRule,
     StandardAttrs,
@@ -84,7 +86,7 @@ if TYPE_CHECKING:
 COUNTED: dict[str, type[StandardAttrs] | type[RbacPolicy]] = {
     "network": Network, "subnet": Subnet, "port": Port, "rbac_policy": RbacPolicy,
     "security_group": SecurityGroup, "security_group_rule": SecurityGroupRule,
-    "subnetpool": SubnetPool}
+    "subnetpool": SubnetPool, "router": Router, "floatingip": FloatingIP}
 #: Resources the core creates that no quota applies to, as in Neutron (which tracks no
 #: usage of address scopes).
 UNCOUNTED = frozenset({"address_scope"})

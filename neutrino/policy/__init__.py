@@ -2,7 +2,8 @@
 
 The defaults are data, one module per resource (``networks``, ``subnets``,
 ``subnetpools``, ``address_scopes``, ``ports``, ``rbac_policies``, ``agents``, ``quotas``,
-``security_groups`` with their rules: a resource that lands adds one), built from
+``security_groups`` with their rules, ``routers``, ``floatingips``: a resource that lands
+adds one), built from
 :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
@@ -18,10 +19,12 @@ from typing import Any, Protocol
 from neutrino.policy import (
     address_scopes,
     agents,
+    floatingips,
     networks,
     ports,
     quotas,
     rbac_policies,
+    routers,
     security_groups,
     subnetpools,
     subnets,
@@ -31,7 +34,8 @@ from neutrino.policy import (
 RESOURCES = {"network": networks, "subnet": subnets, "subnetpool": subnetpools,
              "address_scope": address_scopes, "port": ports,
              "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
-             "security_group": security_groups, "security_group_rule": security_groups}
+             "security_group": security_groups, "security_group_rule": security_groups,
+             "router": routers, "floatingip": floatingips}
 #: The modules of RESOURCES, each once (groups and their rules share one).
 MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 
