@@ -90,7 +90,7 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
 
 
 @pytest.mark.parametrize(("body", "fragment"), [
-    ({"quota": {"subnetpool": 1}}, "Unrecognized attribute(s) 'subnetpool'"),
+    ({"quota": {"trunk": 1}}, "Unrecognized attribute(s) 'trunk'"),
     ({"quota": {"port": -2}}, "'-2' is not in range -1 through 2147483647"),
     ({"quota": {"port": 2**31}}, "is not in range -1 through 2147483647"),
     ({"quota": {"port": "many"}}, "Invalid input for port"),
