@@ -436,3 +436,28 @@ def test_openstack_cli_security_groups(embedded_endpoint: str, tmp_path: Path) -
                        ["security", "group", "delete", "servers", "bastion"],
                        ["security", "group", "list", "-f", "json"])
     assert names(remaining) == ["default"]
+
+
+def test_openstack_cli_subnet_pools(embedded_endpoint: str, tmp_path: Path) -> None:
+    """The tutorial's subnet pool: the admin's shared default pool, a subnet of the demo
+    user from it, the prefix back when the subnet goes."""
+    cli = Cli(tmp_path / "state" / "clouds.yaml")
+    cli.env["OS_CLOUD"] = "neutrino"
+    (pool,) = cli(["subnet", "pool", "create", "--pool-prefix", "10.100.0.0/16",
+                   "--default-prefix-length", "26", "--share", "--default", "shared-pool",
+                   "-f", "json"])
+    assert (pool["prefixes"], pool["is_default"], pool["shared"]) == \
+        (["10.100.0.0/16"], True, True)
+    cli.env["OS_CLOUD"] = "neutrino-demo"
+    _, first, second, again = cli(
+        ["network", "create", "pooled-net", "-f", "json"],
+        ["subnet", "create", "--network", "pooled-net", "--use-default-subnet-pool",
+         "--ip-version", "4", "pooled-subnet", "-f", "json"],
+        ["subnet", "create", "--network", "pooled-net", "--subnet-pool", "shared-pool",
+         "--prefix-length", "28", "small", "-f", "json"],
+        ["subnet", "delete", "pooled-subnet"],
+        ["subnet", "create", "--network", "pooled-net", "--subnet-pool", "shared-pool",
+         "again", "-f", "json"])
+    assert (first["cidr"], first["subnetpool_id"]) == ("10.100.0.0/26", pool["id"])
+    assert second["cidr"] == "10.100.0.64/28"
+    assert again["cidr"] == "10.100.0.0/26"

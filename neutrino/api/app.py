@@ -80,7 +80,7 @@ EXTENSIONS = [
     (
         "standard-attr-tag",
         "Tag support for resources with standard attribute: subnet, network, port, "
-        "security_group",
+        "security_group, subnetpool",
         "Enables to set tag on resources with standard attribute.",
     ),
     (
@@ -115,6 +115,16 @@ EXTENSIONS = [
     ("port-security", "Port Security", "Provides port security"),
     ("allowed-address-pairs", "Allowed Address Pairs",
      "Provides allowed address pairs"),
+    ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
+    ("default-subnetpools", "Default Subnetpools",
+     "Provides ability to mark and use a subnetpool as the default."),
+    ("subnetpool-prefix-ops", "Subnet Pool Prefix Operations",
+     "Provides support for adjusting the prefix list of subnet pools"),
+    ("address-scope", "Address scope", "Address scopes extension."),
+    ("rbac-subnetpool", "Add subnetpool RBAC policy support",
+     "Add subnetpool RBAC policy support"),
+    ("rbac-address-scope", "Add address_scope RBAC policy support",
+     "Add address_scope RBAC policy support"),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     (
         "quota_details",
@@ -288,7 +298,9 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
         return JSONResponse({"resources": [
             {"name": name, "collection": coll, "links": [{"href": base + coll, "rel": "self"}]}
             for name, coll in (("network", "networks"), ("subnet", "subnets"),
-                               ("port", "ports"), ("rbac_policy", "rbac-policies"),
+                               ("port", "ports"), ("subnetpool", "subnetpools"),
+                               ("address_scope", "address-scopes"),
+                               ("rbac_policy", "rbac-policies"),
                                ("security_group", "security-groups"),
                                ("security_group_rule", "security-group-rules"),
                                ("router", "routers"), ("floatingip", "floatingips"),

@@ -9,8 +9,9 @@ the network's ``project_id``, ``shared`` (as the caller sees it) and
 ``router:external`` (``network:…``; for subnets also ``router:external``, as
 Neutron's subnets carry it), for ports also ``device_owner``, for RBAC policies
 ``target_tenant``/``target_project``, for security group rules the group's
-``project_id`` (``security_group:project_id``).  A list reads each parent's fields
-once per request.
+``project_id`` (``security_group:project_id``), for networks, security groups, subnet
+pools and address scopes their ``shared`` as the caller sees it.  A list reads each
+parent's fields once per request.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from neutrino.core import address_scopes, floatingips, rbac, routers, subnetpools, tags
 from neutrino.core import exceptions as exc
-from neutrino.core import floatingips, rbac, routers, tags
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.policy import RESOURCES, Creds, Decisions, Rules
@@ -32,9 +33,13 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "security_group": lambda i: exc.SecurityGroupNotFound(id=i),
     "security_group_rule": lambda i: exc.SecurityGroupRuleNotFound(id=i),
     "rbac_policy": rbac.not_found,
+    "subnetpool": subnetpools.not_found,
+    "address_scope": address_scopes.not_found,
     "router": routers.not_found,
     "floatingip": floatingips.not_found,
 }
+#: Resources whose target carries ``shared`` (as the caller sees it).
+SHARED = ("network", "security_group", "subnetpool", "address_scope")
 #: The owner fields of a network the caller does not see.
 HIDDEN_NETWORK = {"project_id": None, "shared": False, "router:external": False}
 #: Resources whose target names their parent's owner: the parent, the item's key of it,
@@ -65,7 +70,7 @@ class Guard:
         """*item*'s target; with *parent* (its parent's id → the parent's owner fields)
         those too, as ``<parent>:<field>``."""
         target = {"project_id": item.get("project_id") or ""}
-        if self.resource in ("network", "security_group"):
+        if self.resource in SHARED:
             target["shared"] = bool(item.get("shared", False))
         if self.resource == "network":
             target["router:external"] = bool(item.get("router:external", False))

@@ -1,5 +1,5 @@
-"""CRUD routes of networks, subnets, ports, RBAC policies, security groups and their
-rules, and the status event stream.
+"""CRUD routes of networks, subnets, subnet pools (and their prefix operations), address
+scopes, ports, RBAC policies, security groups and their rules, and the status event stream.
 
 Handlers only translate between HTTP and the core: wrapper keys, the
 ``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
@@ -79,6 +79,14 @@ def port_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def subnet_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return _common(attrs)
+
+
+def subnetpool_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return _common(attrs)
+
+
+def address_scope_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return _common(attrs)
 
 
@@ -262,6 +270,25 @@ def add_update(router: APIRouter, guard: Guard, name: str, collection: str,
                                        update(ctx, item_id, translate(attrs), revision))})
 
 
+def add_prefix_operations(router: APIRouter, plugin: Plugin, policy: Rules) -> None:
+    """``PUT /v2.0/subnetpools/{id}/add_prefixes`` and ``…/remove_prefixes``
+    (``subnetpool-prefix-ops``): ``{"prefixes": [...]}`` in, the pool's prefixes out."""
+    guard = Guard(policy, plugin, "subnetpool")
+
+    def operation(action: str) -> Callable[..., JSONResponse]:
+        change = getattr(plugin, action)
+
+        def handle(request: Request, item_id: str, body: schemas.PrefixList) -> JSONResponse:
+            ctx = context_of(request.scope)
+            guard.act(ctx, action, plugin.get_subnetpool(ctx, item_id))
+            return json({"prefixes": change(ctx, item_id, body.prefixes)})
+        return handle
+
+    for action in ("add_prefixes", "remove_prefixes"):
+        router.add_api_route(f"/v2.0/subnetpools/{{item_id}}/{action}", operation(action),
+                             methods=["PUT"], name=action, tags=["subnetpools"])
+
+
 def create_model_for(name: str, model: type[schemas.Body], verb: str,
                      many: str | None = None) -> type[schemas.Wrapper]:
     """The wrapper body ``{"<name>": {...}}`` Neutron requests use; with *many* (the
@@ -318,6 +345,11 @@ def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                  schemas.NetworkUpdate, network_attrs)
     add_resource(router, plugin, policy, "subnet", "subnets", schemas.SubnetCreate,
                  schemas.SubnetUpdate, subnet_attrs)
+    add_resource(router, plugin, policy, "subnetpool", "subnetpools", schemas.SubnetPoolCreate,
+                 schemas.SubnetPoolUpdate, subnetpool_attrs)
+    add_prefix_operations(router, plugin, policy)
+    add_resource(router, plugin, policy, "address_scope", "address-scopes",
+                 schemas.AddressScopeCreate, schemas.AddressScopeUpdate, address_scope_attrs)
     add_resource(router, plugin, policy, "port", "ports", schemas.PortCreate, schemas.PortUpdate,
                  port_attrs, hub)
     add_resource(router, plugin, policy, "rbac_policy", "rbac-policies", schemas.RbacPolicyCreate,

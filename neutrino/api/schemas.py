@@ -111,6 +111,12 @@ IP = Annotated[str, AfterValidator(_ip), WithJsonSchema(
     {"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]})]
 Cidr = Annotated[str, AfterValidator(_cidr), WithJsonSchema({"type": "string", "format": "cidr"})]
 UUIDish = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+#: neutron-lib's ``type:uuid``: where Neutron refuses anything else with 400.
+UUID = Annotated[str, StringConstraints(
+    pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")]
+#: neutron-lib's ``type:non_negative`` (numeric strings converted, as its ``convert_to_int``).
+Quantity = Annotated[int, Field(ge=0, le=MAX_ID)]
+PrefixLength = Annotated[int, Field(ge=0, le=128)]
 SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 #: neutron-lib's tag: a string of 1..255 characters (``tagging.MAX_TAG_LEN``).
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -260,8 +266,12 @@ class HostRoute(Body):
 
 class SubnetCreate(Tagged):
     network_id: UUIDish
-    cidr: Cidr
+    #: Without it, ``subnetpool_id`` or ``use_default_subnetpool`` allocates one.
+    cidr: Cidr = ABSENT
     ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)] = ABSENT
+    subnetpool_id: UUID | None = None
+    prefixlen: PrefixLength = ABSENT
+    use_default_subnetpool: bool = False
     name: Name = ""
     description: Name = ""
     gateway_ip: IP | None = None
@@ -283,6 +293,56 @@ class SubnetUpdate(Body):
     enable_dhcp: bool = ABSENT
     dns_nameservers: Annotated[list[IP], Field(max_length=5)] = ABSENT
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = ABSENT
+
+
+class SubnetPoolCreate(Tagged):
+    name: Name = ""
+    description: Name = ""
+    prefixes: list[Cidr]
+    default_prefixlen: PrefixLength = ABSENT
+    min_prefixlen: PrefixLength = ABSENT
+    max_prefixlen: PrefixLength = ABSENT
+    is_default: bool = False
+    shared: bool = False
+    default_quota: Quantity | None = None
+    address_scope_id: UUID | None = None
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class SubnetPoolUpdate(Body):
+    """``shared`` is fixed at create: sending it is refused (400), as by Neutron."""
+
+    name: Name = ABSENT
+    description: Name = ABSENT
+    prefixes: list[Cidr] = ABSENT
+    default_prefixlen: PrefixLength = ABSENT
+    min_prefixlen: PrefixLength = ABSENT
+    max_prefixlen: PrefixLength = ABSENT
+    is_default: bool = ABSENT
+    default_quota: Quantity | None = ABSENT
+    address_scope_id: UUID | None = ABSENT
+
+
+class PrefixList(Wrapper):
+    """``PUT /subnetpools/{id}/add_prefixes`` and ``remove_prefixes`` (unwrapped)."""
+
+    prefixes: list[Cidr]
+
+
+class AddressScopeCreate(Body):
+    name: Name = ""
+    description: Name = ""
+    ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)]
+    shared: bool = False
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class AddressScopeUpdate(Body):
+    name: Name = ABSENT
+    description: Name = ABSENT
+    shared: bool = ABSENT
 
 
 class FixedIP(Body):

@@ -94,7 +94,8 @@ NETWORK_WITH_SEGMENTS = select(
 ).select_from(Network.__table__.outerjoin(
     NetworkSegment.__table__, NetworkSegment.network_id == Network.id,
 )).where(Network.id == bindparam("id")).order_by(NetworkSegment.segment_index)
-SUBNETS_OF = select(Subnet.__table__).where(
+SUBNETS_OF = select(Subnet.__table__, Subnet.address_scope_id.label(
+    "address_scope_id")).where(
     Subnet.network_id == bindparam("id")).order_by(Subnet.created_at, Subnet.id)
 
 
@@ -303,9 +304,11 @@ class Networks:
                 for seg in session.execute(select(NetworkSegment.__table__).where(
                         NetworkSegment.network_id.in_(chunk)).order_by(NetworkSegment.segment_index)):
                     segments[seg.network_id].append(seg)
-                for sid, nid in session.execute(select(Subnet.id, Subnet.network_id).where(
+                for sub in session.execute(select(
+                        Subnet.id, Subnet.network_id, Subnet.ip_version,
+                        Subnet.address_scope_id.label("address_scope_id")).where(
                         Subnet.network_id.in_(chunk)).order_by(Subnet.created_at)):
-                    subnets[nid].append(sid)
+                    subnets[sub.network_id].append(sub)
             return [network_dict(r, segments[r.id], subnets[r.id], tags[r.id]) for r in rows], more
 
     def update(self, ctx: Context, net_id: str, attrs: dict[str, Any],

@@ -1,14 +1,14 @@
 """agents: the attributes an admin set on an agent (admin_state_up, description)
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 20:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
