@@ -427,6 +427,10 @@ class GatewayInfo(Body):
     external_fixed_ips: list[FixedIP] = ABSENT
 
 
+def _none_is_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
 #: Extra routes (``extraroute``): Neutron's ``max_routes`` default.
 Routes = Annotated[list[HostRoute], Field(max_length=30)]
 
@@ -447,7 +451,8 @@ class RouterUpdate(Body):
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
     external_gateway_info: GatewayInfo | None = None
-    routes: Routes | None = None
+    #: ``null`` clears them, as neutron-lib's ``convert_none_to_empty_list``.
+    routes: Annotated[Routes, BeforeValidator(_none_is_empty)] = ABSENT
 
 
 class RouterInterface(Body):

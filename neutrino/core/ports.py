@@ -36,6 +36,7 @@ from neutrino.db.models import (
     Network,
     Port,
     PortSecurityGroup,
+    Router,
     SecurityGroup,
     new_id,
     touch,
@@ -82,6 +83,10 @@ DELETE_PORT = delete(Port.__table__).where(Port.id == bindparam("id"),
                                            Port.revision_number == bindparam("revision"))
 #: Ports only their router or floating IP may delete (Neutron's ``prevent_l3_port_deletion``).
 L3_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
+#: A port a router or floating IP holds as its own, whatever its device_owner says now
+#: (an update may have changed it).
+HELD_BY_L3 = select(FloatingIP.id).where(FloatingIP.floating_port_id == bindparam("id")).union(
+    select(Router.id).where(Router.gw_port_id == bindparam("id")))
 #: A deleted port's floating IPs are disassociated (Neutron's ``disassociate_floatingips``).
 FIPS_OF_PORT = select(FloatingIP.id).where(FloatingIP.fixed_port_id == bindparam("id"))
 GROUPS_OF_PORT = select(PortSecurityGroup.security_group_id).where(
@@ -492,7 +497,8 @@ class Ports:
         if row is None:
             raise exc.PortNotFound(port_id=port_id)
         check_revision(row, if_match)
-        if row.device_owner in L3_OWNERS and not by_owner:
+        if not by_owner and (row.device_owner in L3_OWNERS or
+                             conn.execute(HELD_BY_L3, {"id": port_id}).first()):
             raise exc.ServicePortInUse(port_id=port_id,
                                        reason=f"has device owner {row.device_owner}")
         for (fip_id,) in conn.execute(FIPS_OF_PORT, {"id": port_id}):
