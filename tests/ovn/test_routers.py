@@ -254,3 +254,26 @@ def flip_concurrently(sandbox: Sandbox, cores: list[Plugin], rid: str,
         rows = router_rows(sandbox, rid)
         assert rows is not None
         assert {n for n in rows["nat"] if n[0] == "dnat_and_snat"} == nat_in_sql(), round_
+
+
+def test_repair_forces_a_router_row_ahead_of_sql(sandbox: Sandbox,
+                                                make_core: CoreFactory) -> None:
+    """A Logical_Router from a revision SQL never reached (SQL rolled back, or an edit)
+    is left one pass, in case its postcommit is landing, then written back whole."""
+    sandbox.add_chassis("gw1", cms_options="enable-chassis-as-gw")
+    core = make_core(maintenance_interval=0.5)
+    t = routed(core)
+    rid = t.router["id"]
+    good = router_rows(sandbox, rid)
+    assert good is not None
+    snat = next(n for n in nb_rows(sandbox, "NAT") if n["type"] == "snat")["_uuid"]
+    sandbox.nbctl("remove", "Logical_Router", f"neutron-{rid}", "nat", snat,
+                  "--", "set", "Logical_Router", f"neutron-{rid}",
+                  "external_ids:neutrino\\:revision_number=999")
+    wait_for(lambda: router_rows(sandbox, rid)["nat"] == good["nat"], 10, "SNAT back")
+    row = router_rows(sandbox, rid)["router"]
+    # SQL's revision again (status writes may have moved SQL's on since).
+    assert int(row["external_ids"]["neutrino:revision_number"]) <= \
+        core.get_router(ADMIN, rid)["revision_number"]
+    repairs = ovn_driver(core).health()["local_status_worker"]["repairs"]
+    assert repairs.get("logical_router.updated") == 1
