@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ovsdbapp.backend.ovs_idl import command, idlutils
@@ -218,19 +219,29 @@ class EnsureDhcpOptions(_Ensure):
                 setattr(port, column, [row])
 
 
+@dataclass(frozen=True)
+class Members:
+    """The ports a Port_Group should have, as a drift repair pass read them from SQL."""
+
+    #: The member port ids.
+    ports: frozenset[str]
+    #: The revision of every port the pass read, members or not.
+    revisions: Mapping[str, int]
+
+
 class EnsurePortGroup(_Ensure):
     """Port_Group of a security group (or the drop group) and its ACLs.
 
     ACLs are matched to the spec's by their key (the rule id): a new rule adds one
-    ACL, a deleted one removes one, and nothing else is written.  ``members`` (port
-    ids; drift repair only) also sets the group's ports; otherwise ports join and
-    leave with their own writes (:class:`EnsurePort`).
+    ACL, a deleted one removes one, and nothing else is written.  ``members`` (drift
+    repair only) also settles the group's ports; otherwise ports join and leave with
+    their own writes (:class:`EnsurePort`).
     """
 
     spec: PortGroupSpec
 
     def __init__(self, api: Any, spec: PortGroupSpec, force: bool = False,
-                 members: list[str] | None = None) -> None:
+                 members: Members | None = None) -> None:
         super().__init__(api, spec, force)
         self.members = members
 
@@ -256,14 +267,41 @@ class EnsurePortGroup(_Ensure):
             row.delvalue("acls", extra)  # ACLs are not root rows: unreferenced, it is deleted
             changed = True
         if self.members is not None:
-            wanted = [lsp for port_id in self.members
-                      if (lsp := find_port(self.api, port_id)) is not None]
-            current = {r.uuid for r in row.ports} if self.result != CREATED else set()
-            if current != {r.uuid for r in wanted}:
-                row.ports = wanted
-                changed = True
+            changed |= self._settle_members(row, self.members)
         if changed and self.result == UNCHANGED:
             self.result = UPDATED
+
+    def _settle_members(self, row: Any, members: Members) -> bool:
+        """Add the ports SQL has in the group and remove the others, a one-element mutation
+        each, except ports whose LSP was written from a newer revision than the pass read:
+        a port write that raced the pass has settled their membership, which the pass's
+        older read must not undo (nor may it touch ports created after the read)."""
+        current = {lsp.uuid: lsp for lsp in row.ports} if self.result != CREATED else {}
+        changed = False
+        for port_id in sorted(members.ports):
+            lsp = find_port(self.api, port_id)
+            if lsp is not None and lsp.uuid not in current and \
+                    self._read_is_current(lsp, port_id, members):
+                row.addvalue("ports", lsp)
+                changed = True
+        for lsp in current.values():
+            port_id = lsp.external_ids.get(keys.PORT_ID)
+            if port_id in members.ports:
+                continue
+            if port_id is None or self._read_is_current(lsp, port_id, members):
+                row.delvalue("ports", lsp)
+                changed = True
+        return changed
+
+    @staticmethod
+    def _read_is_current(lsp: Any, port_id: str, members: Members) -> bool:
+        """Whether the pass's read of the port is as new as its LSP; if so, a write of the
+        port committed before this transaction makes it try again (with the new LSP)."""
+        read = members.revisions.get(port_id)
+        if read is None or row_revision(lsp) > read:
+            return False
+        lsp.verify("external_ids")
+        return True
 
 
 class DeletePortGroup(command.BaseCommand):

@@ -146,6 +146,7 @@ class DriftRepair:
         for port in ports:
             for name in desired.port_groups(port):
                 members[name].append(port["id"])
+        revisions = {port["id"]: desired.revision_of(port) for port in ports}
         # The drop group once a port needs it (its first port's write creates it); it is
         # never removed.
         specs = [desired.drop_group_spec()] if members[keys.DROP_GROUP] else []
@@ -156,7 +157,9 @@ class DriftRepair:
                                   self._group_extra(snap, spec, members[spec.name]))
             if verdict:
                 plan.append((PORT_GROUP, spec.name, commands.EnsurePortGroup(
-                    self.nb, spec, force=verdict[0], members=members[spec.name]), verdict[1]))
+                    self.nb, spec, force=verdict[0],
+                    members=commands.Members(frozenset(members[spec.name]), revisions)),
+                    verdict[1]))
         wanted = {spec.name for spec in specs}
         for name, row in sorted(snap.port_groups.items()):
             if name not in wanted and keys.SECURITY_GROUP_ID in row.external_ids:
@@ -164,7 +167,7 @@ class DriftRepair:
                              ["not in SQL"]))
         return plan
 
-    def _plan(self) -> list[tuple[str, str, Any, list[str]]]:
+    def plan(self) -> list[tuple[str, str, Any, list[str]]]:
         # NB first: a row a postcommit adds after the SQL read below is not in
         # this snapshot, so it cannot be mistaken for an orphan.
         snap = self.cache.snapshot()
@@ -233,12 +236,15 @@ class DriftRepair:
 
     # -- applying -------------------------------------------------------------
     def run(self) -> dict[str, int]:
-        """One pass; returns ``{"<kind>.<outcome>": count}`` of the repairs made.
+        """One pass; returns ``{"<kind>.<outcome>": count}`` of the repairs made."""
+        return self.apply(self.plan())
+
+    def apply(self, plan: list[tuple[str, str, Any, list[str]]]) -> dict[str, int]:
+        """Write *plan*; what was repaired.
 
         Port groups are written first, in transactions of their own: the ports written
         next join them (a filtered port is never written without the drop group).
         """
-        plan = self._plan()
         groups = [item for item in plan if item[0] == PORT_GROUP]
         rest = [item for item in plan if item[0] != PORT_GROUP]
         chunks = [part[start:start + self.CHUNK] for part in (groups, rest)

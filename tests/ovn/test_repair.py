@@ -8,6 +8,7 @@ import pytest
 
 from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
+from neutrino.ovn import commands, desired
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 from tests.ovn.conftest import CoreFactory, ovn_driver
@@ -245,3 +246,36 @@ def members(sandbox: Sandbox, group: str) -> set[str]:
     row = nb_row(sandbox, "Port_Group", group)
     uuids = set(row["ports"] if isinstance(row["ports"], list) else [row["ports"]])
     return {p["name"] for p in nb_rows(sandbox, "Logical_Switch_Port") if p["_uuid"] in uuids}
+
+
+def test_a_pass_never_undoes_membership_changes_that_raced_it(
+        sandbox: Sandbox, make_core: CoreFactory) -> None:
+    """A pass read SQL, then ports left and joined the group through the API before the
+    pass wrote: the pass re-adds the member that drifted out of NB, and leaves the ports
+    that changed since its read as their own writes left them."""
+    core = make_core(maintenance_interval=3600)  # this test runs the pass itself
+    worker = ovn_driver(core).worker
+    wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "the start's full sync")
+    repair = worker.repair
+    assert repair is not None
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.6.0.0/24", "ip_version": 4})
+    group = core.create_security_group(ADMIN, {"name": "a"})
+    leaving, drifted = (core.create_port(ADMIN, {"network_id": net["id"],
+                                                 "security_groups": [group["id"]]})["id"]
+                        for _ in range(2))
+    joining = core.create_port(ADMIN, {"network_id": net["id"], "security_groups": []})["id"]
+    pg = "pg_" + group["id"].replace("-", "_")
+    sandbox.nbctl("remove", "Port_Group", pg, "ports", lsp(sandbox, drifted)["_uuid"])
+    wait_for(lambda: any(name == pg for _, name, _, _ in repair.plan()), 10,
+             "the drift in the worker's copy of NB")
+    plan = [item for item in repair.plan() if item[1] == pg]
+
+    changed = {leaving: core.update_port(ADMIN, leaving, {"security_groups": []}),
+               joining: core.update_port(ADMIN, joining, {"security_groups": [group["id"]]})}
+    wait_for(lambda: all(
+        desired.row_revision(commands.find_port(repair.nb, port_id)) == port["revision_number"]
+        for port_id, port in changed.items()), 10, "the API's writes in the worker's copy")
+    assert repair.apply(plan) == {"port_group.updated": 1}
+    assert members(sandbox, pg) == {drifted, joining}
+    assert members(sandbox, "neutron_pg_drop") == {leaving, drifted, joining}
