@@ -91,6 +91,11 @@ class Seeds:
                 spare = self.plugin.create_network(ADMIN, {"name": "seed-ports"})["id"]
                 self.plugin.create_subnet(ADMIN, {"network_id": spare, "cidr": "10.9.0.0/24"})
                 self.plugin.create_port(ADMIN, {"network_id": spare, "binding:host_id": "hv1"})
+        if not self.plugin.list_subnetpools(ADMIN)[0]:
+            self.plugin.create_subnetpool(ADMIN, {"name": "seed", "prefixes": ["10.200.0.0/16"],
+                                                  "default_prefixlen": 24})
+        if not self.plugin.list_address_scopes(ADMIN)[0]:
+            self.plugin.create_address_scope(ADMIN, {"name": "seed", "ip_version": 4})
         if not self.plugin.list_security_group_rules(ADMIN)[0]:
             # A group and its rules (every new group has two egress rules).
             self.plugin.create_security_group(ADMIN, {"name": "seed"})

@@ -114,7 +114,7 @@ def test_openstacksdk(endpoint: str) -> None:
                              region_name="RegionOne", load_yaml_config=False,
                              load_envvars=False)
     net = conn.network.create_network(name="sdk-net", description="made by openstacksdk")
-    assert net.status in ("BUILD", "ACTIVE") and net.is_admin_state_up
+    assert net.status == "ACTIVE" and net.is_admin_state_up
     assert net.provider_network_type == "geneve" and net.mtu == 1442
     vlan = conn.network.create_network(name="sdk-vlan", provider_network_type="vlan",
                                        provider_physical_network="physnet1",
@@ -266,7 +266,7 @@ def test_openstack_cli(embedded_endpoint: str, tmp_path: Path) -> None:
     created = cli.run("network", "create", "cli-net", "-f", "json")
     assert created.returncode == 0, created.stderr
     net = json.loads(created.stdout)
-    assert net["provider:network_type"] == "geneve" and net["status"] in ("BUILD", "ACTIVE")
+    assert net["provider:network_type"] == "geneve" and net["status"] == "ACTIVE"
 
     vlan, sub, port, other = cli(
         ["network", "create", "cli-vlan", "--provider-network-type", "vlan",
@@ -436,3 +436,28 @@ def test_openstack_cli_security_groups(embedded_endpoint: str, tmp_path: Path) -
                        ["security", "group", "delete", "servers", "bastion"],
                        ["security", "group", "list", "-f", "json"])
     assert names(remaining) == ["default"]
+
+
+def test_openstack_cli_subnet_pools(embedded_endpoint: str, tmp_path: Path) -> None:
+    """The tutorial's subnet pool: the admin's shared default pool, a subnet of the demo
+    user from it, the prefix back when the subnet goes."""
+    cli = Cli(tmp_path / "state" / "clouds.yaml")
+    cli.env["OS_CLOUD"] = "neutrino"
+    (pool,) = cli(["subnet", "pool", "create", "--pool-prefix", "10.100.0.0/16",
+                   "--default-prefix-length", "26", "--share", "--default", "shared-pool",
+                   "-f", "json"])
+    assert (pool["prefixes"], pool["is_default"], pool["shared"]) == \
+        (["10.100.0.0/16"], True, True)
+    cli.env["OS_CLOUD"] = "neutrino-demo"
+    _, first, second, again = cli(
+        ["network", "create", "pooled-net", "-f", "json"],
+        ["subnet", "create", "--network", "pooled-net", "--use-default-subnet-pool",
+         "--ip-version", "4", "pooled-subnet", "-f", "json"],
+        ["subnet", "create", "--network", "pooled-net", "--subnet-pool", "shared-pool",
+         "--prefix-length", "28", "small", "-f", "json"],
+        ["subnet", "delete", "pooled-subnet"],
+        ["subnet", "create", "--network", "pooled-net", "--subnet-pool", "shared-pool",
+         "again", "-f", "json"])
+    assert (first["cidr"], first["subnetpool_id"]) == ("10.100.0.0/26", pool["id"])
+    assert second["cidr"] == "10.100.0.64/28"
+    assert again["cidr"] == "10.100.0.0/26"

@@ -9,16 +9,18 @@ the network's ``project_id``, ``shared`` (as the caller sees it) and
 ``router:external`` (``network:…``; for subnets also ``router:external``, as
 Neutron's subnets carry it), for ports also ``device_owner``, for RBAC policies
 ``target_tenant``/``target_project``, for security group rules the group's
-``project_id`` (``security_group:project_id``).  A list reads each parent's fields
-once per request.
+``project_id`` (``security_group:project_id``), for networks, security groups, subnet
+pools and address scopes their ``shared`` as the caller sees it.  A list reads each
+parent's fields once per request.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+from neutrino.core import address_scopes, floatingips, rbac, routers, subnetpools, tags
 from neutrino.core import exceptions as exc
-from neutrino.core import floatingips, rbac, routers, tags
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.policy import RESOURCES, Creds, Decisions, Rules
@@ -31,9 +33,13 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "security_group": lambda i: exc.SecurityGroupNotFound(id=i),
     "security_group_rule": lambda i: exc.SecurityGroupRuleNotFound(id=i),
     "rbac_policy": rbac.not_found,
+    "subnetpool": subnetpools.not_found,
+    "address_scope": address_scopes.not_found,
     "router": routers.not_found,
     "floatingip": floatingips.not_found,
 }
+#: Resources whose target carries ``shared`` (as the caller sees it).
+SHARED = ("network", "security_group", "subnetpool", "address_scope")
 #: The owner fields of a network the caller does not see.
 HIDDEN_NETWORK = {"project_id": None, "shared": False, "router:external": False}
 #: Resources whose target names their parent's owner: the parent, the item's key of it,
@@ -64,7 +70,7 @@ class Guard:
         """*item*'s target; with *parent* (its parent's id → the parent's owner fields)
         those too, as ``<parent>:<field>``."""
         target = {"project_id": item.get("project_id") or ""}
-        if self.resource in ("network", "security_group"):
+        if self.resource in SHARED:
             target["shared"] = bool(item.get("shared", False))
         if self.resource == "network":
             target["router:external"] = bool(item.get("router:external", False))
@@ -114,17 +120,25 @@ class Guard:
         """May *ctx* create a resource with *attrs* (the body, API names)?  The owner named
         in the body is the target's: a project member naming another project fails
         ``create_<resource>`` (403)."""
+        return self.create_all(ctx, [attrs])[0]
+
+    def create_all(self, ctx: Context,
+                   items: list[dict[str, Any]]) -> list[tuple[Decisions, dict[str, Any]]]:
+        """:meth:`create` of each of a bulk create's *items*, each parent read once."""
         who = caller(self.policy, ctx)
-        owner = attrs.get("project_id") or attrs.get("tenant_id")
-        if self.parent is not None:
-            parent = self.owner(ctx, attrs[self.parent[1]])  # 404 if not visible
-            if self.resource == "security_group_rule":  # a rule is its group's project's
-                owner = parent["project_id"]
-        item = {**self.defaults, **attrs,
-                "project_id": owner or ctx.project_id}
-        target = self.target(ctx, item, self.parents(ctx))
-        self._authorize(who, f"create_{self.resource}", target, attrs)
-        return who, target
+        owners = functools.cache(functools.partial(self.owner, ctx))  # 404 if not visible
+        checked = []
+        for attrs in items:
+            owner = attrs.get("project_id") or attrs.get("tenant_id")
+            if self.parent is not None:
+                parent = owners(attrs[self.parent[1]])
+                if self.resource == "security_group_rule":  # a rule is its group's project's
+                    owner = parent["project_id"]
+            item = {**self.defaults, **attrs, "project_id": owner or ctx.project_id}
+            target = self.target(ctx, item, owners)
+            self._authorize(who, f"create_{self.resource}", target, attrs)
+            checked.append((who, target))
+        return checked
 
     def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """The item, or 404 if ``get_<resource>`` refuses it to the caller."""

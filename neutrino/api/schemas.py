@@ -11,7 +11,7 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 VnicType = Literal["normal", "direct", "macvtap", "baremetal", "direct-physical",
@@ -110,6 +111,12 @@ IP = Annotated[str, AfterValidator(_ip), WithJsonSchema(
     {"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]})]
 Cidr = Annotated[str, AfterValidator(_cidr), WithJsonSchema({"type": "string", "format": "cidr"})]
 UUIDish = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+#: neutron-lib's ``type:uuid``: where Neutron refuses anything else with 400.
+UUID = Annotated[str, StringConstraints(
+    pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")]
+#: neutron-lib's ``type:non_negative`` (numeric strings converted, as its ``convert_to_int``).
+Quantity = Annotated[int, Field(ge=0, le=MAX_ID)]
+PrefixLength = Annotated[int, Field(ge=0, le=128)]
 SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 #: neutron-lib's tag: a string of 1..255 characters (``tagging.MAX_TAG_LEN``).
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -130,6 +137,44 @@ class Wrapper(BaseModel):
     """A request's outer object, ``{"<resource>": {...}}``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+#: The type of a body error whose message is Neutron's own for it, given as it is.
+REQUEST_BODY_ERROR = "request_body"
+
+
+class OneOrMany(Wrapper):
+    """A create's outer object: ``{"<resource>": {...}}``, or a bulk create's
+    ``{"<collection>": [{...}, ...]}`` (Neutron's ``prepare_request_body``).  Subclasses
+    (:func:`neutrino.api.routes.create_model_for`) declare both, under :attr:`ONE` and
+    :attr:`MANY`, with no default."""
+
+    ONE: ClassVar[str]
+    MANY: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # refused as a malformed body
+        if cls.MANY in data:
+            if cls.ONE in data:
+                raise PydanticCustomError(REQUEST_BODY_ERROR, "A request body has either "
+                                          f"'{cls.ONE}' or '{cls.MANY}', not both.")
+            if data[cls.MANY] == []:
+                raise PydanticCustomError(REQUEST_BODY_ERROR, "Resources required")
+        elif cls.ONE not in data:
+            raise PydanticCustomError(REQUEST_BODY_ERROR, f"Resource body required: "
+                                      f"'{cls.ONE}' is missing from the request body.")
+        return data
+
+    def bodies(self) -> tuple[list[dict[str, Any]], bool]:
+        """The attributes of each resource to create, and whether the request was a bulk
+        one (answered with a list)."""
+        many = getattr(self, self.MANY)
+        if many is not None:
+            return [body.attrs() for body in many], True
+        return [getattr(self, self.ONE).attrs()], False
 
 
 #: The default of an attribute that may be left out but not sent as ``null``
@@ -221,8 +266,12 @@ class HostRoute(Body):
 
 class SubnetCreate(Tagged):
     network_id: UUIDish
-    cidr: Cidr
+    #: Without it, ``subnetpool_id`` or ``use_default_subnetpool`` allocates one.
+    cidr: Cidr = ABSENT
     ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)] = ABSENT
+    subnetpool_id: UUID | None = None
+    prefixlen: PrefixLength = ABSENT
+    use_default_subnetpool: bool = False
     name: Name = ""
     description: Name = ""
     gateway_ip: IP | None = None
@@ -244,6 +293,56 @@ class SubnetUpdate(Body):
     enable_dhcp: bool = ABSENT
     dns_nameservers: Annotated[list[IP], Field(max_length=5)] = ABSENT
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = ABSENT
+
+
+class SubnetPoolCreate(Tagged):
+    name: Name = ""
+    description: Name = ""
+    prefixes: list[Cidr]
+    default_prefixlen: PrefixLength = ABSENT
+    min_prefixlen: PrefixLength = ABSENT
+    max_prefixlen: PrefixLength = ABSENT
+    is_default: bool = False
+    shared: bool = False
+    default_quota: Quantity | None = None
+    address_scope_id: UUID | None = None
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class SubnetPoolUpdate(Body):
+    """``shared`` is fixed at create: sending it is refused (400), as by Neutron."""
+
+    name: Name = ABSENT
+    description: Name = ABSENT
+    prefixes: list[Cidr] = ABSENT
+    default_prefixlen: PrefixLength = ABSENT
+    min_prefixlen: PrefixLength = ABSENT
+    max_prefixlen: PrefixLength = ABSENT
+    is_default: bool = ABSENT
+    default_quota: Quantity | None = ABSENT
+    address_scope_id: UUID | None = ABSENT
+
+
+class PrefixList(Wrapper):
+    """``PUT /subnetpools/{id}/add_prefixes`` and ``remove_prefixes`` (unwrapped)."""
+
+    prefixes: list[Cidr]
+
+
+class AddressScopeCreate(Body):
+    name: Name = ""
+    description: Name = ""
+    ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)]
+    shared: bool = False
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class AddressScopeUpdate(Body):
+    name: Name = ABSENT
+    description: Name = ABSENT
+    shared: bool = ABSENT
 
 
 class FixedIP(Body):
@@ -313,7 +412,8 @@ class PortUpdate(PortBinding, PortSecurity):
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
-    mac_address: Mac = ABSENT
+    #: ``null`` asks for a new generated MAC (``port-mac-address-regenerate``).
+    mac_address: Mac | None = ABSENT
     fixed_ips: list[FixedIP] = ABSENT
     device_id: Name = ABSENT
     device_owner: Name = ABSENT
@@ -386,6 +486,13 @@ TargetProject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 #: RBAC actions are strings of a description's size; which ones an object type takes
 #: is the core's to say.
 Action = Annotated[str, StringConstraints(max_length=255)]
+
+
+class AgentUpdate(Body):
+    """What an admin may change of an agent (Neutron's agent attributes with ``allow_put``)."""
+
+    admin_state_up: bool = ABSENT
+    description: Name = ABSENT
 
 
 class RbacPolicyCreate(Body):

@@ -67,6 +67,10 @@ class TagNotFound(NotFound):
     message = "Tag {tag} could not be found."
 
 
+class AgentNotFound(NotFound):
+    message = "Agent {id} could not be found."
+
+
 class RbacPolicyNotFound(NotFound):
     message = "RBAC policy of type {object_type} with ID {id} not found"
 class SecurityGroupNotFound(NotFound):
@@ -273,6 +277,99 @@ class MechanismDriverError(NeutronError):
     status_code = 500
     message = "{method} failed."
 
+
+# -- subnet pools and address scopes (neutron-lib's errors, with their codes)
+
+class SubnetPoolNotFound(NotFound):
+    message = "Subnet pool {subnetpool_id} could not be found."
+
+
+class AddressScopeNotFound(NotFound):
+    message = "Address scope {address_scope_id} could not be found."
+
+
+class EmptySubnetPoolPrefixList(BadRequest):
+    message = "Empty subnet pool prefix list."
+
+
+class PrefixVersionMismatch(BadRequest):
+    message = "Cannot mix IPv4 and IPv6 prefixes in a subnet pool."
+
+
+class UnsupportedMinSubnetPoolPrefix(BadRequest):
+    message = "Prefix '{prefix}' not supported in IPv{version} pool."
+
+
+class IllegalSubnetPoolPrefixBounds(BadRequest):
+    message = ("Illegal prefix bounds: {prefix_type}={prefixlen}, "
+               "{base_prefix_type}={base_prefixlen}.")
+
+
+class IllegalSubnetPoolPrefixUpdate(BadRequest):
+    message = "Illegal update to prefixes: {msg}."
+
+
+class IllegalSubnetPoolAssociationToAddressScope(BadRequest):
+    message = ("Illegal subnetpool association: subnetpool {subnetpool_id} cannot be "
+               "associated with address scope {address_scope_id}.")
+
+
+class IllegalSubnetPoolIpVersionAssociationToAddressScope(BadRequest):
+    message = ("Illegal subnetpool association: subnetpool {subnetpool_id} cannot associate "
+               "with address scope {address_scope_id} because subnetpool ip_version is not "
+               "{ip_version}.")
+
+
+class IllegalSubnetPoolUpdate(BadRequest):
+    message = "Illegal subnetpool update : {reason}."
+
+
+class MinPrefixSubnetAllocationError(BadRequest):
+    message = ("Unable to allocate subnet with prefix length {prefixlen}, minimum allowed "
+               "prefix is {min_prefixlen}.")
+
+
+class MaxPrefixSubnetAllocationError(BadRequest):
+    message = ("Unable to allocate subnet with prefix length {prefixlen}, maximum allowed "
+               "prefix is {max_prefixlen}.")
+
+
+class SubnetPoolDeleteError(BadRequest):
+    message = "Unable to delete subnet pool: {reason}."
+
+
+class NetworkSubnetPoolAffinityError(BadRequest):
+    message = "Subnets hosted on the same network must be allocated from the same subnet pool."
+
+
+class NetworkAddressScopeAffinityError(BadRequest):
+    message = ("Subnets of the same address family hosted on the same network must all "
+               "participate in the same address scope.")
+
+
+class AddressScopeUpdateError(BadRequest):
+    message = "Unable to update address scope {address_scope_id} : {reason}."
+
+
+class SubnetAllocationError(Conflict):
+    """Neutron answers 500 (its exception has no HTTP class); a pool without room for
+    the request is the state of the pool, not a server failure: 409, as
+    ``IpAddressGenerationFailure`` for a full subnet."""
+    message = "Failed to allocate subnet: {reason}."
+
+
+class SubnetPoolQuotaExceeded(OverQuota):
+    message = "Per-project subnet pool prefix quota exceeded."
+
+
+class AddressScopePrefixConflict(Conflict):
+    message = ("Failed to associate address scope: subnetpools within an address scope "
+               "must have unique prefixes.")
+
+
+class AddressScopeInUse(InUse):
+    message = ("Unable to complete operation on address scope {address_scope_id}. There are "
+               "one or more subnet pools in use on the address scope.")
 
 # -- L3 (neutron-lib's exceptions/l3.py and l3_db.py), for routers and floating IPs
 class RouterNotFound(NotFound):

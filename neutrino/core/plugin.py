@@ -7,10 +7,14 @@ It builds the parts and wires them together; each part does one job:
   :mod:`~neutrino.core.security_group_rules`: one module per resource, each on the same write
   sequence (:mod:`~neutrino.core.writes`); a new resource is one more such
   module, its methods here and its API routes;
+* :mod:`~neutrino.core.subnetpools`, :mod:`~neutrino.core.address_scopes`: subnet pools
+  and the address scopes they join, in one transaction each (no driver hears of them);
 * :mod:`~neutrino.core.tags`: the tags of every resource that declares itself tagged;
 * :mod:`~neutrino.core.rbac`: RBAC policies on every resource that declares itself
   shareable;
 * :mod:`~neutrino.core.quotas`: each project's limits, checked by every create;
+* :mod:`~neutrino.core.agents`: the backends' agents, with what an admin set on them;
+* :mod:`~neutrino.core.ip_availability`: addresses each network has and uses;
 * :mod:`~neutrino.core.binding`: binding ports outside any transaction (B2, B3);
 * :mod:`~neutrino.core.statuses`: status reports of backends (S2);
 * :mod:`~neutrino.core.mech_manager`: calling the mechanism drivers.
@@ -23,12 +27,24 @@ from typing import Any
 from sqlalchemy import select
 
 from neutrino.config import Settings
-from neutrino.core import floatingips, networks, ports, routers, security_groups, subnets
+from neutrino.core import (
+    address_scopes,
+    floatingips,
+    networks,
+    ports,
+    routers,
+    security_groups,
+    subnetpools,
+    subnets,
+)
+from neutrino.core.address_scopes import AddressScopes
+from neutrino.core.agents import Agents
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
 from neutrino.core.floatingips import FloatingIPs
 from neutrino.core.handle import BackendHandle
+from neutrino.core.ip_availability import IpAvailability
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import Networks
 from neutrino.core.notifier import Notifier
@@ -40,6 +56,7 @@ from neutrino.core.routers import Routers
 from neutrino.core.security_group_rules import SecurityGroupRules
 from neutrino.core.security_groups import SecurityGroups
 from neutrino.core.statuses import Statuses
+from neutrino.core.subnetpools import SubnetPools
 from neutrino.core.subnets import Subnets
 from neutrino.core.tags import Tags
 from neutrino.core.type_drivers import TypeDriver
@@ -72,6 +89,8 @@ class Plugin:
                                  settings.tenant_network_types)
         self.subnets = Subnets(db, writes, self.mech,
                                readdressed=lambda port_ids: self.ports.refresh(port_ids))
+        self.address_scopes = AddressScopes(db, writes)
+        self.subnetpools = SubnetPools(db, writes)
         self.security_groups = SecurityGroups(db, writes, self.mech)
         self.security_group_rules = SecurityGroupRules(db, writes, self.mech)
         self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
@@ -79,14 +98,19 @@ class Plugin:
         self.floatingips = FloatingIPs(db, writes, self.mech, self.ports)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         self.quotas = Quotas(db, writes)
+        self.agents = Agents(db, writes, self.mech)
+        self.ip_availability = IpAvailability(db)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
                                       "ports": ports.TAGGED,
                                       "security-groups": security_groups.TAGGED,
+                                      "subnetpools": subnetpools.TAGGED,
                                       "routers": routers.TAGGED,
                                       "floatingips": floatingips.TAGGED})
         #: Shareable resources by RBAC object type.
-        self.rbac = RbacPolicies(db, writes, {"network": networks.SHAREABLE})
+        self.rbac = RbacPolicies(db, writes, {"network": networks.SHAREABLE,
+                                              "subnetpool": subnetpools.SHAREABLE,
+                                              "address_scope": address_scopes.SHAREABLE})
         self.mech.initialize(BackendHandle(self))
 
     def start_workers(self) -> None:
@@ -114,6 +138,11 @@ class Plugin:
     def create_network(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.networks.create(ctx, attrs)
 
+    def create_network_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.networks.create_bulk(ctx, items)
+
     def get_network(self, ctx: Context, net_id: str) -> dict[str, Any]:
         return self.networks.get(ctx, net_id)
 
@@ -136,6 +165,11 @@ class Plugin:
     def create_subnet(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.subnets.create(ctx, attrs)
 
+    def create_subnet_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.subnets.create_bulk(ctx, items)
+
     def get_subnet(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
         return self.subnets.get(ctx, subnet_id)
 
@@ -149,8 +183,54 @@ class Plugin:
     def delete_subnet(self, ctx: Context, subnet_id: str, if_match: int | None = None) -> None:
         self.subnets.delete(ctx, subnet_id, if_match)
 
+    def create_subnetpool(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.subnetpools.create(ctx, attrs)
+
+    def get_subnetpool(self, ctx: Context, pool_id: str) -> dict[str, Any]:
+        return self.subnetpools.get(ctx, pool_id)
+
+    def list_subnetpools(self, ctx: Context,
+                         query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.subnetpools.list_page(ctx, query)
+
+    def update_subnetpool(self, ctx: Context, pool_id: str, attrs: dict[str, Any],
+                          if_match: int | None = None) -> dict[str, Any]:
+        return self.subnetpools.update(ctx, pool_id, attrs, if_match)
+
+    def delete_subnetpool(self, ctx: Context, pool_id: str, if_match: int | None = None) -> None:
+        self.subnetpools.delete(ctx, pool_id, if_match)
+
+    def add_prefixes(self, ctx: Context, pool_id: str, prefixes: list[str]) -> list[str]:
+        return self.subnetpools.add_prefixes(ctx, pool_id, prefixes)
+
+    def remove_prefixes(self, ctx: Context, pool_id: str, prefixes: list[str]) -> list[str]:
+        return self.subnetpools.remove_prefixes(ctx, pool_id, prefixes)
+
+    def create_address_scope(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.address_scopes.create(ctx, attrs)
+
+    def get_address_scope(self, ctx: Context, scope_id: str) -> dict[str, Any]:
+        return self.address_scopes.get(ctx, scope_id)
+
+    def list_address_scopes(self, ctx: Context,
+                            query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.address_scopes.list_page(ctx, query)
+
+    def update_address_scope(self, ctx: Context, scope_id: str, attrs: dict[str, Any],
+                             if_match: int | None = None) -> dict[str, Any]:
+        return self.address_scopes.update(ctx, scope_id, attrs, if_match)
+
+    def delete_address_scope(self, ctx: Context, scope_id: str,
+                             if_match: int | None = None) -> None:
+        self.address_scopes.delete(ctx, scope_id, if_match)
+
     def create_port(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.ports.create(ctx, attrs)
+
+    def create_port_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.ports.create_bulk(ctx, items)
 
     def get_port(self, ctx: Context, port_id: str) -> dict[str, Any]:
         return self.ports.get(ctx, port_id)
@@ -311,7 +391,23 @@ class Plugin:
         self.quotas.delete(project_id)
 
     def list_agents(self) -> list[dict[str, Any]]:
-        return self.mech.list_agents()
+        return self.agents.list()
+
+    def list_network_ip_availabilities(
+            self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        return self.ip_availability.of_networks(filters)
+
+    def get_network_ip_availability(self, network_id: str) -> dict[str, Any]:
+        return self.ip_availability.of_network(network_id)
+
+    def get_agent(self, agent_id: str) -> dict[str, Any]:
+        return self.agents.get(agent_id)
+
+    def update_agent(self, agent_id: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.agents.update(agent_id, attrs)
+
+    def delete_agent(self, agent_id: str) -> None:
+        self.agents.delete(agent_id)
 
     # -- what backends ask, through BackendHandle
     def list_all_ports(self) -> list[dict[str, Any]]:

@@ -74,6 +74,7 @@ from neutrino.db.models import (
     SecurityGroupRule,
     StandardAttrs,
     Subnet,
+    SubnetPool,
 )
 from neutrino.db.session import Database
 
@@ -85,7 +86,10 @@ if TYPE_CHECKING:
 COUNTED: dict[str, type[StandardAttrs] | type[RbacPolicy]] = {
     "network": Network, "subnet": Subnet, "port": Port, "rbac_policy": RbacPolicy,
     "security_group": SecurityGroup, "security_group_rule": SecurityGroupRule,
-    "router": Router, "floatingip": FloatingIP}
+    "subnetpool": SubnetPool, "router": Router, "floatingip": FloatingIP}
+#: Resources the core creates that no quota applies to, as in Neutron (which tracks no
+#: usage of address scopes).
+UNCOUNTED = frozenset({"address_scope"})
 #: Neutron's "no limit" (any negative limit counts as unlimited).
 UNLIMITED = -1
 

@@ -55,6 +55,11 @@ class Shareable:
     not_found: Callable[[str], exc.NotFound]
     actions: tuple[str, ...]
     users: Mapping[str, Users] = field(default_factory=dict)
+    #: Whether the ``service`` role reads every project's objects, as admins do: so for
+    #: networks, whose rules let it read them; objects whose rules do not name it (subnet
+    #: pools, address scopes) are scoped to its project, so Neutron's lists (which drop
+    #: what the caller may not get) and Neutrino's agree.
+    service_sees_all: bool = True
 
     def granted(self, project_id: str | None, actions: Collection[str],
                 id_column: Any = None) -> ColumnElement[bool]:
@@ -74,7 +79,7 @@ class Shareable:
                 owner_column: Any = None) -> ColumnElement | None:
         """The objects *ctx* may see (or the rows of *id_column* on them): its project's
         and those granted to it; None: all (a semi-join: no join to multiply rows)."""
-        if ctx.sees_all_projects:
+        if ctx.is_admin or (ctx.is_service and self.service_sees_all):
             return None
         owner = self.model.project_id if owner_column is None else owner_column
         return or_(owner == ctx.project_id, self.granted(ctx.project_id, self.actions, id_column))

@@ -37,18 +37,23 @@ def _standard(row: Any, tags: list[str]) -> dict[str, Any]:
     }
 
 
-def network_dict(net: Any, segments: list[Any], subnet_ids: list[str],
+def network_dict(net: Any, segments: list[Any], subnets: list[Any],
                  tags: list[str]) -> dict[str, Any]:
     """*net*'s ``shared`` and ``external`` are read from its RBAC policies (``Network``'s
-    column properties, or columns a listing selects as the caller sees them)."""
+    column properties, or columns a listing selects as the caller sees them); *subnets*
+    (``id``, ``ip_version``, ``address_scope_id``) give its address scopes: those of its
+    subnets' pools (all one per IP version, :mod:`~neutrino.core.subnets` keeps it so)."""
     d = _standard(net, tags)
+    scopes = {f"ipv{s.ip_version}_address_scope": s.address_scope_id for s in subnets
+              if s.address_scope_id is not None}
     d.update({
         "admin_state_up": net.admin_state_up, "status": net.status,
         "status_reason": net.status_reason, "shared": net.shared, "mtu": net.mtu,
-        "subnets": subnet_ids, "router:external": net.external,
+        "subnets": [s.id for s in subnets], "router:external": net.external,
         "port_security_enabled": net.port_security_enabled,
         "availability_zone_hints": [], "availability_zones": [],
-        "ipv4_address_scope": None, "ipv6_address_scope": None, "is_default": False,
+        "ipv4_address_scope": scopes.get("ipv4_address_scope"),
+        "ipv6_address_scope": scopes.get("ipv6_address_scope"), "is_default": False,
     })
     # Neutron's multiprovider convention: one segment shows as provider:*,
     # several as a ``segments`` list.
@@ -72,8 +77,30 @@ def subnet_dict(sub: Any, tags: list[str]) -> dict[str, Any]:
         "allocation_pools": list(sub.allocation_pools),
         "dns_nameservers": list(sub.dns_nameservers),
         "host_routes": list(sub.host_routes), "ipv6_ra_mode": sub.ipv6_ra_mode,
-        "ipv6_address_mode": sub.ipv6_address_mode, "subnetpool_id": None,
+        "ipv6_address_mode": sub.ipv6_address_mode, "subnetpool_id": sub.subnetpool_id,
         "service_types": [], "segment_id": None,
+    })
+    return d
+
+
+def address_scope_dict(scope: Any, shared: bool) -> dict[str, Any]:
+    """*shared*: as the caller sees it (shared with everyone, or with its project).
+    Standard attributes without tags (Neutron tags no scope)."""
+    d = _standard(scope, [])
+    del d["tags"]
+    d.update({"ip_version": scope.ip_version, "shared": shared})
+    return d
+
+
+def subnetpool_dict(pool: Any, shared: bool, tags: list[str]) -> dict[str, Any]:
+    """*shared*: as the caller sees it, as a scope's."""
+    d = _standard(pool, tags)
+    d.update({
+        "ip_version": pool.ip_version, "prefixes": list(pool.prefixes),
+        "default_prefixlen": pool.default_prefixlen, "min_prefixlen": pool.min_prefixlen,
+        "max_prefixlen": pool.max_prefixlen, "is_default": pool.is_default,
+        "default_quota": pool.default_quota, "address_scope_id": pool.address_scope_id,
+        "shared": shared,
     })
     return d
 
@@ -101,7 +128,7 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str],
 
 def orm_network_dict(net: Any) -> dict[str, Any]:
     """A :class:`Network` ORM object (or a RowView of one) with its segments, subnets, tags."""
-    return network_dict(net, net.segments, [s.id for s in net.subnets], tag_names(net))
+    return network_dict(net, net.segments, net.subnets, tag_names(net))
 
 
 def orm_subnet_dict(sub: Any) -> dict[str, Any]:

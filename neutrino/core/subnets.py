@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from neutrino.core import exceptions as exc
-from neutrino.core import ipam
+from neutrino.core import ipam, subnetpools
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
@@ -26,7 +27,7 @@ from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
-from neutrino.db.models import IPAllocation, Port, Subnet, touch
+from neutrino.db.models import IPAllocation, Network, Port, Subnet, SubnetPool, touch
 from neutrino.db.session import Database
 from neutrino.drivers.api import SubnetContext
 
@@ -38,7 +39,7 @@ def _columns() -> dict[str, Any]:
             "ip_version": c.ip_version, "gateway_ip": c.gateway_ip, "enable_dhcp": c.enable_dhcp,
             "revision_number": c.revision_number, "created_at": c.created_at,
             "updated_at": c.updated_at, "ipv6_ra_mode": c.ipv6_ra_mode,
-            "ipv6_address_mode": c.ipv6_address_mode}
+            "ipv6_address_mode": c.ipv6_address_mode, "subnetpool_id": c.subnetpool_id}
 
 
 #: Subnets carry tags.
@@ -107,6 +108,65 @@ def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None)
                 error_message=f"host route {route} does not match IP version {net.version}")
 
 
+@dataclass(frozen=True)
+class PoolRequest:
+    """What a subnet's create asks of subnet pools (taken out of its attributes)."""
+
+    subnetpool_id: str | None
+    use_default: bool
+    cidr: ipam.IPNetwork | None
+    prefixlen: int | None
+    ip_version: int | None
+
+    @classmethod
+    def of(cls, attrs: dict[str, Any]) -> PoolRequest:
+        """Read and remove ``subnetpool_id``, ``use_default_subnetpool``, ``prefixlen``;
+        refuse what Neutron refuses before looking at any pool."""
+        pool_id = attrs.pop("subnetpool_id", None)
+        use_default = attrs.pop("use_default_subnetpool", False)
+        prefixlen = attrs.pop("prefixlen", None)
+        cidr = attrs.get("cidr")
+        if cidr is not None and prefixlen is not None:
+            raise exc.BadRequest(resource="subnets",
+                                 msg="cidr and prefixlen must not be supplied together")
+        if pool_id and use_default:
+            raise exc.BadRequest(resource="subnets", msg=(
+                "subnetpool_id and use_default_subnetpool cannot both be specified"))
+        if not pool_id and not use_default and cidr is None:
+            raise exc.BadRequest(resource="subnets",
+                                 msg="a subnetpool must be specified in the absence of a cidr")
+        parsed = ipam.parse_cidr(cidr, attrs.get("ip_version")) if cidr is not None else None
+        version = parsed.version if parsed is not None else attrs.get("ip_version")
+        if use_default and version is None:
+            raise exc.BadRequest(resource="subnets", msg=(
+                "ip_version must be specified in the absence of cidr and subnetpool_id"))
+        if (pool_id or use_default) and cidr is None and "allocation_pools" in attrs:
+            raise exc.BadRequest(resource="subnets", msg=(
+                "allocation_pools allowed only for specific subnet requests."))
+        return cls(pool_id, use_default, parsed, prefixlen, version)
+
+    def pool_id(self, session: Session, ctx: Context) -> str | None:
+        if self.use_default:
+            assert self.ip_version is not None, "checked by of()"
+            return subnetpools.default_pool_id(session, ctx, self.ip_version)
+        return self.subnetpool_id
+
+
+def check_pool_affinity(net: Network, ip_version: int, pool: SubnetPool | None) -> None:
+    """Neutron's rule for a network's subnets of one IP version: all from one address
+    scope if they are in one (400 ``NetworkAddressScopeAffinityError``), else all from
+    the same pool or all from none (400 ``NetworkSubnetPoolAffinityError``)."""
+    same_version = [s for s in net.subnets if s.ip_version == ip_version]
+    scope = next((s.address_scope_id for s in same_version if s.address_scope_id), None)
+    if scope is not None:
+        if pool is not None and pool.address_scope_id != scope:
+            raise exc.NetworkAddressScopeAffinityError()
+        if pool is None:
+            raise exc.NetworkSubnetPoolAffinityError()
+        return
+    pool_id = pool.id if pool is not None else None
+    if any(s.subnetpool_id != pool_id for s in same_version):
+        raise exc.NetworkSubnetPoolAffinityError()
 def _autoconfigured(session: Session, network_id: str) -> list[Any]:
     """The ports of a network that form their own addresses on its SLAAC and
     DHCPv6-stateless subnets (all but router interfaces), locked for the change."""
@@ -137,23 +197,46 @@ class Subnets:
         self.readdressed = readdressed
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        ports: list[str] = []
-        current = self.writes.write(
-            "create_subnet", lambda s: self._create(s, ctx, owned(ctx, attrs), ports),
-            undo=lambda subnet_id: self.delete(ADMIN, subnet_id)).current
-        if ports:
-            self.readdressed(ports)
-        return current
+        return self.create_bulk(ctx, [attrs])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Subnets of *items*, in order, all or none (a bulk create, or one)."""
+        #: Per item, the ports its subnet gave an address (SLAAC, DHCPv6-stateless).
+        ports: list[list[str]] = [[] for _ in items]
+
+        def body(attrs: dict[str, Any], given: list[str]) -> Callable[[Session], SubnetContext]:
+            # A copy of the item per run: a lost race runs the transaction again.
+            return lambda session: self._create(session, ctx, owned(ctx, attrs), given)
+
+        contexts = self.writes.write_all(
+            "create_subnet", [body(attrs, given) for attrs, given in zip(items, ports,
+                                                                          strict=True)],
+            undo=lambda subnet_id: self.delete(ADMIN, subnet_id))
+        readdressed = list(dict.fromkeys(port for given in ports for port in given))
+        if readdressed:
+            self.readdressed(readdressed)
+        return [c.current for c in contexts]
 
     def _create(self, session: Session, ctx: Context, attrs: dict[str, Any],
                 ports: list[str]) -> SubnetContext:
         tags = attrs.pop("tags", [])
+        request = PoolRequest.of(attrs)
+        pool_id = request.pool_id(session, ctx)
         check_network_visible(session, ctx, attrs["network_id"])
         net = network_or_404(session, attrs["network_id"])
         if not ctx.sees_all_projects and attrs.get("project_id") and net.project_id and \
                 attrs["project_id"] != net.project_id and not net.shared:
             raise exc.HTTPForbidden(project_id=attrs["project_id"], resource="subnet")
-        cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
+        project_id = attrs.get("project_id") or net.project_id
+        if pool_id is None:
+            cidr = ipam.parse_cidr(attrs["cidr"], attrs.get("ip_version"))
+            check_pool_affinity(net, cidr.version, None)
+        else:
+            # Locks the pool's row; the network's is written only at the end (touch), so
+            # every subnet create takes the two in the same order.
+            pool, cidr = subnetpools.allocate(session, ctx, pool_id, project_id, request.cidr,
+                                              request.prefixlen, attrs.get("ip_version"))
+            check_pool_affinity(net, cidr.version, pool)
         if net.mtu < MIN_MTU[cidr.version]:
             raise exc.Conflict(f"network {net.id} has MTU {net.mtu}, too small for an "
                                f"IPv{cidr.version} subnet (minimum {MIN_MTU[cidr.version]})")
@@ -162,7 +245,7 @@ class Subnets:
                 raise exc.InvalidInput(error_message=(
                     f"Requested subnet with cidr: {cidr} for network: {net.id} overlaps "
                     f"with another subnet"))
-        attrs = dict(attrs, cidr=str(cidr), ip_version=cidr.version)
+        attrs = dict(attrs, cidr=str(cidr), ip_version=cidr.version, subnetpool_id=pool_id)
         if "gateway_ip" not in attrs:
             attrs["gateway_ip"] = ipam.default_gateway(cidr)
         if "allocation_pools" not in attrs:

@@ -24,6 +24,8 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     exists,
+    select,
+    text,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -148,8 +150,54 @@ class Subnet(StandardAttrs, Base):
     host_routes: Mapped[list[Any]] = mapped_column(default=list)
     ipv6_ra_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ipv6_address_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The pool its cidr was allocated from (``subnet_allocation``), if any.
+    subnetpool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("subnetpools.id"), nullable=True, index=True)
+    if TYPE_CHECKING:
+        # Mapped below :class:`SubnetPool`: its pool's address scope, read with it.
+        address_scope_id: Mapped[str | None]
 
     network: Mapped[Network] = relationship(back_populates="subnets")
+
+
+class AddressScope(StandardAttrs, Base):
+    """An address scope (``address-scope``): the subnet pools in it never overlap, so
+    addresses of one scope are unique wherever they are routed."""
+
+    __tablename__ = "address_scopes"
+
+    ip_version: Mapped[int] = mapped_column(Integer)
+    if TYPE_CHECKING:
+        # Mapped below :class:`RbacPolicy`, as a network's.
+        shared: Mapped[bool]
+
+
+class SubnetPool(StandardAttrs, Base):
+    """A pool of prefixes that subnets take their cidrs from (``subnet_allocation``).
+
+    ``prefixes`` is the compacted list of the pool's cidrs (Neutron's order:
+    by address).  At most one pool per IP version is the default
+    (``default-subnetpools``): a partial unique index, so two concurrent
+    requests cannot both make one.
+    """
+
+    __tablename__ = "subnetpools"
+    __table_args__ = (Index("uniq_subnetpools_default_ip_version", "ip_version", unique=True,
+                            sqlite_where=text("is_default"), postgresql_where=text("is_default")),)
+
+    ip_version: Mapped[int] = mapped_column(Integer)
+    prefixes: Mapped[list[Any]] = mapped_column(default=list)
+    default_prefixlen: Mapped[int] = mapped_column(Integer)
+    min_prefixlen: Mapped[int] = mapped_column(Integer)
+    max_prefixlen: Mapped[int] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Addresses (IPv4) or /64s (IPv6) a project may take from the pool; None: no limit.
+    default_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: No cascade: a scope with pools cannot be deleted (``AddressScopeInUse``).
+    address_scope_id: Mapped[str | None] = mapped_column(
+        ForeignKey("address_scopes.id"), nullable=True, index=True)
+    if TYPE_CHECKING:
+        shared: Mapped[bool]
 
 
 class Port(StandardAttrs, Base):
@@ -210,17 +258,26 @@ class RbacPolicy(Base):
 ACCESS_SHARED, ACCESS_EXTERNAL, WILDCARD = "access_as_shared", "access_as_external", "*"
 
 
-def _network_policy(action: str) -> Any:
-    return exists().where(RbacPolicy.object_type == "network", RbacPolicy.object_id == Network.id,
-                          RbacPolicy.action == action)
+def _policy(object_type: str, model: type[StandardAttrs], action: str) -> Any:
+    return exists().where(RbacPolicy.object_type == object_type,
+                          RbacPolicy.object_id == model.id, RbacPolicy.action == action)
 
 
-# Read with the network in its own SELECT, as columns would be: ``shared`` as every
-# project sees it (its ``*`` access_as_shared policy), and ``router:external``
+def _shared_with_all(object_type: str, model: type[StandardAttrs]) -> Any:
+    return column_property(_policy(object_type, model, ACCESS_SHARED).where(
+        RbacPolicy.target_project == WILDCARD))
+
+
+# Read with the object in its own SELECT, as columns would be: ``shared`` as every
+# project sees it (its ``*`` access_as_shared policy), and a network's ``router:external``
 # (extension ``external-net``: any access_as_external policy, Neutron's invariant).
-Network.shared = column_property(
-    _network_policy(ACCESS_SHARED).where(RbacPolicy.target_project == WILDCARD))
-Network.external = column_property(_network_policy(ACCESS_EXTERNAL))
+Network.shared = _shared_with_all("network", Network)
+Network.external = column_property(_policy("network", Network, ACCESS_EXTERNAL))
+AddressScope.shared = _shared_with_all("address_scope", AddressScope)
+SubnetPool.shared = _shared_with_all("subnetpool", SubnetPool)
+#: A subnet's address scope is its pool's (networks show theirs, ``ipv4_address_scope``).
+Subnet.address_scope_id = column_property(select(SubnetPool.address_scope_id).where(
+    SubnetPool.id == Subnet.subnetpool_id).scalar_subquery())
 
 
 class Router(StandardAttrs, Base):
@@ -360,6 +417,21 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     limit: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Agent(Base):
+    """What an admin set on an agent (``PUT /v2.0/agents/{id}``).
+
+    Agents themselves are the backends' (OVN: its chassis, from SB) and come and go
+    with them; a row holds only the attributes the API lets an admin change, for
+    an agent that has had them changed.  Deleting the agent deletes its row.
+    """
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    description: Mapped[str] = mapped_column(String(255), nullable=False, default="")
 
 
 class StatusEvent(Base):

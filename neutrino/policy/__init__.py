@@ -1,8 +1,9 @@
 """Neutron's policy with Neutron's secure-RBAC defaults, for the API.
 
 The defaults are data, one module per resource (``networks``, ``subnets``,
-``ports``, ``rbac_policies``, ``agents``, ``quotas``, ``security_groups`` with their
-rules, ``routers``, ``floatingips``: a resource that lands adds one), built from
+``subnetpools``, ``address_scopes``, ``ports``, ``rbac_policies``, ``agents``, ``quotas``,
+``security_groups`` with their rules, ``routers``, ``floatingips``,
+``network_ip_availability``: a resource that lands adds one), built from
 :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
@@ -16,22 +17,27 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from neutrino.policy import (
+    address_scopes,
     agents,
     floatingips,
+    network_ip_availability,
     networks,
     ports,
     quotas,
     rbac_policies,
     routers,
     security_groups,
+    subnetpools,
     subnets,
 )
 
 #: Each resource's rules and the create defaults of its attributes, by resource name.
-RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
+RESOURCES = {"network": networks, "subnet": subnets, "subnetpool": subnetpools,
+             "address_scope": address_scopes, "port": ports,
              "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
              "security_group": security_groups, "security_group_rule": security_groups,
-             "router": routers, "floatingip": floatingips}
+             "router": routers, "floatingip": floatingips,
+             "network_ip_availability": network_ip_availability}
 #: The modules of RESOURCES, each once (groups and their rules share one).
 MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 

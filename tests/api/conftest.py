@@ -26,6 +26,7 @@ from neutrino.db.models import (
 )
 
 SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port",
+            "subnetpools": "subnetpool", "address-scopes": "address_scope",
             "security-groups": "security_group", "security-group-rules": "security_group_rule",
             "routers": "router", "floatingips": "floatingip"}
 TABLES = {"networks": Network, "subnets": Subnet, "ports": Port,

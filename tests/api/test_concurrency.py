@@ -8,6 +8,7 @@ half-written rows; nothing may answer 5xx.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from neutrino.bench.server import ServerProcess
-from neutrino.db.models import IPAllocation, NetworkSegment, Port, Tag
+from neutrino.db.models import IPAllocation, NetworkSegment, Port, Subnet, Tag
 from neutrino.db.session import Database
 from tests.conftest import BACKENDS
 
@@ -110,6 +111,32 @@ def test_50_concurrent_creates_on_a_26_then_exhaustion(server: ServerProcess) ->
     ips += [r.json()["port"]["fixed_ips"][0]["ip_address"] for r in second if r.status_code == 201]
     assert len(set(ips)) == 61
     assert rows(server, net["id"]) == (61, 61)
+
+
+def test_16_concurrent_subnets_from_one_pool_get_disjoint_prefixes(server: ServerProcess) -> None:
+    """16 clients at once, each a subnet on a network of its own (so only the pool keeps
+    them apart), from a pool of twelve /24s: twelve get the twelve, four a clean 409."""
+    pool = httpx.post(server.url + "/v2.0/subnetpools", json={"subnetpool": {
+        "name": "race", "prefixes": ["10.200.0.0/21", "10.200.8.0/22"],
+        "default_prefixlen": 24}}).json()["subnetpool"]
+    nets = [httpx.post(server.url + "/v2.0/networks", json={"network": {
+        "name": f"race{i}", "provider:network_type": "geneve"}}).json()["network"]
+        for i in range(16)]
+    responses = burst(server, [("POST", "/v2.0/subnets", {"subnet": {
+        "network_id": net["id"], "subnetpool_id": pool["id"], "ip_version": 4}})
+        for net in nets])
+    assert error_types(responses) == {201: 12, 409: 4, "SubnetAllocationError": 4}, \
+        [r.text for r in responses if r.status_code != 201]
+    cidrs = sorted(ipaddress.ip_network(r.json()["subnet"]["cidr"])
+                   for r in responses if r.status_code == 201)
+    assert cidrs == [ipaddress.ip_network(f"10.200.{i}.0/24") for i in range(12)]
+    db = Database(server.database_url)
+    try:
+        with db.read() as session:
+            assert session.scalar(select(func.count()).select_from(Subnet).where(
+                Subnet.subnetpool_id == pool["id"])) == 12
+    finally:
+        db.dispose()
 
 
 def test_concurrent_tenant_networks_exhaust_a_small_vlan_range(server: ServerProcess) -> None:

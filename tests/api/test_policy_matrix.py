@@ -1,7 +1,7 @@
 """Neutron's secure-RBAC defaults through the API: resource × action × caller.
 
 Every expectation below was read by hand off Neutron 2026.1's default rules
-(``neutron/conf/policies/{network,subnet,port,agent}.py`` and ``base.py`` on
+(``neutron/conf/policies/{network,subnet,subnetpool,port,agent}.py`` and ``base.py`` on
 ``stable/2026.1``, commit c7d0dc15bf58) together with what Neutron's database
 queries let a project see (its own resources, those of shared networks, and
 ports on its own networks); none is computed by Neutrino's policy code.
@@ -91,6 +91,10 @@ WORLD: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {
     "port_alt": ("ports", "alt", "net_alt", {}),
     "port_alt@demo": ("ports", "alt", "net_demo", {}),
     "port_demo@shared": ("ports", "demo", "net_shared", {}),
+    "pool_demo": ("subnetpools", "demo", None, {"prefixes": ["10.100.0.0/16"]}),
+    "pool_alt": ("subnetpools", "alt", None, {"prefixes": ["10.101.0.0/16"]}),
+    "pool_shared": ("subnetpools", "admin", None, {"prefixes": ["10.102.0.0/16"],
+                                                   "shared": True}),
 }
 
 #: Showing each world object (``get_<resource>`` and the project's view of the
@@ -109,6 +113,10 @@ SHOW = {
     "port_alt":           ("ok  404 404 ok  ok",   "ok  404 404 ok  403"),
     "port_alt@demo":      ("ok  ok  ok  ok  ok",   "ok  ok  ok  ok  403"),  # network owner
     "port_demo@shared":   ("ok  ok  ok  404 ok",   "ok  ok  ok  404 403"),
+    # get_subnetpool names no service role: nova sees shared pools only.
+    "pool_demo":          ("ok  ok  ok  404 404",  "ok  ok  ok  404 404"),
+    "pool_alt":           ("ok  404 404 ok  404",  "ok  404 404 ok  404"),
+    "pool_shared":        ("ok  ok  ok  ok  ok",   "ok  ok  ok  ok  ok"),   # shared_subnetpools
 }
 
 #: Attributes ``get_<resource>:<attr>`` hides from each caller (``tags`` by object: SHOW).
@@ -116,6 +124,7 @@ HIDDEN: dict[str, dict[str, tuple[str, ...]]] = {
     "network": {"admin": (), "demo": (*PROVIDER, "segments"), "reader": (*PROVIDER, "segments"),
                 "alt": (*PROVIDER, "segments"), "nova": (*PROVIDER, "segments")},
     "subnet": {caller: () for caller in CALLERS},
+    "subnetpool": {caller: () for caller in CALLERS},
     "port": {"admin": (), "demo": BINDING, "reader": BINDING, "alt": BINDING, "nova": ()},
 }
 
@@ -257,7 +266,7 @@ def visible(caller: str, collection: str) -> set[str]:
             if WORLD[name][0] == collection and codes(rows[0])[caller] == "ok"}
 
 
-@pytest.mark.parametrize("collection", ["networks", "subnets", "ports"])
+@pytest.mark.parametrize("collection", ["networks", "subnets", "ports", "subnetpools"])
 @pytest.mark.parametrize("caller", CALLERS)
 def test_lists_filters_and_fields_show_only_what_may_be_seen(
         world: World, caller: str, collection: str) -> None:
@@ -294,12 +303,26 @@ def test_lists_filters_and_fields_show_only_what_may_be_seen(
 
 def test_agents_are_listed_to_admins_only(world: World) -> None:
     """get_agent is admin only; the others get an empty list (Neutron filters the items
-    a caller may not get out of its lists), with a filter too."""
+    a caller may not get out of its lists), with a filter too, and 404 for one agent,
+    whatever they do with it (update_agent and delete_agent are admin only too)."""
+    agent = AgentDriver.AGENT["id"]
     for caller in CALLERS:
-        expected = [AgentDriver.AGENT["id"]] if caller == "admin" else []
+        expected = [agent] if caller == "admin" else []
         for params in ({}, {"host": "hv1"}, {"fields": "id"}):
             agents = world.call(caller, "GET", "agents", params=params).json()["agents"]
             assert [a["id"] for a in agents] == expected, (caller, params)
+        show = world.call(caller, "GET", f"agents/{agent}")
+        update = world.call(caller, "PUT", f"agents/{agent}",
+                            json={"agent": {"description": caller}})
+        if caller == "admin":
+            assert answer(show, 200) == answer(update, 200) == "ok"
+            assert update.json()["agent"]["description"] == "admin"
+        else:
+            remove = world.call(caller, "DELETE", f"agents/{agent}")
+            assert [answer(r, 200) for r in (show, update, remove)] == ["404"] * 3, caller
+            assert show.json()["NeutronError"]["type"] == "AgentNotFound"
+    assert world.call("admin", "GET", f"agents/{agent}").json()["agent"]["description"] == \
+        "admin"
 
 
 # -- writes ---------------------------------------------------------------------------
@@ -318,6 +341,7 @@ ON_DEMO, ON_ALT, ON_SHARED = ({"network_id": f"{{{n}}}"} for n in ("net_demo", "
                                                                    "net_shared"))
 VLAN = {"provider:network_type": "vlan", "provider:physical_network": "physnet1"}
 OTHER = {"project_id": "{project:elsewhere}"}
+POOL = {"prefixes": ["10.110.0.0/16"]}
 
 #                                                                 admin demo reader alt nova
 CREATE = [
@@ -357,6 +381,11 @@ CREATE = [
     Create("ports", {**ON_SHARED, "binding:vnic_type": "normal"},  "ok  ok  403 ok  ok"),
     Create("ports", {**ON_SHARED, "port_security_enabled": True},  "ok  ok  403 ok  ok"),
     Create("ports", {**ON_SHARED, "status": "DOWN"},               "400 400 400 400 400"),
+    Create("subnetpools", POOL,                                    "ok  ok  403 ok  403"),
+    Create("subnetpools", {**POOL, "shared": True},                "ok  403 403 403 403"),
+    Create("subnetpools", {**POOL, "shared": False},               "ok  ok  403 ok  403"),
+    Create("subnetpools", {**POOL, "is_default": True},            "ok  403 403 403 403"),
+    Create("subnetpools", {**POOL, **OTHER},                       "ok  403 403 403 403"),
 ]
 
 
@@ -396,8 +425,10 @@ class Write:
 def victim(world: World, collection: str, spec: str) -> dict[str, Any]:
     owner, _, network = spec.partition("@")
     attrs: dict[str, Any] = {"name": "victim", "tags": ["t"]}
-    if collection == "networks" and owner == "admin":
+    if collection in ("networks", "subnetpools") and owner == "admin":
         attrs["shared"] = True
+    if collection == "subnetpools":
+        attrs["prefixes"] = ["10.111.0.0/16"]
     return world.make(collection, owner, network or None, attrs)
 
 
@@ -430,6 +461,10 @@ UPDATE = [
     Write("ports", "demo@net_demo", {"binding:profile": {"k": "v"}},   "403 403 403 404 ok"),
     Write("ports", "demo@net_demo", {"binding:vnic_type": "direct"},   "ok  ok  403 404 ok"),
     Write("ports", "demo@net_demo", {"status": "DOWN"},                "400 400 400 400 400"),
+    Write("subnetpools", "demo", {"name": "x"},                        "ok  ok  403 404 404"),
+    Write("subnetpools", "alt", {"name": "x"},                         "ok  404 404 ok  404"),
+    Write("subnetpools", "admin", {"name": "x"},                       "ok  403 403 403 403"),
+    Write("subnetpools", "demo", {"is_default": True},                 "ok  403 403 404 404"),
 ]
 
 DELETE = [
@@ -443,6 +478,8 @@ DELETE = [
     Write("ports", "alt@net_demo", {},                                 "ok  ok  403 ok  ok"),
     Write("ports", "demo@net_shared", {},                              "ok  ok  403 404 ok"),
     Write("ports", "alt@net_alt", {},                                  "ok  404 404 ok  ok"),
+    Write("subnetpools", "demo", {},                                   "ok  ok  403 404 404"),
+    Write("subnetpools", "admin", {},                                  "ok  403 403 403 403"),
 ]
 
 
@@ -487,6 +524,8 @@ TAG_WRITES = {
     ("subnets", "admin@net_shared"):  ("ok  403 403 403 403", "ok  403 403 403 403"),
     ("ports", "demo@net_demo"):       ("ok  ok  403 404 403", "ok  ok  403 404 403"),
     ("ports", "alt@net_demo"):        ("ok  403 403 ok  403", "ok  ok  403 ok  403"),
+    ("subnetpools", "demo"):          ("ok  ok  403 404 404", "ok  ok  403 404 404"),
+    ("subnetpools", "admin"):         ("ok  403 403 403 403", "ok  403 403 403 403"),
 }
 
 

@@ -26,7 +26,7 @@ from tests.api.test_concurrency import error_types, rows
 from tests.api.test_policy import As
 from tests.conftest import BACKENDS
 
-GROUPS = {"security_group": 10, "security_group_rule": 100}
+GROUPS = {"security_group": 10, "security_group_rule": 100, "subnetpool": -1}
 DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "rbac_policy": 10, **GROUPS,
             "router": 10, "floatingip": 50}
 QUOTA_EXTENSIONS = {"quotas", "quota_details", "quota-check-limit", "quota-check-limit-default"}
@@ -69,7 +69,8 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
         "floatingip": {"limit": 50, "used": 0, "reserved": 0},
         # The port's project's default group, made on its first port, with its 4 rules.
         "security_group": {"limit": 10, "used": 1, "reserved": 0},
-        "security_group_rule": {"limit": 100, "used": 4, "reserved": 0}}}
+        "security_group_rule": {"limit": 100, "used": 4, "reserved": 0},
+        "subnetpool": {"limit": -1, "used": 0, "reserved": 0}}}
     assert client.get("/v2.0/quotas").json() == {"quotas": []}
 
     updated = set_quota(client, "other", network=5, port="7", check_limit=True)
@@ -89,7 +90,7 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
 
 
 @pytest.mark.parametrize(("body", "fragment"), [
-    ({"quota": {"subnetpool": 1}}, "Unrecognized attribute(s) 'subnetpool'"),
+    ({"quota": {"trunk": 1}}, "Unrecognized attribute(s) 'trunk'"),
     ({"quota": {"port": -2}}, "'-2' is not in range -1 through 2147483647"),
     ({"quota": {"port": 2**31}}, "is not in range -1 through 2147483647"),
     ({"quota": {"port": "many"}}, "Invalid input for port"),

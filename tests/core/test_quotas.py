@@ -16,12 +16,12 @@ from neutrino.config import Settings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import ADMIN, Context
 from neutrino.core.plugin import Plugin
-from neutrino.core.quotas import COUNTED, lock_key
+from neutrino.core.quotas import COUNTED, UNCOUNTED, lock_key
 from neutrino.db.models import IPAllocation, Network, Port, Quota, Subnet, Tag
 from tests.drivers import RECORDER
 
 #: Neutron's default limits (neutron/conf/quota.py), also of resources still to land.
-GROUPS = {"security_group": 10, "security_group_rule": 100}
+GROUPS = {"security_group": 10, "security_group_rule": 100, "subnetpool": -1}
 NEUTRON_DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "security_group": 10,
                     "security_group_rule": 100, "router": 10, "floatingip": 50,
                     "rbac_policy": 10, "subnetpool": -1}
@@ -54,11 +54,13 @@ def test_neutrons_default_limits_are_settings() -> None:
 
 
 def test_every_resource_the_core_creates_is_counted() -> None:
-    """A resource that lands with a ``create_<name>`` must be in COUNTED (else its
-    creates would escape quotas), and have its default limit among the settings."""
-    created = {name.removeprefix("create_") for name, _ in
+    """A resource that lands with a ``create_<name>`` (and ``create_<name>_bulk``) must be
+    in COUNTED (else its creates would escape quotas) or be one Neutron counts not
+    (UNCOUNTED), and have its default limit among the settings."""
+    created = {name.removeprefix("create_").removesuffix("_bulk") for name, _ in
                inspect.getmembers(Plugin, inspect.isfunction) if name.startswith("create_")}
-    assert created == set(COUNTED)
+    assert created == set(COUNTED) | UNCOUNTED
+    assert not UNCOUNTED & set(COUNTED)
     settings = {f.name for f in dataclasses.fields(Settings)}
     assert {f"quota_{name}" for name in COUNTED} <= settings
 
