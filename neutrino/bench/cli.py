@@ -21,6 +21,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "status": ("neutrino.bench.status", "status worker: NB up events to SQL status"),
     "sg": ("neutrino.bench.sg", "security group rule and membership changes, API to NB, "
                                 "on a big group vs a small one"),
+    "fip": ("neutrino.bench.fip", "floating IP associate to ACTIVE through real OVN"),
 }
 
 

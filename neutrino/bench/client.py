@@ -222,22 +222,23 @@ def client_for(url: str, concurrency: int, kind: str = "raw",
 
 
 class EventListener:
-    """A client waiting on ``GET /v2.0/events``: when it first sees each port ACTIVE."""
+    """A client waiting on ``GET /v2.0/events``: when it first sees each *resource*
+    (port, floatingip, ...) ACTIVE."""
 
-    def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
+    def __init__(self, endpoint: str, timeout: float = 30.0, resource: str = "port") -> None:
         self.active_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
         self._stop = False
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(endpoint,), daemon=True,
+        self._thread = threading.Thread(target=self._run, args=(endpoint, resource), daemon=True,
                                         name="bench-events")
         self._thread.start()
         if not self.subscribed.wait(timeout):
             raise RuntimeError("could not subscribe to the event stream")
 
-    def _run(self, endpoint: str) -> None:
-        params = {"resource": "port", "status": "ACTIVE"}
+    def _run(self, endpoint: str, resource: str) -> None:
+        params = {"resource": resource, "status": "ACTIVE"}
         try:
             with httpx.stream("GET", f"{endpoint}/v2.0/events", params=params,
                               timeout=httpx.Timeout(10, read=None)) as response:

@@ -45,6 +45,9 @@ class BackendHandle:
     def list_routers(self) -> list[RouterContext]:
         return self._plugin.routers.list_all()
 
+    def router_context(self, router_id: str) -> RouterContext | None:
+        return self._plugin.routers.context_of(router_id)
+
     def set_router_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         return self._plugin.statuses.set_router_statuses(updates)
 

@@ -198,6 +198,15 @@ class Routers:
             context.session = None
         return contexts
 
+    def context_of(self, router_id: str) -> RouterContext | None:
+        """One router with all it connects, as committed now (None: gone)."""
+        with self.db.read() as session:
+            router = session.get(Router, router_id)
+            context = router_context(session, router) if router is not None else None
+        if context is not None:
+            context.session = None
+        return context
+
     # -- update, delete -------------------------------------------------------------
     def update(self, ctx: Context, router_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:

@@ -91,6 +91,9 @@ class CoreHandle(Protocol):
     def list_routers(self) -> list[RouterContext]:
         """Every router with what it connects (for backends' full resyncs)."""
 
+    def router_context(self, router_id: str) -> RouterContext | None:
+        """One router with what it connects, as committed now (None: no such router)."""
+
     def set_router_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         """Apply router status updates; return the ids that changed."""
 

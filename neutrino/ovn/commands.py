@@ -511,9 +511,10 @@ def find_ha_group(api: Any, router_id: str) -> Any | None:
                                        router_name(router_id)), None)
 
 
-def owned_router_ids(api: Any) -> set[str]:
-    """Router ids of the Logical_Router rows carrying Neutrino's mark."""
-    return {r.external_ids[keys.ROUTER_ID] for r in api.tables["Logical_Router"].rows.values()
+def owned_router_revisions(api: Any) -> dict[str, int]:
+    """The revision of each Logical_Router row carrying Neutrino's mark, by router id."""
+    return {r.external_ids[keys.ROUTER_ID]: row_revision(r)
+            for r in api.tables["Logical_Router"].rows.values()
             if keys.ROUTER_ID in r.external_ids}
 
 
@@ -536,8 +537,24 @@ class EnsureRouter(_Ensure):
 
     spec: RouterSpec
 
+    def __init__(self, api: Any, spec: RouterSpec, force: bool = False,
+                 reread: Callable[[], RouterSpec | None] | None = None) -> None:
+        super().__init__(api, spec, force)
+        #: The router's spec as SQL has it when the transaction is built (None: the
+        #: router is gone, write nothing).  A postcommit's own spec was read at its
+        #: commit; another change to the router may have committed and reached this
+        #: connection's copy of NB since, and the older picture would undo it.  Read
+        #: after that copy was, SQL holds every change the copy shows.
+        self.reread = reread
+
     def run_idl(self, txn: Any) -> None:
         self.changes: list[str] = []
+        if self.reread is not None:
+            now = self.reread()
+            if now is None:
+                self.result = ABSENT
+                return
+            self.spec = now
         row, outcome = self._write(txn, find_router(self.api, self.spec.router_id), self.spec)
         self.result = outcome
         if outcome == STALE:
@@ -563,10 +580,23 @@ class EnsureRouter(_Ensure):
 
     def _sync(self, txn: Any, parent: Any, column: str, specs: tuple[RowSpec, ...],
               key: Callable[[Any], str]) -> dict[str, Any]:
-        """Make the owned rows in *parent*'s *column* those of *specs*; returns them by name."""
+        """Make the owned rows in *parent*'s *column* those of *specs*; returns them by name.
+
+        The column is verified: if another writer changed it after this connection's
+        copy was read, OVSDB refuses the transaction and it is built again from a
+        fresh copy (and, for a postcommit, a fresh read of SQL).  Two writers could
+        otherwise each insert the same NAT row.  Such twins are removed."""
+        parent.verify(column)
         # getattr's default: a row inserted in this transaction has no unset columns.
-        have = {key(r): r for r in getattr(parent, column, [])
-                if keys.ROUTER_ID in r.external_ids}
+        have: dict[str, Any] = {}
+        for child in getattr(parent, column, []):
+            if keys.ROUTER_ID not in child.external_ids:
+                continue
+            if key(child) in have:
+                parent.delvalue(column, child)
+                self.changes.append(f"{column} {key(child)} twin deleted")
+            else:
+                have[key(child)] = child
         kept = {}
         for spec in specs:
             child = have.pop(spec.name, None)

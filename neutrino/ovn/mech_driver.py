@@ -340,11 +340,23 @@ class OVNMechanismDriver(MechanismDriver):
 
     # -- routers and floating IPs -------------------------------------------------------
     def _router(self, context: RouterContext) -> list[Any]:
-        """The commands writing a router whole, after deleting the ports it lost."""
+        """The commands writing a router whole, after deleting the ports it lost.  The
+        rows are those of the router as committed when the NB transaction is built
+        (``EnsureRouter.reread``): concurrent changes to one router land whole."""
+        rid = context.current["id"]
+        return [*(commands.DeletePort(self.nb, p) for p in context.removed_ports),
+                commands.EnsureRouter(self.nb, self._router_spec(context),
+                                      reread=lambda: self._router_spec_now(rid))]
+
+    def _router_spec(self, context: RouterContext) -> desired_l3.RouterSpec:
         assert self.directory is not None
         chassis = self.directory.all() if self.directory.synced else None
-        return [*(commands.DeletePort(self.nb, p) for p in context.removed_ports),
-                commands.EnsureRouter(self.nb, desired_l3.router_spec(context, chassis))]
+        return desired_l3.router_spec(context, chassis)
+
+    def _router_spec_now(self, router_id: str) -> desired_l3.RouterSpec | None:
+        assert self.core is not None
+        context = self.core.router_context(router_id)
+        return self._router_spec(context) if context is not None else None
 
     def create_router_postcommit(self, context: RouterContext) -> None:
         assert self.core is not None

@@ -74,15 +74,26 @@ class DriftRepair:
         if not differs:
             self._stale.pop((kind, rid), None)
             return None
-        if desired.row_revision(row) > spec.revision:
-            if self._stale.get((kind, rid)) != spec.revision:
-                self._stale[(kind, rid)] = spec.revision
-                LOG.info("drift: %s %s has revision %s, newer than SQL's %s; "
-                         "leaving it for one pass", kind, rid, desired.row_revision(row),
-                         spec.revision)
-                return None
-            return True, differs + ["revision ahead of SQL"]
-        return False, differs
+        ahead = self._newer_than_sql(kind, rid, desired.row_revision(row), spec.revision)
+        if ahead is None:
+            return None
+        return ahead, differs + (["revision ahead of SQL"] if ahead else [])
+
+    def _newer_than_sql(self, kind: str, rid: str, revision: int,
+                        sql_revision: int) -> bool | None:
+        """Whether a row written from a newer revision than SQL's is to be forced back
+        to SQL's: None the first pass that sees it (a postcommit committed after this
+        pass read SQL may be landing), True from the next pass on at the same SQL
+        revision (SQL rolled back, or the row was edited), False if not ahead."""
+        if revision <= sql_revision:
+            self._stale.pop((kind, rid), None)
+            return False
+        if self._stale.get((kind, rid)) != sql_revision:
+            self._stale[(kind, rid)] = sql_revision
+            LOG.info("drift: %s %s has revision %s, newer than SQL's %s; "
+                     "leaving it for one pass", kind, rid, revision, sql_revision)
+            return None
+        return True
 
     @staticmethod
     def _switch_extra(snap: Snapshot, spec: desired.SwitchSpec) -> list[str]:
@@ -161,7 +172,7 @@ class DriftRepair:
         # this snapshot, so it cannot be mistaken for an orphan.
         snap = self.cache.snapshot()
         with self.nb.read_lock():
-            routers_in_nb = commands.owned_router_ids(self.nb)
+            routers_in_nb = commands.owned_router_revisions(self.nb)
         networks = {n["id"]: n for n in self.core.list_networks()}
         subnets = self.core.list_subnets()
         ports = self.core.list_ports()
@@ -205,10 +216,15 @@ class DriftRepair:
             if context.gateway is not None and not self.directory.synced:
                 continue  # its gateway chassis come from SB; judge it once SB is known
             router = desired_l3.router_spec(context, self.directory.all())
+            force = self._newer_than_sql(ROUTER, router.router_id,
+                                         routers_in_nb.get(router.router_id, 0), router.revision)
+            if force is None:
+                continue
             # The command itself finds what differs (``changes``): a router's rows are
             # few, and read where they are written.
-            plan.append((ROUTER, router.router_id, commands.EnsureRouter(self.nb, router), []))
-        for router_id in sorted(routers_in_nb - {c.current["id"] for c in routers}):
+            plan.append((ROUTER, router.router_id,
+                         commands.EnsureRouter(self.nb, router, force=force), []))
+        for router_id in sorted(set(routers_in_nb) - {c.current["id"] for c in routers}):
             plan.append((ROUTER, router_id, commands.DeleteRouter(self.nb, router_id),
                          ["not in SQL"]))
         for subnet_id in sorted(set(snap.dhcp) - set(dhcp_specs)):

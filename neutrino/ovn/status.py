@@ -118,10 +118,11 @@ class StatusWorker:
         self._stopping = False
         self._full_reason: str | None = None
         self._chassis_changed = False
-        #: A router's or floating IP's NB rows, or a gateway's claim, changed: look at
-        #: every router's status (few rows; level-triggered).
-        self._routers_changed = False
-        self._pass_routers = False
+        #: Routers whose NB rows (the Logical_Router, its NAT) changed: their statuses
+        #: and their floating IPs' are judged again (level-triggered).  A chassis change
+        #: (a gateway claimed or released, liveness) re-judges every router.
+        self._routers: set[str] = set()
+        self._pass_routers: set[str] = set()
         #: Names of the chassis that may host gateways, as last seen.
         self._gateways: set[str] = set()
         #: Keys of the current IDL pass (connection thread only), queued at its end.
@@ -211,7 +212,8 @@ class StatusWorker:
         elif isinstance(before or after, SwitchRow):
             self._pass_networks |= switch_networks_changed(before, after)
         elif isinstance(before or after, MarkedRow):
-            self._pass_routers = True
+            self._pass_routers |= {r.external_ids[keys.ROUTER_ID] for r in (before, after)
+                                   if isinstance(r, MarkedRow) and keys.ROUTER_ID in r.external_ids}
 
     def changes_done(self) -> None:
         """After an IDL pass: queue (and wake the worker once for) what that pass changed."""
@@ -219,8 +221,8 @@ class StatusWorker:
             with self._cond:
                 self.ports.add_all(self._pass_ports)
                 self.networks.add_all(self._pass_networks)
-                self._routers_changed = self._routers_changed or self._pass_routers
-                self._pass_routers = False
+                self._routers |= self._pass_routers
+            self._pass_routers = set()
             self._pass_ports, self._pass_networks = set(), set()
 
     def _on_chassis_change(self, names: set[str]) -> None:
@@ -242,7 +244,7 @@ class StatusWorker:
 
     # -- worker thread ------------------------------------------------------------
     def _has_work(self) -> bool:
-        return bool(self._full_reason or self._chassis_changed or self._routers_changed) or \
+        return bool(self._full_reason or self._chassis_changed or self._routers) or \
             self.ports.seconds_to_next() == 0 or self.networks.seconds_to_next() == 0
 
     def _run(self) -> None:
@@ -286,20 +288,22 @@ class StatusWorker:
                 with self._cond:
                     self._cond.wait(self.RETRY_DELAY)
 
-    def _take(self) -> tuple[list[str], list[str], bool, bool]:
+    def _take(self) -> tuple[list[str], list[str], bool, set[str]]:
         with self._cond:
             self.grace.prune(self._clock())
             ports = self.ports.take(self.BATCH_SIZE)
             networks = self.networks.take()
             chassis, self._chassis_changed = self._chassis_changed, False
-            routers, self._routers_changed = self._routers_changed, False
+            routers, self._routers = self._routers, set()
         return ports, networks, chassis, routers
 
     def _process_events(self) -> None:
-        ports, networks, chassis_changed, routers_changed = self._take()
+        ports, networks, chassis_changed, routers = self._take()
         try:
-            if routers_changed or chassis_changed:
+            if chassis_changed:
                 self.writer.update_routers()
+            elif routers:
+                self.writer.update_routers(routers)
             port_ids = set(ports)
             if chassis_changed:
                 port_ids |= self.writer.ports_not_up()
@@ -313,7 +317,7 @@ class StatusWorker:
                 self.ports.add_all(ports)
                 self.networks.add_all(networks)
                 self._chassis_changed = self._chassis_changed or chassis_changed
-                self._routers_changed = self._routers_changed or routers_changed
+                self._routers |= routers
             raise
 
     def _report_ports(self, updates: list[Update]) -> None:

@@ -7,7 +7,7 @@ turns them into ``set_port_statuses`` / ``set_network_statuses`` calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, CoreHandle
@@ -97,13 +97,16 @@ class StatusWriter:
                                         for nid in sorted(network_ids)])
 
     # -- routers and floating IPs ---------------------------------------------------------
-    def update_routers(self) -> tuple[int, int]:
-        """Every router's and associated floating IP's status, from NB and SB; returns how
-        many of each changed.  Level-triggered: what changed is found by comparing."""
+    def update_routers(self, router_ids: Collection[str] | None = None) -> tuple[int, int]:
+        """The statuses of these routers (None: every router) and their associated floating
+        IPs, from NB and SB; returns how many of each changed.  Level-triggered: what
+        changed is found by comparing."""
         snap = self.cache.snapshot()
         router_updates: list[Update] = []
         fip_updates: list[Update] = []
-        for context in self.core.list_routers():
+        contexts = self.core.list_routers() if router_ids is None else [
+            c for rid in sorted(router_ids) if (c := self.core.router_context(rid)) is not None]
+        for context in contexts:
             router = context.current
             claimed = None
             if context.gateway is not None:

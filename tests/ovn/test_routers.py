@@ -3,6 +3,8 @@ router whole — Logical_Router, router ports and their router-type switch ends,
 gateway's HA_Chassis_Group, SNAT, default and extra routes, floating IP NAT."""
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
 from neutrino.core.context import ADMIN
@@ -198,3 +200,80 @@ def test_statuses_follow_the_gateway_chassis(sandbox: Sandbox, make_core: CoreFa
              "gw1 back")
     core.update_floatingip(ADMIN, t.floatingip["id"], {"port_id": None})
     assert statuses(core, t)[1] == ("DOWN", "not associated with a port")
+
+
+def test_concurrent_floating_ip_changes_on_one_router_leave_no_stale_nat(
+        sandbox: Sandbox, make_core: CoreFactory) -> None:
+    """A router's NB rows are written whole: floating IP changes on it at once, through
+    two API workers (two cores, each its own NB connection), must not let an older
+    picture of the router land last (a NAT row left, or one missing, until the next
+    full sync)."""
+    core = make_core()
+    cores = [core, make_core(workers=False)]
+    t = routed(core)
+    rid = t.router["id"]
+    pairs = [(t.floatingip, t.vm)]
+    for i in range(3):
+        vm = core.create_port(ADMIN, {"network_id": t.network["id"], "name": f"vm{i}",
+                                      "project_id": "p1"})
+        pairs.append((core.create_floatingip(ADMIN, {"floating_network_id": t.external["id"],
+                                                     "project_id": "p1"}), vm))
+
+    # Threads switch often, so one is often held between its commit and its NB write.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        flip_concurrently(sandbox, cores, rid, pairs)
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+
+def flip_concurrently(sandbox: Sandbox, cores: list[Plugin], rid: str,
+                      pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Associate, then disassociate, every floating IP at once, 30 times; after each
+    round NB's NAT is SQL's."""
+    def nat_in_sql() -> set[tuple[str, str, str, str | None]]:
+        return {("dnat_and_snat", f["floating_ip_address"], f["fixed_ip_address"],
+                 f["port_id"]) for f in cores[0].list_floatingips(ADMIN)[0] if f["port_id"]}
+
+    def flip(barrier: threading.Barrier, core: Plugin, fip: dict[str, Any],
+             port_id: str | None) -> None:
+        barrier.wait()
+        core.update_floatingip(ADMIN, fip["id"], {"port_id": port_id})
+
+    for round_ in range(30):
+        barrier = threading.Barrier(len(pairs))
+        threads = [threading.Thread(target=flip, args=(
+            barrier, cores[i % len(cores)], fip, port["id"] if round_ % 2 else None))
+            for i, (fip, port) in enumerate(pairs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # Every postcommit has returned: NB holds what SQL says, with no repair pass run.
+        rows = router_rows(sandbox, rid)
+        assert rows is not None
+        assert {n for n in rows["nat"] if n[0] == "dnat_and_snat"} == nat_in_sql(), round_
+
+
+def test_repair_forces_a_router_row_ahead_of_sql(sandbox: Sandbox,
+                                                make_core: CoreFactory) -> None:
+    """A Logical_Router from a revision SQL never reached (SQL rolled back, or an edit)
+    is left one pass, in case its postcommit is landing, then written back whole."""
+    sandbox.add_chassis("gw1", cms_options="enable-chassis-as-gw")
+    core = make_core(maintenance_interval=0.5)
+    t = routed(core)
+    rid = t.router["id"]
+    good = router_rows(sandbox, rid)
+    assert good is not None
+    snat = next(n for n in nb_rows(sandbox, "NAT") if n["type"] == "snat")["_uuid"]
+    sandbox.nbctl("remove", "Logical_Router", f"neutron-{rid}", "nat", snat,
+                  "--", "set", "Logical_Router", f"neutron-{rid}",
+                  "external_ids:neutrino\\:revision_number=999")
+    wait_for(lambda: router_rows(sandbox, rid)["nat"] == good["nat"], 10, "SNAT back")
+    row = router_rows(sandbox, rid)["router"]
+    # SQL's revision again (status writes may have moved SQL's on since).
+    assert int(row["external_ids"]["neutrino:revision_number"]) <= \
+        core.get_router(ADMIN, rid)["revision_number"]
+    repairs = ovn_driver(core).health()["local_status_worker"]["repairs"]
+    assert repairs.get("logical_router.updated") == 1
