@@ -90,6 +90,9 @@ EXTENSIONS = [
     ("port-security", "Port Security", "Provides port security"),
     ("allowed-address-pairs", "Allowed Address Pairs",
      "Provides allowed address pairs"),
+    ("extra_dhcp_opt", "Neutron Extra DHCP options",
+     "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can "
+     "be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     (
         "quota_details",
