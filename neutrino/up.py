@@ -1,7 +1,7 @@
 """``neutrino up``: the whole system on this machine, in the foreground.
 
 Starts (or resumes, from the same state directory) a local OVN — NB, SB,
-ovn-northd, ``--chassis N`` chassis each with ``ovn-controller``, and one
+ovn-northd, ``--chassis N`` gateway chassis each with ``ovn-controller``, and one
 plug agent process for them all — and, side by side with it, a local Keystone
 in ``<state-dir>/keystone`` (unless the settings name an existing Keystone, or
 ``--auth none``); then the API server and status worker on an embedded SQLite
@@ -28,6 +28,7 @@ from neutrino import log
 from neutrino.config import Settings, sqlite_url
 from neutrino.db import migrate
 from neutrino.db.session import Database
+from neutrino.ovn import keys
 from neutrino.sandbox.chassis import COMPONENTS
 from neutrino.sandbox.daemon import pid_alive
 from neutrino.sandbox.guardian import terminate
@@ -184,9 +185,12 @@ class KeystoneStart:
 # -- OVN ---------------------------------------------------------------------
 
 def start_ovn(sandbox: Sandbox, chassis: int) -> None:
+    """Central OVN and *chassis* chassis, each one a gateway chassis: routers' gateways
+    are scheduled over all of them (docs/ovn-backend.md, "Routers")."""
     sandbox.start_central()
     for i in range(1, chassis + 1):
-        sandbox.add_chassis(f"chassis-{i}", hostname=chassis_hostname(i))
+        sandbox.add_chassis(f"chassis-{i}", hostname=chassis_hostname(i),
+                            cms_options=keys.GATEWAY_CHASSIS_OPTION)
 
 
 def keep_ovn(upkeep: Upkeep, sandbox: Sandbox, agent: PlugAgent) -> None:

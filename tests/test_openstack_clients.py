@@ -375,6 +375,31 @@ def test_openstack_cli(embedded_endpoint: str, tmp_path: Path) -> None:
     assert remaining == []
 
 
+def test_openstack_cli_routers_and_floating_ips(embedded_endpoint: str, tmp_path: Path) -> None:
+    """docs/tutorial.md's router and floating IP, command for command: ACTIVE once a
+    chassis of ``neutrino up`` (each a gateway chassis) has claimed the gateway."""
+    cli = Cli(tmp_path / "state" / "clouds.yaml")
+    public, _, _, _, router, _, fip = cli(
+        ["network", "create", "--external", "public", "-f", "json"],
+        ["subnet", "create", "--network", "public", "--subnet-range", "172.24.4.0/24",
+         "public-subnet", "-f", "json"],
+        ["network", "create", "demo", "-f", "json"],
+        ["subnet", "create", "--network", "demo", "--subnet-range", "10.0.0.0/24",
+         "demo-subnet", "-f", "json"],
+        ["router", "create", "demo-router", "-f", "json"],
+        ["router", "set", "--external-gateway", "public", "demo-router"],
+        ["router", "add", "subnet", "demo-router", "demo-subnet"],
+        ["port", "create", "--network", "demo", "--host", HOST, "--binding-profile",
+         "vif_plug_type=dummy", "demo-port", "-f", "json"],
+        ["floating", "ip", "create", "--port", "demo-port", "public", "-f", "json"])
+    assert public["router:external"] is True
+    assert fip["floating_ip_address"].startswith("172.24.4.") and fip["router_id"] == router["id"]
+    shown = wait_for(lambda: cli(["router", "show", "demo-router", "-f", "json"],
+                                 ["floating", "ip", "show", fip["id"], "-f", "json"]),
+                     lambda docs: [d["status"] for d in docs] == ["ACTIVE", "ACTIVE"])
+    assert [d["status"] for d in shown] == ["ACTIVE", "ACTIVE"]
+    gateway = shown[0]["external_gateway_info"]
+    assert gateway["network_id"] == public["id"] and gateway["enable_snat"] is True
 def test_openstack_cli_security_groups(embedded_endpoint: str, tmp_path: Path) -> None:
     """The tutorial's security groups, as the demo user types them: SSH to the servers
     from the bastion's group only."""

@@ -234,11 +234,24 @@ def test_up_auth_none_runs_without_keystone(tmp_path: Path) -> None:
 
         conn = connect(state / "clouds.yaml", "neutrino")
         net = conn.network.create_network(name="demo")
-        conn.network.create_subnet(network_id=net.id, cidr="10.0.0.0/24", ip_version=4)
+        subnet = conn.network.create_subnet(network_id=net.id, cidr="10.0.0.0/24",
+                                            ip_version=4)
         conn.network.create_port(network_id=net.id, name="demo-port",
                                  binding_host_id=socket.gethostname(),
                                  binding_profile={"vif_plug_type": "dummy"})
         wait_active(conn, "demo-port")
+
+        # The chassis are gateway chassis: a router's gateway and a floating IP work.
+        public = conn.network.create_network(name="public", is_router_external=True)
+        conn.network.create_subnet(network_id=public.id, cidr="172.24.4.0/24", ip_version=4)
+        router = conn.network.create_router(name="r", external_gateway_info={
+            "network_id": public.id})
+        conn.network.add_interface_to_router(router, subnet_id=subnet.id)
+        demo_port = conn.network.find_port("demo-port", ignore_missing=False)
+        fip = conn.network.create_ip(floating_network_id=public.id, port_id=demo_port.id)
+        wait_for(lambda: (conn.network.get_router(router.id).status,
+                          conn.network.get_ip(fip.id).status) == ("ACTIVE", "ACTIVE"),
+                 30, "router and floating IP active")
     finally:
         assert up.stop() == 0, up.output()
     time.sleep(0.5)

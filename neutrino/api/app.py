@@ -15,6 +15,7 @@ from neutrino.api.auth import Identity
 from neutrino.api.health import Health, SupervisorView, supervisor_metrics
 from neutrino.api.memory import tune_malloc
 from neutrino.api.quotas import add_quota_routes
+from neutrino.api.router_actions import add_router_actions
 from neutrino.api.routes import build_router
 from neutrino.api.tags import add_tag_routes
 from neutrino.api.watch import EventHub
@@ -81,6 +82,20 @@ EXTENSIONS = [
      "Allows creation and modification of policies that control project access to resources."),
     ("external-net", "Neutron external network", "Adds external network attribute to network "
      "resource."),
+    ("router", "Neutron L3 Router",
+     "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to "
+     "external networks via a NAT gateway."),
+    ("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+     "Extension of the router abstraction for specifying whether SNAT should occur on the "
+     "external gateway"),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    ("extraroute-atomic", "Atomically add/remove extra routes",
+     "Edit extra routes of a router on server side by atomically adding/removing extra "
+     "routes"),
+    ("fip-port-details", "Floating IP Port Details Extension",
+     "Add port_details attribute to Floating IP resource"),
+    ("router-interface-fip", "Router interface FIP",
+     "Allow router interfaces to be removed only if no floating IP uses them"),
     ("security-group", "security-group", "The security groups extension."),
     (
         "stateful-security-group",
@@ -241,6 +256,7 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
         raise ValueError(problem)
     policy = load_policy(plugin.settings.policy_file, plugin.settings.auth_strategy)
     build_router(plugin, policy, EventHub(plugin.db, plugin.doorbell), app.router)
+    add_router_actions(app.router, plugin, policy)
     add_tag_routes(app.router, plugin, policy)
     add_quota_routes(app.router, plugin, policy)
     app.add_middleware(Identity, settings=plugin.settings, policy=policy)
@@ -266,6 +282,7 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
                                ("port", "ports"), ("rbac_policy", "rbac-policies"),
                                ("security_group", "security-groups"),
                                ("security_group_rule", "security-group-rules"),
+                               ("router", "routers"), ("floatingip", "floatingips"),
                                ("agent", "agents"))]})
 
     def extension_doc(alias: str, name: str, description: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from neutrino.core import exceptions as exc
-from neutrino.core import rbac, tags
+from neutrino.core import floatingips, rbac, routers, tags
 from neutrino.core.context import Context
 from neutrino.core.plugin import Plugin
 from neutrino.policy import RESOURCES, Creds, Decisions, Rules
@@ -31,6 +31,8 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
     "security_group": lambda i: exc.SecurityGroupNotFound(id=i),
     "security_group_rule": lambda i: exc.SecurityGroupRuleNotFound(id=i),
     "rbac_policy": rbac.not_found,
+    "router": routers.not_found,
+    "floatingip": floatingips.not_found,
 }
 #: The owner fields of a network the caller does not see.
 HIDDEN_NETWORK = {"project_id": None, "shared": False, "router:external": False}
@@ -143,6 +145,14 @@ class Guard:
         if attrs:
             target = {**target, **self.target(ctx, {**item, **attrs}, None)}
         self._authorize(who, f"{verb}_{self.resource}", target, attrs)
+        return who, target
+
+    def act(self, ctx: Context, action: str,
+            item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
+        """May *ctx* run the member *action* (its rule's name, e.g. ``add_router_interface``)
+        on the visible *item*?  403 if not."""
+        who, target = self.show(ctx, item)
+        self._authorize(who, action, target, {})
         return who, target
 
     def tags(self, ctx: Context, verb: str, item: dict[str, Any]) -> None:

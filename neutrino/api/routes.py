@@ -34,7 +34,7 @@ IF_MATCH_RE = re.compile(r"^\s*revision_number=(\d+)\s*$")
 DEFAULT_WAIT, MAX_WAIT = 30.0, 300.0
 EVENT_FILTERS = ("resource", "resource_id", "project_id", "status")
 #: What status events are about.
-EVENT_RESOURCES = ("network", "port")
+EVENT_RESOURCES = ("network", "port", "router", "floatingip")
 
 
 def if_match_revision(value: str | None) -> int | None:
@@ -88,6 +88,16 @@ def rbac_policy_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     if "target_tenant" in attrs:
         attrs["target_project"] = attrs.pop("target_tenant")
     return attrs
+
+
+def router_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    attrs = _common(attrs)
+    attrs.pop("availability_zone_hints", None)
+    return attrs
+
+
+def floatingip_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return _common(attrs)
 
 
 def security_group_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +308,10 @@ def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                  schemas.SecurityGroupCreate, schemas.SecurityGroupUpdate, security_group_attrs)
     add_resource(router, plugin, policy, "security_group_rule", "security-group-rules",
                  schemas.SecurityGroupRuleCreate, None, rule_attrs)
+    add_resource(router, plugin, policy, "router", "routers", schemas.RouterCreate,
+                 schemas.RouterUpdate, router_attrs)
+    add_resource(router, plugin, policy, "floatingip", "floatingips", schemas.FloatingIPCreate,
+                 schemas.FloatingIPUpdate, floatingip_attrs)
 
     @router.get("/v2.0/events", tags=["events"])
     async def events(request: Request,

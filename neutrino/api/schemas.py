@@ -360,6 +360,67 @@ class PortUpdate(PortBinding, PortSecurity):
     device_owner: Name = ABSENT
 
 
+class GatewayInfo(Body):
+    """A router's ``external_gateway_info`` (``ext-gw-mode``: ``enable_snat``)."""
+
+    network_id: UUIDish
+    enable_snat: bool = ABSENT
+    external_fixed_ips: list[FixedIP] = ABSENT
+
+
+#: Extra routes (``extraroute``): Neutron's ``max_routes`` default.
+Routes = Annotated[list[HostRoute], Field(max_length=30)]
+
+
+class RouterCreate(Tagged):
+    name: Name = ""
+    description: Name = ""
+    admin_state_up: bool = True
+    external_gateway_info: GatewayInfo | None = None
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+    # Accepted for client compatibility, fixed values in Neutrino.
+    availability_zone_hints: list[Name] = Field(ABSENT, max_length=0)
+
+
+class RouterUpdate(Body):
+    name: Name = ABSENT
+    description: Name = ABSENT
+    admin_state_up: bool = ABSENT
+    external_gateway_info: GatewayInfo | None = None
+    routes: Routes | None = None
+
+
+class RouterInterface(Body):
+    """The unwrapped body of ``add_router_interface`` / ``remove_router_interface``."""
+
+    subnet_id: UUIDish = ABSENT
+    port_id: UUIDish = ABSENT
+
+
+class RouterRoutes(Body):
+    """``{"router": {"routes": [...]}}`` of ``add_extraroutes`` / ``remove_extraroutes``."""
+
+    routes: Routes
+
+
+class FloatingIPCreate(Tagged):
+    floating_network_id: UUIDish
+    floating_ip_address: IP = ABSENT
+    subnet_id: UUIDish = ABSENT
+    port_id: UUIDish | None = None
+    fixed_ip_address: IP | None = None
+    description: Name = ""
+    project_id: Name = ABSENT
+    tenant_id: Name = ABSENT
+
+
+class FloatingIPUpdate(Body):
+    port_id: UUIDish | None = ABSENT
+    fixed_ip_address: IP | None = ABSENT
+    description: Name = ABSENT
+
+
 #: Whom a policy grants access to: ``*`` (every project) or one project's id
 #: (neutron-lib's project id field size).
 TargetProject = Annotated[str, StringConstraints(min_length=1, max_length=255)]

@@ -17,6 +17,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "plug": ("neutrino.bench.plug", "VIF plug agent: ports plugged per second"),
     "e2e": ("neutrino.bench.e2e", "port create to ACTIVE through real OVN"),
     "status": ("neutrino.bench.status", "status worker: NB up events to SQL status"),
+    "sg": ("neutrino.bench.sg", "security group rule and membership changes, API to NB, "
+                                "on a big group vs a small one"),
 }
 
 

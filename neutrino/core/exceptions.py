@@ -272,3 +272,62 @@ class PreconditionFailed(NeutronError):
 class MechanismDriverError(NeutronError):
     status_code = 500
     message = "{method} failed."
+
+
+# -- L3 (neutron-lib's exceptions/l3.py and l3_db.py), for routers and floating IPs
+class RouterNotFound(NotFound):
+    message = "Router {router_id} could not be found"
+
+
+class RouterInterfaceNotFound(NotFound):
+    message = "Router {router_id} does not have an interface with id {port_id}"
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    message = "Router {router_id} has no interface on subnet {subnet_id}"
+
+
+class FloatingIPNotFound(NotFound):
+    message = "Floating IP {floatingip_id} could not be found"
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = ("External network {external_network_id} is not reachable from subnet "
+               "{subnet_id}.  Therefore, cannot associate Port {port_id} with a Floating IP.")
+
+
+class RouterInUse(InUse):
+    message = "Router {router_id} {reason}"
+
+
+class RouterInterfaceInUseByFloatingIP(InUse):
+    message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be "
+               "deleted, as it is required by one or more floating IPs.")
+
+
+class RouterExternalGatewayInUseByFloatingIp(InUse):
+    message = ("Gateway cannot be updated for router {router_id}, since a gateway to "
+               "external network {net_id} is required by one or more floating IPs.")
+
+
+class FloatingIPPortAlreadyAssociated(InUse):
+    message = ("Cannot associate floating IP {floating_ip_address} ({fip_id}) with port "
+               "{port_id} using fixed IP {fixed_ip}, as that fixed IP already has a floating "
+               "IP on external network {net_id}.")
+
+
+class PortInUse(InUse):
+    message = ("Unable to complete operation on port {port_id} for network {net_id}. "
+               "Port already has an attached device {device_id}.")
+
+
+class ServicePortInUse(InUse):
+    message = "Port {port_id} cannot be deleted directly via the port API: {reason}."
+
+
+class ExternalIpAddressExhausted(BadRequest):
+    message = "Unable to find any IP address on external network {net_id}."
+
+
+class SubnetMismatchForPort(BadRequest):
+    message = "Subnet on port {port_id} does not match the requested subnet {subnet_id}"

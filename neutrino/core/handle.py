@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from neutrino.config import Settings
 from neutrino.core.context import ADMIN
-from neutrino.drivers.api import StatusUpdate
+from neutrino.drivers.api import RouterContext, StatusUpdate
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Plugin
@@ -41,6 +41,15 @@ class BackendHandle:
 
     def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         return self._plugin.set_network_statuses(updates)
+
+    def list_routers(self) -> list[RouterContext]:
+        return self._plugin.routers.list_all()
+
+    def set_router_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        return self._plugin.statuses.set_router_statuses(updates)
+
+    def set_floatingip_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        return self._plugin.statuses.set_floatingip_statuses(updates)
 
     def rebind_ports(self, port_ids: list[str]) -> None:
         self._plugin.rebind_ports(port_ids)

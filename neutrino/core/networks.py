@@ -27,11 +27,12 @@ from neutrino.db.models import (
     Network,
     NetworkSegment,
     Port,
+    Router,
     Subnet,
     touch,
 )
 from neutrino.db.session import Database
-from neutrino.drivers.api import NetworkContext, SubnetContext
+from neutrino.drivers.api import ROUTER_GATEWAY, NetworkContext, SubnetContext
 from neutrino.drivers.status import ACTIVE, BUILD, WAITING_FOR_BACKEND
 
 
@@ -54,12 +55,22 @@ def _port_projects(session: Session, net_id: str) -> set[str]:
         Port.network_id == net_id, Port.project_id != "")))
 
 
+def _gateway_projects(session: Session, net_id: str) -> set[str]:
+    """The projects of the routers whose gateway is on the network (Neutron refuses to
+    revoke the access_as_external policy such a router depends on)."""
+    gateways = select(Port.id).where(Port.network_id == net_id,
+                                     Port.device_owner == ROUTER_GATEWAY)
+    return set(session.scalars(select(Router.project_id).distinct().where(
+        Router.gw_port_id.in_(gateways))))
+
+
 #: Networks carry tags.
 TAGGED = Tagged(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id))
 #: Networks are shared through RBAC policies: with a project, or everyone (``shared``),
 #: as a network of projects' ports or as an external network of their routers.
 SHAREABLE = Shareable(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id),
-                      (ACCESS_SHARED, ACCESS_EXTERNAL), {ACCESS_SHARED: _port_projects})
+                      (ACCESS_SHARED, ACCESS_EXTERNAL),
+                      {ACCESS_SHARED: _port_projects, ACCESS_EXTERNAL: _gateway_projects})
 #: Filterable attributes of a network listing (and ``shared``, see :func:`columns`).
 COLUMNS = {**_columns(), **TAGGED.filters()}
 #: Provider filters match networks with a segment that has all the values asked for.

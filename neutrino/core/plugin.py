@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import select
 
 from neutrino.config import Settings
-from neutrino.core import networks, ports, security_groups, subnets
+from neutrino.core import floatingips, networks, ports, routers, security_groups, subnets
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
+from neutrino.core.floatingips import FloatingIPs
 from neutrino.core.handle import BackendHandle
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import Networks
@@ -35,6 +36,7 @@ from neutrino.core.ports import Ports, find_port
 from neutrino.core.query import ListQuery
 from neutrino.core.quotas import Limits, Quotas
 from neutrino.core.rbac import RbacPolicies
+from neutrino.core.routers import Routers
 from neutrino.core.security_group_rules import SecurityGroupRules
 from neutrino.core.security_groups import SecurityGroups
 from neutrino.core.statuses import Statuses
@@ -73,12 +75,16 @@ class Plugin:
         self.security_groups = SecurityGroups(db, writes, self.mech)
         self.security_group_rules = SecurityGroupRules(db, writes, self.mech)
         self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
+        self.routers = Routers(db, writes, self.mech, self.ports)
+        self.floatingips = FloatingIPs(db, writes, self.mech, self.ports)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         self.quotas = Quotas(db, writes)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
                                       "ports": ports.TAGGED,
-                                      "security-groups": security_groups.TAGGED})
+                                      "security-groups": security_groups.TAGGED,
+                                      "routers": routers.TAGGED,
+                                      "floatingips": floatingips.TAGGED})
         #: Shareable resources by RBAC object type.
         self.rbac = RbacPolicies(db, writes, {"network": networks.SHAREABLE})
         self.mech.initialize(BackendHandle(self))
@@ -177,6 +183,7 @@ class Plugin:
     def delete_rbac_policy(self, ctx: Context, policy_id: str,
                            if_match: int | None = None) -> None:
         self.rbac.delete(ctx, policy_id)
+
     def create_security_group(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.security_groups.create(ctx, attrs)
 
@@ -211,6 +218,55 @@ class Plugin:
     def delete_security_group_rule(self, ctx: Context, rule_id: str,
                                    if_match: int | None = None) -> None:
         self.security_group_rules.delete(ctx, rule_id, if_match)
+
+    def create_router(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.routers.create(ctx, attrs)
+
+    def get_router(self, ctx: Context, router_id: str) -> dict[str, Any]:
+        return self.routers.get(ctx, router_id)
+
+    def list_routers(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.routers.list_page(ctx, query)
+
+    def update_router(self, ctx: Context, router_id: str, attrs: dict[str, Any],
+                      if_match: int | None = None) -> dict[str, Any]:
+        return self.routers.update(ctx, router_id, attrs, if_match)
+
+    def delete_router(self, ctx: Context, router_id: str, if_match: int | None = None) -> None:
+        self.routers.delete(ctx, router_id, if_match)
+
+    def add_router_interface(self, ctx: Context, router_id: str,
+                             info: dict[str, Any]) -> dict[str, Any]:
+        return self.routers.add_interface(ctx, router_id, info)
+
+    def remove_router_interface(self, ctx: Context, router_id: str,
+                                info: dict[str, Any]) -> dict[str, Any]:
+        return self.routers.remove_interface(ctx, router_id, info)
+
+    def add_extraroutes(self, ctx: Context, router_id: str,
+                        routes: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.routers.change_routes(ctx, router_id, routes, add=True)
+
+    def remove_extraroutes(self, ctx: Context, router_id: str,
+                           routes: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.routers.change_routes(ctx, router_id, routes, add=False)
+
+    def create_floatingip(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.floatingips.create(ctx, attrs)
+
+    def get_floatingip(self, ctx: Context, fip_id: str) -> dict[str, Any]:
+        return self.floatingips.get(ctx, fip_id)
+
+    def list_floatingips(self, ctx: Context,
+                         query: ListQuery | None = None) -> tuple[list[dict], bool]:
+        return self.floatingips.list_page(ctx, query)
+
+    def update_floatingip(self, ctx: Context, fip_id: str, attrs: dict[str, Any],
+                          if_match: int | None = None) -> dict[str, Any]:
+        return self.floatingips.update(ctx, fip_id, attrs, if_match)
+
+    def delete_floatingip(self, ctx: Context, fip_id: str, if_match: int | None = None) -> None:
+        self.floatingips.delete(ctx, fip_id, if_match)
 
     # -- tags of a resource of any tagged collection (Neutron's tag plugin's calls)
     def get_tags(self, collection: str, resource_id: str) -> list[str]:

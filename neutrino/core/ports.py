@@ -29,6 +29,7 @@ from neutrino.core.security_groups import SecurityGroups, default_group_id
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
 from neutrino.db.models import (
+    FloatingIP,
     IPAllocation,
     Network,
     Port,
@@ -39,8 +40,15 @@ from neutrino.db.models import (
     utcnow,
 )
 from neutrino.db.session import Database
-from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND, PortContext
-from neutrino.drivers.status import BINDING, DOWN, NO_HOST
+from neutrino.drivers.api import (
+    FLOATINGIP,
+    ROUTER_GATEWAY,
+    ROUTER_INTERFACE,
+    VIF_TYPE_BINDING_FAILED,
+    VIF_TYPE_UNBOUND,
+    PortContext,
+)
+from neutrino.drivers.status import BINDING, DOWN, NO_HOST, NOT_ASSOCIATED
 
 MAC_PREFIX = "fa:16:3e"
 #: Attributes whose change invalidates a port's binding.
@@ -70,6 +78,10 @@ IPS_OF_PORT = select(IPAllocation.subnet_id, IPAllocation.ip_address).where(
 DELETE_PORT_IPS = delete(IPAllocation.__table__).where(IPAllocation.port_id == bindparam("id"))
 DELETE_PORT = delete(Port.__table__).where(Port.id == bindparam("id"),
                                            Port.revision_number == bindparam("revision"))
+#: Ports only their router or floating IP may delete (Neutron's ``prevent_l3_port_deletion``).
+L3_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATINGIP)
+#: A deleted port's floating IPs are disassociated (Neutron's ``disassociate_floatingips``).
+FIPS_OF_PORT = select(FloatingIP.id).where(FloatingIP.fixed_port_id == bindparam("id"))
 GROUPS_OF_PORT = select(PortSecurityGroup.security_group_id).where(
     PortSecurityGroup.port_id == bindparam("id")).order_by(PortSecurityGroup.security_group_id)
 BINDINGS_OF_PORT = select(PortSecurityGroup.__table__).where(
@@ -166,6 +178,12 @@ def _set_groups(session: Session, port: Port, groups: list[str], new: bool) -> b
     return True
 
 
+def leave_groups(session: Session, port: Port) -> None:
+    """A port a router takes as its interface is trusted (``network:*``): it leaves its
+    security groups, as no router port is filtered."""
+    _set_groups(session, port, [], new=False)
+
+
 def _needs_binding(port: dict[str, Any]) -> bool:
     """A port with a host that no binding was attempted for (or one cut short: B4)."""
     return bool(port["binding:host_id"]) and port["binding:vif_type"] == VIF_TYPE_UNBOUND
@@ -241,7 +259,8 @@ class Ports:
         port = Port(
             id=new_id(), revision_number=1, created_at=now, updated_at=now,
             network_id=net.id, mac_address=mac,
-            project_id=attrs.get("project_id") or net.project_id,
+            # Routers' gateways and floating IPs own ports of no project ("").
+            project_id=attrs["project_id"] if "project_id" in attrs else net.project_id,
             name=attrs.get("name", ""), description=attrs.get("description", ""),
             admin_state_up=attrs.get("admin_state_up", True),
             device_id=attrs.get("device_id", ""), device_owner=attrs.get("device_owner", ""),
@@ -268,6 +287,16 @@ class Ports:
         context = port_context(session, port, net=net)
         self.mech.precommit("create_port_precommit", context)
         return context
+
+    def create_owned(self, session: Session, attrs: dict[str, Any]) -> PortContext:
+        """In *session*: a port of a router or floating IP, which writes it to the backends
+        as part of itself (no ``create_port_postcommit``).  Such ports are trusted, as in
+        Neutron: no port security, no security groups."""
+        return self._create(session, ADMIN, {**attrs, "port_security_enabled": False})
+
+    def delete_owned(self, session: Session, port_id: str) -> PortContext:
+        """In *session*: delete a port of a router or floating IP (by its owner)."""
+        return self._delete(session, ADMIN, port_id, None, by_owner=True)
 
     def get(self, ctx: Context, port_id: str) -> dict[str, Any]:
         with self.db.read() as session:
@@ -449,7 +478,8 @@ class Ports:
         self.writes.write("delete_port", lambda s: self._delete(s, ctx, port_id, if_match))
 
     def _delete(self, session: Session, ctx: Context, port_id: str,
-                if_match: int | None) -> PortContext:
+                if_match: int | None, by_owner: bool = False) -> PortContext:
+        """*by_owner*: the router or floating IP owning the port deletes it."""
         check_port_visible(session, ctx, port_id)
         conn = session.connection()  # plain statements: no ORM load and flush to delete
         row = conn.execute(PORT_BY_ID if self.db.is_sqlite else PORT_FOR_UPDATE,
@@ -457,6 +487,15 @@ class Ports:
         if row is None:
             raise exc.PortNotFound(port_id=port_id)
         check_revision(row, if_match)
+        if row.device_owner in L3_OWNERS and not by_owner:
+            raise exc.ServicePortInUse(port_id=port_id,
+                                       reason=f"has device owner {row.device_owner}")
+        for (fip_id,) in conn.execute(FIPS_OF_PORT, {"id": port_id}):
+            fip = session.get(FloatingIP, fip_id)
+            if fip is not None:
+                fip.fixed_port_id = fip.fixed_ip_address = fip.router_id = None
+                fip.status, fip.status_reason = DOWN, NOT_ASSOCIATED
+                session.flush()
         port = RowView(row, fixed_ips=conn.execute(IPS_OF_PORT, {"id": port_id}).all(),
                        tags=TAGGED.rows(conn, port_id),
                        security_group_bindings=conn.execute(BINDINGS_OF_PORT,

@@ -64,10 +64,12 @@ from neutrino.config import Settings
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
 from neutrino.db.models import (
+    FloatingIP,
     Network,
     Port,
     Quota,
     RbacPolicy,
+    Router,
     SecurityGroup,
     SecurityGroupRule,
     StandardAttrs,
@@ -82,7 +84,8 @@ if TYPE_CHECKING:
 #: the table its usage is counted in.
 COUNTED: dict[str, type[StandardAttrs] | type[RbacPolicy]] = {
     "network": Network, "subnet": Subnet, "port": Port, "rbac_policy": RbacPolicy,
-    "security_group": SecurityGroup, "security_group_rule": SecurityGroupRule}
+    "security_group": SecurityGroup, "security_group_rule": SecurityGroupRule,
+    "router": Router, "floatingip": FloatingIP}
 #: Neutron's "no limit" (any negative limit counts as unlimited).
 UNLIMITED = -1
 

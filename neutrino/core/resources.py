@@ -118,6 +118,39 @@ def orm_port_dict(port: Any) -> dict[str, Any]:
                        "ip_version": o.ip_version} for o in port.dhcp_opts])
 
 
+def router_dict(router: Any, gateway: Any, gateway_ips: list[dict[str, str]],
+                tags: list[str]) -> dict[str, Any]:
+    """*gateway*: the router's gateway port (a row or ORM object), or None."""
+    d = _standard(router, tags)
+    d.update({
+        "admin_state_up": router.admin_state_up, "status": router.status,
+        "status_reason": router.status_reason,
+        "external_gateway_info": None if gateway is None else {
+            "network_id": gateway.network_id, "enable_snat": router.enable_snat,
+            "external_fixed_ips": gateway_ips},
+        "routes": list(router.routes or []),
+        "availability_zone_hints": [], "availability_zones": [], "flavor_id": None,
+    })
+    return d
+
+
+def floatingip_dict(fip: Any, port: Any, tags: list[str]) -> dict[str, Any]:
+    """*port*: the associated port (a row or ORM object), or None (``fip-port-details``)."""
+    d = _standard(fip, tags)
+    d.update({
+        "floating_network_id": fip.floating_network_id,
+        "floating_ip_address": fip.floating_ip_address, "router_id": fip.router_id,
+        "port_id": fip.fixed_port_id, "fixed_ip_address": fip.fixed_ip_address,
+        "status": fip.status, "status_reason": fip.status_reason,
+        "port_details": None if port is None else {
+            "name": port.name, "network_id": port.network_id,
+            "mac_address": port.mac_address, "admin_state_up": port.admin_state_up,
+            "status": port.status, "device_id": port.device_id,
+            "device_owner": port.device_owner},
+    })
+    return d
+
+
 def rule_dict(rule: Any, normalized_cidr: str | None,
               belongs_to_default_sg: bool) -> dict[str, Any]:
     """A security group rule: standard attributes without name and tags (Neutron's)."""

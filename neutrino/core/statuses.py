@@ -10,13 +10,24 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from neutrino.core.events import Doorbell
 from neutrino.core.notifier import Notifier
 from neutrino.core.rows import chunks
-from neutrino.db.models import Network, Port, StatusEvent, status_event, utcnow
+from neutrino.db.models import (
+    FloatingIP,
+    Network,
+    Port,
+    Router,
+    StatusEvent,
+    status_event,
+    utcnow,
+)
 from neutrino.db.session import Database, retry_on_conflict
 from neutrino.drivers.api import StatusUpdate
 from neutrino.drivers.status import ACTIVE, BOUND_PREFIX, fitted
 from neutrino.metrics import BOUND_TO_ACTIVE, STATUS_TRANSITIONS
 
 #: The bindings and ACTIVEs of some ports in the status event log, oldest first.
+#: The ``resource`` of each model's status events.
+RESOURCES: dict[type, str] = {Port: "port", Network: "network", Router: "router",
+                              FloatingIP: "floatingip"}
 BINDINGS_AND_ACTIVES = select(
     StatusEvent.resource_id, StatusEvent.created_at, StatusEvent.status, StatusEvent.status_reason,
 ).where(StatusEvent.resource_id.in_(bindparam("ids", expanding=True)),
@@ -62,6 +73,12 @@ class Statuses:
     def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         return [t["port_id"] for t in self._write(Network, updates)]
 
+    def set_router_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        return [t["port_id"] for t in self._write(Router, updates)]
+
+    def set_floatingip_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        return [t["port_id"] for t in self._write(FloatingIP, updates)]
+
     def _observe_bound_to_active(self, port_ids: list[str]) -> None:
         """Feed the binding-to-ACTIVE histogram from the event log: for each port whose
         ACTIVE just written is its first since its latest binding, the time since then.
@@ -79,7 +96,7 @@ class Statuses:
             BOUND_TO_ACTIVE.observe(max(0.0, now - when))
 
     @retry_on_conflict
-    def _write(self, model: type[Port | Network],
+    def _write(self, model: type[Port | Network | Router | FloatingIP],
                updates: list[StatusUpdate]) -> list[dict[str, Any]]:
         """Write statuses in one transaction; only rows whose status or reason differ change.
 
@@ -87,8 +104,8 @@ class Statuses:
         """
         transitions = []
         table = model.__table__
-        resource = "port" if model is Port else "network"
-        device = table.c.device_id if model is Port else table.c.name
+        resource = RESOURCES[model]
+        device = table.c.device_id if model is Port else table.c.id
         # One executemany per statement and chunk: a full resync of 10k ports
         # is a handful of round trips, not 20k.
         set_status = update(table).where(table.c.id == bindparam("b_id")).values(

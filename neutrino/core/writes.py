@@ -25,10 +25,19 @@ from neutrino.core import exceptions as exc
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.quotas import Limits
 from neutrino.db.session import Database, retry_on_conflict
-from neutrino.drivers.api import NetworkContext, PortContext, SecurityGroupContext, SubnetContext
+from neutrino.drivers.api import (
+    FloatingIPContext,
+    NetworkContext,
+    PortContext,
+    RouterContext,
+    SecurityGroupContext,
+    SubnetContext,
+)
 
-Context = NetworkContext | SubnetContext | PortContext | SecurityGroupContext
-C = TypeVar("C", NetworkContext, SubnetContext, PortContext, SecurityGroupContext)
+Context = (NetworkContext | SubnetContext | PortContext | SecurityGroupContext | RouterContext
+           | FloatingIPContext)
+C = TypeVar("C", NetworkContext, SubnetContext, PortContext, SecurityGroupContext, RouterContext,
+            FloatingIPContext)
 T = TypeVar("T")
 CREATE = "create_"
 
@@ -38,6 +47,9 @@ def detach(context: Context) -> None:
     context.session = None
     if isinstance(context, SubnetContext | PortContext):
         context.network.session = None
+    if isinstance(context, FloatingIPContext):
+        for router in context.routers:
+            router.session = None
 
 
 class Writes:

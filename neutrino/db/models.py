@@ -227,6 +227,49 @@ Network.shared = column_property(
 Network.external = column_property(_network_policy(ACCESS_EXTERNAL))
 
 
+class Router(StandardAttrs, Base):
+    """A logical router (extension ``router``).
+
+    Its interfaces are ports: those with ``device_id`` the router's id and
+    ``device_owner`` ``network:router_interface``; its gateway is the port
+    ``gw_port_id`` (``network:router_gateway``), which belongs to no project.
+    """
+
+    __tablename__ = "routers"
+
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    gw_port_id: Mapped[str | None] = mapped_column(ForeignKey("ports.id"), nullable=True)
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Extra routes (``extraroute``): ``[{"destination": cidr, "nexthop": ip}]``.
+    routes: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class FloatingIP(StandardAttrs, Base):
+    """A floating IP: an address of an external network's port (``network:floatingip``,
+    of no project), NATed to a fixed IP of a port behind a router.
+
+    The unique constraint makes "one floating IP per fixed IP and external network"
+    race-free (``FloatingIPPortAlreadyAssociated``).
+    """
+
+    __tablename__ = "floatingips"
+    __table_args__ = (UniqueConstraint("floating_network_id", "fixed_port_id",
+                                       "fixed_ip_address", name="uniq_floatingips_fixed"),)
+
+    floating_network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    floating_port_id: Mapped[str] = mapped_column(ForeignKey("ports.id"), unique=True)
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    fixed_port_id: Mapped[str | None] = mapped_column(ForeignKey("ports.id"), nullable=True,
+                                                      index=True)
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    router_id: Mapped[str | None] = mapped_column(ForeignKey("routers.id"), nullable=True,
+                                                  index=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
 class IPAllocation(Base):
     __tablename__ = "ip_allocations"
     __table_args__ = (Index("ix_ip_allocations_ip", "ip_address"),)

@@ -37,6 +37,12 @@ VIF_TYPE_UNBOUND = "unbound"
 VIF_TYPE_BINDING_FAILED = "binding_failed"
 VIF_TYPE_OVS = "ovs"
 
+# Device owners of the ports routers and floating IPs own (Neutron's): a backend
+# plugs them into its routers, not into instances.
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+FLOATINGIP = "network:floatingip"
+
 
 class DriverError(Exception):
     """A driver refused an operation; the message is shown to the client."""
@@ -80,6 +86,15 @@ class CoreHandle(Protocol):
 
     def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         """Apply network status updates; return the ids that changed."""
+
+    def list_routers(self) -> list[RouterContext]:
+        """Every router with what it connects (for backends' full resyncs)."""
+
+    def set_router_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        """Apply router status updates; return the ids that changed."""
+
+    def set_floatingip_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+        """Apply floating IP status updates; return the ids that changed."""
 
     def rebind_ports(self, port_ids: list[str]) -> None:
         """Try binding again (e.g. a chassis appeared for a failed port)."""
@@ -176,6 +191,45 @@ class PortContext:
         self.failure_reasons.append(reason)
 
 
+@dataclass
+class RouterPortView:
+    """A port of a router (an interface or its gateway), with its network and the
+    subnets of its fixed IPs, as a backend needs them to build the router's port."""
+
+    port: dict[str, Any]
+    network: dict[str, Any]
+    subnets: list[dict[str, Any]]
+
+
+@dataclass
+class RouterContext:
+    """A router and everything it connects, read in the transaction that changed it.
+
+    A backend writes the whole router from it (level-triggered): its ports, its
+    gateway, routes and NAT, including the floating IPs it serves.
+    ``removed_ports`` are the ids of router ports this change deleted.
+    """
+
+    current: dict[str, Any]
+    original: dict[str, Any] | None
+    interfaces: list[RouterPortView]
+    gateway: RouterPortView | None
+    floatingips: list[dict[str, Any]]
+    removed_ports: list[str] = field(default_factory=list)
+    session: Any = None
+
+
+@dataclass
+class FloatingIPContext:
+    """A floating IP before and after a change, and the routers (as they are after
+    it) whose NAT the change touches: the old router and the new one when it moves."""
+
+    current: dict[str, Any]
+    original: dict[str, Any] | None
+    routers: list[RouterContext]
+    session: Any = None
+
+
 class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook is optional
     """Base class of mechanism drivers.  Every hook is optional."""
 
@@ -242,6 +296,14 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
     def update_port_postcommit(self, context: PortContext) -> None: ...
     def delete_port_precommit(self, context: PortContext) -> None: ...
     def delete_port_postcommit(self, context: PortContext) -> None: ...
+
+    def create_router_postcommit(self, context: RouterContext) -> None: ...
+    def update_router_postcommit(self, context: RouterContext) -> None: ...
+    def delete_router_postcommit(self, context: RouterContext) -> None: ...
+
+    def create_floatingip_postcommit(self, context: FloatingIPContext) -> None: ...
+    def update_floatingip_postcommit(self, context: FloatingIPContext) -> None: ...
+    def delete_floatingip_postcommit(self, context: FloatingIPContext) -> None: ...
 
     def create_security_group_precommit(self, context: SecurityGroupContext) -> None: ...
     def create_security_group_postcommit(self, context: SecurityGroupContext) -> None: ...

@@ -20,6 +20,10 @@ BINDING = "binding pending"
 BOUND_PREFIX = "bound to host"
 BINDING_FAILED_PREFIX = "binding failed: "
 NO_DRIVER_COULD_BIND = "no mechanism driver could bind"
+#: A floating IP's reason while it has no port.
+NOT_ASSOCIATED = "not associated with a port"
+#: Reasons of a router's status (and its floating IPs'), decided by the backend.
+NO_GATEWAY_CHASSIS = "no gateway chassis"
 #: A new network's reason while a backend that reports network status asynchronously
 #: has not reported it yet.
 WAITING_FOR_BACKEND = "waiting for the backend"

@@ -132,6 +132,11 @@ class ChassisInfo:
 ChangeCallback = Callable[[set[str]], None]
 
 
+def _chassis_name(binding: Any) -> str | None:
+    """The chassis a Port_Binding row is claimed by (None: unclaimed)."""
+    return binding.chassis[0].name if binding.chassis else None
+
+
 class ChassisDirectory:
     """IDL listener for SB that keeps a ``ChassisInfo`` per chassis name."""
 
@@ -144,6 +149,8 @@ class ChassisDirectory:
         self._progress: dict[str, float] = {}
         self._global_nb_cfg = 0
         self._subscribers: list[ChangeCallback] = []
+        #: Routers' gateways: chassis-redirect port name -> the chassis that claimed it.
+        self._claims: dict[str, str | None] = {}
         self._idl: Any = None
         self.synced = False
 
@@ -169,11 +176,28 @@ class ChassisDirectory:
             self._global_nb_cfg = row.nb_cfg
         elif table in ("Chassis", "Chassis_Private"):
             self._changed({row.name})
+        elif table == "Port_Binding":
+            self._claim(row.logical_port, None if event == "delete" else _chassis_name(row))
+
+    def _claim(self, port: str, chassis: str | None) -> None:
+        with self._lock:
+            before = self._claims.get(port)
+            if chassis is None:
+                self._claims.pop(port, None)
+            else:
+                self._claims[port] = chassis
+        if before != chassis:
+            for callback in self._subscribers:
+                callback({name for name in (before, chassis) if name})
 
     def _rebuild_all(self) -> None:
         if self._idl is None:
             return
         names = {r.name for r in self._idl.tables["Chassis"].rows.values()}
+        claims = {r.logical_port: _chassis_name(r)
+                  for r in self._idl.tables["Port_Binding"].rows.values()}
+        with self._lock:
+            self._claims = {port: chassis for port, chassis in claims.items() if chassis}
         global_row = next(iter(self._idl.tables["SB_Global"].rows.values()), None)
         if global_row is not None:
             self._global_nb_cfg = global_row.nb_cfg
@@ -246,6 +270,11 @@ class ChassisDirectory:
     def by_card_serial(self, serial: str) -> ChassisInfo | None:
         with self._lock:
             return next((c for c in self._chassis.values() if serial in c.card_serials), None)
+
+    def gateway_claimed_by(self, redirect_port: str) -> str | None:
+        """The chassis that claimed a router gateway's chassis-redirect port, if any."""
+        with self._lock:
+            return self._claims.get(redirect_port)
 
     def maps_physnet(self, physnet: str) -> bool:
         with self._lock:

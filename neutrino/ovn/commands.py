@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ovsdbapp.backend.ovs_idl import command, idlutils
@@ -30,6 +32,7 @@ from neutrino.ovn.desired import (
     row_revision,
     switch_name,
 )
+from neutrino.ovn.desired_l3 import RouterSpec, nat_key, route_key, router_name
 
 LOG = logging.getLogger(__name__)
 
@@ -268,19 +271,29 @@ class EnsureDhcpOptions(_Ensure):
                 setattr(port, column, [wanted])
 
 
+@dataclass(frozen=True)
+class Members:
+    """The ports a Port_Group should have, as a drift repair pass read them from SQL."""
+
+    #: The member port ids.
+    ports: frozenset[str]
+    #: The revision of every port the pass read, members or not.
+    revisions: Mapping[str, int]
+
+
 class EnsurePortGroup(_Ensure):
     """Port_Group of a security group (or the drop group) and its ACLs.
 
     ACLs are matched to the spec's by their key (the rule id): a new rule adds one
-    ACL, a deleted one removes one, and nothing else is written.  ``members`` (port
-    ids; drift repair only) also sets the group's ports; otherwise ports join and
-    leave with their own writes (:class:`EnsurePort`).
+    ACL, a deleted one removes one, and nothing else is written.  ``members`` (drift
+    repair only) also settles the group's ports; otherwise ports join and leave with
+    their own writes (:class:`EnsurePort`).
     """
 
     spec: PortGroupSpec
 
     def __init__(self, api: Any, spec: PortGroupSpec, force: bool = False,
-                 members: list[str] | None = None) -> None:
+                 members: Members | None = None) -> None:
         super().__init__(api, spec, force)
         self.members = members
 
@@ -306,14 +319,41 @@ class EnsurePortGroup(_Ensure):
             row.delvalue("acls", extra)  # ACLs are not root rows: unreferenced, it is deleted
             changed = True
         if self.members is not None:
-            wanted = [lsp for port_id in self.members
-                      if (lsp := find_port(self.api, port_id)) is not None]
-            current = {r.uuid for r in row.ports} if self.result != CREATED else set()
-            if current != {r.uuid for r in wanted}:
-                row.ports = wanted
-                changed = True
+            changed |= self._settle_members(row, self.members)
         if changed and self.result == UNCHANGED:
             self.result = UPDATED
+
+    def _settle_members(self, row: Any, members: Members) -> bool:
+        """Add the ports SQL has in the group and remove the others, a one-element mutation
+        each, except ports whose LSP was written from a newer revision than the pass read:
+        a port write that raced the pass has settled their membership, which the pass's
+        older read must not undo (nor may it touch ports created after the read)."""
+        current = {lsp.uuid: lsp for lsp in row.ports} if self.result != CREATED else {}
+        changed = False
+        for port_id in sorted(members.ports):
+            lsp = find_port(self.api, port_id)
+            if lsp is not None and lsp.uuid not in current and \
+                    self._read_is_current(lsp, port_id, members):
+                row.addvalue("ports", lsp)
+                changed = True
+        for lsp in current.values():
+            port_id = lsp.external_ids.get(keys.PORT_ID)
+            if port_id in members.ports:
+                continue
+            if port_id is None or self._read_is_current(lsp, port_id, members):
+                row.delvalue("ports", lsp)
+                changed = True
+        return changed
+
+    @staticmethod
+    def _read_is_current(lsp: Any, port_id: str, members: Members) -> bool:
+        """Whether the pass's read of the port is as new as its LSP; if so, a write of the
+        port committed before this transaction makes it try again (with the new LSP)."""
+        read = members.revisions.get(port_id)
+        if read is None or row_revision(lsp) > read:
+            return False
+        lsp.verify("external_ids")
+        return True
 
 
 class DeletePortGroup(command.BaseCommand):
@@ -364,14 +404,13 @@ class EnsurePort(_Ensure):
             switch.addvalue("ports", row)
         self._join(txn, row, joined)
         wanted, unwanted = self._own_dhcp()
+        own_changed = _own_dhcp_differs(wanted, unwanted)
         own = {version: write_dhcp_row(txn, self.api, have, columns)
                for version, (have, columns) in wanted.items()}
         for gone in unwanted:
             gone.delete()
         references = self._dhcp_references(row if self.result != CREATED else None, own)
-        if self.result == UNCHANGED and (references or unwanted or any(
-                have is None or RowSpec("DHCP_Options", "", 0, columns).differs(have)
-                for have, columns in wanted.values())):
+        if self.result == UNCHANGED and (references or own_changed):
             self.result = UPDATED
             row.verify("external_ids")
             if row_revision(row) != self.spec.revision:
@@ -427,7 +466,9 @@ class EnsurePort(_Ensure):
             subnet_id = self.spec.dhcp_subnets.get(version)
             dhcp = own.get(version) or (find_dhcp(self.api, subnet_id) if subnet_id else None)
             want = [dhcp] if dhcp is not None else []
-            have = list(getattr(row, column)) if row is not None else []
+            # getattr's default: a row inserted earlier in this transaction (the repair's
+            # port pass, then its router's) has no unset columns.
+            have = list(getattr(row, column, [])) if row is not None else []
             if [r.uuid for r in have] != [r.uuid for r in want]:
                 wrong.append((column, want))
         return wrong
@@ -445,24 +486,54 @@ class EnsurePort(_Ensure):
         if settled is None:
             return True
         wanted, unwanted = self._own_dhcp()
-        return settled == UNCHANGED and bool(
-            unwanted or self._dhcp_references(row, {v: h for v, (h, _) in wanted.items()})
-            or any(have is None or RowSpec("DHCP_Options", "", 0, columns).differs(have)
-                   for have, columns in wanted.values()))
+        return settled == UNCHANGED and (
+            _own_dhcp_differs(wanted, unwanted)
+            or bool(self._dhcp_references(row, {v: h for v, (h, _) in wanted.items()})))
+
+
+def _own_dhcp_differs(wanted: dict[int, tuple[Any | None, dict[str, Any]]],
+                      unwanted: list[Any]) -> bool:
+    """Whether a port's own DHCP_Options rows (:meth:`EnsurePort._own_dhcp`) need a write."""
+    return bool(unwanted) or any(
+        have is None or RowSpec("DHCP_Options", "", 0, columns).differs(have)
+        for have, columns in wanted.values())
+
+
+def drop_nat_of_port(api: Any, port_id: str) -> bool:
+    """Remove the NAT rows translating for ``port_id`` (``logical_port``) from their
+    routers; whether there were any.
+
+    A deleted port's floating IPs are disassociated in SQL without a word to their
+    routers; left in place, the NAT would keep sending the floating IP's traffic to an
+    address the next port on the subnet may get.  NAT rows are not a root table:
+    ovsdb-server deletes a row no router refers to.
+    """
+    nats = [r for r in api.tables["NAT"].rows.values() if port_id in r.logical_port]
+    if not nats:
+        return False
+    for router in api.tables["Logical_Router"].rows.values():
+        for nat in nats:
+            if nat in router.nat:
+                router.delvalue("nat", nat)
+    return True
 
 
 class DeletePort(command.BaseCommand):
+    """Logical_Switch_Port of a port, its own DHCP_Options rows, and the NAT rows that
+    translate for it."""
+
     def __init__(self, api: Any, port_id: str) -> None:
         super().__init__(api)
         self.port_id = port_id
 
     def run_idl(self, txn: Any) -> None:
+        nat_dropped = drop_nat_of_port(self.api, self.port_id)
         owned = port_dhcp_rows(self.api, port_id=self.port_id)
         for own in owned:
             own.delete()
         row = find_port(self.api, self.port_id)
         if row is None or not row.external_ids.get(keys.PORT_ID):
-            self.result = DELETED if owned else ABSENT
+            self.result = UPDATED if nat_dropped or owned else ABSENT
             return
         switch = find_switch(self.api, row.external_ids.get(keys.NETWORK_ID, ""))
         if switch is not None:
@@ -517,3 +588,150 @@ class SetGlobalInfo(command.BaseCommand):
         for key, value in values.items():
             if current.get(key) != value:
                 row.setkey("external_ids", key, value)
+
+
+def find_router(api: Any, router_id: str) -> Any | None:
+    return next(idlutils.rows_by_value(api.idl, "Logical_Router", "name",
+                                       router_name(router_id)), None)
+
+
+def find_ha_group(api: Any, router_id: str) -> Any | None:
+    return next(idlutils.rows_by_value(api.idl, "HA_Chassis_Group", "name",
+                                       router_name(router_id)), None)
+
+
+def owned_router_ids(api: Any) -> set[str]:
+    """Router ids of the Logical_Router rows carrying Neutrino's mark."""
+    return {r.external_ids[keys.ROUTER_ID] for r in api.tables["Logical_Router"].rows.values()
+            if keys.ROUTER_ID in r.external_ids}
+
+
+def _nat_key(row: Any) -> str:
+    return nat_key(row.type, row.external_ip, row.logical_ip)
+
+
+def _route_key(row: Any) -> str:
+    return route_key(row.ip_prefix, row.nexthop)
+
+
+class EnsureRouter(_Ensure):
+    """A router whole: its Logical_Router, router ports and their switch ends, the
+    gateway's HA_Chassis_Group, NAT and static routes.
+
+    Children are matched by name (router ports) or by their defining columns (NAT,
+    routes); only rows with Neutrino's mark are changed or removed, so NAT or routes an
+    operator added by hand stay.  ``changes`` names what was written (for the repair's log).
+    """
+
+    spec: RouterSpec
+
+    def run_idl(self, txn: Any) -> None:
+        self.changes: list[str] = []
+        row, outcome = self._write(txn, find_router(self.api, self.spec.router_id), self.spec)
+        self.result = outcome
+        if outcome == STALE:
+            return
+        if outcome != UNCHANGED:
+            self.changes.append(f"logical_router {outcome}")
+        for spec in self.spec.switch_ports:
+            port = EnsurePort(self.api, spec)
+            port.run_idl(txn)
+            if port.result in (CREATED, UPDATED):
+                self.changes.append(f"switch port {spec.name} {port.result}")
+        if self.spec.gateway_port is None and delete_ha_group(self.api, row, self.spec.router_id):
+            self.changes.append("ha_chassis_group deleted")
+        router_ports = self._sync(txn, row, "ports", self.spec.router_ports, lambda r: r.name)
+        if self.spec.gateway_port is not None:
+            self._schedule_gateway(txn, router_ports)
+        self._sync(txn, row, "nat", self.spec.nat, _nat_key)
+        self._sync(txn, row, "static_routes", self.spec.routes, _route_key)
+        if self.changes and self.result == UNCHANGED:
+            self.result = UPDATED
+            row.verify("external_ids")
+            row.setkey("external_ids", keys.REVISION, str(self.spec.revision))
+
+    def _sync(self, txn: Any, parent: Any, column: str, specs: tuple[RowSpec, ...],
+              key: Callable[[Any], str]) -> dict[str, Any]:
+        """Make the owned rows in *parent*'s *column* those of *specs*; returns them by name."""
+        # getattr's default: a row inserted in this transaction has no unset columns.
+        have = {key(r): r for r in getattr(parent, column, [])
+                if keys.ROUTER_ID in r.external_ids}
+        kept = {}
+        for spec in specs:
+            child = have.pop(spec.name, None)
+            if child is None:
+                child = txn.insert(self.api.tables[spec.table])
+                for name, value in spec.columns.items():
+                    setattr(child, name, value)
+                parent.addvalue(column, child)
+                self.changes.append(f"{spec.table} {spec.name} created")
+            elif differs := spec.differs(child):
+                for name in differs:
+                    setattr(child, name, spec.columns[name])
+                self.changes.append(f"{spec.table} {spec.name} updated")
+            kept[spec.name] = child
+        for name, child in have.items():
+            parent.delvalue(column, child)  # not a root table: the row goes with it
+            self.changes.append(f"{column} {name} deleted")
+        return kept
+
+    def _schedule_gateway(self, txn: Any, router_ports: dict[str, Any]) -> None:
+        """The gateway port's HA_Chassis_Group, with the scheduled chassis."""
+        assert self.spec.gateway_port is not None
+        group = find_ha_group(self.api, self.spec.router_id)
+        if group is None:
+            group = txn.insert(self.api.tables["HA_Chassis_Group"])
+            group.name = router_name(self.spec.router_id)
+            group.external_ids = {keys.ROUTER_ID: self.spec.router_id}
+            self.changes.append("ha_chassis_group created")
+        if self.spec.gateway_chassis is not None:
+            want = dict(self.spec.gateway_chassis)
+            for member in getattr(group, "ha_chassis", []):
+                priority = want.pop(member.chassis_name, None)
+                if priority is None:
+                    group.delvalue("ha_chassis", member)
+                    self.changes.append(f"gateway chassis {member.chassis_name} removed")
+                elif member.priority != priority:
+                    member.priority = priority
+                    self.changes.append(f"gateway chassis {member.chassis_name} priority")
+            for name, priority in want.items():
+                member = txn.insert(self.api.tables["HA_Chassis"])
+                member.chassis_name, member.priority = name, priority
+                group.addvalue("ha_chassis", member)
+                self.changes.append(f"gateway chassis {name} added")
+        lrp = router_ports.get(self.spec.gateway_port)
+        if lrp is not None and \
+                [g.uuid for g in getattr(lrp, "ha_chassis_group", [])] != [group.uuid]:
+            lrp.ha_chassis_group = [group]
+            self.changes.append("gateway port scheduled")
+
+
+def delete_ha_group(api: Any, router: Any | None, router_id: str) -> bool:
+    """Delete a router's HA_Chassis_Group; whether it had one.
+
+    Its router ports let go of it first: ovsdb-server counts the reference of a port
+    leaving in the same transaction and would refuse the delete.
+    """
+    group = find_ha_group(api, router_id)
+    if group is None:
+        return False
+    for port in getattr(router, "ports", []) if router is not None else []:
+        if port.ha_chassis_group:
+            port.ha_chassis_group = []
+    group.delete()
+    return True
+
+
+class DeleteRouter(command.BaseCommand):
+    """A router's Logical_Router (its ports, NAT and routes go with it) and HA group."""
+
+    def __init__(self, api: Any, router_id: str) -> None:
+        super().__init__(api)
+        self.router_id = router_id
+
+    def run_idl(self, txn: Any) -> None:
+        router = find_router(self.api, self.router_id)
+        self.result = DELETED if delete_ha_group(self.api, router, self.router_id) else ABSENT
+        if router is not None:
+            router.delete()
+            self.result = DELETED

@@ -47,6 +47,14 @@ NB_TABLES: dict[str, list[str]] = {
                             "options", "tag", "external_ids", "dhcpv4_options",
                             "dhcpv6_options"],
     "DHCP_Options": ["cidr", "options", "external_ids"],
+    "Logical_Router": ["name", "enabled", "ports", "nat", "static_routes", "options",
+                       "external_ids"],
+    "Logical_Router_Port": ["name", "mac", "networks", "ha_chassis_group", "external_ids"],
+    "Logical_Router_Static_Route": ["ip_prefix", "nexthop", "external_ids"],
+    "HA_Chassis_Group": ["name", "ha_chassis", "external_ids"],
+    "HA_Chassis": ["chassis_name", "priority", "external_ids"],
+    "NAT": ["type", "external_ip", "logical_ip", "logical_port", "external_mac",
+            "gateway_port", "options", "external_ids"],
     "Port_Group": ["name", "ports", "acls", "external_ids"],
     "ACL": ["direction", "priority", "match", "action", "log", "external_ids"],
     "NB_Global": ["nb_cfg", "external_ids"],
@@ -55,6 +63,12 @@ SB_TABLES: dict[str, list[str]] = {
     "Chassis": ["name", "hostname", "other_config", "external_ids"],
     "Chassis_Private": ["name", "chassis", "nb_cfg", "external_ids"],
     "SB_Global": ["nb_cfg"],
+    "Port_Binding": ["logical_port", "type", "chassis"],
+}
+#: Monitor conditions: of Port_Binding only routers' gateways (``chassisredirect``), one
+#: row per router with a gateway, never the instance ports.
+SB_CONDITIONS: dict[str, list[Any]] = {
+    "Port_Binding": [["type", "==", "chassisredirect"]],
 }
 SCHEMA_FILES = {
     "OVN_Northbound": "/usr/share/ovn/ovn-nb.ovsschema",
@@ -246,9 +260,12 @@ class _Client:
     database: str
 
     def _setup(self, remote: str, timeout: float, tables: dict[str, list[str]],
-               listener: IdlListener | None, lock_name: str | None) -> None:
+               listener: IdlListener | None, lock_name: str | None,
+               conditions: dict[str, list[Any]] | None = None) -> None:
         idl = NeutrinoIdl(remote, schema_helper(remote, self.schema, tables), self.database,
                           listener, lock_name)
+        for table, condition in (conditions or {}).items():
+            idl.cond_change(table, condition)  # before the first monitor request
         # mypy sees object.__init__; the ovsdbapp API class after this mixin takes these.
         super().__init__(Connection(idl, timeout), start=True)  # type: ignore[call-arg]
 
@@ -294,4 +311,4 @@ class Southbound(_Client, sb_impl.OvnSbApiIdlImpl):
 
     def __init__(self, remote: str, timeout: float,
                  listener: IdlListener | None = None) -> None:
-        self._setup(remote, timeout, SB_TABLES, listener, None)
+        self._setup(remote, timeout, SB_TABLES, listener, None, SB_CONDITIONS)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino import plugproto
+from neutrino.drivers.api import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from neutrino.ovn import acls, keys
 
 #: Neutron's default DHCP lease (12 h).
@@ -332,13 +333,41 @@ def _plug_options(port: Mapping[str, Any], network: Mapping[str, Any],
     return options
 
 
+def has_switch_port(port: Mapping[str, Any]) -> bool:
+    """Whether a port has a Logical_Switch_Port.  A floating IP's port only holds its
+    address: OVN answers for it through the router's NAT, as Neutron's driver does."""
+    return port.get("device_owner") != FLOATINGIP
+
+
+def router_port_name(port_id: str) -> str:
+    return keys.ROUTER_PORT_PREFIX + port_id
+
+
+def _router_port_options(port: Mapping[str, Any]) -> dict[str, str] | None:
+    """Options of a router's switch port (None: not a router's port)."""
+    owner = port.get("device_owner")
+    if owner not in (ROUTER_INTERFACE, ROUTER_GATEWAY):
+        return None
+    options = {keys.ROUTER_PORT_OPTION: router_port_name(port["id"])}
+    if owner == ROUTER_GATEWAY:
+        options[keys.NAT_ADDRESSES_OPTION] = "router"
+    return options
+
+
 def port_spec(port: Mapping[str, Any], network: Mapping[str, Any],
               dpu_hostname: str | None = None) -> PortSpec:
-    """Logical_Switch_Port of a port.
+    """Logical_Switch_Port of a port (one :func:`has_switch_port`).
 
     ``dpu_hostname`` is the chassis a remote-managed port is plugged on (found by
     card serial number); for other ports ``requested-chassis`` is the bound host.
     """
+    router_options = _router_port_options(port)
+    if router_options is not None:
+        # The switch end of a patch to the router's ``lrp-<port id>``: OVN takes its
+        # addresses from the router port and never filters it (ovn-nb(5), LSP ``type``);
+        # no DHCP, the router has its addresses.
+        return _port_spec(port, "router", ["router"], [], router_options, {4: None, 6: None},
+                          {})
     mac = port["mac_address"]
     ips = [ip["ip_address"] for ip in port.get("fixed_ips") or []]
     address = " ".join([mac, *ips])
@@ -365,6 +394,14 @@ def port_spec(port: Mapping[str, Any], network: Mapping[str, Any],
     for disabled in [v for v, options in extra.items() if options is None]:
         dhcp_subnets[disabled] = None
 
+    return _port_spec(port, "", addresses, port_security,
+                      _plug_options(port, network, dpu_hostname), dhcp_subnets, extra)
+
+
+def _port_spec(port: Mapping[str, Any], lsp_type: str, addresses: list[str],
+               port_security: list[str], options: dict[str, str],
+               dhcp_subnets: dict[int, str | None],
+               extra: Mapping[int, Mapping[str, str] | None]) -> PortSpec:
     revision = revision_of(port)
     external_ids = {
         keys.PORT_ID: port["id"],
@@ -385,11 +422,11 @@ def port_spec(port: Mapping[str, Any], network: Mapping[str, Any],
         port_id=port["id"], network_id=port["network_id"], dhcp_subnets=dhcp_subnets,
         dhcp_extra={v: o for v, o in extra.items() if o is not None},
         columns={
-            "type": "",
+            "type": lsp_type,
             "addresses": addresses,
             "port_security": port_security,
             "enabled": [port.get("admin_state_up", True) is not False],
-            "options": _plug_options(port, network, dpu_hostname),
+            "options": options,
             "external_ids": external_ids,
         })
 

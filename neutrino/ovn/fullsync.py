@@ -67,10 +67,12 @@ class FullSync:
         if net_updates:
             writer.core.set_network_statuses(net_updates)
         writer.rebind_bindable(ports, networks)
+        router_changes, fip_changes = writer.update_routers()
         self.liveness.reset()
         self.heartbeat.publish(repairs)
         elapsed = self._clock() - started
-        LOG.info("full sync (%s): %d ports, %d networks, %d port and %d network status "
-                 "changes, repairs %s, %.3fs", reason, len(ports), len(networks), len(updates),
-                 len(net_updates), repairs or "none", elapsed)
+        LOG.info("full sync (%s): %d ports, %d networks, %d port, %d network, %d router and "
+                 "%d floating IP status changes, repairs %s, %.3fs", reason, len(ports),
+                 len(networks), len(updates), len(net_updates), router_changes, fip_changes,
+                 repairs or "none", elapsed)
         return elapsed

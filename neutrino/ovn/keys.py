@@ -35,6 +35,12 @@ SUBNET_ID = "neutrino:subnet_id"
 #: derives the port's own DHCP_Options rows from it.  On those rows, ``PORT_ID`` names
 #: the port.
 EXTRA_DHCP_OPTIONS = "neutrino:extra_dhcp_options"
+#: On Logical_Router, Logical_Router_Port, NAT, Logical_Router_Static_Route and
+#: HA_Chassis_Group rows: the router id (ownership mark).
+ROUTER_ID = "neutrino:router_id"
+ROUTER_NAME = "neutrino:router_name"
+#: On a floating IP's dnat_and_snat NAT row: the floating IP id.
+FIP_ID = "neutrino:fip_id"
 #: On Logical_Switch_Port rows: the Port_Group names the port is in, space-separated (what
 #: a write compares with, so that a membership change touches only those groups' ports).
 PORT_GROUPS = "neutrino:port_groups"
@@ -55,6 +61,13 @@ GLOBAL_LAST_SYNC = "neutrino:last_full_sync"
 #: Name prefix of Logical_Switch rows (``neutrino-<network id>``).
 SWITCH_PREFIX = "neutrino-"
 LOCALNET_PREFIX = "provnet-"
+#: Name prefix of a router's port (``lrp-<port id>``), as Neutron's OVN driver names it:
+#: the router-type switch port points at it, and SB names the gateway's chassis-redirect
+#: port ``cr-lrp-<port id>`` after it.
+ROUTER_PORT_PREFIX = "lrp-"
+#: Name prefix of Logical_Router and HA_Chassis_Group rows (``neutron-<router id>``), as
+#: Neutron's OVN driver names them, so OVN tooling written for Neutron finds them.
+ROUTER_PREFIX = "neutron-"
 #: Name prefix of a security group's Port_Group (``pg_<id with _ for ->``, Neutron's form).
 PORT_GROUP_PREFIX = "pg_"
 #: The Port_Group every port with port security is in: what no rule allows is dropped.
@@ -67,6 +80,10 @@ ACL_PRIORITY_DROP = 1001
 
 # -- Logical_Switch_Port options (besides the plug protocol's) -------------------
 NETWORK_NAME_OPTION = "network_name"
+#: On a router-type switch port: the Logical_Router_Port it is patched to.
+ROUTER_PORT_OPTION = "router-port"
+#: On a gateway's switch port: announce the router's NAT addresses (gratuitous ARP).
+NAT_ADDRESSES_OPTION = "nat-addresses"
 
 # -- binding:profile keys ------------------------------------------------------
 PROFILE_VIF_PLUG_TYPE = "vif_plug_type"
@@ -75,8 +92,12 @@ REMOTE_MANAGED_KEYS = ("pci_vendor_info", "pci_slot", "physical_network",
                        "card_serial_number", "pf_mac_address", "vf_num")
 
 # -- Southbound -----------------------------------------------------------------
+#: ovn-northd names a gateway router port's chassis-redirect Port_Binding ``cr-<lrp name>``.
+REDIRECT_PREFIX = "cr-"
 BRIDGE_MAPPINGS = "ovn-bridge-mappings"
 CMS_OPTIONS = "ovn-cms-options"
+#: The ovn-cms-options entry of a chassis that may host routers' gateways (Neutron's).
+GATEWAY_CHASSIS_OPTION = "enable-chassis-as-gw"
 CARD_SERIAL = "card-serial-number"
 DATAPATH_TYPE = "datapath-type"
 IFACE_TYPES = "iface-types"

@@ -29,15 +29,17 @@ from neutrino.drivers.api import (
     VIF_TYPE_BINDING_FAILED,
     VIF_TYPE_UNBOUND,
     CoreHandle,
+    FloatingIPContext,
     MechanismDriver,
     NetworkContext,
     PortContext,
+    RouterContext,
     SecurityGroupContext,
     StatusUpdate,
     SubnetContext,
 )
 from neutrino.drivers.status import BUILD
-from neutrino.ovn import acls, agents, binding, commands, desired, keys
+from neutrino.ovn import acls, agents, binding, commands, desired, desired_l3, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
@@ -251,6 +253,9 @@ class OVNMechanismDriver(MechanismDriver):
 
     def _write_port(self, context: PortContext, port: dict[str, Any]) -> None:
         assert self.nb is not None and self.directory is not None  # set by initialize()
+        if not desired.has_switch_port(port):
+            self._apply(f"port {port['id']}", [commands.DeletePort(self.nb, port["id"])])
+            return
         dpu = None
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)
@@ -274,6 +279,40 @@ class OVNMechanismDriver(MechanismDriver):
     def delete_port_postcommit(self, context: PortContext) -> None:
         self._apply(f"delete port {context.current['id']}",
                     [commands.DeletePort(self.nb, context.current["id"])])
+
+    # -- routers and floating IPs -------------------------------------------------------
+    def _router(self, context: RouterContext) -> list[Any]:
+        """The commands writing a router whole, after deleting the ports it lost."""
+        assert self.directory is not None
+        chassis = self.directory.all() if self.directory.synced else None
+        return [*(commands.DeletePort(self.nb, p) for p in context.removed_ports),
+                commands.EnsureRouter(self.nb, desired_l3.router_spec(context, chassis))]
+
+    def create_router_postcommit(self, context: RouterContext) -> None:
+        assert self.core is not None
+        self._apply(f"router {context.current['id']}", self._router(context),
+                    Unwritten(context.current["id"], self.core.set_router_statuses))
+
+    update_router_postcommit = create_router_postcommit
+
+    def delete_router_postcommit(self, context: RouterContext) -> None:
+        self._apply(f"delete router {context.current['id']}",
+                    [*(commands.DeletePort(self.nb, p) for p in context.removed_ports),
+                     commands.DeleteRouter(self.nb, context.current["id"])])
+
+    def create_floatingip_postcommit(self, context: FloatingIPContext) -> None:
+        """The NAT of every router the change touches (the old and the new when it moves)."""
+        assert self.core is not None
+        cmds = [c for router in context.routers for c in self._router(router)]
+        if cmds:
+            self._apply(f"floating IP {context.current['id']}", cmds,
+                        Unwritten(context.current["id"], self.core.set_floatingip_statuses))
+
+    update_floatingip_postcommit = create_floatingip_postcommit
+
+    def delete_floatingip_postcommit(self, context: FloatingIPContext) -> None:
+        self._apply(f"delete floating IP {context.current['id']}",
+                    [c for router in context.routers for c in self._router(router)])
 
     def _ensure_drop_group(self) -> None:
         """The drop group, before the first filtered port joins it (once per NB)."""

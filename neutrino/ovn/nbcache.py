@@ -81,6 +81,18 @@ class DhcpRow:
 
 
 @dataclass(frozen=True)
+class MarkedRow:
+    """A Logical_Router or NAT row: only its marks matter (which router, which floating IP)."""
+
+    uuid: UUID
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> MarkedRow:
+        return cls(uuid=row.uuid, external_ids=_column(row, "external_ids"))
+
+
+@dataclass(frozen=True)
 class PortGroupRow:
     uuid: UUID
     name: str
@@ -110,10 +122,10 @@ class AclRow:
             "direction", "priority", "match", "action", "log", "external_ids")})
 
 
-Row = LspRow | SwitchRow | DhcpRow | PortGroupRow | AclRow
+Row = LspRow | SwitchRow | DhcpRow | PortGroupRow | AclRow | MarkedRow
 #: external_ids keys that mark a row as Neutrino's.
 OWNED = (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID, keys.SUBNET_ID,
-         keys.SECURITY_GROUP_ID, keys.SECURITY_GROUP_RULE_ID, keys.DROP)
+         keys.SECURITY_GROUP_ID, keys.SECURITY_GROUP_RULE_ID, keys.DROP, keys.ROUTER_ID)
 
 
 @dataclass
@@ -126,6 +138,9 @@ class Snapshot:
     dhcp: dict[str, DhcpRow] = field(default_factory=dict)
     #: Ports' own DHCP_Options rows (extra DHCP options), by port id.
     port_dhcp: dict[str, list[DhcpRow]] = field(default_factory=dict)
+    #: Ids of the routers with a Logical_Router, and of the floating IPs with a NAT row.
+    routers: set[str] = field(default_factory=set)
+    floatingips: set[str] = field(default_factory=set)
     #: Port groups by name (security groups' and the drop group).
     port_groups: dict[str, PortGroupRow] = field(default_factory=dict)
     acls: dict[UUID, AclRow] = field(default_factory=dict)
@@ -140,7 +155,8 @@ class NbCache:
 
     TABLES: dict[str, type[Row]] = {
         "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow,
-        "Port_Group": PortGroupRow, "ACL": AclRow}
+        "Port_Group": PortGroupRow, "ACL": AclRow, "Logical_Router": MarkedRow,
+        "NAT": MarkedRow}
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -194,7 +210,13 @@ class NbCache:
             dhcp = list(self._rows["DHCP_Options"].values())
             groups = list(self._rows["Port_Group"].values())
             acls = list(self._rows["ACL"].values())
+            routers = list(self._rows["Logical_Router"].values())
+            nats = list(self._rows["NAT"].values())
         snap = Snapshot(port_groups={g.name: g for g in groups}, acls={a.uuid: a for a in acls})
+        snap.routers = {r.external_ids[keys.ROUTER_ID] for r in routers
+                        if keys.ROUTER_ID in r.external_ids}
+        snap.floatingips = {n.external_ids[keys.FIP_ID] for n in nats
+                            if keys.FIP_ID in n.external_ids}
         for lsp in lsps:
             if keys.PORT_ID in lsp.external_ids:
                 snap.ports[lsp.external_ids[keys.PORT_ID]] = lsp

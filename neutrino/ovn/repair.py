@@ -1,7 +1,7 @@
 """Drift repair: make NB match SQL (issue 3 item 6).
 
-SQL is the source of truth.  A pass reads every network, subnet, port and
-security group, computes the rows they imply (``desired``), and compares them with NB:
+SQL is the source of truth.  A pass reads every network, subnet, port, security group
+and router, computes the rows they imply (``desired``), and compares them with NB:
 missing rows are created, rows whose content differs are rewritten, and rows
 carrying Neutrino's ownership mark whose resource is gone are deleted.  Rows
 without the mark are never touched.  Every repair is logged and counted, as
@@ -31,14 +31,14 @@ from typing import Any
 
 from neutrino.drivers.api import CoreHandle
 from neutrino.metrics import DRIFT_REPAIRS
-from neutrino.ovn import commands, desired, keys
+from neutrino.ovn import commands, desired, desired_l3, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.nbcache import NbCache, Snapshot
 
 LOG = logging.getLogger(__name__)
 
 SWITCH, PORT, DHCP = "logical_switch", "logical_switch_port", "dhcp_options"
-PORT_GROUP = "port_group"
+PORT_GROUP, ROUTER = "port_group", "logical_router"
 
 
 def dpu_hostname(port: Mapping[str, Any], directory: ChassisDirectory) -> str | None:
@@ -154,6 +154,7 @@ class DriftRepair:
         for port in ports:
             for name in desired.port_groups(port):
                 members[name].append(port["id"])
+        revisions = {port["id"]: desired.revision_of(port) for port in ports}
         # The drop group once a port needs it (its first port's write creates it); it is
         # never removed.
         specs = [desired.drop_group_spec()] if members[keys.DROP_GROUP] else []
@@ -164,7 +165,9 @@ class DriftRepair:
                                   self._group_extra(snap, spec, members[spec.name]))
             if verdict:
                 plan.append((PORT_GROUP, spec.name, commands.EnsurePortGroup(
-                    self.nb, spec, force=verdict[0], members=members[spec.name]), verdict[1]))
+                    self.nb, spec, force=verdict[0],
+                    members=commands.Members(frozenset(members[spec.name]), revisions)),
+                    verdict[1]))
         wanted = {spec.name for spec in specs}
         for name, row in sorted(snap.port_groups.items()):
             if name not in wanted and keys.SECURITY_GROUP_ID in row.external_ids:
@@ -172,10 +175,12 @@ class DriftRepair:
                              ["not in SQL"]))
         return plan
 
-    def _plan(self) -> list[tuple[str, str, Any, list[str]]]:
+    def plan(self) -> list[tuple[str, str, Any, list[str]]]:
         # NB first: a row a postcommit adds after the SQL read below is not in
         # this snapshot, so it cannot be mistaken for an orphan.
         snap = self.cache.snapshot()
+        with self.nb.read_lock():
+            routers_in_nb = commands.owned_router_ids(self.nb)
         networks = {n["id"]: n for n in self.core.list_networks()}
         subnets = self.core.list_subnets()
         ports = self.core.list_ports()
@@ -196,6 +201,7 @@ class DriftRepair:
                 plan.append((DHCP, subnet_id,
                              commands.EnsureDhcpOptions(self.nb, spec, force=verdict[0]),
                              verdict[1]))
+        ports = [p for p in ports if desired.has_switch_port(p)]
         for port in ports:
             net = networks.get(port["network_id"])
             if net is None:
@@ -210,8 +216,21 @@ class DriftRepair:
             if verdict:
                 plan.append((PORT, port["id"],
                              commands.EnsurePort(self.nb, lsp, force=verdict[0]), verdict[1]))
-        for port_id in sorted((set(snap.ports) | set(snap.port_dhcp)) - {p["id"] for p in ports}):
-            plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id), ["not in SQL"]))
+        for port_id in sorted((set(snap.ports) | set(snap.port_dhcp))
+                              - {p["id"] for p in ports}):
+            plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id),
+                         ["not in SQL or without a switch port"]))
+        routers = self.core.list_routers()
+        for context in routers:
+            if context.gateway is not None and not self.directory.synced:
+                continue  # its gateway chassis come from SB; judge it once SB is known
+            router = desired_l3.router_spec(context, self.directory.all())
+            # The command itself finds what differs (``changes``): a router's rows are
+            # few, and read where they are written.
+            plan.append((ROUTER, router.router_id, commands.EnsureRouter(self.nb, router), []))
+        for router_id in sorted(routers_in_nb - {c.current["id"] for c in routers}):
+            plan.append((ROUTER, router_id, commands.DeleteRouter(self.nb, router_id),
+                         ["not in SQL"]))
         for subnet_id in sorted(set(snap.dhcp) - set(dhcp_specs)):
             plan.append((DHCP, subnet_id, commands.DeleteDhcpOptions(self.nb, subnet_id),
                          ["not in SQL or DHCP disabled"]))
@@ -221,12 +240,15 @@ class DriftRepair:
 
     # -- applying -------------------------------------------------------------
     def run(self) -> dict[str, int]:
-        """One pass; returns ``{"<kind>.<outcome>": count}`` of the repairs made.
+        """One pass; returns ``{"<kind>.<outcome>": count}`` of the repairs made."""
+        return self.apply(self.plan())
+
+    def apply(self, plan: list[tuple[str, str, Any, list[str]]]) -> dict[str, int]:
+        """Write *plan*; what was repaired.
 
         Port groups are written first, in transactions of their own: the ports written
         next join them (a filtered port is never written without the drop group).
         """
-        plan = self._plan()
         groups = [item for item in plan if item[0] == PORT_GROUP]
         rest = [item for item in plan if item[0] != PORT_GROUP]
         chunks = [part[start:start + self.CHUNK] for part in (groups, rest)
@@ -243,7 +265,7 @@ class DriftRepair:
                 if command.result in (commands.CREATED, commands.UPDATED, commands.DELETED):
                     done[f"{kind}.{command.result}"] += 1
                     LOG.info("drift repaired: %s %s %s (%s)", command.result, kind, rid,
-                             ", ".join(why))
+                             ", ".join(why or getattr(command, "changes", [])))
         self.totals.update(done)
         for kind, count in done.items():
             DRIFT_REPAIRS.labels(kind).inc(count)

@@ -33,7 +33,7 @@ from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, NullListener
 from neutrino.ovn.fullsync import FullSync
 from neutrino.ovn.heartbeat import ChassisLiveness, Heartbeat
-from neutrino.ovn.nbcache import LspRow, NbCache, SwitchRow
+from neutrino.ovn.nbcache import LspRow, MarkedRow, NbCache, SwitchRow
 from neutrino.ovn.repair import DriftRepair
 from neutrino.ovn.status_changes import (
     lsp_status_changed,
@@ -118,6 +118,12 @@ class StatusWorker:
         self._stopping = False
         self._full_reason: str | None = None
         self._chassis_changed = False
+        #: A router's or floating IP's NB rows, or a gateway's claim, changed: look at
+        #: every router's status (few rows; level-triggered).
+        self._routers_changed = False
+        self._pass_routers = False
+        #: Names of the chassis that may host gateways, as last seen.
+        self._gateways: set[str] = set()
         #: Keys of the current IDL pass (connection thread only), queued at its end.
         self._pass_ports: set[str] = set()
         self._pass_networks: set[str] = set()
@@ -204,18 +210,29 @@ class StatusWorker:
                     self.grace.stop(old_view.port_id)
         elif isinstance(before or after, SwitchRow):
             self._pass_networks |= switch_networks_changed(before, after)
+        elif isinstance(before or after, MarkedRow):
+            self._pass_routers = True
 
     def changes_done(self) -> None:
         """After an IDL pass: queue (and wake the worker once for) what that pass changed."""
-        if self._pass_ports or self._pass_networks:
+        if self._pass_ports or self._pass_networks or self._pass_routers:
             with self._cond:
                 self.ports.add_all(self._pass_ports)
                 self.networks.add_all(self._pass_networks)
+                self._routers_changed = self._routers_changed or self._pass_routers
+                self._pass_routers = False
             self._pass_ports, self._pass_networks = set(), set()
 
     def _on_chassis_change(self, names: set[str]) -> None:
+        gateways = {c.name for c in self.directory.all()
+                    if keys.GATEWAY_CHASSIS_OPTION in c.cms_options}
         with self._cond:
             self._chassis_changed = True
+            if gateways != self._gateways:
+                # Routers' gateways are scheduled over these: the full sync's repair
+                # reschedules every HA_Chassis_Group.
+                self._gateways = gateways
+                self._full_reason = self._full_reason or "gateway chassis changed"
             self._cond.notify_all()
 
     def _request_full(self, reason: str) -> None:
@@ -225,7 +242,7 @@ class StatusWorker:
 
     # -- worker thread ------------------------------------------------------------
     def _has_work(self) -> bool:
-        return bool(self._full_reason or self._chassis_changed) or \
+        return bool(self._full_reason or self._chassis_changed or self._routers_changed) or \
             self.ports.seconds_to_next() == 0 or self.networks.seconds_to_next() == 0
 
     def _run(self) -> None:
@@ -269,17 +286,20 @@ class StatusWorker:
                 with self._cond:
                     self._cond.wait(self.RETRY_DELAY)
 
-    def _take(self) -> tuple[list[str], list[str], bool]:
+    def _take(self) -> tuple[list[str], list[str], bool, bool]:
         with self._cond:
             self.grace.prune(self._clock())
             ports = self.ports.take(self.BATCH_SIZE)
             networks = self.networks.take()
             chassis, self._chassis_changed = self._chassis_changed, False
-        return ports, networks, chassis
+            routers, self._routers_changed = self._routers_changed, False
+        return ports, networks, chassis, routers
 
     def _process_events(self) -> None:
-        ports, networks, chassis_changed = self._take()
+        ports, networks, chassis_changed, routers_changed = self._take()
         try:
+            if routers_changed or chassis_changed:
+                self.writer.update_routers()
             port_ids = set(ports)
             if chassis_changed:
                 port_ids |= self.writer.ports_not_up()
@@ -293,6 +313,7 @@ class StatusWorker:
                 self.ports.add_all(ports)
                 self.networks.add_all(networks)
                 self._chassis_changed = self._chassis_changed or chassis_changed
+                self._routers_changed = self._routers_changed or routers_changed
             raise
 
     def _report_ports(self, updates: list[Update]) -> None:
@@ -323,10 +344,11 @@ class StatusWorker:
         self.stats["last_full_sync_seconds"] = round(elapsed, 3)
 
     def _heartbeat(self) -> None:
-        """Bump nb_cfg so live chassis answer; re-judge the ports that are not up when a
-        chassis or plug agent goes down or comes back (liveness never decides a binding,
-        only a reason)."""
+        """Bump nb_cfg so live chassis answer; re-judge the ports that are not up, and the
+        routers, when a chassis or plug agent goes down or comes back (liveness never
+        decides a binding, only a reason)."""
         assert self.heartbeat is not None
         self.heartbeat.beat()
         if self.liveness.check() is not None:
             self._report_ports(self.writer.port_updates(self.writer.ports_not_up()))
+            self.writer.update_routers()  # a gateway's chassis went down or came back

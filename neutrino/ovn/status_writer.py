@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, CoreHandle
-from neutrino.ovn import binding
+from neutrino.ovn import binding, keys
 from neutrino.ovn.chassis import ChassisDirectory
-from neutrino.ovn.desired import network_segments
+from neutrino.ovn.desired import network_segments, router_port_name
 from neutrino.ovn.nbcache import NbCache
+from neutrino.ovn.status_l3 import floatingip_status, router_status
 from neutrino.ovn.status_rules import LspView, network_status, port_status
 
 LOG = logging.getLogger(__name__)
@@ -94,6 +95,34 @@ class StatusWriter:
         switches = self.cache.snapshot().switches
         self.core.set_network_statuses([(nid, *network_status(nid in switches))
                                         for nid in sorted(network_ids)])
+
+    # -- routers and floating IPs ---------------------------------------------------------
+    def update_routers(self) -> tuple[int, int]:
+        """Every router's and associated floating IP's status, from NB and SB; returns how
+        many of each changed.  Level-triggered: what changed is found by comparing."""
+        snap = self.cache.snapshot()
+        router_updates: list[Update] = []
+        fip_updates: list[Update] = []
+        for context in self.core.list_routers():
+            router = context.current
+            claimed = None
+            if context.gateway is not None:
+                claimed = self.directory.gateway_claimed_by(
+                    keys.REDIRECT_PREFIX + router_port_name(context.gateway.port["id"]))
+            status = router_status(context, router["id"] in snap.routers,
+                                   self.directory.synced, claimed, self.directory.alive)
+            if (router.get("status"), router.get("status_reason")) != status:
+                router_updates.append((router["id"], *status))
+            for fip in context.floatingips:
+                if fip.get("port_id"):
+                    want = floatingip_status(fip, status, fip["id"] in snap.floatingips)
+                    if (fip.get("status"), fip.get("status_reason")) != want:
+                        fip_updates.append((fip["id"], *want))
+        if router_updates:
+            self.core.set_router_statuses(router_updates)
+        if fip_updates:
+            self.core.set_floatingip_statuses(fip_updates)
+        return len(router_updates), len(fip_updates)
 
     # -- bindings ------------------------------------------------------------------------
     def rebind_bindable(self, ports: Sequence[Mapping[str, Any]] | None = None,

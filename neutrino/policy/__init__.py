@@ -2,7 +2,7 @@
 
 The defaults are data, one module per resource (``networks``, ``subnets``,
 ``ports``, ``rbac_policies``, ``agents``, ``quotas``, ``security_groups`` with their
-rules: a resource that lands adds one), built from
+rules, ``routers``, ``floatingips``: a resource that lands adds one), built from
 :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
@@ -17,10 +17,12 @@ from typing import Any, Protocol
 
 from neutrino.policy import (
     agents,
+    floatingips,
     networks,
     ports,
     quotas,
     rbac_policies,
+    routers,
     security_groups,
     subnets,
 )
@@ -28,7 +30,8 @@ from neutrino.policy import (
 #: Each resource's rules and the create defaults of its attributes, by resource name.
 RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
              "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
-             "security_group": security_groups, "security_group_rule": security_groups}
+             "security_group": security_groups, "security_group_rule": security_groups,
+             "router": routers, "floatingip": floatingips}
 #: The modules of RESOURCES, each once (groups and their rules share one).
 MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 

@@ -184,7 +184,8 @@ class Caller:
 
         On create an attribute counts only when given with a value other than its
         default; on update whenever given (Neutron's "explicitly set"). ``fixed_ips``
-        entries also check ``:ip_address`` / ``:subnet_id`` when they name one.
+        entries also check ``:ip_address`` / ``:subnet_id`` when they name one, and a dict
+        (``external_gateway_info``) ``:<key>`` for each key it gives.
         """
         rules = self.rules.attr_rules.get(action, {})
         create = action.startswith("create_")
@@ -192,6 +193,8 @@ class Caller:
             if attr not in rules or (create and attr in defaults and value == defaults[attr]):
                 continue
             names = [rules[attr]]
+            if isinstance(value, dict):  # a sub-attribute's own rule, for each one given
+                names += [rules[f"{attr}:{key}"] for key in value if f"{attr}:{key}" in rules]
             if attr == "fixed_ips" and isinstance(value, list):
                 names += [rules[f"fixed_ips:{key}"] for key in ("ip_address", "subnet_id")
                           if f"fixed_ips:{key}" in rules

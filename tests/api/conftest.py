@@ -15,12 +15,22 @@ from sqlalchemy import func, select
 
 from neutrino.api.app import create_app
 from neutrino.core.plugin import Plugin
-from neutrino.db.models import IPAllocation, Network, NetworkSegment, Port, Subnet
+from neutrino.db.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    NetworkSegment,
+    Port,
+    Router,
+    Subnet,
+)
 
 SINGULAR = {"networks": "network", "subnets": "subnet", "ports": "port",
-            "security-groups": "security_group", "security-group-rules": "security_group_rule"}
+            "security-groups": "security_group", "security-group-rules": "security_group_rule",
+            "routers": "router", "floatingips": "floatingip"}
 TABLES = {"networks": Network, "subnets": Subnet, "ports": Port,
-          "ip_allocations": IPAllocation, "segments": NetworkSegment}
+          "ip_allocations": IPAllocation, "segments": NetworkSegment, "routers": Router,
+          "floatingips": FloatingIP}
 
 
 def assert_error(response: httpx.Response, status: int, error_type: str,

@@ -343,7 +343,7 @@ def test_extension_shown_by_alias(api: Api) -> None:
     shown = api.client.get("/v2.0/extensions/net-mtu")
     assert shown.status_code == 200
     assert shown.json()["extension"]["alias"] == "net-mtu"
-    missing = api.client.get("/v2.0/extensions/router")
+    missing = api.client.get("/v2.0/extensions/qos")
     assert missing.status_code == 404
     assert missing.json()["NeutronError"]["type"] == "HTTPNotFound"
 

@@ -188,7 +188,7 @@ def test_delete_takes_its_subnets_along(api: Api) -> None:
     assert api.delete("networks", net["id"]).status_code == 204
     assert_error(api.client.get(f"/v2.0/networks/{net['id']}"), 404, "NetworkNotFound", net["id"])
     assert api.rows() == {"networks": 0, "subnets": 0, "ports": 0, "ip_allocations": 0,
-                          "segments": 0}
+                          "segments": 0, "routers": 0, "floatingips": 0}
 
 
 def test_network_with_ports_is_in_use(api: Api, net: dict) -> None:

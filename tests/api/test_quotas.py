@@ -27,7 +27,8 @@ from tests.api.test_policy import As
 from tests.conftest import BACKENDS
 
 GROUPS = {"security_group": 10, "security_group_rule": 100}
-DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "rbac_policy": 10, **GROUPS}
+DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "rbac_policy": 10, **GROUPS,
+            "router": 10, "floatingip": 50}
 QUOTA_EXTENSIONS = {"quotas", "quota_details", "quota-check-limit", "quota-check-limit-default"}
 _projects: dict[tuple[str, str], str] = {}
 
@@ -64,6 +65,8 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
         "subnet": {"limit": 100, "used": 1, "reserved": 0},
         "port": {"limit": 500, "used": 1, "reserved": 0},
         "rbac_policy": {"limit": 10, "used": 0, "reserved": 0},
+        "router": {"limit": 10, "used": 0, "reserved": 0},
+        "floatingip": {"limit": 50, "used": 0, "reserved": 0},
         # The port's project's default group, made on its first port, with its 4 rules.
         "security_group": {"limit": 10, "used": 1, "reserved": 0},
         "security_group_rule": {"limit": 100, "used": 4, "reserved": 0}}}
@@ -86,7 +89,7 @@ def test_show_default_details_update_list_reset(api: Api, net: dict[str, Any]) -
 
 
 @pytest.mark.parametrize(("body", "fragment"), [
-    ({"quota": {"router": 1}}, "Unrecognized attribute(s) 'router'"),
+    ({"quota": {"subnetpool": 1}}, "Unrecognized attribute(s) 'subnetpool'"),
     ({"quota": {"port": -2}}, "'-2' is not in range -1 through 2147483647"),
     ({"quota": {"port": 2**31}}, "is not in range -1 through 2147483647"),
     ({"quota": {"port": "many"}}, "Invalid input for port"),

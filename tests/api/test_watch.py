@@ -151,7 +151,7 @@ def test_a_new_stream_is_served_before_the_ringers_find_it(live_url: str, make_p
     assert [e["data"]["status"] for e in events] == ["ACTIVE"]
 
 
-@pytest.mark.parametrize("params", [{"colour": "red"}, {"resource": "router"},
+@pytest.mark.parametrize("params", [{"colour": "red"}, {"resource": "subnet"},
                                     {"status": "SIDEWAYS"}, {"status": ["ACTIVE", "GONE"]}])
 def test_event_stream_rejects_unknown_filters_and_values(live_url: str,
                                                          params: dict[str, Any]) -> None:

@@ -65,7 +65,8 @@ def test_every_resource_the_core_creates_is_counted() -> None:
 
 def test_limits_are_the_defaults_until_a_project_has_its_own(make_plugin) -> None:
     plugin = make_plugin(quota_port=7)
-    defaults = {"network": 100, "subnet": 100, "port": 7, "rbac_policy": 10, **GROUPS}
+    defaults = {"network": 100, "subnet": 100, "port": 7, "rbac_policy": 10, **GROUPS,
+                "router": 10, "floatingip": 50}
     assert plugin.get_default_quota() == defaults
     assert plugin.get_quota("p") == defaults
     assert plugin.update_quota("p", {"network": 3, "port": -1}) == \

@@ -11,6 +11,7 @@ from neutrino.core.plugin import Plugin
 from neutrino.ovn import commands, desired
 from neutrino.sandbox.sandbox import Sandbox
 from tests.ovn.conftest import CoreFactory, ovn_driver
+from tests.ovn.l3 import routed
 from tests.ovn.nb import lsp, nb_row, nb_rows, one, switch, switch_port_names, wait_network
 
 SEGMENTS = {
@@ -126,6 +127,24 @@ def test_port_lifecycle_in_nb(sandbox: Sandbox, core: Plugin) -> None:
     core.delete_port(ADMIN, port["id"])
     assert lsp(sandbox, port["id"]) is None
     assert switch_port_names(sandbox, net["id"]) == set()
+
+
+def test_deleting_a_port_deletes_the_nat_translating_for_it(sandbox: Sandbox,
+                                                           core: Plugin) -> None:
+    """The core disassociates a deleted port's floating IPs; NB must not keep sending the
+    floating address to the fixed one (the next port on the subnet may get it)."""
+    t = routed(core)
+    vm, other = t.vm["id"], core.create_port(ADMIN, {"network_id": t.network["id"]})["id"]
+    sandbox.nbctl("lr-add", "r-by-hand")
+    for port_id, ip in ((vm, "172.24.4.50"), (other, "172.24.4.51")):
+        sandbox.nbctl("--id=@nat", "create", "NAT", "type=dnat_and_snat",
+                      f"external_ip={ip}", "logical_ip=10.6.0.99", f"logical_port={port_id}",
+                      "--", "add", "Logical_Router", "r-by-hand", "nat", "@nat")
+    core.delete_port(ADMIN, vm)
+    assert [n["logical_port"] for n in nb_rows(sandbox, "NAT")
+            if n["external_ip"] in ("172.24.4.50", "172.24.4.51")] == [other]
+    assert nb_row(sandbox, "Logical_Router", "r-by-hand") is not None
+    assert core.get_floatingip(ADMIN, t.floatingip["id"])["port_id"] is None
 
 
 def test_a_stale_write_never_overwrites_a_newer_one(sandbox: Sandbox,

@@ -8,9 +8,11 @@ import pytest
 
 from neutrino.core.context import ADMIN
 from neutrino.core.plugin import Plugin
+from neutrino.ovn import commands, desired
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 from tests.ovn.conftest import CoreFactory, ovn_driver
+from tests.ovn.l3 import routed
 from tests.ovn.nb import lsp, nb_row, nb_rows, one, switch, switch_port_names
 
 
@@ -155,6 +157,42 @@ def test_a_create_cut_short_before_its_binding_is_repaired(
     assert row["external_ids"]["neutrino:revision_number"] == str(bound["revision_number"])
 
 
+def test_routers_ports_are_router_type_and_floating_ip_ports_have_none(
+        sandbox: Sandbox, make_core: CoreFactory) -> None:
+    """A router's ports are the switch ends of patches to its router ports, and a
+    floating IP's port has no switch port at all: the repair must never turn them into
+    instance ports (which would answer ARP for the router's and floating addresses)."""
+    core = make_core(maintenance_interval=0.5)
+    t = routed(core)
+    interface, gateway = t.interface["port_id"], t.gateway_port["id"]
+
+    def router_shaped() -> bool:
+        rows = [lsp(sandbox, interface), lsp(sandbox, gateway)]
+        return all(r is not None and r["type"] == "router" for r in rows)
+    wait_for(router_shaped, 10, "router ports written")
+    assert lsp(sandbox, interface)["addresses"] == "router"
+    assert lsp(sandbox, interface)["options"] == {"router-port": f"lrp-{interface}"}
+    assert lsp(sandbox, interface)["port_security"] == []
+    assert lsp(sandbox, gateway)["options"] == {"router-port": f"lrp-{gateway}",
+                                                "nat-addresses": "router"}
+    assert interface in switch_port_names(sandbox, t.network["id"])
+    assert gateway in switch_port_names(sandbox, t.external["id"])
+
+    fip_port = t.floatingip_port["id"]
+    sandbox.nbctl(
+        "lsp-del", interface,
+        "--", "set", "Logical_Switch_Port", gateway, "type=\"\"",
+        f"addresses=\"{t.gateway_port['mac_address']} "
+        f"{t.gateway_port['fixed_ips'][0]['ip_address']}\"",
+        "--", "lsp-add", f"neutrino-{t.external['id']}", fip_port,
+        "--", "set", "Logical_Switch_Port", fip_port,
+        f"external_ids:neutrino\\:port_id={fip_port}")
+    wait_for(lambda: router_shaped() and lsp(sandbox, fip_port) is None, 10, "NB repaired")
+    assert lsp(sandbox, gateway)["addresses"] == "router"
+    for _ in range(2):  # two more passes: nothing flips back
+        syncs = ovn_driver(core).worker.stats["full_syncs"]
+        wait_for(lambda s=syncs: ovn_driver(core).worker.stats["full_syncs"] > s, 10, "a pass")
+    assert lsp(sandbox, fip_port) is None and router_shaped()
 def test_port_groups_and_acls_are_repaired(sandbox: Sandbox, make_core: CoreFactory) -> None:
     core = make_core(maintenance_interval=1)
     net = core.create_network(ADMIN, {"name": "n"})
@@ -208,3 +246,36 @@ def members(sandbox: Sandbox, group: str) -> set[str]:
     row = nb_row(sandbox, "Port_Group", group)
     uuids = set(row["ports"] if isinstance(row["ports"], list) else [row["ports"]])
     return {p["name"] for p in nb_rows(sandbox, "Logical_Switch_Port") if p["_uuid"] in uuids}
+
+
+def test_a_pass_never_undoes_membership_changes_that_raced_it(
+        sandbox: Sandbox, make_core: CoreFactory) -> None:
+    """A pass read SQL, then ports left and joined the group through the API before the
+    pass wrote: the pass re-adds the member that drifted out of NB, and leaves the ports
+    that changed since its read as their own writes left them."""
+    core = make_core(maintenance_interval=3600)  # this test runs the pass itself
+    worker = ovn_driver(core).worker
+    wait_for(lambda: worker.stats["full_syncs"] >= 1, 10, "the start's full sync")
+    repair = worker.repair
+    assert repair is not None
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.6.0.0/24", "ip_version": 4})
+    group = core.create_security_group(ADMIN, {"name": "a"})
+    leaving, drifted = (core.create_port(ADMIN, {"network_id": net["id"],
+                                                 "security_groups": [group["id"]]})["id"]
+                        for _ in range(2))
+    joining = core.create_port(ADMIN, {"network_id": net["id"], "security_groups": []})["id"]
+    pg = "pg_" + group["id"].replace("-", "_")
+    sandbox.nbctl("remove", "Port_Group", pg, "ports", lsp(sandbox, drifted)["_uuid"])
+    wait_for(lambda: any(name == pg for _, name, _, _ in repair.plan()), 10,
+             "the drift in the worker's copy of NB")
+    plan = [item for item in repair.plan() if item[1] == pg]
+
+    changed = {leaving: core.update_port(ADMIN, leaving, {"security_groups": []}),
+               joining: core.update_port(ADMIN, joining, {"security_groups": [group["id"]]})}
+    wait_for(lambda: all(
+        desired.row_revision(commands.find_port(repair.nb, port_id)) == port["revision_number"]
+        for port_id, port in changed.items()), 10, "the API's writes in the worker's copy")
+    assert repair.apply(plan) == {"port_group.updated": 1}
+    assert members(sandbox, pg) == {drifted, joining}
+    assert members(sandbox, "neutron_pg_drop") == {leaving, drifted, joining}

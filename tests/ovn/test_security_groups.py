@@ -9,25 +9,37 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import ovs.json
 import ovs.jsonrpc
 import pytest
 
-from neutrino.core.context import Context
+from neutrino.core.context import ADMIN, Context
 from neutrino.core.plugin import Plugin
+from neutrino.db.migrate import upgrade
+from neutrino.db.session import Database
 from neutrino.sandbox.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
+from tests.db import before_security_groups
+from tests.db.before_security_groups import OldPort
 from tests.ovn.conftest import CoreFactory
+from tests.ovn.nb import plug
 
 DEMO = Context(user_id="u", project_id="demo", roles=frozenset({"member"}))
 
 
 class Lab:
-    """One network with a v4 and a v6 subnet, and helpers to create ports and trace."""
+    """One network with a v4 and a v6 subnet (or *net*, as it is), and helpers to create
+    ports and trace."""
 
-    def __init__(self, core: Plugin, ovn: Sandbox) -> None:
+    def __init__(self, core: Plugin, ovn: Sandbox, net: dict[str, Any] | None = None) -> None:
         self.core, self.ovn = core, ovn
+        if net is not None:
+            self.net = net
+            return
         self.net = core.create_network(DEMO, {"name": "lab"})
         core.create_subnet(DEMO, {"network_id": self.net["id"], "cidr": "10.0.0.0/24",
                                   "ip_version": 4})
@@ -202,3 +214,88 @@ def test_joining_a_group_of_1000_ports_is_one_small_nb_transaction(
     assert len(json.loads(sandbox.nbctl("--format=json", "list", "ACL"))["data"]) == acls
     members = sandbox.nbctl("--bare", "--columns=ports", "list", "Port_Group", pg).split()
     assert len(members) == 1001
+
+
+def test_ports_from_before_security_groups_are_filtered_after_the_upgrade(
+        sandbox: Sandbox, make_core: CoreFactory, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment from before migration 0006: its ports in SQL, their LSPs in NB as the
+    driver wrote them then (no port security, no port groups).  After the upgrade, the
+    server's first full sync programs the default group and puts the ports in it: their
+    egress passes, unsolicited ingress from outside the group is dropped."""
+    net_id, subnet_id = str(uuid.uuid4()), str(uuid.uuid4())
+    member_a, member_b, outsider, unfiltered = (str(uuid.uuid4()) for _ in range(4))
+    url = f"sqlite:///{tmp_path / 'upgraded.db'}"
+    before_security_groups.build(url, net_id, subnet_id, "10.6.0.0/24", [
+        OldPort(member_a, "demo", "10.6.0.10"), OldPort(member_b, "demo", "10.6.0.11"),
+        OldPort(outsider, "alt", "10.6.0.12"), OldPort(unfiltered, "", "10.6.0.13")])
+    switch = f"neutrino-{net_id}"
+    old_nb = ["ls-add", switch, "--", "set", "Logical_Switch", switch,
+              f"external_ids:neutrino\\:network_id={net_id}"]
+    for i, port_id in enumerate((member_a, member_b, outsider, unfiltered)):
+        old_nb += ["--", "lsp-add", switch, port_id,
+                   "--", "lsp-set-addresses", port_id, f"fa:16:3e:00:00:{i + 1:02x} 10.6.0.1{i}",
+                   "--", "set", "Logical_Switch_Port", port_id,
+                   f"external_ids:neutrino\\:port_id={port_id}",
+                   f"external_ids:neutrino\\:network_id={net_id}",
+                   f"external_ids:neutrino\\:revision_number={before_security_groups.PORT_REVISION}"]
+    sandbox.nbctl(*old_nb)
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    monkeypatch.setenv("NEUTRINO_DATABASE_URL", url)
+
+    core = make_core(workers=True)  # its status worker's first full sync repairs NB
+    ports = {p["id"]: p for p in core.list_ports(ADMIN)[0]}
+    [group] = ports[member_a]["security_groups"]
+    pg = "pg_" + group.replace("-", "_")
+
+    def programmed() -> bool:
+        members = {lsp_uuid: name for name in ports
+                   if (lsp_uuid := sandbox.nbctl("--if-exists", "get", "Logical_Switch_Port",
+                                                 name, "_uuid").strip())}
+        found = sandbox.nbctl("--if-exists", "get", "Port_Group", pg, "ports").strip()
+        return bool(found) and {members.get(u) for u in found.strip("[]").split(", ")} == {
+            member_a, member_b} and "10.6.0.10" in sandbox.nbctl(
+            "get", "Logical_Switch_Port", member_a, "port_security")
+
+    wait_for(programmed, 30, "the default group and its members in NB")
+    lab = Lab(core, sandbox, core.get_network(DEMO, net_id))
+    a, b, alt, open_ = (ports[p] for p in (member_a, member_b, outsider, unfiltered))
+    tcp = "tcp && tcp.src == 40000 && tcp.dst == 5000"
+    assert lab.reaches(a, b, tcp)                 # a's egress, and b's ingress from its group
+    assert lab.reaches(a, open_, tcp)             # a's egress to an unfiltered port
+    assert lab.reaches(open_, a, tcp, *ESTABLISHED_REPLY)  # the reply to a's connection
+    assert not lab.reaches(open_, a, tcp)         # unsolicited, from outside the group
+    assert not lab.reaches(alt, a, tcp)           # from another project's default group
+    assert not lab.reaches(a, b, tcp, src_ip="10.6.0.99")  # port security: spoofing dropped
+
+
+def test_rules_decide_between_ports_bound_on_two_chassis(make_core: CoreFactory,
+                                                         sandbox: Sandbox) -> None:
+    """Ports bound and plugged on two chassis (each with its ovn-controller): the tracer
+    follows a packet from one to the other through the group's ACLs."""
+    chassis = {name: sandbox.add_chassis(name) for name in ("hv1", "hv2")}
+    lab = Lab(make_core(), sandbox)
+    ssh_group, other = lab.group("ssh"), lab.group("other")
+    lab.rule(ssh_group, direction="ingress", protocol="tcp", port_range_min=22,
+             port_range_max=22, remote_group_id=ssh_group["id"])
+    server = lab.port(security_groups=[ssh_group["id"]], **{"binding:host_id": "hv1"})
+    client = lab.port(security_groups=[ssh_group["id"]], **{"binding:host_id": "hv2"})
+    stranger = lab.port(security_groups=[other["id"]], **{"binding:host_id": "hv2"})
+    for i, (port, host) in enumerate(((server, "hv1"), (client, "hv2"), (stranger, "hv2"))):
+        plug(chassis[host], f"tap{i}", port["id"])
+        sandbox.wait_port_up(port["id"])
+        bound = sandbox.sbctl("--bare", "--columns=chassis", "find", "Port_Binding",
+                              f"logical_port={port['id']}")
+        assert bound == sandbox.sbctl("--bare", "--columns=_uuid", "find", "Chassis",
+                                      f"name={host}")
+    assert lab.reaches(client, server, SSH)                         # hv2 -> hv1, a rule allows
+    assert lab.reaches(server, client, REPLY, *ESTABLISHED_REPLY)   # and its reply
+    assert not lab.reaches(client, server, HTTP)                    # no rule for port 80
+    assert not lab.reaches(stranger, server, SSH)                   # not a member of the group
+    assert lab.reaches(server, client, SSH)                         # hv1 -> hv2, the same rule
+    assert not lab.reaches(server, stranger, SSH)                   # other lets nothing in
+    lab.rule(other, direction="ingress", protocol="tcp", port_range_min=22, port_range_max=22,
+             remote_ip_prefix="10.0.0.0/24")
+    assert lab.reaches(server, stranger, SSH)                       # hv1 -> hv2 once allowed

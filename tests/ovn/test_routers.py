@@ -1,0 +1,200 @@
+"""Routers and floating IPs in NB (issue 16): one transaction per API change writes the
+router whole — Logical_Router, router ports and their router-type switch ends, the
+gateway's HA_Chassis_Group, SNAT, default and extra routes, floating IP NAT."""
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.core.context import ADMIN
+from neutrino.core.plugin import Plugin
+from neutrino.sandbox.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
+from tests.ovn.conftest import CoreFactory, ovn_driver
+from tests.ovn.l3 import Routed, routed
+from tests.ovn.nb import lsp, nb_row, nb_rows
+
+
+def _uuids(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def router_rows(sandbox: Sandbox, router_id: str) -> dict[str, Any] | None:
+    """The router's rows as ovn-nbctl shows them: NAT and routes as sets of tuples."""
+    lr = nb_row(sandbox, "Logical_Router", f"neutron-{router_id}")
+    if lr is None:
+        return None
+
+    def of(table: str, column: str) -> list[dict[str, Any]]:
+        return [r for r in nb_rows(sandbox, table) if r["_uuid"] in _uuids(lr[column])]
+    group = nb_row(sandbox, "HA_Chassis_Group", f"neutron-{router_id}")
+    members = [] if group is None else [r for r in nb_rows(sandbox, "HA_Chassis")
+                                        if r["_uuid"] in _uuids(group["ha_chassis"])]
+    return {
+        "router": lr,
+        "ports": {p["name"]: p for p in of("Logical_Router_Port", "ports")},
+        "nat": {(n["type"], n["external_ip"], n["logical_ip"], n["logical_port"] or None)
+                for n in of("NAT", "nat")},
+        "routes": {(r["ip_prefix"], r["nexthop"]) for r in of("Logical_Router_Static_Route",
+                                                               "static_routes")},
+        "group": group,
+        "chassis": {m["chassis_name"]: m["priority"] for m in members},
+    }
+
+
+def test_routed_topology_in_nb(sandbox: Sandbox, core: Plugin) -> None:
+    sandbox.add_chassis("gw1", cms_options="enable-chassis-as-gw")
+    sandbox.add_chassis("gw2", cms_options="enable-chassis-as-gw")
+    sandbox.add_chassis("hv1")
+    t = routed(core)
+    rid = t.router["id"]
+    interface, gateway = t.interface["port_id"], t.gateway_port["id"]
+    gw_ip = t.gateway_port["fixed_ips"][0]["ip_address"]
+    fip, fixed = t.floatingip["floating_ip_address"], t.vm["fixed_ips"][0]["ip_address"]
+    rows = router_rows(sandbox, rid)
+    assert rows is not None
+    assert rows["router"]["enabled"] is True
+    assert rows["router"]["external_ids"]["neutrino:router_id"] == rid
+    # Status writes bump the SQL revision without an NB write, so NB may trail SQL.
+    assert 0 < int(rows["router"]["external_ids"]["neutrino:revision_number"]) <= \
+        core.get_router(ADMIN, rid)["revision_number"]
+    assert set(rows["ports"]) == {f"lrp-{interface}", f"lrp-{gateway}"}
+    assert rows["ports"][f"lrp-{interface}"]["networks"] == "10.6.0.1/24"
+    assert rows["ports"][f"lrp-{interface}"]["mac"] == t.interface_port["mac_address"]
+    assert rows["ports"][f"lrp-{gateway}"]["networks"] == f"{gw_ip}/24"
+    assert rows["ports"][f"lrp-{gateway}"]["ha_chassis_group"] == rows["group"]["_uuid"]
+    assert rows["ports"][f"lrp-{interface}"]["ha_chassis_group"] == []
+    # Every gateway chassis, priorities from the top; not the chassis without the option.
+    assert set(rows["chassis"]) == {"gw1", "gw2"}
+    assert sorted(rows["chassis"].values()) == [32766, 32767]
+    assert rows["nat"] == {("snat", gw_ip, "10.6.0.0/24", None),
+                           ("dnat_and_snat", fip, fixed, t.vm["id"])}
+    assert rows["routes"] == {("0.0.0.0/0", "172.24.4.1")}
+    assert lsp(sandbox, interface)["type"] == "router"
+    assert lsp(sandbox, gateway)["options"]["router-port"] == f"lrp-{gateway}"
+    assert lsp(sandbox, t.floatingip_port["id"]) is None
+
+    core.add_extraroutes(ADMIN, rid, [{"destination": "192.168.9.0/24",
+                                       "nexthop": "10.6.0.50"}])
+    assert router_rows(sandbox, rid)["routes"] == {("0.0.0.0/0", "172.24.4.1"),
+                                                   ("192.168.9.0/24", "10.6.0.50")}
+    core.update_floatingip(ADMIN, t.floatingip["id"], {"port_id": None})
+    assert router_rows(sandbox, rid)["nat"] == {("snat", gw_ip, "10.6.0.0/24", None)}
+    core.update_router(ADMIN, rid, {"external_gateway_info": {
+        "network_id": t.external["id"], "enable_snat": False}})
+    assert router_rows(sandbox, rid)["nat"] == set()
+    core.update_router(ADMIN, rid, {"admin_state_up": False})
+    assert router_rows(sandbox, rid)["router"]["enabled"] is False
+
+    # Rows an operator added by hand (no mark) are left alone.
+    sandbox.nbctl("lr-route-add", f"neutron-{rid}", "10.99.0.0/16", "10.6.0.60")
+    core.remove_extraroutes(ADMIN, rid, [{"destination": "192.168.9.0/24",
+                                          "nexthop": "10.6.0.50"}])
+    assert router_rows(sandbox, rid)["routes"] == {("0.0.0.0/0", "172.24.4.1"),
+                                                   ("10.99.0.0/16", "10.6.0.60")}
+
+    core.update_router(ADMIN, rid, {"external_gateway_info": None})
+    rows = router_rows(sandbox, rid)
+    assert set(rows["ports"]) == {f"lrp-{interface}"}
+    assert rows["group"] is None and lsp(sandbox, gateway) is None
+    assert rows["routes"] == {("10.99.0.0/16", "10.6.0.60")}
+
+    core.remove_router_interface(ADMIN, rid, {"subnet_id": t.subnet["id"]})
+    assert router_rows(sandbox, rid)["ports"] == {} and lsp(sandbox, interface) is None
+    core.delete_router(ADMIN, rid)
+    assert router_rows(sandbox, rid) is None
+    assert nb_rows(sandbox, "NAT") == [] and nb_rows(sandbox, "HA_Chassis") == []
+
+
+def test_an_instance_port_added_as_interface_becomes_a_router_port(
+        sandbox: Sandbox, core: Plugin) -> None:
+    t = routed(core)
+    port = core.create_port(ADMIN, {"network_id": t.network["id"], "fixed_ips": [
+        {"subnet_id": t.subnet["id"], "ip_address": "10.6.0.254"}]})
+    assert lsp(sandbox, port["id"])["type"] == ""
+    other = core.create_network(ADMIN, {"name": "other"})
+    subnet = core.create_subnet(ADMIN, {"network_id": other["id"], "cidr": "10.7.0.0/24",
+                                        "ip_version": 4})
+    port = core.create_port(ADMIN, {"network_id": other["id"], "fixed_ips": [
+        {"subnet_id": subnet["id"], "ip_address": "10.7.0.254"}]})
+    core.add_router_interface(ADMIN, t.router["id"], {"port_id": port["id"]})
+    row = lsp(sandbox, port["id"])
+    assert (row["type"], row["addresses"]) == ("router", "router")
+    lrp = router_rows(sandbox, t.router["id"])["ports"][f"lrp-{port['id']}"]
+    assert lrp["networks"] == "10.7.0.254/24"
+    gw_ip = t.gateway_port["fixed_ips"][0]["ip_address"]
+    assert ("snat", gw_ip, "10.7.0.0/24", None) in router_rows(sandbox, t.router["id"])["nat"]
+
+
+def test_router_rows_edited_by_hand_are_repaired(sandbox: Sandbox,
+                                                 make_core: CoreFactory) -> None:
+    gw1 = sandbox.add_chassis("gw1", cms_options="enable-chassis-as-gw")
+    core = make_core(maintenance_interval=0.5)
+    t = routed(core)
+    rid = t.router["id"]
+    good = router_rows(sandbox, rid)
+    assert good is not None and good["chassis"] == {"gw1": 32767}
+    orphan = "0d8c5a4e-0000-4000-8000-000000000001"
+    snat = next(n for n in nb_rows(sandbox, "NAT") if n["type"] == "snat")["_uuid"]
+    sandbox.nbctl(
+        "lr-route-del", f"neutron-{rid}", "0.0.0.0/0",
+        "--", "remove", "Logical_Router", f"neutron-{rid}", "nat", snat,
+        "--", "set", "Logical_Router_Port", f"lrp-{t.interface['port_id']}",
+        "networks=\"10.6.0.77/24\"",
+        "--", "lr-add", f"neutron-{orphan}",
+        "--", "set", "Logical_Router", f"neutron-{orphan}",
+        f"external_ids:neutrino\\:router_id={orphan}",
+        "--", "lr-add", "foreign-router")
+
+    def repaired() -> bool:
+        rows = router_rows(sandbox, rid)
+        return (rows is not None and rows["nat"] == good["nat"]
+                and rows["routes"] == good["routes"]
+                and rows["ports"][f"lrp-{t.interface['port_id']}"]["networks"] == "10.6.0.1/24"
+                and router_rows(sandbox, orphan) is None)
+    wait_for(repaired, 10, "router repaired")
+    assert nb_row(sandbox, "Logical_Router", "foreign-router") is not None
+    counts = ovn_driver(core).health()["local_status_worker"]["repairs"]
+    assert counts == {"logical_router.updated": 1, "logical_router.deleted": 1}
+
+    # Gateway chassis come and go: the group follows.
+    sandbox.add_chassis("gw2", cms_options="enable-chassis-as-gw")
+    wait_for(lambda: set(router_rows(sandbox, rid)["chassis"]) == {"gw1", "gw2"}, 10,
+             "gw2 scheduled")
+    gw1.vsctl("remove", "Open_vSwitch", ".", "external_ids", "ovn-cms-options")
+    wait_for(lambda: set(router_rows(sandbox, rid)["chassis"]) == {"gw2"}, 10,
+             "gw1 unscheduled")
+    assert router_rows(sandbox, rid)["chassis"] == {"gw2": 32767}
+
+
+def statuses(core: Plugin, t: Routed) -> tuple[tuple[str, str | None], tuple[str, str | None]]:
+    router = core.get_router(ADMIN, t.router["id"])
+    fip = core.get_floatingip(ADMIN, t.floatingip["id"])
+    return (router["status"], router["status_reason"]), (fip["status"], fip["status_reason"])
+
+
+def test_statuses_follow_the_gateway_chassis(sandbox: Sandbox, make_core: CoreFactory,
+                                             fast_heartbeat: None) -> None:
+    """ACTIVE only once a live chassis has claimed the gateway (SB), with reasons else."""
+    core = make_core()
+    t = routed(core)
+    rid = t.router["id"]
+    down = f"router {rid} is not active: "
+    wait_for(lambda: statuses(core, t) == (("DOWN", "no gateway chassis"),
+                                           ("DOWN", down + "no gateway chassis")),
+             10, "no gateway chassis")
+    alone = core.create_router(ADMIN, {"name": "no-gateway"})
+    wait_for(lambda: core.get_router(ADMIN, alone["id"])["status"] == "ACTIVE", 10,
+             "a router without gateway forwards east-west")
+
+    gw1 = sandbox.add_chassis("gw1", cms_options="enable-chassis-as-gw")
+    wait_for(lambda: statuses(core, t) == (("ACTIVE", None), ("ACTIVE", None)), 20,
+             "gateway claimed by gw1")
+    gw1.kill("controller")
+    gone = "gateway chassis gw1 is down"
+    wait_for(lambda: statuses(core, t) == (("DOWN", gone), ("DOWN", down + gone)), 10,
+             "gw1 down")
+    gw1.restart("controller")
+    wait_for(lambda: statuses(core, t) == (("ACTIVE", None), ("ACTIVE", None)), 20,
+             "gw1 back")
+    core.update_floatingip(ADMIN, t.floatingip["id"], {"port_id": None})
+    assert statuses(core, t)[1] == ("DOWN", "not associated with a port")
