@@ -91,10 +91,22 @@ class FailingDriver(MechanismDriver):
 
 
 class AgentDriver(RecordingDriver):
-    """Binds like RecordingDriver and lists one agent, as the OVN driver lists chassis."""
+    """Binds like RecordingDriver and lists one agent, as the OVN driver lists chassis,
+    until it is deleted (``come_back`` registers it again, as a running agent would)."""
 
     AGENT = {"id": "5d6a6d1c-0000-4000-8000-000000000001", "agent_type": "Recording agent",
-             "binary": "recording-agent", "host": "hv1", "alive": True, "admin_state_up": True}
+             "binary": "recording-agent", "host": "hv1", "alive": True, "admin_state_up": True,
+             "description": ""}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: list[str] = []
 
     def list_agents(self) -> list[dict[str, Any]]:
-        return [dict(self.AGENT)]
+        return [] if self.AGENT["id"] in self.deleted else [dict(self.AGENT)]
+
+    def delete_agent(self, agent_id: str) -> None:
+        self.deleted.append(agent_id)
+
+    def come_back(self) -> None:
+        self.deleted.clear()

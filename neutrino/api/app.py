@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino.api import errors
+from neutrino.api.agents import add_agent_routes
 from neutrino.api.auth import Identity
 from neutrino.api.health import Health, SupervisorView, supervisor_metrics
+from neutrino.api.ip_availability import add_ip_availability_routes
 from neutrino.api.memory import tune_malloc
 from neutrino.api.quotas import add_quota_routes
 from neutrino.api.router_actions import add_router_actions
@@ -33,6 +35,10 @@ EXTENSIONS = [
         "Expose mapping of virtual networks to multiple physical networks",
     ),
     ("agent", "agent", "The agent management extension."),
+    ("network-ip-availability", "Network IP Availability",
+     "Provides IP availability data for each network and subnet."),
+    ("network-ip-availability-details", "Network IP Availability Details",
+     "Provides IP availability details for each network and subnet."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     (
         "standard-attr-revisions",
@@ -61,6 +67,10 @@ EXTENSIONS = [
         "Provides validation on filter parameters.",
     ),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
+    ("empty-string-filtering", "Empty string filtering",
+     "A filter with an empty value matches attributes whose value is the empty string."),
+    ("port-mac-address-regenerate", "Port MAC address regenerate",
+     "A port updated with mac_address null gets a new generated MAC address."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
     (
         "project-id",
@@ -259,6 +269,8 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     add_router_actions(app.router, plugin, policy)
     add_tag_routes(app.router, plugin, policy)
     add_quota_routes(app.router, plugin, policy)
+    add_agent_routes(app.router, plugin, policy)
+    add_ip_availability_routes(app.router, plugin, policy)
     app.add_middleware(Identity, settings=plugin.settings, policy=policy)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)
@@ -283,7 +295,8 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
                                ("security_group", "security-groups"),
                                ("security_group_rule", "security-group-rules"),
                                ("router", "routers"), ("floatingip", "floatingips"),
-                               ("agent", "agents"))]})
+                               ("agent", "agents"),
+                               ("network_ip_availability", "network-ip-availabilities"))]})
 
     def extension_doc(alias: str, name: str, description: str) -> dict[str, Any]:
         return {"alias": alias, "name": name, "description": description, "links": [],

@@ -14,6 +14,7 @@ once per request.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -114,17 +115,25 @@ class Guard:
         """May *ctx* create a resource with *attrs* (the body, API names)?  The owner named
         in the body is the target's: a project member naming another project fails
         ``create_<resource>`` (403)."""
+        return self.create_all(ctx, [attrs])[0]
+
+    def create_all(self, ctx: Context,
+                   items: list[dict[str, Any]]) -> list[tuple[Decisions, dict[str, Any]]]:
+        """:meth:`create` of each of a bulk create's *items*, each parent read once."""
         who = caller(self.policy, ctx)
-        owner = attrs.get("project_id") or attrs.get("tenant_id")
-        if self.parent is not None:
-            parent = self.owner(ctx, attrs[self.parent[1]])  # 404 if not visible
-            if self.resource == "security_group_rule":  # a rule is its group's project's
-                owner = parent["project_id"]
-        item = {**self.defaults, **attrs,
-                "project_id": owner or ctx.project_id}
-        target = self.target(ctx, item, self.parents(ctx))
-        self._authorize(who, f"create_{self.resource}", target, attrs)
-        return who, target
+        owners = functools.cache(functools.partial(self.owner, ctx))  # 404 if not visible
+        checked = []
+        for attrs in items:
+            owner = attrs.get("project_id") or attrs.get("tenant_id")
+            if self.parent is not None:
+                parent = owners(attrs[self.parent[1]])
+                if self.resource == "security_group_rule":  # a rule is its group's project's
+                    owner = parent["project_id"]
+            item = {**self.defaults, **attrs, "project_id": owner or ctx.project_id}
+            target = self.target(ctx, item, owners)
+            self._authorize(who, f"create_{self.resource}", target, attrs)
+            checked.append((who, target))
+        return checked
 
     def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """The item, or 404 if ``get_<resource>`` refuses it to the caller."""

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from neutrino.api.schemas import REQUEST_BODY_ERROR
 from neutrino.core.exceptions import NeutronError
 
 LOG = logging.getLogger(__name__)
@@ -38,9 +39,19 @@ def _nested(loc: tuple) -> str | None:
     return parts[-1] if parts else None
 
 
+def _item_loc(loc: tuple) -> tuple:
+    """*loc* without the index of a bulk create's item: ``("body", "ports", 3, "name")``
+    names ``name`` as ``("body", "port", "name")`` does."""
+    return loc[:2] + loc[3:] if len(loc) > 2 and isinstance(loc[2], int) else loc
+
+
 def validation_message(exc: RequestValidationError) -> str:
-    """Neutron's wording for what is wrong with a request body."""
-    errors = exc.errors()
+    """Neutron's wording for what is wrong with a request body (of the first item that
+    is wrong, in a bulk create)."""
+    errors = [{**e, "loc": _item_loc(tuple(e["loc"]))} for e in exc.errors()]
+    own = next((e for e in errors if e["type"] == REQUEST_BODY_ERROR), None)
+    if own is not None:
+        return str(own["msg"])
     if any(e["type"] == "json_invalid" or tuple(e["loc"]) == ("body",) for e in errors):
         return "Malformed request body: expected a JSON object."
     wrapper = next((e for e in errors if e["type"] == "missing" and len(e["loc"]) == 2), None)

@@ -1,5 +1,5 @@
 """CRUD routes of networks, subnets, ports, RBAC policies, security groups and their
-rules, and the agents listing.
+rules, and the status event stream.
 
 Handlers only translate between HTTP and the core: wrapper keys, the
 ``tenant_id`` alias, ``If-Match``, ``fields=`` and page links.
@@ -9,7 +9,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from json import dumps
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -159,13 +159,16 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
     With *hub*, show accepts ``wait_for_status``/``timeout`` (long-poll).
     """
     guard = Guard(policy, plugin, name)
-    create_body = create_model_for(name, create_model, "Create")
-    create = getattr(plugin, f"create_{name}")
-    show = getattr(plugin, f"get_{name}")
-    remove = getattr(plugin, f"delete_{name}")
     #: The key of a list's items: Neutron's collection name (``security_groups``), which
     #: the URL spells with dashes.
     items_key = collection.replace("-", "_")
+    #: A resource the core creates in bulk takes ``{"<collection>": [...]}`` as well.
+    create_bulk = getattr(plugin, f"create_{name}_bulk", None)
+    create_body = create_model_for(name, create_model, "Create",
+                                   many=items_key if create_bulk is not None else None)
+    create = getattr(plugin, f"create_{name}")
+    show = getattr(plugin, f"get_{name}")
+    remove = getattr(plugin, f"delete_{name}")
     lister = getattr(plugin, f"list_{items_key}")
     max_limit = plugin.settings.pagination_max_limit
 
@@ -201,9 +204,17 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
     def create_item(request: Request,
                     body: create_body) -> JSONResponse:  # type: ignore[valid-type]  # a run-time model
         ctx = context_of(request.scope)
-        attrs = getattr(body, name).attrs()
-        who, target = guard.create(ctx, attrs)
-        return json({name: guard.strip(who, target, create(ctx, translate(attrs)))}, 201)
+        if create_bulk is None:
+            attrs = getattr(body, name).attrs()
+            who, target = guard.create(ctx, attrs)
+            return json({name: guard.strip(who, target, create(ctx, translate(attrs)))}, 201)
+        items, many = cast(schemas.OneOrMany, body).bodies()
+        # Every item passes the policy before anything is written (Neutron's bulk).
+        checked = guard.create_all(ctx, items)
+        created = [guard.strip(who, target, item) for (who, target), item in
+                   zip(checked, create_bulk(ctx, [translate(attrs) for attrs in items]),
+                       strict=True)]
+        return json({items_key: created} if many else {name: created[0]}, 201)
 
     @router.get(f"/v2.0/{collection}/{{item_id}}", name=f"show_{name}", tags=[collection])
     async def show_item(item_id: str, request: Request) -> JSONResponse:
@@ -251,11 +262,18 @@ def add_update(router: APIRouter, guard: Guard, name: str, collection: str,
                                        update(ctx, item_id, translate(attrs), revision))})
 
 
-def create_model_for(name: str, model: type[schemas.Body], verb: str) -> type[schemas.Wrapper]:
-    """The wrapper body ``{"<name>": {...}}`` Neutron requests use."""
-    fields: dict[str, Any] = {name: (model, ...)}
+def create_model_for(name: str, model: type[schemas.Body], verb: str,
+                     many: str | None = None) -> type[schemas.Wrapper]:
+    """The wrapper body ``{"<name>": {...}}`` Neutron requests use; with *many* (the
+    collection's key) also a bulk create's ``{"<many>": [{...}, ...]}``."""
     title = "".join(word.capitalize() for word in name.split("_"))
-    return create_model(f"{title}{verb}Request", __base__=schemas.Wrapper, **fields)
+    if many is None:
+        fields: dict[str, Any] = {name: (model, ...)}
+        return create_model(f"{title}{verb}Request", __base__=schemas.Wrapper, **fields)
+    fields = {name: (model, schemas.ABSENT), many: (list[model], schemas.ABSENT)}  # type: ignore[valid-type]
+    body = create_model(f"{title}{verb}Request", __base__=schemas.OneOrMany, **fields)
+    body.ONE, body.MANY = name, many
+    return body
 
 
 def wait_params(params: Any) -> tuple[str, float]:
@@ -322,18 +340,5 @@ def build_router(plugin: Plugin, policy: Rules, hub: EventHub,
                               after)
         return StreamingResponse(stream, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
-
-    @router.get("/v2.0/agents", tags=["agents"])
-    def list_agents(request: Request) -> JSONResponse:
-        """Admins only (``get_agent``); others get an empty list, as Neutron's lists do."""
-        if not caller(policy, context_of(request.scope)).allowed("get_agent", {}):
-            return json({"agents": []})
-        fields = request.query_params.getlist("fields")
-        filters = {k: request.query_params.getlist(k) for k in request.query_params
-                   if k != "fields"}
-        agents = [a for a in plugin.list_agents()
-                  if all(str(a.get(k)).lower() in [v.lower() for v in vs]
-                         for k, vs in filters.items())]
-        return json({"agents": [select_fields(a, fields) for a in agents]})
 
     return router

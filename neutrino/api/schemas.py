@@ -11,7 +11,7 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 VnicType = Literal["normal", "direct", "macvtap", "baremetal", "direct-physical",
@@ -130,6 +131,44 @@ class Wrapper(BaseModel):
     """A request's outer object, ``{"<resource>": {...}}``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+#: The type of a body error whose message is Neutron's own for it, given as it is.
+REQUEST_BODY_ERROR = "request_body"
+
+
+class OneOrMany(Wrapper):
+    """A create's outer object: ``{"<resource>": {...}}``, or a bulk create's
+    ``{"<collection>": [{...}, ...]}`` (Neutron's ``prepare_request_body``).  Subclasses
+    (:func:`neutrino.api.routes.create_model_for`) declare both, under :attr:`ONE` and
+    :attr:`MANY`, with no default."""
+
+    ONE: ClassVar[str]
+    MANY: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # refused as a malformed body
+        if cls.MANY in data:
+            if cls.ONE in data:
+                raise PydanticCustomError(REQUEST_BODY_ERROR, "A request body has either "
+                                          f"'{cls.ONE}' or '{cls.MANY}', not both.")
+            if data[cls.MANY] == []:
+                raise PydanticCustomError(REQUEST_BODY_ERROR, "Resources required")
+        elif cls.ONE not in data:
+            raise PydanticCustomError(REQUEST_BODY_ERROR, f"Resource body required: "
+                                      f"'{cls.ONE}' is missing from the request body.")
+        return data
+
+    def bodies(self) -> tuple[list[dict[str, Any]], bool]:
+        """The attributes of each resource to create, and whether the request was a bulk
+        one (answered with a list)."""
+        many = getattr(self, self.MANY)
+        if many is not None:
+            return [body.attrs() for body in many], True
+        return [getattr(self, self.ONE).attrs()], False
 
 
 #: The default of an attribute that may be left out but not sent as ``null``
@@ -354,7 +393,8 @@ class PortUpdate(PortBinding, PortSecurity):
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
-    mac_address: Mac = ABSENT
+    #: ``null`` asks for a new generated MAC (``port-mac-address-regenerate``).
+    mac_address: Mac | None = ABSENT
     fixed_ips: list[FixedIP] = ABSENT
     device_id: Name = ABSENT
     device_owner: Name = ABSENT
@@ -427,6 +467,13 @@ TargetProject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 #: RBAC actions are strings of a description's size; which ones an object type takes
 #: is the core's to say.
 Action = Annotated[str, StringConstraints(max_length=255)]
+
+
+class AgentUpdate(Body):
+    """What an admin may change of an agent (Neutron's agent attributes with ``allow_put``)."""
+
+    admin_state_up: bool = ABSENT
+    description: Name = ABSENT
 
 
 class RbacPolicyCreate(Body):

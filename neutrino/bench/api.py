@@ -10,6 +10,8 @@ each client concurrency:
   ratios against a baseline measured in the same run);
 * port create, show, list (first page of 50), update and delete;
 * ``GET /v2.0/ports`` with ``--list-size`` ports in the database;
+* bulk create: requests of ``--bulk-size`` ports against as many single creates,
+  one client, in the same run (time per port, and their ratio);
 * the summed memory of the server's processes with ``--rss-ports`` ports,
   after creating them (through the API by default) and serving requests.
 
@@ -80,6 +82,13 @@ def _creator(network_id: str) -> Request:
     return create
 
 
+def _bulk_creator(network_id: str, size: int) -> Request:
+    def create(client: Client, i: Any) -> Awaitable[Any]:
+        return client.post("/v2.0/ports", json={"ports": [
+            {"network_id": network_id, "name": f"bulk-{i}-{j}"} for j in range(size)]})
+    return create
+
+
 def _show(client: Client, port_id: str) -> Awaitable[Any]:
     return client.get(f"/v2.0/ports/{port_id}")
 
@@ -98,6 +107,10 @@ def _delete(client: Client, port_id: str) -> Awaitable[Any]:
 
 def _ids(phase: Phase) -> list[str]:
     return [r.json()["port"]["id"] for r in phase.responses]
+
+
+def _bulk_ids(phase: Phase) -> list[str]:
+    return [p["id"] for r in phase.responses for p in r.json()["ports"]]
 
 
 # ---------------------------------------------------------------- phases
@@ -218,6 +231,38 @@ class Bench:
                            + (f", {s.errors} errors" if s.errors else ""))
         return phase
 
+    async def bulk(self) -> None:
+        """``--bulk-rounds`` bulk creates of ``--bulk-size`` ports against as many single
+        creates, one client each, one after the other; then both sets are deleted."""
+        size, rounds = self.args.bulk_size, self.args.bulk_rounds
+        async with client_for(self.server.url, 1, self.args.client,
+                              self.auth.headers) as client:
+            if isinstance(client, RawClient):
+                await client.open(1)
+            single = await self._phase(client, 1, f"create x {size * rounds} (one per request)",
+                                       range(size * rounds), _creator(self.network_id))
+            bulk = await self._phase(client, 1, f"bulk create of {size} x {rounds}",
+                                     range(rounds), _bulk_creator(self.network_id, size))
+            if single.stats.errors or bulk.stats.errors:
+                raise RuntimeError(f"bulk phase failed: {single.error_samples} "
+                                   f"{bulk.error_samples}")
+            await drive(client, 1, _ids(single) + _bulk_ids(bulk), _delete)
+        ports = size * rounds
+        per_port = {name: round(phase.stats.seconds * 1000 / ports, 3)
+                    for name, phase in (("single", single), ("bulk", bulk))}
+        self.progress.note(self.label(
+            f"per port: {per_port['single']} ms one per request, {per_port['bulk']} ms in "
+            f"bulks of {size}"))
+        self.result["bulk"] = {
+            "ports_per_request": size, "requests": rounds,
+            # ``cpu_ms`` per request, as every phase's: a bulk's is that of *size* ports.
+            "single": dict(single.stats.as_dict(), ms_per_port=per_port["single"],
+                           cpu_ms=single.cpu_ms, cpu_ms_per_port=single.cpu_ms),
+            "bulk": dict(bulk.stats.as_dict(), ms_per_port=per_port["bulk"],
+                         cpu_ms=bulk.cpu_ms, cpu_ms_per_port={
+                             k: round(v / size, 3) for k, v in bulk.cpu_ms.items()}),
+            "speedup_per_port": report.ratio(per_port["single"], per_port["bulk"])}
+
     async def fill(self, count: int) -> dict[str, Any]:
         """Bring the database to *count* ports (the bench network's ports only)."""
         have = self.ports
@@ -311,6 +356,8 @@ async def bench_one(database: BenchDatabase, workdir: Path, args: argparse.Names
         await bench.operations()
         lowest = str(min(args.clients))
         base_p50 = bench.result["baseline"][lowest]["p50_ms"]
+        if args.bulk_size:
+            await bench.bulk()
         if args.list_size:
             await bench.listing(base_p50)
         if args.rss_ports:
@@ -382,6 +429,12 @@ def tables(output: dict[str, Any]) -> str:
          "cpu ms: server", "db", "client", "server cpu x base"], rows)]
     extra = []
     for db, result in output["results"].items():
+        if "bulk" in result:
+            bulk = result["bulk"]
+            extra.append([db, f"port create, ms per port: one per request → bulks of "
+                          f"{bulk['ports_per_request']} (1 client)",
+                          f"{bulk['single']['ms_per_port']} → {bulk['bulk']['ms_per_port']} ms "
+                          f"({bulk['speedup_per_port']}x faster)", None])
         if "list" in result:
             lst = result["list"]
             extra.append([db, f"GET /v2.0/ports ({lst['ports']} ports)",
@@ -428,6 +481,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="requests per operation and concurrency (default 1000)")
     parser.add_argument("--list-size", type=int, default=10_000,
                         help="ports in the database when timing GET /v2.0/ports (0: skip)")
+    parser.add_argument("--bulk-size", type=int, default=100,
+                        help="ports per bulk create request, against as many single creates "
+                             "(0: skip)")
+    parser.add_argument("--bulk-rounds", type=int, default=5,
+                        help="bulk create requests (and single creates of as many ports)")
     parser.add_argument("--rss-ports", type=int, default=100_000,
                         help="ports in the database when measuring server memory (0: skip)")
     parser.add_argument("--fill", choices=["api", "db"], default="api",
@@ -458,6 +516,7 @@ def run(args: argparse.Namespace) -> int:
     output: dict[str, Any] = {
         "bench": "api", "machine": report.machine(),
         "settings": {"clients": args.clients, "ports": args.ports, "list_size": args.list_size,
+                     "bulk_size": args.bulk_size, "bulk_rounds": args.bulk_rounds,
                      "rss_ports": args.rss_ports, "fill": args.fill, "workers": args.workers,
                      "client": args.client, "nice": args.nice, "auth": args.auth,
                      "mechanism_drivers": args.mechanism_drivers},

@@ -16,6 +16,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "api": ("neutrino.bench.api", "REST API throughput/latency, listing time and server memory"),
     "plug": ("neutrino.bench.plug", "VIF plug agent: ports plugged per second"),
     "e2e": ("neutrino.bench.e2e", "port create to ACTIVE through real OVN"),
+    "converge": ("neutrino.bench.converge",
+                 "time for the whole system to settle after a restart, vs bare OVN"),
     "status": ("neutrino.bench.status", "status worker: NB up events to SQL status"),
     "sg": ("neutrino.bench.sg", "security group rule and membership changes, API to NB, "
                                 "on a big group vs a small one"),

@@ -211,14 +211,20 @@ def wait_clean(sandbox: Sandbox, timeout: float = 120) -> dict[str, int]:
         time.sleep(0.5)
 
 
+def launch_agent(sandbox: Sandbox, workdir: Path) -> subprocess.Popen:
+    """The plug-agent process for every chassis of *sandbox*, started and not waited for."""
+    with open(workdir / "agent.log", "ab") as log:
+        remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
+        return subprocess.Popen(
+            [sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes,
+             "--providers", "dummy", "--log-level", "WARNING"], stdout=log,
+            stderr=subprocess.STDOUT)
+
+
 def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
     """One plug-agent process for all chassis (an agent thread each), as ``neutrino up``
     runs them, logging to ``agent.log``."""
-    log = open(workdir / "agent.log", "ab")  # owned by the child
-    remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
-    agents = [subprocess.Popen(
-        [sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes,
-         "--providers", "dummy", "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)]
+    agents = [launch_agent(sandbox, workdir)]
     for name in sandbox.chassis:
 
         def beating(n: str = name) -> bool:

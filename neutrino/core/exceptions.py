@@ -67,6 +67,10 @@ class TagNotFound(NotFound):
     message = "Tag {tag} could not be found."
 
 
+class AgentNotFound(NotFound):
+    message = "Agent {id} could not be found."
+
+
 class RbacPolicyNotFound(NotFound):
     message = "RBAC policy of type {object_type} with ID {id} not found"
 class SecurityGroupNotFound(NotFound):

@@ -81,7 +81,7 @@ class FloatingIPs:
 
     def _associated_status(self) -> tuple[str, str | None]:
         """An associated floating IP's status until the backend reports it."""
-        return (BUILD, WAITING_FOR_BACKEND) if self.mech.async_network_status else (ACTIVE, None)
+        return (BUILD, WAITING_FOR_BACKEND) if self.mech.async_l3_status else (ACTIVE, None)
 
     @staticmethod
     def _context(session: Session, current: dict[str, Any], original: dict[str, Any] | None,

@@ -73,12 +73,13 @@ class MechanismManager:
                 LOG.exception("mechanism driver %s failed in %s", driver.name, method)
                 raise exc.MechanismDriverError(method=method) from e
 
-    def postcommit(self, method: str, context: Any) -> None:
-        """Call *method* on every driver; the first failure is raised after all ran."""
+    def postcommit(self, method: str, contexts: list[Any]) -> None:
+        """Call *method* on every driver for *contexts* (what one request wrote, see
+        ``MechanismDriver.postcommit_all``); the first failure is raised after all ran."""
         error: Exception | None = None
         for driver in self.drivers:
             try:
-                getattr(driver, method)(context)
+                driver.postcommit_all(method, contexts)
             except Exception as e:  # every driver must get its call
                 LOG.exception("mechanism driver %s failed in %s", driver.name, method)
                 error = error or e
@@ -109,9 +110,15 @@ class MechanismManager:
         return [metric for d in self.drivers for metric in d.collect_metrics()]
 
     @property
-    def async_network_status(self) -> bool:
-        """Whether a backend reports network status itself, later (new networks start BUILD)."""
-        return any(d.async_network_status for d in self.drivers)
+    def async_l3_status(self) -> bool:
+        """Whether a backend reports router and floating IP status itself, later."""
+        return any(d.async_l3_status for d in self.drivers)
 
     def list_agents(self) -> list[dict[str, Any]]:
         return [agent for d in self.drivers for agent in d.list_agents()]
+
+    def delete_agent(self, agent_id: str) -> None:
+        """Ask the drivers that list the agent to forget it."""
+        for driver in self.drivers:
+            if any(agent["id"] == agent_id for agent in driver.list_agents()):
+                driver.delete_agent(agent_id)

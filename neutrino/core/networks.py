@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, select
@@ -15,7 +15,13 @@ from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
 from neutrino.core.rbac import Shareable
-from neutrino.core.resources import network_dict, orm_network_dict, orm_subnet_dict, segment_dict
+from neutrino.core.resources import (
+    network_dict,
+    orm_network_dict,
+    orm_subnet_dict,
+    segment_dict,
+    timestamp,
+)
 from neutrino.core.rows import RowView, apply, check_revision, chunks
 from neutrino.core.tags import Tagged
 from neutrino.core.type_drivers import RESERVED_KEYS, TypeDriver
@@ -33,7 +39,7 @@ from neutrino.db.models import (
 )
 from neutrino.db.session import Database
 from neutrino.drivers.api import ROUTER_GATEWAY, NetworkContext, SubnetContext
-from neutrino.drivers.status import ACTIVE, BUILD, WAITING_FOR_BACKEND
+from neutrino.drivers.status import ACTIVE
 
 
 def _columns() -> dict[str, Any]:
@@ -134,10 +140,10 @@ def network_view(session: Session, net_id: str) -> RowView:
                    tags=TAGGED.rows(conn, net_id))
 
 
-def initial_status(async_network_status: bool) -> tuple[str, str | None]:
-    """A new network's status: BUILD until a backend that reports network status says
-    otherwise (S2), else ACTIVE at once."""
-    return (BUILD, WAITING_FOR_BACKEND) if async_network_status else (ACTIVE, None)
+#: What a backend's status report changes of a network (a write it could not make
+#: leaves the network BUILD with the reason: docs/behaviour.md S1).
+REPORTED = select(Network.id, Network.status, Network.status_reason, Network.revision_number,
+                  Network.updated_at).where(Network.id.in_(bindparam("ids", expanding=True)))
 
 
 #: The smallest MTU each IP version works with (RFC 791, RFC 8200).
@@ -174,7 +180,7 @@ class Networks:
         reserved: list[dict] = [{}] * len(requested)
         # Allocators skip what this request already holds (type_drivers.RESERVED_KEYS);
         # segments asking for an id go first, so an allocated one cannot take it.
-        keys = session.info.setdefault(RESERVED_KEYS, set())
+        keys = session.info[RESERVED_KEYS] = set()  # this network's (a bulk has several)
         for i in sorted(range(len(requested)),
                         key=lambda i: requested[i].get("segmentation_id") is None):
             segment = requested[i]
@@ -195,8 +201,27 @@ class Networks:
         return min(self.type_drivers[s["network_type"]].mtu(s) for s in segments)
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.writes.write("create_network", lambda s: self._create(s, owned(ctx, attrs)),
-                                 undo=lambda net_id: self.delete(ADMIN, net_id)).current
+        return self.create_bulk(ctx, [attrs])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Networks of *items*, in order, all or none (a bulk create, or one)."""
+        def body(attrs: dict[str, Any]) -> Callable[[Session], NetworkContext]:
+            # A copy of the item per run: a lost race runs the transaction again.
+            return lambda session: self._create(session, owned(ctx, attrs))
+
+        contexts = self.writes.write_all("create_network", [body(attrs) for attrs in items],
+                                         undo=lambda net_id: self.delete(ADMIN, net_id))
+        return self._as_reported([c.current for c in contexts])
+
+    def _as_reported(self, networks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """New *networks* with what backends reported of them in postcommit (BUILD and
+        why, while a backend cannot write them)."""
+        with self.db.read() as session:
+            reported = {r.id: r for r in session.execute(
+                REPORTED, {"ids": [n["id"] for n in networks]})}
+        return [{**n, "status": r.status, "status_reason": r.status_reason,
+                 "revision_number": r.revision_number, "updated_at": timestamp(r.updated_at)}
+                if (r := reported.get(n["id"])) is not None else n for n in networks]
 
     def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
         tags = attrs.pop("tags", [])
@@ -206,8 +231,9 @@ class Networks:
         mtu = attrs.pop("mtu", None)
         if mtu is not None:
             check_mtu(mtu, max_mtu)
-        status, reason = initial_status(self.mech.async_network_status)
-        net = Network(mtu=mtu or max_mtu, status=status, status_reason=reason, **attrs)
+        # ACTIVE at once, as Neutron's: the backends write the network in postcommit, and
+        # one that cannot reports it BUILD, with the reason, before the answer is made.
+        net = Network(mtu=mtu or max_mtu, status=ACTIVE, status_reason=None, **attrs)
         net.segments = [NetworkSegment(segment_index=i, network_type=s["network_type"],
                                        physical_network=s.get("physical_network"),
                                        segmentation_id=s.get("segmentation_id"),
@@ -339,8 +365,8 @@ class Networks:
     def delete(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
         context, subnet_contexts = self.writes.transaction(
             lambda s: self._delete(s, ctx, net_id, if_match))
-        for subnet_context in subnet_contexts:
-            self.writes.postcommit("delete_subnet", subnet_context)
+        if subnet_contexts:
+            self.writes.postcommit_all("delete_subnet", subnet_contexts)
         self.writes.postcommit("delete_network", context)
 
     def _delete(self, session: Session, ctx: Context, net_id: str,

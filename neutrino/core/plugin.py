@@ -11,6 +11,8 @@ It builds the parts and wires them together; each part does one job:
 * :mod:`~neutrino.core.rbac`: RBAC policies on every resource that declares itself
   shareable;
 * :mod:`~neutrino.core.quotas`: each project's limits, checked by every create;
+* :mod:`~neutrino.core.agents`: the backends' agents, with what an admin set on them;
+* :mod:`~neutrino.core.ip_availability`: addresses each network has and uses;
 * :mod:`~neutrino.core.binding`: binding ports outside any transaction (B2, B3);
 * :mod:`~neutrino.core.statuses`: status reports of backends (S2);
 * :mod:`~neutrino.core.mech_manager`: calling the mechanism drivers.
@@ -24,11 +26,13 @@ from sqlalchemy import select
 
 from neutrino.config import Settings
 from neutrino.core import floatingips, networks, ports, routers, security_groups, subnets
+from neutrino.core.agents import Agents
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
 from neutrino.core.floatingips import FloatingIPs
 from neutrino.core.handle import BackendHandle
+from neutrino.core.ip_availability import IpAvailability
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import Networks
 from neutrino.core.notifier import Notifier
@@ -79,6 +83,8 @@ class Plugin:
         self.floatingips = FloatingIPs(db, writes, self.mech, self.ports)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         self.quotas = Quotas(db, writes)
+        self.agents = Agents(db, writes, self.mech)
+        self.ip_availability = IpAvailability(db)
         #: Tagged resources by collection; the API serves /{collection}/{id}/tags for each.
         self.tags = Tags(db, writes, {"networks": networks.TAGGED, "subnets": subnets.TAGGED,
                                       "ports": ports.TAGGED,
@@ -114,6 +120,11 @@ class Plugin:
     def create_network(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.networks.create(ctx, attrs)
 
+    def create_network_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.networks.create_bulk(ctx, items)
+
     def get_network(self, ctx: Context, net_id: str) -> dict[str, Any]:
         return self.networks.get(ctx, net_id)
 
@@ -136,6 +147,11 @@ class Plugin:
     def create_subnet(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.subnets.create(ctx, attrs)
 
+    def create_subnet_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.subnets.create_bulk(ctx, items)
+
     def get_subnet(self, ctx: Context, subnet_id: str) -> dict[str, Any]:
         return self.subnets.get(ctx, subnet_id)
 
@@ -151,6 +167,11 @@ class Plugin:
 
     def create_port(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.ports.create(ctx, attrs)
+
+    def create_port_bulk(self, ctx: Context,
+                            items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.ports.create_bulk(ctx, items)
 
     def get_port(self, ctx: Context, port_id: str) -> dict[str, Any]:
         return self.ports.get(ctx, port_id)
@@ -311,7 +332,23 @@ class Plugin:
         self.quotas.delete(project_id)
 
     def list_agents(self) -> list[dict[str, Any]]:
-        return self.mech.list_agents()
+        return self.agents.list()
+
+    def list_network_ip_availabilities(
+            self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        return self.ip_availability.of_networks(filters)
+
+    def get_network_ip_availability(self, network_id: str) -> dict[str, Any]:
+        return self.ip_availability.of_network(network_id)
+
+    def get_agent(self, agent_id: str) -> dict[str, Any]:
+        return self.agents.get(agent_id)
+
+    def update_agent(self, agent_id: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        return self.agents.update(agent_id, attrs)
+
+    def delete_agent(self, agent_id: str) -> None:
+        self.agents.delete(agent_id)
 
     # -- what backends ask, through BackendHandle
     def list_all_ports(self) -> list[dict[str, Any]]:

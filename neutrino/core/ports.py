@@ -6,7 +6,9 @@ third of such a request.
 """
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, or_, select
@@ -199,19 +201,28 @@ class Ports:
         self.groups = groups
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = owned(ctx, attrs)
-        if "security_groups" not in attrs and \
-                not attrs.get("device_owner", "").startswith(TRUSTED_PREFIX):
-            # The project's first port creates its default group (a transaction of its own,
-            # committed and in the backends before the port names it).
-            project = attrs.get("project_id") or self._network_project(ctx, attrs["network_id"])
+        return self.create_bulk(ctx, [attrs])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Ports of *items*, in order, all or none (a bulk create, or one); each port
+        with a host is then bound on its own, outside the transaction (B2)."""
+        items = [owned(ctx, attrs) for attrs in items]
+        # A project's first port creates its default group (a transaction of its own,
+        # committed and in the backends before the port names it).
+        network_project = functools.cache(functools.partial(self._network_project, ctx))
+        for project in dict.fromkeys(
+                attrs.get("project_id") or network_project(attrs["network_id"])
+                for attrs in items if "security_groups" not in attrs
+                and not attrs.get("device_owner", "").startswith(TRUSTED_PREFIX)):
             self.groups.ensure_default(project)
-        context = self.writes.write("create_port",
-                                    lambda s: self._create(s, ctx, attrs),
-                                    undo=lambda port_id: self.delete(ADMIN, port_id))
-        if context.current["binding:host_id"]:
-            return self.binder.bind(context.current["id"], context) or context.current
-        return context.current
+        def body(attrs: dict[str, Any]) -> Callable[[Session], PortContext]:
+            # A copy of the item per run: a lost race runs the transaction again.
+            return lambda session: self._create(session, ctx, dict(attrs))
+
+        contexts = self.writes.write_all("create_port", [body(attrs) for attrs in items],
+                                         undo=lambda port_id: self.delete(ADMIN, port_id))
+        return [self.binder.bind(c.current["id"], c) or c.current
+                if c.current["binding:host_id"] else c.current for c in contexts]
 
     def _network_project(self, ctx: Context, net_id: str) -> str:
         with self.db.read() as session:
@@ -399,6 +410,8 @@ class Ports:
         original_segment = next((segment_dict(s) for s in net.segments
                                  if s.id == port.bound_segment_id), None)
         original_driver = port.bound_driver
+        if "mac_address" in attrs and attrs["mac_address"] is None:
+            attrs["mac_address"] = _new_mac()  # port-mac-address-regenerate
         if "mac_address" in attrs and attrs["mac_address"] != port.mac_address:
             if was_bound:
                 raise exc.PortBound(port_id=port_id, vif_type=port.vif_type,

@@ -146,7 +146,7 @@ class Routers:
     def _status(self, router: Router) -> tuple[str, str | None]:
         """Until the backend says otherwise: a gateway waits for its chassis (if a backend
         reports status); a router without one forwards at once."""
-        if router.gw_port_id and self.mech.async_network_status:
+        if router.gw_port_id and self.mech.async_l3_status:
             return BUILD, WAITING_FOR_BACKEND
         return ACTIVE, None
 

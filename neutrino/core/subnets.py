@@ -137,13 +137,25 @@ class Subnets:
         self.readdressed = readdressed
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        ports: list[str] = []
-        current = self.writes.write(
-            "create_subnet", lambda s: self._create(s, ctx, owned(ctx, attrs), ports),
-            undo=lambda subnet_id: self.delete(ADMIN, subnet_id)).current
-        if ports:
-            self.readdressed(ports)
-        return current
+        return self.create_bulk(ctx, [attrs])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Subnets of *items*, in order, all or none (a bulk create, or one)."""
+        #: Per item, the ports its subnet gave an address (SLAAC, DHCPv6-stateless).
+        ports: list[list[str]] = [[] for _ in items]
+
+        def body(attrs: dict[str, Any], given: list[str]) -> Callable[[Session], SubnetContext]:
+            # A copy of the item per run: a lost race runs the transaction again.
+            return lambda session: self._create(session, ctx, owned(ctx, attrs), given)
+
+        contexts = self.writes.write_all(
+            "create_subnet", [body(attrs, given) for attrs, given in zip(items, ports,
+                                                                          strict=True)],
+            undo=lambda subnet_id: self.delete(ADMIN, subnet_id))
+        readdressed = list(dict.fromkeys(port for given in ports for port in given))
+        if readdressed:
+            self.readdressed(readdressed)
+        return [c.current for c in contexts]
 
     def _create(self, session: Session, ctx: Context, attrs: dict[str, Any],
                 ports: list[str]) -> SubnetContext:

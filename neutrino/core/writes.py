@@ -11,8 +11,10 @@
 
 Resource modules supply step 1 as a function of the session and call
 :meth:`Writes.write` (named ``create_<resource>`` for a create, which is
-what the quota check goes by), or :meth:`Writes.transaction` then
-:meth:`Writes.postcommit` when one transaction changes several resources.
+what the quota check goes by), :meth:`Writes.write_all` for several
+resources of one type at once (a bulk create: one transaction, one
+postcommit), or :meth:`Writes.transaction` then :meth:`Writes.postcommit`
+when one transaction changes resources of several types.
 """
 from __future__ import annotations
 
@@ -73,14 +75,22 @@ class Writes:
 
         *undo* (of a create: the delete of the resource, by id) runs if a driver failed.
         """
-        detach(context)
+        return self.postcommit_all(operation, [context], undo)[0]
+
+    def postcommit_all(self, operation: str, contexts: list[C],
+                       undo: Callable[[str], None] | None = None) -> list[C]:
+        """:meth:`postcommit` of the resources one transaction wrote, all at once (a
+        backend may write them in one go); if a driver failed, *undo* runs for each."""
+        for context in contexts:
+            detach(context)
         try:
-            self.mech.postcommit(f"{operation}_postcommit", context)
+            self.mech.postcommit(f"{operation}_postcommit", contexts)
         except exc.NeutronError:
             if undo is not None:
-                undo(context.current["id"])
+                for context in contexts:
+                    undo(context.current["id"])
             raise
-        return context
+        return contexts
 
     def write(self, operation: str, body: Callable[[Session], C],
               undo: Callable[[str], None] | None = None, *, refusable: bool = True) -> C:
@@ -90,11 +100,19 @@ class Writes:
         ``refusable=False`` is for what Neutrino creates on a project's behalf (its
         ``default`` security group): it counts in the project's usage, but its quota
         never refuses it, or a project at its limit could not create a port."""
-        def charged(session: Session) -> C:
-            context = body(session)
-            if operation.startswith(CREATE) and refusable:
-                self.limits.charge(session, operation.removeprefix(CREATE),
-                                   context.current["project_id"])
-            return context
+        return self.write_all(operation, [body], undo, refusable=refusable)[0]
 
-        return self.postcommit(operation, self.transaction(charged), undo)
+    def write_all(self, operation: str, bodies: list[Callable[[Session], C]],
+                  undo: Callable[[str], None] | None = None, *,
+                  refusable: bool = True) -> list[C]:
+        """:meth:`write` of several resources of one type (a bulk create), all or none:
+        every body, in order, in one transaction; the quota charged once per project
+        for all of them; then one postcommit of them all."""
+        def charged(session: Session) -> list[C]:
+            contexts = [body(session) for body in bodies]
+            if operation.startswith(CREATE) and refusable:
+                for project in dict.fromkeys(c.current["project_id"] for c in contexts):
+                    self.limits.charge(session, operation.removeprefix(CREATE), project)
+            return contexts
+
+        return self.postcommit_all(operation, self.transaction(charged), undo)

@@ -379,6 +379,21 @@ class Quota(Base):
     limit: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class Agent(Base):
+    """What an admin set on an agent (``PUT /v2.0/agents/{id}``).
+
+    Agents themselves are the backends' (OVN: its chassis, from SB) and come and go
+    with them; a row holds only the attributes the API lets an admin change, for
+    an agent that has had them changed.  Deleting the agent deletes its row.
+    """
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    description: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+
+
 class StatusEvent(Base):
     """An append-only log of status changes, tailed by API workers.
 

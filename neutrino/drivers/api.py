@@ -20,6 +20,7 @@ Status values and the reasons both sides give live in
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -235,9 +236,10 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
 
     #: Name shown in ``binding:vif_details``/logs; set by the manager.
     name: str = ""
-    #: Whether this backend reports network status itself, later (S2): the core then
-    #: creates networks BUILD instead of ACTIVE and leaves the rest to the backend.
-    async_network_status: bool = False
+    #: Whether this backend reports the status of routers and floating IPs itself, later
+    #: (S2): the core then creates them BUILD and leaves the rest to the backend.
+    #: (Networks are ACTIVE at create: a backend writes them in their create call.)
+    async_l3_status: bool = False
 
     def initialize(self, core: CoreHandle) -> None:
         """Called once at start, with the handle for asynchronous reports."""
@@ -272,9 +274,23 @@ class MechanismDriver(abc.ABC):  # noqa: B024 - a base to subclass; every hook i
         """Entries of ``GET /v2.0/agents`` for what this backend runs (e.g. chassis)."""
         return []
 
+    def delete_agent(self, agent_id: str) -> None:
+        """Forget one of the agents this backend lists (``DELETE /v2.0/agents/{id}``); one
+        still running may register again."""
+
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         """Whether this backend can use a physical network it was not configured with."""
         return False
+
+    def postcommit_all(self, method: str, contexts: Sequence[Any]) -> None:
+        """Call the postcommit hook *method* for the resources one request wrote, in order
+        (one, or a bulk create's items; all of one type).
+
+        A backend may write them all at once instead (OVN: one NB transaction); a
+        failure for any of them fails the whole request, whose creates are undone.
+        """
+        for context in contexts:
+            getattr(self, method)(context)
 
     def create_network_precommit(self, context: NetworkContext) -> None: ...
     def create_network_postcommit(self, context: NetworkContext) -> None: ...

@@ -1,9 +1,10 @@
-"""The agents listing (``GET /v2.0/agents``) as Neutron's OVN driver presents it.
+"""The agents (``/v2.0/agents``) as Neutron's OVN driver presents them.
 
 One "OVN Controller agent" per chassis (id = chassis name, binary
 ``ovn-controller``) and, where Neutrino's plug agent reports in SB, one
 "Neutrino plug agent" beside it.  ``alive`` comes from the heartbeat rule in
 :mod:`neutrino.ovn.chassis`; a plug agent is never alive on a dead chassis.
+Deleting one deletes what it registered in SB (:class:`ForgetAgent`).
 """
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import datetime
 import uuid
 from typing import Any
 
+from ovsdbapp.backend.ovs_idl import command, idlutils
+
 from neutrino.ovn.chassis import ChassisDirectory, ChassisInfo
+from neutrino.plugproto import AGENT_PREFIX
 
 CONTROLLER_TYPE = "OVN Controller agent"
 CONTROLLER_GATEWAY_TYPE = "OVN Controller Gateway agent"
@@ -76,13 +80,18 @@ def _timestamp(unix: Any) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def plug_agent_id(chassis_name: str) -> str:
+    """The plug agent's agent id: stable for its chassis, unlike its process."""
+    return str(uuid.uuid5(_PLUG_AGENT_NAMESPACE, chassis_name))
+
+
 def plug_agent(chassis: ChassisInfo, alive: bool) -> dict[str, Any] | None:
     agent = chassis.plug_agent
     if agent is None:
         return None
     return {
         **_common(chassis),
-        "id": str(uuid.uuid5(_PLUG_AGENT_NAMESPACE, chassis.name)),
+        "id": plug_agent_id(chassis.name),
         "agent_type": PLUG_AGENT_TYPE,
         "binary": PLUG_AGENT_BINARY,
         "description": "",
@@ -107,3 +116,30 @@ def list_agents(directory: ChassisDirectory) -> list[dict[str, Any]]:
         if plug is not None:
             agents.append(plug)
     return agents
+
+
+class ForgetAgent(command.BaseCommand):
+    """Delete an agent's registration from SB, as Neutron's OVN driver does: a controller
+    agent's ``Chassis`` and ``Chassis_Private`` rows, a plug agent's report keys in its
+    chassis's ``Chassis_Private``.  A running ovn-controller registers its chassis again
+    at once, a running plug agent reports again at its next heartbeat: only a dead
+    agent stays gone.  ``result``: whether it found the agent."""
+
+    def __init__(self, api: Any, agent_id: str) -> None:
+        super().__init__(api)
+        self.agent_id = agent_id
+
+    def run_idl(self, txn: Any) -> None:
+        self.result = False
+        for chassis in list(self.api.tables["Chassis"].rows.values()):
+            private = next(idlutils.rows_by_value(self.api.idl, "Chassis_Private", "name",
+                                                  chassis.name), None)
+            if self.agent_id == chassis.name:
+                chassis.delete()
+                if private is not None:
+                    private.delete()
+                self.result = True
+            elif self.agent_id == plug_agent_id(chassis.name) and private is not None:
+                for key in [k for k in private.external_ids if k.startswith(AGENT_PREFIX)]:
+                    private.delkey("external_ids", key)
+                self.result = True

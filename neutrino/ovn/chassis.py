@@ -148,6 +148,9 @@ class ChassisDirectory:
         #: name -> local time the chassis last answered a heartbeat (or first appeared).
         self._progress: dict[str, float] = {}
         self._global_nb_cfg = 0
+        #: Local time ``SB_Global.nb_cfg`` last changed: when the heartbeat that a chassis
+        #: one behind has not answered yet reached SB.
+        self._global_since = clock()
         self._subscribers: list[ChangeCallback] = []
         #: Routers' gateways: chassis-redirect port name -> the chassis that claimed it.
         self._claims: dict[str, str | None] = {}
@@ -173,7 +176,7 @@ class ChassisDirectory:
     def row_changed(self, event: str, row: Any, old: Any) -> None:
         table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         if table == "SB_Global":
-            self._global_nb_cfg = row.nb_cfg
+            self._set_global(row.nb_cfg)
         elif table in ("Chassis", "Chassis_Private"):
             self._changed({row.name})
         elif table == "Port_Binding":
@@ -200,8 +203,12 @@ class ChassisDirectory:
             self._claims = {port: chassis for port, chassis in claims.items() if chassis}
         global_row = next(iter(self._idl.tables["SB_Global"].rows.values()), None)
         if global_row is not None:
-            self._global_nb_cfg = global_row.nb_cfg
+            self._set_global(global_row.nb_cfg)
         self._changed(names | set(self._chassis))
+
+    def _set_global(self, nb_cfg: int) -> None:
+        if nb_cfg != self._global_nb_cfg:
+            self._global_nb_cfg, self._global_since = nb_cfg, self._clock()
 
     def _changed(self, names: set[str]) -> None:
         if self._idl is None:
@@ -284,10 +291,26 @@ class ChassisDirectory:
     def global_nb_cfg(self) -> int:
         return self._global_nb_cfg
 
+    def heartbeat_answered(self, nb_cfg: int) -> bool:
+        """Whether the heartbeat ``nb_cfg`` (NB's) reached SB and a chassis answered it, or
+        there is no chassis to answer.  While it is not, another heartbeat is only work:
+        ovn-northd recomputes everything for each one, and a chassis that is behind answers
+        the newest it has seen once it catches up, whatever was written meanwhile."""
+        with self._lock:
+            return not self._chassis or self._global_nb_cfg >= nb_cfg and any(
+                c.nb_cfg is not None and c.nb_cfg >= nb_cfg for c in self._chassis.values())
+
     def _alive(self, nb_cfg: int | None, progress: float | None) -> bool:
-        if nb_cfg is not None and self._global_nb_cfg - nb_cfg <= 1:
-            return True
-        return progress is not None and self._clock() - progress < self.down_time
+        """Alive if it answered the last heartbeat, has had less than ``down_time`` to
+        answer the one after, or last answered less than ``down_time`` ago.  Judged by
+        time, not by how many heartbeats it is behind: none are written while no chassis
+        answers (``heartbeat_answered``)."""
+        now = self._clock()
+        if nb_cfg is not None:
+            behind = self._global_nb_cfg - nb_cfg
+            if behind <= 0 or (behind == 1 and now - self._global_since < self.down_time):
+                return True
+        return progress is not None and now - progress < self.down_time
 
     def _plug_agent_alive(self, name: str, info: ChassisInfo) -> bool:
         """Alive if its chassis is and its heartbeat is recent.

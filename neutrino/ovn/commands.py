@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,6 +200,18 @@ class EnsureSwitch(_Ensure):
                 row.addvalue("ports", lsp)
             if port_outcome in (CREATED, UPDATED) and self.result == UNCHANGED:
                 self.result = UPDATED
+
+
+def one_per_row(cmds: Iterable[Any]) -> list[Any]:
+    """*cmds* of one transaction with each row ensured once: by its last ensure (the
+    newest revision: a bulk create's subnets each move their network's), where its
+    first stood.  A row an earlier command inserts is not found by a later one's
+    lookup in the same transaction, which would insert it again."""
+    unique: dict[Any, Any] = {}
+    for cmd in cmds:
+        key = (type(cmd), cmd.spec.table, cmd.spec.name) if isinstance(cmd, _Ensure) else id(cmd)
+        unique[key] = cmd
+    return list(unique.values())
 
 
 class DeleteSwitch(command.BaseCommand):

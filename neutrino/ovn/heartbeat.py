@@ -2,7 +2,9 @@
 
 * :class:`Heartbeat` writes NB_Global: it bumps ``nb_cfg`` (ovn-northd copies it
   to SB, every live ovn-controller answers in its ``Chassis_Private``, which is
-  how the chassis directory judges liveness) and publishes the worker's
+  how the chassis directory judges liveness) unless no chassis has answered the
+  last bump yet (each bump costs ovn-northd a full recompute, and a chassis that
+  is behind, say after a restart, answers only once it caught up), and publishes the worker's
   identity and cumulative repair counts for every server's ``/healthz``.  All
   its writes go through the lock session, so python-ovs refuses them once the
   lock is lost.
@@ -12,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from neutrino.ovn import commands, keys
 from neutrino.ovn.chassis import ChassisDirectory
@@ -25,15 +27,26 @@ LOG = logging.getLogger(__name__)
 class Heartbeat:
     """NB_Global writes of the lock holder."""
 
-    def __init__(self, lock_session: Northbound, identity: str) -> None:
+    def __init__(self, lock_session: Northbound, identity: str,
+                 answered: Callable[[int], bool]) -> None:
         self.session = lock_session
         self.identity = identity
+        #: Whether the bump to this ``nb_cfg`` was answered (``ChassisDirectory``).
+        self.answered = answered
 
-    def beat(self) -> None:
-        """Bump nb_cfg so that live chassis answer."""
+    def beat(self) -> bool:
+        """Bump nb_cfg so that live chassis answer, once the last bump was answered;
+        whether it did."""
+        with self.session.read_lock():
+            row = next(iter(self.session.tables["NB_Global"].rows.values()), None)
+            nb_cfg = row.nb_cfg if row is not None else 0
+        if not self.answered(nb_cfg):
+            LOG.debug("heartbeat %d not answered yet: no new one", nb_cfg)
+            return False
         with self.session.transaction(check_error=True) as txn:
             txn.add(commands.BumpNbCfg(self.session))
         self.publish()
+        return True
 
     def publish(self, repairs: Mapping[str, int] | None = None) -> None:
         """Share the worker's identity and add ``repairs`` to the published counts.

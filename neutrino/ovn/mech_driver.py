@@ -17,7 +17,7 @@ Wiring:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +59,18 @@ class Unwritten:
     report: Callable[[list[StatusUpdate]], list[str]]
 
 
+@dataclass(frozen=True)
+class Write:
+    """One resource's NB commands, and whom to tell if they are not written."""
+
+    what: str
+    cmds: list[Any]
+    on_failure: Unwritten | None = None
+
+
 class OVNMechanismDriver(MechanismDriver):
-    #: Networks start BUILD; the status worker makes them ACTIVE once their switch exists.
-    async_network_status = True
+    #: Routers and floating IPs start BUILD; the status worker reports them.
+    async_l3_status = True
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
@@ -156,6 +165,13 @@ class OVNMechanismDriver(MechanismDriver):
         """Entries of ``GET /v2.0/agents``: each chassis and its plug agent."""
         return agents.list_agents(self.directory) if self.directory else []
 
+    def delete_agent(self, agent_id: str) -> None:
+        """A chassis's or plug agent's registration, deleted from SB (it comes back while
+        the agent runs, as in Neutron)."""
+        assert self.sb is not None
+        with self.sb.transaction(check_error=True) as txn:
+            txn.add(agents.ForgetAgent(self.sb, agent_id))
+
     def check_segment_for_agents(self, segment: dict[str, Any]) -> bool:
         physnet = segment.get("physical_network")
         if not physnet or self.directory is None:
@@ -166,7 +182,18 @@ class OVNMechanismDriver(MechanismDriver):
     def _apply(self, what: str, cmds: list[Any], on_failure: Unwritten | None = None) -> None:
         """Commit ``cmds`` in one NB transaction, or leave them to the drift repair
         (and report ``on_failure``'s resource BUILD, with the reason)."""
+        self._commit([Write(what, cmds, on_failure)])
+
+    def _commit(self, writes: list[Write]) -> None:
+        """The commands of *writes* (those of one request) in one NB transaction, each
+        row ensured once; or, if NB does not take it, all of them left to the drift
+        repair, and each resource that says so reported BUILD, with the reason."""
         assert self.nb is not None and self.core is not None
+        if not writes:
+            return
+        what = writes[0].what if len(writes) == 1 else \
+            f"{len(writes)} writes ({writes[0].what} …)"
+        cmds = commands.one_per_row(cmd for write in writes for cmd in write.cmds)
         reason = NB_UNREACHABLE
         error: Exception | None = None
         if self.nb.ready:
@@ -186,20 +213,42 @@ class OVNMechanismDriver(MechanismDriver):
         LOG.warning("%s not written to OVN NB (%s): %s; the drift repair will apply it", what,
                     self.settings.ovn_nb_connection if self.settings else "",
                     error or "not connected")
-        if on_failure is not None:
+        unwritten: dict[Callable[[list[StatusUpdate]], list[str]], list[str]] = {}
+        for write in writes:
+            if write.on_failure is not None:
+                unwritten.setdefault(write.on_failure.report, []).append(
+                    write.on_failure.resource_id)
+        for report, ids in unwritten.items():
             try:
-                on_failure.report([(on_failure.resource_id, BUILD, reason)])
+                report([(resource_id, BUILD, reason) for resource_id in ids])
             except Exception:
                 LOG.exception("could not report %s as BUILD", what)
+
+    def postcommit_all(self, method: str, contexts: Sequence[Any]) -> None:
+        """Creates of several resources (a bulk create), and the subnets a network's
+        delete takes with it, in one NB transaction."""
+        builders: dict[str, Callable[[Any], Write | None]] = {
+            "create_network_postcommit": self._network_write,
+            "create_subnet_postcommit": self._subnet_write,
+            "delete_subnet_postcommit": self._subnet_delete,
+            "create_port_postcommit": self._port_create_write}
+        builder = builders.get(method)
+        if builder is None:
+            super().postcommit_all(method, contexts)
+            return
+        self._commit([write for context in contexts if (write := builder(context)) is not None])
 
     def _switch(self, network: NetworkContext) -> commands.EnsureSwitch:
         return commands.EnsureSwitch(self.nb, desired.switch_spec(
             network.current, network.network_segments or None))
 
-    def create_network_postcommit(self, context: NetworkContext) -> None:
+    def _network_write(self, context: NetworkContext) -> Write:
         assert self.core is not None
-        self._apply(f"network {context.current['id']}", [self._switch(context)],
-                    Unwritten(context.current["id"], self.core.set_network_statuses))
+        return Write(f"network {context.current['id']}", [self._switch(context)],
+                     Unwritten(context.current["id"], self.core.set_network_statuses))
+
+    def create_network_postcommit(self, context: NetworkContext) -> None:
+        self._commit([self._network_write(context)])
 
     update_network_postcommit = create_network_postcommit
 
@@ -207,25 +256,31 @@ class OVNMechanismDriver(MechanismDriver):
         self._apply(f"delete network {context.current['id']}",
                     [commands.DeleteSwitch(self.nb, context.current["id"])])
 
-    def create_subnet_postcommit(self, context: SubnetContext) -> None:
+    def _subnet_write(self, context: SubnetContext) -> Write:
         subnet = context.current
         spec = desired.dhcp_spec(subnet, context.network.current)
         cmd = commands.EnsureDhcpOptions(self.nb, spec) if spec else \
             commands.DeleteDhcpOptions(self.nb, subnet["id"])
-        self._apply(f"subnet {subnet['id']}", [self._switch(context.network), cmd])
+        return Write(f"subnet {subnet['id']}", [self._switch(context.network), cmd])
+
+    def create_subnet_postcommit(self, context: SubnetContext) -> None:
+        self._commit([self._subnet_write(context)])
 
     update_subnet_postcommit = create_subnet_postcommit
 
+    def _subnet_delete(self, context: SubnetContext) -> Write:
+        return Write(f"delete subnet {context.current['id']}",
+                     [commands.DeleteDhcpOptions(self.nb, context.current["id"])])
+
     def delete_subnet_postcommit(self, context: SubnetContext) -> None:
-        self._apply(f"delete subnet {context.current['id']}",
-                    [commands.DeleteDhcpOptions(self.nb, context.current["id"])])
+        self._commit([self._subnet_delete(context)])
 
     def create_port_precommit(self, context: PortContext) -> None:
         binding.validate_profile(context.current)
 
     update_port_precommit = create_port_precommit
 
-    def create_port_postcommit(self, context: PortContext) -> None:
+    def _port_create_write(self, context: PortContext) -> Write | None:
         port = context.current
         if port.get("binding:host_id") and port.get("binding:vif_type") == VIF_TYPE_UNBOUND:
             # The core binds such a port right after this call (and follows the binding
@@ -238,10 +293,13 @@ class OVNMechanismDriver(MechanismDriver):
             # update; a binding cut short (crash) leaves SQL unbound, which the drift
             # repair writes back and a read (B4) binds.
             port = {**port, "binding:vif_type": self._expected_vif_type(context)}
-        self._write_port(context, port)
+        return self._port_write(context, port)
+
+    def create_port_postcommit(self, context: PortContext) -> None:
+        self._commit([write] if (write := self._port_create_write(context)) else [])
 
     def update_port_postcommit(self, context: PortContext) -> None:
-        self._write_port(context, context.current)
+        self._commit([write] if (write := self._port_write(context, context.current)) else [])
 
     def _expected_vif_type(self, context: PortContext) -> str:
         assert self.directory is not None
@@ -251,11 +309,11 @@ class OVNMechanismDriver(MechanismDriver):
                                   self.directory)
         return decision.vif_type if decision.bound else VIF_TYPE_BINDING_FAILED
 
-    def _write_port(self, context: PortContext, port: dict[str, Any]) -> None:
+    def _port_write(self, context: PortContext, port: dict[str, Any]) -> Write | None:
+        """The port's LSP as *port* wants it; None if NB has it so already."""
         assert self.nb is not None and self.directory is not None  # set by initialize()
         if not desired.has_switch_port(port):
-            self._apply(f"port {port['id']}", [commands.DeletePort(self.nb, port["id"])])
-            return
+            return Write(f"port {port['id']}", [commands.DeletePort(self.nb, port["id"])])
         dpu = None
         if port.get("binding:vnic_type") == keys.VNIC_REMOTE_MANAGED:
             dpu = dpu_hostname(port, self.directory)
@@ -271,10 +329,10 @@ class OVNMechanismDriver(MechanismDriver):
             with self.nb.read_lock():
                 # The LSP exists (so does its switch) as this revision wants it.
                 if not ensure.needs_write():
-                    return
+                    return None
         assert self.core is not None
-        self._apply(f"port {port['id']}", [self._switch(context.network), ensure],
-                    Unwritten(port["id"], self.core.set_port_statuses))
+        return Write(f"port {port['id']}", [self._switch(context.network), ensure],
+                     Unwritten(port["id"], self.core.set_port_statuses))
 
     def delete_port_postcommit(self, context: PortContext) -> None:
         self._apply(f"delete port {context.current['id']}",

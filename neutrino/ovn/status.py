@@ -139,7 +139,7 @@ class StatusWorker:
     def start(self) -> None:
         self.lock = Northbound(self.nb_remote, self.timeout, listener=_LockEvents(self),
                                lock_name=keys.STATUS_LOCK, tables=LOCK_SESSION_TABLES)
-        self.heartbeat = Heartbeat(self.lock, self.identity)
+        self.heartbeat = Heartbeat(self.lock, self.identity, self.directory.heartbeat_answered)
         if self.repair_enabled:
             self.repair = DriftRepair(self.nb, self.cache, self.writer.core, self.directory,
                                       leading=lambda: self._held)

@@ -2,7 +2,8 @@
 
 The defaults are data, one module per resource (``networks``, ``subnets``,
 ``ports``, ``rbac_policies``, ``agents``, ``quotas``, ``security_groups`` with their
-rules, ``routers``, ``floatingips``: a resource that lands adds one), built from
+rules, ``routers``, ``floatingips``, ``network_ip_availability``: a resource that lands
+adds one), built from
 :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from neutrino.policy import (
     agents,
     floatingips,
+    network_ip_availability,
     networks,
     ports,
     quotas,
@@ -31,7 +33,8 @@ from neutrino.policy import (
 RESOURCES = {"network": networks, "subnet": subnets, "port": ports,
              "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
              "security_group": security_groups, "security_group_rule": security_groups,
-             "router": routers, "floatingip": floatingips}
+             "router": routers, "floatingip": floatingips,
+             "network_ip_availability": network_ip_availability}
 #: The modules of RESOURCES, each once (groups and their rules share one).
 MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 

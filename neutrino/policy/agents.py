@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from neutrino.policy.base import ADMIN, rule
 
+COLLECTION, RESOURCE = "/agents", "/agents/{id}"
 DEFAULTS: dict[str, object] = {}
 
-RULES = [rule("get_agent", ADMIN, "Get or list agents", "GET", "/agents")]
+RULES = [
+    rule("get_agent", ADMIN, "Get or list agents", "GET", COLLECTION),
+    rule("update_agent", ADMIN, "Update an agent", "PUT", RESOURCE),
+    rule("delete_agent", ADMIN, "Delete an agent", "DELETE", RESOURCE),
+]

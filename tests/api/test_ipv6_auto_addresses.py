@@ -77,6 +77,9 @@ def test_a_new_mac_moves_the_eui64_address(api: Api, dual: dict) -> None:
     assert v6_of(moved) == [eui64("fd00:1::/64", "fa:16:3e:12:34:56")]
     assert [ip for ip in moved["fixed_ips"] if ":" not in ip["ip_address"]] == \
         [ip for ip in port["fixed_ips"] if ":" not in ip["ip_address"]]
+    regenerated = api.update("ports", port["id"], mac_address=None)  # a new generated MAC
+    assert regenerated["mac_address"] != moved["mac_address"]
+    assert v6_of(regenerated) == [eui64("fd00:1::/64", regenerated["mac_address"])]
 
 
 def test_the_addresses_come_with_a_new_subnet_and_go_with_it(api: Api) -> None:

@@ -325,8 +325,8 @@ def test_version_document_at_root(api: Api) -> None:
 @pytest.mark.parametrize("path", ["/v2.0", "/v2.0/"])
 def test_resources_document(api: Api, path: str) -> None:
     resources = {r["collection"]: r for r in api.client.get(path).json()["resources"]}
-    assert {"networks", "subnets", "ports", "security-groups", "security-group-rules"} <= \
-        set(resources)
+    assert {"networks", "subnets", "ports", "security-groups", "security-group-rules",
+            "agents", "network-ip-availabilities"} <= set(resources)
     assert resources["ports"]["name"] == "port"
     assert resources["ports"]["links"] == [{"href": "http://testserver/v2.0/ports", "rel": "self"}]
 
@@ -336,7 +336,9 @@ def test_extensions_clients_look_for(api: Api) -> None:
     assert {"binding", "provider", "multi-provider", "net-mtu", "standard-attr-revisions",
             "standard-attr-timestamp", "revision-if-match", "pagination", "sorting",
             "filter-validation", "project-id", "security-group", "stateful-security-group",
-            "port-security", "allowed-address-pairs"} <= aliases
+            "port-security", "allowed-address-pairs", "agent", "network-ip-availability",
+            "network-ip-availability-details", "empty-string-filtering",
+            "port-mac-address-regenerate"} <= aliases
 
 
 def test_extension_shown_by_alias(api: Api) -> None:
@@ -408,3 +410,19 @@ def test_filters_on_fixed_attributes(api: Api, three: list[dict]) -> None:
     assert len(api.list("networks", {"router:external": "False"})) == 3
     assert api.list("networks", {"router:external": "True"}) == []
     assert len(api.list("networks", {"port_security_enabled": "true", "is_default": "false"})) == 3
+
+
+def test_an_empty_value_filters_on_the_empty_string(api: Api, net: dict) -> None:
+    """empty-string-filtering: ``?device_id=`` matches ports without a device (Neutron
+    without the extension would ignore it); an empty value of a number or a boolean is
+    refused as any other value that is not one."""
+    vm = api.port(net, device_id="vm1")
+    free = api.port(net)
+    assert api.ids("ports", {"device_id": ""}) == [free["id"]]
+    assert sorted(api.ids("ports", [("device_id", ""), ("device_id", "vm1")])) == \
+        sorted([vm["id"], free["id"]])
+    assert api.ids("networks", {"name": ""}) == []
+    unnamed = api.network()
+    assert api.ids("networks", {"name": ""}) == [unnamed["id"]]
+    for params in ({"mtu": ""}, {"admin_state_up": ""}):
+        assert_error(api.client.get("/v2.0/networks", params=params), 400, "InvalidInput")

@@ -134,3 +134,21 @@ def test_tags_follow_the_resource_s_own_rules(users: tuple[As, As]) -> None:
     mine = demo.post("/v2.0/networks", json={"network": {"name": "m"}}).json()["network"]
     assert demo.put(f"/v2.0/networks/{mine['id']}/tags/x").status_code == 201
     assert demo.get(f"/v2.0/networks/{mine['id']}/tags").json() == {"tags": ["x"]}
+
+
+def test_network_ip_availability_is_for_admins_only(users: tuple[As, As]) -> None:
+    """get_network_ip_availability is admin only: a member lists none, its own network's
+    included, and gets 404 for it, as for a network it may not see."""
+    admin, demo = users
+    mine = demo.post("/v2.0/networks", json={"network": {"name": "mine"}}).json()["network"]
+    demo.post("/v2.0/subnets", json={"subnet": {"network_id": mine["id"],
+                                                "cidr": "10.5.0.0/24"}})
+    demo.post("/v2.0/ports", json={"port": {"network_id": mine["id"]}})
+    assert demo.get("/v2.0/network-ip-availabilities").json() == {
+        "network_ip_availabilities": []}
+    assert_error(demo.get(f"/v2.0/network-ip-availabilities/{mine['id']}"), 404,
+                 "NetworkNotFound")
+    listed = admin.get("/v2.0/network-ip-availabilities").json()["network_ip_availabilities"]
+    assert [(a["network_id"], a["used_ips"]) for a in listed] == [(mine["id"], 1)]
+    shown = admin.get(f"/v2.0/network-ip-availabilities/{mine['id']}").json()
+    assert shown["network_ip_availability"]["total_ips"] == 253

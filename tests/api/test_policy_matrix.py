@@ -294,12 +294,26 @@ def test_lists_filters_and_fields_show_only_what_may_be_seen(
 
 def test_agents_are_listed_to_admins_only(world: World) -> None:
     """get_agent is admin only; the others get an empty list (Neutron filters the items
-    a caller may not get out of its lists), with a filter too."""
+    a caller may not get out of its lists), with a filter too, and 404 for one agent,
+    whatever they do with it (update_agent and delete_agent are admin only too)."""
+    agent = AgentDriver.AGENT["id"]
     for caller in CALLERS:
-        expected = [AgentDriver.AGENT["id"]] if caller == "admin" else []
+        expected = [agent] if caller == "admin" else []
         for params in ({}, {"host": "hv1"}, {"fields": "id"}):
             agents = world.call(caller, "GET", "agents", params=params).json()["agents"]
             assert [a["id"] for a in agents] == expected, (caller, params)
+        show = world.call(caller, "GET", f"agents/{agent}")
+        update = world.call(caller, "PUT", f"agents/{agent}",
+                            json={"agent": {"description": caller}})
+        if caller == "admin":
+            assert answer(show, 200) == answer(update, 200) == "ok"
+            assert update.json()["agent"]["description"] == "admin"
+        else:
+            remove = world.call(caller, "DELETE", f"agents/{agent}")
+            assert [answer(r, 200) for r in (show, update, remove)] == ["404"] * 3, caller
+            assert show.json()["NeutronError"]["type"] == "AgentNotFound"
+    assert world.call("admin", "GET", f"agents/{agent}").json()["agent"]["description"] == \
+        "admin"
 
 
 # -- writes ---------------------------------------------------------------------------

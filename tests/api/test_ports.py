@@ -327,6 +327,23 @@ def test_rebind_and_unbind(make_api) -> None:
 def test_mac_of_a_bound_port_cannot_change(make_api) -> None:
     api = make_api(mechanism_drivers=[RECORDER])
     port = api.port(api.network(), **{"binding:host_id": "hv1"})
-    assert_error(api.put("ports", port["id"], {"mac_address": "fa:16:3e:12:34:56"}), 409,
-                 "PortBound", port["mac_address"])
+    for mac in ("fa:16:3e:12:34:56", None):  # a given one, a new generated one
+        assert_error(api.put("ports", port["id"], {"mac_address": mac}), 409,
+                     "PortBound", port["mac_address"])
     assert api.show("ports", port["id"]) == port
+
+
+def test_a_null_mac_regenerates_it(api: Api, net: dict) -> None:
+    """port-mac-address-regenerate: ``mac_address: null`` on update gives a new generated
+    MAC, unique on the network; the port's LSP follows (an update as any other)."""
+    port = api.port(net, mac_address="fa:16:3e:00:00:07")
+    macs = {port["mac_address"]}
+    for _ in range(5):
+        updated = api.update("ports", port["id"], mac_address=None)
+        assert updated["mac_address"].startswith("fa:16:3e:")
+        assert updated["mac_address"] not in macs
+        assert updated["revision_number"] == port["revision_number"] + len(macs)
+        macs.add(updated["mac_address"])
+    assert api.show("ports", port["id"])["mac_address"] == updated["mac_address"]
+    assert_error(api.post("ports", {"network_id": net["id"], "mac_address": None}), 400,
+                 "HTTPBadRequest", "mac_address")

@@ -34,9 +34,11 @@ def check_phase(stats: dict[str, Any], count: int) -> None:
 
 def test_bench_api_on_both_databases(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     report, table = run_bench(tmp_path, capsys, "--db", "both", "--clients", "1,2",
-                              "--ports", "20", "--list-size", "30", "--rss-ports", "45")
+                              "--ports", "20", "--list-size", "30", "--rss-ports", "45",
+                              "--bulk-size", "10", "--bulk-rounds", "2")
     assert report["bench"] == "api"
     assert report["settings"] == {"clients": [1, 2], "ports": 20, "list_size": 30,
+                                  "bulk_size": 10, "bulk_rounds": 2,
                                   "rss_ports": 45, "fill": "api", "workers": 2,
                                   "client": "raw", "nice": 0, "mechanism_drivers": "",
                                   "auth": "noauth"}
@@ -52,7 +54,15 @@ def test_bench_api_on_both_databases(tmp_path: Path, capsys: pytest.CaptureFixtu
                 check_phase(stats, 20)
                 assert stats["cost_vs_baseline"] > 0 and stats["p50_vs_baseline"] > 0, (db, op)
                 assert stats["error_samples"] == []
-        # The CRUD phases delete what they create: listing sees exactly the filled ports.
+        bulk = result["bulk"]
+        assert (bulk["ports_per_request"], bulk["requests"]) == (10, 2)
+        check_phase(bulk["single"], 20)
+        check_phase(bulk["bulk"], 2)
+        assert bulk["speedup_per_port"] == round(
+            bulk["single"]["ms_per_port"] / bulk["bulk"]["ms_per_port"], 2) > 0
+        assert set(bulk["bulk"]["cpu_ms_per_port"]) == CPU
+        # The CRUD and bulk phases delete what they create: listing sees exactly the
+        # filled ports.
         assert result["list"]["ports"] == 30 and result["list"]["fill"]["created"] == 30
         assert result["list"]["seconds_median"] > 0 and result["list"]["bytes"] > 0
         memory = result["memory"]
@@ -72,7 +82,8 @@ def test_bench_api_on_both_databases(tmp_path: Path, capsys: pytest.CaptureFixtu
                        for name in ("list_seconds", "server_rss_mb")}
     assert all(isinstance(t["ok"], bool) for t in report["targets"])
     for line in ("GET / (baseline)", "create", "show", "list", "update", "delete",
-                 "GET /v2.0/ports (30 ports)", "server memory (45 ports", "server_rss_mb"):
+                 "GET /v2.0/ports (30 ports)", "server memory (45 ports", "server_rss_mb",
+                 "one per request → bulks of 10"):
         assert line in table
 
 
@@ -80,6 +91,7 @@ def test_bench_api_db_fill_and_httpx_client(tmp_path: Path, capsys: pytest.Captu
                                             ) -> None:
     report, _ = run_bench(tmp_path, capsys, "--db", "sqlite", "--clients", "1", "--ports", "5",
                           "--list-size", "300", "--rss-ports", "0", "--fill", "db",
+                          "--bulk-size", "0",
                           "--client", "httpx", "--workers", "1")
     result = report["results"]["sqlite"]
     assert report["settings"]["client"] == "httpx" and report["settings"]["workers"] == 1
@@ -97,7 +109,7 @@ def test_bench_api_with_and_without_keystone(tmp_path: Path,
     request accepted), and what auth adds to each operation."""
     report, table = run_bench(tmp_path, capsys, "--db", "sqlite", "--clients", "2",
                               "--ports", "10", "--list-size", "0", "--rss-ports", "0",
-                              "--auth", "both")
+                              "--bulk-size", "0", "--auth", "both")
     assert set(report["results"]) == {"sqlite", "sqlite+keystone"}
     for result in report["results"].values():
         for stats in result["operations"]["2"].values():

@@ -4,16 +4,7 @@ from __future__ import annotations
 import pytest
 
 from neutrino.core import exceptions as exc
-from neutrino.core.networks import check_mtu, initial_status
-from neutrino.drivers.status import ACTIVE, BUILD, WAITING_FOR_BACKEND
-
-
-@pytest.mark.parametrize(("async_network_status", "expected"), [
-    pytest.param(True, (BUILD, WAITING_FOR_BACKEND), id="a backend reports it later"),
-    pytest.param(False, (ACTIVE, None), id="no backend reports it"),
-])
-def test_initial_status(async_network_status: bool, expected: tuple[str, str | None]) -> None:
-    assert initial_status(async_network_status) == expected
+from neutrino.core.networks import check_mtu
 
 
 @pytest.mark.parametrize(("mtu", "max_mtu", "refused"), [

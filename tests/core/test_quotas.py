@@ -54,9 +54,10 @@ def test_neutrons_default_limits_are_settings() -> None:
 
 
 def test_every_resource_the_core_creates_is_counted() -> None:
-    """A resource that lands with a ``create_<name>`` must be in COUNTED (else its
-    creates would escape quotas), and have its default limit among the settings."""
-    created = {name.removeprefix("create_") for name, _ in
+    """A resource that lands with a ``create_<name>`` (and ``create_<name>_bulk``) must be
+    in COUNTED (else its creates would escape quotas), and have its default limit among
+    the settings."""
+    created = {name.removeprefix("create_").removesuffix("_bulk") for name, _ in
                inspect.getmembers(Plugin, inspect.isfunction) if name.startswith("create_")}
     assert created == set(COUNTED)
     settings = {f.name for f in dataclasses.fields(Settings)}

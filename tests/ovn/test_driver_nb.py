@@ -25,6 +25,8 @@ SEGMENTS = {
 @pytest.mark.parametrize("kind", list(SEGMENTS))
 def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> None:
     net = core.create_network(ADMIN, {"name": f"net-{kind}", "segments": [SEGMENTS[kind]]})
+    # Written inside the create call: ACTIVE in the answer, as Neutron's (S1).
+    assert (net["status"], net["status_reason"], net["revision_number"]) == ("ACTIVE", None, 1)
     ls = switch(sandbox, net["id"])
     assert ls is not None
     assert ls["external_ids"] == {"neutrino:network_id": net["id"],
@@ -41,7 +43,8 @@ def test_network_lifecycle_in_nb(sandbox: Sandbox, core: Plugin, kind: str) -> N
         assert one(localnet["tag"]) == (120 if kind == "vlan" else None)
     else:
         assert ports == set()
-    wait_network(core, net["id"], "ACTIVE")
+    wait_network(core, net["id"], "ACTIVE")  # the status worker agrees
+    assert core.get_network(ADMIN, net["id"])["revision_number"] == 1
 
     updated = core.update_network(ADMIN, net["id"], {"name": "renamed"})
     ls = switch(sandbox, net["id"])
@@ -185,6 +188,62 @@ def test_creates_over_quota_reach_no_nb(sandbox: Sandbox, core: Plugin) -> None:
     assert {table: {row["_uuid"] for row in nb_rows(sandbox, table)} for table in tables} \
         == before
     assert switch_port_names(sandbox, net["id"]) == {port["id"]}
+
+
+def test_a_bulk_create_is_one_nb_transaction_all_or_nothing(
+        sandbox: Sandbox, make_core: CoreFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    core = make_core(workers=False,
+                     mechanism_drivers="ovn,tests.drivers:FailingDriver")
+    nb = ovn_driver(core).nb
+    transactions: list[int] = []
+    real = nb.transaction
+
+    def counted(*args, **kwargs):
+        transactions.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nb, "transaction", counted)
+    nets = core.create_network_bulk(ADMIN, [{"name": f"n{i}"} for i in range(3)])
+    assert len(transactions) == 1
+    assert all(switch(sandbox, n["id"]) is not None for n in nets)
+    assert [n["status"] for n in nets] == ["ACTIVE"] * 3
+
+    transactions.clear()
+    net = nets[0]
+    subnets = core.create_subnet_bulk(ADMIN, [
+        {"network_id": net["id"], "cidr": "10.7.0.0/24"},
+        {"network_id": net["id"], "cidr": "2001:db8:7::/64"}])
+    assert len(transactions) == 1
+    assert all(nb_row(sandbox, "DHCP_Options", s["id"]) is not None for s in subnets)
+    # The switch was ensured once, from the network's newest revision (two subnets later).
+    assert switch(sandbox, net["id"])["external_ids"]["neutrino:revision_number"] == \
+        str(core.get_network(ADMIN, net["id"])["revision_number"]) == \
+        str(net["revision_number"] + 2)
+
+    first = core.create_port(ADMIN, {"network_id": net["id"]})  # the default and drop groups
+    transactions.clear()
+    ports = core.create_port_bulk(ADMIN, [{"network_id": net["id"], "name": f"p{i}"}
+                                          for i in range(20)])
+    assert len(transactions) == 1
+    assert switch_port_names(sandbox, net["id"]) == {first["id"], *(p["id"] for p in ports)}
+    assert all(lsp(sandbox, p["id"])["dhcpv4_options"] for p in ports)
+
+    # A failing item: nothing of its batch in SQL or NB, whether SQL refused it (no NB
+    # transaction at all) or a backend's postcommit did (the batch is undone).
+    tables = ("Logical_Switch", "Logical_Switch_Port", "DHCP_Options")
+    before = {table: {row["_uuid"] for row in nb_rows(sandbox, table)} for table in tables}
+    count = {"networks": 3, "ports": 21}
+    transactions.clear()
+    with pytest.raises(exc.IpAddressAlreadyAllocated):
+        core.create_port_bulk(ADMIN, [{"network_id": net["id"]}, {
+            "network_id": net["id"], "fixed_ips": [first["fixed_ips"][0]]}])
+    assert transactions == []
+    with pytest.raises(exc.MechanismDriverError):
+        core.create_network_bulk(ADMIN, [{"name": "a"}, {"name": "refuse-post"}])
+    assert {table: {row["_uuid"] for row in nb_rows(sandbox, table)} for table in tables} \
+        == before
+    assert {"networks": len(core.list_networks(ADMIN)[0]),
+            "ports": len(core.list_ports(ADMIN)[0])} == count
 
 
 def test_a_slaac_subnet_readdresses_existing_ports_in_nb(sandbox: Sandbox, core: Plugin) -> None:

@@ -67,8 +67,14 @@ def test_writes_while_nb_is_down_are_applied_when_it_returns(
     assert port_status(core, created["id"]) == UNREACHABLE
     new_net, took = timed(core.create_network, ADMIN, {"name": "while-down"})
     assert took < nb_timeout
-    assert core.get_network(ADMIN, new_net["id"])["status"] == "BUILD"
-    assert core.get_network(ADMIN, new_net["id"])["status_reason"] == UNREACHABLE[1]
+    # The create answers what SQL now holds: BUILD with the reason (S1), not ACTIVE.
+    shown = core.get_network(ADMIN, new_net["id"])
+    assert (new_net["status"], new_net["status_reason"]) == UNREACHABLE
+    assert {k: new_net[k] for k in ("status", "status_reason", "revision_number", "updated_at")} \
+        == {k: shown[k] for k in ("status", "status_reason", "revision_number", "updated_at")}
+    bulk, took = timed(core.create_network_bulk, ADMIN, [{"name": "b1"}, {"name": "b2"}])
+    assert took < nb_timeout
+    assert [(n["status"], n["status_reason"]) for n in bulk] == [UNREACHABLE] * 2
     _, took = timed(core.delete_port, ADMIN, doomed["id"])
     assert took < nb_timeout
     # A status change OVN sees while NB is down reaches Neutrino once NB is back.
@@ -78,10 +84,11 @@ def test_writes_while_nb_is_down_are_applied_when_it_returns(
     sandbox.restart("nb")
     wait_port(core, created["id"], "DOWN", "interface not present on chassis 'hv1'", timeout=15)
     wait_port(core, active["id"], "DOWN", "interface not present on chassis 'hv1'")
-    wait_network(core, new_net["id"], "ACTIVE")
+    for network in (new_net, *bulk):
+        wait_network(core, network["id"], "ACTIVE")
+        assert switch(sandbox, network["id"]) is not None
     assert lsp(sandbox, created["id"]) is not None
     assert lsp(sandbox, doomed["id"]) is None
-    assert switch(sandbox, new_net["id"]) is not None
     plug(hv1, "tap2", created["id"])
     wait_port(core, created["id"], "ACTIVE")
 

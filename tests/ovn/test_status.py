@@ -207,12 +207,13 @@ def test_a_port_plugged_at_once_is_written_once(sandbox: Sandbox, make_core: Cor
     reports = worker.writer.core = Reports(worker.writer.core)
     driver = ovn_driver(core)
     port_writes: list[str] = []
-    real_apply = driver._apply
+    real_commit = driver._commit
 
-    def apply(what, cmds, on_failure=None):
-        real_apply(what, cmds, on_failure)
-        port_writes.extend(c.result for c in cmds if isinstance(c, commands.EnsurePort))
-    monkeypatch.setattr(driver, "_apply", apply)
+    def commit(writes):
+        real_commit(writes)
+        port_writes.extend(c.result for write in writes for c in write.cmds
+                           if isinstance(c, commands.EnsurePort))
+    monkeypatch.setattr(driver, "_commit", commit)
 
     ports = [core.create_port(ADMIN, {"network_id": net["id"], "binding:host_id": "hv1"})["id"]
              for _ in range(3)]
