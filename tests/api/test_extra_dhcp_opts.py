@@ -98,3 +98,13 @@ def test_ip_version_is_converted_and_the_same_name_may_serve_both(api: Api, net:
                                        opt("dns-server", "2001:db8::53", 6)]
     port = api.update("ports", port["id"], extra_dhcp_opts=[opt("dns-server", None, 6)])
     assert port["extra_dhcp_opts"] == [opt("dns-server", "192.0.2.53", 4)]
+
+
+def test_bulk_create_stores_each_ports_options(api: Api, net: dict, v4: dict) -> None:
+    response = api.client.post("/v2.0/ports", json={"ports": [
+        {"network_id": net["id"], "extra_dhcp_opts": [opt("mtu", "1400")]},
+        {"network_id": net["id"], "extra_dhcp_opts": [opt("mtu", "1300", 6)]}]})
+    assert response.status_code == 201, response.text
+    assert [p["extra_dhcp_opts"] for p in response.json()["ports"]] == [
+        [opt("mtu", "1400", 4)], [opt("mtu", "1300", 6)]]
+    assert stored(api) == 2
