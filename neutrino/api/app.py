@@ -125,6 +125,9 @@ EXTENSIONS = [
      "Add subnetpool RBAC policy support"),
     ("rbac-address-scope", "Add address_scope RBAC policy support",
      "Add address_scope RBAC policy support"),
+    ("extra_dhcp_opt", "Neutron Extra DHCP options",
+     "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can "
+     "be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     (
         "quota_details",

@@ -381,6 +381,45 @@ AddressPairs = Annotated[list[AddressPair], Field(max_length=10),
                          AfterValidator(_distinct_pairs)]
 
 
+#: neutron-lib's VALID_BLANK_EXTRA_DHCP_OPTS: the options whose value may be empty.
+BLANKABLE_DHCP_OPTS = ("router", "classless-static-route")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError(f"'{value}' Blank strings are not permitted")
+    return value
+
+
+class ExtraDhcpOpt(Body):
+    """One extra DHCP option of a port (neutron-lib's ``EXTRA_DHCP_OPT_KEY_SPECS``): a name
+    or option number, its value (``null`` on update: remove it) and its IP version."""
+
+    opt_name: Annotated[str, StringConstraints(max_length=64), AfterValidator(_not_blank)]
+    opt_value: Annotated[str, StringConstraints(max_length=255)] | None
+    ip_version: Annotated[Literal[4, 6], BeforeValidator(_int)] = ABSENT
+
+    @model_validator(mode="after")
+    def _value_not_blank(self) -> ExtraDhcpOpt:
+        if self.opt_value is not None and self.opt_name not in BLANKABLE_DHCP_OPTS:
+            _not_blank(self.opt_value)
+        return self
+
+
+def _distinct_opts(opts: list[ExtraDhcpOpt] | None) -> list[ExtraDhcpOpt] | None:
+    """One entry per option name and IP version (Neutron's table allows no second)."""
+    seen = set()
+    for opt in opts or []:
+        key = (opt.opt_name, opt.ip_version or 4)
+        if key in seen:
+            raise ValueError(f"Duplicate extra DHCP option {opt.opt_name} for IPv{key[1]}")
+        seen.add(key)
+    return opts
+
+
+ExtraDhcpOpts = Annotated[list[ExtraDhcpOpt] | None, AfterValidator(_distinct_opts)]
+
+
 class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
@@ -397,6 +436,7 @@ class PortBinding(Body):
 
 class PortCreate(PortBinding, PortSecurity, Tagged):
     network_id: UUIDish
+    extra_dhcp_opts: ExtraDhcpOpts = None
     name: Name = ""
     description: Name = ""
     admin_state_up: bool = True
@@ -409,6 +449,7 @@ class PortCreate(PortBinding, PortSecurity, Tagged):
 
 
 class PortUpdate(PortBinding, PortSecurity):
+    extra_dhcp_opts: ExtraDhcpOpts = None
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT

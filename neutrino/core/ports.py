@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
 from neutrino.core import exceptions as exc
-from neutrino.core import ipam
+from neutrino.core import extra_dhcp_opts, ipam
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import port_context
@@ -298,6 +298,7 @@ class Ports:
             session.execute(IP_INSERT, [dict(column_values(a), port_id=port.id)
                                         for a in port.fixed_ips])
         _set_groups(session, port, groups, new=True)
+        extra_dhcp_opts.create(session, port, attrs.get("extra_dhcp_opts"))
         TAGGED.create(session, port, attrs.get("tags", []))
         context = port_context(session, port, net=net)
         self.mech.precommit("create_port_precommit", context)
@@ -323,7 +324,9 @@ class Ports:
             port = port_dict(row, [{"subnet_id": sid, "ip_address": ip}
                                    for sid, ip in conn.execute(IPS_OF_PORT, {"id": port_id})],
                              sorted(t.tag for t in TAGGED.rows(conn, port_id)),
-                             list(conn.scalars(GROUPS_OF_PORT, {"id": port_id})))
+                             list(conn.scalars(GROUPS_OF_PORT, {"id": port_id})),
+                             [extra_dhcp_opts.opt_dict(o) for o in conn.execute(
+                                 extra_dhcp_opts.OPTS_OF_PORT, {"id": port_id})])
         if port["binding:host_id"] and port["binding:vif_type"] in (
                 VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             port = self.binder.bind(port_id) or port  # B4
@@ -344,6 +347,7 @@ class Ports:
             ips: dict[str, list] = {r.id: [] for r in rows}
             tags = TAGGED.of(session, list(ips))
             groups = groups_of(session, list(ips))
+            opts = extra_dhcp_opts.opts_of(session, list(ips))
             if len(rows) > 500 and not filters and not fixed_ip_filters \
                     and visible is None:
                 allocs = session.execute(select(IPAllocation.port_id, IPAllocation.subnet_id,
@@ -358,7 +362,7 @@ class Ports:
                             ).where(IPAllocation.port_id.in_(chunk))):
                         ips[pid].append({"subnet_id": sid, "ip_address": ip})
             ports = [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id],
-                               groups[r.id]) for r in rows]
+                               groups[r.id], opts[r.id]) for r in rows]
         unbound = [p["id"] for p in ports if _needs_binding(p)]
         if unbound:  # B4: a binding interrupted by a crash is finished on read
             fresh = {pid: self.binder.bind(pid) for pid in unbound}
@@ -381,8 +385,9 @@ class Ports:
                     PortSecurityGroup.security_group_id)):
                 if pid in groups:
                     groups[pid].append(sg_id)
+            opts = extra_dhcp_opts.opts_of(session, list(ips))
             return [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id],
-                              groups[r.id]) for r in rows]
+                              groups[r.id], opts[r.id]) for r in rows]
 
     def get_without_binding(self, port_id: str) -> dict[str, Any] | None:
         with self.db.read() as session:
@@ -437,11 +442,14 @@ class Ports:
                                               owner)
             ipam.allocate(session, port, net.id, wanted, keep)
         groups = attrs.pop("security_groups", None)
+        dhcp_opts = attrs.pop("extra_dhcp_opts", None)
         if "allowed_address_pairs" in attrs:
             attrs["allowed_address_pairs"] = _pairs(attrs["allowed_address_pairs"],
                                                     attrs.get("mac_address", port.mac_address))
         changed = apply(port, attrs)
         changed = self._update_security(session, ctx, port, groups) or changed
+        if dhcp_opts:
+            changed = extra_dhcp_opts.update(session, port, dhcp_opts) or changed
         if rebind:
             # 3b/3d: the old binding (if any) is torn down in this transaction;
             # the new one is attempted after commit.
@@ -510,7 +518,9 @@ class Ports:
         port = RowView(row, fixed_ips=conn.execute(IPS_OF_PORT, {"id": port_id}).all(),
                        tags=TAGGED.rows(conn, port_id),
                        security_group_bindings=conn.execute(BINDINGS_OF_PORT,
-                                                            {"id": port_id}).all())
+                                                            {"id": port_id}).all(),
+                       dhcp_opts=conn.execute(extra_dhcp_opts.OPTS_OF_PORT,
+                                              {"id": port_id}).all())
         context = port_context(  # 5: current = the port before deletion
             session, port, net=network_view(session, row.network_id))
         self.mech.precommit("delete_port_precommit", context)

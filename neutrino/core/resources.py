@@ -106,7 +106,7 @@ def subnetpool_dict(pool: Any, shared: bool, tags: list[str]) -> dict[str, Any]:
 
 
 def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str],
-              security_groups: list[str]) -> dict[str, Any]:
+              security_groups: list[str], dhcp_opts: list[dict[str, Any]]) -> dict[str, Any]:
     # One literal (the keys of _standard first): listing renders thousands of these.
     return {
         "id": port.id, "name": port.name, "description": port.description,
@@ -118,7 +118,7 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str],
         "status_reason": port.status_reason, "device_id": port.device_id,
         "device_owner": port.device_owner, "fixed_ips": fixed_ips,
         "allowed_address_pairs": [dict(p) for p in port.allowed_address_pairs],
-        "extra_dhcp_opts": [], "security_groups": security_groups,
+        "extra_dhcp_opts": dhcp_opts, "security_groups": security_groups,
         "port_security_enabled": port.port_security_enabled,
         "binding:host_id": port.host, "binding:vnic_type": port.vnic_type,
         "binding:profile": dict(port.profile or {}), "binding:vif_type": port.vif_type,
@@ -136,11 +136,13 @@ def orm_subnet_dict(sub: Any) -> dict[str, Any]:
 
 
 def orm_port_dict(port: Any) -> dict[str, Any]:
-    """A :class:`Port` ORM object or a RowView of one with its ``fixed_ips``, tags and
-    ``security_group_bindings``."""
+    """A :class:`Port` ORM object or a RowView of one with its ``fixed_ips``, tags,
+    ``security_group_bindings`` and ``dhcp_opts``."""
     return port_dict(port, [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
                             for a in port.fixed_ips], tag_names(port),
-                     sorted(b.security_group_id for b in port.security_group_bindings))
+                     sorted(b.security_group_id for b in port.security_group_bindings),
+                     [{"opt_name": o.opt_name, "opt_value": o.opt_value,
+                       "ip_version": o.ip_version} for o in port.dhcp_opts])
 
 
 def router_dict(router: Any, gateway: Any, gateway_ips: list[dict[str, str]],

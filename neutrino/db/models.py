@@ -229,6 +229,10 @@ class Port(StandardAttrs, Base):
     #: The groups the port is in; written only by ``neutrino.core.ports``.
     security_group_bindings: Mapped[list[PortSecurityGroup]] = relationship(
         viewonly=True, lazy="selectin", order_by="PortSecurityGroup.security_group_id")
+    #: Its extra DHCP options; written only by ``neutrino.core.extra_dhcp_opts``.
+    dhcp_opts: Mapped[list[ExtraDhcpOpt]] = relationship(
+        viewonly=True, lazy="selectin",
+        order_by="(ExtraDhcpOpt.ip_version, ExtraDhcpOpt.opt_name)")
 
 
 class RbacPolicy(Base):
@@ -331,6 +335,19 @@ class IPAllocation(Base):
     ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
     port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
     network_id: Mapped[str] = mapped_column(String(36))
+
+
+class ExtraDhcpOpt(Base):
+    """One extra DHCP option of one port (``extra_dhcp_opt``): a name (or option
+    number) and its value, for DHCPv4 or DHCPv6.  One value per name and version."""
+
+    __tablename__ = "extra_dhcp_opts"
+
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True)
+    opt_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ip_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opt_value: Mapped[str] = mapped_column(String(255))
 
 
 class SecurityGroup(StandardAttrs, Base):

@@ -22,7 +22,7 @@ from typing import Any
 
 from ovsdbapp.backend.ovs_idl import command, idlutils
 
-from neutrino.ovn import keys
+from neutrino.ovn import desired, keys
 from neutrino.ovn.desired import (
     DhcpSpec,
     PortGroupSpec,
@@ -79,8 +79,37 @@ def acl_key(row: Any) -> str | None:
 
 
 def find_dhcp(api: Any, subnet_id: str) -> Any | None:
+    """A subnet's DHCP_Options row (not one of its ports' own rows)."""
     return next((r for r in api.tables["DHCP_Options"].rows.values()
-                 if r.external_ids.get(keys.SUBNET_ID) == subnet_id), None)
+                 if r.external_ids.get(keys.SUBNET_ID) == subnet_id
+                 and keys.PORT_ID not in r.external_ids), None)
+
+
+def port_dhcp_rows(api: Any, port_id: str | None = None,
+                   subnet_id: str | None = None) -> list[Any]:
+    """Ports' own DHCP_Options rows: of one port, or of one subnet's ports."""
+    return [r for r in api.tables["DHCP_Options"].rows.values()
+            if keys.PORT_ID in r.external_ids
+            and port_id in (None, r.external_ids[keys.PORT_ID])
+            and subnet_id in (None, r.external_ids.get(keys.SUBNET_ID))]
+
+
+def dhcp_columns(row: Any) -> dict[str, Any]:
+    """What a port's own row is derived from: its subnet's row's columns."""
+    return {"cidr": row.cidr, "options": row.options, "external_ids": row.external_ids}
+
+
+def write_dhcp_row(txn: Any, api: Any, row: Any | None, columns: dict[str, Any]) -> Any:
+    """Create a DHCP_Options row, or set the columns of one that differ; the row."""
+    if row is None:
+        row = txn.insert(api.tables["DHCP_Options"])
+        for column, value in columns.items():
+            setattr(row, column, value)
+        return row
+    spec = RowSpec(table="DHCP_Options", name="", revision=0, columns=columns)
+    for column in spec.differs(row):
+        setattr(row, column, columns[column])
+    return row
 
 
 def first_ip(row: Any, version: int) -> Any | None:
@@ -215,6 +244,18 @@ class EnsureDhcpOptions(_Ensure):
 
     def run_idl(self, txn: Any) -> None:
         row, self.result = self._write(txn, find_dhcp(self.api, self.spec.subnet_id), self.spec)
+        if self.result == STALE:
+            return
+        subnet = dhcp_columns(row) if self.result != CREATED else self.spec.columns
+        # The subnet's ports with options of their own follow its options.
+        for own in port_dhcp_rows(self.api, subnet_id=self.spec.subnet_id):
+            lsp = find_port(self.api, own.external_ids[keys.PORT_ID])
+            cidr = ipaddress.ip_network(own.cidr)
+            extra = desired.decode_extra_dhcp(
+                lsp.external_ids.get(keys.EXTRA_DHCP_OPTIONS) if lsp else None).get(cidr.version)
+            if extra:
+                write_dhcp_row(txn, self.api, own, desired.port_dhcp_columns(
+                    subnet, own.external_ids[keys.PORT_ID], extra, row_revision(own)))
         if self.result != CREATED:
             return
         switch = find_switch(self.api, self.spec.network_id)
@@ -223,12 +264,23 @@ class EnsureDhcpOptions(_Ensure):
         cidr = ipaddress.ip_network(self.spec.columns["cidr"])
         column = "dhcpv4_options" if cidr.version == 4 else "dhcpv6_options"
         for port in switch.ports:
-            if not port.external_ids.get(keys.PORT_ID):
+            port_id = port.external_ids.get(keys.PORT_ID)
+            if not port_id:
                 continue
             ip = first_ip(port, cidr.version)
-            if (ip is not None and ip in cidr
-                    and [r.uuid for r in getattr(port, column)] != [row.uuid]):
-                setattr(port, column, [row])
+            if ip is None or ip not in cidr:
+                continue
+            port_extra = desired.decode_extra_dhcp(
+                port.external_ids.get(keys.EXTRA_DHCP_OPTIONS))
+            if cidr.version in port_extra and port_extra[cidr.version] is None:
+                continue  # DHCP disabled on the port
+            wanted = row
+            options = port_extra.get(cidr.version)
+            if options:
+                wanted = write_dhcp_row(txn, self.api, None, desired.port_dhcp_columns(
+                    subnet, port_id, options, row_revision(port)))
+            if [r.uuid for r in getattr(port, column)] != [wanted.uuid]:
+                setattr(port, column, [wanted])
 
 
 @dataclass(frozen=True)
@@ -338,9 +390,11 @@ class DeleteDhcpOptions(command.BaseCommand):
     def run_idl(self, txn: Any) -> None:
         row = find_dhcp(self.api, self.subnet_id)
         self.result = ABSENT if row is None else DELETED
-        if row is not None:
-            # LSP references are weak: ovsdb-server clears them with the row.
-            row.delete()
+        # With the subnet's ports' own rows.  LSP references are weak: ovsdb-server clears
+        # them with the rows.
+        for gone in [row] + port_dhcp_rows(self.api, subnet_id=self.subnet_id):
+            if gone is not None:
+                gone.delete()
 
 
 class EnsurePort(_Ensure):
@@ -361,13 +415,41 @@ class EnsurePort(_Ensure):
         if self.result == CREATED:
             switch.addvalue("ports", row)
         self._join(txn, row, joined)
-        for column, want in self._dhcp_references(row if self.result != CREATED else None):
-            if self.result == UNCHANGED:
-                self.result = UPDATED
-                row.verify("external_ids")
-                if row_revision(row) != self.spec.revision:
-                    row.setkey("external_ids", keys.REVISION, str(self.spec.revision))
+        wanted, unwanted = self._own_dhcp()
+        own_changed = _own_dhcp_differs(wanted, unwanted)
+        own = {version: write_dhcp_row(txn, self.api, have, columns)
+               for version, (have, columns) in wanted.items()}
+        for gone in unwanted:
+            gone.delete()
+        references = self._dhcp_references(row if self.result != CREATED else None, own)
+        if self.result == UNCHANGED and (references or own_changed):
+            self.result = UPDATED
+            row.verify("external_ids")
+            if row_revision(row) != self.spec.revision:
+                row.setkey("external_ids", keys.REVISION, str(self.spec.revision))
+        for column, want in references:
             setattr(row, column, want)
+
+    def _own_dhcp(self) -> tuple[dict[int, tuple[Any | None, dict[str, Any]]], list[Any]]:
+        """The port's own DHCP_Options rows: by IP version, the row NB has (or None) and the
+        columns it should have, where the port has options and its subnet has DHCP; and
+        the rows it has and should not."""
+        have: dict[int, Any] = {}
+        unwanted = []
+        for row in port_dhcp_rows(self.api, port_id=self.spec.port_id):
+            version: int = ipaddress.ip_network(row.cidr).version
+            if version in have:
+                unwanted.append(row)
+            else:
+                have[version] = row
+        wanted: dict[int, tuple[Any | None, dict[str, Any]]] = {}
+        for version, extra in self.spec.dhcp_extra.items():
+            subnet_id = self.spec.dhcp_subnets.get(version)
+            subnet = find_dhcp(self.api, subnet_id) if subnet_id else None
+            if subnet is not None:
+                wanted[version] = (have.pop(version, None), desired.port_dhcp_columns(
+                    dhcp_columns(subnet), self.spec.port_id, extra, self.spec.revision))
+        return wanted, unwanted + list(have.values())
 
     def _join(self, txn: Any, row: Any, joined: set[str]) -> None:
         """Join and leave port groups by mutating their ``ports`` (an insert or delete of
@@ -387,12 +469,14 @@ class EnsurePort(_Ensure):
             if group is not None:
                 group.delvalue("ports", row)
 
-    def _dhcp_references(self, row: Any | None) -> list[tuple[str, list[Any]]]:
-        """The DHCP_Options columns of ``row`` (None: a new row) to set, and their values."""
+    def _dhcp_references(self, row: Any | None,
+                         own: dict[int, Any]) -> list[tuple[str, list[Any]]]:
+        """The DHCP_Options columns of ``row`` (None: a new row) to set, and their values:
+        the port's *own* row of a version, else its subnet's."""
         wrong = []
         for version, column in ((4, "dhcpv4_options"), (6, "dhcpv6_options")):
             subnet_id = self.spec.dhcp_subnets.get(version)
-            dhcp = find_dhcp(self.api, subnet_id) if subnet_id else None
+            dhcp = own.get(version) or (find_dhcp(self.api, subnet_id) if subnet_id else None)
             want = [dhcp] if dhcp is not None else []
             # getattr's default: a row inserted earlier in this transaction (the repair's
             # port pass, then its router's) has no unset columns.
@@ -411,7 +495,20 @@ class EnsurePort(_Ensure):
         if row is None:
             return True
         settled = self._settled(row, self.spec)
-        return settled is None or (settled == UNCHANGED and bool(self._dhcp_references(row)))
+        if settled is None:
+            return True
+        wanted, unwanted = self._own_dhcp()
+        return settled == UNCHANGED and (
+            _own_dhcp_differs(wanted, unwanted)
+            or bool(self._dhcp_references(row, {v: h for v, (h, _) in wanted.items()})))
+
+
+def _own_dhcp_differs(wanted: dict[int, tuple[Any | None, dict[str, Any]]],
+                      unwanted: list[Any]) -> bool:
+    """Whether a port's own DHCP_Options rows (:meth:`EnsurePort._own_dhcp`) need a write."""
+    return bool(unwanted) or any(
+        have is None or RowSpec("DHCP_Options", "", 0, columns).differs(have)
+        for have, columns in wanted.values())
 
 
 def drop_nat_of_port(api: Any, port_id: str) -> bool:
@@ -434,7 +531,8 @@ def drop_nat_of_port(api: Any, port_id: str) -> bool:
 
 
 class DeletePort(command.BaseCommand):
-    """Logical_Switch_Port of a port, and the NAT rows that translate for it."""
+    """Logical_Switch_Port of a port, its own DHCP_Options rows, and the NAT rows that
+    translate for it."""
 
     def __init__(self, api: Any, port_id: str) -> None:
         super().__init__(api)
@@ -442,9 +540,12 @@ class DeletePort(command.BaseCommand):
 
     def run_idl(self, txn: Any) -> None:
         nat_dropped = drop_nat_of_port(self.api, self.port_id)
+        owned = port_dhcp_rows(self.api, port_id=self.port_id)
+        for own in owned:
+            own.delete()
         row = find_port(self.api, self.port_id)
         if row is None or not row.external_ids.get(keys.PORT_ID):
-            self.result = UPDATED if nat_dropped else ABSENT
+            self.result = UPDATED if nat_dropped or owned else ABSENT
             return
         switch = find_switch(self.api, row.external_ids.get(keys.NETWORK_ID, ""))
         if switch is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,9 @@ class PortSpec(RowSpec):
     network_id: str = ""
     #: Subnets whose DHCP_Options the port uses, by IP version (None: no DHCP).
     dhcp_subnets: Mapping[int, str | None] = field(default_factory=dict)
+    #: The port's extra DHCP options in OVN's names, by IP version (only versions that
+    #: have some): the port gets a DHCP_Options row of its own for those.
+    dhcp_extra: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,91 @@ def _dhcpv6_options(subnet: Mapping[str, Any]) -> dict[str, str]:
     return options
 
 
+#: Neutron's names and option numbers of the extra DHCP options OVN knows, by IP version,
+#: and OVN's names for them (the table of Neutron's OVN driver, docs/api.md).
+OVN_DHCP_OPTIONS: dict[int, dict[str, str]] = {
+    4: {"arp-timeout": "arp_cache_timeout", "tcp-keepalive": "tcp_keepalive_interval",
+        "netmask": "netmask", "router": "router", "dns-server": "dns_server",
+        "log-server": "log_server", "lpr-server": "lpr_server", "domain-name": "domain_name",
+        "domain-search": "domain_search_list", "swap-server": "swap_server",
+        "policy-filter": "policy_filter", "router-solicitation": "router_solicitation",
+        "nis-server": "nis_server", "ntp-server": "ntp_server", "server-id": "server_id",
+        "tftp-server": "tftp_server", "classless-static-route": "classless_static_route",
+        "ms-classless-static-route": "ms_classless_static_route",
+        "ip-forward-enable": "ip_forward_enable", "router-discovery": "router_discovery",
+        "ethernet-encap": "ethernet_encap", "default-ttl": "default_ttl",
+        "tcp-ttl": "tcp_ttl", "mtu": "mtu", "lease-time": "lease_time", "T1": "T1",
+        "T2": "T2", "bootfile-name": "bootfile_name", "wpad": "wpad",
+        "path-prefix": "path_prefix", "tftp-server-address": "tftp_server_address",
+        "server-ip-address": "tftp_server_address",
+        "1": "netmask", "3": "router", "6": "dns_server", "7": "log_server",
+        "9": "lpr_server", "15": "domain_name", "16": "swap_server", "19": "ip_forward_enable",
+        "21": "policy_filter", "23": "default_ttl", "26": "mtu", "31": "router_discovery",
+        "32": "router_solicitation", "35": "arp_cache_timeout", "36": "ethernet_encap",
+        "37": "tcp_ttl", "38": "tcp_keepalive_interval", "41": "nis_server",
+        "42": "ntp_server", "51": "lease_time", "54": "server_id", "58": "T1", "59": "T2",
+        "66": "tftp_server", "67": "bootfile_name", "119": "domain_search_list",
+        "121": "classless_static_route", "150": "tftp_server_address", "210": "path_prefix",
+        "249": "ms_classless_static_route", "252": "wpad", "255": "next_server"},
+    6: {"server-id": "server_id", "dns-server": "dns_server", "domain-search": "domain_search",
+        "ia-addr": "ia_addr", "2": "server_id", "5": "ia_addr", "23": "dns_server",
+        "24": "domain_search"},
+}
+#: OVN options whose value is a string, quoted in ``DHCP_Options.options``.
+OVN_STRING_OPTIONS = frozenset({"domain_name", "domain_search_list", "bootfile_name",
+                                "path_prefix", "wpad", "tftp_server"})
+#: The extra option that, set to true, turns OVN's DHCP off for the port (Neutron's).
+DHCP_DISABLED = "dhcp_disabled"
+
+
+def extra_dhcp(port: Mapping[str, Any]) -> dict[int, dict[str, str] | None]:
+    """The port's extra DHCP options OVN knows, in OVN's names, by IP version; None for a
+    version the port has DHCP disabled on.  Names OVN does not know are left out (Neutron's
+    OVN driver only logs them), and so are versions without options."""
+    found: dict[int, dict[str, str] | None] = {}
+    for version in (4, 6):
+        opts = [o for o in port.get("extra_dhcp_opts") or [] if o["ip_version"] == version]
+        if any(o["opt_name"] == DHCP_DISABLED and o["opt_value"] in ("True", "true")
+               for o in opts):
+            found[version] = None
+            continue
+        mapped = {}
+        for opt in opts:
+            name = OVN_DHCP_OPTIONS[version].get(opt["opt_name"])
+            if name is not None:
+                value = opt["opt_value"]
+                mapped[name] = f'"{value}"' if name in OVN_STRING_OPTIONS and value else value
+        if mapped:
+            found[version] = mapped
+    return found
+
+
+def encode_extra_dhcp(extra: Mapping[int, Mapping[str, str] | None]) -> str:
+    return json.dumps({str(v): o for v, o in sorted(extra.items())}, sort_keys=True)
+
+
+def decode_extra_dhcp(text: str | None) -> dict[int, dict[str, str] | None]:
+    """What :func:`encode_extra_dhcp` wrote on an LSP; nothing for an unreadable value (a
+    hand edit: the drift repair writes it again)."""
+    try:
+        data = json.loads(text) if text else {}
+        return {int(v): (dict(o) if o is not None else None) for v, o in data.items()}
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
+def port_dhcp_columns(subnet: Mapping[str, Any], port_id: str, extra: Mapping[str, str],
+                      revision: int) -> dict[str, Any]:
+    """A port's own DHCP_Options row: its subnet's row (``cidr``, ``options``,
+    ``external_ids``) with the port's options over the subnet's (an empty value removes
+    the subnet's: no router, no routes), naming the port."""
+    options = {k: v for k, v in {**subnet["options"], **extra}.items() if v != ""}
+    external_ids = {k: v for k, v in subnet["external_ids"].items() if k != keys.REVISION}
+    return {"cidr": subnet["cidr"], "options": options,
+            "external_ids": {**external_ids, keys.PORT_ID: port_id,
+                             keys.REVISION: str(revision)}}
+
+
 def dhcp_spec(subnet: Mapping[str, Any], network: Mapping[str, Any]) -> DhcpSpec | None:
     """DHCP_Options of a subnet, or None when the subnet has DHCP disabled."""
     if not subnet.get("enable_dhcp"):
@@ -277,7 +366,8 @@ def port_spec(port: Mapping[str, Any], network: Mapping[str, Any],
         # The switch end of a patch to the router's ``lrp-<port id>``: OVN takes its
         # addresses from the router port and never filters it (ovn-nb(5), LSP ``type``);
         # no DHCP, the router has its addresses.
-        return _port_spec(port, "router", ["router"], [], router_options, {4: None, 6: None})
+        return _port_spec(port, "router", ["router"], [], router_options, {4: None, 6: None},
+                          {})
     mac = port["mac_address"]
     ips = [ip["ip_address"] for ip in port.get("fixed_ips") or []]
     address = " ".join([mac, *ips])
@@ -300,36 +390,44 @@ def port_spec(port: Mapping[str, Any], network: Mapping[str, Any],
         version = ipaddress.ip_address(ip["ip_address"]).version
         if dhcp_subnets[version] is None:
             dhcp_subnets[version] = ip["subnet_id"]
+    extra = extra_dhcp(port)
+    for disabled in [v for v, options in extra.items() if options is None]:
+        dhcp_subnets[disabled] = None
 
     return _port_spec(port, "", addresses, port_security,
-                      _plug_options(port, network, dpu_hostname), dhcp_subnets)
+                      _plug_options(port, network, dpu_hostname), dhcp_subnets, extra)
 
 
 def _port_spec(port: Mapping[str, Any], lsp_type: str, addresses: list[str],
                port_security: list[str], options: dict[str, str],
-               dhcp_subnets: dict[int, str | None]) -> PortSpec:
+               dhcp_subnets: dict[int, str | None],
+               extra: Mapping[int, Mapping[str, str] | None]) -> PortSpec:
     revision = revision_of(port)
+    external_ids = {
+        keys.PORT_ID: port["id"],
+        keys.NETWORK_ID: port["network_id"],
+        keys.PORT_NAME: _str(port.get("name")),
+        keys.DEVICE_ID: _str(port.get("device_id")),
+        keys.DEVICE_OWNER: _str(port.get("device_owner")),
+        keys.HOST_ID: _str(port.get("binding:host_id")),
+        keys.VNIC_TYPE: _str(port.get("binding:vnic_type") or keys.VNIC_NORMAL),
+        keys.VIF_TYPE: _str(port.get("binding:vif_type")),
+        keys.PORT_GROUPS: " ".join(port_groups(port)),
+        keys.REVISION: str(revision),
+    }
+    if extra:
+        external_ids[keys.EXTRA_DHCP_OPTIONS] = encode_extra_dhcp(extra)
     return PortSpec(
         table="Logical_Switch_Port", name=port["id"], revision=revision,
         port_id=port["id"], network_id=port["network_id"], dhcp_subnets=dhcp_subnets,
+        dhcp_extra={v: o for v, o in extra.items() if o is not None},
         columns={
             "type": lsp_type,
             "addresses": addresses,
             "port_security": port_security,
             "enabled": [port.get("admin_state_up", True) is not False],
             "options": options,
-            "external_ids": {
-                keys.PORT_ID: port["id"],
-                keys.NETWORK_ID: port["network_id"],
-                keys.PORT_NAME: _str(port.get("name")),
-                keys.DEVICE_ID: _str(port.get("device_id")),
-                keys.DEVICE_OWNER: _str(port.get("device_owner")),
-                keys.HOST_ID: _str(port.get("binding:host_id")),
-                keys.VNIC_TYPE: _str(port.get("binding:vnic_type") or keys.VNIC_NORMAL),
-                keys.VIF_TYPE: _str(port.get("binding:vif_type")),
-                keys.PORT_GROUPS: " ".join(port_groups(port)),
-                keys.REVISION: str(revision),
-            },
+            "external_ids": external_ids,
         })
 
 

@@ -30,6 +30,11 @@ VIF_TYPE = "neutrino:vif_type"
 LOCALNET_OF = "neutrino:localnet_of"
 #: On DHCP_Options rows: the subnet id (ownership mark).
 SUBNET_ID = "neutrino:subnet_id"
+#: On Logical_Switch_Port rows of ports with extra DHCP options: those OVN knows, as JSON
+#: ``{"<ip version>": {<OVN option>: value} or null (DHCP disabled)}``; a subnet's write
+#: derives the port's own DHCP_Options rows from it.  On those rows, ``PORT_ID`` names
+#: the port.
+EXTRA_DHCP_OPTIONS = "neutrino:extra_dhcp_options"
 #: On Logical_Router, Logical_Router_Port, NAT, Logical_Router_Static_Route and
 #: HA_Chassis_Group rows: the router id (ownership mark).
 ROUTER_ID = "neutrino:router_id"

@@ -136,6 +136,8 @@ class Snapshot:
     localnets: dict[str, list[LspRow]] = field(default_factory=dict)
     switches: dict[str, SwitchRow] = field(default_factory=dict)
     dhcp: dict[str, DhcpRow] = field(default_factory=dict)
+    #: Ports' own DHCP_Options rows (extra DHCP options), by port id.
+    port_dhcp: dict[str, list[DhcpRow]] = field(default_factory=dict)
     #: Ids of the routers with a Logical_Router, and of the floating IPs with a NAT row.
     routers: set[str] = field(default_factory=set)
     floatingips: set[str] = field(default_factory=set)
@@ -224,6 +226,8 @@ class NbCache:
             if keys.NETWORK_ID in ls.external_ids:
                 snap.switches[ls.external_ids[keys.NETWORK_ID]] = ls
         for row in dhcp:
-            if keys.SUBNET_ID in row.external_ids:
+            if keys.PORT_ID in row.external_ids:
+                snap.port_dhcp.setdefault(row.external_ids[keys.PORT_ID], []).append(row)
+            elif keys.SUBNET_ID in row.external_ids:
                 snap.dhcp[row.external_ids[keys.SUBNET_ID]] = row
         return snap

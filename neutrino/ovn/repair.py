@@ -24,6 +24,7 @@ Races with API writes are settled by the order of reads and by revisions:
 from __future__ import annotations
 
 import collections
+import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -109,13 +110,31 @@ class DriftRepair:
         return extra
 
     @staticmethod
-    def _port_extra(snap: Snapshot, spec: desired.PortSpec) -> list[str]:
+    def _port_extra(snap: Snapshot, spec: desired.PortSpec,
+                    dhcp_specs: Mapping[str, desired.DhcpSpec]) -> list[str]:
+        """What differs in a port's DHCP_Options references and its own rows."""
         row = snap.ports.get(spec.port_id)
         if row is None:
             return []
         extra = []
+        own: dict[int, Any] = {ipaddress.ip_network(r.cidr).version: r
+               for r in snap.port_dhcp.get(spec.port_id, [])}
+        if len(own) != len(snap.port_dhcp.get(spec.port_id, [])):
+            extra.append("own dhcp_options twice")
         for version, column in ((4, "dhcpv4_options"), (6, "dhcpv6_options")):
-            want = snap.dhcp_uuid(spec.dhcp_subnets.get(version))
+            subnet = dhcp_specs.get(spec.dhcp_subnets.get(version) or "")
+            options = spec.dhcp_extra.get(version)
+            have = own.pop(version, None)
+            if options and subnet is not None:
+                wanted = desired.port_dhcp_columns(subnet.columns, spec.port_id, options,
+                                                   spec.revision)
+                if have is None or desired.RowSpec("DHCP_Options", "", 0, wanted).differs(have):
+                    extra.append(f"own {column}")
+                want = have.uuid if have is not None else None
+            else:
+                if have is not None:
+                    extra.append(f"extra own {column}")
+                want = snap.dhcp_uuid(spec.dhcp_subnets.get(version))
             if getattr(row, column) != ([want] if want else []):
                 extra.append(column)
         return extra
@@ -204,11 +223,12 @@ class DriftRepair:
             lsp = desired.port_spec(port, net,
                                     dpu_hostname(port, self.directory) if remote else None)
             verdict = self._judge(PORT, port["id"], snap.ports.get(port["id"]), lsp,
-                                  self._port_extra(snap, lsp))
+                                  self._port_extra(snap, lsp, dhcp_specs))
             if verdict:
                 plan.append((PORT, port["id"],
                              commands.EnsurePort(self.nb, lsp, force=verdict[0]), verdict[1]))
-        for port_id in sorted(set(snap.ports) - {p["id"] for p in ports}):
+        for port_id in sorted((set(snap.ports) | set(snap.port_dhcp))
+                              - {p["id"] for p in ports}):
             plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id),
                          ["not in SQL or without a switch port"]))
         routers = self.core.list_routers()

@@ -39,7 +39,8 @@ def nb_row(ovn: Sandbox, table: str, record: str) -> dict[str, Any] | None:
     found = rows(ovn.nbctl, table) if table == "DHCP_Options" else \
         [r for r in rows(ovn.nbctl, table) if r.get("name") == record]
     if table == "DHCP_Options":
-        found = [r for r in found if r["external_ids"].get("neutrino:subnet_id") == record]
+        found = [r for r in found if r["external_ids"].get("neutrino:subnet_id") == record
+                 and "neutrino:port_id" not in r["external_ids"]]
     return found[0] if found else None
 
 
