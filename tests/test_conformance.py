@@ -19,7 +19,7 @@ from neutrino.conformance.tempest_conf import Target, render
 
 TARGET = Target(auth_url="http://127.0.0.1:5000/v3", admin_username="admin",
                 admin_password="p%w$d", admin_project="admin", region="RegionOne",
-                extensions=("binding", "net-mtu", "pagination"))
+                extensions=("binding", "net-mtu", "pagination"), public_network_id="pub-id")
 
 
 def test_tempest_conf_points_at_the_cloud_with_dynamic_credentials(tmp_path: Path) -> None:
@@ -30,6 +30,7 @@ def test_tempest_conf_points_at_the_cloud_with_dynamic_credentials(tmp_path: Pat
     assert conf["auth"]["admin_password"] == "p%w$d"
     assert conf["auth"]["create_isolated_networks"] == "false"
     assert conf["network-feature-enabled"]["api_extensions"] == "binding,net-mtu,pagination"
+    assert conf["network"]["public_network_id"] == "pub-id"
     for service in ("nova", "glance", "cinder", "swift"):
         assert conf["service_available"][service] == "false"
     assert conf["service_available"]["neutron"] == "true"

@@ -472,6 +472,11 @@ def _none_is_empty(value: Any) -> Any:
     return [] if value is None else value
 
 
+def _empty_is_none(value: Any) -> Any:
+    """``{}`` is no gateway, as neutron-lib's ``dict_or_nodata``."""
+    return None if value == {} else value
+
+
 #: Extra routes (``extraroute``): Neutron's ``max_routes`` default.
 Routes = Annotated[list[HostRoute], Field(max_length=30)]
 
@@ -480,7 +485,7 @@ class RouterCreate(Tagged):
     name: Name = ""
     description: Name = ""
     admin_state_up: bool = True
-    external_gateway_info: GatewayInfo | None = None
+    external_gateway_info: Annotated[GatewayInfo | None, BeforeValidator(_empty_is_none)] = None
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
     # Accepted for client compatibility, fixed values in Neutrino.
@@ -491,7 +496,7 @@ class RouterUpdate(Body):
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
-    external_gateway_info: GatewayInfo | None = None
+    external_gateway_info: Annotated[GatewayInfo | None, BeforeValidator(_empty_is_none)] = None
     #: ``null`` clears them, as neutron-lib's ``convert_none_to_empty_list``.
     routes: Annotated[Routes, BeforeValidator(_none_is_empty)] = ABSENT
 

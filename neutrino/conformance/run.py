@@ -26,7 +26,13 @@ import httpx
 import yaml
 
 from neutrino.conformance import summary
-from neutrino.conformance.tempest_conf import VLAN_RANGES, Target, render
+from neutrino.conformance.tempest_conf import (
+    PUBLIC_CIDR,
+    PUBLIC_NETWORK,
+    VLAN_RANGES,
+    Target,
+    render,
+)
 from neutrino.sandbox.ovsdb import free_tcp_port
 from neutrino.sandbox.wait import wait_for
 
@@ -110,8 +116,8 @@ def admin_cloud(state_dir: Path) -> dict[str, Any]:
     return cloud
 
 
-def announced_extensions(cloud: dict[str, Any]) -> tuple[str, ...]:
-    """``/v2.0/extensions`` as the admin, at the network endpoint of Keystone's catalog."""
+def network_api(cloud: dict[str, Any]) -> httpx.Client:
+    """A client of the network endpoint of Keystone's catalog, with the admin's token."""
     auth = cloud["auth"]
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": auth["username"], "password": auth["password"],
@@ -123,10 +129,32 @@ def announced_extensions(cloud: dict[str, Any]) -> tuple[str, ...]:
     network = next(entry for entry in token.json()["token"]["catalog"]
                    if entry["type"] == "network")
     url = next(e["url"] for e in network["endpoints"] if e["interface"] == "public")
-    answer = httpx.get(url.rstrip("/") + "/v2.0/extensions",
-                       headers={"X-Auth-Token": token.headers["X-Subject-Token"]}, timeout=30)
+    return httpx.Client(base_url=url.rstrip("/") + "/v2.0", timeout=30,
+                        headers={"X-Auth-Token": token.headers["X-Subject-Token"]})
+
+
+def announced_extensions(api: httpx.Client) -> tuple[str, ...]:
+    """``/v2.0/extensions`` as the admin sees them."""
+    answer = api.get("/extensions")
     answer.raise_for_status()
     return tuple(sorted(e["alias"] for e in answer.json()["extensions"]))
+
+
+def public_network(api: httpx.Client) -> str:
+    """The id of the external network ``public`` with its subnet, made if missing: what a
+    cloud's operator provides and router and floating IP tests take their gateways and
+    addresses from (``[network] public_network_id``)."""
+    found = api.get("/networks", params={"name": PUBLIC_NETWORK, "router:external": "true"})
+    found.raise_for_status()
+    if found.json()["networks"]:
+        return str(found.json()["networks"][0]["id"])
+    made = api.post("/networks", json={"network": {"name": PUBLIC_NETWORK,
+                                                   "router:external": True}})
+    made.raise_for_status()
+    network_id = str(made.json()["network"]["id"])
+    api.post("/subnets", json={"subnet": {"network_id": network_id, "name": PUBLIC_NETWORK,
+                                          "cidr": PUBLIC_CIDR}}).raise_for_status()
+    return network_id
 
 
 def prepare_workspace(workspace: Path, venv: Path, target: Target) -> Path:
@@ -211,11 +239,14 @@ def run(args: argparse.Namespace) -> int:
             up = Up(state_dir, work_dir / "up.log")
             up.wait_ready()
         cloud = admin_cloud(state_dir)
-        extensions = announced_extensions(cloud)
+        with network_api(cloud) as api:
+            extensions = announced_extensions(api)
+            public = public_network(api)
         auth = cloud["auth"]
         target = Target(auth_url=auth["auth_url"], admin_username=auth["username"],
                         admin_password=auth["password"], admin_project=auth["project_name"],
-                        region=cloud.get("region_name", "RegionOne"), extensions=extensions)
+                        region=cloud.get("region_name", "RegionOne"), extensions=extensions,
+                        public_network_id=public)
         workspace = work_dir / "tempest"
         config = prepare_workspace(workspace, venv, target)
         listed = listed_tests(workspace, venv, config, args.regex)

@@ -21,6 +21,8 @@ from pathlib import Path
 #: VLAN tests create provider networks on it, some without a segmentation id.
 PROVIDER_PHYSNET = "foo"
 VLAN_RANGES = f"{PROVIDER_PHYSNET}:1:10"
+#: The external network ``neutrino conformance`` makes, as a cloud's operator would.
+PUBLIC_NETWORK, PUBLIC_CIDR = "public", "172.24.4.0/24"
 #: Network types Neutrino has type drivers for.
 TYPE_DRIVERS = ("geneve", "vlan", "flat", "local")
 
@@ -35,6 +37,8 @@ class Target:
     admin_project: str
     region: str
     extensions: tuple[str, ...]
+    #: The external network routers' gateways and floating IPs come from.
+    public_network_id: str
 
 
 def mtu_networks() -> str:
@@ -51,7 +55,7 @@ def sections(target: Target, work_dir: Path) -> dict[str, dict[str, str]]:
         "oslo_concurrency": {"lock_path": str(work_dir / "locks")},
         "auth": {
             "use_dynamic_credentials": "true",
-            # Isolated networks come with a router, which Neutrino does not have.
+            # Each test class makes the networks it needs.
             "create_isolated_networks": "false",
             "admin_username": target.admin_username,
             "admin_password": target.admin_password,
@@ -68,7 +72,8 @@ def sections(target: Target, work_dir: Path) -> dict[str, dict[str, str]]:
         # Neutrino's policy is Neutron's secure-RBAC defaults with scope enforced.
         "enforce_scope": {"neutron": "true"},
         "network": {"catalog_type": "network", "endpoint_type": "public",
-                    "region": target.region},
+                    "region": target.region, "public_network_id": target.public_network_id,
+                    "floating_network_name": PUBLIC_NETWORK},
         "network-feature-enabled": {
             "api_extensions": ",".join(target.extensions),
             "ipv6": "true",

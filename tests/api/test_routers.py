@@ -135,3 +135,13 @@ def test_extra_routes(api: Api, net: dict[str, Any], v4: dict[str, Any]) -> None
     assert api.update("routers", router["id"], routes=[route])["routes"] == [route]
     # null clears them, as neutron-lib's convert_none_to_empty_list (a fuzzer found a 500).
     assert api.update("routers", router["id"], routes=None)["routes"] == []
+
+
+def test_an_empty_gateway_is_no_gateway(api: Api, external: dict[str, Any]) -> None:
+    """``{}`` means none, as neutron-lib's ``dict_or_nodata`` (tempest sends it)."""
+    router = api.create("routers", name="r", external_gateway_info={})
+    assert router["external_gateway_info"] is None
+    api.update("routers", router["id"], external_gateway_info={"network_id": external["id"]})
+    cleared = api.update("routers", router["id"], external_gateway_info={})
+    assert cleared["external_gateway_info"] is None
+    assert api.list("ports", {"device_owner": "network:router_gateway"}) == []
