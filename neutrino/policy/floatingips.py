@@ -5,7 +5,13 @@ the address.
 """
 from __future__ import annotations
 
-from neutrino.policy.base import ADMIN, ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_READER, rule
+from neutrino.policy.base import (
+    ADMIN,
+    ADMIN_OR_PROJECT_MEMBER,
+    ADMIN_OR_PROJECT_READER,
+    rule,
+    tag_rules,
+)
 
 COLLECTION, RESOURCE = "/floatingips", "/floatingips/{id}"
 DEFAULTS: dict[str, object] = {}
@@ -19,4 +25,6 @@ RULES = [
     rule("update_floatingip", ADMIN_OR_PROJECT_MEMBER, "Update a floating IP", "PUT", RESOURCE),
     rule("delete_floatingip", ADMIN_OR_PROJECT_MEMBER, "Delete a floating IP", "DELETE",
          RESOURCE),
+    *tag_rules("floatingip", RESOURCE, ADMIN_OR_PROJECT_READER, ADMIN_OR_PROJECT_MEMBER,
+               ADMIN_OR_PROJECT_MEMBER),
 ]

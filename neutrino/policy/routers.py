@@ -5,7 +5,13 @@ admin chooses whether the gateway does SNAT or which addresses it takes.
 """
 from __future__ import annotations
 
-from neutrino.policy.base import ADMIN, ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_READER, rule
+from neutrino.policy.base import (
+    ADMIN,
+    ADMIN_OR_PROJECT_MEMBER,
+    ADMIN_OR_PROJECT_READER,
+    rule,
+    tag_rules,
+)
 
 COLLECTION, RESOURCE = "/routers", "/routers/{id}"
 DEFAULTS: dict[str, object] = {}
@@ -44,4 +50,6 @@ RULES = [
          "PUT", f"{RESOURCE}/add_extraroutes"),
     rule("remove_extraroutes", ADMIN_OR_PROJECT_MEMBER, "Remove extra routes from a router",
          "PUT", f"{RESOURCE}/remove_extraroutes"),
+    *tag_rules("router", RESOURCE, ADMIN_OR_PROJECT_READER, ADMIN_OR_PROJECT_MEMBER,
+               ADMIN_OR_PROJECT_MEMBER),
 ]

@@ -60,6 +60,12 @@ def test_member_routes_through_an_external_network_within_its_rights(
     # The gateway and floating IP ports belong to no project: DEMO does not see them.
     owners = {p["device_owner"] for p in demo.get("/v2.0/ports").json()["ports"]}
     assert owners == {"", "network:router_interface"}
+    # Their own router and floating IP are theirs to tag, and only to read for READER.
+    for path in (f"/v2.0/routers/{router['id']}", f"/v2.0/floatingips/{fip['id']}"):
+        assert demo.put(f"{path}/tags/blue").status_code == 201
+        assert demo.get(f"{path}/tags").json() == {"tags": ["blue"]}
+        assert_error(reader.put(f"{path}/tags/red"), 403, "PolicyNotAuthorized", "tags")
+        assert alt.put(f"{path}/tags/red").status_code == 404
 
 
 def test_a_network_external_to_one_project_takes_its_gateway_and_floating_ips(
