@@ -195,6 +195,10 @@ class SecurityGroupInUse(InUse):
     message = "Security Group {id} in use."
 
 
+class SecurityGroupConflict(Conflict):
+    message = "Error {reason} while attempting the operation."
+
+
 class SecurityGroupCannotRemoveDefault(InUse):
     message = "Insufficient rights for removing default security group."
 

@@ -161,12 +161,17 @@ def _pairs(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, str]]:
 def _check_groups(session: Session, ctx: Context, project_id: str, wanted: list[str]) -> None:
     """The groups exist and are the port's project's (an admin may use any): Neutron's
     SecurityGroupNotFound names those that are not."""
-    found = set(session.scalars(select(SecurityGroup.id).where(
+    found = dict(session.execute(select(SecurityGroup.id, SecurityGroup.stateful).where(
         SecurityGroup.id.in_(wanted),
-        *(() if ctx.is_admin else (SecurityGroup.project_id == project_id,)))))
+        *(() if ctx.is_admin else (SecurityGroup.project_id == project_id,)))).all())
     missing = [g for g in wanted if g not in found]
     if missing:
         raise exc.SecurityGroupNotFound(id=", ".join(missing))
+    if len(set(found.values())) > 1:
+        # OVN's ACLs of one port are all stateful or all stateless (Neutron's rule).
+        raise exc.SecurityGroupConflict(reason=(
+            "Cannot apply both stateful and stateless security groups on the same port at "
+            "the same time"))
 
 
 def _set_groups(session: Session, port: Port, groups: list[str], new: bool) -> bool:

@@ -221,6 +221,11 @@ class SecurityGroups:
             raise exc.SecurityGroupCannotUpdateDefault()
         if attrs.get("name") == DEFAULT_NAME:
             raise exc.SecurityGroupDefaultAlreadyExists()
+        if "stateful" in attrs and attrs["stateful"] != group.stateful and session.scalar(
+                select(PortSecurityGroup.port_id).where(
+                    PortSecurityGroup.security_group_id == sg_id).limit(1)):
+            # Its ports' other groups would then mix both kinds (Neutron refuses it too).
+            raise exc.SecurityGroupInUse(id=sg_id)
         original = group_dict(session, group)
         if not apply(group, attrs):
             return SecurityGroupContext(current=original, original=original, session=session)

@@ -404,3 +404,20 @@ def test_an_admin_listing_one_projects_groups_finds_its_default_group(api: Api) 
     quota counts the default group that the project's first port will make."""
     assert [g["name"] for g in api.list(GROUPS, {"project_id": "new"})] == ["default"]
     assert api.list(GROUPS, {"project_id": "new"})[0]["project_id"] == "new"
+
+
+def test_a_port_cannot_mix_stateful_and_stateless_groups(api: Api, net: dict) -> None:
+    """One port's ACLs are all stateful or all stateless: Neutron refuses a mix, and a
+    change of ``stateful`` on a group in use."""
+    stateful, stateless = group(api, name="full"), group(api, name="light", stateful=False)
+    before = rows(api)
+    assert_error(api.post("ports", {"network_id": net["id"], "security_groups": [
+        stateful["id"], stateless["id"]]}), 409, "SecurityGroupConflict", "stateless")
+    assert rows(api) == before
+    port = api.port(net, security_groups=[stateless["id"]])
+    assert_error(api.put("ports", port["id"], {"security_groups": [
+        stateless["id"], stateful["id"]]}), 409, "SecurityGroupConflict")
+    assert api.show("ports", port["id"])["security_groups"] == [stateless["id"]]
+    assert_error(api.put(GROUPS, stateless["id"], {"stateful": True}), 409,
+                 "SecurityGroupInUse")
+    assert api.update(GROUPS, stateful["id"], stateful=False)["stateful"] is False
