@@ -243,7 +243,7 @@ def test_missing_resource(api: Api, collection: str, error_type: str) -> None:
 
 
 def test_unknown_path_and_method(api: Api) -> None:
-    assert_error(api.client.get("/v2.0/subnetpools"), 404, "HTTPNotFound")
+    assert_error(api.client.get("/v2.0/trunks"), 404, "HTTPNotFound")
     assert_error(api.client.patch("/v2.0/networks"), 405, "HTTPMethodNotAllowed")
 
 

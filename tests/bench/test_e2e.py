@@ -35,7 +35,9 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
             assert 0 < result[side][f"{stage}_p50_ms"] <= result[side][f"{stage}_p99_ms"]
         assert not any(result[side]["leftovers"].values()), result[side]["leftovers"]
     assert result["neutrino"]["errors"] == 0
-    assert result["neutrino"]["up_to_ready_p99_ms"] >= result["neutrino"]["up_to_ready_p50_ms"] >= 0
+    # The server and the bench watch NB over two connections: the ACTIVE event may come
+    # a fraction of a millisecond before the bench's own watcher sees NB's up.
+    assert result["neutrino"]["up_to_ready_p99_ms"] >= result["neutrino"]["up_to_ready_p50_ms"]
     assert result["neutrino"]["rss_mb"] >= result["neutrino"]["pss_mb"] > 0
     assert len(result["neutrino"]["rss_by_process"]) == processes
     assert result["args"]["rate"] == 20 and result["args"]["workers"] == 1
