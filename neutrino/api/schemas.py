@@ -424,7 +424,8 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    security_groups: list[UUIDish] = ABSENT
+    #: neutron-lib's ``uuid_list``: a group named twice is refused.
+    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 
