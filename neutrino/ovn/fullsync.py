@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND
 from neutrino.ovn.heartbeat import ChassisLiveness, Heartbeat
@@ -19,6 +20,18 @@ from neutrino.ovn.status_rules import LspView, network_status, port_status
 from neutrino.ovn.status_writer import StatusWriter, Update
 
 LOG = logging.getLogger(__name__)
+#: Seconds during which a new network without a switch is left as it is: its create call
+#: writes the switch just after its commit, so a sync can read the network before NB has
+#: it. If that write fails, the create call reports the network BUILD itself.
+NEW_NETWORK_GRACE = 10.0
+
+
+def _is_new(network: dict, now: float) -> bool:
+    created = network.get("created_at")
+    if not created:
+        return False
+    return now - datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp() < \
+        NEW_NETWORK_GRACE
 
 
 class FullSync:
@@ -61,9 +74,11 @@ class FullSync:
             if (port.get("status"), port.get("status_reason")) != want:
                 updates.append((port["id"], *want))
         self.report_ports(updates)
+        now = time.time()
         net_updates = [(nid, *want) for nid, net in networks.items()
                        if (net.get("status"), net.get("status_reason")) !=
-                       (want := network_status(nid in snapshot.switches))]
+                       (want := network_status(nid in snapshot.switches))
+                       and (nid in snapshot.switches or not _is_new(net, now))]
         if net_updates:
             writer.core.set_network_statuses(net_updates)
         writer.rebind_bindable(ports, networks)
