@@ -424,8 +424,7 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    #: neutron-lib's ``uuid_list``: a group named twice is refused.
-    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
+    security_groups: list[UUIDish] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 
