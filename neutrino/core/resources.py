@@ -93,12 +93,14 @@ def address_scope_dict(scope: Any, shared: bool) -> dict[str, Any]:
 
 
 def subnetpool_dict(pool: Any, shared: bool, tags: list[str]) -> dict[str, Any]:
-    """*shared*: as the caller sees it, as a scope's."""
+    """*shared*: as the caller sees it, as a scope's.  The prefix lengths are strings, as
+    Neutron renders them (its ``_make_subnetpool_dict``; clients compare them so)."""
     d = _standard(pool, tags)
     d.update({
         "ip_version": pool.ip_version, "prefixes": list(pool.prefixes),
-        "default_prefixlen": pool.default_prefixlen, "min_prefixlen": pool.min_prefixlen,
-        "max_prefixlen": pool.max_prefixlen, "is_default": pool.is_default,
+        "default_prefixlen": str(pool.default_prefixlen),
+        "min_prefixlen": str(pool.min_prefixlen), "max_prefixlen": str(pool.max_prefixlen),
+        "is_default": pool.is_default,
         "default_quota": pool.default_quota, "address_scope_id": pool.address_scope_id,
         "shared": shared,
     })
