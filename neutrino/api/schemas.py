@@ -122,12 +122,13 @@ SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-def _unique(tags: list[str]) -> list[str]:
-    """Neutron refuses a tag list naming a tag twice (``validate_list_of_unique_strings``)."""
-    twice = sorted(t for t, n in Counter(tags).items() if n > 1)
+def _unique(items: list[str]) -> list[str]:
+    """Neutron refuses a list of tags or of ids naming one twice
+    (``validate_list_of_unique_strings``, ``validate_uuid_list``)."""
+    twice = sorted(t for t, n in Counter(items).items() if n > 1)
     if twice:
         raise ValueError(f"Duplicate items in the list: '{', '.join(twice)}'")
-    return tags
+    return items
 
 
 Tags = Annotated[list[Tag], AfterValidator(_unique)]
@@ -424,7 +425,8 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    security_groups: list[UUIDish] = ABSENT
+    #: neutron-lib's ``uuid_list``: a group named twice is refused (400).
+    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 
