@@ -7,6 +7,7 @@ Handlers only translate between HTTP and the core: wrapper keys, the
 
 import functools
 import re
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 from json import dumps
 from typing import Any, cast
@@ -186,8 +187,14 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         who = caller(policy, ctx)
         fields = request.query_params.getlist("fields")
         query = list_query(request.query_params, max_limit)
-        for key in guard.unreadable(who, ctx) & (set(query.filters) | set(query.sort_keys)):
-            raise exc.BadRequest(resource="list", msg=f"'{key}' is not a valid filter")
+        hidden = guard.unreadable(who, ctx)
+        for key in hidden & set(query.sort_keys):  # the order would reveal the values
+            raise exc.BadRequest(resource="list", msg=f"'{key}' is not a valid sort key")
+        if hidden & set(query.filters):
+            # Ignored, as if not given: Neutron applies such a filter (a member's
+            # ?provider:network_type=vlan), which would tell which items have that value.
+            query = replace(query, filters={k: v for k, v in query.filters.items()
+                                            if k not in hidden})
         base_url = str(request.url.replace(query=""))
         shown = guard.stripper(who, ctx)
         lister_of_ctx = functools.partial(lister, ctx)
