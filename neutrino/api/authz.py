@@ -117,17 +117,22 @@ class Guard:
             raise exc.PolicyNotAuthorized(rule=f"(rule:{action} and rule:{denied})")
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
-        """May *ctx* create a resource with *attrs* (the body, API names)?  The owner named
-        in the body is the target's: a project member naming another project fails
-        ``create_<resource>`` (403)."""
+        """May *ctx* create a resource with *attrs* (the body, API names)?  Only admins and
+        services name another project as owner (else 400, before any rule, as Neutron);
+        the owner named is the target's."""
         return self.create_all(ctx, [attrs])[0]
 
     def create_all(self, ctx: Context,
                    items: list[dict[str, Any]]) -> list[tuple[Decisions, dict[str, Any]]]:
-        """:meth:`create` of each of a bulk create's *items*, each parent read once."""
+        """:meth:`create` of each of a bulk create's *items*, each parent read once; every
+        item's owner is checked before any rule (Neutron's ``prepare_request_body``)."""
         who = caller(self.policy, ctx)
         owners = functools.cache(functools.partial(self.owner, ctx))  # 404 if not visible
         checked = []
+        for attrs in items:
+            owner = attrs.get("project_id") or attrs.get("tenant_id")
+            if owner and owner != ctx.project_id and not ctx.sees_all_projects:
+                raise exc.ProjectNotOwn()
         for attrs in items:
             owner = attrs.get("project_id") or attrs.get("tenant_id")
             if self.parent is not None:
