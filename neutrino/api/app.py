@@ -69,6 +69,8 @@ EXTENSIONS = [
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("empty-string-filtering", "Empty string filtering",
      "A filter with an empty value matches attributes whose value is the empty string."),
+    ("ip-substring-filtering", "IP address substring filtering",
+     "Provides IP address substring filtering when listing ports"),
     ("port-mac-address-regenerate", "Port MAC address regenerate",
      "A port updated with mac_address null gets a new generated MAC address."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
