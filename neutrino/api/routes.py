@@ -135,14 +135,15 @@ def list_body(collection: str, items: list[dict], links: list[dict]) -> dict[str
 
 def render_batches(collection: str, batches: Batches, fields: list[str],
                    links: Callable[[list[dict], int, ListQuery], list[dict]],
-                   shown: Callable[[dict[str, Any]], dict[str, Any]]) -> Iterator[bytes]:
+                   view: Callable[[list[dict]], list[dict]]) -> Iterator[bytes]:
     """The JSON of :func:`list_body`, a batch at a time (*links*, :func:`page_links` of
     the request, can only be given at the end)."""
     yield b'{"' + collection.encode() + b'":['
     separator = b""
     for items in batches:
-        if items:
-            yield separator + _dumps([select_fields(shown(i), fields) for i in items])[1:-1]
+        shown = view(items)
+        if shown:
+            yield separator + _dumps([select_fields(i, fields) for i in shown])[1:-1]
             separator = b","
     yield b"]"
     page = links(batches.ends, batches.count, batches.query)
@@ -196,20 +197,21 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
             query = replace(query, filters={k: v for k, v in query.filters.items()
                                             if k not in hidden})
         base_url = str(request.url.replace(query=""))
-        shown = guard.stripper(who, ctx)
+        view = guard.viewer(ctx, who)
         lister_of_ctx = functools.partial(lister, ctx)
         if Batches.apply_to(query):
             batches = Batches(lister_of_ctx, query)
             if not batches.complete:
                 links = functools.partial(page_links, base_url, request.query_params)
-                return StreamingResponse(render_batches(items_key, batches, fields, links, shown),
+                return StreamingResponse(render_batches(items_key, batches, fields, links, view),
                                          media_type="application/json",
                                          background=BackgroundTask(release_memory))
             items = next(iter(batches))
         else:
             items, _ = lister_of_ctx(query)
+        # Links go by the page read (its size, its last item), as Neutron's.
         response = json(list_body(
-            items_key, [select_fields(shown(i), fields) for i in items],
+            items_key, [select_fields(i, fields) for i in view(items)],
             page_links(base_url, request.query_params, items, len(items), query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)

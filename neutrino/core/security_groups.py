@@ -51,8 +51,10 @@ COLUMNS = {**_columns(), **TAGGED.filters()}
 
 
 def visible_groups(ctx: Context) -> ColumnElement | None:
-    """The groups *ctx* may see: its project's (None: all)."""
-    if ctx.sees_all_projects:
+    """The groups *ctx* may see: its project's (None: all, for admins).  The ``service``
+    role reads its own project's only: ``get_security_group`` does not name it, and a list
+    must not show what a show refuses."""
+    if ctx.is_admin:
         return None
     return SecurityGroup.project_id == ctx.project_id
 
@@ -194,7 +196,7 @@ class SecurityGroups:
         query = query or ListQuery()
         self.ensure_default(ctx.project_id)
         asked = query.filters.get("project_id") or query.filters.get("tenant_id") or []
-        if ctx.sees_all_projects and len(asked) == 1:
+        if ctx.is_admin and len(asked) == 1:
             self.ensure_default(asked[0])
         visible = visible_groups(ctx)
         table = SecurityGroup.__table__
