@@ -7,8 +7,8 @@ Handlers only translate between HTTP and the core: wrapper keys, the
 
 import functools
 import re
-from dataclasses import replace
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from json import dumps
 from typing import Any, cast
 

@@ -75,16 +75,22 @@ def test_shared_network_is_visible_but_not_writable(users: tuple[As, As]) -> Non
         403, "PolicyNotAuthorized", "create_port:fixed_ips:ip_address")
 
 
-@pytest.mark.parametrize(("collection", "attrs", "rule"), [
-    ("networks", {"shared": True}, "create_network:shared"),
-    ("networks", {"provider:network_type": "local"}, "create_network:provider:network_type"),
-    ("networks", {"project_id": "someone-else"}, "rule:create_network"),
+@pytest.mark.parametrize(("collection", "attrs", "status", "error", "fragment"), [
+    ("networks", {"shared": True}, 403, "PolicyNotAuthorized", "create_network:shared"),
+    ("networks", {"provider:network_type": "local"}, 403, "PolicyNotAuthorized",
+     "create_network:provider:network_type"),
+    # neutron-lib's _validate_privileges, before any rule.
+    ("networks", {"project_id": "someone-else"}, 400, "HTTPBadRequest",
+     "Specifying 'project_id' other than the authenticated project"),
+    ("ports", {"network_id": "any", "tenant_id": "someone-else"}, 400, "HTTPBadRequest",
+     "not allowed for the current user"),
 ])
 def test_member_may_not_create_restricted(users: tuple[As, As], collection: str,
-                                          attrs: dict[str, Any], rule: str) -> None:
+                                          attrs: dict[str, Any], status: int, error: str,
+                                          fragment: str) -> None:
     _, demo = users
     assert_error(demo.post(f"/v2.0/{collection}", json={collection[:-1]: attrs}),
-                 403, "PolicyNotAuthorized", rule)
+                 status, error, fragment)
     assert demo.get(f"/v2.0/{collection}").json()[collection] == []
 
 

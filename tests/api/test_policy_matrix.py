@@ -291,14 +291,13 @@ def test_lists_filters_and_fields_show_only_what_may_be_seen(
         assert {names[i["id"]] for i in listed(name=name, fields="id")} == ({name} & shown)
     assert {names[i["id"]] for i in listed(fields=["id", *HIDDEN[resource][caller]])} == shown
     assert all(set(i) == {"id"} for i in listed(fields=["id", *HIDDEN[resource][caller]]))
-    for attr in HIDDEN[resource][caller]:
-        refused = world.call(caller, "GET", collection, params={attr: "x"})
+    for attr in HIDDEN[resource][caller]:  # ignored: no value tells anything
+        assert {names[i["id"]] for i in listed(**{attr: "x"})} == shown, (caller, attr)
+        refused = world.call(caller, "GET", collection, params={"sort_key": attr})
         assert answer(refused, 200) == "400", (caller, attr)
-    tag_filter = world.call(caller, "GET", collection, params={"tags": "t"})
-    if caller == "nova":  # get_<resource>:tags refuses it its own project's tags
-        assert answer(tag_filter, 200) == "400"
-    else:
-        assert {names[i["id"]] for i in tag_filter.json()[collection]} == shown
+    # Every item is tagged "t": the filter keeps them all; get_<resource>:tags refuses
+    # nova its own project's tags, so for nova it is ignored, with the same answer.
+    assert {names[i["id"]] for i in listed(tags="t")} == shown
 
 
 def test_agents_are_listed_to_admins_only(world: World) -> None:
