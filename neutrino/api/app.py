@@ -117,6 +117,8 @@ EXTENSIONS = [
     ("port-security", "Port Security", "Provides port security"),
     ("allowed-address-pairs", "Allowed Address Pairs",
      "Provides allowed address pairs"),
+    ("subnet-service-types", "Subnet service types",
+     "Provides ability to set the subnet service_types field"),
     ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
     ("default-subnetpools", "Default Subnetpools",
      "Provides ability to mark and use a subnetpool as the default."),

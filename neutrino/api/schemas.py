@@ -282,6 +282,8 @@ class SubnetCreate(Tagged):
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = []
     ipv6_ra_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
     ipv6_address_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
+    #: ``subnet-service-types``: the device owners the subnet gives addresses to.
+    service_types: list[Name] = []
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
 
@@ -294,6 +296,7 @@ class SubnetUpdate(Body):
     enable_dhcp: bool = ABSENT
     dns_nameservers: Annotated[list[IP], Field(max_length=5)] = ABSENT
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = ABSENT
+    service_types: list[Name] = ABSENT
 
 
 class SubnetPoolCreate(Tagged):

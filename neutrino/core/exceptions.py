@@ -250,6 +250,15 @@ class IpAddressGenerationFailure(Conflict):
     message = "No more IP addresses available on network {net_id}."
 
 
+class IpAddressGenerationFailureNoMatchingSubnet(IpAddressGenerationFailure):
+    message = ("No valid service subnet for the given device owner, network {network_id}, "
+               "service type {service_type}.")
+
+
+class InvalidSubnetServiceType(InvalidInput):
+    message = "Subnet service type {service_type} does not correspond to a valid device owner."
+
+
 class InvalidIpForSubnet(BadRequest):
     message = "IP address {ip_address} is not a valid IP for the specified subnet."
 
