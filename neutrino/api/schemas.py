@@ -164,6 +164,12 @@ class OneOrMany(Wrapper):
                                           f"'{cls.ONE}' or '{cls.MANY}', not both.")
             if data[cls.MANY] == []:
                 raise PydanticCustomError(REQUEST_BODY_ERROR, "Resources required")
+            if isinstance(data[cls.MANY], list):
+                # An item may come wrapped, {"<resource>": {...}}, as Neutron takes it
+                # (tempest's bulk security groups are sent so).
+                data = {**data, cls.MANY: [
+                    item[cls.ONE] if isinstance(item, dict) and set(item) == {cls.ONE}
+                    else item for item in data[cls.MANY]]}
         elif cls.ONE not in data:
             raise PydanticCustomError(REQUEST_BODY_ERROR, f"Resource body required: "
                                       f"'{cls.ONE}' is missing from the request body.")

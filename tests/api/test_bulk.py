@@ -52,7 +52,8 @@ def test_security_groups_in_bulk_all_or_none(api: Api) -> None:
     egress rules, in order; a refused item (a second ``default``, or over the quota)
     leaves none of the batch."""
     groups = created(api.client.post("/v2.0/security-groups", json={"security_groups": [
-        {"name": "a", "stateful": False}, {"name": "b", "description": "bee"}]}),
+        {"name": "a", "stateful": False},
+        {"security_group": {"name": "b", "description": "bee"}}]}),  # wrapped, as tempest's
         "security_groups")
     assert [(g["name"], g["stateful"], g["description"]) for g in groups] == \
         [("a", False, ""), ("b", True, "bee")]
