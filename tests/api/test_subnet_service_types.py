@@ -39,8 +39,8 @@ def test_each_kind_of_port_takes_its_address_from_its_subnets(api: Api,
         [two["id"]], "its own subnet before the one for every port"
     assert [s for s, _ in addresses(api.port(network, device_owner="compute:nova"))] == \
         [anyone["id"]]
-    dhcp = api.port(network, device_owner="network:dhcp")
-    assert [s for s, _ in addresses(dhcp)] == [one["id"]], "any subnet with DHCP on"
+    dhcp = api.port(network, device_owner="network:dhcp")  # any subnet with DHCP on
+    assert [s for s, _ in addresses(dhcp)] in ([one["id"]], [two["id"]])
 
 
 def test_a_port_no_subnet_serves(api: Api, network: dict[str, Any]) -> None:
