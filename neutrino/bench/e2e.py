@@ -387,9 +387,9 @@ def _direct_client(remote: str, switch: str, lsps: list[tuple[str, dict[str, Any
 def baseline_throughput(sandbox: Sandbox, nb: Any, args: argparse.Namespace,
                         progress: report.Progress) -> Throughput:
     """The throughput phase's LSPs, as Neutrino's driver writes them for unbound ports,
-    written by ``--concurrency`` ovsdbapp clients, each a process with its own NB copy
-    (as each API worker has): what bare NB accepts.  Throughput runs from the first
-    client's start to the last one's end."""
+    written by ``--concurrency`` ovsdbapp clients, each a process with its own NB
+    connection monitoring only the LSPs it writes: what bare NB accepts.  Throughput runs
+    from the first client's start to the last one's end."""
     ports = BaselinePorts(nb, 1, prefix=THROUGHPUT_NETWORK)
     names = [f"tput-{i:06d}" for i in range(args.throughput_ports)]
     lsps = [(name, ports.columns(name, i, None)) for i, name in enumerate(names)]

@@ -252,6 +252,14 @@ class Batch:
     transaction fails, each transaction is committed again on its own, so that
     one request's error (a command refusing to run, a constraint) is its own.
 
+    Only transactions that cannot see each other are batched: a command looks
+    rows up in the IDL, where a row inserted earlier in the same transaction is
+    not yet, so a second insert of one row, or a delete that misses it, would
+    follow.  Every command of a batched transaction says which rows it may insert
+    or delete (``claims()``, a set of keys), and no two transactions of a batch
+    claim the same; a transaction with a command that does not say is committed
+    alone, as ovsdbapp would.
+
     The connection's run loop sees a Batch as one transaction: it calls
     :meth:`do_commit` and puts the outcome in :attr:`results` (the batch itself),
     where an exception is handed to every transaction of the batch.
@@ -294,22 +302,62 @@ def _outcome(txn: Any) -> Any:
         return idlutils.ExceptionResult(ex=ex, tb=traceback.format_exc())
 
 
+def _claims(txn: Any) -> set[Any] | None:
+    """The rows *txn*'s commands may insert or delete; None if a command does not say."""
+    claimed: set[Any] = set()
+    for cmd in txn.commands:
+        claims = getattr(cmd, "claims", None)
+        if claims is None:
+            return None
+        claimed |= claims()
+    return claimed
+
+
 class BatchingQueue(ovsdbapp_connection.TransactionQueue):
-    """ovsdbapp's transaction queue, handing the connection thread everything queued
-    at once (a :class:`Batch` when there is more than one)."""
+    """ovsdbapp's transaction queue, handing the connection thread what is queued as one
+    :class:`Batch` of the transactions that may go together, in their order.
+
+    Read by the connection thread only, the one writer of its IDL, so the claims it
+    reads are those of the moment the batch is committed.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        #: Taken from the queue, but it could not join the batch before it: the next.
+        self._next: Any = None
 
     def get_nowait(self, *args: Any, **kwargs: Any) -> Any:
-        first = super().get_nowait(*args, **kwargs)
-        if first is None:
-            return None
-        more: list[Any] = []
-        while True:
+        first = self._take()
+        claimed = _claims(first) if first is not None else None
+        if claimed is None:
+            return first
+        batch = [first]
+        while self._next is None:
             try:
-                more.append(queue.Queue.get_nowait(self))
+                txn: Any = queue.Queue.get_nowait(self)
             except queue.Empty:
                 break
+            claims = _claims(txn)
+            if claims is None or claims & claimed:
+                self._next = txn  # its wake-up stays in the pipe: the loop comes back for it
+                break
             self._wait_queue.alert_notification_consume()  # its wake-up, as the first's
-        return Batch([first, *more]) if more else first
+            claimed |= claims
+            batch.append(txn)
+        return Batch(batch) if len(batch) > 1 else first
+
+    def _take(self) -> Any:
+        if self._next is None:
+            return super().get_nowait()
+        txn, self._next = self._next, None
+        self._wait_queue.alert_notification_consume()
+        return txn
+
+    def empty(self) -> bool:
+        return self._next is None and super().empty()
+
+    def qsize(self) -> int:
+        return super().qsize() + (self._next is not None)
 
 
 class Connection(ovsdbapp_connection.Connection):
