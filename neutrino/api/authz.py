@@ -117,17 +117,22 @@ class Guard:
             raise exc.PolicyNotAuthorized(rule=f"(rule:{action} and rule:{denied})")
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
-        """May *ctx* create a resource with *attrs* (the body, API names)?  The owner named
-        in the body is the target's: a project member naming another project fails
-        ``create_<resource>`` (403)."""
+        """May *ctx* create a resource with *attrs* (the body, API names)?  Only admins and
+        services name another project as owner (else 400, before any rule, as Neutron);
+        the owner named is the target's."""
         return self.create_all(ctx, [attrs])[0]
 
     def create_all(self, ctx: Context,
                    items: list[dict[str, Any]]) -> list[tuple[Decisions, dict[str, Any]]]:
-        """:meth:`create` of each of a bulk create's *items*, each parent read once."""
+        """:meth:`create` of each of a bulk create's *items*, each parent read once; every
+        item's owner is checked before any rule (Neutron's ``prepare_request_body``)."""
         who = caller(self.policy, ctx)
         owners = functools.cache(functools.partial(self.owner, ctx))  # 404 if not visible
         checked = []
+        for attrs in items:
+            owner = attrs.get("project_id") or attrs.get("tenant_id")
+            if owner and owner != ctx.project_id and not ctx.sees_all_projects:
+                raise exc.ProjectNotOwn()
         for attrs in items:
             owner = attrs.get("project_id") or attrs.get("tenant_id")
             if self.parent is not None:
@@ -184,13 +189,32 @@ class Guard:
         hidden = who.hidden(self.resource, target)
         return {k: v for k, v in item.items() if k not in hidden} if hidden else item
 
-    def stripper(self, who: Decisions, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """:meth:`strip` for the items of one list (nothing to do, no parent to read, for
-        a caller from whom nothing is hidden)."""
+    def viewer(self, ctx: Context,
+               who: Decisions) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+        """The items of a list as *ctx* may see them: those ``get_<resource>`` allows (as
+        Neutron, whose lists drop the others: a list shows what a show would), each
+        without the attributes hidden from the caller; each parent read, and each target
+        decided, once.  Nothing to do for a caller from whom nothing is hidden."""
         if who.hides_nothing:
-            return lambda item: item
+            return lambda items: items
         parents = self.parents(ctx)
-        return lambda item: self.strip(who, self.target(ctx, item, parents), item)
+        action = f"get_{self.resource}"
+        decided: dict[tuple, tuple[bool, list[str]]] = {}
+
+        def view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            seen = []
+            for item in items:
+                target = self.target(ctx, item, parents)
+                key = tuple(target.items())
+                if key not in decided:
+                    decided[key] = (who.allowed(action, target),
+                                    who.hidden(self.resource, target))
+                allowed, hidden = decided[key]
+                if allowed:
+                    seen.append({k: v for k, v in item.items() if k not in hidden}
+                                if hidden else item)
+            return seen
+        return view
 
     def unreadable(self, who: Decisions, ctx: Context) -> set[str]:
         """Attributes hidden from the caller on its own project's items: not filterable,

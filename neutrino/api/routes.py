@@ -8,6 +8,7 @@ Handlers only translate between HTTP and the core: wrapper keys, the
 import functools
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from json import dumps
 from typing import Any, cast
 
@@ -134,14 +135,15 @@ def list_body(collection: str, items: list[dict], links: list[dict]) -> dict[str
 
 def render_batches(collection: str, batches: Batches, fields: list[str],
                    links: Callable[[list[dict], int, ListQuery], list[dict]],
-                   shown: Callable[[dict[str, Any]], dict[str, Any]]) -> Iterator[bytes]:
+                   view: Callable[[list[dict]], list[dict]]) -> Iterator[bytes]:
     """The JSON of :func:`list_body`, a batch at a time (*links*, :func:`page_links` of
     the request, can only be given at the end)."""
     yield b'{"' + collection.encode() + b'":['
     separator = b""
     for items in batches:
-        if items:
-            yield separator + _dumps([select_fields(shown(i), fields) for i in items])[1:-1]
+        shown = view(items)
+        if shown:
+            yield separator + _dumps([select_fields(i, fields) for i in shown])[1:-1]
             separator = b","
     yield b"]"
     page = links(batches.ends, batches.count, batches.query)
@@ -186,23 +188,30 @@ def add_resource(router: APIRouter, plugin: Plugin, policy: Rules, name: str, co
         who = caller(policy, ctx)
         fields = request.query_params.getlist("fields")
         query = list_query(request.query_params, max_limit)
-        for key in guard.unreadable(who, ctx) & (set(query.filters) | set(query.sort_keys)):
-            raise exc.BadRequest(resource="list", msg=f"'{key}' is not a valid filter")
+        hidden = guard.unreadable(who, ctx)
+        for key in hidden & set(query.sort_keys):  # the order would reveal the values
+            raise exc.BadRequest(resource="list", msg=f"'{key}' is not a valid sort key")
+        if hidden & set(query.filters):
+            # Ignored, as if not given: Neutron applies such a filter (a member's
+            # ?provider:network_type=vlan), which would tell which items have that value.
+            query = replace(query, filters={k: v for k, v in query.filters.items()
+                                            if k not in hidden})
         base_url = str(request.url.replace(query=""))
-        shown = guard.stripper(who, ctx)
+        view = guard.viewer(ctx, who)
         lister_of_ctx = functools.partial(lister, ctx)
         if Batches.apply_to(query):
             batches = Batches(lister_of_ctx, query)
             if not batches.complete:
                 links = functools.partial(page_links, base_url, request.query_params)
-                return StreamingResponse(render_batches(items_key, batches, fields, links, shown),
+                return StreamingResponse(render_batches(items_key, batches, fields, links, view),
                                          media_type="application/json",
                                          background=BackgroundTask(release_memory))
             items = next(iter(batches))
         else:
             items, _ = lister_of_ctx(query)
+        # Links go by the page read (its size, its last item), as Neutron's.
         response = json(list_body(
-            items_key, [select_fields(shown(i), fields) for i in items],
+            items_key, [select_fields(i, fields) for i in view(items)],
             page_links(base_url, request.query_params, items, len(items), query)))
         if len(items) >= RELEASE_AFTER:
             response.background = BackgroundTask(release_memory)

@@ -122,12 +122,13 @@ SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-def _unique(tags: list[str]) -> list[str]:
-    """Neutron refuses a tag list naming a tag twice (``validate_list_of_unique_strings``)."""
-    twice = sorted(t for t, n in Counter(tags).items() if n > 1)
+def _unique(items: list[str]) -> list[str]:
+    """Neutron refuses a list of tags or of ids naming one twice
+    (``validate_list_of_unique_strings``, ``validate_uuid_list``)."""
+    twice = sorted(t for t, n in Counter(items).items() if n > 1)
     if twice:
         raise ValueError(f"Duplicate items in the list: '{', '.join(twice)}'")
-    return tags
+    return items
 
 
 Tags = Annotated[list[Tag], AfterValidator(_unique)]
@@ -163,6 +164,12 @@ class OneOrMany(Wrapper):
                                           f"'{cls.ONE}' or '{cls.MANY}', not both.")
             if data[cls.MANY] == []:
                 raise PydanticCustomError(REQUEST_BODY_ERROR, "Resources required")
+            if isinstance(data[cls.MANY], list):
+                # An item may come wrapped, {"<resource>": {...}}, as Neutron takes it
+                # (tempest's bulk security groups are sent so).
+                data = {**data, cls.MANY: [
+                    item[cls.ONE] if isinstance(item, dict) and set(item) == {cls.ONE}
+                    else item for item in data[cls.MANY]]}
         elif cls.ONE not in data:
             raise PydanticCustomError(REQUEST_BODY_ERROR, f"Resource body required: "
                                       f"'{cls.ONE}' is missing from the request body.")
@@ -281,6 +288,8 @@ class SubnetCreate(Tagged):
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = []
     ipv6_ra_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
     ipv6_address_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
+    #: ``subnet-service-types``: the device owners the subnet gives addresses to.
+    service_types: list[Name] = []
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
 
@@ -293,6 +302,7 @@ class SubnetUpdate(Body):
     enable_dhcp: bool = ABSENT
     dns_nameservers: Annotated[list[IP], Field(max_length=5)] = ABSENT
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = ABSENT
+    service_types: list[Name] = ABSENT
 
 
 class SubnetPoolCreate(Tagged):
@@ -424,7 +434,8 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    security_groups: list[UUIDish] = ABSENT
+    #: neutron-lib's ``uuid_list``: a group named twice is refused (400).
+    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 
