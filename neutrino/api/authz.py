@@ -140,6 +140,27 @@ class Guard:
             checked.append((who, target))
         return checked
 
+    def attributes(self, verb: str) -> frozenset[str]:
+        """The attributes that rules of their own restrict on *verb* (``create``, ``update``)."""
+        prefix = f"{verb}_{self.resource}:"
+        return frozenset(r.name.removeprefix(prefix)
+                         for r in RESOURCES[self.resource].RULES if r.name.startswith(prefix))
+
+    def refuse_unvalidated(self, ctx: Context, items: list[dict[str, Any]],
+                           stored: Callable[[], dict[str, Any]] | None = None) -> None:
+        """403 if the policy refuses a create of *items*, or with *stored* (which reads the
+        resource) an update by ``items[0]``: attributes not yet validated, each read alone
+        (:meth:`neutrino.api.schemas.Body.read_alone`).  What it cannot judge (no parent
+        id, an unknown or hidden resource) is left to validation, which answers 400."""
+        try:
+            if stored is not None:
+                self.write(ctx, "update", stored(), items[0])
+            elif self.parent is None or all(isinstance(item.get(self.parent[1]), str)
+                                            for item in items):
+                self.create_all(ctx, items)
+        except exc.NotFound:
+            return
+
     def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """The item, or 404 if ``get_<resource>`` refuses it to the caller."""
         who = caller(self.policy, ctx)
