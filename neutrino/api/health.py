@@ -73,7 +73,8 @@ def problems(components: dict[str, Any]) -> list[str]:
     workers = components.get("api_workers")
     if workers and workers["serving"] < workers["total"]:
         found.append(f"{workers['serving']} of {workers['total']} API workers serving")
-    found += [f"daemon {name} is down; restarting it"
+    found += [f"daemon {name} is starting" if daemon.get("starting")
+              else f"daemon {name} is down; restarting it"
               for name, daemon in components.get("daemons", {}).items() if not daemon["running"]]
     return found
 
