@@ -40,6 +40,11 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
 }
 #: Resources whose target carries ``shared`` (as the caller sees it).
 SHARED = ("network", "security_group", "subnetpool", "address_scope")
+#: The fields of its own, besides ``project_id`` and its parent's id, that a resource's
+#: target is made of (:meth:`Guard.target`).
+OWN_FIELDS: dict[str, tuple[str, ...]] = {
+    **{resource: ("shared",) for resource in SHARED}, "network": ("shared", "router:external"),
+    "port": ("device_owner",), "rbac_policy": ("target_tenant",)}
 #: The owner fields of a network the caller does not see.
 HIDDEN_NETWORK = {"project_id": None, "shared": False, "router:external": False}
 #: Resources whose target names their parent's owner: the parent, the item's key of it,
@@ -64,11 +69,15 @@ class Guard:
         self.parent = PARENTS.get(resource)
         #: Further names each attribute's rules are checked under (``target_project``).
         self.aliases: dict[str, str] = getattr(RESOURCES[resource], "ALIASES", {})
+        #: The fields of an item that :meth:`target` reads: items alike in them have one
+        #: target, so a list decides what to hide once per kind of item, not per item.
+        self.owner_fields = ("project_id", *OWN_FIELDS.get(resource, ()),
+                             *((self.parent[1],) if self.parent else ()))
 
     def target(self, ctx: Context, item: dict[str, Any],
                parent: Callable[[str], dict[str, Any]] | None) -> dict[str, Any]:
-        """*item*'s target; with *parent* (its parent's id → the parent's owner fields)
-        those too, as ``<parent>:<field>``."""
+        """*item*'s target, made of its :attr:`owner_fields`; with *parent* (its parent's
+        id → the parent's owner fields) those too, as ``<parent>:<field>``."""
         target = {"project_id": item.get("project_id") or ""}
         if self.resource in SHARED:
             target["shared"] = bool(item.get("shared", False))
@@ -207,11 +216,22 @@ class Guard:
 
     def stripper(self, who: Decisions, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """:meth:`strip` for the items of one list (nothing to do, no parent to read, for
-        a caller from whom nothing is hidden)."""
+        a caller from whom nothing is hidden): the hidden attributes are decided once per
+        kind of item (the same :attr:`owner_fields`), a page of one project's ports on one
+        network once for the page."""
         if who.hides_nothing:
             return lambda item: item
         parents = self.parents(ctx)
-        return lambda item: self.strip(who, self.target(ctx, item, parents), item)
+        hidden_by_kind: dict[tuple, frozenset[str]] = {}
+
+        def shown(item: dict[str, Any]) -> dict[str, Any]:
+            kind = tuple(map(item.get, self.owner_fields))
+            hidden = hidden_by_kind.get(kind)
+            if hidden is None:
+                target = self.target(ctx, item, parents)
+                hidden = hidden_by_kind[kind] = frozenset(who.hidden(self.resource, target))
+            return {k: v for k, v in item.items() if k not in hidden} if hidden else item
+        return shown
 
     def unreadable(self, who: Decisions, ctx: Context) -> set[str]:
         """Attributes hidden from the caller on its own project's items: not filterable,
