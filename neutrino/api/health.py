@@ -53,6 +53,8 @@ class Health:
         components = {**self.plugin.health(), **(self.supervisor() or {})}
         if not components["database"]["healthy"]:
             return "down", components
+        if any(d.get("starting") for d in components.get("daemons", {}).values()):
+            return "starting", components  # e.g. Keystone: no request could be served yet
         if all_healthy(components):
             self._was_healthy = True
         elif not self._was_healthy:
