@@ -7,10 +7,12 @@ The models also give the OpenAPI document clients and fuzzers read.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
@@ -20,6 +22,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     create_model,
     field_validator,
     model_validator,
@@ -204,6 +208,36 @@ class Body(Wrapper):
     def attrs(self) -> dict[str, Any]:
         """Only what the client sent, keyed by API attribute name."""
         return self.model_dump(exclude_unset=True, by_alias=True)
+
+    @classmethod
+    def read_alone(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """*raw* (a request's object before validation) keyed by API attribute name, each
+        value as this model reads it on its own where it can (``"true"`` is ``True``), else
+        as sent: what the policy judges before the body is validated (Neutron checks a
+        caller may set an attribute before it looks at its value)."""
+        fields = _field_readers(cls)
+        values = {}
+        for key, value in raw.items():
+            name, reader = fields.get(key, (key, None))
+            try:
+                values[name] = value if reader is None else reader.dump_python(
+                    reader.validate_python(value), by_alias=True, exclude_unset=True)
+            except ValidationError:
+                values[name] = value
+        return values
+
+
+@functools.cache
+def _field_readers(model: type[Body]) -> dict[str, tuple[str, TypeAdapter[Any]]]:
+    """Each field of *model* by its API name and its Python name (both are accepted), with
+    its API name and a reader of its type alone."""
+    readers: dict[str, tuple[str, TypeAdapter[Any]]] = {}
+    for name, field in model.model_fields.items():
+        kind = (Annotated[(field.annotation, *field.metadata)] if field.metadata
+                else field.annotation)
+        entry: tuple[str, TypeAdapter[Any]] = (field.alias or name, TypeAdapter(kind))
+        readers[name] = readers[field.alias or name] = entry
+    return readers
 
 
 class TagsBody(Body):
