@@ -201,11 +201,9 @@ def network_domains(session: Session, network_ids: list[str] | None) -> dict[str
     """The ``dns_domain`` of each of *network_ids* (None: of every network) that has one."""
     stmt = select(Network.id, Network.dns_domain).where(Network.dns_domain != "")
     if network_ids is None:
-        return dict(session.execute(stmt).tuples())
-    found: dict[str, str] = {}
-    for chunk in chunks(sorted(set(network_ids))):
-        found.update(session.execute(stmt.where(Network.id.in_(chunk))).tuples())
-    return found
+        return {net_id: domain for net_id, domain in session.execute(stmt)}
+    return {net_id: domain for chunk in chunks(sorted(set(network_ids)))
+            for net_id, domain in session.execute(stmt.where(Network.id.in_(chunk)))}
 
 
 def check_dns_name(name: str, configured: str) -> None:
