@@ -125,6 +125,72 @@ def first_ip(row: Any, version: int) -> Any | None:
     return None
 
 
+def dns_rows(api: Any, network_id: str) -> list[Any]:
+    """The network's DNS rows, by their mark: one, or none while no port has names (two
+    only after writers raced; the first is kept)."""
+    return sorted((r for r in api.tables["DNS"].rows.values()
+                   if r.external_ids.get(keys.NETWORK_ID) == network_id), key=lambda r: r.uuid)
+
+
+def _set_map(row: Any, column: str, have: Mapping[str, str], want: Mapping[str, str]) -> None:
+    """Make *row*'s map *column* (now *have*) *want*: on a row this transaction inserts, the
+    whole map; on another, one mutation per key that differs (the rest is not sent)."""
+    if row._data is None:  # noqa: SLF001 - no committed data: inserted in this txn
+        setattr(row, column, dict(want))
+        return
+    for key in sorted(set(have) | set(want)):
+        if key not in want:
+            row.delkey(column, key)
+        elif have.get(key) != want[key]:
+            row.setkey(column, key, want[key])
+
+
+def write_dns_shares(txn: Any, api: Any, network_id: str,
+                     changes: Mapping[str, Mapping[str, str]]) -> bool:
+    """Set ports' shares of their network's DNS row (an empty share: the port has none)
+    and the row's ``records``, merged from every share; the row is created, and referenced
+    from the switch, with its first share and deleted with its last.  Whether anything
+    was written.  The row's ``external_ids`` are verified: two writers changing one
+    network's names make ovsdb-server refuse the loser, which runs again on the new row."""
+    rows = dns_rows(api, network_id)
+    row = rows[0] if rows else None
+    for twin in rows[1:]:
+        twin.delete()
+    have = desired.dns_shares(row.external_ids) if row is not None else {}
+    shares = {port_id: dict(share) for port_id, share in {**have, **changes}.items() if share}
+    merged = desired.merge_records(shares)
+    if row is None:
+        switch = find_switch(api, network_id)
+        if not shares or switch is None:
+            return bool(rows[1:])
+        row = txn.insert(api.tables["DNS"])
+        row.external_ids = {keys.NETWORK_ID: network_id, **{
+            keys.DNS_SHARE_PREFIX + port_id: desired.encode_dns_share(share)
+            for port_id, share in shares.items()}}
+        row.records = merged
+        switch.verify("dns_records")
+        switch.addvalue("dns_records", row)
+        return True
+    switch = find_switch(api, network_id)
+    referenced = switch is None or row.uuid in {r.uuid for r in switch.dns_records}
+    if switch is not None and not referenced:
+        switch.addvalue("dns_records", row)
+    records = row.records
+    if shares == have and records == merged:
+        return bool(rows[1:]) or not referenced
+    row.verify("external_ids")
+    if not shares:
+        row.delete()  # the switch's reference is weak: ovsdb-server drops it
+        return True
+    external_ids = row.external_ids
+    _set_map(row, "external_ids", external_ids, {
+        **{k: v for k, v in external_ids.items() if not k.startswith(keys.DNS_SHARE_PREFIX)},
+        **{keys.DNS_SHARE_PREFIX + port_id: desired.encode_dns_share(share)
+           for port_id, share in shares.items()}})
+    _set_map(row, "records", records, merged)
+    return True
+
+
 class DropGroupMissing(RuntimeError):
     """A port with port security cannot be written before the drop group exists."""
 
@@ -214,8 +280,70 @@ def one_per_row(cmds: Iterable[Any]) -> list[Any]:
     return list(unique.values())
 
 
+class SetPortDns(command.BaseCommand):
+    """A port's share of its switch's DNS records (none: the port's names are taken back),
+    unless the port's LSP was written from a newer revision (that write set its share)."""
+
+    def __init__(self, api: Any, network_id: str, port_id: str, records: Mapping[str, str],
+                 revision: int) -> None:
+        super().__init__(api)
+        self.network_id = network_id
+        self.port_id = port_id
+        self.records = dict(records)
+        self.revision = revision
+
+    def run_idl(self, txn: Any) -> None:
+        lsp = find_port(self.api, self.port_id)
+        if lsp is not None and row_revision(lsp) > self.revision:
+            self.result = STALE
+            return
+        changed = write_dns_shares(txn, self.api, self.network_id, {self.port_id: self.records})
+        self.result = UPDATED if changed else UNCHANGED
+
+    def needs_write(self) -> bool:
+        """Whether the port's share differs; read under the connection's lock."""
+        rows = dns_rows(self.api, self.network_id)
+        have = desired.dns_shares(rows[0].external_ids).get(self.port_id, {}) if rows else {}
+        return have != self.records
+
+    def __str__(self) -> str:
+        return f"SetPortDns({self.port_id}, rev={self.revision})"
+
+
+class EnsureDns(command.BaseCommand):
+    """A network's DNS row as a drift repair pass read SQL: each port's share, except the
+    shares of ports whose LSP was written from a newer revision than the pass read (or
+    that the pass did not know): a port write that raced the pass has settled those."""
+
+    def __init__(self, api: Any, network_id: str, shares: Mapping[str, Mapping[str, str]],
+                 revisions: Mapping[str, int]) -> None:
+        super().__init__(api)
+        self.network_id = network_id
+        self.shares = shares
+        #: The revision of every port of the network the pass read.
+        self.revisions = revisions
+
+    def run_idl(self, txn: Any) -> None:
+        rows = dns_rows(self.api, self.network_id)
+        have = desired.dns_shares(rows[0].external_ids) if rows else {}
+        changes = {}
+        for port_id in sorted(set(have) | set(self.shares)):
+            want = self.shares.get(port_id, {})
+            if have.get(port_id, {}) == want:
+                continue
+            lsp = find_port(self.api, port_id)
+            if lsp is not None:
+                read = self.revisions.get(port_id)
+                if read is None or row_revision(lsp) > read:
+                    continue
+                lsp.verify("external_ids")
+            changes[port_id] = want
+        changed = write_dns_shares(txn, self.api, self.network_id, changes)
+        self.result = UPDATED if changed else UNCHANGED
+
+
 class DeleteSwitch(command.BaseCommand):
-    """Logical_Switch of a network (its ports go with it) and its DHCP_Options."""
+    """Logical_Switch of a network (its ports go with it), its DHCP_Options and DNS rows."""
 
     def __init__(self, api: Any, network_id: str) -> None:
         super().__init__(api)
@@ -230,6 +358,9 @@ class DeleteSwitch(command.BaseCommand):
         for dhcp in list(self.api.tables["DHCP_Options"].rows.values()):
             if dhcp.external_ids.get(keys.NETWORK_ID) == self.network_id:
                 dhcp.delete()
+        for dns in dns_rows(self.api, self.network_id):
+            dns.delete()
+            self.result = DELETED
 
 
 class EnsureDhcpOptions(_Ensure):
@@ -530,9 +661,19 @@ def drop_nat_of_port(api: Any, port_id: str) -> bool:
     return True
 
 
+def drop_dns_of_port(txn: Any, api: Any, port_id: str) -> bool:
+    """Take a port's names out of every DNS row that has its share; whether any had."""
+    key = keys.DNS_SHARE_PREFIX + port_id
+    networks = {r.external_ids[keys.NETWORK_ID] for r in api.tables["DNS"].rows.values()
+                if key in r.external_ids and keys.NETWORK_ID in r.external_ids}
+    for network_id in sorted(networks):
+        write_dns_shares(txn, api, network_id, {port_id: {}})
+    return bool(networks)
+
+
 class DeletePort(command.BaseCommand):
-    """Logical_Switch_Port of a port, its own DHCP_Options rows, and the NAT rows that
-    translate for it."""
+    """Logical_Switch_Port of a port, its own DHCP_Options rows, its names in its switch's
+    DNS row, and the NAT rows that translate for it."""
 
     def __init__(self, api: Any, port_id: str) -> None:
         super().__init__(api)
@@ -543,9 +684,10 @@ class DeletePort(command.BaseCommand):
         owned = port_dhcp_rows(self.api, port_id=self.port_id)
         for own in owned:
             own.delete()
+        named = drop_dns_of_port(txn, self.api, self.port_id)
         row = find_port(self.api, self.port_id)
         if row is None or not row.external_ids.get(keys.PORT_ID):
-            self.result = UPDATED if nat_dropped or owned else ABSENT
+            self.result = UPDATED if nat_dropped or owned or named else ABSENT
             return
         switch = find_switch(self.api, row.external_ids.get(keys.NETWORK_ID, ""))
         if switch is not None:

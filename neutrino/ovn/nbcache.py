@@ -60,10 +60,24 @@ class SwitchRow:
     uuid: UUID
     name: str
     external_ids: dict[str, str]
+    dns_records: list[UUID]
 
     @classmethod
     def of(cls, row: Any) -> SwitchRow:
         return cls(uuid=row.uuid, name=_column(row, "name"),
+                   external_ids=_column(row, "external_ids"),
+                   dns_records=_column(row, "dns_records"))
+
+
+@dataclass(frozen=True)
+class DnsRow:
+    uuid: UUID
+    records: dict[str, str]
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> DnsRow:
+        return cls(uuid=row.uuid, records=_column(row, "records"),
                    external_ids=_column(row, "external_ids"))
 
 
@@ -122,7 +136,7 @@ class AclRow:
             "direction", "priority", "match", "action", "log", "external_ids")})
 
 
-Row = LspRow | SwitchRow | DhcpRow | PortGroupRow | AclRow | MarkedRow
+Row = LspRow | SwitchRow | DhcpRow | DnsRow | PortGroupRow | AclRow | MarkedRow
 #: external_ids keys that mark a row as Neutrino's.
 OWNED = (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID, keys.SUBNET_ID,
          keys.SECURITY_GROUP_ID, keys.SECURITY_GROUP_RULE_ID, keys.DROP, keys.ROUTER_ID)
@@ -138,6 +152,8 @@ class Snapshot:
     dhcp: dict[str, DhcpRow] = field(default_factory=dict)
     #: Ports' own DHCP_Options rows (extra DHCP options), by port id.
     port_dhcp: dict[str, list[DhcpRow]] = field(default_factory=dict)
+    #: Switches' DNS rows, by network id (more than one only after writers raced).
+    dns: dict[str, list[DnsRow]] = field(default_factory=dict)
     #: Ids of the routers with a Logical_Router, and of the floating IPs with a NAT row.
     routers: set[str] = field(default_factory=set)
     floatingips: set[str] = field(default_factory=set)
@@ -155,6 +171,7 @@ class NbCache:
 
     TABLES: dict[str, type[Row]] = {
         "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow,
+        "DNS": DnsRow,
         "Port_Group": PortGroupRow, "ACL": AclRow, "Logical_Router": MarkedRow,
         "NAT": MarkedRow}
 
@@ -208,6 +225,7 @@ class NbCache:
             lsps = list(self._rows["Logical_Switch_Port"].values())
             switches = list(self._rows["Logical_Switch"].values())
             dhcp = list(self._rows["DHCP_Options"].values())
+            dns = list(self._rows["DNS"].values())
             groups = list(self._rows["Port_Group"].values())
             acls = list(self._rows["ACL"].values())
             routers = list(self._rows["Logical_Router"].values())
@@ -230,4 +248,7 @@ class NbCache:
                 snap.port_dhcp.setdefault(row.external_ids[keys.PORT_ID], []).append(row)
             elif keys.SUBNET_ID in row.external_ids:
                 snap.dhcp[row.external_ids[keys.SUBNET_ID]] = row
+        for names in dns:
+            if keys.NETWORK_ID in names.external_ids:
+                snap.dns.setdefault(names.external_ids[keys.NETWORK_ID], []).append(names)
         return snap
