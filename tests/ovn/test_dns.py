@@ -108,6 +108,20 @@ def test_names_are_written_with_their_ports(lab: Lab) -> None:
     assert lab.records() is None and lab.dns_rows() == []
 
 
+def test_a_bulk_create_names_its_ports_in_one_row(lab: Lab) -> None:
+    """Several named ports of one network in one NB transaction: the first creates the row,
+    the next ones add to it (a row inserted in the same transaction)."""
+    ports = lab.core.create_port_bulk(ADMIN, [
+        {"network_id": lab.net["id"], "dns_name": name, "device_id": str(uuid.uuid4()),
+         "port_security_enabled": False,
+         "fixed_ips": [{"subnet_id": lab.v4["id"], "ip_address": f"10.0.0.{v4}"},
+                       {"subnet_id": lab.v6["id"], "ip_address": f"2001:db8::{v4}"}]}
+        for name, v4 in (("a", "5"), ("b", "6"), ("c", "7"))])
+    assert lab.records() == {**named("a", "5"), **named("b", "6"), **named("c", "7")}
+    assert [p["dns_assignment"][0]["fqdn"] for p in ports] == \
+        ["a.lab.example.", "b.lab.example.", "c.lab.example."]
+
+
 def test_drift_repair_restores_the_names(make_core: CoreFactory, sandbox: Sandbox) -> None:
     lab = Lab(make_core(maintenance_interval=1), sandbox)
     web, db = lab.instance("web", "5"), lab.instance("db", "6")
