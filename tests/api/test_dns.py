@@ -6,8 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from neutrino.api.app import create_app
+from neutrino.sandbox.keystone import ADMIN, ALT, DEMO, DEMO_READER, Keystone
 from tests.api.conftest import Api, assert_error
+from tests.api.test_auth import authtoken
+from tests.api.test_policy import As
 
 
 def assignment(port: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -131,3 +136,45 @@ def test_names_must_fit_the_configured_domain(make_api: Any) -> None:
         port = api.port(net)
         assert_error(api.put("ports", port["id"], {"dns_name": name}), 400, "InvalidInput",
                      fragment)
+
+
+@pytest.fixture
+def people(make_plugin: Any, keystone: Keystone) -> dict[str, As]:
+    client = TestClient(create_app(make_plugin(auth_strategy="keystone",
+                                               keystone_authtoken=authtoken(keystone))))
+    return {user.name: As(client, keystone, user) for user in (ADMIN, DEMO, DEMO_READER, ALT)}
+
+
+def test_policy_the_owner_names_others_neither_see_nor_find(people: dict[str, As]) -> None:
+    """Neutron marks no DNS attribute ``enforce_policy``: whoever may create or update the
+    port or network may set them; another project's names answer 404 and never show in
+    its lists, filters or ``fields=``."""
+    demo, reader, alt = people["demo"], people["demo-reader"], people["alt"]
+    net = demo.post("/v2.0/networks", json={"network": {"dns_domain": "demo.example."}})
+    assert net.status_code == 201, net.text
+    net_id = net.json()["network"]["id"]
+    demo.post("/v2.0/subnets", json={"subnet": {"network_id": net_id, "cidr": "10.5.0.0/24"}})
+    port = demo.post("/v2.0/ports", json={"port": {
+        "network_id": net_id, "dns_name": "secret", "dns_domain": "p.example."}})
+    assert port.status_code == 201, port.text
+    port_id = port.json()["port"]["id"]
+    assert port.json()["port"]["dns_assignment"][0]["fqdn"] == "secret.p.example."
+    renamed = demo.put(f"/v2.0/ports/{port_id}", json={"port": {"dns_name": "other"}})
+    assert renamed.status_code == 200, renamed.text
+    assert_error(reader.put(f"/v2.0/ports/{port_id}", json={"port": {"dns_name": "x"}}),
+                 403, "PolicyNotAuthorized", "update_port")
+    assert_error(reader.put(f"/v2.0/networks/{net_id}", json={"network": {"dns_domain": "x."}}),
+                 403, "PolicyNotAuthorized", "update_network")
+    assert reader.get(f"/v2.0/ports/{port_id}").json()["port"]["dns_name"] == "other"
+    assert_error(alt.get(f"/v2.0/ports/{port_id}"), 404, "PortNotFound")
+    assert_error(alt.put(f"/v2.0/ports/{port_id}", json={"port": {"dns_name": "x"}}),
+                 404, "PortNotFound")
+    assert_error(alt.put(f"/v2.0/networks/{net_id}", json={"network": {"dns_domain": "x."}}),
+                 404, "NetworkNotFound")
+    for params in ({"dns_name": "other"}, {"dns_domain": "p.example."},
+                   {"fields": ["dns_name", "dns_assignment"]}):
+        assert alt.get("/v2.0/ports", params=params).json()["ports"] == []
+    assert alt.get("/v2.0/networks", params={"dns_domain": "demo.example."}).json()[
+        "networks"] == []
+    assert [p["id"] for p in demo.get("/v2.0/ports", params={"dns_name": "other"}).json()[
+        "ports"]] == [port_id]
