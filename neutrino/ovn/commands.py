@@ -125,11 +125,20 @@ def first_ip(row: Any, version: int) -> Any | None:
     return None
 
 
-def dns_rows(api: Any, network_id: str) -> list[Any]:
-    """The network's DNS rows, by their mark: one, or none while no port has names (two
-    only after writers raced; the first is kept)."""
-    return sorted((r for r in api.tables["DNS"].rows.values()
-                   if r.external_ids.get(keys.NETWORK_ID) == network_id), key=lambda r: r.uuid)
+def dns_rows(api: Any, network_id: str, every: bool = True) -> list[tuple[Any, dict[str, str]]]:
+    """The network's DNS rows, by their mark, each with its ``external_ids`` (read once: a
+    map column is converted whole on every read): one, or none while no port has names
+    (two only after a hand edit; the first is kept).  *every*: look through the whole
+    table (the repair: also rows the switch lost), else only the switch's ``dns_records``
+    (a port write: no read of other networks' rows)."""
+    if every:
+        candidates = list(api.tables["DNS"].rows.values())
+    else:
+        switch = find_switch(api, network_id)
+        candidates = list(switch.dns_records) if switch is not None else []
+    found = [(r, r.external_ids) for r in candidates]
+    return sorted(((r, ids) for r, ids in found if ids.get(keys.NETWORK_ID) == network_id),
+                  key=lambda pair: pair[0].uuid)
 
 
 def _set_map(row: Any, column: str, have: Mapping[str, str], want: Mapping[str, str]) -> None:
@@ -145,18 +154,84 @@ def _set_map(row: Any, column: str, have: Mapping[str, str], want: Mapping[str, 
             row.setkey(column, key, want[key])
 
 
+def _committed(row: Any, column: str) -> Any | None:
+    """The committed datum of *row*'s *column* (python-ovs keeps it, and a transaction's
+    pending changes, in the row's private fields); None if this transaction changed the
+    column or inserted the row: then only the converted value shows the change."""
+    if row._data is None or column in row._changes or any(  # noqa: SLF001
+            column in pending for pending in row._mutations.values()):  # noqa: SLF001
+        return None
+    return row._data.get(column)  # noqa: SLF001
+
+
+def _map_get(row: Any, column: str, key: str) -> Any:
+    """One key of a map column.  python-ovs converts a whole map on every attribute read;
+    a network's DNS row holds every named port's records, so a port write reads only the
+    keys it needs from the committed datum."""
+    datum = _committed(row, column)
+    return getattr(row, column).get(key) if datum is None else datum.get(key)
+
+
+def _map_len(row: Any, column: str) -> int:
+    """How many keys a map column has (see :func:`_map_get`)."""
+    datum = _committed(row, column)
+    return len(getattr(row, column)) if datum is None else len(datum.values)
+
+
+def set_port_dns(txn: Any, api: Any, network_id: str, port_id: str,
+                 records: Mapping[str, str]) -> bool:
+    """A port's share of its network's DNS row, and the row's records it touches: each
+    name's addresses without the port's old ones, with its new ones (a port's addresses
+    are its own on a network, so no other port's are taken).  Reads only those keys, so a
+    port write costs the same on a network of ten named ports as of ten thousand.  The
+    row (found through the switch) is created with its first share and deleted with its
+    last.  Whether anything was written."""
+    switch = find_switch(api, network_id)
+    if switch is None:
+        return False
+    row = next((r for r in switch.dns_records
+                if _map_get(r, "external_ids", keys.NETWORK_ID) == network_id), None)
+    key = keys.DNS_SHARE_PREFIX + port_id
+    old = desired.decode_dns_share(_map_get(row, "external_ids", key)) if row else {}
+    if old == records:
+        return False
+    if row is None:
+        return write_dns_shares(txn, api, network_id, {port_id: records}, every=False)
+    row.verify("external_ids")
+    if not records and _map_len(row, "external_ids") <= 2:
+        row.delete()  # its last share (and the mark): the switch's reference is weak
+        return True
+    # Read before the first mutation: after it, python-ovs converts the whole map again.
+    current = {name: _map_get(row, "records", name) or ""
+               for name in sorted(set(old) | set(records))}
+    for name, have in current.items():
+        tokens = (set(have.split()) - set(old.get(name, "").split())) | \
+            set(records.get(name, "").split())
+        value = desired.record_value(tokens)
+        if not value:
+            row.delkey("records", name)
+        elif value != have:
+            row.setkey("records", name, value)
+    if records:
+        row.setkey("external_ids", key, desired.encode_dns_share(records))
+    else:
+        row.delkey("external_ids", key)
+    return True
+
+
 def write_dns_shares(txn: Any, api: Any, network_id: str,
-                     changes: Mapping[str, Mapping[str, str]]) -> bool:
+                     changes: Mapping[str, Mapping[str, str]], every: bool = True) -> bool:
     """Set ports' shares of their network's DNS row (an empty share: the port has none)
     and the row's ``records``, merged from every share; the row is created, and referenced
     from the switch, with its first share and deleted with its last.  Whether anything
     was written.  The row's ``external_ids`` are verified: two writers changing one
-    network's names make ovsdb-server refuse the loser, which runs again on the new row."""
-    rows = dns_rows(api, network_id)
-    row = rows[0] if rows else None
-    for twin in rows[1:]:
+    network's names make ovsdb-server refuse the loser, which runs again on the new row.
+    *every*: as :func:`dns_rows`."""
+    rows = dns_rows(api, network_id, every)
+    row, external_ids = rows[0] if rows else (None, {})
+    for twin, _ in rows[1:]:
         twin.delete()
-    have = desired.dns_shares(row.external_ids) if row is not None else {}
+    have = desired.dns_shares(external_ids)
     shares = {port_id: dict(share) for port_id, share in {**have, **changes}.items() if share}
     merged = desired.merge_records(shares)
     if row is None:
@@ -182,7 +257,6 @@ def write_dns_shares(txn: Any, api: Any, network_id: str,
     if not shares:
         row.delete()  # the switch's reference is weak: ovsdb-server drops it
         return True
-    external_ids = row.external_ids
     _set_map(row, "external_ids", external_ids, {
         **{k: v for k, v in external_ids.items() if not k.startswith(keys.DNS_SHARE_PREFIX)},
         **{keys.DNS_SHARE_PREFIX + port_id: desired.encode_dns_share(share)
@@ -297,14 +371,17 @@ class SetPortDns(command.BaseCommand):
         if lsp is not None and row_revision(lsp) > self.revision:
             self.result = STALE
             return
-        changed = write_dns_shares(txn, self.api, self.network_id, {self.port_id: self.records})
+        changed = set_port_dns(txn, self.api, self.network_id, self.port_id, self.records)
         self.result = UPDATED if changed else UNCHANGED
 
     def needs_write(self) -> bool:
         """Whether the port's share differs; read under the connection's lock."""
-        rows = dns_rows(self.api, self.network_id)
-        have = desired.dns_shares(rows[0].external_ids).get(self.port_id, {}) if rows else {}
-        return have != self.records
+        switch = find_switch(self.api, self.network_id)
+        row = next((r for r in switch.dns_records if _map_get(
+            r, "external_ids", keys.NETWORK_ID) == self.network_id), None) if switch else None
+        have = _map_get(row, "external_ids", keys.DNS_SHARE_PREFIX + self.port_id) \
+            if row is not None else None
+        return desired.decode_dns_share(have) != self.records
 
     def __str__(self) -> str:
         return f"SetPortDns({self.port_id}, rev={self.revision})"
@@ -325,7 +402,7 @@ class EnsureDns(command.BaseCommand):
 
     def run_idl(self, txn: Any) -> None:
         rows = dns_rows(self.api, self.network_id)
-        have = desired.dns_shares(rows[0].external_ids) if rows else {}
+        have = desired.dns_shares(rows[0][1]) if rows else {}
         changes = {}
         for port_id in sorted(set(have) | set(self.shares)):
             want = self.shares.get(port_id, {})
@@ -358,7 +435,7 @@ class DeleteSwitch(command.BaseCommand):
         for dhcp in list(self.api.tables["DHCP_Options"].rows.values()):
             if dhcp.external_ids.get(keys.NETWORK_ID) == self.network_id:
                 dhcp.delete()
-        for dns in dns_rows(self.api, self.network_id):
+        for dns, _ in dns_rows(self.api, self.network_id):
             dns.delete()
             self.result = DELETED
 
@@ -661,13 +738,17 @@ def drop_nat_of_port(api: Any, port_id: str) -> bool:
     return True
 
 
-def drop_dns_of_port(txn: Any, api: Any, port_id: str) -> bool:
-    """Take a port's names out of every DNS row that has its share; whether any had."""
+def drop_dns_of_port(txn: Any, api: Any, port_id: str, network_id: str | None) -> bool:
+    """Take a port's names out of its network's DNS row (*network_id*: its LSP's; None, no
+    LSP left: out of any row with its share); whether one had them."""
+    if network_id is not None:
+        return set_port_dns(txn, api, network_id, port_id, {})
     key = keys.DNS_SHARE_PREFIX + port_id
-    networks = {r.external_ids[keys.NETWORK_ID] for r in api.tables["DNS"].rows.values()
-                if key in r.external_ids and keys.NETWORK_ID in r.external_ids}
-    for network_id in sorted(networks):
-        write_dns_shares(txn, api, network_id, {port_id: {}})
+    networks = {ids[keys.NETWORK_ID] for ids in (
+        r.external_ids for r in api.tables["DNS"].rows.values())
+        if key in ids and keys.NETWORK_ID in ids}
+    for network in sorted(networks):
+        write_dns_shares(txn, api, network, {port_id: {}})
     return bool(networks)
 
 
@@ -684,8 +765,9 @@ class DeletePort(command.BaseCommand):
         owned = port_dhcp_rows(self.api, port_id=self.port_id)
         for own in owned:
             own.delete()
-        named = drop_dns_of_port(txn, self.api, self.port_id)
         row = find_port(self.api, self.port_id)
+        named = drop_dns_of_port(txn, self.api, self.port_id,
+                                 row.external_ids.get(keys.NETWORK_ID) if row is not None else None)
         if row is None or not row.external_ids.get(keys.PORT_ID):
             self.result = UPDATED if nat_dropped or owned or named else ABSENT
             return

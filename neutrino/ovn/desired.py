@@ -452,18 +452,23 @@ def dns_records(port: Mapping[str, Any], network: Mapping[str, Any],
         for key in dict.fromkeys(names):
             found.setdefault(key, []).append(address)
         found[ipaddress.ip_address(address).reverse_pointer] = [fqdn]
-    return {key: " ".join(values) for key, values in found.items()}
+    return {key: record_value(set(values)) for key, values in found.items()}
+
+
+def record_value(tokens: set[str]) -> str:
+    """A record's value from its addresses (or names): sorted, so that one set of them is
+    written one way whichever port's write added the last."""
+    return " ".join(sorted(tokens))
 
 
 def merge_records(shares: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     """A switch's DNS ``records`` from its ports' shares: a name two ports have (Nova names
     two instances alike) answers the addresses of both."""
-    merged: dict[str, list[str]] = {}
-    for port_id in sorted(shares):
-        for key, value in shares[port_id].items():
-            values = merged.setdefault(key, [])
-            values += [v for v in value.split() if v not in values]
-    return {key: " ".join(values) for key, values in merged.items()}
+    merged: dict[str, set[str]] = {}
+    for share in shares.values():
+        for key, value in share.items():
+            merged.setdefault(key, set()).update(value.split())
+    return {key: record_value(values) for key, values in merged.items()}
 
 
 def encode_dns_share(records: Mapping[str, str]) -> str:
