@@ -33,6 +33,7 @@ from neutrino.ovn.desired import (
     switch_name,
 )
 from neutrino.ovn.desired_l3 import RouterSpec, nat_key, route_key, router_name
+from neutrino.ovn.nbcache import DnsRow
 
 LOG = logging.getLogger(__name__)
 
@@ -152,6 +153,16 @@ def _set_map(row: Any, column: str, have: Mapping[str, str], want: Mapping[str, 
             row.delkey(column, key)
         elif have.get(key) != want[key]:
             row.setkey(column, key, want[key])
+
+
+def owned_dns(api: Any) -> dict[str, list[DnsRow]]:
+    """Copies of the DNS rows carrying Neutrino's mark, by network id."""
+    found: dict[str, list[DnsRow]] = {}
+    for row in api.tables["DNS"].rows.values():
+        copy = DnsRow.of(row)
+        if keys.NETWORK_ID in copy.external_ids:
+            found.setdefault(copy.external_ids[keys.NETWORK_ID], []).append(copy)
+    return found
 
 
 def _committed(row: Any, column: str) -> Any | None:

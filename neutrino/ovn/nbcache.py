@@ -71,6 +71,10 @@ class SwitchRow:
 
 @dataclass(frozen=True)
 class DnsRow:
+    """Not kept in the cache: a network's row holds every named port's records, and
+    converting it on each port write would cost more than the write.  The repair copies
+    the rows once a pass (:func:`neutrino.ovn.commands.owned_dns`)."""
+
     uuid: UUID
     records: dict[str, str]
     external_ids: dict[str, str]
@@ -136,7 +140,7 @@ class AclRow:
             "direction", "priority", "match", "action", "log", "external_ids")})
 
 
-Row = LspRow | SwitchRow | DhcpRow | DnsRow | PortGroupRow | AclRow | MarkedRow
+Row = LspRow | SwitchRow | DhcpRow | PortGroupRow | AclRow | MarkedRow
 #: external_ids keys that mark a row as Neutrino's.
 OWNED = (keys.PORT_ID, keys.LOCALNET_OF, keys.NETWORK_ID, keys.SUBNET_ID,
          keys.SECURITY_GROUP_ID, keys.SECURITY_GROUP_RULE_ID, keys.DROP, keys.ROUTER_ID)
@@ -152,8 +156,6 @@ class Snapshot:
     dhcp: dict[str, DhcpRow] = field(default_factory=dict)
     #: Ports' own DHCP_Options rows (extra DHCP options), by port id.
     port_dhcp: dict[str, list[DhcpRow]] = field(default_factory=dict)
-    #: Switches' DNS rows, by network id (more than one only after writers raced).
-    dns: dict[str, list[DnsRow]] = field(default_factory=dict)
     #: Ids of the routers with a Logical_Router, and of the floating IPs with a NAT row.
     routers: set[str] = field(default_factory=set)
     floatingips: set[str] = field(default_factory=set)
@@ -171,7 +173,6 @@ class NbCache:
 
     TABLES: dict[str, type[Row]] = {
         "Logical_Switch_Port": LspRow, "Logical_Switch": SwitchRow, "DHCP_Options": DhcpRow,
-        "DNS": DnsRow,
         "Port_Group": PortGroupRow, "ACL": AclRow, "Logical_Router": MarkedRow,
         "NAT": MarkedRow}
 
@@ -225,7 +226,6 @@ class NbCache:
             lsps = list(self._rows["Logical_Switch_Port"].values())
             switches = list(self._rows["Logical_Switch"].values())
             dhcp = list(self._rows["DHCP_Options"].values())
-            dns = list(self._rows["DNS"].values())
             groups = list(self._rows["Port_Group"].values())
             acls = list(self._rows["ACL"].values())
             routers = list(self._rows["Logical_Router"].values())
@@ -248,7 +248,4 @@ class NbCache:
                 snap.port_dhcp.setdefault(row.external_ids[keys.PORT_ID], []).append(row)
             elif keys.SUBNET_ID in row.external_ids:
                 snap.dhcp[row.external_ids[keys.SUBNET_ID]] = row
-        for names in dns:
-            if keys.NETWORK_ID in names.external_ids:
-                snap.dns.setdefault(names.external_ids[keys.NETWORK_ID], []).append(names)
         return snap
