@@ -385,6 +385,12 @@ class SetPortDns(command.BaseCommand):
         self.records = dict(records)
         self.revision = revision
 
+    def claims(self) -> set[tuple[str, str]]:
+        """The rows this may insert or delete (``connection.Batch``): the network's DNS
+        row, which the first share creates and the last deletes.  Writes of named ports
+        of one network are not batched together; of other ports, they are."""
+        return {("DNS", self.network_id)}
+
     def run_idl(self, txn: Any) -> None:
         lsp = find_port(self.api, self.port_id)
         if lsp is not None and row_revision(lsp) > self.revision:
