@@ -132,6 +132,9 @@ EXTENSIONS = [
     ("extra_dhcp_opt", "Neutron Extra DHCP options",
      "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can "
      "be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
+    ("dns-integration", "DNS Integration", "Provides integration with DNS."),
+    ("dns-domain-ports", "dns_domain for ports",
+     "Allows the DNS domain to be specified for a network port."),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     (
         "quota_details",

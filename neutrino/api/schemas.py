@@ -31,6 +31,8 @@ from pydantic import (
 from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from neutrino.drivers import dns
+
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 VnicType = Literal["normal", "direct", "macvtap", "baremetal", "direct-physical",
                    "virtio-forwarder", "smart-nic", "remote-managed"]
@@ -258,6 +260,60 @@ class Segment(Body):
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
 
 
+#: neutron-lib's ``DNS_LABEL_REGEX`` (its keywords aside).
+_DNS_LABEL = re.compile(r"^[a-z0-9-]{1,63}$")
+
+
+def _lower(value: Any) -> Any:
+    """neutron-lib's ``convert_string_to_case_insensitive``: DNS names are lower case."""
+    return value.lower() if isinstance(value, str) else value
+
+
+def _dns_format(value: str) -> str:
+    """neutron-lib's ``_validate_dns_format``: labels of letters, digits and inner hyphens,
+    an optional final dot (an FQDN), no all-numeric top-level label."""
+    if not value:
+        return value
+    trimmed = value[:-1] if value.endswith(".") else value
+    reason = None
+    labels = trimmed.split(".")
+    if len(trimmed) > dns.FQDN_MAX_LEN:
+        reason = f"'{trimmed}' exceeds the {dns.FQDN_MAX_LEN} character FQDN limit"
+    elif any(not label for label in labels):
+        reason = "Encountered an empty component"
+    elif bad := next((label for label in labels if label[0] == "-" or label[-1] == "-"), None):
+        reason = f"Name '{bad}' must not start or end with a hyphen"
+    elif bad := next((label for label in labels if not _DNS_LABEL.match(label)), None):
+        reason = (f"Name '{bad}' must be 1-63 characters long, each of which can only be "
+                  "alphanumeric or a hyphen")
+    elif len(labels) > 1 and labels[-1].isdigit():
+        reason = f"TLD '{labels[-1]}' must not be all numeric"
+    if reason:
+        raise ValueError(f"'{value}' not a valid PQDN or FQDN. Reason: {reason}")
+    return value
+
+
+def _dns_domain(value: str) -> str:
+    """neutron-lib's ``validate_dns_domain``: an FQDN with room for one more label."""
+    if not value:
+        return value
+    if not value.endswith("."):
+        raise ValueError(f"'{value}' is not a FQDN")
+    _dns_format(value)
+    if len(value) > dns.FQDN_MAX_LEN - 2:
+        raise ValueError(f"'{value}' contains {len(value)} characters. Adding a sub-domain "
+                         f"will cause it to exceed the maximum length of a FQDN of "
+                         f"'{dns.FQDN_MAX_LEN}'")
+    return value
+
+
+#: A port's ``dns_name`` (``dns-integration``): a hostname label or an FQDN.  How long it
+#: may be with the configured domain is the core's check (it knows the setting).
+DnsName = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_format)]
+#: A network's or port's ``dns_domain``.
+DnsDomain = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_domain)]
+
+
 class NetworkCreate(Tagged):
     name: Name = ""
     description: Name = ""
@@ -272,6 +328,7 @@ class NetworkCreate(Tagged):
     segments: list[Segment] = Field(ABSENT, min_length=1)
     router_external: bool = Field(False, alias="router:external")
     port_security_enabled: bool = True
+    dns_domain: DnsDomain = ""
     # Accepted for client compatibility, fixed values in Neutrino.
     availability_zone_hints: list[Name] = Field(ABSENT, max_length=0)
 
@@ -293,6 +350,7 @@ class NetworkUpdate(Body):
     mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     router_external: bool = Field(ABSENT, alias="router:external")
     port_security_enabled: bool = ABSENT
+    dns_domain: DnsDomain = ABSENT
 
 
 class Pool(Body):
@@ -482,6 +540,8 @@ class PortBinding(Body):
 class PortCreate(PortBinding, PortSecurity, Tagged):
     network_id: UUIDish
     extra_dhcp_opts: ExtraDhcpOpts = None
+    dns_name: DnsName = ""
+    dns_domain: DnsDomain = ""
     name: Name = ""
     description: Name = ""
     admin_state_up: bool = True
@@ -495,6 +555,8 @@ class PortCreate(PortBinding, PortSecurity, Tagged):
 
 class PortUpdate(PortBinding, PortSecurity):
     extra_dhcp_opts: ExtraDhcpOpts = None
+    dns_name: DnsName = ABSENT
+    dns_domain: DnsDomain = ABSENT
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT

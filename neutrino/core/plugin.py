@@ -93,7 +93,8 @@ class Plugin:
         self.subnetpools = SubnetPools(db, writes)
         self.security_groups = SecurityGroups(db, writes, self.mech)
         self.security_group_rules = SecurityGroupRules(db, writes, self.mech)
-        self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
+        self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups,
+                           settings.dns_domain)
         self.routers = Routers(db, writes, self.mech, self.ports)
         self.floatingips = FloatingIPs(db, writes, self.mech, self.ports)
         self.statuses = Statuses(db, self.notifier, self.doorbell)

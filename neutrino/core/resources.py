@@ -54,6 +54,7 @@ def network_dict(net: Any, segments: list[Any], subnets: list[Any],
         "availability_zone_hints": [], "availability_zones": [],
         "ipv4_address_scope": scopes.get("ipv4_address_scope"),
         "ipv6_address_scope": scopes.get("ipv6_address_scope"), "is_default": False,
+        "dns_domain": net.dns_domain,
     })
     # Neutron's multiprovider convention: one segment shows as provider:*,
     # several as a ``segments`` list.
@@ -125,6 +126,7 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str],
         "binding:host_id": port.host, "binding:vnic_type": port.vnic_type,
         "binding:profile": dict(port.profile or {}), "binding:vif_type": port.vif_type,
         "binding:vif_details": dict(port.vif_details or {}),
+        "dns_name": port.dns_name, "dns_domain": port.dns_domain,
     }
 
 

@@ -101,6 +101,8 @@ class Network(StandardAttrs, Base):
     mtu: Mapped[int] = mapped_column(Integer, default=1500)
     #: The default of the network's new ports.
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: dns-integration: the domain its ports' names are under ("" for none).
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
     if TYPE_CHECKING:
         # Mapped below :class:`RbacPolicy`, whose rows they are read from.
         shared: Mapped[bool]
@@ -226,6 +228,9 @@ class Port(StandardAttrs, Base):
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: ``[{"ip_address": IP or CIDR, "mac_address": MAC}]``, the MAC filled in when written.
     allowed_address_pairs: Mapped[list[Any]] = mapped_column(default=list)
+    #: dns-integration and dns-domain-ports: the port's name and domain ("" for none).
+    dns_name: Mapped[str] = mapped_column(String(255), default="")
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
 
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address")

@@ -45,11 +45,12 @@ LOG = logging.getLogger(__name__)
 
 #: Columns Neutrino uses; monitoring only these keeps every worker's copy small.
 NB_TABLES: dict[str, list[str]] = {
-    "Logical_Switch": ["name", "ports", "external_ids"],
+    "Logical_Switch": ["name", "ports", "dns_records", "external_ids"],
     "Logical_Switch_Port": ["name", "type", "addresses", "port_security", "enabled", "up",
                             "options", "tag", "external_ids", "dhcpv4_options",
                             "dhcpv6_options"],
     "DHCP_Options": ["cidr", "options", "external_ids"],
+    "DNS": ["records", "external_ids"],
     "Logical_Router": ["name", "enabled", "ports", "nat", "static_routes", "options",
                        "external_ids"],
     "Logical_Router_Port": ["name", "mac", "networks", "ha_chassis_group", "external_ids"],

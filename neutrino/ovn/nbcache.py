@@ -60,10 +60,28 @@ class SwitchRow:
     uuid: UUID
     name: str
     external_ids: dict[str, str]
+    dns_records: list[UUID]
 
     @classmethod
     def of(cls, row: Any) -> SwitchRow:
         return cls(uuid=row.uuid, name=_column(row, "name"),
+                   external_ids=_column(row, "external_ids"),
+                   dns_records=_column(row, "dns_records"))
+
+
+@dataclass(frozen=True)
+class DnsRow:
+    """Not kept in the cache: a network's row holds every named port's records, and
+    converting it on each port write would cost more than the write.  The repair copies
+    the rows once a pass (:func:`neutrino.ovn.commands.owned_dns`)."""
+
+    uuid: UUID
+    records: dict[str, str]
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> DnsRow:
+        return cls(uuid=row.uuid, records=_column(row, "records"),
                    external_ids=_column(row, "external_ids"))
 
 
