@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +122,6 @@ def api_workers(up: Up) -> list[int]:
 
 def nb_ports(state: Path) -> dict[str, str]:
     """``{LSP name: up}`` of every Logical_Switch_Port in the state dir's NB."""
-    import subprocess
-
     out = subprocess.run(
         ["ovn-nbctl", f"--db=unix:{state / 'ovn' / 'nb' / 'db.sock'}", "--timeout=20",
          "--format=csv", "--data=bare", "--no-heading", "--columns=name,up", "list",
@@ -142,14 +140,26 @@ def all_settled(url: str, state: Path, acknowledged: list[str]) -> Callable[[], 
     return check
 
 
+def plugged(state: Path) -> set[str]:
+    """iface-ids of the interfaces on the chassis's integration bridge."""
+    out = subprocess.run(
+        ["ovs-vsctl", f"--db=unix:{state / 'ovn' / 'c1' / 'db.sock'}", "--timeout=20", "--bare",
+         "--columns=external_ids", "find", "Interface", "external_ids:iface-id!=''"],
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    return {item.split("=", 1)[1] for line in out.splitlines() for item in line.split()
+            if item.startswith("iface-id=")}
+
+
 def unsettled(url: str, state: Path, acknowledged: list[str]) -> str:
-    """What is wrong with the ports that are not settled, for a failure's message."""
+    """What is wrong with the ports that are not settled, for a failure's message: their
+    status and reason, NB's ``up`` and whether their interface is plugged."""
     ports = {p["id"]: p for p in httpx.get(f"{url}/v2.0/ports", timeout=30).json()["ports"]}
-    nb = nb_ports(state)
+    nb, ifaces = nb_ports(state), plugged(state)
     wrong = [(i, ports.get(i, {}).get("status"), ports.get(i, {}).get("status_reason"),
-              nb.get(i)) for i in acknowledged
+              nb.get(i), i in ifaces) for i in acknowledged
              if ports.get(i, {}).get("status") != "ACTIVE" or nb.get(i) != "true"]
-    return f"{len(wrong)} of {len(acknowledged)} not settled, e.g. {wrong[:5]}"
+    return (f"{len(wrong)} of {len(acknowledged)} not settled "
+            f"({sum(w[4] for w in wrong)} of them plugged), e.g. {wrong[:5]}")
 
 
 def settle(url: str, state: Path, load: CreateLoad, after: str) -> None:
@@ -172,9 +182,15 @@ def kill_and_wait_restarted(url: str, state: Path, victim: Victim) -> None:
              30, f"{victim.name} restarted")
     new = pid_in(pidfile)
     assert new not in (None, pid)
-    # One of it: the pidfile names its only process (OVS daemons name their pidfile).
-    pattern = "plug-agent" if victim.name == "plug-agent" else f"--pidfile={pidfile}"
-    assert len(live_pids(pattern, state)) == 1, live_pids(pattern, state)
+    only_one(state, victim)
+
+
+def only_one(state: Path, victim: Victim) -> None:
+    """One process of *victim* (OVS daemons name their pidfile), once a ``--detach``
+    start's parent, which waits for its daemon child to be ready, has exited."""
+    pattern = "plug-agent" if victim.name == "plug-agent" \
+        else f"--pidfile={state / victim.pidfile}"
+    wait_for(lambda: len(live_pids(pattern, state)) == 1, 10, f"one {victim.name}")
 
 
 def test_each_daemon_killed_under_create_load(tmp_path: Path) -> None:
@@ -223,9 +239,7 @@ def test_each_daemon_killed_under_create_load(tmp_path: Path) -> None:
         again.wait_ready()
         settle(url, state, load, "kill -9 of up and a new up")
         for victim in VICTIMS:
-            pattern = "plug-agent" if victim.name == "plug-agent" \
-                else f"--pidfile={state / victim.pidfile}"
-            assert len(live_pids(pattern, state)) == 1, victim
+            only_one(state, victim)
         assert len(api_workers(again)) == 2
     finally:
         assert again.stop() == 0, again.output()
