@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -81,11 +80,14 @@ class Load:
     failed: list[tuple[float, str]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    #: When the load began, and the last create handed out: create i is due at
+    #: ``began + i / rate`` (open loop: a slow answer does not lower the offered rate).
+    _began: float = 0.0
+    _next: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
         self._began = time.monotonic()
-        self._next = 0
-        self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._client, daemon=True)
                          for _ in range(self.clients)]
         for thread in self._threads:
@@ -334,4 +336,4 @@ def print_table(result: dict[str, Any]) -> None:
               spread(ld["create_to_active_5s_after"])]]))
         print(f"failed creates: {ld['failed_creates']}, ports: {ld['ports']}, "
               f"lost: {ld['lost']}")
-    print(f"targets met: {result['targets_met']}  (JSON: {args['output']})", file=sys.stdout)
+    print(f"targets met: {result['targets_met']}  (JSON: {args['output']})")
