@@ -7,10 +7,12 @@ The models also give the OpenAPI document clients and fuzzers read.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
@@ -20,6 +22,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     create_model,
     field_validator,
     model_validator,
@@ -122,12 +126,13 @@ SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-def _unique(tags: list[str]) -> list[str]:
-    """Neutron refuses a tag list naming a tag twice (``validate_list_of_unique_strings``)."""
-    twice = sorted(t for t, n in Counter(tags).items() if n > 1)
+def _unique(items: list[str]) -> list[str]:
+    """Neutron refuses a list of tags or of ids naming one twice
+    (``validate_list_of_unique_strings``, ``validate_uuid_list``)."""
+    twice = sorted(t for t, n in Counter(items).items() if n > 1)
     if twice:
         raise ValueError(f"Duplicate items in the list: '{', '.join(twice)}'")
-    return tags
+    return items
 
 
 Tags = Annotated[list[Tag], AfterValidator(_unique)]
@@ -163,6 +168,12 @@ class OneOrMany(Wrapper):
                                           f"'{cls.ONE}' or '{cls.MANY}', not both.")
             if data[cls.MANY] == []:
                 raise PydanticCustomError(REQUEST_BODY_ERROR, "Resources required")
+            if isinstance(data[cls.MANY], list):
+                # An item may come wrapped, {"<resource>": {...}}, as Neutron takes it
+                # (tempest's bulk security groups are sent so).
+                data = {**data, cls.MANY: [
+                    item[cls.ONE] if isinstance(item, dict) and set(item) == {cls.ONE}
+                    else item for item in data[cls.MANY]]}
         elif cls.ONE not in data:
             raise PydanticCustomError(REQUEST_BODY_ERROR, f"Resource body required: "
                                       f"'{cls.ONE}' is missing from the request body.")
@@ -197,6 +208,36 @@ class Body(Wrapper):
     def attrs(self) -> dict[str, Any]:
         """Only what the client sent, keyed by API attribute name."""
         return self.model_dump(exclude_unset=True, by_alias=True)
+
+    @classmethod
+    def read_alone(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """*raw* (a request's object before validation) keyed by API attribute name, each
+        value as this model reads it on its own where it can (``"true"`` is ``True``), else
+        as sent: what the policy judges before the body is validated (Neutron checks a
+        caller may set an attribute before it looks at its value)."""
+        fields = _field_readers(cls)
+        values = {}
+        for key, value in raw.items():
+            name, reader = fields.get(key, (key, None))
+            try:
+                values[name] = value if reader is None else reader.dump_python(
+                    reader.validate_python(value), by_alias=True, exclude_unset=True)
+            except ValidationError:
+                values[name] = value
+        return values
+
+
+@functools.cache
+def _field_readers(model: type[Body]) -> dict[str, tuple[str, TypeAdapter[Any]]]:
+    """Each field of *model* by its API name and its Python name (both are accepted), with
+    its API name and a reader of its type alone."""
+    readers: dict[str, tuple[str, TypeAdapter[Any]]] = {}
+    for name, field in model.model_fields.items():
+        kind = (Annotated[(field.annotation, *field.metadata)] if field.metadata
+                else field.annotation)
+        entry: tuple[str, TypeAdapter[Any]] = (field.alias or name, TypeAdapter(kind))
+        readers[name] = readers[field.alias or name] = entry
+    return readers
 
 
 class TagsBody(Body):
@@ -281,6 +322,8 @@ class SubnetCreate(Tagged):
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = []
     ipv6_ra_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
     ipv6_address_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
+    #: ``subnet-service-types``: the device owners the subnet gives addresses to.
+    service_types: list[Name] = []
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
 
@@ -293,6 +336,7 @@ class SubnetUpdate(Body):
     enable_dhcp: bool = ABSENT
     dns_nameservers: Annotated[list[IP], Field(max_length=5)] = ABSENT
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = ABSENT
+    service_types: list[Name] = ABSENT
 
 
 class SubnetPoolCreate(Tagged):
@@ -424,7 +468,8 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    security_groups: list[UUIDish] = ABSENT
+    #: neutron-lib's ``uuid_list``: a group named twice is refused (400).
+    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 

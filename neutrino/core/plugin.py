@@ -267,6 +267,11 @@ class Plugin:
     def create_security_group(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.security_groups.create(ctx, attrs)
 
+    def create_security_group_bulk(self, ctx: Context,
+                                   items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.security_groups.create_bulk(ctx, items)
+
     def get_security_group(self, ctx: Context, sg_id: str) -> dict[str, Any]:
         return self.security_groups.get(ctx, sg_id)
 

@@ -130,15 +130,28 @@ def _check_mac(session: Session, net_id: str, mac: str, port_id: str | None) -> 
         raise exc.MacAddressInUse(net_id=net_id, mac=mac)
 
 
-def _fixed_ip_filter(values: list[str]) -> Any:
-    """Port ids matching ``fixed_ips=ip_address=X`` / ``fixed_ips=subnet_id=Y`` filters."""
-    clauses = []
+#: The ``fixed_ips=<key>=<value>`` filters and what each matches of an address.
+FIXED_IP_FILTERS: dict[str, Callable[[list[str]], ColumnElement[bool]]] = {
+    "ip_address": IPAllocation.ip_address.in_,
+    "subnet_id": IPAllocation.subnet_id.in_,
+    # ip-substring-filtering: part of the address's text, wherever it is.
+    "ip_address_substr": lambda parts: or_(*(IPAllocation.ip_address.contains(
+        part, autoescape=True) for part in parts)),
+}
+
+
+def _fixed_ip_filter(values: list[str]) -> list[ColumnElement[bool]]:
+    """Clauses on port ids for ``fixed_ips=ip_address=X``, ``fixed_ips=subnet_id=Y`` and
+    ``fixed_ips=ip_address_substr=Z`` filters, as Neutron's: values of one key ORed,
+    keys ANDed, each key met by any of the port's addresses."""
+    wanted: dict[str, list[str]] = {}
     for value in values:
-        key, _, wanted = value.partition("=")
-        if key not in ("ip_address", "subnet_id") or not wanted:
+        key, _, part = value.partition("=")
+        if key not in FIXED_IP_FILTERS or not part:
             raise exc.BadRequest(resource="port", msg=f"invalid fixed_ips filter '{value}'")
-        clauses.append(getattr(IPAllocation, key) == wanted)
-    return select(IPAllocation.port_id).where(or_(*clauses))
+        wanted.setdefault(key, []).append(part)
+    return [Port.id.in_(select(IPAllocation.port_id).where(FIXED_IP_FILTERS[key](parts)))
+            for key, parts in wanted.items()]
 
 
 def groups_of(session: Session, port_ids: list[str]) -> dict[str, list[str]]:
@@ -343,7 +356,7 @@ class Ports:
         fixed_ip_filters = filters.pop("fixed_ips", None)
         visible = visible_ports(ctx)
         with self.db.read() as session:
-            also = (Port.id.in_(_fixed_ip_filter(fixed_ip_filters)),) if fixed_ip_filters else ()
+            also = tuple(_fixed_ip_filter(fixed_ip_filters)) if fixed_ip_filters else ()
             rows, more = visible_page(session, Port.__table__, COLUMNS, visible, query,
                                       filters=filters, also=also)
             ips: dict[str, list] = {r.id: [] for r in rows}

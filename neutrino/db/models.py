@@ -150,6 +150,9 @@ class Subnet(StandardAttrs, Base):
     host_routes: Mapped[list[Any]] = mapped_column(default=list)
     ipv6_ra_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ipv6_address_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The device owners whose ports take addresses from it (``subnet-service-types``);
+    #: empty: every port's.
+    service_types: Mapped[list[Any]] = mapped_column(default=list)
     #: The pool its cidr was allocated from (``subnet_allocation``), if any.
     subnetpool_id: Mapped[str | None] = mapped_column(
         ForeignKey("subnetpools.id"), nullable=True, index=True)

@@ -182,6 +182,14 @@ class EnsureSwitch(_Ensure):
 
     spec: SwitchSpec
 
+    def claims(self) -> set[tuple[str, str]]:
+        """The rows this may insert or delete (``connection.Batch``): none when the switch
+        exists and has and wants no localnet port, as for every port written on it."""
+        if find_switch(self.api, self.spec.network_id) is not None and \
+                not self.spec.localnets and not localnet_ports(self.api, self.spec.network_id):
+            return set()
+        return {("Logical_Switch", self.spec.network_id)}
+
     def run_idl(self, txn: Any) -> None:
         row, outcome = self._write(txn, find_switch(self.api, self.spec.network_id), self.spec)
         self.result = outcome
@@ -401,6 +409,16 @@ class EnsurePort(_Ensure):
     """Logical_Switch_Port of a port, with its DHCP_Options references."""
 
     spec: PortSpec
+
+    def claims(self) -> set[tuple[str, str]]:
+        """The rows this may insert or delete (``connection.Batch``): the port's LSP and its
+        own DHCP_Options rows; and a switch not in NB yet, which another transaction may
+        be inserting (this one would not see it).  Port groups only gain or lose one
+        element."""
+        claimed = {("Logical_Switch_Port", self.spec.name), ("DHCP_Options", self.spec.port_id)}
+        if find_switch(self.api, self.spec.network_id) is None:
+            claimed.add(("Logical_Switch", self.spec.network_id))
+        return claimed
 
     def run_idl(self, txn: Any) -> None:
         switch = find_switch(self.api, self.spec.network_id)

@@ -232,7 +232,8 @@ class OVNMechanismDriver(MechanismDriver):
             "create_subnet_postcommit": self._subnet_write,
             "delete_subnet_postcommit": self._subnet_delete,
             "create_port_postcommit": self._port_create_write,
-            "update_port_postcommit": lambda c: self._port_write(c, c.current)}
+            "update_port_postcommit": lambda c: self._port_write(c, c.current),
+            "create_security_group_postcommit": self._security_group_write}
         builder = builders.get(method)
         if builder is None:
             super().postcommit_all(method, contexts)
@@ -395,9 +396,12 @@ class OVNMechanismDriver(MechanismDriver):
         self._apply("drop group", [commands.EnsurePortGroup(self.nb, desired.drop_group_spec())])
 
     # -- security groups: one Port_Group each, one ACL per rule -------------------------
+    def _security_group_write(self, context: SecurityGroupContext) -> Write:
+        return Write(f"security group {context.current['id']}",
+                     [commands.EnsurePortGroup(self.nb, desired.port_group_spec(context.current))])
+
     def create_security_group_postcommit(self, context: SecurityGroupContext) -> None:
-        self._apply(f"security group {context.current['id']}",
-                    [commands.EnsurePortGroup(self.nb, desired.port_group_spec(context.current))])
+        self._commit([self._security_group_write(context)])
 
     update_security_group_postcommit = create_security_group_postcommit
 
