@@ -22,6 +22,9 @@ BENCHES: dict[str, tuple[str, str]] = {
     "sg": ("neutrino.bench.sg", "security group rule and membership changes, API to NB, "
                                 "on a big group vs a small one"),
     "fip": ("neutrino.bench.fip", "floating IP associate to ACTIVE through real OVN"),
+    "failover-status": ("neutrino.bench.failover_status",
+                        "three servers, clustered NB/SB: kill -9 of the status worker's "
+                        "server, and of the NB leader, under create load"),
 }
 
 
