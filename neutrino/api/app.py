@@ -92,6 +92,8 @@ EXTENSIONS = [
      "Allows creation and modification of policies that control project access to resources."),
     ("external-net", "Neutron external network", "Adds external network attribute to network "
      "resource."),
+    ("subnet-external-network", "Subnet external network",
+     "Informs if the subnet is associated to an external network"),
     ("router", "Neutron L3 Router",
      "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to "
      "external networks via a NAT gateway."),
