@@ -40,6 +40,8 @@ EXTENSIONS = [
     ("network-ip-availability-details", "Network IP Availability Details",
      "Provides IP availability details for each network and subnet."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    ("net-mtu-writable", "Network MTU (writable)",
+     "Provides a writable MTU attribute for a network resource."),
     (
         "standard-attr-revisions",
         "Resource revision numbers",

@@ -250,7 +250,17 @@ class OVNMechanismDriver(MechanismDriver):
     def create_network_postcommit(self, context: NetworkContext) -> None:
         self._commit([self._network_write(context)])
 
-    update_network_postcommit = create_network_postcommit
+    def update_network_postcommit(self, context: NetworkContext) -> None:
+        """The switch, and with a new MTU (``net-mtu-writable``) the DHCP options of the
+        network's subnets, which tell instances the MTU, in the same NB transaction."""
+        assert self.core is not None
+        write = self._network_write(context)
+        if context.original is not None and context.original.get("mtu") != context.current["mtu"]:
+            for subnet in self.core.list_subnets(context.current["id"]):
+                spec = desired.dhcp_spec(subnet, context.current)
+                if spec:
+                    write.cmds.append(commands.EnsureDhcpOptions(self.nb, spec))
+        self._commit([write])
 
     def delete_network_postcommit(self, context: NetworkContext) -> None:
         self._apply(f"delete network {context.current['id']}",
