@@ -81,7 +81,7 @@ def sections(target: Target, work_dir: Path) -> dict[str, dict[str, str]]:
             "api_extensions": ",".join(target.extensions),
             "ipv6": "true",
             "ipv6_subnet_attributes": "true",
-            "floating_ips": "false",
+            "floating_ips": "true",
             "port_security": "false",
         },
         "neutron_plugin_options": {

@@ -44,6 +44,7 @@ from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
 from neutrino.ovn.status import StatusWorker
+from neutrino.ovn.status_l3 import without_gateway
 from neutrino.ovn.status_rules import NB_UNREACHABLE
 
 LOG = logging.getLogger(__name__)
@@ -387,6 +388,11 @@ class OVNMechanismDriver(MechanismDriver):
         if cmds:
             self._apply(f"floating IP {context.current['id']}", cmds,
                         Unwritten(context.current["id"], self.core.set_floatingip_statuses))
+        fip = context.current
+        router = next((r for r in context.routers if r.current["id"] == fip["router_id"]), None)
+        # No NAT row will come to wake the status worker: say why at once.
+        if router is not None and (down := without_gateway(router)) is not None:
+            self.core.set_floatingip_statuses([(fip["id"], *down)])
 
     update_floatingip_postcommit = create_floatingip_postcommit
 
