@@ -40,6 +40,8 @@ EXTENSIONS = [
     ("network-ip-availability-details", "Network IP Availability Details",
      "Provides IP availability details for each network and subnet."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    ("net-mtu-writable", "Network MTU (writable)",
+     "Provides a writable MTU attribute for a network resource."),
     (
         "standard-attr-revisions",
         "Resource revision numbers",
@@ -94,6 +96,8 @@ EXTENSIONS = [
      "Allows creation and modification of policies that control project access to resources."),
     ("external-net", "Neutron external network", "Adds external network attribute to network "
      "resource."),
+    ("subnet-external-network", "Subnet external network",
+     "Informs if the subnet is associated to an external network"),
     ("router", "Neutron L3 Router",
      "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to "
      "external networks via a NAT gateway."),

@@ -609,10 +609,11 @@ class RouterUpdate(Body):
 
 
 class RouterInterface(Body):
-    """The unwrapped body of ``add_router_interface`` / ``remove_router_interface``."""
+    """The unwrapped body of ``add_router_interface`` / ``remove_router_interface``
+    (ids checked as UUIDs, as Neutron's ``_validate_interface_info``)."""
 
-    subnet_id: UUIDish = ABSENT
-    port_id: UUIDish = ABSENT
+    subnet_id: UUID = ABSENT
+    port_id: UUID = ABSENT
 
 
 class RouterRoutes(Body):

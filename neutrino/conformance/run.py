@@ -29,6 +29,7 @@ from neutrino.conformance import summary
 from neutrino.conformance.tempest_conf import (
     PUBLIC_CIDR,
     PUBLIC_NETWORK,
+    QUOTAS,
     VLAN_RANGES,
     Target,
     render,
@@ -75,6 +76,8 @@ class Up:
         self.port = free_tcp_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUTRINO_", "OS_"))}
         env["NEUTRINO_NETWORK_VLAN_RANGES"] = VLAN_RANGES
+        env.update({f"NEUTRINO_QUOTA_{name.upper()}": str(limit)
+                    for name, limit in QUOTAS.items()})
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "neutrino.cli", "up", "--state-dir", str(state_dir),

@@ -279,6 +279,11 @@ class GatewayConflictWithAllocationPools(InUse):
     message = "Gateway ip {ip_address} conflicts with allocation pool {pool}."
 
 
+class GatewayIpInUse(InUse):
+    message = ("Current gateway ip {ip_address} already in use by port {port_id}. Unable to "
+               "update.")
+
+
 class NoNetworkAvailable(NeutronError):
     status_code = 503
     message = "Unable to create the network. No tenant network is available for allocation."
@@ -426,6 +431,11 @@ class RouterInUse(InUse):
 class RouterInterfaceInUseByFloatingIP(InUse):
     message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be "
                "deleted, as it is required by one or more floating IPs.")
+
+
+class RouterInterfaceInUseAsGatewayByFloatingIP(InUse):
+    message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be "
+               "deleted, as it is required by one or more floating IPs as a gateway.")
 
 
 class RouterExternalGatewayInUseByFloatingIp(InUse):

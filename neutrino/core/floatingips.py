@@ -165,6 +165,10 @@ class FloatingIPs:
         check_revision(fip, if_match)
         original = orm_floatingip_dict(session, fip)
         old_router = fip.router_id
+        if not attrs:
+            # An empty update disassociates, as in Neutron: the association was once a
+            # floating IP's only writable attribute, and clients still rely on it.
+            attrs = {"port_id": None}
         if "port_id" in attrs:
             port_id, fixed_ip = attrs.pop("port_id"), attrs.pop("fixed_ip_address", None)
             if port_id is None:
@@ -196,6 +200,17 @@ class FloatingIPs:
         session.flush()
         self.ports.delete_owned(session, port_id)
         return self._context(session, current, None, [router_id])
+
+    def delete_disassociated(self, net_id: str) -> None:
+        """Delete the floating IPs of external network *net_id* that no port uses."""
+        with self.db.read() as session:
+            unused = list(session.scalars(select(FloatingIP.id).where(
+                FloatingIP.floating_network_id == net_id, FloatingIP.fixed_port_id.is_(None))))
+        for fip_id in unused:
+            try:
+                self.delete(ADMIN, fip_id)
+            except exc.FloatingIPNotFound:
+                pass  # deleted meanwhile by its owner
 
     # -- association ----------------------------------------------------------------
     def _associate(self, session: Session, ctx: Context, fip: FloatingIP, port_id: str,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from neutrino.config import Settings
 from neutrino.core.context import ADMIN
+from neutrino.core.query import ListQuery
 from neutrino.drivers.api import RouterContext, StatusUpdate
 
 if TYPE_CHECKING:
@@ -24,8 +25,9 @@ class BackendHandle:
     def list_networks(self) -> list[dict[str, Any]]:
         return self._plugin.list_networks(ADMIN)[0]
 
-    def list_subnets(self) -> list[dict[str, Any]]:
-        return self._plugin.list_subnets(ADMIN)[0]
+    def list_subnets(self, network_id: str | None = None) -> list[dict[str, Any]]:
+        query = ListQuery(filters={"network_id": [network_id]}) if network_id else None
+        return self._plugin.list_subnets(ADMIN, query)[0]
 
     def list_ports(self) -> list[dict[str, Any]]:
         return self._plugin.list_all_ports()

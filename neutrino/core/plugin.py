@@ -156,6 +156,9 @@ class Plugin:
         return self.networks.update(ctx, net_id, attrs, if_match)
 
     def delete_network(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
+        # As Neutron (its network BEFORE_DELETE): floating IPs that point nowhere do not
+        # keep an external network alive; associated ones do (their ports: NetworkInUse).
+        self.floatingips.delete_disassociated(net_id)
         self.networks.delete(ctx, net_id, if_match)
 
     def network_owner(self, ctx: Context, net_id: str) -> dict[str, Any]:

@@ -80,6 +80,7 @@ def subnet_dict(sub: Any, tags: list[str]) -> dict[str, Any]:
         "host_routes": list(sub.host_routes), "ipv6_ra_mode": sub.ipv6_ra_mode,
         "ipv6_address_mode": sub.ipv6_address_mode, "subnetpool_id": sub.subnetpool_id,
         "service_types": list(sub.service_types), "segment_id": None,
+        "router:external": sub.external,
     })
     return d
 

@@ -382,6 +382,7 @@ class Routers:
                                                            subnet_id=subnet_id)
         subnet_ids = [a.subnet_id for a in port.fixed_ips]
         self._check_no_floatingips(session, router, port)
+        self._check_not_floatingip_gateway(session, router, port, subnet_ids)
         result.update(_interface_result(router, port, subnet_ids))
         self.ports.delete_owned(session, port.id)
         touch(router)
@@ -401,6 +402,21 @@ class Routers:
             if subnet_id in cidrs:
                 raise exc.RouterInterfaceInUseByFloatingIP(router_id=router.id,
                                                            subnet_id=subnet_id)
+
+    @staticmethod
+    def _check_not_floatingip_gateway(session: Session, router: Router, port: Port,
+                                      subnet_ids: list[str]) -> None:
+        """No floating IP reaches its external network through the interface *port*
+        (``router-interface-fip``: 409 as Neutron), unless the router's gateway is on that
+        network too."""
+        gateway = session.get(Port, router.gw_port_id) if router.gw_port_id else None
+        if gateway is not None and gateway.network_id == port.network_id:
+            return
+        if session.scalar(select(FloatingIP.id).where(
+                FloatingIP.router_id == router.id,
+                FloatingIP.floating_network_id == port.network_id).limit(1)):
+            raise exc.RouterInterfaceInUseAsGatewayByFloatingIP(router_id=router.id,
+                                                                subnet_id=subnet_ids[0])
 
     # -- extra routes (extraroute-atomic) ---------------------------------------------
     def change_routes(self, ctx: Context, router_id: str, routes: list[dict[str, Any]],
@@ -429,16 +445,18 @@ class Routers:
     @staticmethod
     def serving(session: Session, subnet_id: str, external_network_id: str) -> str | None:
         """The router that connects *subnet_id* to *external_network_id*: one with an
-        interface on the subnet and its gateway on the network, preferring the one whose
-        interface holds the subnet's gateway IP (Neutron's ``get_router_for_floatingip``)."""
+        interface on the subnet and its gateway on the network, or an interface on it
+        (``router-interface-fip``), preferring the one whose interface holds the subnet's
+        gateway IP (Neutron's ``get_router_for_floatingip``)."""
         subnet = session.get(Subnet, subnet_id)
+        on_external = select(Port.device_id).where(
+            Port.network_id == external_network_id,
+            Port.device_owner.in_((ROUTER_GATEWAY, ROUTER_INTERFACE)))
         candidates = session.execute(
             select(Router.id, IPAllocation.ip_address)
             .join(Port, (Port.device_id == Router.id) & (Port.device_owner == ROUTER_INTERFACE))
             .join(IPAllocation, IPAllocation.port_id == Port.id)
-            .where(IPAllocation.subnet_id == subnet_id,
-                   Router.gw_port_id.in_(select(Port.id).where(
-                       Port.network_id == external_network_id)))
+            .where(IPAllocation.subnet_id == subnet_id, Router.id.in_(on_external))
             .order_by(Router.created_at, Router.id)).all()
         for router_id, ip in candidates:
             if subnet is not None and ip == subnet.gateway_ip:

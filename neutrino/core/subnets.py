@@ -29,7 +29,7 @@ from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
 from neutrino.db.models import IPAllocation, Network, Port, Subnet, SubnetPool, touch
 from neutrino.db.session import Database
-from neutrino.drivers.api import SubnetContext
+from neutrino.drivers.api import ROUTER_GATEWAY, ROUTER_INTERFACE, SubnetContext
 
 
 def _columns() -> dict[str, Any]:
@@ -39,7 +39,8 @@ def _columns() -> dict[str, Any]:
             "ip_version": c.ip_version, "gateway_ip": c.gateway_ip, "enable_dhcp": c.enable_dhcp,
             "revision_number": c.revision_number, "created_at": c.created_at,
             "updated_at": c.updated_at, "ipv6_ra_mode": c.ipv6_ra_mode,
-            "ipv6_address_mode": c.ipv6_address_mode, "subnetpool_id": c.subnetpool_id}
+            "ipv6_address_mode": c.ipv6_address_mode, "subnetpool_id": c.subnetpool_id,
+            "router:external": Subnet.external}
 
 
 #: Subnets carry tags.
@@ -116,6 +117,17 @@ def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None)
                 ipaddress.ip_address(route["nexthop"]).version != net.version:
             raise exc.InvalidInput(
                 error_message=f"host route {route} does not match IP version {net.version}")
+
+
+def _check_gateway_free(session: Session, sub: Subnet) -> None:
+    """The gateway IP moves or goes only while no router port holds it (Neutron's
+    ``GatewayIpInUse``): the router would keep answering on the old address."""
+    holder = session.scalar(select(IPAllocation.port_id).join(
+        Port, Port.id == IPAllocation.port_id).where(
+        IPAllocation.subnet_id == sub.id, IPAllocation.ip_address == sub.gateway_ip,
+        Port.device_owner.in_((ROUTER_INTERFACE, ROUTER_GATEWAY))).limit(1))
+    if holder is not None:
+        raise exc.GatewayIpInUse(ip_address=sub.gateway_ip, port_id=holder)
 
 
 @dataclass(frozen=True)
@@ -296,7 +308,8 @@ class Subnets:
         visible = visible_subnets(ctx)
         filterable = columns(ctx)
         with self.db.read() as session:
-            rows, more = visible_page(session, Subnet.__table__, filterable, visible, query)
+            rows, more = visible_page(session, Subnet.__table__, filterable, visible, query,
+                                      Subnet.external.label("external"))
             tags = TAGGED.of(session, [r.id for r in rows])
             return [subnet_dict(r, tags[r.id]) for r in rows], more
 
@@ -312,6 +325,8 @@ class Subnets:
         check_revision(sub, if_match)
         original = orm_subnet_dict(sub)
         validate(ipaddress.ip_network(sub.cidr), attrs, sub)
+        if attrs.get("gateway_ip", sub.gateway_ip) != sub.gateway_ip:
+            _check_gateway_free(session, sub)
         if apply(sub, attrs):
             touch(sub)
             session.flush()

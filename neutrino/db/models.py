@@ -161,6 +161,8 @@ class Subnet(StandardAttrs, Base):
     if TYPE_CHECKING:
         # Mapped below :class:`SubnetPool`: its pool's address scope, read with it.
         address_scope_id: Mapped[str | None]
+        # Mapped below :class:`RbacPolicy`: its network's ``router:external``.
+        external: Mapped[bool]
 
     network: Mapped[Network] = relationship(back_populates="subnets")
 
@@ -287,6 +289,10 @@ Network.shared = _shared_with_all("network", Network)
 Network.external = column_property(_policy("network", Network, ACCESS_EXTERNAL))
 AddressScope.shared = _shared_with_all("address_scope", AddressScope)
 SubnetPool.shared = _shared_with_all("subnetpool", SubnetPool)
+#: A subnet's ``router:external`` is its network's (extension ``subnet-external-network``).
+Subnet.external = column_property(exists().where(
+    RbacPolicy.object_type == "network", RbacPolicy.object_id == Subnet.network_id,
+    RbacPolicy.action == ACCESS_EXTERNAL))
 #: A subnet's address scope is its pool's (networks show theirs, ``ipv4_address_scope``).
 Subnet.address_scope_id = column_property(select(SubnetPool.address_scope_id).where(
     SubnetPool.id == Subnet.subnetpool_id).scalar_subquery())

@@ -76,7 +76,8 @@ class CoreHandle(Protocol):
     settings: Settings
 
     def list_networks(self) -> list[dict[str, Any]]: ...
-    def list_subnets(self) -> list[dict[str, Any]]: ...
+    def list_subnets(self, network_id: str | None = None) -> list[dict[str, Any]]:
+        """Every subnet, or those of one network."""
     def list_ports(self) -> list[dict[str, Any]]: ...
     def list_security_groups(self) -> list[dict[str, Any]]:
         """Every security group with its ``security_group_rules``."""

@@ -44,6 +44,7 @@ from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
 from neutrino.ovn.status import StatusWorker
+from neutrino.ovn.status_l3 import without_gateway
 from neutrino.ovn.status_rules import NB_UNREACHABLE
 
 LOG = logging.getLogger(__name__)
@@ -253,10 +254,19 @@ class OVNMechanismDriver(MechanismDriver):
         self._commit([self._network_write(context)])
 
     def update_network_postcommit(self, context: NetworkContext) -> None:
-        """The switch; and a new ``dns_domain`` renames the network's ports in its DNS row."""
+        """The switch; a new MTU (``net-mtu-writable``) rewrites the DHCP options of the
+        network's subnets, which tell instances the MTU, and a new ``dns_domain`` renames
+        the network's ports in its DNS row, in the same NB transaction."""
+        assert self.core is not None
         write = self._network_write(context)
-        if context.original is not None and \
-                context.original.get("dns_domain") != context.current.get("dns_domain"):
+        original = context.original
+        if original is not None and original.get("mtu") != context.current["mtu"]:
+            for subnet in self.core.list_subnets(context.current["id"]):
+                spec = desired.dhcp_spec(subnet, context.current)
+                if spec:
+                    write.cmds.append(commands.EnsureDhcpOptions(self.nb, spec))
+        if original is not None and \
+                original.get("dns_domain") != context.current.get("dns_domain"):
             write.cmds.append(self._dns_of_network(context.current))
         self._commit([write])
 
@@ -409,6 +419,11 @@ class OVNMechanismDriver(MechanismDriver):
         if cmds:
             self._apply(f"floating IP {context.current['id']}", cmds,
                         Unwritten(context.current["id"], self.core.set_floatingip_statuses))
+        fip = context.current
+        router = next((r for r in context.routers if r.current["id"] == fip["router_id"]), None)
+        # No NAT row will come to wake the status worker: say why at once.
+        if router is not None and (down := without_gateway(router)) is not None:
+            self.core.set_floatingip_statuses([(fip["id"], *down)])
 
     update_floatingip_postcommit = create_floatingip_postcommit
 

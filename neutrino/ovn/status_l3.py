@@ -27,6 +27,11 @@ def router_down(router_id: str, reason: str | None) -> str:
     return f"router {router_id} is not active: {reason}"
 
 
+def no_gateway_port(router_id: str) -> str:
+    return (f"router {router_id} has no gateway port, the only place OVN translates "
+            "floating IPs")
+
+
 def router_status(context: RouterContext, in_nb: bool, synced: bool,
                   claimed_by: str | None, alive: Callable[[str], bool]) -> Status:
     """*claimed_by*: the chassis holding the gateway's chassis-redirect port (None: none)."""
@@ -43,8 +48,16 @@ def router_status(context: RouterContext, in_nb: bool, synced: bool,
     return ACTIVE, None
 
 
+def without_gateway(router: RouterContext) -> Status | None:
+    """Of an associated floating IP whose router has no gateway port: one reaching its
+    network through a router interface (``router-interface-fip``) is accepted by the API
+    as Neutron's, but OVN has nowhere to put its NAT (None: the router has a gateway)."""
+    return (DOWN, no_gateway_port(router.current["id"])) if router.gateway is None else None
+
+
 def floatingip_status(fip: Mapping[str, Any], router: Status, nat_in_nb: bool) -> Status:
-    """Of an associated floating IP (the core reports the others DOWN, not associated)."""
+    """Of an associated floating IP (the core reports the others DOWN, not associated)
+    whose router has a gateway."""
     if router[0] != ACTIVE:
         return DOWN, router_down(fip["router_id"], router[1])
     if not nat_in_nb:

@@ -15,7 +15,7 @@ from neutrino.ovn import binding, keys
 from neutrino.ovn.chassis import ChassisDirectory
 from neutrino.ovn.desired import network_segments, router_port_name
 from neutrino.ovn.nbcache import NbCache
-from neutrino.ovn.status_l3 import floatingip_status, router_status
+from neutrino.ovn.status_l3 import floatingip_status, router_status, without_gateway
 from neutrino.ovn.status_rules import LspView, network_status, port_status
 
 LOG = logging.getLogger(__name__)
@@ -118,7 +118,8 @@ class StatusWriter:
                 router_updates.append((router["id"], *status))
             for fip in context.floatingips:
                 if fip.get("port_id"):
-                    want = floatingip_status(fip, status, fip["id"] in snap.floatingips)
+                    want = without_gateway(context) or floatingip_status(
+                        fip, status, fip["id"] in snap.floatingips)
                     if (fip.get("status"), fip.get("status_reason")) != want:
                         fip_updates.append((fip["id"], *want))
         if router_updates:

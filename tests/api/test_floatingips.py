@@ -85,3 +85,74 @@ def test_floatingip_errors(api: Api, external: dict[str, Any],  # noqa: F811
     api.update("ports", fip_port["id"], device_owner="")
     assert_error(api.delete("ports", fip_port["id"]), 409, "ServicePortInUse")
     assert api.show("floatingips", fip["id"])["floating_ip_address"] == "172.24.4.77"
+
+
+def test_update_keeps_or_clears_the_association_as_neutron(
+        api: Api, external: dict[str, Any], net: dict[str, Any],  # noqa: F811
+        routed: dict[str, Any]) -> None:
+    """Another attribute alone keeps the association; an empty body clears it (Neutron
+    kept this from when the association was a floating IP's only writable attribute)."""
+    vm = api.port(net, name="vm")
+    fip = api.create("floatingips", floating_network_id=external["id"], port_id=vm["id"],
+                     description="d1")
+    described = api.update("floatingips", fip["id"], description="d2")
+    assert (described["description"], described["port_id"]) == ("d2", vm["id"])
+    assert described["port_details"]["name"] == "vm"
+    blank = api.put("floatingips", fip["id"], {})
+    assert blank.status_code == 200, blank.text
+    cleared = blank.json()["floatingip"]
+    assert (cleared["port_id"], cleared["router_id"], cleared["port_details"]) == (
+        None, None, None)
+    assert cleared["description"] == "d2" and cleared["status"] == "DOWN"
+    # The port is free again: another floating IP may take it.
+    other = api.create("floatingips", floating_network_id=external["id"], port_id=vm["id"])
+    assert other["router_id"] == routed["id"]
+
+
+def test_deleting_an_external_network_deletes_its_unused_floating_ips(
+        api: Api, external: dict[str, Any], net: dict[str, Any],  # noqa: F811
+        routed: dict[str, Any]) -> None:
+    """As Neutron: a floating IP without a port does not hold its network; an associated
+    one does (its port makes the network in use), and nothing is deleted then."""
+    vm = api.port(net)
+    used = api.create("floatingips", floating_network_id=external["id"], port_id=vm["id"])
+    unused = api.create("floatingips", floating_network_id=external["id"])
+    assert_error(api.delete("networks", external["id"]), 409, "NetworkInUse")
+    assert api.show("floatingips", used["id"])["port_id"] == vm["id"]
+    assert api.client.get(f"/v2.0/floatingips/{unused['id']}").status_code == 404
+    assert api.delete("floatingips", used["id"]).status_code == 204
+    interface(api, routed["id"], "remove_router_interface", subnet_id=net["subnets"][0])
+    api.update("routers", routed["id"], external_gateway_info=None)
+    spare = api.create("floatingips", floating_network_id=external["id"])
+    assert api.delete("networks", external["id"]).status_code == 204
+    assert api.client.get(f"/v2.0/floatingips/{spare['id']}").status_code == 404
+    assert api.rows()["floatingips"] == 0
+    assert api.list("ports", {"device_owner": "network:floatingip"}) == []
+
+
+def test_floating_ip_through_a_router_interface(api: Api, net: dict[str, Any],
+                                                v4: dict[str, Any]) -> None:
+    """``router-interface-fip``: a router with an interface on the external network (no
+    gateway) serves floating IPs; that interface stays while one uses it."""
+    outside = api.network(name="outside", **{"router:external": True})
+    outside_v4 = api.subnet(outside, "192.2.2.0/24")
+    router = api.create("routers", name="r")
+    add(api, router["id"], subnet_id=v4["id"])
+    add(api, router["id"], subnet_id=outside_v4["id"])
+    vm = api.port(net)
+    fip = api.create("floatingips", floating_network_id=outside["id"])
+    associated = api.update("floatingips", fip["id"], port_id=vm["id"])
+    assert associated["router_id"] == router["id"]
+    assert associated["revision_number"] > fip["revision_number"]
+    before = api.rows()
+    assert_error(interface(api, router["id"], "remove_router_interface",
+                           subnet_id=outside_v4["id"]), 409,
+                 "RouterInterfaceInUseAsGatewayByFloatingIP", "as a gateway")
+    assert_error(interface(api, router["id"], "remove_router_interface",
+                           subnet_id=v4["id"]), 409, "RouterInterfaceInUseByFloatingIP")
+    assert api.rows() == before
+    cleared = api.update("floatingips", fip["id"], port_id=None)
+    assert (cleared["port_id"], cleared["router_id"]) == (None, None)
+    for subnet_id in (outside_v4["id"], v4["id"]):
+        response = interface(api, router["id"], "remove_router_interface", subnet_id=subnet_id)
+        assert response.status_code == 200, response.text

@@ -108,3 +108,30 @@ def test_a_network_external_to_one_project_takes_its_gateway_and_floating_ips(
         "external_gateway_info": None}}).status_code == 200
     assert admin.delete(f"/v2.0/rbac-policies/{policy['id']}").status_code == 204
     assert_error(demo.get(f"/v2.0/networks/{ext['id']}"), 404, "NetworkNotFound")
+
+
+def test_subnets_of_external_networks_say_so_and_are_seen(
+        callers: Callers) -> None:  # noqa: F811
+    """``subnet-external-network``: a subnet shows its network's ``router:external``, is
+    filterable on it, and the subnets of an external network are seen by every project
+    (their addresses are what floating IPs and gateways get); other subnets stay hidden."""
+    admin, demo, alt = callers.admin, callers.demo, callers.alt
+    public = created(admin.post("/v2.0/networks", json={"network": {
+        "name": "public", "router:external": True}}), "network")
+    public_v4 = created(admin.post("/v2.0/subnets", json={"subnet": {
+        "network_id": public["id"], "cidr": "172.24.4.0/24"}}), "subnet")
+    assert public_v4["router:external"] is True
+    private = demo.get(f"/v2.0/networks/{network(demo)['id']}").json()["network"]
+    for caller in (demo, alt):
+        listed = caller.get("/v2.0/subnets", params={"network_id": public["id"]}).json()
+        assert [s["id"] for s in listed["subnets"]] == [public_v4["id"]]
+        shown = caller.get(f"/v2.0/subnets/{public_v4['id']}").json()["subnet"]
+        assert shown["router:external"] is True
+    external = demo.get("/v2.0/subnets", params={"router:external": "true"}).json()
+    assert [s["id"] for s in external["subnets"]] == [public_v4["id"]]
+    internal = demo.get("/v2.0/subnets", params={"router:external": "false"}).json()
+    assert [s["id"] for s in internal["subnets"]] == private["subnets"]
+    assert [s["router:external"] for s in internal["subnets"]] == [False]
+    assert alt.get("/v2.0/subnets", params={"router:external": "false"}).json() == {
+        "subnets": []}
+    assert_error(alt.get(f"/v2.0/subnets/{private['subnets'][0]}"), 404, "SubnetNotFound")

@@ -145,3 +145,31 @@ def test_an_empty_gateway_is_no_gateway(api: Api, external: dict[str, Any]) -> N
     cleared = api.update("routers", router["id"], external_gateway_info={})
     assert cleared["external_gateway_info"] is None
     assert api.list("ports", {"device_owner": "network:router_gateway"}) == []
+
+
+def test_interface_ids_must_be_uuids(api: Api) -> None:
+    """As Neutron's ``_validate_interface_info``: 400, not a 404 for a missing port."""
+    router = api.create("routers", name="r")
+    for action in ("add_router_interface", "remove_router_interface"):
+        for key in ("port_id", "subnet_id"):
+            assert_error(interface(api, router["id"], action, **{key: "tempest-port-1"}),
+                         400, "HTTPBadRequest", key)
+
+
+def test_a_router_port_holds_its_subnet_gateway_ip(api: Api) -> None:
+    """The gateway IP moves or goes only while no router port has it (``GatewayIpInUse``);
+    before the router comes, it may move."""
+    v4 = api.subnet(api.network(name="n"), "10.0.0.0/24", allocation_pools=[
+        {"start": "10.0.0.100", "end": "10.0.0.150"}])
+    moved = api.update("subnets", v4["id"], gateway_ip="10.0.0.2")
+    assert moved["gateway_ip"] == "10.0.0.2"
+    router = api.create("routers", name="r")
+    info = add(api, router["id"], subnet_id=v4["id"])
+    assert api.show("ports", info["port_id"])["fixed_ips"][0]["ip_address"] == "10.0.0.2"
+    for gateway in ("10.0.0.3", None):
+        assert_error(api.put("subnets", v4["id"], {"gateway_ip": gateway}), 409,
+                     "GatewayIpInUse", info["port_id"])
+    assert api.show("subnets", v4["id"])["gateway_ip"] == "10.0.0.2"
+    assert api.update("subnets", v4["id"], name="same gateway")["gateway_ip"] == "10.0.0.2"
+    interface(api, router["id"], "remove_router_interface", subnet_id=v4["id"])
+    assert api.update("subnets", v4["id"], gateway_ip=None)["gateway_ip"] is None

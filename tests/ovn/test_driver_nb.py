@@ -92,6 +92,29 @@ def test_subnet_dhcp_options_and_port_attachment(sandbox: Sandbox, core: Plugin)
     assert nb_rows(sandbox, "DHCP_Options") == []
 
 
+def test_a_new_mtu_reaches_the_switch_and_dhcp_options(sandbox: Sandbox,
+                                                        core: Plugin) -> None:
+    """``net-mtu-writable``: instances learn the MTU from DHCP, so the options of every
+    DHCP subnet of the network follow in the update's NB transaction; they stay the rows
+    the ports point at."""
+    net = core.create_network(ADMIN, {"name": "n"})
+    v4 = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.1.0.0/24",
+                                    "ip_version": 4})
+    quiet = core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.2.0.0/24",
+                                       "ip_version": 4, "enable_dhcp": False})
+    port = core.create_port(ADMIN, {"network_id": net["id"],
+                                    "fixed_ips": [{"subnet_id": v4["id"]}]})
+    before = nb_row(sandbox, "DHCP_Options", v4["id"])
+    assert before["options"]["mtu"] == str(net["mtu"])
+
+    core.update_network(ADMIN, net["id"], {"mtu": 1300})
+    assert switch(sandbox, net["id"])["external_ids"]["neutrino:mtu"] == "1300"
+    after = nb_row(sandbox, "DHCP_Options", v4["id"])
+    assert after["options"] == {**before["options"], "mtu": "1300"}
+    assert after["_uuid"] == before["_uuid"] == one(lsp(sandbox, port["id"])["dhcpv4_options"])
+    assert nb_row(sandbox, "DHCP_Options", quiet["id"]) is None
+
+
 def test_port_lifecycle_in_nb(sandbox: Sandbox, core: Plugin) -> None:
     sandbox.add_chassis("hv1")
     net = core.create_network(ADMIN, {"name": "n"})

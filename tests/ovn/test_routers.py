@@ -277,3 +277,30 @@ def test_repair_forces_a_router_row_ahead_of_sql(sandbox: Sandbox,
         core.get_router(ADMIN, rid)["revision_number"]
     repairs = ovn_driver(core).health()["local_status_worker"]["repairs"]
     assert repairs.get("logical_router.updated") == 1
+
+
+def test_a_floating_ip_through_a_router_interface_is_down_with_why(
+        sandbox: Sandbox, core: Plugin) -> None:
+    """``router-interface-fip``: the API associates it as Neutron does, but OVN translates
+    only on a gateway port; the status says so instead of waiting for a NAT row forever."""
+    outside = core.create_network(ADMIN, {"name": "outside", "external": True})
+    outside_v4 = core.create_subnet(ADMIN, {"network_id": outside["id"],
+                                            "cidr": "192.2.2.0/24", "ip_version": 4})
+    inside = core.create_network(ADMIN, {"name": "inside", "project_id": "p1"})
+    inside_v4 = core.create_subnet(ADMIN, {"network_id": inside["id"], "cidr": "10.7.0.0/24",
+                                           "ip_version": 4})
+    router = core.create_router(ADMIN, {"name": "r", "project_id": "p1"})
+    for subnet in (inside_v4, outside_v4):
+        core.add_router_interface(ADMIN, router["id"], {"subnet_id": subnet["id"]})
+    vm = core.create_port(ADMIN, {"network_id": inside["id"], "project_id": "p1"})
+    fip = core.create_floatingip(ADMIN, {"floating_network_id": outside["id"],
+                                         "project_id": "p1", "port_id": vm["id"]})
+    assert fip["router_id"] == router["id"]
+    why = (f"router {router['id']} has no gateway port, the only place OVN translates "
+           "floating IPs")
+    wait_for(lambda: (core.get_floatingip(ADMIN, fip["id"])["status"],
+                      core.get_floatingip(ADMIN, fip["id"])["status_reason"]) == ("DOWN", why),
+             10, "floating IP DOWN with the reason")
+    rows = router_rows(sandbox, router["id"])
+    assert rows is not None and rows["nat"] == set()
+    assert core.get_router(ADMIN, router["id"])["status"] == "ACTIVE"
