@@ -82,7 +82,7 @@ def sections(target: Target, work_dir: Path) -> dict[str, dict[str, str]]:
             "ipv6": "true",
             "ipv6_subnet_attributes": "true",
             "floating_ips": "true",
-            "port_security": "false",
+            "port_security": "true",
         },
         "neutron_plugin_options": {
             "available_type_drivers": ",".join(TYPE_DRIVERS),
