@@ -98,6 +98,19 @@ class Chassis:
             else:
                 self.daemons[component].start()
 
+    def bfd_states(self) -> dict[str, str]:
+        """``bfd_status:state`` of each tunnel of this chassis that runs BFD (OVN turns it
+        on between the chassis of a gateway group), by interface name."""
+        out = self.vsctl("--format=csv", "--data=bare", "--no-headings",
+                         "--columns=name,bfd_status", "find", "Interface", "type=geneve")
+        states = {}
+        for line in out.splitlines():
+            name, _, status = line.partition(",")
+            fields = dict(f.split("=", 1) for f in status.strip('"').split() if "=" in f)
+            if "state" in fields:
+                states[name] = fields["state"]
+        return states
+
     def learn_peer(self, peer: Attachment) -> None:
         """Tell this chassis's running ``ovs-vswitchd`` where a newly attached peer is."""
         learn(self._vswitchd_appctl, peer)

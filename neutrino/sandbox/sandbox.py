@@ -198,6 +198,13 @@ class Sandbox:
                                     f"name={name}") == name,
                  timeout, f"chassis {name} in SB")
 
+    def bound_chassis(self, logical_port: str) -> str | None:
+        """The name of the chassis whose claim SB records for ``logical_port`` (a gateway's
+        ``cr-lrp-…`` too), or None while no chassis holds it."""
+        chassis = self.sbctl("--bare", "--columns=chassis", "find", "Port_Binding",
+                             f"logical_port={logical_port}")
+        return self.sbctl("get", "Chassis", chassis, "name").strip('"') if chassis else None
+
     def wait_port_up(self, lsp: str, up: bool = True, timeout: float = 30.0) -> None:
         """Wait until NB ``Logical_Switch_Port.up`` of ``lsp`` is ``up``."""
         want = "true" if up else "false"

@@ -3,29 +3,8 @@ BFD sessions ovn-controller runs on them come up and a gateway group elects a ch
 from __future__ import annotations
 
 from neutrino.sandbox import Sandbox
-from neutrino.sandbox.chassis import Chassis
 from neutrino.sandbox.underlay import NETWORK
 from neutrino.sandbox.wait import wait_for
-
-
-def bfd_states(chassis: Chassis) -> dict[str, str]:
-    """``bfd_status:state`` of each of the chassis's tunnels that runs BFD."""
-    out = chassis.vsctl("--format=csv", "--data=bare", "--no-headings",
-                        "--columns=name,bfd_status", "find", "Interface", "type=geneve")
-    states = {}
-    for line in out.splitlines():
-        name, _, status = line.partition(",")
-        fields = dict(f.split("=", 1) for f in status.strip('"').split() if "=" in f)
-        if "state" in fields:
-            states[name] = fields["state"]
-    return states
-
-
-def claimed_by(sandbox: Sandbox, port: str) -> str | None:
-    chassis = sandbox.sbctl("--bare", "--columns=chassis", "find", "Port_Binding",
-                            f"logical_port={port}")
-    return sandbox.sbctl("--bare", "--columns=name", "list", "Chassis", chassis) \
-        if chassis else None
 
 
 def test_bfd_comes_up_between_gateway_chassis_and_they_elect_one(sandbox: Sandbox) -> None:
@@ -39,13 +18,13 @@ def test_bfd_comes_up_between_gateway_chassis_and_they_elect_one(sandbox: Sandbo
                   "172.24.4.1/24",
                   "--", "lrp-set-gateway-chassis", "lrp-gw", "gw1", "20",
                   "--", "lrp-set-gateway-chassis", "lrp-gw", "gw2", "10")
-    wait_for(lambda: bfd_states(gw1) == {"ovn-gw2-0": "up"}
-             and bfd_states(gw2) == {"ovn-gw1-0": "up"}, 20, "BFD up both ways")
-    wait_for(lambda: claimed_by(sandbox, "cr-lrp-gw") == "gw1", 10,
+    wait_for(lambda: gw1.bfd_states() == {"ovn-gw2-0": "up"}
+             and gw2.bfd_states() == {"ovn-gw1-0": "up"}, 20, "BFD up both ways")
+    wait_for(lambda: sandbox.bound_chassis("cr-lrp-gw") == "gw1", 10,
              "the gateway claimed by the chassis of highest priority")
 
     # Plugged in again when its ovs-vswitchd restarts (IP, route and neighbours live there).
     gw1.restart("vswitchd")
-    wait_for(lambda: bfd_states(gw1) == {"ovn-gw2-0": "up"}
-             and bfd_states(gw2) == {"ovn-gw1-0": "up"}, 20, "BFD up again")
-    wait_for(lambda: claimed_by(sandbox, "cr-lrp-gw") == "gw1", 10, "gw1 claims again")
+    wait_for(lambda: gw1.bfd_states() == {"ovn-gw2-0": "up"}
+             and gw2.bfd_states() == {"ovn-gw1-0": "up"}, 20, "BFD up again")
+    wait_for(lambda: sandbox.bound_chassis("cr-lrp-gw") == "gw1", 10, "gw1 claims again")
