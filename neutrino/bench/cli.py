@@ -22,6 +22,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "sg": ("neutrino.bench.sg", "security group rule and membership changes, API to NB, "
                                 "on a big group vs a small one"),
     "fip": ("neutrino.bench.fip", "floating IP associate to ACTIVE through real OVN"),
+    "failover": ("neutrino.bench.failover",
+                 "a gateway chassis crashes: time until another claims, and the API's view"),
 }
 
 

@@ -62,11 +62,12 @@ class Underlay:
         return self.ovs.vswitchd.running
 
     def attach(self, chassis: str) -> Attachment:
-        """Give ``chassis`` the next IP of :data:`NETWORK` and a hub port to plug into."""
+        """Give ``chassis`` the next IP of :data:`NETWORK` and a hub port to plug into (the
+        port is kept from an earlier run of the same sandbox directory)."""
         index = len(self._attachments) + 1
         port = f"p{index}"
         attachment = Attachment(chassis, NETWORK[index], self.ovs.directory / f"{port}.sock")
-        self.ovs.vsctl("add-port", HUB_BRIDGE, port, "--", "set", "Interface", port,
+        self.ovs.vsctl("--may-exist", "add-port", HUB_BRIDGE, port, "--", "set", "Interface", port,
                        f"options:pstream=punix:{attachment.socket}")
         self._attachments[chassis] = attachment
         return attachment
