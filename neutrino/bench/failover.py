@@ -63,10 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class ClaimWatch:
-    """When a plain SB client sees each claim of one logical port, per round."""
+    """When a plain SB client sees each claim of one logical port, per round (claims
+    while ``round`` is None, before the first, are not kept)."""
 
     def __init__(self, sb_remote: str, logical_port: str) -> None:
-        self.round = 0
+        self.round: int | None = None
         self._port = logical_port
         self._at: dict[tuple[int, str], float] = {}
         helper = fetch_schema(sb_remote, "OVN_Southbound", {
@@ -79,8 +80,8 @@ class ClaimWatch:
 
     def _on_row(self, event: str, row: ovs.db.idl.Row, old: Any) -> None:
         # Chassis rows have no logical_port.
-        if (event != ovs.db.idl.ROW_DELETE and getattr(row, "logical_port", None) == self._port
-                and row.chassis):
+        if (self.round is not None and event != ovs.db.idl.ROW_DELETE
+                and getattr(row, "logical_port", None) == self._port and row.chassis):
             self._at.setdefault((self.round, row.chassis[0].name), time.monotonic())
 
     def at(self, round_: int, chassis: str) -> float | None:
