@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context, owned
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.rbac import Shareable
 from neutrino.core.resources import address_scope_dict
 from neutrino.core.rows import apply, check_revision
@@ -104,12 +104,8 @@ class AddressScopes:
         visible = SHAREABLE.visible(ctx)
         filterable = {**COLUMNS, "shared": shared_with(ctx)}
         with self.db.read() as session:
-            stmt = select(AddressScope.__table__, filterable["shared"].label("shared")).where(
-                *where_clauses(filterable, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, filterable, AddressScope.__table__.c.id,
-                                     query)
+            rows, more = visible_page(session, AddressScope.__table__, filterable, visible,
+                                      query, filterable["shared"].label("shared"))
             return [address_scope_dict(r, r.shared) for r in rows], more
 
     def update(self, ctx: Context, scope_id: str, attrs: dict[str, Any],

@@ -21,7 +21,7 @@ from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import check_network_visible, network_or_404
 from neutrino.core.ports import Ports, check_port_visible, find_port
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.resources import floatingip_dict
 from neutrino.core.routers import Routers, router_context
 from neutrino.core.rows import apply, check_revision
@@ -146,10 +146,7 @@ class FloatingIPs:
         query = query or ListQuery()
         visible = visible_floatingips(ctx)
         with self.db.read() as session:
-            stmt = select(FloatingIP.__table__).where(*where_clauses(COLUMNS, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, COLUMNS, FloatingIP.__table__.c.id, query)
+            rows, more = visible_page(session, FloatingIP.__table__, COLUMNS, visible, query)
             tags = TAGGED.of(session, [r.id for r in rows])
             ports = {p.id: p for p in session.scalars(select(Port).where(
                 Port.id.in_([r.fixed_port_id for r in rows if r.fixed_port_id])))}

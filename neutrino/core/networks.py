@@ -13,7 +13,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.contexts import network_context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page, where_clauses
 from neutrino.core.rbac import Shareable
 from neutrino.core.resources import (
     network_dict,
@@ -287,15 +287,12 @@ class Networks:
         visible = visible_networks(ctx)
         filterable = columns(ctx)
         with self.db.read() as session:
-            stmt = select(Network.__table__, filterable["shared"].label("shared"),
-                          Network.external.label("external")).where(
-                *where_clauses(filterable, filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            if provider:
-                stmt = stmt.where(Network.id.in_(select(NetworkSegment.network_id).where(
-                    *where_clauses(SEGMENT_COLUMNS, provider))))
-            rows, more = sorted_page(session, stmt, filterable, Network.__table__.c.id, query)
+            also = (Network.id.in_(select(NetworkSegment.network_id).where(
+                *where_clauses(SEGMENT_COLUMNS, provider))),) if provider else ()
+            rows, more = visible_page(session, Network.__table__, filterable, visible, query,
+                                      filterable["shared"].label("shared"),
+                                      Network.external.label("external"),
+                                      filters=filters, also=also)
             ids = [r.id for r in rows]
             tags = TAGGED.of(session, ids)
             segments: dict[str, list] = {i: [] for i in ids}

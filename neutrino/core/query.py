@@ -111,6 +111,24 @@ def check_visible(session: Session, visible: ColumnElement | None, id_column: An
         raise not_found
 
 
+def visible_page(session: Session, table: Any, columns: dict[str, Any],
+                 visible: ColumnElement | None, query: ListQuery, *extra: Any,
+                 filters: dict[str, list[str]] | None = None,
+                 also: tuple[ColumnElement, ...] = ()) -> tuple[list[Any], bool]:
+    """One page of *table*'s rows that the caller may see (*visible*, None for all),
+    filtered and sorted as *query* asks: the query every resource's list shares.
+
+    *extra* are computed columns selected beside the table's (``shared``); *filters*
+    replaces the query's when the resource handles some itself, and *also* adds the
+    clauses it built for them.
+    """
+    stmt = select(table, *extra).where(
+        *where_clauses(columns, query.filters if filters is None else filters), *also)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return sorted_page(session, stmt, columns, table.c.id, query)
+
+
 def sorted_page(session: Session, stmt: Select, columns: dict[str, Any], id_column: Any,
                 query: ListQuery) -> tuple[list[Any], bool]:
     """Rows of *stmt* for one page, and whether more rows follow it."""

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context, owned
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.writes import Writes
 from neutrino.db.models import WILDCARD, RbacPolicy, StandardAttrs, touch
 from neutrino.db.session import Database
@@ -220,10 +220,7 @@ class RbacPolicies:
         query = query or ListQuery()
         visible = visible_policies(ctx)
         with self.db.read() as session:
-            stmt = select(RbacPolicy.__table__).where(*where_clauses(COLUMNS, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, COLUMNS, RbacPolicy.__table__.c.id, query)
+            rows, more = visible_page(session, RbacPolicy.__table__, COLUMNS, visible, query)
             return [policy_dict(r) for r in rows], more
 
     def update(self, ctx: Context, policy_id: str, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.mech_manager import MechanismManager
 from neutrino.core.networks import check_network_visible, network_or_404
 from neutrino.core.ports import Ports, check_port_visible, find_port, leave_groups
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.resources import (
     floatingip_dict,
     orm_network_dict,
@@ -176,10 +176,7 @@ class Routers:
         query = query or ListQuery()
         visible = visible_routers(ctx)
         with self.db.read() as session:
-            stmt = select(Router.__table__).where(*where_clauses(COLUMNS, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, COLUMNS, Router.__table__.c.id, query)
+            rows, more = visible_page(session, Router.__table__, COLUMNS, visible, query)
             tags = TAGGED.of(session, [r.id for r in rows])
             gateways = {p.id: p for p in session.scalars(select(Port).where(
                 Port.id.in_([r.gw_port_id for r in rows if r.gw_port_id])))}

@@ -16,7 +16,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core import sg_rules
 from neutrino.core.context import Context
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.rows import check_revision
 from neutrino.core.security_groups import (
     changed,
@@ -106,10 +106,7 @@ class SecurityGroupRules:
         visible = visible_rules(ctx)
         table = SecurityGroupRule.__table__
         with self.db.read() as session:
-            stmt = select(table).where(*where_clauses(COLUMNS, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, COLUMNS, table.c.id, query)
+            rows, more = visible_page(session, table, COLUMNS, visible, query)
             defaults = sg_rules.defaults_among(session,
                                                sorted({r.security_group_id for r in rows}))
             return [sg_rules.render(r, r.security_group_id in defaults) for r in rows], more

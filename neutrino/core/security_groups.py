@@ -17,7 +17,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core import sg_rules
 from neutrino.core.context import ADMIN, Context, owned
 from neutrino.core.mech_manager import MechanismManager
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.resources import security_group_dict, tag_names
 from neutrino.core.rows import apply, check_revision
 from neutrino.core.tags import Tagged
@@ -187,10 +187,7 @@ class SecurityGroups:
         visible = visible_groups(ctx)
         table = SecurityGroup.__table__
         with self.db.read() as session:
-            stmt = select(table).where(*where_clauses(COLUMNS, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, COLUMNS, table.c.id, query)
+            rows, more = visible_page(session, table, COLUMNS, visible, query)
             ids = [r.id for r in rows]
             defaults = sg_rules.defaults_among(session, ids)
             rules = sg_rules.rules_of(session, ids, defaults)

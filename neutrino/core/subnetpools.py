@@ -36,7 +36,7 @@ from neutrino.core import exceptions as exc
 from neutrino.core import prefixes as px
 from neutrino.core.context import Context, owned
 from neutrino.core.ipam import IPNetwork
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.rbac import Shareable
 from neutrino.core.resources import subnetpool_dict, tag_names
 from neutrino.core.rows import apply, check_revision
@@ -251,11 +251,8 @@ class SubnetPools:
         visible = SHAREABLE.visible(ctx)
         filterable = {**COLUMNS, "shared": shared_with(ctx)}
         with self.db.read() as session:
-            stmt = select(SubnetPool.__table__, filterable["shared"].label("shared")).where(
-                *where_clauses(filterable, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, filterable, SubnetPool.__table__.c.id, query)
+            rows, more = visible_page(session, SubnetPool.__table__, filterable, visible, query,
+                                      filterable["shared"].label("shared"))
             tags = TAGGED.of(session, [r.id for r in rows])
             return [subnetpool_dict(r, r.shared, tags[r.id]) for r in rows], more
 

@@ -22,7 +22,7 @@ from neutrino.core.networks import (
     network_or_404,
     shared_with,
 )
-from neutrino.core.query import ListQuery, check_visible, sorted_page, where_clauses
+from neutrino.core.query import ListQuery, check_visible, visible_page
 from neutrino.core.resources import orm_subnet_dict, subnet_dict
 from neutrino.core.rows import apply, check_revision
 from neutrino.core.tags import Tagged
@@ -284,10 +284,7 @@ class Subnets:
         visible = visible_subnets(ctx)
         filterable = columns(ctx)
         with self.db.read() as session:
-            stmt = select(Subnet.__table__).where(*where_clauses(filterable, query.filters))
-            if visible is not None:
-                stmt = stmt.where(visible)
-            rows, more = sorted_page(session, stmt, filterable, Subnet.__table__.c.id, query)
+            rows, more = visible_page(session, Subnet.__table__, filterable, visible, query)
             tags = TAGGED.of(session, [r.id for r in rows])
             return [subnet_dict(r, tags[r.id]) for r in rows], more
 

@@ -225,13 +225,14 @@ class OVNMechanismDriver(MechanismDriver):
                 LOG.exception("could not report %s as BUILD", what)
 
     def postcommit_all(self, method: str, contexts: Sequence[Any]) -> None:
-        """Creates of several resources (a bulk create), and the subnets a network's
-        delete takes with it, in one NB transaction."""
+        """Creates of several resources (a bulk create), the subnets a network's delete
+        takes with it, and the ports a subnet readdressed, in one NB transaction."""
         builders: dict[str, Callable[[Any], Write | None]] = {
             "create_network_postcommit": self._network_write,
             "create_subnet_postcommit": self._subnet_write,
             "delete_subnet_postcommit": self._subnet_delete,
-            "create_port_postcommit": self._port_create_write}
+            "create_port_postcommit": self._port_create_write,
+            "update_port_postcommit": lambda c: self._port_write(c, c.current)}
         builder = builders.get(method)
         if builder is None:
             super().postcommit_all(method, contexts)
