@@ -87,10 +87,6 @@ class Underlay:
             if peer is not own:
                 learn(appctl, peer)
 
-    def peers(self, chassis: str) -> list[Attachment]:
-        """Every other attached chassis."""
-        return [a for name, a in self._attachments.items() if name != chassis]
-
     def stop(self) -> None:
         self.ovs.vswitchd.stop()
         self.ovs.ovsdb.stop()
