@@ -49,6 +49,9 @@ class Settings:
     max_connections_per_worker: int = 1000
     #: ``/healthz`` also shows its components (OVSDB remotes, errors): for trusted networks.
     healthz_details: bool = False
+    #: The DNS domain of ports' names (``dns_assignment``, OVN's DNS records) when neither a
+    #: port nor its network has a ``dns_domain`` (Neutron's option and default).
+    dns_domain: str = "openstacklocal."
     #: Page size cap for list requests without ``limit``.
     pagination_max_limit: int = -1
     #: OVN: comma-separated OVSDB remotes (several for a clustered DB).

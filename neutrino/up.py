@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -293,8 +294,26 @@ def write_clouds(state_dir: Path, clouds: str | None) -> None:
         write_private(state_dir / "clouds.yaml", clouds)
 
 
+class Stopwatch:
+    """When each part of the start was done, in seconds from the start: printed as it
+    goes and summed up once the whole system is ready (the parts overlap: Keystone
+    starts beside OVN, the database and the API workers)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.marks: dict[str, float] = {}
+
+    def mark(self, part: str) -> None:
+        self.marks[part] = time.monotonic() - self.start
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{part} {at:.1f} s" for part, at in self.marks.items())
+        return f"ready in {time.monotonic() - self.start:.1f} s ({parts})"
+
+
 def run(args: argparse.Namespace) -> int:
     log.setup(os.environ.get("NEUTRINO_LOG_LEVEL", "WARNING"))
+    clock = Stopwatch()
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     overrides: dict[str, Any] = {
@@ -302,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
         "bind_port": args.port, "api_workers": args.workers}
     settings = Settings.load(**overrides)
     endpoint = f"http://{settings.bind_host}:{settings.bind_port}"
+    keystone: Keystone | None = None
     keystone_start: KeystoneStart | None = None
     sandbox: Sandbox | None = None
     agent: PlugAgent | None = None
@@ -309,8 +329,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.auth == "keystone" and not settings.keystone_authtoken:
             say(f"starting Keystone in {state_dir / 'keystone'}")
-            keystone_start = KeystoneStart(Keystone(state_dir / "keystone",
-                                                    network_url=endpoint))
+            keystone = Keystone(state_dir / "keystone", network_url=endpoint)
+            # Its port and passwords are known at once: the API workers start meanwhile.
+            keystone.prepare()
+            keystone_start = KeystoneStart(keystone)
+            upkeep.expect("keystone")
         if not os.environ.get("NEUTRINO_OVN_NB_CONNECTION"):
             say(f"starting OVN with {args.chassis} chassis in {state_dir / 'ovn'}")
             sandbox = Sandbox(state_dir / "ovn", progress=lambda m: say(f"ovn: {m}"),
@@ -322,14 +345,12 @@ def run(args: argparse.Namespace) -> int:
             agent.start()
             say(f"plug agent started for {', '.join(sandbox.chassis)}")
             keep_ovn(upkeep, sandbox, agent)
+            clock.mark("OVN")
         say(f"database {settings.database_url}: upgrading schema")
         db = Database(settings.database_url)
         migrate.upgrade(db)
         db.dispose()
-        keystone = keystone_start.wait() if keystone_start else None
-        if keystone:
-            say(f"Keystone running on {keystone.auth_url}")
-            upkeep.keep("keystone", lambda: bool(keystone.pids()), keystone.restart)
+        clock.mark("schema")
         ident = identity(args.auth, settings, endpoint, keystone)
         settings = Settings.load(**overrides, **ident.settings)
         write_clouds(state_dir, ident.clouds)
@@ -337,8 +358,20 @@ def run(args: argparse.Namespace) -> int:
         from neutrino.server import serve
 
         text = usage(endpoint, chassis_hostname(1), state_dir, ident.clouds, ident.keystone_url)
+
+        def ready() -> None:
+            """The API workers are up: once Keystone is too, the system is."""
+            clock.mark("API workers")
+            if keystone_start is not None:
+                running = keystone_start.wait()
+                clock.mark("Keystone")
+                say(f"Keystone running on {running.auth_url}")
+                upkeep.keep("keystone", lambda: bool(running.pids()), running.restart)
+            say(clock.summary())
+            print(text, flush=True)
+
         upkeep.start()
-        serve(settings, ready=lambda: print(text, flush=True), daemons=upkeep.state)
+        serve(settings, ready=ready, daemons=upkeep.state)
     except KeyboardInterrupt:
         pass
     finally:

@@ -48,16 +48,27 @@ class Upkeep:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.kept: list[Kept] = []
+        #: Daemons still starting elsewhere: shown as not running, not restarted.
+        self.expected: list[str] = []
         self._clock = clock
         self._warn = RateLimitedLog(LOG)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="upkeep", daemon=True)
 
+    def expect(self, name: str) -> None:
+        """A daemon that is starting (``neutrino up`` starts Keystone beside the rest):
+        not running until :meth:`keep` names it, so ``/healthz`` does not call the
+        system healthy before it is."""
+        with self._lock:
+            self.expected.append(name)
+
     def keep(self, name: str, running: Callable[[], bool], restart: Callable[[], None]) -> None:
         """Watch a daemon started just now."""
         with self._lock:
             self.kept.append(Kept(name, running, restart, started=self._clock()))
+            if name in self.expected:
+                self.expected.remove(name)
 
     def start(self) -> None:
         self._thread.start()
@@ -104,8 +115,12 @@ class Upkeep:
             LOG.warning("daemon restarted: %s (restarts: %d)", daemon.name, daemon.restarts)
 
     def state(self) -> dict[str, dict[str, int | bool]]:
-        """``{name: {"running": ..., "restarts": n}}`` of every daemon, as the last look
+        """``{name: {"running": ..., "restarts": n}}`` of every daemon (``"starting": true``
+        too for one :meth:`expect` names), as the last look
         found it (the supervisor asks five times a second: no pidfile is read for it)."""
         with self._lock:
-            kept = list(self.kept)
-        return {d.name: {"running": d.retry_at is None, "restarts": d.restarts} for d in kept}
+            kept, expected = list(self.kept), list(self.expected)
+        return {**{name: {"running": False, "restarts": 0, "starting": True}
+                   for name in expected},
+                **{d.name: {"running": d.retry_at is None, "restarts": d.restarts}
+                   for d in kept}}

@@ -69,6 +69,8 @@ EXTENSIONS = [
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("empty-string-filtering", "Empty string filtering",
      "A filter with an empty value matches attributes whose value is the empty string."),
+    ("ip-substring-filtering", "IP address substring filtering",
+     "Provides IP address substring filtering when listing ports"),
     ("port-mac-address-regenerate", "Port MAC address regenerate",
      "A port updated with mac_address null gets a new generated MAC address."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
@@ -115,6 +117,8 @@ EXTENSIONS = [
     ("port-security", "Port Security", "Provides port security"),
     ("allowed-address-pairs", "Allowed Address Pairs",
      "Provides allowed address pairs"),
+    ("subnet-service-types", "Subnet service types",
+     "Provides ability to set the subnet service_types field"),
     ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
     ("default-subnetpools", "Default Subnetpools",
      "Provides ability to mark and use a subnetpool as the default."),
@@ -128,6 +132,9 @@ EXTENSIONS = [
     ("extra_dhcp_opt", "Neutron Extra DHCP options",
      "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can "
      "be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
+    ("dns-integration", "DNS Integration", "Provides integration with DNS."),
+    ("dns-domain-ports", "dns_domain for ports",
+     "Allows the DNS domain to be specified for a network port."),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     (
         "quota_details",

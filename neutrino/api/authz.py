@@ -40,6 +40,11 @@ NOT_FOUND: dict[str, Callable[[str], exc.NotFound]] = {
 }
 #: Resources whose target carries ``shared`` (as the caller sees it).
 SHARED = ("network", "security_group", "subnetpool", "address_scope")
+#: The fields of its own, besides ``project_id`` and its parent's id, that a resource's
+#: target is made of (:meth:`Guard.target`).
+OWN_FIELDS: dict[str, tuple[str, ...]] = {
+    **{resource: ("shared",) for resource in SHARED}, "network": ("shared", "router:external"),
+    "port": ("device_owner",), "rbac_policy": ("target_tenant",)}
 #: The owner fields of a network the caller does not see.
 HIDDEN_NETWORK = {"project_id": None, "shared": False, "router:external": False}
 #: Resources whose target names their parent's owner: the parent, the item's key of it,
@@ -64,11 +69,15 @@ class Guard:
         self.parent = PARENTS.get(resource)
         #: Further names each attribute's rules are checked under (``target_project``).
         self.aliases: dict[str, str] = getattr(RESOURCES[resource], "ALIASES", {})
+        #: The fields of an item that :meth:`target` reads: items alike in them have one
+        #: target, so a list decides what to hide once per kind of item, not per item.
+        self.owner_fields = ("project_id", *OWN_FIELDS.get(resource, ()),
+                             *((self.parent[1],) if self.parent else ()))
 
     def target(self, ctx: Context, item: dict[str, Any],
                parent: Callable[[str], dict[str, Any]] | None) -> dict[str, Any]:
-        """*item*'s target; with *parent* (its parent's id → the parent's owner fields)
-        those too, as ``<parent>:<field>``."""
+        """*item*'s target, made of its :attr:`owner_fields`; with *parent* (its parent's
+        id → the parent's owner fields) those too, as ``<parent>:<field>``."""
         target = {"project_id": item.get("project_id") or ""}
         if self.resource in SHARED:
             target["shared"] = bool(item.get("shared", False))
@@ -117,17 +126,22 @@ class Guard:
             raise exc.PolicyNotAuthorized(rule=f"(rule:{action} and rule:{denied})")
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
-        """May *ctx* create a resource with *attrs* (the body, API names)?  The owner named
-        in the body is the target's: a project member naming another project fails
-        ``create_<resource>`` (403)."""
+        """May *ctx* create a resource with *attrs* (the body, API names)?  Only admins and
+        services name another project as owner (else 400, before any rule, as Neutron);
+        the owner named is the target's."""
         return self.create_all(ctx, [attrs])[0]
 
     def create_all(self, ctx: Context,
                    items: list[dict[str, Any]]) -> list[tuple[Decisions, dict[str, Any]]]:
-        """:meth:`create` of each of a bulk create's *items*, each parent read once."""
+        """:meth:`create` of each of a bulk create's *items*, each parent read once; every
+        item's owner is checked before any rule (Neutron's ``prepare_request_body``)."""
         who = caller(self.policy, ctx)
         owners = functools.cache(functools.partial(self.owner, ctx))  # 404 if not visible
         checked = []
+        for attrs in items:
+            owner = attrs.get("project_id") or attrs.get("tenant_id")
+            if owner and owner != ctx.project_id and not ctx.sees_all_projects:
+                raise exc.ProjectNotOwn()
         for attrs in items:
             owner = attrs.get("project_id") or attrs.get("tenant_id")
             if self.parent is not None:
@@ -139,6 +153,27 @@ class Guard:
             self._authorize(who, f"create_{self.resource}", target, attrs)
             checked.append((who, target))
         return checked
+
+    def attributes(self, verb: str) -> frozenset[str]:
+        """The attributes that rules of their own restrict on *verb* (``create``, ``update``)."""
+        prefix = f"{verb}_{self.resource}:"
+        return frozenset(r.name.removeprefix(prefix)
+                         for r in RESOURCES[self.resource].RULES if r.name.startswith(prefix))
+
+    def refuse_unvalidated(self, ctx: Context, items: list[dict[str, Any]],
+                           stored: Callable[[], dict[str, Any]] | None = None) -> None:
+        """403 if the policy refuses a create of *items*, or with *stored* (which reads the
+        resource) an update by ``items[0]``: attributes not yet validated, each read alone
+        (:meth:`neutrino.api.schemas.Body.read_alone`).  What it cannot judge (no parent
+        id, an unknown or hidden resource) is left to validation, which answers 400."""
+        try:
+            if stored is not None:
+                self.write(ctx, "update", stored(), items[0])
+            elif self.parent is None or all(isinstance(item.get(self.parent[1]), str)
+                                            for item in items):
+                self.create_all(ctx, items)
+        except exc.NotFound:
+            return
 
     def show(self, ctx: Context, item: dict[str, Any]) -> tuple[Decisions, dict[str, Any]]:
         """The item, or 404 if ``get_<resource>`` refuses it to the caller."""
@@ -184,13 +219,33 @@ class Guard:
         hidden = who.hidden(self.resource, target)
         return {k: v for k, v in item.items() if k not in hidden} if hidden else item
 
-    def stripper(self, who: Decisions, ctx: Context) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """:meth:`strip` for the items of one list (nothing to do, no parent to read, for
-        a caller from whom nothing is hidden)."""
+    def viewer(self, ctx: Context,
+               who: Decisions) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+        """The items of a list as *ctx* may see them: those ``get_<resource>`` allows (as
+        Neutron, whose lists drop the others: a list shows what a show would), each
+        without the attributes hidden from the caller; each parent read once, and each
+        kind of item (the same :attr:`owner_fields`: a page of one project's ports on one
+        network) decided once.  Nothing to do for a caller from whom nothing is hidden."""
         if who.hides_nothing:
-            return lambda item: item
+            return lambda items: items
         parents = self.parents(ctx)
-        return lambda item: self.strip(who, self.target(ctx, item, parents), item)
+        action = f"get_{self.resource}"
+        decided: dict[tuple, tuple[bool, list[str]]] = {}
+
+        def view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            seen = []
+            for item in items:
+                key = tuple(map(item.get, self.owner_fields))
+                if key not in decided:
+                    target = self.target(ctx, item, parents)
+                    decided[key] = (who.allowed(action, target),
+                                    who.hidden(self.resource, target))
+                allowed, hidden = decided[key]
+                if allowed:
+                    seen.append({k: v for k, v in item.items() if k not in hidden}
+                                if hidden else item)
+            return seen
+        return view
 
     def unreadable(self, who: Decisions, ctx: Context) -> set[str]:
         """Attributes hidden from the caller on its own project's items: not filterable,

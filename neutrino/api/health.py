@@ -53,6 +53,8 @@ class Health:
         components = {**self.plugin.health(), **(self.supervisor() or {})}
         if not components["database"]["healthy"]:
             return "down", components
+        if any(d.get("starting") for d in components.get("daemons", {}).values()):
+            return "starting", components  # e.g. Keystone: no request could be served yet
         if all_healthy(components):
             self._was_healthy = True
         elif not self._was_healthy:
@@ -73,7 +75,8 @@ def problems(components: dict[str, Any]) -> list[str]:
     workers = components.get("api_workers")
     if workers and workers["serving"] < workers["total"]:
         found.append(f"{workers['serving']} of {workers['total']} API workers serving")
-    found += [f"daemon {name} is down; restarting it"
+    found += [f"daemon {name} is starting" if daemon.get("starting")
+              else f"daemon {name} is down; restarting it"
               for name, daemon in components.get("daemons", {}).items() if not daemon["running"]]
     return found
 

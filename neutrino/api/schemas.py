@@ -7,10 +7,12 @@ The models also give the OpenAPI document clients and fuzzers read.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
@@ -20,12 +22,16 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     create_model,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
+
+from neutrino.drivers import dns
 
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 VnicType = Literal["normal", "direct", "macvtap", "baremetal", "direct-physical",
@@ -122,12 +128,13 @@ SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-def _unique(tags: list[str]) -> list[str]:
-    """Neutron refuses a tag list naming a tag twice (``validate_list_of_unique_strings``)."""
-    twice = sorted(t for t, n in Counter(tags).items() if n > 1)
+def _unique(items: list[str]) -> list[str]:
+    """Neutron refuses a list of tags or of ids naming one twice
+    (``validate_list_of_unique_strings``, ``validate_uuid_list``)."""
+    twice = sorted(t for t, n in Counter(items).items() if n > 1)
     if twice:
         raise ValueError(f"Duplicate items in the list: '{', '.join(twice)}'")
-    return tags
+    return items
 
 
 Tags = Annotated[list[Tag], AfterValidator(_unique)]
@@ -163,6 +170,12 @@ class OneOrMany(Wrapper):
                                           f"'{cls.ONE}' or '{cls.MANY}', not both.")
             if data[cls.MANY] == []:
                 raise PydanticCustomError(REQUEST_BODY_ERROR, "Resources required")
+            if isinstance(data[cls.MANY], list):
+                # An item may come wrapped, {"<resource>": {...}}, as Neutron takes it
+                # (tempest's bulk security groups are sent so).
+                data = {**data, cls.MANY: [
+                    item[cls.ONE] if isinstance(item, dict) and set(item) == {cls.ONE}
+                    else item for item in data[cls.MANY]]}
         elif cls.ONE not in data:
             raise PydanticCustomError(REQUEST_BODY_ERROR, f"Resource body required: "
                                       f"'{cls.ONE}' is missing from the request body.")
@@ -198,6 +211,36 @@ class Body(Wrapper):
         """Only what the client sent, keyed by API attribute name."""
         return self.model_dump(exclude_unset=True, by_alias=True)
 
+    @classmethod
+    def read_alone(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """*raw* (a request's object before validation) keyed by API attribute name, each
+        value as this model reads it on its own where it can (``"true"`` is ``True``), else
+        as sent: what the policy judges before the body is validated (Neutron checks a
+        caller may set an attribute before it looks at its value)."""
+        fields = _field_readers(cls)
+        values = {}
+        for key, value in raw.items():
+            name, reader = fields.get(key, (key, None))
+            try:
+                values[name] = value if reader is None else reader.dump_python(
+                    reader.validate_python(value), by_alias=True, exclude_unset=True)
+            except ValidationError:
+                values[name] = value
+        return values
+
+
+@functools.cache
+def _field_readers(model: type[Body]) -> dict[str, tuple[str, TypeAdapter[Any]]]:
+    """Each field of *model* by its API name and its Python name (both are accepted), with
+    its API name and a reader of its type alone."""
+    readers: dict[str, tuple[str, TypeAdapter[Any]]] = {}
+    for name, field in model.model_fields.items():
+        kind = (Annotated[(field.annotation, *field.metadata)] if field.metadata
+                else field.annotation)
+        entry: tuple[str, TypeAdapter[Any]] = (field.alias or name, TypeAdapter(kind))
+        readers[name] = readers[field.alias or name] = entry
+    return readers
+
 
 class TagsBody(Body):
     """``PUT /{resources}/{id}/tags``: the whole new set, unwrapped (as Neutron's)."""
@@ -217,6 +260,60 @@ class Segment(Body):
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
 
 
+#: neutron-lib's ``DNS_LABEL_REGEX`` (its keywords aside).
+_DNS_LABEL = re.compile(r"^[a-z0-9-]{1,63}$")
+
+
+def _lower(value: Any) -> Any:
+    """neutron-lib's ``convert_string_to_case_insensitive``: DNS names are lower case."""
+    return value.lower() if isinstance(value, str) else value
+
+
+def _dns_format(value: str) -> str:
+    """neutron-lib's ``_validate_dns_format``: labels of letters, digits and inner hyphens,
+    an optional final dot (an FQDN), no all-numeric top-level label."""
+    if not value:
+        return value
+    trimmed = value[:-1] if value.endswith(".") else value
+    reason = None
+    labels = trimmed.split(".")
+    if len(trimmed) > dns.FQDN_MAX_LEN:
+        reason = f"'{trimmed}' exceeds the {dns.FQDN_MAX_LEN} character FQDN limit"
+    elif any(not label for label in labels):
+        reason = "Encountered an empty component"
+    elif bad := next((label for label in labels if label[0] == "-" or label[-1] == "-"), None):
+        reason = f"Name '{bad}' must not start or end with a hyphen"
+    elif bad := next((label for label in labels if not _DNS_LABEL.match(label)), None):
+        reason = (f"Name '{bad}' must be 1-63 characters long, each of which can only be "
+                  "alphanumeric or a hyphen")
+    elif len(labels) > 1 and labels[-1].isdigit():
+        reason = f"TLD '{labels[-1]}' must not be all numeric"
+    if reason:
+        raise ValueError(f"'{value}' not a valid PQDN or FQDN. Reason: {reason}")
+    return value
+
+
+def _dns_domain(value: str) -> str:
+    """neutron-lib's ``validate_dns_domain``: an FQDN with room for one more label."""
+    if not value:
+        return value
+    if not value.endswith("."):
+        raise ValueError(f"'{value}' is not a FQDN")
+    _dns_format(value)
+    if len(value) > dns.FQDN_MAX_LEN - 2:
+        raise ValueError(f"'{value}' contains {len(value)} characters. Adding a sub-domain "
+                         f"will cause it to exceed the maximum length of a FQDN of "
+                         f"'{dns.FQDN_MAX_LEN}'")
+    return value
+
+
+#: A port's ``dns_name`` (``dns-integration``): a hostname label or an FQDN.  How long it
+#: may be with the configured domain is the core's check (it knows the setting).
+DnsName = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_format)]
+#: A network's or port's ``dns_domain``.
+DnsDomain = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_domain)]
+
+
 class NetworkCreate(Tagged):
     name: Name = ""
     description: Name = ""
@@ -231,6 +328,7 @@ class NetworkCreate(Tagged):
     segments: list[Segment] = Field(ABSENT, min_length=1)
     router_external: bool = Field(False, alias="router:external")
     port_security_enabled: bool = True
+    dns_domain: DnsDomain = ""
     # Accepted for client compatibility, fixed values in Neutrino.
     availability_zone_hints: list[Name] = Field(ABSENT, max_length=0)
 
@@ -252,6 +350,7 @@ class NetworkUpdate(Body):
     mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     router_external: bool = Field(ABSENT, alias="router:external")
     port_security_enabled: bool = ABSENT
+    dns_domain: DnsDomain = ABSENT
 
 
 class Pool(Body):
@@ -281,6 +380,8 @@ class SubnetCreate(Tagged):
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = []
     ipv6_ra_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
     ipv6_address_mode: Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"] | None = None
+    #: ``subnet-service-types``: the device owners the subnet gives addresses to.
+    service_types: list[Name] = []
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
 
@@ -293,6 +394,7 @@ class SubnetUpdate(Body):
     enable_dhcp: bool = ABSENT
     dns_nameservers: Annotated[list[IP], Field(max_length=5)] = ABSENT
     host_routes: Annotated[list[HostRoute], Field(max_length=20)] = ABSENT
+    service_types: list[Name] = ABSENT
 
 
 class SubnetPoolCreate(Tagged):
@@ -424,7 +526,8 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    security_groups: list[UUIDish] = ABSENT
+    #: neutron-lib's ``uuid_list``: a group named twice is refused (400).
+    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 
@@ -437,6 +540,8 @@ class PortBinding(Body):
 class PortCreate(PortBinding, PortSecurity, Tagged):
     network_id: UUIDish
     extra_dhcp_opts: ExtraDhcpOpts = None
+    dns_name: DnsName = ""
+    dns_domain: DnsDomain = ""
     name: Name = ""
     description: Name = ""
     admin_state_up: bool = True
@@ -450,6 +555,8 @@ class PortCreate(PortBinding, PortSecurity, Tagged):
 
 class PortUpdate(PortBinding, PortSecurity):
     extra_dhcp_opts: ExtraDhcpOpts = None
+    dns_name: DnsName = ABSENT
+    dns_domain: DnsDomain = ABSENT
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT

@@ -223,7 +223,7 @@ class Bench:
                      items: Iterable[Any], request: Request) -> Phase:
         items = list(items)
         self.progress.start(self.label(f"{name}, {clients} client(s)"), len(items))
-        with CpuMeter(self.server, self.database) as meter:
+        with CpuMeter({"server": self.server.pid, "database": self.database.pid}) as meter:
             phase = await drive(client, clients, items, request, self.progress)
         phase.cpu_ms = meter.per_request(len(items))
         s = phase.stats

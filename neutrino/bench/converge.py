@@ -40,7 +40,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +48,11 @@ from typing import Any
 import httpx
 
 from neutrino.bench import ovsdb_log, report
-from neutrino.bench.e2e import CIDR, chassis_names, launch_agent
-from neutrino.bench.server import ServerProcess, ovn_server
+from neutrino.bench.e2e import CIDR, chassis_names
+from neutrino.bench.server import ServerProcess, launch_agent, ovn_server, stop_agent
 from neutrino.ovn import keys
 from neutrino.sandbox import Sandbox
+from neutrino.sandbox.wait import wait_for
 
 #: Order of the restarts (the baseline needs Neutrino stopped, ``everything`` running).
 VARIANTS = ("neutrino", "baseline", "everything")
@@ -117,8 +117,7 @@ class System:
     def stop_neutrino(self) -> None:
         self.server.stop()
         if self.agent is not None:
-            self.agent.terminate()
-            self.agent.wait(20)
+            stop_agent(self.agent)
             self.agent = None
 
     # -- OVN ---------------------------------------------------------------------------
@@ -221,14 +220,6 @@ class Meter:
         return {"transactions": counts, "cpu_seconds": cpu}
 
 
-def wait_until(done: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not after {timeout:g}s")
-        time.sleep(0.5)
-
-
 class Convergence:
     """Restarts the system one way and measures until it has settled."""
 
@@ -246,7 +237,7 @@ class Convergence:
             self.progress.update(active or 0, total)
             return active == total and self.system.worker_identity() not in ("", old_worker)
 
-        wait_until(converged, self.args.timeout, "every port ACTIVE")
+        wait_for(converged, self.args.timeout, "every port ACTIVE", interval=0.5)
         return time.monotonic() - began
 
     def run(self, name: str, api: httpx.Client) -> dict[str, Any]:
@@ -325,7 +316,7 @@ def populate(system: System, api: httpx.Client, args: argparse.Namespace,
         progress.update(active, args.ports)
         return active == args.ports
 
-    wait_until(all_active, args.timeout, "every port ACTIVE")
+    wait_for(all_active, args.timeout, "every port ACTIVE", interval=0.5)
     system.sync(args.timeout)
     progress.done()
     return {"create_per_second": round(args.ports / created, 1),

@@ -25,10 +25,11 @@ every chassis's OVS DB.  Writes a JSON result and a PNG plot of the latency CDFs
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
+import multiprocessing
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,9 +41,9 @@ from typing import Any
 import httpx
 
 from neutrino.bench import report
-from neutrino.bench.client import EventListener
+from neutrino.bench.client import EventListener, RawClient, drive
 from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
-from neutrino.bench.server import ovn_server
+from neutrino.bench.server import CpuMeter, ServerProcess, ovn_server, start_agent, stop_agent
 from neutrino.config import Settings
 from neutrino.core.type_drivers import GENEVE_OVERHEAD
 from neutrino.ovn import desired
@@ -51,6 +52,8 @@ from neutrino.sandbox.wait import wait_for
 
 #: Targets of issue 5 (ms added to the baseline), by scale.
 SMALL, LARGE = (20.0, 100.0), (50.0, 250.0)
+#: Target of issue 18: the whole system's creates/s over bare NB's, in the same run.
+THROUGHPUT_RATIO = 0.7
 #: The subnet both runs allocate from.
 CIDR = "10.128.0.0/12"
 
@@ -86,10 +89,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="measure both runs this many times, alternating which goes first, "
                              "and pool the ports: on a shared machine the load drifts between "
                              "two runs made one after the other (default 1)")
+    parser.add_argument("--throughput-ports", type=int, default=400,
+                        help="before the latency phase of each run, this many unbound ports "
+                             "created on a network of their own by --concurrency clients as "
+                             "fast as they are answered (keep-alive connections), against the "
+                             "same LSPs written by --concurrency direct ovsdbapp clients "
+                             "(processes of their own) in the baseline: creates/s of the whole "
+                             "system over what bare NB accepts (default 400; 0 skips)")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds to wait for every port to be ACTIVE/up")
     parser.add_argument("--output", default="bench-e2e.json", help="JSON result path")
     parser.add_argument("--plot", default="bench-e2e.png", help="PNG plot path ('' for none)")
+
+
+def _add_seconds(total: dict[str, float], more: dict[str, float]) -> None:
+    for name, seconds in more.items():
+        total[name] = total.get(name, 0.0) + seconds
+
+
+def _per_create(cpu_seconds: dict[str, float], creates: int) -> dict[str, float] | None:
+    """CPU milliseconds per create of each process and of all (``total``)."""
+    if not cpu_seconds or not creates:
+        return None
+    per = {name: round(seconds * 1000 / creates, 2) for name, seconds in cpu_seconds.items()}
+    return {**per, "total": round(sum(cpu_seconds.values()) * 1000 / creates, 2)}
+
+
+@dataclass
+class Throughput:
+    """Creates of the throughput phase, pooled over rounds."""
+
+    creates: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    #: CPU seconds of Neutrino's processes over the phase (none for the baseline).
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: Throughput) -> None:
+        self.creates += other.creates
+        self.errors += other.errors
+        self.seconds += other.seconds
+        _add_seconds(self.cpu_seconds, other.cpu_seconds)
+
+    def summary(self) -> dict[str, Any]:
+        return {"creates": self.creates, "errors": self.errors,
+                "per_second": round(self.creates / self.seconds, 1) if self.seconds else None,
+                "cpu_ms_per_create": _per_create(self.cpu_seconds, self.creates)}
 
 
 @dataclass
@@ -108,6 +153,11 @@ class Run:
     plugged_at: dict[str, float] = field(default_factory=dict)
     up_at: dict[str, float] = field(default_factory=dict)
     leftovers: dict[str, int] = field(default_factory=dict)
+    #: The throughput phase: creates answered, errors, seconds taken.
+    throughput: Throughput = field(default_factory=lambda: Throughput())
+    #: CPU seconds of Neutrino's processes over the latency phase, from the first create
+    #: until every port was ACTIVE, by process (see :func:`neutrino_trees`).
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, other: Run) -> None:
         """Pool *other*, a later round of the same run, into this one."""
@@ -125,6 +175,8 @@ class Run:
         self.rss_by_process = self.rss_by_process or other.rss_by_process
         for key, count in other.leftovers.items():
             self.leftovers[key] = self.leftovers.get(key, 0) + count
+        self.throughput.add(other.throughput)
+        _add_seconds(self.cpu_seconds, other.cpu_seconds)
 
     def latencies(self) -> list[float]:
         return [self.ready_at[k] - t for k, t in self.created_at.items() if k in self.ready_at]
@@ -156,6 +208,8 @@ class Run:
                 "max_ms": round(max(ms, default=0.0), 1), "rss_mb": self.rss_mb,
                 "pss_mb": self.pss_mb,
                 "rss_by_process": self.rss_by_process, **self.stages(),
+                "cpu_ms_per_create": _per_create(self.cpu_seconds, len(self.created_at)),
+                "throughput": self.throughput.summary(),
                 "leftovers": self.leftovers}
 
 
@@ -211,30 +265,6 @@ def wait_clean(sandbox: Sandbox, timeout: float = 120) -> dict[str, int]:
         time.sleep(0.5)
 
 
-def launch_agent(sandbox: Sandbox, workdir: Path) -> subprocess.Popen:
-    """The plug-agent process for every chassis of *sandbox*, started and not waited for."""
-    with open(workdir / "agent.log", "ab") as log:
-        remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
-        return subprocess.Popen(
-            [sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes,
-             "--providers", "dummy", "--log-level", "WARNING"], stdout=log,
-            stderr=subprocess.STDOUT)
-
-
-def start_agents(sandbox: Sandbox, workdir: Path) -> list[subprocess.Popen]:
-    """One plug-agent process for all chassis (an agent thread each), as ``neutrino up``
-    runs them, logging to ``agent.log``."""
-    agents = [launch_agent(sandbox, workdir)]
-    for name in sandbox.chassis:
-
-        def beating(n: str = name) -> bool:
-            return "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
-                "get", "Chassis_Private", n, "external_ids")
-
-        wait_for(beating, 60, f"plug agent of {name}")
-    return agents
-
-
 def create_all(create: Callable[[int], None], args: argparse.Namespace,
                progress: report.Progress) -> float:
     """Call ``create(i)`` for every port as ``--concurrency``/``--rate`` say; seconds taken.
@@ -282,6 +312,113 @@ def wait_all(ready: Callable[[], int], total: int, timeout: float,
     progress.done(f"{ready()}/{total} ready")
 
 
+#: Seconds the throughput phase's CPU is counted past its last create: what the status
+#: worker and the plug agent do about the last ports created.
+SETTLE = 1.0
+#: The network (and in the baseline the switch) of the throughput phase.
+THROUGHPUT_NETWORK = "bench-throughput"
+
+
+def neutrino_throughput(endpoint: str, trees: dict[str, int | None], args: argparse.Namespace,
+                        progress: report.Progress) -> Throughput:
+    """``--throughput-ports`` unbound ports created through the API by ``--concurrency``
+    keep-alive clients as fast as they are answered, then deleted."""
+
+    async def measure() -> Throughput:
+        async with RawClient(endpoint, args.concurrency) as api:
+            await api.open(args.concurrency)
+            r = await api.post("/v2.0/networks", json={"network": {"name": THROUGHPUT_NETWORK}})
+            r.raise_for_status()
+            network_id = r.json()["network"]["id"]
+            (await api.post("/v2.0/subnets", json={"subnet": {
+                "network_id": network_id, "cidr": CIDR, "ip_version": 4}})).raise_for_status()
+
+            def create(client: Any, i: int) -> Any:
+                return client.post("/v2.0/ports", json={"port": {
+                    "network_id": network_id, "device_id": f"vm-t{i}"}})
+
+            progress.start(f"neutrino: {args.throughput_ports} unbound creates, "
+                           f"{args.concurrency} clients", args.throughput_ports)
+            with CpuMeter(trees) as meter:
+                phase = await drive(api, args.concurrency, range(args.throughput_ports), create,
+                                    progress)
+                await asyncio.sleep(SETTLE)
+            progress.done(f"{phase.stats.per_second:.0f} creates/s")
+            ids = [r.json()["port"]["id"] for r in phase.responses]
+            await drive(api, args.concurrency, ids,
+                        lambda client, port_id: client.delete(f"/v2.0/ports/{port_id}"))
+            (await api.delete(f"/v2.0/networks/{network_id}")).raise_for_status()
+        cpu = meter.seconds()
+        del cpu["client"]
+        return Throughput(phase.stats.count, phase.stats.errors, phase.stats.seconds, cpu)
+
+    return asyncio.run(measure())
+
+
+def _direct_client(remote: str, switch: str, lsps: list[tuple[str, dict[str, Any]]],
+                   start: Any, results: Any) -> None:
+    """One direct NB client of the baseline's throughput phase, in a process of its own:
+    connects, waits for the others, writes *lsps* one transaction each and puts
+    ``(began, ended, written, errors)`` on *results*."""
+    from neutrino.ovn.connection import Northbound
+
+    nb = Northbound(remote, 60)
+    # What bare NB accepts, not what a Python replica of every LSP costs: each client
+    # monitors only the LSPs it writes (ovsdbapp reads back its own rows).
+    mine = {"bench-client": str(os.getpid())}
+    nb.ovsdb_connection.idl.cond_change("Logical_Switch_Port", [
+        ["external_ids", "includes", ["map", list(mine.items())]]])
+    try:
+        wait_for(lambda: nb.ready, 30, "NB connection")
+        start.wait()
+        began, errors = time.monotonic(), 0
+        for name, columns in lsps:
+            columns = {**columns, "external_ids": {**columns["external_ids"], **mine}}
+            try:
+                with nb.transaction(check_error=True) as txn:
+                    txn.add(nb.lsp_add(switch, name, **columns))
+            except Exception:  # noqa: BLE001 - counted, as the API run counts its errors
+                errors += 1
+        results.put((began, time.monotonic(), len(lsps) - errors, errors))
+    finally:
+        nb.close()
+
+
+def baseline_throughput(sandbox: Sandbox, nb: Any, args: argparse.Namespace,
+                        progress: report.Progress) -> Throughput:
+    """The throughput phase's LSPs, as Neutrino's driver writes them for unbound ports,
+    written by ``--concurrency`` ovsdbapp clients, each a process with its own NB
+    connection monitoring only the LSPs it writes: what bare NB accepts.  Throughput runs
+    from the first client's start to the last one's end."""
+    ports = BaselinePorts(nb, 1, prefix=THROUGHPUT_NETWORK)
+    names = [f"tput-{i:06d}" for i in range(args.throughput_ports)]
+    lsps = [(name, ports.columns(name, i, None)) for i, name in enumerate(names)]
+    context = multiprocessing.get_context("spawn")  # not fork: this process runs threads
+    start, results = context.Barrier(args.concurrency + 1), context.Queue()
+    clients = [context.Process(target=_direct_client, args=(
+        sandbox.nb_remote, ports.switch(0), lsps[k::args.concurrency], start, results))
+        for k in range(args.concurrency)]
+    progress.start(f"baseline: {args.throughput_ports} LSPs from {args.concurrency} direct "
+                   "NB clients")
+    for client in clients:
+        client.start()
+    start.wait(timeout=120)
+    done = [results.get(timeout=args.timeout) for _ in clients]
+    for client in clients:
+        client.join(30)
+    seconds = max(d[1] for d in done) - min(d[0] for d in done)
+    result = Throughput(sum(d[2] for d in done), sum(d[3] for d in done), seconds)
+    progress.done(f"{result.creates / seconds:.0f} creates/s")
+    ports.delete(sandbox)
+    return result
+
+
+def neutrino_trees(server: ServerProcess, agent: subprocess.Popen | None) -> dict[str, int | None]:
+    """Neutrino's processes whose CPU a create costs: the server (its supervisor and API
+    workers, one of which runs the status worker) and the plug agent."""
+    return {"server": server.pid, **({"plug_agent": agent.pid} if agent else {})}
+
+
 def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run:
     run = Run("neutrino")
     names = chassis_names(args.chassis)
@@ -290,11 +427,14 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
         workdir = Path(tmp)
         sb.start_central()
         add_chassis(sb, args, ovn_plugs=args.plugger == "ovn")
-        agents = start_agents(sb, workdir) if args.plugger == "agent" else []
+        agent = start_agent(sb, workdir) if args.plugger == "agent" else None
         server = ovn_server(workdir, sb, args.workers).start(timeout=120)
         endpoint = server.url
+        trees = neutrino_trees(server, agent)
         watch = DataplaneWatch(sb)
         try:
+            if args.throughput_ports:
+                run.throughput = neutrino_throughput(endpoint, trees, args, progress)
             with httpx.Client(base_url=endpoint, timeout=60,
                               limits=httpx.Limits(max_connections=args.concurrency)) as api:
                 nets = []
@@ -321,18 +461,21 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
 
                 progress.start(f"neutrino: create {args.ports} ports on {args.chassis} chassis",
                                args.ports)
-                run.create_seconds = create_all(create, args, progress)
-                progress.done(f"{args.ports / run.create_seconds:.0f} creates/s")
-                progress.start("neutrino: wait for ACTIVE (event stream)", args.ports)
-                wait_all(lambda: len(listener.active_at), len(run.created_at), args.timeout,
-                         progress)
+                with CpuMeter(trees) as meter:
+                    run.create_seconds = create_all(create, args, progress)
+                    progress.done(f"{args.ports / run.create_seconds:.0f} creates/s")
+                    progress.start("neutrino: wait for ACTIVE (event stream)", args.ports)
+                    wait_all(lambda: len(listener.active_at), len(run.created_at), args.timeout,
+                             progress)
+                run.cpu_seconds = meter.seconds()
+                del run.cpu_seconds["client"]
                 listener.stop()
                 run.ready_at.update(listener.active_at)
                 watch.record(run)
-                trees = [report.tree_memory(p) for p in (server.pid, *(a.pid for a in agents))]
-                run.rss_mb = round(sum(t.rss_mb for t in trees), 1)
-                run.pss_mb = round(sum(t.pss_mb for t in trees), 1)
-                run.rss_by_process = [p for pid in (server.pid, *(a.pid for a in agents))
+                memory = [report.tree_memory(pid) for pid in trees.values() if pid]
+                run.rss_mb = round(sum(m.rss_mb for m in memory), 1)
+                run.pss_mb = round(sum(m.pss_mb for m in memory), 1)
+                run.rss_by_process = [p for pid in trees.values() if pid
                                       for p in report.process_memory(pid)]
 
                 progress.start("neutrino: delete everything", len(run.created_at))
@@ -347,9 +490,8 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
         finally:
             watch.stop()
             server.stop()
-            for agent in agents:
-                agent.terminate()
-                agent.wait(10)
+            if agent is not None:
+                stop_agent(agent)
     return run
 
 
@@ -358,11 +500,11 @@ class BaselinePorts:
     the Neutrino run creates: on switch ``bench-<i % networks>``, an address each from
     ``CIDR``, the DHCP options of that network's subnet."""
 
-    def __init__(self, nb: Any, networks: int) -> None:
+    def __init__(self, nb: Any, networks: int, prefix: str = "bench") -> None:
         #: The geneve networks of the Neutrino run, with the MTU the core gives them.
         mtu = Settings().global_physnet_mtu - GENEVE_OVERHEAD
         self.networks: list[dict[str, Any]] = [
-            {"id": f"bench-{k}", "name": f"bench-{k}", "revision_number": 1, "mtu": mtu}
+            {"id": f"{prefix}-{k}", "name": f"{prefix}-{k}", "revision_number": 1, "mtu": mtu}
             for k in range(networks)]
         self.dhcp_uuids = []
         with nb.transaction(check_error=True) as txn:
@@ -386,15 +528,18 @@ class BaselinePorts:
     def switch(self, i: int) -> str:
         return self.networks[i % len(self.networks)]["id"]
 
-    def columns(self, name: str, i: int, chassis: str) -> dict[str, Any]:
+    def columns(self, name: str, i: int, chassis: str | None) -> dict[str, Any]:
+        """Port *i*'s LSP, bound to *chassis* and plugged by the dummy plug, or unbound
+        (*chassis* None)."""
         k = i % len(self.networks)
         network = self.networks[k]
         port = {"id": name, "network_id": network["id"], "revision_number": 1,
                 "mac_address": f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
                 "fixed_ips": [{"subnet_id": self.subnet(network)["id"],
-                               "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}],
-                "binding:host_id": chassis, "binding:vif_type": "ovs",
-                "binding:profile": {"vif_plug_type": "dummy"}}
+                               "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}]}
+        if chassis is not None:
+            port.update({"binding:host_id": chassis, "binding:vif_type": "ovs",
+                         "binding:profile": {"vif_plug_type": "dummy"}})
         return {**desired.port_spec(port, network).columns, "dhcpv4_options": self.dhcp_uuids[k]}
 
     def delete(self, sandbox: Sandbox) -> None:
@@ -416,6 +561,8 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress, round_
         nb = Northbound(sb.nb_remote, 60)
         wait_for(lambda: nb.ready, 30, "NB connection")
         try:
+            if args.throughput_ports:
+                run.throughput = baseline_throughput(sb, nb, args, progress)
             ports = BaselinePorts(nb, args.networks)
 
             def create(i: int) -> None:
@@ -470,6 +617,7 @@ def plot(path: str, runs: list[Run], title: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     progress = report.Progress()
+    machine = report.machine()
     ours, base = Run("neutrino"), Run("baseline")
     base.ready_at = base.up_at
     for round_ in range(args.rounds):
@@ -484,11 +632,16 @@ def run(args: argparse.Namespace) -> int:
             measure()
     o, b = ours.summary(), base.summary()
     added = {k: round(o[k] - b[k], 1) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")}
+    throughput_ratio = report.ratio(o["throughput"]["per_second"] or 0.0,
+                                    b["throughput"]["per_second"] or 0.0)
     p50_target, p99_target = SMALL if args.chassis * args.ports <= 1000 else LARGE
     met = {"p50": added["p50_ms"] <= p50_target, "p99": added["p99_ms"] <= p99_target,
            "no_leftovers": not any(ours.leftovers.values()) and not any(base.leftovers.values()),
            "all_ready": o["ready"] == args.ports * args.rounds and o["errors"] == 0,
            "rss_below_200mb": (ours.rss_mb or 0) < 200}
+    if args.throughput_ports:
+        met["throughput_ratio"] = (throughput_ratio or 0.0) >= THROUGHPUT_RATIO and \
+            not o["throughput"]["errors"] and not b["throughput"]["errors"]
     rows = [(k, b[k], o[k], added.get(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
     rows += [("create_per_second", b["create_per_second"], o["create_per_second"], None),
              ("create call p50 ms", b["create_call_p50_ms"], o["create_call_p50_ms"], None),
@@ -498,6 +651,8 @@ def run(args: argparse.Namespace) -> int:
                                   ("create_to_up", "create -> up in NB"),
                                   ("up_to_ready", "up in NB -> ACTIVE event"))
                for q in (50, 99)),
+             *((f"CPU ms per create: {name}", None, ms, None)
+               for name, ms in (o["cpu_ms_per_create"] or {}).items()),
              ("neutrino processes RSS MB", None, o["rss_mb"], None),
              ("neutrino processes PSS MB", None, o["pss_mb"], None)]
     load = f"{args.rate:g} creates/s" if args.rate > 0 else f"{args.concurrency} clients"
@@ -506,10 +661,24 @@ def run(args: argparse.Namespace) -> int:
              f"plugged by {'ovn-controller' if args.plugger == 'ovn' else 'the plug agent'}")
     print(f"\n{title}")
     print(report.format_table(["metric", "baseline (bare OVN)", "neutrino", "added"], rows))
-    print(f"targets (added p50 <= {p50_target:g} ms, p99 <= {p99_target:g} ms): {met}")
-    report.write_json(args.output, {"bench": "e2e", "machine": report.machine(), "args": vars(args),
+    if args.throughput_ports:
+        tput_o, tput_b = o["throughput"], b["throughput"]
+        print(f"\nthroughput: {args.throughput_ports} unbound ports x {args.rounds} round(s), "
+              f"{args.concurrency} clients")
+        print(report.format_table(["metric", "baseline (bare NB)", "neutrino", "ratio"], [
+            ("creates/s", tput_b["per_second"], tput_o["per_second"], throughput_ratio),
+            ("errors", tput_b["errors"], tput_o["errors"], None),
+            *((f"CPU ms per create: {name}", None, ms, None)
+              for name, ms in (tput_o["cpu_ms_per_create"] or {}).items())]))
+    print(f"targets (added p50 <= {p50_target:g} ms, p99 <= {p99_target:g} ms"
+          + (f", creates/s >= {THROUGHPUT_RATIO:g} x bare NB" if args.throughput_ports else "")
+          + f"): {met}")
+    machine["loadavg_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    print(f"load average at start {machine['loadavg_at_start']}, at end "
+          f"{machine['loadavg_at_end']} ({machine['cpus']} CPUs)")
+    report.write_json(args.output, {"bench": "e2e", "machine": machine, "args": vars(args),
                                     "baseline": b, "neutrino": o, "added_ms": added,
-                                    "targets_met": met})
+                                    "throughput_ratio": throughput_ratio, "targets_met": met})
     if args.plot:
         plot(args.plot, [base, ours], title)
         print(f"wrote {args.output} and {args.plot}")

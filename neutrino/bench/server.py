@@ -168,6 +168,37 @@ def ovn_server(workdir: Path, sandbox: Sandbox, workers: int) -> ServerProcess:
                               "NEUTRINO_MECHANISM_DRIVERS": "ovn"})
 
 
+def launch_agent(sandbox: Sandbox, workdir: Path) -> subprocess.Popen:
+    """One ``neutrino plug-agent`` process for every chassis of *sandbox* (an agent thread
+    each, as ``neutrino up`` runs it), logging to ``agent.log``; not waited for."""
+    with open(workdir / "agent.log", "ab") as log:
+        remotes = [chassis.ovs_remote for chassis in sandbox.chassis.values()]
+        return subprocess.Popen(
+            [sys.executable, "-m", "neutrino.cli", "plug-agent", *remotes,
+             "--providers", "dummy", "--log-level", "WARNING"], stdout=log,
+            stderr=subprocess.STDOUT)
+
+
+def start_agent(sandbox: Sandbox, workdir: Path, timeout: float = 60.0) -> subprocess.Popen:
+    """:func:`launch_agent`, then wait until it heartbeats for every chassis."""
+    from neutrino.sandbox.wait import wait_for
+
+    agent = launch_agent(sandbox, workdir)
+    for name in sandbox.chassis:
+
+        def beating(n: str = name) -> bool:
+            return "neutrino-plug-agent-heartbeat" in sandbox.sbctl(
+                "get", "Chassis_Private", n, "external_ids")
+
+        wait_for(beating, timeout, f"plug agent of {name}")
+    return agent
+
+
+def stop_agent(agent: subprocess.Popen) -> None:
+    agent.terminate()
+    agent.wait(20)
+
+
 @dataclass
 class BenchDatabase:
     """A database to run against: its URL and, for a server database, its main pid
@@ -176,9 +207,6 @@ class BenchDatabase:
     kind: str
     url: str
     pid: int | None = None
-
-    def cpu_seconds(self) -> float:
-        return report.tree_cpu_seconds(self.pid) if self.pid else 0.0
 
 
 @contextlib.contextmanager
@@ -201,24 +229,32 @@ def database(kind: str, workdir: Path | None) -> Iterator[BenchDatabase]:
 
 
 class CpuMeter:
-    """CPU time of the server, database and client over a phase, per request."""
+    """CPU time of named process trees, and of this process (``client``), over a phase.
 
-    def __init__(self, server: ServerProcess, db: BenchDatabase):
-        self.server, self.db = server, db
+    A tree whose pid is None (no database server: SQLite) counts 0.
+    """
+
+    def __init__(self, trees: dict[str, int | None]):
+        self.trees = trees
+
+    def _now(self) -> dict[str, float]:
+        return {**{name: report.tree_cpu_seconds(pid) if pid else 0.0
+                   for name, pid in self.trees.items()}, "client": time.process_time()}
 
     def __enter__(self) -> CpuMeter:
-        self._start = (report.tree_cpu_seconds(self.server.pid), self.db.cpu_seconds(),
-                       time.process_time())
+        self._start = self._now()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._end = (report.tree_cpu_seconds(self.server.pid), self.db.cpu_seconds(),
-                     time.process_time())
+        self._end = self._now()
+
+    def seconds(self) -> dict[str, float]:
+        return {name: self._end[name] - start for name, start in self._start.items()}
 
     def per_request(self, requests: int) -> dict[str, float]:
-        names = ("server", "database", "client")
-        return {name: round((end - start) * 1000 / max(requests, 1), 3)
-                for name, start, end in zip(names, self._start, self._end, strict=True)}
+        """Milliseconds of each tree (and the client) per request."""
+        return {name: round(used * 1000 / max(requests, 1), 3)
+                for name, used in self.seconds().items()}
 
 
 class PeakSampler:

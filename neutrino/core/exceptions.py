@@ -154,6 +154,19 @@ class QuotaBelowUsage(BadRequest):
         return "HTTPBadRequest"
 
 
+class ProjectNotOwn(BadRequest):
+    """A create naming a project other than the caller's, by a caller that is neither
+    admin nor service: neutron-lib's ``_validate_privileges``, a plain 400 (webob's),
+    checked before any policy."""
+
+    message = ("Specifying 'project_id' other than the authenticated project in request is "
+               "not allowed for the current user")
+
+    @property
+    def type(self) -> str:
+        return "HTTPBadRequest"
+
+
 class InUse(Conflict):
     message = "The resource is in use."
 
@@ -235,6 +248,15 @@ class IpAddressAlreadyAllocated(Conflict):
 
 class IpAddressGenerationFailure(Conflict):
     message = "No more IP addresses available on network {net_id}."
+
+
+class IpAddressGenerationFailureNoMatchingSubnet(IpAddressGenerationFailure):
+    message = ("No valid service subnet for the given device owner, network {network_id}, "
+               "service type {service_type}.")
+
+
+class InvalidSubnetServiceType(InvalidInput):
+    message = "Subnet service type {service_type} does not correspond to a valid device owner."
 
 
 class InvalidIpForSubnet(BadRequest):

@@ -230,6 +230,18 @@ ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:router_interface
                            "network:router_centralized_snat")
 
 
+#: A DHCP port takes an address on every subnet with DHCP on, whatever its service types.
+DHCP_OWNER = "network:dhcp"
+
+
+def serves(subnet: Any, device_owner: str) -> bool:
+    """Whether a port of *device_owner* may take an address on *subnet*
+    (``subnet-service-types``, as Neutron's ``query_filter_service_subnets``): a subnet
+    without service types serves every port, one with them the ports they name."""
+    return (not subnet.service_types or device_owner in subnet.service_types
+            or (device_owner == DHCP_OWNER and subnet.enable_dhcp))
+
+
 def is_auto_address(subnet: Any) -> bool:
     """Whether hosts on *subnet* pick their own addresses (Neutron: either mode says so)."""
     return subnet.ip_version == 6 and (subnet.ipv6_address_mode in AUTO_ADDRESS_MODES
@@ -250,11 +262,21 @@ def requested_addresses(network_id: str, subnets: list[Any],
                         device_owner: str) -> list[AddressRequest]:
     """What a port's ``fixed_ips`` asks for on a network with *subnets*.
 
-    None asks for the default: one address of each IP version the network has.
+    Only the subnets that serve the port's *device_owner* count (:func:`serves`); a
+    network with subnets but none of them is 409
+    ``IpAddressGenerationFailureNoMatchingSubnet``, as in Neutron, unless no address is
+    asked for (``[]``).  None asks for the
+    default: one address of each IP version, from the subnets with service types first.
     Either way a port that is not a router interface has its EUI-64 address on every
     SLAAC or DHCPv6-stateless subnet, and can be given no other there.  Refuses subnets
-    of other networks and addresses no subnet can give.
+    of other networks (or not serving the port) and addresses no subnet can give.
     """
+    candidates = [s for s in subnets if serves(s, device_owner)]
+    if subnets and not candidates and fixed_ips != []:
+        raise exc.IpAddressGenerationFailureNoMatchingSubnet(network_id=network_id,
+                                                             service_type=device_owner)
+    # Subnets dedicated to the port's kind of device first (Neutron's priority).
+    subnets = sorted(candidates, key=lambda s: not s.service_types)
     auto = {s.id: s for s in subnets
             if is_auto_address(s) and device_owner not in ROUTER_INTERFACE_OWNERS}
     wanted: list[AddressRequest] = []

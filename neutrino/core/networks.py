@@ -49,7 +49,7 @@ def _columns() -> dict[str, Any]:
             "mtu": c.mtu, "revision_number": c.revision_number,
             "created_at": c.created_at, "updated_at": c.updated_at,
             "router:external": Network.external,
-            "port_security_enabled": c.port_security_enabled,
+            "port_security_enabled": c.port_security_enabled, "dns_domain": c.dns_domain,
             # Fixed in Neutrino, filterable because clients filter on them.
             "is_default": literal(False)}
 

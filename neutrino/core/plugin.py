@@ -93,7 +93,8 @@ class Plugin:
         self.subnetpools = SubnetPools(db, writes)
         self.security_groups = SecurityGroups(db, writes, self.mech)
         self.security_group_rules = SecurityGroupRules(db, writes, self.mech)
-        self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups)
+        self.ports = Ports(db, writes, self.mech, self.binder, self.security_groups,
+                           settings.dns_domain)
         self.routers = Routers(db, writes, self.mech, self.ports)
         self.floatingips = FloatingIPs(db, writes, self.mech, self.ports)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
@@ -266,6 +267,11 @@ class Plugin:
 
     def create_security_group(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.security_groups.create(ctx, attrs)
+
+    def create_security_group_bulk(self, ctx: Context,
+                                   items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A bulk create: every item, in order, or none."""
+        return self.security_groups.create_bulk(ctx, items)
 
     def get_security_group(self, ctx: Context, sg_id: str) -> dict[str, Any]:
         return self.security_groups.get(ctx, sg_id)

@@ -43,6 +43,7 @@ from neutrino.db.models import (
     utcnow,
 )
 from neutrino.db.session import Database
+from neutrino.drivers import dns
 from neutrino.drivers.api import (
     FLOATINGIP,
     ROUTER_GATEWAY,
@@ -66,7 +67,7 @@ def _columns() -> dict[str, Any]:
             "device_owner": c.device_owner, "binding:host_id": c.host,
             "binding:vnic_type": c.vnic_type, "binding:vif_type": c.vif_type,
             "revision_number": c.revision_number, "created_at": c.created_at,
-            "updated_at": c.updated_at}
+            "updated_at": c.updated_at, "dns_name": c.dns_name, "dns_domain": c.dns_domain}
 
 
 #: Ports carry tags.
@@ -130,15 +131,28 @@ def _check_mac(session: Session, net_id: str, mac: str, port_id: str | None) -> 
         raise exc.MacAddressInUse(net_id=net_id, mac=mac)
 
 
-def _fixed_ip_filter(values: list[str]) -> Any:
-    """Port ids matching ``fixed_ips=ip_address=X`` / ``fixed_ips=subnet_id=Y`` filters."""
-    clauses = []
+#: The ``fixed_ips=<key>=<value>`` filters and what each matches of an address.
+FIXED_IP_FILTERS: dict[str, Callable[[list[str]], ColumnElement[bool]]] = {
+    "ip_address": IPAllocation.ip_address.in_,
+    "subnet_id": IPAllocation.subnet_id.in_,
+    # ip-substring-filtering: part of the address's text, wherever it is.
+    "ip_address_substr": lambda parts: or_(*(IPAllocation.ip_address.contains(
+        part, autoescape=True) for part in parts)),
+}
+
+
+def _fixed_ip_filter(values: list[str]) -> list[ColumnElement[bool]]:
+    """Clauses on port ids for ``fixed_ips=ip_address=X``, ``fixed_ips=subnet_id=Y`` and
+    ``fixed_ips=ip_address_substr=Z`` filters, as Neutron's: values of one key ORed,
+    keys ANDed, each key met by any of the port's addresses."""
+    wanted: dict[str, list[str]] = {}
     for value in values:
-        key, _, wanted = value.partition("=")
-        if key not in ("ip_address", "subnet_id") or not wanted:
+        key, _, part = value.partition("=")
+        if key not in FIXED_IP_FILTERS or not part:
             raise exc.BadRequest(resource="port", msg=f"invalid fixed_ips filter '{value}'")
-        clauses.append(getattr(IPAllocation, key) == wanted)
-    return select(IPAllocation.port_id).where(or_(*clauses))
+        wanted.setdefault(key, []).append(part)
+    return [Port.id.in_(select(IPAllocation.port_id).where(FIXED_IP_FILTERS[key](parts)))
+            for key, parts in wanted.items()]
 
 
 def groups_of(session: Session, port_ids: list[str]) -> dict[str, list[str]]:
@@ -196,6 +210,36 @@ def leave_groups(session: Session, port: Port) -> None:
     _set_groups(session, port, [], new=False)
 
 
+def network_domains(session: Session, network_ids: list[str] | None) -> dict[str, str]:
+    """The ``dns_domain`` of each of *network_ids* (None: of every network) that has one."""
+    stmt = select(Network.id, Network.dns_domain).where(Network.dns_domain != "")
+    if network_ids is None:
+        return {net_id: domain for net_id, domain in session.execute(stmt)}
+    return {net_id: domain for chunk in chunks(sorted(set(network_ids)))
+            for net_id, domain in session.execute(stmt.where(Network.id.in_(chunk)))}
+
+
+def check_dns_name(name: str, configured: str) -> None:
+    """neutron-lib's check of a ``dns_name`` against the configured domain (once one other
+    than the default is set): a PQDN leaves room for it, an FQDN ends with it."""
+    domain = dns.qualified(configured)
+    if not name or not domain or domain == dns.DEFAULT_DOMAIN:
+        return
+    higher = f".{domain}"
+    if not name.endswith("."):
+        if len(name) + len(higher) > dns.FQDN_MAX_LEN:
+            raise exc.InvalidInput(error_message=(
+                f"The dns_name passed is a PQDN and its size is '{len(name)}'. The dns_domain "
+                f"option is set to {domain}, with a length of '{len(higher)}'. When the two "
+                "are concatenated to form a FQDN (with a '.' at the end), the resulting "
+                f"length exceeds the maximum size of '{dns.FQDN_MAX_LEN}'"))
+    elif len(name) <= len(higher) or not name.endswith(higher):
+        raise exc.InvalidInput(error_message=(
+            "The dns_name passed is a FQDN. Its higher level labels must be equal to the "
+            f"dns_domain option, that has been set to '{domain}'. It must also include one "
+            f"or more valid DNS labels to the left of '{domain}'"))
+
+
 def _needs_binding(port: dict[str, Any]) -> bool:
     """A port with a host that no binding was attempted for (or one cut short: B4)."""
     return bool(port["binding:host_id"]) and port["binding:vif_type"] == VIF_TYPE_UNBOUND
@@ -203,12 +247,17 @@ def _needs_binding(port: dict[str, Any]) -> bool:
 
 class Ports:
     def __init__(self, db: Database, writes: Writes, mech: MechanismManager, binder: PortBinder,
-                 groups: SecurityGroups):
+                 groups: SecurityGroups, dns_domain: str):
         self.db = db
         self.writes = writes
         self.mech = mech
         self.binder = binder
         self.groups = groups
+        #: The configured ``dns_domain``: of names whose port and network have none.
+        self.dns_domain = dns_domain
+
+    def _named(self, port: dict[str, Any], network_domain: str) -> dict[str, Any]:
+        return dns.with_assignment(port, network_domain, self.dns_domain)
 
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [attrs])[0]
@@ -231,8 +280,9 @@ class Ports:
 
         contexts = self.writes.write_all("create_port", [body(attrs) for attrs in items],
                                          undo=lambda port_id: self.delete(ADMIN, port_id))
-        return [self.binder.bind(c.current["id"], c) or c.current
-                if c.current["binding:host_id"] else c.current for c in contexts]
+        return [self._named(self.binder.bind(c.current["id"], c) or c.current
+                            if c.current["binding:host_id"] else c.current,
+                            c.network.current["dns_domain"]) for c in contexts]
 
     def _network_project(self, ctx: Context, net_id: str) -> str:
         with self.db.read() as session:
@@ -291,7 +341,9 @@ class Ports:
             vif_details={}, status=DOWN,
             port_security_enabled=attrs.get("port_security_enabled",
                                             net.port_security_enabled),
-            allowed_address_pairs=_pairs(attrs.get("allowed_address_pairs", []), mac))
+            allowed_address_pairs=_pairs(attrs.get("allowed_address_pairs", []), mac),
+            dns_name=attrs.get("dns_name", ""), dns_domain=attrs.get("dns_domain", ""))
+        check_dns_name(port.dns_name, self.dns_domain)
         port.status_reason = BINDING if port.host else NO_HOST
         port.fixed_ips = []
         wanted = ipam.requested_addresses(net.id, net.subnets, attrs.get("fixed_ips"), mac,
@@ -332,10 +384,11 @@ class Ports:
                              list(conn.scalars(GROUPS_OF_PORT, {"id": port_id})),
                              [extra_dhcp_opts.opt_dict(o) for o in conn.execute(
                                  extra_dhcp_opts.OPTS_OF_PORT, {"id": port_id})])
+            domain = network_domains(session, [row.network_id]).get(row.network_id, "")
         if port["binding:host_id"] and port["binding:vif_type"] in (
                 VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             port = self.binder.bind(port_id) or port  # B4
-        return port
+        return self._named(port, domain)
 
     def list_page(self, ctx: Context, query: ListQuery | None = None) -> tuple[list[dict], bool]:
         query = query or ListQuery()
@@ -343,7 +396,7 @@ class Ports:
         fixed_ip_filters = filters.pop("fixed_ips", None)
         visible = visible_ports(ctx)
         with self.db.read() as session:
-            also = (Port.id.in_(_fixed_ip_filter(fixed_ip_filters)),) if fixed_ip_filters else ()
+            also = tuple(_fixed_ip_filter(fixed_ip_filters)) if fixed_ip_filters else ()
             rows, more = visible_page(session, Port.__table__, COLUMNS, visible, query,
                                       filters=filters, also=also)
             ips: dict[str, list] = {r.id: [] for r in rows}
@@ -365,11 +418,12 @@ class Ports:
                         ips[pid].append({"subnet_id": sid, "ip_address": ip})
             ports = [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id],
                                groups[r.id], opts[r.id]) for r in rows]
+            domains = network_domains(session, [r.network_id for r in rows])
         unbound = [p["id"] for p in ports if _needs_binding(p)]
         if unbound:  # B4: a binding interrupted by a crash is finished on read
             fresh = {pid: self.binder.bind(pid) for pid in unbound}
             ports = [fresh.get(p["id"]) or p for p in ports]
-        return ports, more
+        return dns.all_with_assignment(ports, domains, self.dns_domain), more
 
     def list_all(self) -> list[dict[str, Any]]:
         """Every port, without triggering binding (for backends' full resyncs)."""
@@ -388,21 +442,27 @@ class Ports:
                 if pid in groups:
                     groups[pid].append(sg_id)
             opts = extra_dhcp_opts.opts_of(session, list(ips))
-            return [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id],
-                              groups[r.id], opts[r.id]) for r in rows]
+            return dns.all_with_assignment(
+                [port_dict(r, sorted(ips[r.id], key=lambda a: a["ip_address"]), tags[r.id],
+                           groups[r.id], opts[r.id]) for r in rows],
+                network_domains(session, None), self.dns_domain)
 
     def get_without_binding(self, port_id: str) -> dict[str, Any] | None:
         with self.db.read() as session:
             port = find_port(session, port_id)
-            return orm_port_dict(port) if port is not None else None
+            if port is None:
+                return None
+            return self._named(orm_port_dict(port), network_domains(
+                session, [port.network_id]).get(port.network_id, ""))
 
     def update(self, ctx: Context, port_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
         context = self.writes.write(
             "update_port", lambda s: self._update(s, ctx, port_id, dict(attrs), if_match))
-        if _needs_binding(context.current):
-            return self.binder.bind(port_id) or context.current
-        return context.current
+        port = context.current
+        if _needs_binding(port):
+            port = self.binder.bind(port_id) or port
+        return self._named(port, context.network.current["dns_domain"])
 
     def _update(self, session: Session, ctx: Context, port_id: str, attrs: dict[str, Any],
                 if_match: int | None) -> PortContext:
@@ -445,6 +505,8 @@ class Ports:
             ipam.allocate(session, port, net.id, wanted, keep)
         groups = attrs.pop("security_groups", None)
         dhcp_opts = attrs.pop("extra_dhcp_opts", None)
+        if "dns_name" in attrs:
+            check_dns_name(attrs["dns_name"], self.dns_domain)
         if "allowed_address_pairs" in attrs:
             attrs["allowed_address_pairs"] = _pairs(attrs["allowed_address_pairs"],
                                                     attrs.get("mac_address", port.mac_address))

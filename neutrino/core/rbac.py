@@ -42,6 +42,9 @@ from neutrino.db.session import Database
 
 #: The projects using an object through one action (a network's ports' projects).
 Users = Callable[[Session, str], set[str]]
+#: What a new grant of an object to a target project must satisfy besides the object's
+#: ownership (raises 400 if it does not).
+GrantCheck = Callable[[Session, Any, str], None]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Shareable:
     #: pools, address scopes) are scoped to its project, so Neutron's lists (which drop
     #: what the caller may not get) and Neutrino's agree.
     service_sees_all: bool = True
+    #: Checked before a policy on an object of this type is created (a subnet pool in an
+    #: address scope may be shared only with a project that sees the scope).
+    check_grant: GrantCheck | None = None
 
     def granted(self, project_id: str | None, actions: Collection[str],
                 id_column: Any = None) -> ColumnElement[bool]:
@@ -194,6 +200,8 @@ class RbacPolicies:
         obj = self._owned_object(session, ctx, shareable, attrs["object_id"])
         if attrs["target_project"] in shareable.targets(session, obj.id, attrs["action"]):
             raise exc.DuplicateRbacPolicy()
+        if shareable.check_grant is not None:
+            shareable.check_grant(session, obj, attrs["target_project"])
         policy = RbacPolicy(project_id=attrs.get("project_id", ""),
                             object_type=attrs["object_type"], object_id=obj.id,
                             action=attrs["action"], target_project=attrs["target_project"])

@@ -54,6 +54,7 @@ def network_dict(net: Any, segments: list[Any], subnets: list[Any],
         "availability_zone_hints": [], "availability_zones": [],
         "ipv4_address_scope": scopes.get("ipv4_address_scope"),
         "ipv6_address_scope": scopes.get("ipv6_address_scope"), "is_default": False,
+        "dns_domain": net.dns_domain,
     })
     # Neutron's multiprovider convention: one segment shows as provider:*,
     # several as a ``segments`` list.
@@ -78,7 +79,7 @@ def subnet_dict(sub: Any, tags: list[str]) -> dict[str, Any]:
         "dns_nameservers": list(sub.dns_nameservers),
         "host_routes": list(sub.host_routes), "ipv6_ra_mode": sub.ipv6_ra_mode,
         "ipv6_address_mode": sub.ipv6_address_mode, "subnetpool_id": sub.subnetpool_id,
-        "service_types": [], "segment_id": None,
+        "service_types": list(sub.service_types), "segment_id": None,
     })
     return d
 
@@ -93,12 +94,14 @@ def address_scope_dict(scope: Any, shared: bool) -> dict[str, Any]:
 
 
 def subnetpool_dict(pool: Any, shared: bool, tags: list[str]) -> dict[str, Any]:
-    """*shared*: as the caller sees it, as a scope's."""
+    """*shared*: as the caller sees it, as a scope's.  The prefix lengths are strings, as
+    Neutron renders them (its ``_make_subnetpool_dict``; clients compare them so)."""
     d = _standard(pool, tags)
     d.update({
         "ip_version": pool.ip_version, "prefixes": list(pool.prefixes),
-        "default_prefixlen": pool.default_prefixlen, "min_prefixlen": pool.min_prefixlen,
-        "max_prefixlen": pool.max_prefixlen, "is_default": pool.is_default,
+        "default_prefixlen": str(pool.default_prefixlen),
+        "min_prefixlen": str(pool.min_prefixlen), "max_prefixlen": str(pool.max_prefixlen),
+        "is_default": pool.is_default,
         "default_quota": pool.default_quota, "address_scope_id": pool.address_scope_id,
         "shared": shared,
     })
@@ -123,6 +126,7 @@ def port_dict(port: Any, fixed_ips: list[dict[str, str]], tags: list[str],
         "binding:host_id": port.host, "binding:vnic_type": port.vnic_type,
         "binding:profile": dict(port.profile or {}), "binding:vif_type": port.vif_type,
         "binding:vif_details": dict(port.vif_details or {}),
+        "dns_name": port.dns_name, "dns_domain": port.dns_domain,
     }
 
 

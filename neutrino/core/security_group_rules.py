@@ -46,8 +46,9 @@ COLUMNS = _columns()
 
 
 def visible_rules(ctx: Context) -> ColumnElement | None:
-    """The rules *ctx* may see: those of its project's groups (None: all)."""
-    if ctx.sees_all_projects:
+    """The rules *ctx* may see: those of its project's groups (None: all, for admins; as
+    :func:`~neutrino.core.security_groups.visible_groups`)."""
+    if ctx.is_admin:
         return None
     return SecurityGroupRule.security_group_id.in_(
         select(SecurityGroup.id).where(SecurityGroup.project_id == ctx.project_id))

@@ -7,6 +7,7 @@ and the drivers see a rule's create or delete as an update of the group
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, exists, literal, select
@@ -50,8 +51,10 @@ COLUMNS = {**_columns(), **TAGGED.filters()}
 
 
 def visible_groups(ctx: Context) -> ColumnElement | None:
-    """The groups *ctx* may see: its project's (None: all)."""
-    if ctx.sees_all_projects:
+    """The groups *ctx* may see: its project's (None: all, for admins).  The ``service``
+    role reads its own project's only: ``get_security_group`` does not name it, and a list
+    must not show what a show refuses."""
+    if ctx.is_admin:
         return None
     return SecurityGroup.project_id == ctx.project_id
 
@@ -130,19 +133,30 @@ class SecurityGroups:
 
     # -- the API's calls -----------------------------------------------------------
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = owned(ctx, attrs)
-        if attrs.get("name") == DEFAULT_NAME:
+        return self.create_bulk(ctx, [attrs])[0]
+
+    def create_bulk(self, ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Groups of *items*, in order, all or none (a bulk create, or one); each project's
+        ``default`` group first, in a transaction of its own, as for one group."""
+        items = [owned(ctx, attrs) for attrs in items]
+        if any(attrs.get("name") == DEFAULT_NAME for attrs in items):
             raise exc.SecurityGroupDefaultAlreadyExists()
-        self.ensure_default(attrs.get("project_id"))
+        for project in dict.fromkeys(attrs.get("project_id") for attrs in items):
+            self.ensure_default(project)
 
-        def body(session: Session) -> SecurityGroupContext:
-            group = self._insert(session, dict(attrs), sg_rules.EGRESS_RULES)
-            # The group's own egress rules count against the rule quota too (Neutron's).
-            self.writes.limits.charge(session, "security_group_rule", group.project_id)
-            return self._created(session, group)
+        def body(attrs: dict[str, Any]) -> Callable[[Session], SecurityGroupContext]:
+            def insert(session: Session) -> SecurityGroupContext:
+                # A copy of the item per run: a lost race runs the transaction again.
+                group = self._insert(session, dict(attrs), sg_rules.EGRESS_RULES)
+                # The group's own egress rules count against the rule quota too (Neutron's).
+                self.writes.limits.charge(session, "security_group_rule", group.project_id)
+                return self._created(session, group)
+            return insert
 
-        return self.writes.write("create_security_group", body,
-                                 undo=lambda sg_id: self.delete(ADMIN, sg_id)).current
+        contexts = self.writes.write_all("create_security_group",
+                                         [body(attrs) for attrs in items],
+                                         undo=lambda sg_id: self.delete(ADMIN, sg_id))
+        return [c.current for c in contexts]
 
     def _insert(self, session: Session, attrs: dict[str, Any],
                 rules: list[dict[str, Any]]) -> SecurityGroup:
@@ -182,7 +196,7 @@ class SecurityGroups:
         query = query or ListQuery()
         self.ensure_default(ctx.project_id)
         asked = query.filters.get("project_id") or query.filters.get("tenant_id") or []
-        if ctx.sees_all_projects and len(asked) == 1:
+        if ctx.is_admin and len(asked) == 1:
             self.ensure_default(asked[0])
         visible = visible_groups(ctx)
         table = SecurityGroup.__table__

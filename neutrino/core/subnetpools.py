@@ -42,7 +42,7 @@ from neutrino.core.resources import subnetpool_dict, tag_names
 from neutrino.core.rows import apply, check_revision
 from neutrino.core.tags import Tagged
 from neutrino.core.writes import Writes
-from neutrino.db.models import ACCESS_SHARED, WILDCARD, Subnet, SubnetPool, touch
+from neutrino.db.models import ACCESS_SHARED, WILDCARD, AddressScope, Subnet, SubnetPool, touch
 from neutrino.db.session import Database
 
 BOUNDS = ("min_prefixlen", "max_prefixlen", "default_prefixlen")
@@ -58,11 +58,29 @@ def _subnet_projects(session: Session, pool_id: str) -> set[str]:
         Subnet.subnetpool_id == pool_id)))
 
 
+def _scope_reaches(session: Session, pool: SubnetPool, target: str) -> None:
+    """A pool in an address scope is shared only with a project that sees the scope (its
+    own, or shared with it or with everyone), else 400, as Neutron's
+    ``SubnetPool.validate_rbac_policy_create``: the project could not use the pool's
+    subnets in that scope."""
+    scope_id = pool.address_scope_id
+    if scope_id is None:
+        return
+    owner = session.scalar(select(AddressScope.project_id).where(AddressScope.id == scope_id))
+    if owner == target or session.scalar(select(address_scopes.SHAREABLE.granted(
+            None if target == WILDCARD else target, (ACCESS_SHARED,), literal(scope_id)))):
+        return
+    raise exc.InvalidInput(error_message=(
+        f"Failed to create RBAC policy on object {pool.id} because target project doesn't "
+        "have access to associated address scope"))
+
+
 #: Subnet pools carry tags.
 TAGGED = Tagged(SubnetPool, "subnetpool", not_found)
 #: Pools are shared through RBAC policies; ``shared`` is the one to every project.
 SHAREABLE = Shareable(SubnetPool, "subnetpool", not_found, (ACCESS_SHARED,),
-                      {ACCESS_SHARED: _subnet_projects}, service_sees_all=False)
+                      {ACCESS_SHARED: _subnet_projects}, service_sees_all=False,
+                      check_grant=_scope_reaches)
 
 
 def _columns() -> dict[str, Any]:

@@ -72,6 +72,13 @@ def subnet_or_404(session: Session, subnet_id: str) -> Subnet:
     return sub
 
 
+#: What a subnet's service type starts with (neutron-lib's
+#: ``validate_subnet_service_types``, which adds ``compute:`` to its list of prefixes one
+#: character at a time: any type starting with one of those characters passes too, as
+#: ``test:type_1`` in OpenStack's own tests does).
+SERVICE_TYPE_PREFIXES = ("network:", "neutron:", *"compute:")
+
+
 def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None) -> None:
     """Refuse *attrs* (of a new subnet, or changes to *current*) that do not fit *net*."""
     gateway = attrs.get("gateway_ip", current.gateway_ip if current else None)
@@ -95,6 +102,9 @@ def validate(net: ipam.IPNetwork, attrs: dict[str, Any], current: Subnet | None)
         raise exc.InvalidInput(error_message=(
             f"Invalid CIDR {net} for IPv6 address mode. Hosts form their addresses with "
             "EUI-64, which requires the prefix to be /64"))
+    for service_type in attrs.get("service_types", []):
+        if not service_type.startswith(SERVICE_TYPE_PREFIXES):
+            raise exc.InvalidSubnetServiceType(service_type=service_type)
     nameservers = attrs.get("dns_nameservers", [])
     for i, ns in enumerate(nameservers):
         if ipaddress.ip_address(ns).version != net.version:
@@ -169,9 +179,10 @@ def check_pool_affinity(net: Network, ip_version: int, pool: SubnetPool | None) 
         raise exc.NetworkSubnetPoolAffinityError()
 def _autoconfigured(session: Session, network_id: str) -> list[Any]:
     """The ports of a network that form their own addresses on its SLAAC and
-    DHCPv6-stateless subnets (all but router interfaces), locked for the change."""
+    DHCPv6-stateless subnets (all but router interfaces): id, MAC and device owner,
+    locked for the change."""
     return list(session.execute(
-        select(Port.id, Port.mac_address).where(
+        select(Port.id, Port.mac_address, Port.device_owner).where(
             Port.network_id == network_id,
             Port.device_owner.not_in(ipam.ROUTER_INTERFACE_OWNERS)).with_for_update()))
 
@@ -258,9 +269,10 @@ class Subnets:
         TAGGED.create(session, sub, tags)
         ports[:] = []  # a retried transaction starts again
         if ipam.is_auto_address(sub):
-            # Every host on the network forms an address on the new prefix: the ports
-            # have it at once, as in Neutron.
-            hosts = _autoconfigured(session, net.id)
+            # Every host on the network that the subnet serves forms an address on the new
+            # prefix: the ports have it at once, as in Neutron.
+            hosts = [(pid, mac) for pid, mac, owner in _autoconfigured(session, net.id)
+                     if ipam.serves(sub, owner)]
             session.add_all(IPAllocation(subnet_id=sub.id, network_id=net.id, port_id=pid,
                                          ip_address=ipam.eui64(sub.cidr, mac))
                             for pid, mac in hosts)
@@ -325,7 +337,7 @@ class Subnets:
         if ipam.is_auto_address(sub):
             # Addresses the hosts formed themselves go with the prefix (Neutron's);
             # a router interface's address still holds the subnet.
-            hosts = [pid for pid, _ in _autoconfigured(session, sub.network_id)]
+            hosts = [pid for pid, _, _ in _autoconfigured(session, sub.network_id)]
             ports.extend(session.scalars(select(IPAllocation.port_id).where(
                 IPAllocation.subnet_id == subnet_id, IPAllocation.port_id.in_(hosts))))
             session.execute(delete(IPAllocation).where(

@@ -101,6 +101,8 @@ class Network(StandardAttrs, Base):
     mtu: Mapped[int] = mapped_column(Integer, default=1500)
     #: The default of the network's new ports.
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: dns-integration: the domain its ports' names are under ("" for none).
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
     if TYPE_CHECKING:
         # Mapped below :class:`RbacPolicy`, whose rows they are read from.
         shared: Mapped[bool]
@@ -150,6 +152,9 @@ class Subnet(StandardAttrs, Base):
     host_routes: Mapped[list[Any]] = mapped_column(default=list)
     ipv6_ra_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ipv6_address_mode: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The device owners whose ports take addresses from it (``subnet-service-types``);
+    #: empty: every port's.
+    service_types: Mapped[list[Any]] = mapped_column(default=list)
     #: The pool its cidr was allocated from (``subnet_allocation``), if any.
     subnetpool_id: Mapped[str | None] = mapped_column(
         ForeignKey("subnetpools.id"), nullable=True, index=True)
@@ -223,6 +228,9 @@ class Port(StandardAttrs, Base):
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: ``[{"ip_address": IP or CIDR, "mac_address": MAC}]``, the MAC filled in when written.
     allowed_address_pairs: Mapped[list[Any]] = mapped_column(default=list)
+    #: dns-integration and dns-domain-ports: the port's name and domain ("" for none).
+    dns_name: Mapped[str] = mapped_column(String(255), default="")
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
 
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IPAllocation.ip_address")

@@ -33,6 +33,7 @@ from neutrino.ovn.desired import (
     switch_name,
 )
 from neutrino.ovn.desired_l3 import RouterSpec, nat_key, route_key, router_name
+from neutrino.ovn.nbcache import DnsRow
 
 LOG = logging.getLogger(__name__)
 
@@ -125,6 +126,156 @@ def first_ip(row: Any, version: int) -> Any | None:
     return None
 
 
+def dns_rows(api: Any, network_id: str, every: bool = True) -> list[tuple[Any, dict[str, str]]]:
+    """The network's DNS rows, by their mark, each with its ``external_ids`` (read once: a
+    map column is converted whole on every read): one, or none while no port has names
+    (two only after a hand edit; the first is kept).  *every*: look through the whole
+    table (the repair: also rows the switch lost), else only the switch's ``dns_records``
+    (a port write: no read of other networks' rows)."""
+    if every:
+        candidates = list(api.tables["DNS"].rows.values())
+    else:
+        switch = find_switch(api, network_id)
+        candidates = list(switch.dns_records) if switch is not None else []
+    found = [(r, r.external_ids) for r in candidates]
+    return sorted(((r, ids) for r, ids in found if ids.get(keys.NETWORK_ID) == network_id),
+                  key=lambda pair: pair[0].uuid)
+
+
+def _set_map(row: Any, column: str, have: Mapping[str, str], want: Mapping[str, str]) -> None:
+    """Make *row*'s map *column* (now *have*) *want*: on a row this transaction inserts, the
+    whole map; on another, one mutation per key that differs (the rest is not sent)."""
+    if row._data is None:  # noqa: SLF001 - no committed data: inserted in this txn
+        setattr(row, column, dict(want))
+        return
+    for key in sorted(set(have) | set(want)):
+        if key not in want:
+            row.delkey(column, key)
+        elif have.get(key) != want[key]:
+            row.setkey(column, key, want[key])
+
+
+def owned_dns(api: Any) -> dict[str, list[DnsRow]]:
+    """Copies of the DNS rows carrying Neutrino's mark, by network id."""
+    found: dict[str, list[DnsRow]] = {}
+    for row in api.tables["DNS"].rows.values():
+        copy = DnsRow.of(row)
+        if keys.NETWORK_ID in copy.external_ids:
+            found.setdefault(copy.external_ids[keys.NETWORK_ID], []).append(copy)
+    return found
+
+
+def _committed(row: Any, column: str) -> Any | None:
+    """The committed datum of *row*'s *column* (python-ovs keeps it, and a transaction's
+    pending changes, in the row's private fields); None if this transaction changed the
+    column or inserted the row: then only the converted value shows the change."""
+    if row._data is None or column in row._changes or any(  # noqa: SLF001
+            column in pending for pending in row._mutations.values()):  # noqa: SLF001
+        return None
+    return row._data.get(column)  # noqa: SLF001
+
+
+def _map_get(row: Any, column: str, key: str) -> Any:
+    """One key of a map column.  python-ovs converts a whole map on every attribute read;
+    a network's DNS row holds every named port's records, so a port write reads only the
+    keys it needs from the committed datum."""
+    datum = _committed(row, column)
+    return getattr(row, column).get(key) if datum is None else datum.get(key)
+
+
+def _map_len(row: Any, column: str) -> int:
+    """How many keys a map column has (see :func:`_map_get`)."""
+    datum = _committed(row, column)
+    return len(getattr(row, column)) if datum is None else len(datum.values)
+
+
+def set_port_dns(txn: Any, api: Any, network_id: str, port_id: str,
+                 records: Mapping[str, str]) -> bool:
+    """A port's share of its network's DNS row, and the row's records it touches: each
+    name's addresses without the port's old ones, with its new ones (a port's addresses
+    are its own on a network, so no other port's are taken).  Reads only those keys, so a
+    port write costs the same on a network of ten named ports as of ten thousand.  The
+    row (found through the switch) is created with its first share and deleted with its
+    last.  Whether anything was written."""
+    switch = find_switch(api, network_id)
+    if switch is None:
+        return False
+    row = next((r for r in switch.dns_records
+                if _map_get(r, "external_ids", keys.NETWORK_ID) == network_id), None)
+    key = keys.DNS_SHARE_PREFIX + port_id
+    old = desired.decode_dns_share(_map_get(row, "external_ids", key)) if row else {}
+    if old == records:
+        return False
+    if row is None:
+        return write_dns_shares(txn, api, network_id, {port_id: records}, every=False)
+    row.verify("external_ids")
+    if not records and _map_len(row, "external_ids") <= 2:
+        row.delete()  # its last share (and the mark): the switch's reference is weak
+        return True
+    # Read before the first mutation: after it, python-ovs converts the whole map again.
+    current = {name: _map_get(row, "records", name) or ""
+               for name in sorted(set(old) | set(records))}
+    for name, have in current.items():
+        tokens = (set(have.split()) - set(old.get(name, "").split())) | \
+            set(records.get(name, "").split())
+        value = desired.record_value(tokens)
+        if not value:
+            row.delkey("records", name)
+        elif value != have:
+            row.setkey("records", name, value)
+    if records:
+        row.setkey("external_ids", key, desired.encode_dns_share(records))
+    else:
+        row.delkey("external_ids", key)
+    return True
+
+
+def write_dns_shares(txn: Any, api: Any, network_id: str,
+                     changes: Mapping[str, Mapping[str, str]], every: bool = True) -> bool:
+    """Set ports' shares of their network's DNS row (an empty share: the port has none)
+    and the row's ``records``, merged from every share; the row is created, and referenced
+    from the switch, with its first share and deleted with its last.  Whether anything
+    was written.  The row's ``external_ids`` are verified: two writers changing one
+    network's names make ovsdb-server refuse the loser, which runs again on the new row.
+    *every*: as :func:`dns_rows`."""
+    rows = dns_rows(api, network_id, every)
+    row, external_ids = rows[0] if rows else (None, {})
+    for twin, _ in rows[1:]:
+        twin.delete()
+    have = desired.dns_shares(external_ids)
+    shares = {port_id: dict(share) for port_id, share in {**have, **changes}.items() if share}
+    merged = desired.merge_records(shares)
+    if row is None:
+        switch = find_switch(api, network_id)
+        if not shares or switch is None:
+            return bool(rows[1:])
+        row = txn.insert(api.tables["DNS"])
+        row.external_ids = {keys.NETWORK_ID: network_id, **{
+            keys.DNS_SHARE_PREFIX + port_id: desired.encode_dns_share(share)
+            for port_id, share in shares.items()}}
+        row.records = merged
+        switch.verify("dns_records")
+        switch.addvalue("dns_records", row)
+        return True
+    switch = find_switch(api, network_id)
+    referenced = switch is None or row.uuid in {r.uuid for r in switch.dns_records}
+    if switch is not None and not referenced:
+        switch.addvalue("dns_records", row)
+    records = row.records
+    if shares == have and records == merged:
+        return bool(rows[1:]) or not referenced
+    row.verify("external_ids")
+    if not shares:
+        row.delete()  # the switch's reference is weak: ovsdb-server drops it
+        return True
+    _set_map(row, "external_ids", external_ids, {
+        **{k: v for k, v in external_ids.items() if not k.startswith(keys.DNS_SHARE_PREFIX)},
+        **{keys.DNS_SHARE_PREFIX + port_id: desired.encode_dns_share(share)
+           for port_id, share in shares.items()}})
+    _set_map(row, "records", records, merged)
+    return True
+
+
 class DropGroupMissing(RuntimeError):
     """A port with port security cannot be written before the drop group exists."""
 
@@ -182,6 +333,14 @@ class EnsureSwitch(_Ensure):
 
     spec: SwitchSpec
 
+    def claims(self) -> set[tuple[str, str]]:
+        """The rows this may insert or delete (``connection.Batch``): none when the switch
+        exists and has and wants no localnet port, as for every port written on it."""
+        if find_switch(self.api, self.spec.network_id) is not None and \
+                not self.spec.localnets and not localnet_ports(self.api, self.spec.network_id):
+            return set()
+        return {("Logical_Switch", self.spec.network_id)}
+
     def run_idl(self, txn: Any) -> None:
         row, outcome = self._write(txn, find_switch(self.api, self.spec.network_id), self.spec)
         self.result = outcome
@@ -214,8 +373,79 @@ def one_per_row(cmds: Iterable[Any]) -> list[Any]:
     return list(unique.values())
 
 
+class SetPortDns(command.BaseCommand):
+    """A port's share of its switch's DNS records (none: the port's names are taken back),
+    unless the port's LSP was written from a newer revision (that write set its share)."""
+
+    def __init__(self, api: Any, network_id: str, port_id: str, records: Mapping[str, str],
+                 revision: int) -> None:
+        super().__init__(api)
+        self.network_id = network_id
+        self.port_id = port_id
+        self.records = dict(records)
+        self.revision = revision
+
+    def claims(self) -> set[tuple[str, str]]:
+        """The rows this may insert or delete (``connection.Batch``): the network's DNS
+        row, which the first share creates and the last deletes.  Writes of named ports
+        of one network are not batched together; of other ports, they are."""
+        return {("DNS", self.network_id)}
+
+    def run_idl(self, txn: Any) -> None:
+        lsp = find_port(self.api, self.port_id)
+        if lsp is not None and row_revision(lsp) > self.revision:
+            self.result = STALE
+            return
+        changed = set_port_dns(txn, self.api, self.network_id, self.port_id, self.records)
+        self.result = UPDATED if changed else UNCHANGED
+
+    def needs_write(self) -> bool:
+        """Whether the port's share differs; read under the connection's lock."""
+        switch = find_switch(self.api, self.network_id)
+        row = next((r for r in switch.dns_records if _map_get(
+            r, "external_ids", keys.NETWORK_ID) == self.network_id), None) if switch else None
+        have = _map_get(row, "external_ids", keys.DNS_SHARE_PREFIX + self.port_id) \
+            if row is not None else None
+        return desired.decode_dns_share(have) != self.records
+
+    def __str__(self) -> str:
+        return f"SetPortDns({self.port_id}, rev={self.revision})"
+
+
+class EnsureDns(command.BaseCommand):
+    """A network's DNS row as a drift repair pass read SQL: each port's share, except the
+    shares of ports whose LSP was written from a newer revision than the pass read (or
+    that the pass did not know): a port write that raced the pass has settled those."""
+
+    def __init__(self, api: Any, network_id: str, shares: Mapping[str, Mapping[str, str]],
+                 revisions: Mapping[str, int]) -> None:
+        super().__init__(api)
+        self.network_id = network_id
+        self.shares = shares
+        #: The revision of every port of the network the pass read.
+        self.revisions = revisions
+
+    def run_idl(self, txn: Any) -> None:
+        rows = dns_rows(self.api, self.network_id)
+        have = desired.dns_shares(rows[0][1]) if rows else {}
+        changes = {}
+        for port_id in sorted(set(have) | set(self.shares)):
+            want = self.shares.get(port_id, {})
+            if have.get(port_id, {}) == want:
+                continue
+            lsp = find_port(self.api, port_id)
+            if lsp is not None:
+                read = self.revisions.get(port_id)
+                if read is None or row_revision(lsp) > read:
+                    continue
+                lsp.verify("external_ids")
+            changes[port_id] = want
+        changed = write_dns_shares(txn, self.api, self.network_id, changes)
+        self.result = UPDATED if changed else UNCHANGED
+
+
 class DeleteSwitch(command.BaseCommand):
-    """Logical_Switch of a network (its ports go with it) and its DHCP_Options."""
+    """Logical_Switch of a network (its ports go with it), its DHCP_Options and DNS rows."""
 
     def __init__(self, api: Any, network_id: str) -> None:
         super().__init__(api)
@@ -230,6 +460,9 @@ class DeleteSwitch(command.BaseCommand):
         for dhcp in list(self.api.tables["DHCP_Options"].rows.values()):
             if dhcp.external_ids.get(keys.NETWORK_ID) == self.network_id:
                 dhcp.delete()
+        for dns, _ in dns_rows(self.api, self.network_id):
+            dns.delete()
+            self.result = DELETED
 
 
 class EnsureDhcpOptions(_Ensure):
@@ -402,6 +635,16 @@ class EnsurePort(_Ensure):
 
     spec: PortSpec
 
+    def claims(self) -> set[tuple[str, str]]:
+        """The rows this may insert or delete (``connection.Batch``): the port's LSP and its
+        own DHCP_Options rows; and a switch not in NB yet, which another transaction may
+        be inserting (this one would not see it).  Port groups only gain or lose one
+        element."""
+        claimed = {("Logical_Switch_Port", self.spec.name), ("DHCP_Options", self.spec.port_id)}
+        if find_switch(self.api, self.spec.network_id) is None:
+            claimed.add(("Logical_Switch", self.spec.network_id))
+        return claimed
+
     def run_idl(self, txn: Any) -> None:
         switch = find_switch(self.api, self.spec.network_id)
         if switch is None:
@@ -530,9 +773,23 @@ def drop_nat_of_port(api: Any, port_id: str) -> bool:
     return True
 
 
+def drop_dns_of_port(txn: Any, api: Any, port_id: str, network_id: str | None) -> bool:
+    """Take a port's names out of its network's DNS row (*network_id*: its LSP's; None, no
+    LSP left: out of any row with its share); whether one had them."""
+    if network_id is not None:
+        return set_port_dns(txn, api, network_id, port_id, {})
+    key = keys.DNS_SHARE_PREFIX + port_id
+    networks = {ids[keys.NETWORK_ID] for ids in (
+        r.external_ids for r in api.tables["DNS"].rows.values())
+        if key in ids and keys.NETWORK_ID in ids}
+    for network in sorted(networks):
+        write_dns_shares(txn, api, network, {port_id: {}})
+    return bool(networks)
+
+
 class DeletePort(command.BaseCommand):
-    """Logical_Switch_Port of a port, its own DHCP_Options rows, and the NAT rows that
-    translate for it."""
+    """Logical_Switch_Port of a port, its own DHCP_Options rows, its names in its switch's
+    DNS row, and the NAT rows that translate for it."""
 
     def __init__(self, api: Any, port_id: str) -> None:
         super().__init__(api)
@@ -544,8 +801,10 @@ class DeletePort(command.BaseCommand):
         for own in owned:
             own.delete()
         row = find_port(self.api, self.port_id)
+        named = drop_dns_of_port(txn, self.api, self.port_id,
+                                 row.external_ids.get(keys.NETWORK_ID) if row is not None else None)
         if row is None or not row.external_ids.get(keys.PORT_ID):
-            self.result = UPDATED if nat_dropped or owned else ABSENT
+            self.result = UPDATED if nat_dropped or owned or named else ABSENT
             return
         switch = find_switch(self.api, row.external_ids.get(keys.NETWORK_ID, ""))
         if switch is not None:

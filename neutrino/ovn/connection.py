@@ -26,13 +26,16 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
+import traceback
 from typing import Any, Protocol
 
 from ovs import poller
 from ovs.db import idl as ovs_idl
 from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
 from ovsdbapp.backend.ovs_idl import idlutils
+from ovsdbapp.backend.ovs_idl import transaction as ovsdbapp_transaction
 from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl
 from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl
 
@@ -42,11 +45,12 @@ LOG = logging.getLogger(__name__)
 
 #: Columns Neutrino uses; monitoring only these keeps every worker's copy small.
 NB_TABLES: dict[str, list[str]] = {
-    "Logical_Switch": ["name", "ports", "external_ids"],
+    "Logical_Switch": ["name", "ports", "dns_records", "external_ids"],
     "Logical_Switch_Port": ["name", "type", "addresses", "port_security", "enabled", "up",
                             "options", "tag", "external_ids", "dhcpv4_options",
                             "dhcpv6_options"],
     "DHCP_Options": ["cidr", "options", "external_ids"],
+    "DNS": ["records", "external_ids"],
     "Logical_Router": ["name", "enabled", "ports", "nat", "static_routes", "options",
                        "external_ids"],
     "Logical_Router_Port": ["name", "mac", "networks", "ha_chassis_group", "external_ids"],
@@ -232,10 +236,140 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
         1.5 s of a 10,000-port initial dump; plain threads are preempted anyway."""
 
 
+#: Transactions that may wait for the connection thread: more callers wait in ``put``.
+MAX_QUEUED_TRANSACTIONS = 256
+
+
+class Batch:
+    """Transactions queued while the connection thread was busy, committed as one.
+
+    The connection thread commits one OVSDB transaction at a time and waits for
+    its answer, so concurrent API requests of a process queue behind each other's
+    round trips: under load each request's NB write waited for every write queued
+    before it.  Committed together, N requests cost one round trip, one ``update``
+    for every NB client to parse, and one recompute of ``ovn-northd``.  Each
+    request's commands still run in its own order, and run whole in one
+    transaction: what it wrote lands together, or not at all.  If the combined
+    transaction fails, each transaction is committed again on its own, so that
+    one request's error (a command refusing to run, a constraint) is its own.
+
+    Only transactions that cannot see each other are batched: a command looks
+    rows up in the IDL, where a row inserted earlier in the same transaction is
+    not yet, so a second insert of one row, or a delete that misses it, would
+    follow.  Every command of a batched transaction says which rows it may insert
+    or delete (``claims()``, a set of keys), and no two transactions of a batch
+    claim the same; a transaction with a command that does not say is committed
+    alone, as ovsdbapp would.
+
+    The connection's run loop sees a Batch as one transaction: it calls
+    :meth:`do_commit` and puts the outcome in :attr:`results` (the batch itself),
+    where an exception is handed to every transaction of the batch.
+    """
+
+    def __init__(self, txns: list[Any]) -> None:
+        self.txns = txns
+        self.results = self
+
+    def do_commit(self) -> None:
+        first = self.txns[0]
+        combined = ovsdbapp_transaction.Transaction(
+            first.api, first.ovsdb_connection, timeout=first.timeout, check_error=True,
+            log_errors=False)
+        combined.commands = [cmd for txn in self.txns for cmd in txn.commands]
+        try:
+            combined.do_commit()
+        except Exception:  # whose error it is shows when each is committed alone
+            LOG.debug("a batch of %d NB transactions failed; committing each alone",
+                      len(self.txns), exc_info=True)
+            for txn in self.txns:
+                txn.results.put(_outcome(txn))
+            return
+        for txn in self.txns:
+            txn.results.put([cmd.result for cmd in txn.commands])
+
+    def put(self, result: Any) -> None:
+        """The run loop's put of :meth:`do_commit`'s outcome: only an exception (the
+        transactions' own results are delivered already) is news to them."""
+        if isinstance(result, idlutils.ExceptionResult):
+            for txn in self.txns:
+                txn.results.put(result)
+
+
+def _outcome(txn: Any) -> Any:
+    """What ovsdbapp's run loop would hand a transaction committed on its own."""
+    try:
+        return txn.do_commit()
+    except Exception as ex:  # noqa: BLE001 - handed to the caller, as ovsdbapp does
+        return idlutils.ExceptionResult(ex=ex, tb=traceback.format_exc())
+
+
+def _claims(txn: Any) -> set[Any] | None:
+    """The rows *txn*'s commands may insert or delete; None if a command does not say."""
+    claimed: set[Any] = set()
+    for cmd in txn.commands:
+        claims = getattr(cmd, "claims", None)
+        if claims is None:
+            return None
+        claimed |= claims()
+    return claimed
+
+
+class BatchingQueue(ovsdbapp_connection.TransactionQueue):
+    """ovsdbapp's transaction queue, handing the connection thread what is queued as one
+    :class:`Batch` of the transactions that may go together, in their order.
+
+    Read by the connection thread only, the one writer of its IDL, so the claims it
+    reads are those of the moment the batch is committed.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        #: Taken from the queue, but it could not join the batch before it: the next.
+        self._next: Any = None
+
+    def get_nowait(self, *args: Any, **kwargs: Any) -> Any:
+        first = self._take()
+        claimed = _claims(first) if first is not None else None
+        if claimed is None:
+            return first
+        batch = [first]
+        while self._next is None:
+            try:
+                txn: Any = queue.Queue.get_nowait(self)
+            except queue.Empty:
+                break
+            claims = _claims(txn)
+            if claims is None or claims & claimed:
+                self._next = txn  # its wake-up stays in the pipe: the loop comes back for it
+                break
+            self._wait_queue.alert_notification_consume()  # its wake-up, as the first's
+            claimed |= claims
+            batch.append(txn)
+        return Batch(batch) if len(batch) > 1 else first
+
+    def _take(self) -> Any:
+        if self._next is None:
+            return super().get_nowait()
+        txn, self._next = self._next, None
+        self._wait_queue.alert_notification_consume()
+        return txn
+
+    def empty(self) -> bool:
+        return self._next is None and super().empty()
+
+    def qsize(self) -> int:
+        return super().qsize() + (self._next is not None)
+
+
 class Connection(ovsdbapp_connection.Connection):
-    """ovsdbapp connection whose ``start`` returns at once, connected or not."""
+    """ovsdbapp connection whose ``start`` returns at once, connected or not, and which
+    commits the transactions queued meanwhile together (:class:`Batch`)."""
 
     thread: threading.Thread | None
+
+    def __init__(self, idl: Any, timeout: float) -> None:
+        super().__init__(idl, timeout)
+        self.txns = BatchingQueue(MAX_QUEUED_TRANSACTIONS)
 
     def start(self) -> bool:
         with self.lock:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino import plugproto
+from neutrino.drivers import dns
 from neutrino.drivers.api import FLOATINGIP, ROUTER_GATEWAY, ROUTER_INTERFACE
 from neutrino.ovn import acls, keys
 
@@ -429,6 +430,65 @@ def _port_spec(port: Mapping[str, Any], lsp_type: str, addresses: list[str],
             "options": options,
             "external_ids": external_ids,
         })
+
+
+def dns_records(port: Mapping[str, Any], network: Mapping[str, Any],
+                configured_domain: str) -> dict[str, str]:
+    """The names OVN's DNS answers for a port (its share of its switch's DNS row), as
+    Neutron's OVN driver writes them: its hostname, its FQDN and, under a network domain
+    that differs, ``hostname.<network domain>``, each to its addresses; each address's
+    reverse name (PTR) to its FQDN.  Only a port in use (a ``device_id``) named by its
+    user (a ``dns_name``) has records; a router's port never."""
+    if not port.get("dns_name") or not port.get("device_id") or not has_switch_port(port) \
+            or _router_port_options(port) is not None:
+        return {}
+    network_domain = network.get("dns_domain") or ""
+    under_network = network_domain.rstrip(".")
+    found: dict[str, list[str]] = {}
+    for name in dns.assignment(port, network_domain, configured_domain):
+        host, fqdn, address = (name["hostname"].rstrip("."), name["fqdn"].rstrip("."),
+                               name["ip_address"])
+        names = [host, fqdn] + ([f"{host}.{under_network}"] if under_network else [])
+        for key in dict.fromkeys(names):
+            found.setdefault(key, []).append(address)
+        found[ipaddress.ip_address(address).reverse_pointer] = [fqdn]
+    return {key: record_value(set(values)) for key, values in found.items()}
+
+
+def record_value(tokens: set[str]) -> str:
+    """A record's value from its addresses (or names): sorted, so that one set of them is
+    written one way whichever port's write added the last."""
+    return " ".join(sorted(tokens))
+
+
+def merge_records(shares: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """A switch's DNS ``records`` from its ports' shares: a name two ports have (Nova names
+    two instances alike) answers the addresses of both."""
+    merged: dict[str, set[str]] = {}
+    for share in shares.values():
+        for key, value in share.items():
+            merged.setdefault(key, set()).update(value.split())
+    return {key: record_value(values) for key, values in merged.items()}
+
+
+def encode_dns_share(records: Mapping[str, str]) -> str:
+    return json.dumps(dict(records), sort_keys=True, separators=(",", ":"))
+
+
+def decode_dns_share(text: str | None) -> dict[str, str]:
+    """What :func:`encode_dns_share` wrote; nothing for an unreadable value (a hand edit:
+    the drift repair writes it again)."""
+    try:
+        data = json.loads(text) if text else {}
+        return {str(k): str(v) for k, v in data.items()}
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
+def dns_shares(external_ids: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """The ports' shares a DNS row's ``external_ids`` hold, by port id."""
+    return {key[len(keys.DNS_SHARE_PREFIX):]: decode_dns_share(value)
+            for key, value in external_ids.items() if key.startswith(keys.DNS_SHARE_PREFIX)}
 
 
 #: Device owners of ports that are never filtered (router, DHCP, metadata ports).

@@ -35,6 +35,11 @@ SUBNET_ID = "neutrino:subnet_id"
 #: derives the port's own DHCP_Options rows from it.  On those rows, ``PORT_ID`` names
 #: the port.
 EXTRA_DHCP_OPTIONS = "neutrino:extra_dhcp_options"
+#: On a switch's DNS row (its ``dns_records``), the network id marks it; each port with
+#: names has its share of ``records`` there, under this prefix and its port id, as JSON
+#: ``{name: "address ..."}``: what a port's write changes and what its delete takes back,
+#: and what the row's ``records`` are merged from.
+DNS_SHARE_PREFIX = "neutrino:dns:"
 #: On Logical_Router, Logical_Router_Port, NAT, Logical_Router_Static_Route and
 #: HA_Chassis_Group rows: the router id (ownership mark).
 ROUTER_ID = "neutrino:router_id"

@@ -232,7 +232,8 @@ class OVNMechanismDriver(MechanismDriver):
             "create_subnet_postcommit": self._subnet_write,
             "delete_subnet_postcommit": self._subnet_delete,
             "create_port_postcommit": self._port_create_write,
-            "update_port_postcommit": lambda c: self._port_write(c, c.current)}
+            "update_port_postcommit": lambda c: self._port_write(c, c.current),
+            "create_security_group_postcommit": self._security_group_write}
         builder = builders.get(method)
         if builder is None:
             super().postcommit_all(method, contexts)
@@ -251,7 +252,23 @@ class OVNMechanismDriver(MechanismDriver):
     def create_network_postcommit(self, context: NetworkContext) -> None:
         self._commit([self._network_write(context)])
 
-    update_network_postcommit = create_network_postcommit
+    def update_network_postcommit(self, context: NetworkContext) -> None:
+        """The switch; and a new ``dns_domain`` renames the network's ports in its DNS row."""
+        write = self._network_write(context)
+        if context.original is not None and \
+                context.original.get("dns_domain") != context.current.get("dns_domain"):
+            write.cmds.append(self._dns_of_network(context.current))
+        self._commit([write])
+
+    def _dns_of_network(self, network: dict[str, Any]) -> commands.EnsureDns:
+        """The network's DNS row as SQL has its ports now."""
+        assert self.core is not None and self.settings is not None
+        ports = [p for p in self.core.list_ports() if p["network_id"] == network["id"]]
+        return commands.EnsureDns(
+            self.nb, network["id"],
+            {p["id"]: records for p in ports
+             if (records := desired.dns_records(p, network, self.settings.dns_domain))},
+            {p["id"]: desired.revision_of(p) for p in ports})
 
     def delete_network_postcommit(self, context: NetworkContext) -> None:
         self._apply(f"delete network {context.current['id']}",
@@ -326,14 +343,28 @@ class OVNMechanismDriver(MechanismDriver):
         # exists that a newer revision number would have to fend off.
         previous = desired.revision_of(context.original) if context.original else None
         ensure = commands.EnsurePort(self.nb, spec, unchanged_from=previous)
+        dns = self._port_dns(context, port)
         if previous is not None and self.nb.ready:
             with self.nb.read_lock():
                 # The LSP exists (so does its switch) as this revision wants it.
-                if not ensure.needs_write():
+                if not ensure.needs_write() and (dns is None or not dns.needs_write()):
                     return None
         assert self.core is not None
-        return Write(f"port {port['id']}", [self._switch(context.network), ensure],
+        return Write(f"port {port['id']}", [self._switch(context.network), ensure,
+                                            *([dns] if dns is not None else [])],
                      Unwritten(port["id"], self.core.set_port_statuses))
+
+    def _port_dns(self, context: PortContext, port: dict[str, Any]) -> commands.SetPortDns | None:
+        """The port's names in its switch's DNS row, in the transaction of its LSP; None
+        when it has none and had none (most ports: no DNS write at all)."""
+        assert self.settings is not None
+        network = context.network.current
+        records = desired.dns_records(port, network, self.settings.dns_domain)
+        if not records and not (context.original and desired.dns_records(
+                context.original, network, self.settings.dns_domain)):
+            return None
+        return commands.SetPortDns(self.nb, port["network_id"], port["id"], records,
+                                   desired.revision_of(port))
 
     def delete_port_postcommit(self, context: PortContext) -> None:
         self._apply(f"delete port {context.current['id']}",
@@ -395,9 +426,12 @@ class OVNMechanismDriver(MechanismDriver):
         self._apply("drop group", [commands.EnsurePortGroup(self.nb, desired.drop_group_spec())])
 
     # -- security groups: one Port_Group each, one ACL per rule -------------------------
+    def _security_group_write(self, context: SecurityGroupContext) -> Write:
+        return Write(f"security group {context.current['id']}",
+                     [commands.EnsurePortGroup(self.nb, desired.port_group_spec(context.current))])
+
     def create_security_group_postcommit(self, context: SecurityGroupContext) -> None:
-        self._apply(f"security group {context.current['id']}",
-                    [commands.EnsurePortGroup(self.nb, desired.port_group_spec(context.current))])
+        self._commit([self._security_group_write(context)])
 
     update_security_group_postcommit = create_security_group_postcommit
 

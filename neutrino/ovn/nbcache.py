@@ -60,10 +60,28 @@ class SwitchRow:
     uuid: UUID
     name: str
     external_ids: dict[str, str]
+    dns_records: list[UUID]
 
     @classmethod
     def of(cls, row: Any) -> SwitchRow:
         return cls(uuid=row.uuid, name=_column(row, "name"),
+                   external_ids=_column(row, "external_ids"),
+                   dns_records=_column(row, "dns_records"))
+
+
+@dataclass(frozen=True)
+class DnsRow:
+    """Not kept in the cache: a network's row holds every named port's records, and
+    converting it on each port write would cost more than the write.  The repair copies
+    the rows once a pass (:func:`neutrino.ovn.commands.owned_dns`)."""
+
+    uuid: UUID
+    records: dict[str, str]
+    external_ids: dict[str, str]
+
+    @classmethod
+    def of(cls, row: Any) -> DnsRow:
+        return cls(uuid=row.uuid, records=_column(row, "records"),
                    external_ids=_column(row, "external_ids"))
 
 
@@ -92,18 +110,30 @@ class MarkedRow:
         return cls(uuid=row.uuid, external_ids=_column(row, "external_ids"))
 
 
+def _uuids(row: Any, name: str) -> frozenset[UUID]:
+    """A committed set-of-references column, unordered: ``Datum.to_python`` sorts the
+    set, a Python comparison per step, on every change of the row.  A security group's
+    ``ports`` changes with each port created in it, so sorting its thousands of members
+    each time made every create cost more than the one before."""
+    datum = row._data.get(name) if row._data is not None else None  # noqa: SLF001 - see _column
+    if datum is None:
+        return frozenset(r.uuid for r in getattr(row, name))
+    return frozenset(atom.value for atom in datum.values)
+
+
 @dataclass(frozen=True)
 class PortGroupRow:
     uuid: UUID
     name: str
     external_ids: dict[str, str]
-    acls: list[UUID]
-    ports: list[UUID]
+    acls: frozenset[UUID]
+    ports: frozenset[UUID]
 
     @classmethod
     def of(cls, row: Any) -> PortGroupRow:
-        return cls(uuid=row.uuid, **{c: _column(row, c) for c in (
-            "name", "external_ids", "acls", "ports")})
+        return cls(uuid=row.uuid, name=_column(row, "name"),
+                   external_ids=_column(row, "external_ids"),
+                   acls=_uuids(row, "acls"), ports=_uuids(row, "ports"))
 
 
 @dataclass(frozen=True)

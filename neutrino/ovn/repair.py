@@ -33,11 +33,11 @@ from neutrino.drivers.api import CoreHandle
 from neutrino.metrics import DRIFT_REPAIRS
 from neutrino.ovn import commands, desired, desired_l3, keys
 from neutrino.ovn.chassis import ChassisDirectory
-from neutrino.ovn.nbcache import NbCache, Snapshot
+from neutrino.ovn.nbcache import DnsRow, NbCache, Snapshot
 
 LOG = logging.getLogger(__name__)
 
-SWITCH, PORT, DHCP = "logical_switch", "logical_switch_port", "dhcp_options"
+SWITCH, PORT, DHCP, DNS = "logical_switch", "logical_switch_port", "dhcp_options", "dns"
 PORT_GROUP, ROUTER = "port_group", "logical_router"
 
 
@@ -140,6 +140,43 @@ class DriftRepair:
         return extra
 
     @staticmethod
+    def _dns_extra(snap: Snapshot, rows: list[DnsRow], network_id: str,
+                   shares: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """What differs in a network's DNS *rows* (one, or none): its ports' shares, its
+        records, its reference from the switch."""
+        extra = ["dns twice"] if len(rows) > 1 else []
+        if not rows:
+            return extra + (["missing"] if shares else [])
+        row = sorted(rows, key=lambda r: r.uuid)[0]
+        have = desired.dns_shares(row.external_ids)
+        if have != shares:
+            extra.append("shares")
+        if row.records != desired.merge_records(have):
+            extra.append("records")
+        switch = snap.switches.get(network_id)
+        if switch is not None and row.uuid not in switch.dns_records:
+            extra.append("dns_records")
+        return extra
+
+    def _plan_dns(self, snap: Snapshot, dns: Mapping[str, list[DnsRow]],
+                  networks: Mapping[str, dict[str, Any]],
+                  ports: list[dict[str, Any]]) -> list[tuple[str, str, Any, list[str]]]:
+        """Each network's DNS row: its ports' names."""
+        of_network: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+        for port in ports:
+            of_network[port["network_id"]].append(port)
+        plan: list[tuple[str, str, Any, list[str]]] = []
+        for net_id, network in networks.items():
+            shares = {p["id"]: records for p in of_network[net_id] if (
+                records := desired.dns_records(p, network, self.core.settings.dns_domain))}
+            extra = self._dns_extra(snap, dns.get(net_id, []), net_id, shares)
+            if extra:
+                plan.append((DNS, net_id, commands.EnsureDns(
+                    self.nb, net_id, shares,
+                    {p["id"]: desired.revision_of(p) for p in of_network[net_id]}), extra))
+        return plan
+
+    @staticmethod
     def _group_extra(snap: Snapshot, spec: desired.PortGroupSpec,
                      members: list[str]) -> list[str]:
         """What differs in a port group's ACLs and members (ports whose LSP is not in NB
@@ -192,6 +229,7 @@ class DriftRepair:
         snap = self.cache.snapshot()
         with self.nb.read_lock():
             routers_in_nb = commands.owned_router_revisions(self.nb)
+            dns_in_nb = commands.owned_dns(self.nb)
         networks = {n["id"]: n for n in self.core.list_networks()}
         subnets = self.core.list_subnets()
         ports = self.core.list_ports()
@@ -231,6 +269,7 @@ class DriftRepair:
                               - {p["id"] for p in ports}):
             plan.append((PORT, port_id, commands.DeletePort(self.nb, port_id),
                          ["not in SQL or without a switch port"]))
+        plan += self._plan_dns(snap, dns_in_nb, networks, ports)
         routers = self.core.list_routers()
         for context in routers:
             if context.gateway is not None and not self.directory.synced:
@@ -250,7 +289,7 @@ class DriftRepair:
         for subnet_id in sorted(set(snap.dhcp) - set(dhcp_specs)):
             plan.append((DHCP, subnet_id, commands.DeleteDhcpOptions(self.nb, subnet_id),
                          ["not in SQL or DHCP disabled"]))
-        for net_id in sorted(set(snap.switches) - set(networks)):
+        for net_id in sorted((set(snap.switches) | set(dns_in_nb)) - set(networks)):
             plan.append((SWITCH, net_id, commands.DeleteSwitch(self.nb, net_id), ["not in SQL"]))
         return plan
 

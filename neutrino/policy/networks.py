@@ -1,4 +1,7 @@
-"""Networks: Neutron's defaults (neutron/conf/policies/network.py) for what Neutrino has."""
+"""Networks: Neutron's defaults (neutron/conf/policies/network.py) for what Neutrino has.
+
+``dns_domain`` (``dns-integration``) has no rule of its own, as in Neutron: the network's
+create and update rules decide it."""
 from __future__ import annotations
 
 from neutrino.policy.base import (

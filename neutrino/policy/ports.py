@@ -1,4 +1,8 @@
-"""Ports: Neutron's defaults (neutron/conf/policies/port.py) for what Neutrino has."""
+"""Ports: Neutron's defaults (neutron/conf/policies/port.py) for what Neutrino has.
+
+``dns_name`` and ``dns_domain`` (``dns-integration``, ``dns-domain-ports``) have no rule of
+their own, as in Neutron, whose API definitions mark neither ``enforce_policy``: whoever
+may create or update the port may set them, and whoever may read it reads them."""
 from __future__ import annotations
 
 from neutrino.policy.base import (

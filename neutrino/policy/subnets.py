@@ -14,6 +14,9 @@ from neutrino.policy.base import (
 )
 
 COLLECTION, RESOURCE = "/subnets", "/subnets/{id}"
+#: Neutron also defines ``create_subnet:service_types`` and ``update_subnet:service_types``
+#: (admin), but never checks them: the attribute lacks ``enforce_policy``, so any member
+#: sets a subnet's service types (OpenStack's own tests do).  Neutrino has no such rules.
 DEFAULTS: dict[str, object] = {}
 #: The subnet's own project may change it as well as the network's (a subnet an admin
 #: made for a project on another project's network).

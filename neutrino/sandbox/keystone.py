@@ -186,12 +186,11 @@ class Keystone:
         """
         if self._process is not None:
             return
-        self.base_dir.mkdir(parents=True, exist_ok=True)
         python = self.venv / "bin" / "python"
         if not python.exists():
             raise SandboxError(f"Keystone is not installed: {python} is missing "
                                "(scripts/install.sh makes it)")
-        self._refuse_running()
+        self.prepare()
         self._guardian = start_guardian(self.base_dir, remove=self._owns_dir)
         try:
             self._start(timeout)
@@ -199,16 +198,26 @@ class Keystone:
             self.stop()
             raise
 
-    def _start(self, timeout: float) -> None:
+    def prepare(self) -> None:
+        """Choose the port and the passwords (kept in ``state.json``) and write the
+        configuration: all that clients and Neutrino need to know (:meth:`auth`,
+        :attr:`auth_url`), known before the server runs, so they can start meanwhile.
+        :meth:`start` does it too; doing it twice keeps the same port and passwords."""
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self._refuse_running()
         state = self._load_state()
         # A directory made before a user was added to USERS gets that user now.
         for user in USERS:
             state["passwords"].setdefault(user.name, secrets.token_urlsafe(16))
         self.passwords = state["passwords"]
-        self.port = self._choose_port(state.get("port"))
+        if not self.port:
+            self.port = self._choose_port(state.get("port"))
         state["port"] = self.port
         self._save_state(state)
         (self.base_dir / "keystone.conf").write_text(CONFIG.format(dir=self.base_dir))
+
+    def _start(self, timeout: float) -> None:
+        state = self._load_state()
         # The server imports Keystone (~2 s of CPU) while keystone-manage sets up the
         # directory, and loads the application once it is told to go on.
         server = self._spawn_server()

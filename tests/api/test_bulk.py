@@ -1,4 +1,5 @@
-"""Bulk create (``{"networks": [...]}``, ``{"subnets": [...]}``, ``{"ports": [...]}``), as
+"""Bulk create (``{"networks": [...]}``, ``{"subnets": [...]}``, ``{"ports": [...]}``,
+``{"security_groups": [...]}``), as
 Neutron's: every item in order or none, answered 201 with the list; a failing item gets
 its own error and leaves nothing of the batch in SQL."""
 from __future__ import annotations
@@ -44,6 +45,28 @@ def test_each_collection_creates_all_items_in_order(api: Api) -> None:
     assert [api.show("ports", p["id"]) for p in ports] == ports
     addresses = [ip["ip_address"] for p in ports for ip in p["fixed_ips"]]
     assert len(addresses) == 10 and len(set(addresses)) == 10, "one v4 and one v6 each"
+
+
+def test_security_groups_in_bulk_all_or_none(api: Api) -> None:
+    """As neutron-tempest-plugin's ``test_create_bulk_sec_groups``: each group with its
+    egress rules, in order; a refused item (a second ``default``, or over the quota)
+    leaves none of the batch."""
+    groups = created(api.client.post("/v2.0/security-groups", json={"security_groups": [
+        {"name": "a", "stateful": False},
+        {"security_group": {"name": "b", "description": "bee"}}]}),  # wrapped, as tempest's
+        "security_groups")
+    assert [(g["name"], g["stateful"], g["description"]) for g in groups] == \
+        [("a", False, ""), ("b", True, "bee")]
+    assert [len(g["security_group_rules"]) for g in groups] == [2, 2]
+    assert [api.show("security-groups", g["id"]) for g in groups] == groups
+    names = sorted(g["name"] for g in api.list("security-groups"))
+    assert names == ["a", "b", "default"]
+    assert_error(api.client.post("/v2.0/security-groups", json={"security_groups": [
+        {"name": "c"}, {"name": "default"}]}), 409, "SecurityGroupDefaultAlreadyExists")
+    api.plugin.update_quota("fake_project_id", {"security_group": 5})
+    assert_error(api.client.post("/v2.0/security-groups", json={"security_groups": [
+        {"name": f"q{i}"} for i in range(3)]}), 409, "OverQuota", "security_group")
+    assert sorted(g["name"] for g in api.list("security-groups")) == names
 
 
 def test_a_single_body_is_still_answered_with_one_resource(api: Api) -> None:

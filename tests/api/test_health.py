@@ -63,3 +63,17 @@ def test_a_daemon_down_is_a_problem_and_restarts_are_counted(make_plugin: Plugin
     assert "neutrino_api_worker_restarts_total 3.0" in metrics
     assert 'neutrino_daemon_restarts_total{daemon="ovn-northd"} 2.0' in metrics
     assert 'neutrino_daemon_restarts_total{daemon="plug-agent"} 0.0' in metrics
+
+
+def test_a_daemon_still_starting_is_a_problem_named_so(make_plugin: PluginFactory) -> None:
+    """``neutrino up`` runs its API workers while Keystone starts: 503 ``starting`` until
+    Keystone serves (clients wait for a 200), and not said to be restarting a daemon that
+    never died."""
+    view = {"api_workers": {"total": 1, "serving": 1, "restarts": 0},
+            "daemons": {"keystone": {"running": False, "restarts": 0, "starting": True}}}
+    client = TestClient(create_app(make_plugin(), lambda: view))
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "starting", "problems": ["daemon keystone is starting"]}
+    view["daemons"]["keystone"] = {"running": True, "restarts": 0}
+    assert client.get("/healthz").json()["status"] == "ok"

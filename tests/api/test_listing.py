@@ -88,6 +88,33 @@ def test_port_filters(api: Api, net: dict, v4: dict) -> None:
     assert api.ids("ports", {"fixed_ips": "ip_address=10.0.0.5", "device_id": "vm2"}) == []
 
 
+def test_fixed_ips_filters_by_part_of_an_address(api: Api, net: dict, v4: dict) -> None:
+    """``ip-substring-filtering``, as Neutron's: ``fixed_ips=ip_address_substr=`` matches
+    part of an address's text; values of one key are ORed, keys ANDed (an address of the
+    port meeting each); ``%`` and ``_`` are plain characters."""
+    v6 = api.subnet(net, "fd00::/64", ipv6_address_mode="dhcpv6-stateful",
+                    ipv6_ra_mode="dhcpv6-stateful")
+    a = api.port(net, fixed_ips=[{"ip_address": "10.0.0.15"}, {"ip_address": "fd00::15"}])
+    b = api.port(net, fixed_ips=[{"ip_address": "10.0.0.150"}])
+    c = api.port(net, fixed_ips=[{"ip_address": "10.0.0.25"}])
+
+    def found(*filters: str) -> list[str]:
+        return sorted(api.ids("ports", [("fixed_ips", f) for f in filters]))
+
+    assert found("ip_address_substr=0.0.15") == sorted([a["id"], b["id"]])
+    assert found("ip_address_substr=.150") == [b["id"]]
+    assert found("ip_address_substr=fd00::") == [a["id"]]
+    assert found("ip_address_substr=.150", "ip_address_substr=.25") == sorted([b["id"], c["id"]])
+    assert found("ip_address_substr=.1", f"subnet_id={v6['id']}") == [a["id"]]
+    assert found("ip_address_substr=5", "ip_address=10.0.0.25") == [c["id"]]
+    assert found("ip_address=10.0.0.15", f"subnet_id={v6['id']}") == [a["id"]]
+    assert found("ip_address=10.0.0.150", f"subnet_id={v6['id']}") == []
+    assert found("ip_address_substr=%") == found("ip_address_substr=_") == []
+    assert found("ip_address_substr=10.0.0.") == sorted([a["id"], b["id"], c["id"]])
+    extensions = {e["alias"] for e in api.client.get("/v2.0/extensions").json()["extensions"]}
+    assert "ip-substring-filtering" in extensions
+
+
 def test_subnet_filters(api: Api, net: dict, v4: dict) -> None:
     v6 = api.subnet(net, "fd00::/64")
     assert api.ids("subnets", {"ip_version": 6}) == [v6["id"]]
@@ -114,7 +141,8 @@ def test_bad_list_parameters(api: Api, three: list[dict], query: object, error_t
     assert_error(api.client.get("/v2.0/networks", params=query), 400, error_type, fragment)
 
 
-@pytest.mark.parametrize("value", ["ip_address", "mac=1", "ip_address="])
+@pytest.mark.parametrize("value", ["ip_address", "mac=1", "ip_address=",
+                                   "ip_address_substr="])
 def test_bad_fixed_ips_filter(api: Api, value: str) -> None:
     assert_error(api.client.get("/v2.0/ports", params={"fixed_ips": value}), 400, "BadRequest",
                  "fixed_ips")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from neutrino.api.app import create_app
 from neutrino.db.models import PortSecurityGroup, SecurityGroup, SecurityGroupRule, Tag
-from neutrino.sandbox.keystone import ADMIN, ALT, DEMO, DEMO_READER, Keystone
+from neutrino.sandbox.keystone import ADMIN, ALT, DEMO, DEMO_READER, NOVA, Keystone
 from tests.api.conftest import Api, assert_error
 from tests.api.test_auth import authtoken
 from tests.api.test_policy import As
@@ -219,7 +219,7 @@ def test_a_port_gets_the_default_group_or_the_groups_asked_for(api: Api, net: di
     [default] = api.list(GROUPS)
     assert port["security_groups"] == [default["id"]] and port["port_security_enabled"] is True
     sg = group(api, name="web")
-    assert api.port(net, security_groups=[sg["id"], sg["id"]])["security_groups"] == [sg["id"]]
+    assert api.port(net, security_groups=[sg["id"]])["security_groups"] == [sg["id"]]
     assert api.port(net, security_groups=[])["security_groups"] == []
     router = api.port(net, device_owner="network:router_interface")
     assert router["security_groups"] == []
@@ -270,6 +270,9 @@ def test_a_port_without_addresses_still_gets_its_groups(api: Api, net: dict) -> 
     ({"security_groups": ["00000000-0000-0000-0000-000000000000"]}, None, 404,
      "SecurityGroupNotFound"),
     ({"allowed_address_pairs": [{"ip_address": "10.0.0.9"}] * 2}, None, 400, "HTTPBadRequest"),
+    # neutron-lib's uuid_list: a group named twice is refused, on create and on update.
+    ({"security_groups": ["SG", "SG"]}, None, 400, "HTTPBadRequest"),
+    ({}, {"security_groups": ["SG", "SG"]}, 400, "HTTPBadRequest"),
     ({"allowed_address_pairs": [{"ip_address": "nope"}]}, None, 400, "HTTPBadRequest"),
     ({}, {"port_security_enabled": False}, 409, "PortSecurityPortHasSecurityGroup"),
     ({"security_groups": []}, {"port_security_enabled": False, "security_groups": ["SG"]}, 400,
@@ -283,8 +286,8 @@ def test_port_security_errors_write_nothing(api: Api, net: dict, create: dict,
     sg = group(api, name="web")
 
     def named(attrs: dict) -> dict:
-        if attrs.get("security_groups") == ["SG"]:
-            return {**attrs, "security_groups": [sg["id"]]}
+        if set(attrs.get("security_groups") or []) == {"SG"}:
+            return {**attrs, "security_groups": [sg["id"]] * len(attrs["security_groups"])}
         return attrs
 
     if update is None:
@@ -311,7 +314,7 @@ def test_port_security_off_with_the_groups_removed_in_the_same_request(api: Api,
 def people(make_plugin: Callable[..., Any], keystone: Keystone) -> dict[str, As]:
     client = TestClient(create_app(make_plugin(auth_strategy="keystone",
                                                keystone_authtoken=authtoken(keystone))))
-    return {u.name: As(client, keystone, u) for u in (ADMIN, DEMO, DEMO_READER, ALT)}
+    return {u.name: As(client, keystone, u) for u in (ADMIN, DEMO, DEMO_READER, ALT, NOVA)}
 
 
 def body(response: Any, key: str) -> dict[str, Any]:
@@ -352,6 +355,27 @@ def test_groups_and_rules_are_their_project_s(people: dict[str, As]) -> None:
         "security_group_id": sg["id"], "direction": "egress", "protocol": "udp",
         "port_range_min": 53, "port_range_max": 53}}), "security_group_rule")
     assert made["project_id"] == sg["project_id"]
+
+
+def test_lists_show_what_shows_show(people: dict[str, As]) -> None:
+    """``get_security_group`` and ``get_security_group_rule`` do not name the ``service``
+    role: a service caller (Nova) neither shows nor lists another project's groups and
+    rules, nor its own project's without the reader role, as in Neutron; a reader lists
+    what it shows."""
+    demo, reader, nova = people[DEMO.name], people[DEMO_READER.name], people[NOVA.name]
+    sg = body(demo.post(f"/v2.0/{GROUPS}", json={"security_group": {"name": "web"}}),
+              "security_group")
+    assert_error(nova.get(f"/v2.0/{GROUPS}/{sg['id']}"), 404, "SecurityGroupNotFound")
+    rule_id = sg["security_group_rules"][0]["id"]
+    assert_error(nova.get(f"/v2.0/{RULES}/{rule_id}"), 404, "SecurityGroupRuleNotFound")
+    for params in ({}, {"id": sg["id"]}, {"name": "web"}, {"project_id": sg["project_id"]}):
+        assert body(nova.get(f"/v2.0/{GROUPS}", params=params), "security_groups") == []
+    for params in ({}, {"id": rule_id}, {"security_group_id": sg["id"]}):
+        assert body(nova.get(f"/v2.0/{RULES}", params=params), "security_group_rules") == []
+    listed = body(reader.get(f"/v2.0/{GROUPS}"), "security_groups")
+    assert sorted(g["name"] for g in listed) == ["default", "web"]
+    assert all(body(reader.get(f"/v2.0/{GROUPS}/{g['id']}"), "security_group") == g
+               for g in listed)
 
 
 def test_a_port_cannot_use_another_project_s_group(people: dict[str, As]) -> None:

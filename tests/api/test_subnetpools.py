@@ -57,7 +57,7 @@ def test_create_converts_numbers_as_neutron_and_shows_every_attribute(api: Api) 
     assert set(pool) == POOL_KEYS
     assert (pool["prefixes"], pool["min_prefixlen"], pool["default_prefixlen"],
             pool["max_prefixlen"], pool["default_quota"], pool["tags"]) == \
-        (["10.11.12.0/23"], 26, 26, 30, 512, ["a"])
+        (["10.11.12.0/23"], "26", "26", "30", 512, ["a"])  # Neutron's strings
     assert api.client.get(f"/v2.0/subnetpools/{pool['id']}",
                           params={"fields": ["prefixes", "ip_version"]}).json() == \
         {"subnetpool": {"prefixes": ["10.11.12.0/23"], "ip_version": 4}}
@@ -104,7 +104,7 @@ def test_update_and_if_match(api: Api, pool: dict[str, Any]) -> None:
                                                         "max_prefixlen": 28}},
                              headers={"If-Match": "revision_number=1"}).json()["subnetpool"]
     assert (updated["name"], updated["max_prefixlen"], updated["revision_number"]) == \
-        ("x", 28, 2)
+        ("x", "28", 2)
 
 
 def test_prefix_operations(api: Api, pool: dict[str, Any]) -> None:
@@ -238,3 +238,31 @@ def test_an_admins_shared_default_pool_serves_every_project(callers: Callers) ->
     assert_error(demo.put(f"/v2.0/subnetpools/{pool['id']}/add_prefixes",
                           json={"prefixes": ["10.99.0.0/16"]}), 403, "PolicyNotAuthorized")
     assert_error(demo.delete(f"/v2.0/subnetpools/{pool['id']}"), 403, "PolicyNotAuthorized")
+
+
+def test_a_pool_in_a_scope_is_shared_only_with_projects_that_see_the_scope(
+        callers: Callers) -> None:
+    """Neutron's ``validate_rbac_policy_create``: the target must see the pool's scope
+    (shared with it or with everyone); a refused grant is 400 and writes no policy."""
+    admin, demo = callers.admin, callers.demo
+    scope = created(admin.post("/v2.0/address-scopes", json={"address_scope": {
+        "name": "s", "ip_version": 4}}), "address_scope")
+
+    def grant(caller: Any, object_type: str, object_id: str, target: str) -> Any:
+        return caller.post("/v2.0/rbac-policies", json={"rbac_policy": {
+            "object_type": object_type, "object_id": object_id,
+            "action": "access_as_shared", "target_tenant": target}})
+
+    created(grant(admin, "address_scope", scope["id"], callers.demo_project), "rbac_policy")
+    pool = created(demo.post("/v2.0/subnetpools", json=pool_body(
+        address_scope_id=scope["id"])), "subnetpool")
+    assert_error(grant(demo, "subnetpool", pool["id"], callers.alt_project), 400,
+                 "InvalidInput", "target project doesn't have access to associated address scope")
+    assert ids(demo, "rbac-policies") == []
+    assert ids(callers.alt, "subnetpools") == []
+    created(grant(admin, "address_scope", scope["id"], callers.alt_project), "rbac_policy")
+    created(grant(demo, "subnetpool", pool["id"], callers.alt_project), "rbac_policy")
+    assert ids(callers.alt, "subnetpools") == [pool["id"]]
+    mine = created(demo.post("/v2.0/subnetpools", json=pool_body(
+        name="unscoped", prefixes=["10.20.0.0/16"])), "subnetpool")
+    created(grant(demo, "subnetpool", mine["id"], callers.alt_project), "rbac_policy")

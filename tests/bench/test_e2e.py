@@ -20,6 +20,7 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "neutrino.cli", "bench", "e2e", "--chassis", "2",
                            "--ports", "6", "--concurrency", "2", "--rate", "20",
                            "--workers", "1", "--plugger", plugger, "--rounds", str(rounds),
+                           "--throughput-ports", "8",
                            "--output", str(out), "--plot", str(png)],
                           capture_output=True, text=True, timeout=600)
     assert out.exists(), proc.stdout + proc.stderr
@@ -35,6 +36,22 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
             assert 0 < result[side][f"{stage}_p50_ms"] <= result[side][f"{stage}_p99_ms"]
         assert not any(result[side]["leftovers"].values()), result[side]["leftovers"]
     assert result["neutrino"]["errors"] == 0
+    # The throughput phase: both sides created every port, and the ratio is theirs.
+    throughput = {side: result[side]["throughput"] for side in ("neutrino", "baseline")}
+    for side in throughput.values():
+        assert (side["creates"], side["errors"]) == (8 * rounds, 0) and side["per_second"] > 0
+    assert result["throughput_ratio"] == round(
+        throughput["neutrino"]["per_second"] / throughput["baseline"]["per_second"], 2)
+    assert "throughput_ratio" in result["targets_met"]
+    # CPU per create of the Neutrino processes: the server's, the plug agent's if it runs.
+    for cpu in (result["neutrino"]["cpu_ms_per_create"],
+                throughput["neutrino"]["cpu_ms_per_create"]):
+        assert cpu["server"] > 0
+        assert set(cpu) == {"server", "total"} | ({"plug_agent"} if plugger == "agent" else set())
+        assert cpu["total"] == pytest.approx(sum(v for k, v in cpu.items() if k != "total"),
+                                             abs=0.02)
+    assert result["baseline"]["cpu_ms_per_create"] is None
+    assert "creates/s >= 0.7 x bare NB" in proc.stdout and "load average at start" in proc.stdout
     # The server and the bench watch NB over two connections: the ACTIVE event may come
     # a fraction of a millisecond before the bench's own watcher sees NB's up.
     assert result["neutrino"]["up_to_ready_p99_ms"] >= result["neutrino"]["up_to_ready_p50_ms"]

@@ -59,6 +59,8 @@ class Sub:
     ip_version: int
     ipv6_address_mode: str | None = None
     ipv6_ra_mode: str | None = None
+    service_types: tuple[str, ...] = ()
+    enable_dhcp: bool = True
 
 
 V4, V4B, V6 = Sub("v4", "10.0.0.0/24", 4), Sub("v4b", "10.1.0.0/24", 4), Sub("v6", "fd00::/64", 6)
@@ -123,3 +125,28 @@ def test_a_router_interface_asks_like_on_any_subnet() -> None:
 def test_requested_addresses_refused(fixed_ips: list[dict], error: type[Exception]) -> None:
     with pytest.raises(error):
         ipam.requested_addresses("net", SUBNETS + [SLAAC], fixed_ips, MAC, "")
+
+
+@pytest.mark.parametrize(("subnet", "owner", "served"), [
+    (Sub("any", "10.0.0.0/24", 4), "compute:nova", True),
+    (Sub("gw", "10.0.0.0/24", 4, service_types=("network:router_gateway",)), "compute:nova",
+     False),
+    (Sub("gw", "10.0.0.0/24", 4, service_types=("network:router_gateway",)),
+     "network:router_gateway", True),
+    (Sub("gw", "10.0.0.0/24", 4, service_types=("network:router_gateway",)), "network:dhcp",
+     True),
+    (Sub("gw", "10.0.0.0/24", 4, service_types=("network:router_gateway",),
+         enable_dhcp=False), "network:dhcp", False),
+])
+def test_a_subnet_serves_the_device_owners_it_names(subnet: Sub, owner: str,
+                                                    served: bool) -> None:
+    assert ipam.serves(subnet, owner) is served
+
+
+def test_subnets_naming_the_owner_come_first() -> None:
+    typed = Sub("typed", "10.2.0.0/24", 4, service_types=("compute:nova",))
+    [first] = ipam.requested_addresses("net", [V4, typed], None, MAC, "compute:nova")
+    assert isinstance(first, ipam.AnyAddress) and first.subnets == (typed, V4)
+    with pytest.raises(exc.IpAddressGenerationFailureNoMatchingSubnet):
+        ipam.requested_addresses("net", [typed], None, MAC, "compute:other")
+    assert ipam.requested_addresses("net", [typed], [], MAC, "compute:other") == []

@@ -48,12 +48,12 @@ def test_a_pool_is_created_with_compacted_prefixes_and_neutrons_defaults(plugin:
         "id": created["id"], "name": "p", "description": "d", "project_id": "demo",
         "tenant_id": "demo", "revision_number": 1, "tags": ["t"],
         "created_at": created["created_at"], "updated_at": created["updated_at"],
-        "ip_version": 4, "prefixes": ["10.0.0.0/23"], "default_prefixlen": 8,
-        "min_prefixlen": 8, "max_prefixlen": 32, "is_default": False, "default_quota": None,
+        "ip_version": 4, "prefixes": ["10.0.0.0/23"], "default_prefixlen": "8",
+        "min_prefixlen": "8", "max_prefixlen": "32", "is_default": False, "default_quota": None,
         "address_scope_id": None, "shared": False}
     v6 = pool(plugin, prefixes=("2001:db8::/48",))
     assert (v6["ip_version"], v6["min_prefixlen"], v6["default_prefixlen"],
-            v6["max_prefixlen"]) == (6, 64, 64, 128)
+            v6["max_prefixlen"]) == (6, "64", "64", "128")
     assert plugin.get_subnetpool(DEMO, created["id"]) == created
 
 

@@ -78,7 +78,7 @@ def test_plug_grace_starts_and_port_gone(before: LspView | None, after: LspView 
     assert port_gone(before, after) is gone
 
 
-SWITCH = SwitchRow(uuid=uuid.uuid4(), name="neutrino-n1",
+SWITCH = SwitchRow(uuid=uuid.uuid4(), name="neutrino-n1", dns_records=[],
                    external_ids={"neutrino:network_id": "n1", "neutrino:mtu": "1442"})
 SWITCH_CASES = {
     "created": (None, SWITCH, {"n1"}),
