@@ -1,7 +1,7 @@
 """``neutrino up``: the whole system on this machine, in the foreground.
 
 Starts (or resumes, from the same state directory) a local OVN — NB, SB,
-ovn-northd, ``--chassis N`` gateway chassis each with ``ovn-controller``, and one
+ovn-northd, ``--chassis N`` chassis (all gateway chassis) each with ``ovn-controller``, and one
 plug agent process for them all — and, side by side with it, a local Keystone
 in ``<state-dir>/keystone`` (unless the settings name an existing Keystone, or
 ``--auth none``); then the API server and status worker on an embedded SQLite
@@ -186,22 +186,24 @@ class KeystoneStart:
 # -- OVN ---------------------------------------------------------------------
 
 def start_ovn(sandbox: Sandbox, chassis: int) -> None:
-    """Central OVN and *chassis* chassis, the first one a gateway chassis.  Only one:
-    between two or more, OVN elects the active gateway over BFD, which chassis on the
-    dummy datapath cannot run, and none would claim a router's gateway
-    (docs/ovn-backend.md, "Gateway failover needs BFD")."""
+    """Central OVN and *chassis* chassis, every one a gateway chassis: a router's gateway
+    is scheduled on all of them, OVN elects the active one over BFD on the sandbox's
+    underlay, and another takes over when it stops (docs/ovn-backend.md, "Gateway
+    failover")."""
     sandbox.start_central()
     for i in range(1, chassis + 1):
         sandbox.add_chassis(f"chassis-{i}", hostname=chassis_hostname(i),
-                            cms_options=keys.GATEWAY_CHASSIS_OPTION if i == 1 else None)
+                            cms_options=keys.GATEWAY_CHASSIS_OPTION)
 
 
 def keep_ovn(upkeep: Upkeep, sandbox: Sandbox, agent: PlugAgent) -> None:
-    """Have *upkeep* restart any OVN daemon, chassis daemon or the plug agent that dies."""
+    """Have *upkeep* restart any OVN daemon, chassis daemon, the underlay's switch or the
+    plug agent that dies."""
     central = {"nb": "ovn-nb", "sb": "ovn-sb", "northd": "ovn-northd"}
     for component, name in central.items():
         upkeep.keep(name, functools.partial(sandbox.running, component),
                     functools.partial(sandbox.restart, component))
+    upkeep.keep("underlay", lambda: sandbox.underlay.running, sandbox.underlay.start)
     for chassis_name, chassis in sandbox.chassis.items():
         for component in COMPONENTS:
             upkeep.keep(f"{chassis_name}/{component}",

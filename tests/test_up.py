@@ -223,7 +223,7 @@ def test_up_with_keystone_runs_everything_and_resumes() -> None:
 def test_up_auth_none_runs_without_keystone(tmp_path: Path) -> None:
     state = tmp_path / "state"
     port = free_port()
-    up = Up(state, port, "--auth", "none")
+    up = Up(state, port, "--auth", "none", "--chassis", "3")
     try:
         printed = up.wait_ready()
         clouds = yaml.safe_load(printed_clouds(printed))["clouds"]
@@ -243,7 +243,8 @@ def test_up_auth_none_runs_without_keystone(tmp_path: Path) -> None:
                                  binding_profile={"vif_plug_type": "dummy"})
         wait_active(conn, "demo-port")
 
-        # The chassis is a gateway chassis: a router's gateway and a floating IP work.
+        # Every chassis is a gateway chassis: they elect one (BFD over the underlay), so a
+        # router's gateway and a floating IP work.
         public = conn.network.create_network(name="public", is_router_external=True)
         conn.network.create_subnet(network_id=public.id, cidr="172.24.4.0/24", ip_version=4)
         router = conn.network.create_router(name="r", external_gateway_info={
@@ -340,24 +341,21 @@ def test_up_restarts_what_dies_and_a_killed_up_leaves_no_second_agent(tmp_path: 
         assert again.stop() == 0, again.output()
 
 
-def test_only_the_first_chassis_is_a_gateway_and_it_claims_gateways() -> None:
-    """With two or more gateway chassis, none would claim a gateway (no BFD over the
-    dummy datapath): `neutrino up --chassis 2` makes the first one the gateway chassis,
-    and a router port scheduled on it (as the OVN driver does) is claimed."""
+def test_every_chassis_is_a_gateway_and_they_elect_one() -> None:
+    """`neutrino up --chassis 2` makes both chassis gateway chassis; over the sandbox's
+    underlay they run BFD, and a router port scheduled on both (as the OVN driver does)
+    is claimed by the one of highest priority."""
     sandbox = Sandbox()
     try:
         start_ovn(sandbox, 2)
-        options = {name: sandbox.sbctl("--bare", "--columns=other_config", "find", "Chassis",
-                                       f"name={name}") for name in ("chassis-1", "chassis-2")}
-        assert "enable-chassis-as-gw" in options["chassis-1"]
-        assert "enable-chassis-as-gw" not in options["chassis-2"]
+        for name in ("chassis-1", "chassis-2"):
+            assert "enable-chassis-as-gw" in sandbox.sbctl(
+                "--bare", "--columns=other_config", "find", "Chassis", f"name={name}")
         sandbox.nbctl("lr-add", "r", "--", "lrp-add", "r", "lrp-gw", "fa:16:3e:00:00:01",
-                      "172.24.4.2/24", "--", "lrp-set-gateway-chassis", "lrp-gw",
-                      "chassis-1", "10")
-        chassis_1 = sandbox.sbctl("--bare", "--columns=_uuid", "find", "Chassis",
-                                  "name=chassis-1")
-        wait_for(lambda: sandbox.sbctl("--bare", "--columns=chassis", "find", "Port_Binding",
-                                       "logical_port=cr-lrp-gw") == chassis_1, 20,
-                 "the gateway claimed by chassis-1")
+                      "172.24.4.2/24",
+                      "--", "lrp-set-gateway-chassis", "lrp-gw", "chassis-1", "10",
+                      "--", "lrp-set-gateway-chassis", "lrp-gw", "chassis-2", "20")
+        wait_for(lambda: sandbox.bound_chassis("cr-lrp-gw") == "chassis-2", 20,
+                 "the gateway claimed by chassis-2")
     finally:
         sandbox.stop()

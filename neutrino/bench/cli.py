@@ -25,6 +25,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "failover-status": ("neutrino.bench.failover_status",
                         "three servers, clustered NB/SB: kill -9 of the status worker's "
                         "server, and of the NB leader, under create load"),
+    "failover": ("neutrino.bench.failover",
+                 "a gateway chassis crashes: time until another claims, and the API's view"),
 }
 
 

@@ -157,7 +157,7 @@ class System:
         """The file of every database whose transactions are counted: ``nb``, ``sb`` and
         ``ovs/<chassis>``."""
         return {"nb": self.nb_file, "sb": self.sb_file,
-                **{f"ovs/{c.name}": c.db_file for c in self.sandbox.chassis.values()}}
+                **{f"ovs/{c.name}": c.ovs.db_file for c in self.sandbox.chassis.values()}}
 
     def sync(self, timeout: float) -> None:
         """Write a new ``nb_cfg`` and wait until every chassis has answered it."""

@@ -1,7 +1,8 @@
 """One OVN chassis: its own OVS database, a dummy-datapath ovs-vswitchd and ovn-controller.
 
 Several chassis share a machine by having separate directories, sockets and
-``system-id``s; they all point at the sandbox's SB database.
+``system-id``s; they all point at the sandbox's SB database, and their tunnels run
+over the sandbox's underlay (:mod:`neutrino.sandbox.underlay`).
 """
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neutrino.sandbox.daemon import Daemon, check_socket_path, run_tool
+from neutrino.sandbox.daemon import Daemon
 from neutrino.sandbox.errors import SandboxError
-
-VSWITCH_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
+from neutrino.sandbox.ovs import OvsDaemons
+from neutrino.sandbox.underlay import Attachment, Underlay, learn
 
 #: Components of a chassis, in start order.
 COMPONENTS = ("ovsdb", "vswitchd", "controller")
@@ -25,7 +26,7 @@ class ChassisConfig:
     name: str
     hostname: str
     sb_remote: str
-    encap_ip: str = "127.0.0.1"
+    encap_ip: str
     bridge_mappings: str | None = None
     cms_options: str | None = None
     dummy_vif_plug: bool = False
@@ -50,24 +51,17 @@ class ChassisConfig:
 class Chassis:
     """A running chassis. Use :meth:`vsctl` to change its OVS database."""
 
-    def __init__(self, config: ChassisConfig, directory: Path) -> None:
+    def __init__(self, config: ChassisConfig, directory: Path, underlay: Underlay) -> None:
         self.config = config
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.db_file = directory / "conf.db"
-        self.socket = directory / "db.sock"
-        check_socket_path(self.socket)
+        self.ovs = OvsDaemons(config.name, directory)
+        self.underlay = underlay
         controller_argv = ["ovn-controller", self.ovs_remote]
         if config.dummy_vif_plug:
             controller_argv.append("--enable-dummy-vif-plug")
         self.daemons: dict[str, Daemon] = {
-            "ovsdb": Daemon(f"{config.name}/ovsdb", [
-                "ovsdb-server", str(self.db_file), f"--remote=punix:{self.socket}",
-            ], directory),
-            "vswitchd": Daemon(f"{config.name}/vswitchd", [
-                "ovs-vswitchd", self.ovs_remote, "--enable-dummy=override",
-                "--disable-system", "--disable-system-route",
-            ], directory),
+            "ovsdb": self.ovs.ovsdb,
+            "vswitchd": self.ovs.vswitchd,
             # ovn-controller takes no --unixctl; its socket is found by pid.
             "controller": Daemon(f"{config.name}/controller", controller_argv, directory,
                                  own_unixctl=False),
@@ -80,15 +74,12 @@ class Chassis:
     @property
     def ovs_remote(self) -> str:
         """The chassis's local OVS DB remote, as given to ovn-controller and the plug agent."""
-        return f"unix:{self.socket}"
+        return self.ovs.remote
 
     def vsctl(self, *args: str, wait: bool = True, timeout: float = 30.0) -> str:
         """Run ``ovs-vsctl`` against this chassis; ``wait=False`` adds ``--no-wait``
         (needed while ovs-vswitchd is not running)."""
-        argv = ["ovs-vsctl", f"--db={self.ovs_remote}", f"--timeout={int(timeout)}"]
-        if not wait:
-            argv.append("--no-wait")
-        return run_tool([*argv, *args], self.directory, timeout=timeout + 5)
+        return self.ovs.vsctl(*args, wait=wait, timeout=timeout)
 
     def appctl(self, component: str, *args: str) -> str:
         """``ovs-appctl`` to one of this chassis's daemons."""
@@ -101,14 +92,34 @@ class Chassis:
                 continue
             if component == "ovsdb":
                 self._start_ovsdb()
+            elif component == "vswitchd":
+                self.ovs.vswitchd.start()
+                self.underlay.plug(self.name, self.vsctl, self._vswitchd_appctl)
             else:
                 self.daemons[component].start()
 
+    def bfd_states(self) -> dict[str, str]:
+        """``bfd_status:state`` of each tunnel of this chassis that runs BFD (OVN turns it
+        on between the chassis of a gateway group), by interface name."""
+        out = self.vsctl("--format=csv", "--data=bare", "--no-headings",
+                         "--columns=name,bfd_status", "find", "Interface", "type=geneve")
+        states = {}
+        for line in out.splitlines():
+            name, _, status = line.partition(",")
+            fields = dict(f.split("=", 1) for f in status.strip('"').split() if "=" in f)
+            if "state" in fields:
+                states[name] = fields["state"]
+        return states
+
+    def learn_peer(self, peer: Attachment) -> None:
+        """Tell this chassis's running ``ovs-vswitchd`` where a newly attached peer is."""
+        learn(self._vswitchd_appctl, peer)
+
+    def _vswitchd_appctl(self, *args: str) -> str:
+        return self.appctl("vswitchd", *args)
+
     def _start_ovsdb(self) -> None:
-        if not self.db_file.exists():
-            run_tool(["ovsdb-tool", "create", str(self.db_file), str(VSWITCH_SCHEMA)],
-                     self.directory)
-        self.daemons["ovsdb"].start()
+        self.ovs.start_ovsdb()
         ids = [f"external_ids:{k}=\"{v}\"" for k, v in self.config.external_ids().items()]
         self.vsctl("init", "--", "set", "Open_vSwitch", ".", *ids,
                    "--", "--may-exist", "add-br", "br-int",

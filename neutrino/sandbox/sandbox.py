@@ -25,6 +25,7 @@ from neutrino.sandbox.daemon import (
 )
 from neutrino.sandbox.errors import SandboxError
 from neutrino.sandbox.ovsdb import Database
+from neutrino.sandbox.underlay import Underlay
 from neutrino.sandbox.wait import wait_for
 
 LOG = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Sandbox:
         self.sb: Database | None = None
         self.northd: Daemon | None = None
         self.chassis: dict[str, Chassis] = {}
+        self.underlay = Underlay(self.base_dir / "underlay")
 
     # -- context manager ---------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -160,26 +162,32 @@ class Sandbox:
     # -- chassis -----------------------------------------------------------
     def add_chassis(self, name: str, hostname: str | None = None,
                     bridge_mappings: str | None = None, cms_options: str | None = None,
-                    dummy_vif_plug: bool = False, encap_ip: str | None = None,
+                    dummy_vif_plug: bool = False,
                     external_ids: dict[str, str] | None = None,
                     timeout: float = 60.0) -> Chassis:
-        """Start a chassis and wait until it has registered in SB.
+        """Start a chassis on the underlay and wait until it has registered in SB.
 
-        Each chassis gets its own loopback encap IP (127.0.0.N) unless one is
-        given, so that tunnels between chassis do not collide.
+        Each chassis gets its own encap IP on the underlay, which the sandbox starts
+        with its first chassis; the chassis already there learn where the new one is.
         """
         if name in self.chassis:
             raise SandboxError(f"chassis {name!r} already exists")
-        index = len(self.chassis) + 1
+        if not self.underlay.running:
+            self._say("starting the underlay")
+            self.underlay.start()
+        attachment = self.underlay.attach(name)
         config = ChassisConfig(
             name=name, hostname=hostname or name, sb_remote=self.sb_remote,
-            encap_ip=encap_ip or f"127.0.0.{index}", bridge_mappings=bridge_mappings,
+            encap_ip=str(attachment.ip), bridge_mappings=bridge_mappings,
             cms_options=cms_options, dummy_vif_plug=dummy_vif_plug,
             extra_external_ids=dict(external_ids or {}))
-        chassis = Chassis(config, self.base_dir / f"c{index}")
+        chassis = Chassis(config, self.base_dir / f"c{len(self.chassis) + 1}", self.underlay)
         self.chassis[name] = chassis
         self._say(f"starting chassis {name}")
         chassis.start()
+        for other in self.chassis.values():
+            if other is not chassis and other.running("vswitchd"):
+                other.learn_peer(attachment)
         self.wait_chassis(name, timeout)
         self._say(f"chassis {name} ready")
         return chassis
@@ -189,6 +197,13 @@ class Sandbox:
         wait_for(lambda: self.sbctl("--bare", "--columns=name", "find", "Chassis_Private",
                                     f"name={name}") == name,
                  timeout, f"chassis {name} in SB")
+
+    def bound_chassis(self, logical_port: str) -> str | None:
+        """The name of the chassis whose claim SB records for ``logical_port`` (a gateway's
+        ``cr-lrp-…`` too), or None while no chassis holds it."""
+        chassis = self.sbctl("--bare", "--columns=chassis", "find", "Port_Binding",
+                             f"logical_port={logical_port}")
+        return self.sbctl("get", "Chassis", chassis, "name").strip('"') if chassis else None
 
     def wait_port_up(self, lsp: str, up: bool = True, timeout: float = 30.0) -> None:
         """Wait until NB ``Logical_Switch_Port.up`` of ``lsp`` is ``up``."""
@@ -247,7 +262,7 @@ class Sandbox:
         pids = [p for d in daemons if (p := d.pid()) is not None]
         for chassis in self.chassis.values():
             pids += chassis.pids()
-        return pids
+        return pids + self.underlay.pids()
 
     def stop(self) -> None:
         """Stop every daemon (chassis first, then northd, then databases).
@@ -260,6 +275,7 @@ class Sandbox:
                 chassis.stop()
             except SandboxError as exc:
                 errors.append(str(exc))
+        self.underlay.stop()
         if self.northd:
             self.northd.stop()
         for db in (self.nb, self.sb):

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from neutrino.core.context import ADMIN
+from neutrino.core.events import EventFeed
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -304,3 +305,64 @@ def test_a_floating_ip_through_a_router_interface_is_down_with_why(
     rows = router_rows(sandbox, router["id"])
     assert rows is not None and rows["nat"] == set()
     assert core.get_router(ADMIN, router["id"])["status"] == "ACTIVE"
+
+
+def status_events(feed: EventFeed, t: Routed) -> list[tuple[str, str, str | None]]:
+    """The router's and floating IP's events the feed has not handed out yet."""
+    ids = {t.router["id"]: "router", t.floatingip["id"]: "floatingip"}
+    return [(ids[e["resource_id"]], e["status"], e["status_reason"]) for e in feed.poll()
+            if e["resource_id"] in ids]
+
+
+def test_the_gateway_fails_over_by_priority_and_comes_back(
+        sandbox: Sandbox, make_core: CoreFactory, fast_heartbeat: None) -> None:
+    """Three gateway chassis elect over BFD (the sandbox's underlay). The one holding the
+    gateway loses its ovn-controller (its switch still answers BFD, so OVN moves
+    nothing): DOWN, naming it. Then the whole node dies: the next chassis by priority
+    claims, ACTIVE again. It comes back and, OVN's default, takes the gateway back."""
+    for name in ("gw1", "gw2", "gw3"):
+        sandbox.add_chassis(name, cms_options="enable-chassis-as-gw")
+    core = make_core()
+    t = routed(core)
+    rid, cr_lrp = t.router["id"], f"cr-lrp-{t.gateway_port['id']}"
+    before = router_rows(sandbox, rid)
+    assert before is not None
+    first, second, _ = sorted(before["chassis"], key=before["chassis"].__getitem__,
+                              reverse=True)
+    # Until every chassis sees the others over BFD, one may claim and release again.
+    wait_for(lambda: all(sorted(c.bfd_states().values()) == ["up", "up"]
+                         for c in sandbox.chassis.values()),
+             20, "BFD up between the gateway chassis")
+    wait_for(lambda: statuses(core, t) == (("ACTIVE", None), ("ACTIVE", None)), 20,
+             "router and floating IP ACTIVE")
+    wait_for(lambda: sandbox.bound_chassis(cr_lrp) == first, 10, f"{first} claims")
+    feed = EventFeed(core.db)
+
+    sandbox.chassis[first].kill("controller")
+    gone, down = f"gateway chassis {first} is down", f"router {rid} is not active: "
+    wait_for(lambda: statuses(core, t) == (("DOWN", gone), ("DOWN", down + gone)), 10,
+             f"{first} down")
+    assert sandbox.bound_chassis(cr_lrp) == first
+    sandbox.chassis[first].kill("vswitchd")
+    wait_for(lambda: sandbox.bound_chassis(cr_lrp) == second, 20, f"{second} claims")
+    wait_for(lambda: statuses(core, t) == (("ACTIVE", None), ("ACTIVE", None)), 10,
+             "ACTIVE on the next chassis")
+    assert sorted(status_events(feed, t)) == sorted([
+        ("router", "DOWN", gone), ("floatingip", "DOWN", down + gone),
+        ("router", "ACTIVE", None), ("floatingip", "ACTIVE", None)])
+
+    sandbox.chassis[first].start(("vswitchd", "controller"))
+    wait_for(lambda: sandbox.bound_chassis(cr_lrp) == first, 20, f"{first} claims back")
+    wait_for(lambda: statuses(core, t) == (("ACTIVE", None), ("ACTIVE", None)), 10,
+             "ACTIVE on the first chassis again")
+    # The chassis hand over in two SB writes (one releases, the other claims), so the
+    # router may be seen without a gateway in between; never with the old reason.
+    none = "no gateway chassis"
+    assert set(status_events(feed, t)) <= {
+        ("router", "DOWN", none), ("floatingip", "DOWN", down + none),
+        ("router", "ACTIVE", None), ("floatingip", "ACTIVE", None)}
+    # Nothing lost on the way: the router's rows, the floating IP's association.
+    assert router_rows(sandbox, rid) == before
+    fip = core.get_floatingip(ADMIN, t.floatingip["id"])
+    assert (fip["port_id"], fip["fixed_ip_address"]) == (
+        t.vm["id"], t.vm["fixed_ips"][0]["ip_address"])

@@ -60,7 +60,7 @@ def test_stop_leaves_no_process(tmp_path_factory: pytest.TempPathFactory) -> Non
         sb.start_central(clustered="sb")
         sb.add_chassis("hv1")
         pids = sb.pids()
-        assert len(pids) == 1 + 3 + 1 + 3  # NB, SB x3, northd, chassis daemons
+        assert len(pids) == 1 + 3 + 1 + 3 + 2  # NB, SB x3, northd, chassis, underlay
         assert sorted(processes_under(base)) == sorted(pids + [sb.guardian_pid])
     finally:
         sb.stop()
@@ -81,7 +81,8 @@ def test_daemons_do_not_outlive_a_killed_owner() -> None:
         "print(sb.base_dir, flush=True)\n"
         "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
     base = Path(owner.stdout.readline().strip())
-    assert len(processes_under(base)) == 1 + 1 + 1 + 3 + 1  # NB, SB, northd, chassis, guardian
+    # NB, SB, northd, chassis, underlay, guardian
+    assert len(processes_under(base)) == 1 + 1 + 1 + 3 + 2 + 1
     owner.kill()
     owner.wait()
     wait_for(lambda: not processes_under(base), 15, "guardian to stop the daemons")
