@@ -258,8 +258,5 @@ def run(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"bench": "failover", "machine": report.machine(),
                               "args": vars(args)}
     result["failover"] = measure(args, progress)
-    print("\nneutrino bench failover")
-    print(table(result))
-    report.write_json(args.output, result)
-    print(f"wrote {args.output}")
+    report.publish("failover", result, table(result), args.output)
     return 0

@@ -166,8 +166,5 @@ def run(args: argparse.Namespace) -> int:
     progress = report.Progress()
     result: dict[str, Any] = {"bench": "fip", "machine": report.machine(), "args": vars(args)}
     result["fip"] = measure(args, progress)
-    print("\nneutrino bench fip")
-    print(table(result))
-    report.write_json(args.output, result)
-    print(f"wrote {args.output}")
+    report.publish("fip", result, table(result), args.output)
     return 0

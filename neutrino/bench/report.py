@@ -271,6 +271,14 @@ def connections_by_process(pid: int, port: int) -> dict[int, int]:
 # ---------------------------------------------------------------- output
 
 
+def publish(name: str, result: dict[str, Any], text: str, path: str | os.PathLike) -> None:
+    """End of a bench: its table (*text*) under its name, and *result* as JSON at *path*."""
+    print(f"\nneutrino bench {name}")
+    print(text)
+    write_json(path, result)
+    print(f"wrote {path}")
+
+
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Write *data* atomically (a reader never sees half a report)."""
     target = Path(path)

@@ -510,9 +510,6 @@ def run(args: argparse.Namespace) -> int:
     if "sync" in phases:
         result["sync"] = measure_sync(args, progress)
     result["targets_met"] = {p: result[p]["target_met"] for p in ("burst", "sync") if p in result}
-    print("\nneutrino bench status")
-    print(table(result))
-    print(f"targets met: {result['targets_met']}")
-    report.write_json(args.output, result)
-    print(f"wrote {args.output}")
+    report.publish("status", result, f"{table(result)}\ntargets met: {result['targets_met']}",
+                   args.output)
     return 0 if all(result["targets_met"].values()) else 1
