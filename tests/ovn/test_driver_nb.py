@@ -282,3 +282,19 @@ def test_a_slaac_subnet_readdresses_existing_ports_in_nb(sandbox: Sandbox, core:
     assert lsp(sandbox, port["id"])["addresses"] == f"{port['mac_address']} {ip4} {ip6}"
     core.delete_subnet(ADMIN, slaac["id"])
     assert lsp(sandbox, port["id"])["addresses"] == f"{port['mac_address']} {ip4}"
+
+
+def test_a_port_on_a_network_whose_switch_is_gone_brings_both_back(
+        sandbox: Sandbox, make_core: CoreFactory) -> None:
+    """A network whose switch NB lost (its create found NB unreachable, or a hand
+    deleted it): the next port's write inserts the switch and the port on it in one
+    transaction: the port finds the switch that transaction inserts, or only the switch
+    would come back and the port would wait for the repair (none runs here)."""
+    core = make_core(workers=False)
+    net = core.create_network(ADMIN, {"name": "lost"})
+    sandbox.nbctl("ls-del", desired.switch_name(net["id"]))
+    assert switch(sandbox, net["id"]) is None
+    port = core.create_port(ADMIN, {"network_id": net["id"]})
+    assert switch(sandbox, net["id"]) is not None
+    assert switch_port_names(sandbox, net["id"]) == {port["id"]}
+    assert lsp(sandbox, port["id"]) is not None
