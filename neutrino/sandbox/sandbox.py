@@ -59,7 +59,7 @@ class Sandbox:
         self.sb: Database | None = None
         self.northd: Daemon | None = None
         self.chassis: dict[str, Chassis] = {}
-        self.underlay = Underlay(self.base_dir / "underlay")
+        self.underlay = Underlay(self.base_dir / "hub")  # short: unix socket paths fit 107 bytes
 
     # -- context manager ---------------------------------------------------
     def __enter__(self) -> Sandbox:

@@ -25,7 +25,7 @@ def insert_key(table: str, where: list[Any], key: str) -> dict[str, Any]:
 def test_transactions_are_attributed_to_their_writers(sandbox: Sandbox) -> None:
     chassis = sandbox.add_chassis("hv1")
     files = {"nb": sandbox.nb.members[0].db_file, "sb": sandbox.sb.members[0].db_file,
-             "ovs": chassis.db_file}
+             "ovs": chassis.ovs.db_file}
     offsets = {db: ovsdb_log.file_size(path) for db, path in files.items()}
 
     # NB: a heartbeat as the status worker writes it, then the bench's own sync (which
