@@ -75,8 +75,12 @@ def test_names_are_written_with_their_ports(lab: Lab) -> None:
     web = lab.instance("web", "5")
     db = lab.instance("db", "6")
     # Not in use (no device_id), or not named: no records, as Neutron's OVN driver.
-    lab.core.create_port(ADMIN, {"network_id": lab.net["id"], "dns_name": "spare"})
-    lab.core.create_port(ADMIN, {"network_id": lab.net["id"], "device_id": "x"})
+    # (Their addresses are given: one drawn at random could be one an instance asks for.)
+    for extra, host in (({"dns_name": "spare"}, "200"), ({"device_id": "x"}, "201")):
+        lab.core.create_port(ADMIN, {
+            "network_id": lab.net["id"], **extra,
+            "fixed_ips": [{"subnet_id": lab.v4["id"], "ip_address": f"10.0.0.{host}"},
+                          {"subnet_id": lab.v6["id"], "ip_address": f"2001:db8::{host}"}]})
     assert lab.records() == {**named("web", "5"), **named("db", "6")}
     share = lab.dns_rows()[0]["external_ids"]
     assert set(share) == {"neutrino:network_id", f"neutrino:dns:{web['id']}",
