@@ -21,12 +21,20 @@ apt-get install -y -qq --no-install-recommends \
   postgresql util-linux procps git >/dev/null
 
 echo "==> creating virtualenv .venv (with Debian's python3-openvswitch and its C JSON parser)"
-[ -x .venv/bin/python ] || python3 -m venv --system-site-packages .venv
+# Debian's own interpreter, by path: a python3 earlier on the PATH (pyenv, a
+# hand-built one) would not see Debian's python3-openvswitch, and pip would fetch
+# the pure-Python `ovs`, whose JSON parser costs the server about a tenth of its CPU.
+python=/usr/bin/python3
+if [ -x .venv/bin/python ] && ! grep -qx 'home = /usr/bin' .venv/pyvenv.cfg; then
+  echo "    .venv was built on another python3: rebuilding it on $python"
+  rm -rf .venv
+fi
+[ -x .venv/bin/python ] || "$python" -m venv --system-site-packages .venv
 .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
 echo "==> installing neutrino and its dependencies"
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 echo "==> installing Keystone in .venv-keystone (its own pins, apart from Neutrino's)"
-[ -x .venv-keystone/bin/python ] || python3 -m venv .venv-keystone
+[ -x .venv-keystone/bin/python ] || "$python" -m venv .venv-keystone
 .venv-keystone/bin/pip install -q --disable-pip-version-check --upgrade pip
 .venv-keystone/bin/pip install -q --disable-pip-version-check -r scripts/keystone-requirements.txt
 echo "==> done: .venv/bin/neutrino"
