@@ -128,6 +128,11 @@ SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
+def _none_is_empty(value: Any) -> Any:
+    """neutron-lib's ``convert_none_to_empty_list``: ``null`` is the empty list."""
+    return [] if value is None else value
+
+
 def _unique(items: list[str]) -> list[str]:
     """Neutron refuses a list of tags or of ids naming one twice
     (``validate_list_of_unique_strings``, ``validate_uuid_list``)."""
@@ -526,8 +531,10 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    #: neutron-lib's ``uuid_list``: a group named twice is refused (400).
-    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
+    #: neutron-lib's ``uuid_list``: a group named twice is refused (400); ``null`` is no
+    #: group, as Neutron converts it (``convert_none_to_empty_list``).
+    security_groups: Annotated[list[UUIDish], BeforeValidator(_none_is_empty),
+                               AfterValidator(_unique)] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 
@@ -573,10 +580,6 @@ class GatewayInfo(Body):
     network_id: UUIDish
     enable_snat: bool = ABSENT
     external_fixed_ips: list[FixedIP] = ABSENT
-
-
-def _none_is_empty(value: Any) -> Any:
-    return [] if value is None else value
 
 
 def _empty_is_none(value: Any) -> Any:
