@@ -79,8 +79,13 @@ class FloatingIPs:
         self.mech = mech
         self.ports = ports
 
-    def _associated_status(self) -> tuple[str, str | None]:
-        """An associated floating IP's status until the backend reports it."""
+    def _associated_status(self, session: Session, router: Router) -> tuple[str, str | None]:
+        """An associated floating IP's status at commit: what a backend knows already from
+        its *router* (OVN: DOWN, no gateway port to translate on), else BUILD until the
+        backend reports it, or ACTIVE when no backend reports it."""
+        known = self.mech.floatingip_status(router_context(session, router))
+        if known is not None:
+            return known
         return (BUILD, WAITING_FOR_BACKEND) if self.mech.async_l3_status else (ACTIVE, None)
 
     @staticmethod
@@ -253,9 +258,11 @@ class FloatingIPs:
             raise exc.FloatingIPPortAlreadyAssociated(
                 floating_ip_address=fip.floating_ip_address, fip_id=fip.id, port_id=port_id,
                 fixed_ip=chosen.ip_address, net_id=fip.floating_network_id)
+        router = session.get(Router, router_id)
+        assert router is not None  # found by Routers.serving in this transaction
         fip.fixed_port_id, fip.fixed_ip_address, fip.router_id = (
             port_id, chosen.ip_address, router_id)
-        fip.status, fip.status_reason = self._associated_status()
+        fip.status, fip.status_reason = self._associated_status(session, router)
 
 
 def _fixed_ip_without_port() -> exc.BadRequest:
