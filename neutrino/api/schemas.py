@@ -312,11 +312,27 @@ def _dns_domain(value: str) -> str:
     return value
 
 
+def _fip_dns_name(value: str) -> str:
+    """neutron-lib's ``validate_fip_dns_name``: a relative name, with room for a domain."""
+    if not value:
+        return value
+    if value.endswith("."):
+        raise ValueError(f"'{value}' is a FQDN. It should be a relative domain name")
+    _dns_format(value)
+    if len(value) > dns.FQDN_MAX_LEN - 3:
+        raise ValueError(f"'{value}' contains {len(value)} characters. Adding a domain name "
+                         f"will cause it to exceed the maximum length of a FQDN of "
+                         f"'{dns.FQDN_MAX_LEN}'")
+    return value
+
+
 #: A port's ``dns_name`` (``dns-integration``): a hostname label or an FQDN.  How long it
 #: may be with the configured domain is the core's check (it knows the setting).
 DnsName = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_format)]
 #: A network's or port's ``dns_domain``.
 DnsDomain = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_domain)]
+#: A floating IP's ``dns_name``: relative, its domain is its ``dns_domain``.
+FipDnsName = Annotated[str, BeforeValidator(_lower), AfterValidator(_fip_dns_name)]
 
 
 class NetworkCreate(Tagged):
@@ -632,6 +648,9 @@ class FloatingIPCreate(Tagged):
     port_id: UUIDish | None = None
     fixed_ip_address: IP | None = None
     description: Name = ""
+    #: ``dns-integration``: given at create only (Neutron's ``allow_put`` is False).
+    dns_name: FipDnsName = ""
+    dns_domain: DnsDomain = ""
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
 
