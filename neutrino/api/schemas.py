@@ -128,6 +128,11 @@ SegmentationId = Annotated[int, Field(ge=0, le=MAX_ID)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
+def _none_is_empty(value: Any) -> Any:
+    """neutron-lib's ``convert_none_to_empty_list``: ``null`` is the empty list."""
+    return [] if value is None else value
+
+
 def _unique(items: list[str]) -> list[str]:
     """Neutron refuses a list of tags or of ids naming one twice
     (``validate_list_of_unique_strings``, ``validate_uuid_list``)."""
@@ -307,11 +312,27 @@ def _dns_domain(value: str) -> str:
     return value
 
 
+def _fip_dns_name(value: str) -> str:
+    """neutron-lib's ``validate_fip_dns_name``: a relative name, with room for a domain."""
+    if not value:
+        return value
+    if value.endswith("."):
+        raise ValueError(f"'{value}' is a FQDN. It should be a relative domain name")
+    _dns_format(value)
+    if len(value) > dns.FQDN_MAX_LEN - 3:
+        raise ValueError(f"'{value}' contains {len(value)} characters. Adding a domain name "
+                         f"will cause it to exceed the maximum length of a FQDN of "
+                         f"'{dns.FQDN_MAX_LEN}'")
+    return value
+
+
 #: A port's ``dns_name`` (``dns-integration``): a hostname label or an FQDN.  How long it
 #: may be with the configured domain is the core's check (it knows the setting).
 DnsName = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_format)]
 #: A network's or port's ``dns_domain``.
 DnsDomain = Annotated[str, BeforeValidator(_lower), AfterValidator(_dns_domain)]
+#: A floating IP's ``dns_name``: relative, its domain is its ``dns_domain``.
+FipDnsName = Annotated[str, BeforeValidator(_lower), AfterValidator(_fip_dns_name)]
 
 
 class NetworkCreate(Tagged):
@@ -526,8 +547,10 @@ class PortSecurity(Body):
     """What ports and groups share: port security, groups, allowed address pairs."""
 
     port_security_enabled: bool = ABSENT
-    #: neutron-lib's ``uuid_list``: a group named twice is refused (400).
-    security_groups: Annotated[list[UUIDish], AfterValidator(_unique)] = ABSENT
+    #: neutron-lib's ``uuid_list``: a group named twice is refused (400); ``null`` is no
+    #: group, as Neutron converts it (``convert_none_to_empty_list``).
+    security_groups: Annotated[list[UUIDish], BeforeValidator(_none_is_empty),
+                               AfterValidator(_unique)] = ABSENT
     allowed_address_pairs: AddressPairs = ABSENT
 
 
@@ -573,10 +596,6 @@ class GatewayInfo(Body):
     network_id: UUIDish
     enable_snat: bool = ABSENT
     external_fixed_ips: list[FixedIP] = ABSENT
-
-
-def _none_is_empty(value: Any) -> Any:
-    return [] if value is None else value
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -629,6 +648,9 @@ class FloatingIPCreate(Tagged):
     port_id: UUIDish | None = None
     fixed_ip_address: IP | None = None
     description: Name = ""
+    #: ``dns-integration``: given at create only (Neutron's ``allow_put`` is False).
+    dns_name: FipDnsName = ""
+    dns_domain: DnsDomain = ""
     project_id: Name = ABSENT
     tenant_id: Name = ABSENT
 

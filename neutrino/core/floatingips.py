@@ -1,11 +1,15 @@
 """Floating IPs: create, read, list, update (associate, move, disassociate), delete
-(extensions ``router``, ``fip-port-details``).
+(extensions ``router``, ``fip-port-details``, ``dns-integration``).
 
 A floating IP holds its address through a port of no project on the external
 network (``network:floatingip``, ``device_id`` the floating IP's id), which only
 the floating IP deletes.  Its router is derived, never given: the router with an
 interface on the fixed IP's subnet and its gateway on the floating IP's network.
 The backend hears of a change through the routers whose NAT it touches.
+
+``dns_name`` and ``dns_domain`` are what Neutron hands an external DNS service to
+publish; Neutrino stores and shows them, and publishes nothing (docs/api.md).  They
+are not list filters, as in Neutron (neutron-lib marks them no ``is_filter``).
 """
 from __future__ import annotations
 
@@ -79,8 +83,13 @@ class FloatingIPs:
         self.mech = mech
         self.ports = ports
 
-    def _associated_status(self) -> tuple[str, str | None]:
-        """An associated floating IP's status until the backend reports it."""
+    def _associated_status(self, session: Session, router: Router) -> tuple[str, str | None]:
+        """An associated floating IP's status at commit: what a backend knows already from
+        its *router* (OVN: DOWN, no gateway port to translate on), else BUILD until the
+        backend reports it, or ACTIVE when no backend reports it."""
+        known = self.mech.floatingip_status(router_context(session, router))
+        if known is not None:
+            return known
         return (BUILD, WAITING_FOR_BACKEND) if self.mech.async_l3_status else (ACTIVE, None)
 
     @staticmethod
@@ -99,6 +108,7 @@ class FloatingIPs:
                                  undo=lambda fip_id: self.delete(ADMIN, fip_id)).current
 
     def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> FloatingIPContext:
+        dns_name, dns_domain = _dns_name_and_domain(attrs)
         net_id = attrs["floating_network_id"]
         check_network_visible(session, ctx, net_id)
         net = network_or_404(session, net_id)
@@ -126,6 +136,7 @@ class FloatingIPs:
             raise exc.ExternalIpAddressExhausted(net_id=net_id) from None
         fip = FloatingIP(id=fip_id, project_id=attrs["project_id"],
                          description=attrs.get("description", ""),
+                         dns_name=dns_name, dns_domain=dns_domain,
                          floating_network_id=net_id, floating_port_id=port["id"],
                          floating_ip_address=port["fixed_ips"][0]["ip_address"],
                          status=DOWN, status_reason=NOT_ASSOCIATED)
@@ -253,9 +264,24 @@ class FloatingIPs:
             raise exc.FloatingIPPortAlreadyAssociated(
                 floating_ip_address=fip.floating_ip_address, fip_id=fip.id, port_id=port_id,
                 fixed_ip=chosen.ip_address, net_id=fip.floating_network_id)
+        router = session.get(Router, router_id)
+        assert router is not None  # found by Routers.serving in this transaction
         fip.fixed_port_id, fip.fixed_ip_address, fip.router_id = (
             port_id, chosen.ip_address, router_id)
-        fip.status, fip.status_reason = self._associated_status()
+        fip.status, fip.status_reason = self._associated_status(session, router)
+
+
+def _dns_name_and_domain(attrs: dict[str, Any]) -> tuple[str, str]:
+    """A floating IP's ``dns_name`` and ``dns_domain``: both or neither, as Neutron's DNS
+    integration refuses one without the other (a record needs a name in a zone)."""
+    name, domain = attrs.get("dns_name", ""), attrs.get("dns_domain", "")
+    if domain and not name:
+        raise exc.BadRequest(resource="floatingip",
+                             msg="dns_domain cannot be specified without a dns_name")
+    if name and not domain:
+        raise exc.BadRequest(resource="floatingip",
+                             msg="dns_name cannot be specified without a dns_domain")
+    return name, domain
 
 
 def _fixed_ip_without_port() -> exc.BadRequest:

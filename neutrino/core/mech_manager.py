@@ -14,7 +14,13 @@ from typing import Any
 from prometheus_client import Metric
 
 from neutrino.core import exceptions as exc
-from neutrino.drivers.api import CoreHandle, DriverError, MechanismDriver, PortContext
+from neutrino.drivers.api import (
+    CoreHandle,
+    DriverError,
+    MechanismDriver,
+    PortContext,
+    RouterContext,
+)
 
 LOG = logging.getLogger(__name__)
 GROUP = "neutrino.mechanism_drivers"
@@ -113,6 +119,12 @@ class MechanismManager:
     def async_l3_status(self) -> bool:
         """Whether a backend reports router and floating IP status itself, later."""
         return any(d.async_l3_status for d in self.drivers)
+
+    def floatingip_status(self, router: RouterContext) -> tuple[str, str | None] | None:
+        """The status the first driver that knows it gives a floating IP being associated
+        through *router* (None: none knows it at commit)."""
+        return next((status for d in self.drivers
+                     if (status := d.floatingip_status(router)) is not None), None)
 
     def list_agents(self) -> list[dict[str, Any]]:
         return [agent for d in self.drivers for agent in d.list_agents()]

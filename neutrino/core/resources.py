@@ -174,6 +174,7 @@ def floatingip_dict(fip: Any, port: Any, tags: list[str]) -> dict[str, Any]:
         "floating_ip_address": fip.floating_ip_address, "router_id": fip.router_id,
         "port_id": fip.fixed_port_id, "fixed_ip_address": fip.fixed_ip_address,
         "status": fip.status, "status_reason": fip.status_reason,
+        "dns_name": fip.dns_name, "dns_domain": fip.dns_domain,
         "port_details": None if port is None else {
             "name": port.name, "network_id": port.network_id,
             "mac_address": port.mac_address, "admin_state_up": port.admin_state_up,

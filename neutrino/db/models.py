@@ -339,6 +339,10 @@ class FloatingIP(StandardAttrs, Base):
                                                   index=True)
     status: Mapped[str] = mapped_column(String(16), default="DOWN")
     status_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: dns-integration: the name and domain a DNS service would publish the address
+    #: under ("" for none); set at create only, both or neither (docs/api.md).
+    dns_name: Mapped[str] = mapped_column(String(255), default="")
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
 
 
 class IPAllocation(Base):

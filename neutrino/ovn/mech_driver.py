@@ -45,7 +45,7 @@ from neutrino.ovn.connection import ListenerSlot, Northbound, Southbound
 from neutrino.ovn.repair import dpu_hostname
 from neutrino.ovn.status import StatusWorker
 from neutrino.ovn.status_l3 import without_gateway
-from neutrino.ovn.status_rules import NB_UNREACHABLE
+from neutrino.ovn.status_rules import NB_UNREACHABLE, Status
 
 LOG = logging.getLogger(__name__)
 
@@ -419,13 +419,14 @@ class OVNMechanismDriver(MechanismDriver):
         if cmds:
             self._apply(f"floating IP {context.current['id']}", cmds,
                         Unwritten(context.current["id"], self.core.set_floatingip_statuses))
-        fip = context.current
-        router = next((r for r in context.routers if r.current["id"] == fip["router_id"]), None)
-        # No NAT row will come to wake the status worker: say why at once.
-        if router is not None and (down := without_gateway(router)) is not None:
-            self.core.set_floatingip_statuses([(fip["id"], *down)])
 
     update_floatingip_postcommit = create_floatingip_postcommit
+
+    def floatingip_status(self, router: RouterContext) -> Status | None:
+        """Through a router without a gateway port (``router-interface-fip``) no NAT row
+        will come to wake the status worker, and none would work: DOWN with why, at commit
+        (the status worker, deciding from the same router, then finds it right)."""
+        return without_gateway(router)
 
     def delete_floatingip_postcommit(self, context: FloatingIPContext) -> None:
         self._apply(f"delete floating IP {context.current['id']}",

@@ -54,3 +54,24 @@ def test_ip_version_converts_to_an_integer_then_must_be_4_or_6(api: Api) -> None
                                           "ip_version": sent}), 400, "HTTPBadRequest",
                      "ip_version")
     assert api.rows() == before
+
+
+#: ``convert_none_to_empty_list``: ``null`` is the empty list.  Rows: (collection,
+#: attribute, whether a create takes it; an update always does).
+NONE_IS_EMPTY_LIST: list[tuple[str, str, bool]] = [
+    ("ports", "security_groups", True), ("routers", "routes", False)]
+
+
+def test_null_lists_convert_as_neutron_lib(api: Api) -> None:
+    net = api.create("networks")
+    parents = {"ports": {"network_id": net["id"]}, "routers": {}}
+    for collection, attribute, on_create in NONE_IS_EMPTY_LIST:
+        item = api.create(collection, **parents[collection])
+        # Something to clear: a port starts in its project's default group.
+        if collection == "ports":
+            assert item[attribute], attribute
+        assert api.update(collection, item["id"], **{attribute: None})[attribute] == []
+        assert api.show(collection, item["id"])[attribute] == []
+        if on_create:
+            created = api.create(collection, **parents[collection], **{attribute: None})
+            assert created[attribute] == [], attribute

@@ -156,3 +156,61 @@ def test_floating_ip_through_a_router_interface(api: Api, net: dict[str, Any],
     for subnet_id in (outside_v4["id"], v4["id"]):
         response = interface(api, router["id"], "remove_router_interface", subnet_id=subnet_id)
         assert response.status_code == 200, response.text
+
+
+#: Bodies Neutron refuses (neutron-lib's ``fip_dns_host_name`` and ``dns_domain_name``
+#: validators; its DNS integration's "both or neither"), each with a fragment of the
+#: message.  The name must be relative: its domain is ``dns_domain``.
+BAD_DNS: list[tuple[dict[str, str], str]] = [
+    ({"dns_name": "web"}, "dns_name cannot be specified without a dns_domain"),
+    ({"dns_domain": "example.org."}, "dns_domain cannot be specified without a dns_name"),
+    ({"dns_name": "web.", "dns_domain": "example.org."}, "should be a relative domain name"),
+    ({"dns_name": "web", "dns_domain": "example.org"}, "is not a FQDN"),
+    ({"dns_name": "-web", "dns_domain": "example.org."}, "must not start or end with a hyphen"),
+    ({"dns_name": "we_b", "dns_domain": "example.org."}, "1-63 characters long"),
+    ({"dns_name": "web", "dns_domain": "example.123."}, "must not be all numeric"),
+    ({"dns_name": "a" * 63 + ("." + "a" * 63) * 3, "dns_domain": "example.org."},
+     "Adding a domain name will cause it to exceed"),
+    ({"dns_name": "web", "dns_domain": "a" * 63 + ("." + "a" * 63) * 3 + "."},
+     "Adding a sub-domain will cause it to exceed"),
+]
+
+
+def test_dns_name_and_domain(api: Api, external: dict[str, Any],  # noqa: F811
+                             net: dict[str, Any], routed: dict[str, Any]) -> None:
+    """``dns-integration`` on floating IPs: given together at create, lower-cased, shown
+    everywhere, never changed; not list filters (Neutron's are not ``is_filter``)."""
+    named = api.create("floatingips", floating_network_id=external["id"],
+                       dns_name="WWW", dns_domain="Example.ORG.")
+    assert (named["dns_name"], named["dns_domain"]) == ("www", "example.org.")
+    assert api.show("floatingips", named["id"]) == named
+    assert api.show("floatingips", named["id"], fields=["dns_name", "dns_domain"]) == {
+        "dns_name": "www", "dns_domain": "example.org."}
+    plain = api.create("floatingips", floating_network_id=external["id"])
+    assert (plain["dns_name"], plain["dns_domain"]) == ("", "")
+    assert {f["id"]: (f["dns_name"], f["dns_domain"]) for f in api.list("floatingips")} == {
+        named["id"]: ("www", "example.org."), plain["id"]: ("", "")}
+
+    before = api.rows()
+    for body, fragment in BAD_DNS:
+        assert_error(api.post("floatingips", {"floating_network_id": external["id"], **body}),
+                     400, "BadRequest" if "specified without" in fragment else "HTTPBadRequest",
+                     fragment)
+    for attrs in ({"dns_name": "other"}, {"dns_domain": "other.org."}):
+        assert_error(api.put("floatingips", named["id"], attrs), 400, "HTTPBadRequest",
+                     "Unrecognized attribute")
+    for key in ("dns_name", "dns_domain"):
+        response = api.client.get("/v2.0/floatingips", params={key: "www"})
+        assert_error(response, 400, "BadRequest", key)
+    assert api.rows() == before
+    assert api.show("floatingips", named["id"]) == named
+
+    # A port's own name is the port's: the floating IP keeps its own (none, or its
+    # given one) whatever port it serves.  (Neutron would publish an unnamed floating IP
+    # under the port's name in its network's domain, through an external DNS service.)
+    vm = api.port(net, dns_name="vm1")
+    for fip in (plain, named):
+        associated = api.update("floatingips", fip["id"], port_id=vm["id"])
+        assert (associated["dns_name"], associated["dns_domain"]) == (
+            fip["dns_name"], fip["dns_domain"])
+        api.update("floatingips", fip["id"], port_id=None)

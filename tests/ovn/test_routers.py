@@ -280,10 +280,16 @@ def test_repair_forces_a_router_row_ahead_of_sql(sandbox: Sandbox,
     assert repairs.get("logical_router.updated") == 1
 
 
-def test_a_floating_ip_through_a_router_interface_is_down_with_why(
-        sandbox: Sandbox, core: Plugin) -> None:
+def test_a_floating_ip_through_a_router_interface_is_down_with_why_at_commit(
+        sandbox: Sandbox, make_core: CoreFactory) -> None:
     """``router-interface-fip``: the API associates it as Neutron does, but OVN translates
-    only on a gateway port; the status says so instead of waiting for a NAT row forever."""
+    only on a gateway port; the status says so instead of waiting for a NAT row forever.
+    The driver knows it at commit: the answer to the association is what a show right
+    after gives (tempest compares them), and the status worker, event-driven and in its
+    full syncs, writes no status event over it."""
+    core = make_core(maintenance_interval=0.5)
+    worker = ovn_driver(core).worker
+    assert worker is not None
     outside = core.create_network(ADMIN, {"name": "outside", "external": True})
     outside_v4 = core.create_subnet(ADMIN, {"network_id": outside["id"],
                                             "cidr": "192.2.2.0/24", "ip_version": 4})
@@ -294,14 +300,26 @@ def test_a_floating_ip_through_a_router_interface_is_down_with_why(
     for subnet in (inside_v4, outside_v4):
         core.add_router_interface(ADMIN, router["id"], {"subnet_id": subnet["id"]})
     vm = core.create_port(ADMIN, {"network_id": inside["id"], "project_id": "p1"})
-    fip = core.create_floatingip(ADMIN, {"floating_network_id": outside["id"],
-                                         "project_id": "p1", "port_id": vm["id"]})
-    assert fip["router_id"] == router["id"]
     why = (f"router {router['id']} has no gateway port, the only place OVN translates "
            "floating IPs")
-    wait_for(lambda: (core.get_floatingip(ADMIN, fip["id"])["status"],
-                      core.get_floatingip(ADMIN, fip["id"])["status_reason"]) == ("DOWN", why),
-             10, "floating IP DOWN with the reason")
+    feed = EventFeed(core.db)
+    fip = core.create_floatingip(ADMIN, {"floating_network_id": outside["id"],
+                                         "project_id": "p1", "port_id": vm["id"]})
+    assert (fip["router_id"], fip["status"], fip["status_reason"]) == (
+        router["id"], "DOWN", why)
+    assert core.get_floatingip(ADMIN, fip["id"]) == fip
+    cleared = core.update_floatingip(ADMIN, fip["id"], {"port_id": None})
+    assert (cleared["status"], cleared["status_reason"]) == ("DOWN", "not associated with a port")
+    answer = core.update_floatingip(ADMIN, fip["id"], {"port_id": vm["id"]})
+    assert (answer["status"], answer["status_reason"]) == ("DOWN", why)
+    assert core.get_floatingip(ADMIN, fip["id"]) == answer
+    # The router as the last change left it is in NB, and two full syncs have passed
+    # since: whatever the worker would write, it has written.
+    wait_for(lambda: router_rows(sandbox, router["id"]) is not None, 10, "router in NB")
+    syncs = worker.stats["full_syncs"]
+    wait_for(lambda: worker.stats["full_syncs"] >= syncs + 2, 10, "two full syncs")
+    assert [e for e in feed.poll() if e["resource_id"] == fip["id"]] == []
+    assert core.get_floatingip(ADMIN, fip["id"]) == answer
     rows = router_rows(sandbox, router["id"])
     assert rows is not None and rows["nat"] == set()
     assert core.get_router(ADMIN, router["id"])["status"] == "ACTIVE"
