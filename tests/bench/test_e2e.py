@@ -29,14 +29,12 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
         # Rounds pool their ports.
         assert result[side]["ports"] == 6 * rounds and result[side]["ready"] == 6 * rounds
         assert result[side]["p50_ms"] > 0
-        # Every stage was seen. Their order is not asserted: the Interface row and
-        # NB's up are seen by two watchers of two databases, and on a loaded
-        # machine either may see its change later than the other.
+        # Every stage was seen. Their order is not asserted: each mark is seen by a
+        # watcher of its own (the LSP, its up, the SB claim, the Interface row), and
+        # on a loaded machine any of them may see its change later than another.
         for stage in ("create_to_in_nb", "create_to_claimed", "create_to_plugged",
                       "create_to_up"):
             assert 0 < result[side][f"{stage}_p50_ms"] <= result[side][f"{stage}_p99_ms"]
-        # The LSP is in NB before OVN can claim its binding or set it up.
-        assert result[side]["create_to_in_nb_p50_ms"] <= result[side]["create_to_up_p50_ms"]
         assert not any(result[side]["leftovers"].values()), result[side]["leftovers"]
     assert result["neutrino"]["errors"] == 0
     # The throughput phase: both sides created every port, and the ratio is theirs.
