@@ -227,6 +227,9 @@ class EventListener:
 
     def __init__(self, endpoint: str, timeout: float = 30.0, resource: str = "port") -> None:
         self.active_at: dict[str, float] = {}
+        #: When the server stamped each of those events, as it wrote the status to SQL (its
+        #: ``time``, moved to this process's monotonic clock).
+        self.written_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
         self._stop = False
@@ -249,8 +252,10 @@ class EventListener:
                         return
                     if line.startswith("data: "):
                         event = json.loads(line[6:])
+                        written = event["time"] - (time.time() - now)
                         with self._lock:
                             self.active_at.setdefault(event["resource_id"], now)
+                            self.written_at.setdefault(event["resource_id"], written)
         except httpx.HTTPError as e:
             if not self._stop:  # the server going away at the end is expected
                 self.error = e

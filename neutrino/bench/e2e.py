@@ -42,7 +42,7 @@ import httpx
 
 from neutrino.bench import report
 from neutrino.bench.client import EventListener, RawClient, drive
-from neutrino.bench.plug import FirstSeen, watch_plugged, watch_up
+from neutrino.bench.plug import FirstSeen, watch_claimed, watch_lsp, watch_plugged, watch_up
 from neutrino.bench.server import CpuMeter, ServerProcess, ovn_server, start_agent, stop_agent
 from neutrino.config import Settings
 from neutrino.core.type_drivers import GENEVE_OVERHEAD
@@ -149,9 +149,14 @@ class Run:
     rss_mb: float | None = None
     pss_mb: float | None = None
     rss_by_process: list[dict[str, Any]] = field(default_factory=list)
-    #: When each port's Interface row appeared on its chassis, and its LSP went up in NB.
+    #: When each port's LSP appeared in NB, its Port_Binding was claimed by a chassis in
+    #: SB, its Interface row appeared on its chassis, and its LSP went up in NB.
+    in_nb_at: dict[str, float] = field(default_factory=dict)
+    claimed_at: dict[str, float] = field(default_factory=dict)
     plugged_at: dict[str, float] = field(default_factory=dict)
     up_at: dict[str, float] = field(default_factory=dict)
+    #: Neutrino: when the status worker stamped the port's ACTIVE event as it wrote it.
+    written_at: dict[str, float] = field(default_factory=dict)
     leftovers: dict[str, int] = field(default_factory=dict)
     #: The throughput phase: creates answered, errors, seconds taken.
     throughput: Throughput = field(default_factory=lambda: Throughput())
@@ -162,8 +167,11 @@ class Run:
     def add(self, other: Run) -> None:
         """Pool *other*, a later round of the same run, into this one."""
         for mine, theirs in ((self.created_at, other.created_at),
+                             (self.in_nb_at, other.in_nb_at),
+                             (self.claimed_at, other.claimed_at),
                              (self.plugged_at, other.plugged_at),
-                             (self.up_at, other.up_at)):
+                             (self.up_at, other.up_at),
+                             (self.written_at, other.written_at)):
             mine.update(theirs)
         if other.ready_at is not other.up_at:
             self.ready_at.update(other.ready_at)
@@ -182,12 +190,20 @@ class Run:
         return [self.ready_at[k] - t for k, t in self.created_at.items() if k in self.ready_at]
 
     def stages(self) -> dict[str, float]:
-        """p50 and p99 ms of each step: create -> plugged -> up in NB -> ready (if measured
-        apart); the p99s tell which step a tail comes from."""
-        steps = [("create_to_plugged", self.created_at, self.plugged_at),
-                 ("create_to_up", self.created_at, self.up_at)]
+        """p50 and p99 ms of each port's way, each mark from the create's start (LSP in NB,
+        claimed in SB, Interface row, up in NB, and for Neutrino status written and event
+        delivered; the create call itself is ``create_call_*``), and of the status path's
+        own steps (up in NB -> written -> delivered): where the two runs part, and which
+        step a tail comes from."""
+        steps = [(f"create_to_{mark}", self.created_at, at) for mark, at in (
+            ("in_nb", self.in_nb_at),
+            ("claimed", self.claimed_at), ("plugged", self.plugged_at), ("up", self.up_at))]
         if self.ready_at is not self.up_at:
-            steps.append(("up_to_ready", self.up_at, self.ready_at))
+            steps += [("create_to_written", self.created_at, self.written_at),
+                      ("create_to_ready", self.created_at, self.ready_at),
+                      ("up_to_written", self.up_at, self.written_at),
+                      ("written_to_ready", self.written_at, self.ready_at),
+                      ("up_to_ready", self.up_at, self.ready_at)]
         stages = {}
         for name, start, end in steps:
             ms = [(end[k] - start[k]) * 1000 for k in start if k in end]
@@ -288,17 +304,21 @@ class DataplaneWatch:
     """Timestamps each port's Interface row on any chassis and its LSP going up in NB."""
 
     def __init__(self, sandbox: Sandbox) -> None:
+        self.in_nb = watch_lsp(sandbox.nb_remote)
+        self.claimed = watch_claimed(sandbox.sb_remote)
         self.up = watch_up(sandbox.nb_remote)
         self.plugged: list[FirstSeen] = [watch_plugged(c.ovs_remote)
                                          for c in sandbox.chassis.values()]
 
     def record(self, run: Run) -> None:
+        run.in_nb_at.update(self.in_nb.at)
+        run.claimed_at.update(self.claimed.at)
         run.up_at.update(self.up.at)
         for watcher in self.plugged:
             run.plugged_at.update(watcher.at)
 
     def stop(self) -> None:
-        for watcher in (self.up, *self.plugged):
+        for watcher in (self.in_nb, self.claimed, self.up, *self.plugged):
             watcher.stop()
 
 
@@ -471,6 +491,7 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
                 del run.cpu_seconds["client"]
                 listener.stop()
                 run.ready_at.update(listener.active_at)
+                run.written_at.update(listener.written_at)
                 watch.record(run)
                 memory = [report.tree_memory(pid) for pid in trees.values() if pid]
                 run.rss_mb = round(sum(m.rss_mb for m in memory), 1)
@@ -594,6 +615,23 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress, round_
     return run
 
 
+#: The table's stage rows: the JSON key and what it measures.
+STAGES = (("create_to_in_nb", "create -> LSP in NB"),
+          ("create_to_claimed", "create -> claimed in SB"),
+          ("create_to_plugged", "create -> Interface row"),
+          ("create_to_up", "create -> up in NB"),
+          ("create_to_written", "create -> status written"),
+          ("create_to_ready", "create -> ACTIVE event"),
+          ("up_to_written", "up in NB -> status written"),
+          ("written_to_ready", "status written -> event"),
+          ("up_to_ready", "up in NB -> ACTIVE event"))
+
+
+def _difference(ours: float, baseline: float | None) -> float | None:
+    """What Neutrino adds to a step both runs measure."""
+    return None if baseline is None else round(ours - baseline, 1)
+
+
 def plot(path: str, runs: list[Run], title: str) -> None:
     import matplotlib
 
@@ -644,13 +682,12 @@ def run(args: argparse.Namespace) -> int:
             not o["throughput"]["errors"] and not b["throughput"]["errors"]
     rows = [(k, b[k], o[k], added.get(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
     rows += [("create_per_second", b["create_per_second"], o["create_per_second"], None),
-             ("create call p50 ms", b["create_call_p50_ms"], o["create_call_p50_ms"], None),
-             ("create call p99 ms", b["create_call_p99_ms"], o["create_call_p99_ms"], None),
-             *((f"{label} p{q} ms", b.get(f"{key}_p{q}_ms"), o[f"{key}_p{q}_ms"], None)
-               for key, label in (("create_to_plugged", "create -> Interface row"),
-                                  ("create_to_up", "create -> up in NB"),
-                                  ("up_to_ready", "up in NB -> ACTIVE event"))
+             *((f"create call p{q} ms", b[f"create_call_p{q}_ms"], o[f"create_call_p{q}_ms"],
+                _difference(o[f"create_call_p{q}_ms"], b[f"create_call_p{q}_ms"]))
                for q in (50, 99)),
+             *((f"{label} p{q} ms", b.get(f"{key}_p{q}_ms"), o[f"{key}_p{q}_ms"],
+                _difference(o[f"{key}_p{q}_ms"], b.get(f"{key}_p{q}_ms")))
+               for key, label in STAGES for q in (50, 99)),
              *((f"CPU ms per create: {name}", None, ms, None)
                for name, ms in (o["cpu_ms_per_create"] or {}).items()),
              ("neutrino processes RSS MB", None, o["rss_mb"], None),

@@ -35,7 +35,7 @@ from typing import Any
 import ovs.db.idl
 import ovs.poller
 
-from neutrino.agent.idl import TrackedIdl, fetch_schema
+from neutrino.agent.idl import TrackedIdl, fetch_schema, ref_uuids
 from neutrino.bench import report
 from neutrino.sandbox import Chassis, Sandbox
 from neutrino.sandbox.wait import wait_for
@@ -102,6 +102,19 @@ def watch_up(nb_remote: str) -> FirstSeen:
     return FirstSeen(nb_remote, "OVN_Northbound", "Logical_Switch_Port", ["name", "up"],
                      # A row just inserted may not carry ``up`` yet.
                      lambda r: r.name if getattr(r, "up", None) == [True] else None)
+
+
+def watch_lsp(nb_remote: str) -> FirstSeen:
+    """Each LSP's first appearance in NB: the create's NB write committed."""
+    return FirstSeen(nb_remote, "OVN_Northbound", "Logical_Switch_Port", ["name"],
+                     lambda r: r.name)
+
+
+def watch_claimed(sb_remote: str) -> FirstSeen:
+    """Each Port_Binding's first claim by a chassis in SB (``ovn-controller`` bound it)."""
+    return FirstSeen(sb_remote, "OVN_Southbound", "Port_Binding", ["logical_port", "chassis"],
+                     # The Chassis table is not replicated: read the reference's uuid.
+                     lambda r: r.logical_port if ref_uuids(r, "chassis") else None)
 
 
 def watch_plugged(ovs_remote: str) -> FirstSeen:

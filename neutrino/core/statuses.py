@@ -111,7 +111,9 @@ class Statuses:
         set_status = update(table).where(table.c.id == bindparam("b_id")).values(
             status=bindparam("b_status"), status_reason=bindparam("b_reason"),
             updated_at=bindparam("b_now"), revision_number=table.c.revision_number + 1)
-        with self.db.write() as session:
+        # Ahead of queued request writes: clients wait for these statuses (ACTIVE), and a
+        # status batch is a few statements.
+        with self.db.write(urgent=True) as session:
             conn = session.connection()
             for chunk in chunks(updates):
                 current = {r.id: r for r in conn.execute(

@@ -29,10 +29,11 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
         # Rounds pool their ports.
         assert result[side]["ports"] == 6 * rounds and result[side]["ready"] == 6 * rounds
         assert result[side]["p50_ms"] > 0
-        # Every stage was seen. Their order is not asserted: the Interface row and
-        # NB's up are seen by two watchers of two databases, and on a loaded
-        # machine either may see its change later than the other.
-        for stage in ("create_to_plugged", "create_to_up"):
+        # Every stage was seen. Their order is not asserted: each mark is seen by a
+        # watcher of its own (the LSP, its up, the SB claim, the Interface row), and
+        # on a loaded machine any of them may see its change later than another.
+        for stage in ("create_to_in_nb", "create_to_claimed", "create_to_plugged",
+                      "create_to_up"):
             assert 0 < result[side][f"{stage}_p50_ms"] <= result[side][f"{stage}_p99_ms"]
         assert not any(result[side]["leftovers"].values()), result[side]["leftovers"]
     assert result["neutrino"]["errors"] == 0
@@ -55,6 +56,15 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
     # The server and the bench watch NB over two connections: the ACTIVE event may come
     # a fraction of a millisecond before the bench's own watcher sees NB's up.
     assert result["neutrino"]["up_to_ready_p99_ms"] >= result["neutrino"]["up_to_ready_p50_ms"]
+    # The status path's steps: the server stamps an event as it writes the status, and
+    # the client receives it after the commit (one clock: both read the machine's time).
+    assert 0 <= result["neutrino"]["written_to_ready_p50_ms"] <= \
+        result["neutrino"]["written_to_ready_p99_ms"]
+    assert result["neutrino"]["create_to_written_p50_ms"] <= \
+        result["neutrino"]["create_to_ready_p50_ms"]
+    assert "up_to_written_p50_ms" in result["neutrino"]
+    assert "up_to_written_p50_ms" not in result["baseline"]
+    assert "up in NB -> status written p50 ms" in proc.stdout
     assert result["neutrino"]["rss_mb"] >= result["neutrino"]["pss_mb"] > 0
     assert len(result["neutrino"]["rss_by_process"]) == processes
     assert result["args"]["rate"] == 20 and result["args"]["workers"] == 1

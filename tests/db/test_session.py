@@ -119,3 +119,25 @@ def test_sqlite_writers_in_one_process_get_the_lock_in_arrival_order() -> None:
         t.join()
     assert order == [0, 1, 2, 3, 4]
     assert lock.acquire(timeout=0.01)  # free again
+
+
+def test_an_urgent_sqlite_writer_goes_ahead_of_the_queued_ones() -> None:
+    lock = db_session._FifoLock()
+    assert lock.acquire(timeout=1)
+    order: list[str] = []
+
+    def writer(name: str, urgent: bool) -> None:
+        assert lock.acquire(timeout=10, urgent=urgent)
+        order.append(name)
+        lock.release()
+
+    threads = []
+    for name, urgent in (("request-1", False), ("request-2", False), ("status", True)):
+        threads.append(threading.Thread(target=writer, args=(name, urgent)))
+        threads[-1].start()
+        while len(lock._waiters) < len(threads):  # queued before the next one arrives
+            threading.Event().wait(0.001)
+    lock.release()
+    for t in threads:
+        t.join()
+    assert order == ["status", "request-1", "request-2"]
