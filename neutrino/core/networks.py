@@ -234,7 +234,7 @@ class Networks:
         """Networks of *items*, in order, all or none (a bulk create, or one)."""
         def body(attrs: dict[str, Any]) -> Callable[[Session], NetworkContext]:
             # A copy of the item per run: a lost race runs the transaction again.
-            return lambda session: self._create(session, owned(ctx, attrs))
+            return lambda session: self.create_in(session, owned(ctx, attrs))
 
         contexts = self.writes.write_all("create_network", [body(attrs) for attrs in items],
                                          undo=lambda net_id: self.delete(ADMIN, net_id))
@@ -250,7 +250,9 @@ class Networks:
                  "revision_number": r.revision_number, "updated_at": timestamp(r.updated_at)}
                 if (r := reported.get(n["id"])) is not None else n for n in networks]
 
-    def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
+    def create_in(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
+        """Step 1 of a create, in *session* (a caller's transaction: a bulk create's, an
+        auto-allocated topology's)."""
         tags = attrs.pop("tags", [])
         shared, external = attrs.pop("shared", False), attrs.pop("external", False)
         is_default = attrs.pop("is_default", False)
@@ -407,14 +409,15 @@ class Networks:
 
     def delete(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
         context, subnet_contexts = self.writes.transaction(
-            lambda s: self._delete(s, ctx, net_id, if_match))
+            lambda s: self.delete_in(s, ctx, net_id, if_match))
         if subnet_contexts:
             self.writes.postcommit_all("delete_subnet", subnet_contexts)
         self.writes.postcommit("delete_network", context)
 
-    def _delete(self, session: Session, ctx: Context, net_id: str,
-                if_match: int | None) -> tuple[NetworkContext, list[SubnetContext]]:
-        """Delete the network and, with it, its subnets (each through the drivers' hooks)."""
+    def delete_in(self, session: Session, ctx: Context, net_id: str,
+                  if_match: int | None) -> tuple[NetworkContext, list[SubnetContext]]:
+        """Delete the network and, with it, its subnets (each through the drivers' hooks),
+        in *session* (a caller's transaction: an auto-allocated topology's)."""
         check_network_visible(session, ctx, net_id)
         net = network_or_404(session, net_id)
         check_revision(net, if_match)
