@@ -165,7 +165,9 @@ class AutoAllocation:
         self.writes.postcommit("delete_network", removed.network)
 
     def _delete(self, session: Session, ctx: Context, project_id: str) -> Topology | None:
-        topology = session.get(AutoAllocatedTopology, project_id)
+        # Locked: of concurrent deletes, the others wait and then find no row (PostgreSQL
+        # rereads a locked row once its holder commits) instead of a half-deleted topology.
+        topology = session.get(AutoAllocatedTopology, project_id, with_for_update=True)
         if topology is None:
             return None
         net_id, router_id = topology.network_id, topology.router_id
