@@ -20,6 +20,7 @@ from tests.api.conftest import Api, assert_error
 from tests.api.test_concurrency import burst, error_types
 from tests.api.test_rbac_policies import Callers, callers, created  # noqa: F401
 from tests.conftest import BACKENDS
+from tests.drivers import FAILING
 
 PATH = "/v2.0/auto-allocated-topology/{}"
 #: The request ``openstack network auto allocated topology create`` sends without --project.
@@ -156,6 +157,18 @@ def test_a_failure_half_way_leaves_nothing_behind(api: Api) -> None:
                prefixes=["10.100.0.0/26", "10.100.1.0/24"])
     assert_error(api.client.get(MINE, headers={"X-Project-Id": "p3"}), 409, "OverQuota")
     assert table_rows(api) == before
+
+
+def test_a_backend_failing_the_topology_leaves_nothing_behind(make_api: Any) -> None:
+    """The backend refuses the router, the last write: the topology is deleted again
+    (network, subnets and their prefixes, router, the project's row) before the 500."""
+    api = make_api(mechanism_drivers=[FAILING])
+    deployment(api_post(api))
+    before = table_rows(api)
+    assert_error(api.client.get(MINE, headers={"X-Project-Id": "p1"}), 500,
+                 "MechanismDriverError", "create_router_postcommit")
+    assert table_rows(api) == before
+    assert api.list("routers") == [] and api.list("networks", {"project_id": "p1"}) == []
 
 
 def test_deleting_a_topology_with_an_instance_on_it_is_refused_whole(api: Api) -> None:
