@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from neutrino.api.auth import context_of
 from neutrino.api.authz import caller
+from neutrino.api.quotas import MAX_PROJECT_ID
 from neutrino.api.routes import json
 from neutrino.core import exceptions as exc
 from neutrino.core.context import Context
@@ -35,6 +36,9 @@ def add_auto_allocation_routes(router: APIRouter, plugin: Plugin, policy: Rules)
     def authorized(ctx: Context, rule: str, project_id: str) -> str:
         """The project the request is for, once the caller may act on it."""
         project_id = plugin.auto_allocated_project(ctx, project_id)
+        if len(project_id) > MAX_PROJECT_ID:  # an admin's: it would own the topology
+            raise exc.InvalidInput(
+                error_message=f"a project id has at most {MAX_PROJECT_ID} characters")
         if not caller(policy, ctx).allowed(rule, {"project_id": project_id}):
             raise exc.PolicyNotAuthorized(rule=f"rule:{rule}")
         return project_id

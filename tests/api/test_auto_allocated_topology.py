@@ -130,6 +130,8 @@ def test_dry_run_checks_the_requirements_and_makes_nothing(api: Api) -> None:
     assert topology(response, "p1") == "dry-run=pass"
     assert_error(api.client.get(MINE, params={"fields": "id"}, headers=headers), 400,
                  "BadRequest", "Unrecognized field")
+    assert_error(api.client.get(PATH.format("p" * 256)), 400, "InvalidInput",
+                 "at most 255 characters")
     assert table_rows(api) == before
     # With one default pool (IPv4 only) the topology has one subnet.
     net_id = topology(api.client.get(MINE, headers=headers), "p1")
