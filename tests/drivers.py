@@ -79,7 +79,8 @@ class GatedDriver(RecordingDriver):
 
 
 class FailingDriver(MechanismDriver):
-    """Refuses networks named ``refuse-pre`` in precommit and ``refuse-post`` in postcommit."""
+    """Refuses networks named ``refuse-pre`` in precommit and ``refuse-post`` in postcommit,
+    and in postcommit an auto-allocated topology's router (the last of its writes)."""
 
     def create_network_precommit(self, context: Any) -> None:
         if context.current["name"] == "refuse-pre":
@@ -87,6 +88,10 @@ class FailingDriver(MechanismDriver):
 
     def create_network_postcommit(self, context: Any) -> None:
         if context.current["name"] == "refuse-post":
+            raise RuntimeError("backend exploded")
+
+    def create_router_postcommit(self, context: Any) -> None:
+        if context.current["name"] == "auto_allocated_router":
             raise RuntimeError("backend exploded")
 
 

@@ -1,4 +1,5 @@
-"""The pure parts of ``neutrino conformance``: tempest.conf, and the summary of a run.
+"""The parts of ``neutrino conformance`` short of a run: tempest.conf, what it provides
+the cloud with, and the summary of a run.
 
 The run itself (``scripts/conformance.sh``, about half an hour) is not part of this suite.
 The subunit test writes a real subunit v2 stream with python-subunit from
@@ -13,9 +14,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from neutrino.api.app import create_app
 from neutrino.conformance import summary
-from neutrino.conformance.run import ROWS_SCRIPT
+from neutrino.conformance.run import ROWS_SCRIPT, default_subnetpools
 from neutrino.conformance.tempest_conf import Target, render
+from neutrino.core.plugin import Plugin
 
 TARGET = Target(auth_url="http://127.0.0.1:5000/v3", admin_username="admin",
                 admin_password="p%w$d", admin_project="admin", region="RegionOne",
@@ -138,3 +143,14 @@ def test_rows_from_a_real_subunit_stream() -> None:
         ("m.a.A.test_ok", "passed", 3.0, ""),
         ("m.b.B.test_z", "skipped", 0.0, "not enabled"),
     ]
+
+
+def test_default_subnetpools_are_made_once(plugin: Plugin) -> None:
+    """Shared default pools of both IP versions, as devstack makes them; a second run
+    (``--attach`` to the same cloud) finds them and makes none."""
+    api = TestClient(create_app(plugin), base_url="http://testserver/v2.0")
+    default_subnetpools(api)
+    default_subnetpools(api)
+    pools = api.get("/subnetpools").json()["subnetpools"]
+    assert sorted((p["ip_version"], p["is_default"], p["shared"]) for p in pools) == [
+        (4, True, True), (6, True, True)]

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from neutrino.api import errors
 from neutrino.api.agents import add_agent_routes
 from neutrino.api.auth import Identity
+from neutrino.api.auto_allocation import add_auto_allocation_routes
 from neutrino.api.health import Health, SupervisorView, supervisor_metrics
 from neutrino.api.ip_availability import add_ip_availability_routes
 from neutrino.api.memory import tune_malloc
@@ -98,6 +99,8 @@ EXTENSIONS = [
      "resource."),
     ("subnet-external-network", "Subnet external network",
      "Informs if the subnet is associated to an external network"),
+    ("auto-allocated-topology", "Auto Allocated Topology Services",
+     "Auto Allocated Topology Services."),
     ("router", "Neutron L3 Router",
      "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to "
      "external networks via a NAT gateway."),
@@ -292,6 +295,7 @@ def create_app(plugin: Plugin, supervisor: SupervisorView = lambda: None) -> Fas
     add_quota_routes(app.router, plugin, policy)
     add_agent_routes(app.router, plugin, policy)
     add_ip_availability_routes(app.router, plugin, policy)
+    add_auto_allocation_routes(app.router, plugin, policy)
     app.add_middleware(Identity, settings=plugin.settings, policy=policy)
     app.add_middleware(BodySizeLimit, limit=plugin.settings.max_request_body_size)
     app.add_middleware(RejectNul)

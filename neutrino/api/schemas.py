@@ -348,6 +348,8 @@ class NetworkCreate(Tagged):
     segmentation_id: SegmentationId | None = Field(None, alias="provider:segmentation_id")
     segments: list[Segment] = Field(ABSENT, min_length=1)
     router_external: bool = Field(False, alias="router:external")
+    #: ``auto-allocated-topology``: the default external network (an external one only).
+    is_default: bool = False
     port_security_enabled: bool = True
     dns_domain: DnsDomain = ""
     # Accepted for client compatibility, fixed values in Neutrino.
@@ -370,6 +372,7 @@ class NetworkUpdate(Body):
     shared: bool = ABSENT
     mtu: Annotated[int, Field(ge=0, le=65535)] = ABSENT
     router_external: bool = Field(ABSENT, alias="router:external")
+    is_default: bool = ABSENT
     port_security_enabled: bool = ABSENT
     dns_domain: DnsDomain = ABSENT
 

@@ -27,6 +27,7 @@ import yaml
 
 from neutrino.conformance import summary
 from neutrino.conformance.tempest_conf import (
+    DEFAULT_POOLS,
     PUBLIC_CIDR,
     PUBLIC_NETWORK,
     QUOTAS,
@@ -160,6 +161,19 @@ def public_network(api: httpx.Client) -> str:
     return network_id
 
 
+def default_subnetpools(api: httpx.Client) -> None:
+    """The shared default subnet pools of both IP versions, made if missing: devstack
+    makes them, and the auto-allocated topology tests skip without one."""
+    for name, prefix, length in DEFAULT_POOLS:
+        version = 6 if ":" in prefix else 4
+        found = api.get("/subnetpools", params={"is_default": "true", "ip_version": version})
+        found.raise_for_status()
+        if not found.json()["subnetpools"]:
+            api.post("/subnetpools", json={"subnetpool": {
+                "name": name, "prefixes": [prefix], "default_prefixlen": length,
+                "is_default": True, "shared": True}}).raise_for_status()
+
+
 def prepare_workspace(workspace: Path, venv: Path, target: Target) -> Path:
     """A tempest workspace as ``tempest init`` makes one (without its registry in ~)."""
     shutil.rmtree(workspace, ignore_errors=True)
@@ -245,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
         with network_api(cloud) as api:
             extensions = announced_extensions(api)
             public = public_network(api)
+            default_subnetpools(api)
         auth = cloud["auth"]
         target = Target(auth_url=auth["auth_url"], admin_username=auth["username"],
                         admin_password=auth["password"], admin_project=auth["project_name"],

@@ -26,6 +26,10 @@ VLAN_RANGES = f"{PROVIDER_PHYSNET}:1:10"
 QUOTAS = {"router": 100, "floatingip": 500, "security_group": 150, "security_group_rule": 1000}
 #: The external network ``neutrino conformance`` makes, as a cloud's operator would.
 PUBLIC_NETWORK, PUBLIC_CIDR = "public", "172.24.4.0/24"
+#: The shared default subnet pools devstack gives a cloud (name, prefix, default prefix
+#: length), which auto-allocated topologies take their subnets from.
+DEFAULT_POOLS = (("shared-default-subnetpool-v4", "10.0.0.0/22", 26),
+                 ("shared-default-subnetpool-v6", "2001:db8:8000::/48", 64))
 #: Network types Neutrino has type drivers for.
 TYPE_DRIVERS = ("geneve", "vlan", "flat", "local")
 

@@ -33,6 +33,12 @@ class PolicyNotAuthorized(NeutronError):
     message = "{rule} is disallowed by policy"
 
 
+class NotAuthorized(NeutronError):
+    """neutron-lib's: a caller acting for a project not its own (auto-allocated topologies)."""
+    status_code = 403
+    message = "Not authorized."
+
+
 class HTTPForbidden(NeutronError):
     """Neutron's network ownership check (its ``OwnershipValidationHook``): a caller that
     is neither admin nor service creates a subnet or port for a project other than the
@@ -184,6 +190,14 @@ class SubnetInUse(InUse):
 class RbacPolicyInUse(Conflict):
     message = ("RBAC policy on object {object_id} cannot be removed because other objects "
                "depend on it.\nDetails: {details}")
+
+
+class AutoAllocationFailure(Conflict):
+    message = "Deployment error: {reason}."
+
+
+class DefaultExternalNetworkExists(Conflict):
+    message = "A default external network already exists: {net_id}."
 
 
 class DuplicateRbacPolicy(Conflict):

@@ -50,8 +50,7 @@ def _columns() -> dict[str, Any]:
             "created_at": c.created_at, "updated_at": c.updated_at,
             "router:external": Network.external,
             "port_security_enabled": c.port_security_enabled, "dns_domain": c.dns_domain,
-            # Fixed in Neutrino, filterable because clients filter on them.
-            "is_default": literal(False)}
+            "is_default": c.is_default}
 
 
 def _port_projects(session: Session, net_id: str) -> set[str]:
@@ -70,13 +69,23 @@ def _gateway_projects(session: Session, net_id: str) -> set[str]:
         Router.gw_port_id.in_(gateways))))
 
 
+def _pinned(session: Session, net_id: str, action: str, target: str) -> str | None:
+    """The default external network keeps its ``*`` access_as_external policy (Neutron's
+    rule): every project's auto-allocated router takes its gateway there."""
+    if action == ACCESS_EXTERNAL and target == WILDCARD and session.scalar(
+            select(Network.is_default).where(Network.id == net_id)):
+        return "Default external networks must be shared to everyone."
+    return None
+
+
 #: Networks carry tags.
 TAGGED = Tagged(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id))
 #: Networks are shared through RBAC policies: with a project, or everyone (``shared``),
 #: as a network of projects' ports or as an external network of their routers.
 SHAREABLE = Shareable(Network, "network", lambda net_id: exc.NetworkNotFound(net_id=net_id),
                       (ACCESS_SHARED, ACCESS_EXTERNAL),
-                      {ACCESS_SHARED: _port_projects, ACCESS_EXTERNAL: _gateway_projects})
+                      {ACCESS_SHARED: _port_projects, ACCESS_EXTERNAL: _gateway_projects},
+                      pinned=_pinned)
 #: Filterable attributes of a network listing (and ``shared``, see :func:`columns`).
 COLUMNS = {**_columns(), **TAGGED.filters()}
 #: Provider filters match networks with a segment that has all the values asked for.
@@ -114,6 +123,23 @@ def shared_with(ctx: Context, id_column: Any = None) -> ColumnElement:
 def columns(ctx: Context) -> dict[str, Any]:
     """The filterable attributes of a network listing by *ctx*."""
     return {**COLUMNS, "shared": shared_with(ctx)}
+
+
+def default_external_network(session: Session) -> str | None:
+    """The id of the default external network, if there is one."""
+    return session.scalar(select(Network.id).where(Network.is_default))
+
+
+def _set_default(session: Session, net: Network, is_default: bool, external: bool) -> None:
+    """Make *net* (*external* or not) the default external network or not: only an
+    external network is (400), and only one (409 ``DefaultExternalNetworkExists``; the
+    partial unique index settles races: the loser's transaction reruns, finds the winner)."""
+    if is_default and not external:
+        raise exc.InvalidInput(error_message=(
+            "is_default applies to external networks only: set router:external to true"))
+    if is_default and (other := default_external_network(session)) not in (None, net.id):
+        raise exc.DefaultExternalNetworkExists(net_id=other)
+    net.is_default = is_default
 
 
 def check_network_visible(session: Session, ctx: Context, net_id: str) -> None:
@@ -208,7 +234,7 @@ class Networks:
         """Networks of *items*, in order, all or none (a bulk create, or one)."""
         def body(attrs: dict[str, Any]) -> Callable[[Session], NetworkContext]:
             # A copy of the item per run: a lost race runs the transaction again.
-            return lambda session: self._create(session, owned(ctx, attrs))
+            return lambda session: self.create_in(session, owned(ctx, attrs))
 
         contexts = self.writes.write_all("create_network", [body(attrs) for attrs in items],
                                          undo=lambda net_id: self.delete(ADMIN, net_id))
@@ -224,9 +250,12 @@ class Networks:
                  "revision_number": r.revision_number, "updated_at": timestamp(r.updated_at)}
                 if (r := reported.get(n["id"])) is not None else n for n in networks]
 
-    def _create(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
+    def create_in(self, session: Session, attrs: dict[str, Any]) -> NetworkContext:
+        """Step 1 of a create, in *session* (a caller's transaction: a bulk create's, an
+        auto-allocated topology's)."""
         tags = attrs.pop("tags", [])
         shared, external = attrs.pop("shared", False), attrs.pop("external", False)
+        is_default = attrs.pop("is_default", False)
         segments = self._reserve_segments(session, attrs.pop("segments", []))
         max_mtu = self._max_mtu(segments)
         mtu = attrs.pop("mtu", None)
@@ -250,6 +279,9 @@ class Networks:
             SHAREABLE.grant(session, net, ACCESS_SHARED, WILDCARD)
         if external:
             SHAREABLE.grant(session, net, ACCESS_EXTERNAL, WILDCARD)
+        if is_default:
+            _set_default(session, net, is_default, external)
+            session.flush()
         context = network_context(net, session=session)
         self.mech.precommit("create_network_precommit", context)
         return context
@@ -326,7 +358,8 @@ class Networks:
                       (sub.ip_version for sub in net.subnets))
         access = self._update_access(session, net, attrs.pop("shared", None),
                                      attrs.pop("external", None))
-        if apply(net, attrs) or access:
+        default = self._update_default(session, net, attrs.pop("is_default", None))
+        if apply(net, attrs) or access or default:
             touch(net)
             session.flush()
         context = network_context(net, original, session)
@@ -362,16 +395,29 @@ class Networks:
             session.expire(net, ["shared", "external"])
         return changed
 
+    @staticmethod
+    def _update_default(session: Session, net: Network, wanted: bool | None) -> bool:
+        """Make *net* the default external network or not (None: as it is, unless it is
+        no longer external: Neutron forgets ``is_default`` with the network's external
+        row); whether that changed."""
+        before = net.is_default
+        if wanted is not None:
+            _set_default(session, net, wanted, net.external)
+        elif not net.external:
+            net.is_default = False
+        return net.is_default != before
+
     def delete(self, ctx: Context, net_id: str, if_match: int | None = None) -> None:
         context, subnet_contexts = self.writes.transaction(
-            lambda s: self._delete(s, ctx, net_id, if_match))
+            lambda s: self.delete_in(s, ctx, net_id, if_match))
         if subnet_contexts:
             self.writes.postcommit_all("delete_subnet", subnet_contexts)
         self.writes.postcommit("delete_network", context)
 
-    def _delete(self, session: Session, ctx: Context, net_id: str,
-                if_match: int | None) -> tuple[NetworkContext, list[SubnetContext]]:
-        """Delete the network and, with it, its subnets (each through the drivers' hooks)."""
+    def delete_in(self, session: Session, ctx: Context, net_id: str,
+                  if_match: int | None) -> tuple[NetworkContext, list[SubnetContext]]:
+        """Delete the network and, with it, its subnets (each through the drivers' hooks),
+        in *session* (a caller's transaction: an auto-allocated topology's)."""
         check_network_visible(session, ctx, net_id)
         net = network_or_404(session, net_id)
         check_revision(net, if_match)

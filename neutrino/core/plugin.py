@@ -39,6 +39,7 @@ from neutrino.core import (
 )
 from neutrino.core.address_scopes import AddressScopes
 from neutrino.core.agents import Agents
+from neutrino.core.auto_allocation import AutoAllocation, project_of
 from neutrino.core.binding import PortBinder
 from neutrino.core.context import Context
 from neutrino.core.events import Doorbell, Pruner
@@ -97,6 +98,8 @@ class Plugin:
                            settings.dns_domain)
         self.routers = Routers(db, writes, self.mech, self.ports)
         self.floatingips = FloatingIPs(db, writes, self.mech, self.ports)
+        self.auto_allocation = AutoAllocation(db, writes, self.networks, self.subnets,
+                                              self.routers)
         self.statuses = Statuses(db, self.notifier, self.doorbell)
         self.quotas = Quotas(db, writes)
         self.agents = Agents(db, writes, self.mech)
@@ -356,6 +359,23 @@ class Plugin:
 
     def delete_floatingip(self, ctx: Context, fip_id: str, if_match: int | None = None) -> None:
         self.floatingips.delete(ctx, fip_id, if_match)
+
+    # -- auto-allocated topologies (Neutron's auto_allocate plugin's calls)
+    def auto_allocated_project(self, ctx: Context, project_id: str) -> str:
+        """The project a topology request is for (``None``: the caller's); 403
+        ``NotAuthorized`` for another project unless *ctx* is an admin's."""
+        return project_of(ctx, project_id)
+
+    def get_auto_allocated_topology(self, ctx: Context, project_id: str) -> str:
+        """The id of *project_id*'s topology's network, made first if it has none."""
+        return self.auto_allocation.get(ctx, project_id)
+
+    def check_auto_allocation(self, ctx: Context) -> None:
+        """409 ``AutoAllocationFailure`` if no topology could be made now (dry run)."""
+        self.auto_allocation.check(ctx)
+
+    def delete_auto_allocated_topology(self, ctx: Context, project_id: str) -> None:
+        self.auto_allocation.delete(ctx, project_id)
 
     # -- tags of a resource of any tagged collection (Neutron's tag plugin's calls)
     def get_tags(self, collection: str, resource_id: str) -> list[str]:

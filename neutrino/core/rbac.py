@@ -45,6 +45,9 @@ Users = Callable[[Session, str], set[str]]
 #: What a new grant of an object to a target project must satisfy besides the object's
 #: ownership (raises 400 if it does not).
 GrantCheck = Callable[[Session, Any, str], None]
+#: Why the policy of (object id, action, target) must stay whoever uses the object
+#: (None: it may go).
+Pinned = Callable[[Session, str, str, str], str | None]
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,16 @@ class Shareable:
     #: Checked before a policy on an object of this type is created (a subnet pool in an
     #: address scope may be shared only with a project that sees the scope).
     check_grant: GrantCheck | None = None
+    #: Checked before the ``rbac-policies`` API deletes or retargets a policy on an object
+    #: of this type (the default external network keeps its ``*`` access_as_external).
+    pinned: Pinned | None = None
+
+    def check_removable(self, session: Session, policy: RbacPolicy) -> None:
+        """409 ``RbacPolicyInUse`` if *policy* must stay (:attr:`pinned`)."""
+        reason = self.pinned and self.pinned(session, policy.object_id, policy.action,
+                                             policy.target_project)
+        if reason:
+            raise exc.RbacPolicyInUse(object_id=policy.object_id, details=reason)
 
     def granted(self, project_id: str | None, actions: Collection[str],
                 id_column: Any = None) -> ColumnElement[bool]:
@@ -245,6 +258,7 @@ class RbacPolicies:
             before = shareable.targets(session, obj.id, policy.action)
             if new in before:
                 raise exc.DuplicateRbacPolicy()
+            shareable.check_removable(session, policy)
             shareable.check_kept(session, obj, policy.action, before,
                                  before - {policy.target_project} | {new},
                                  lambda lost: in_use(policy, lost))
@@ -262,6 +276,7 @@ class RbacPolicies:
         obj = session.get(shareable.model, policy.object_id)
         if obj is None:  # deleted with its object meanwhile
             raise not_found(policy_id)
+        shareable.check_removable(session, policy)
         shareable.revoke(session, obj, policy.action, {policy.target_project},
                          lambda lost: in_use(policy, lost))
         touch(obj)

@@ -53,7 +53,7 @@ def network_dict(net: Any, segments: list[Any], subnets: list[Any],
         "port_security_enabled": net.port_security_enabled,
         "availability_zone_hints": [], "availability_zones": [],
         "ipv4_address_scope": scopes.get("ipv4_address_scope"),
-        "ipv6_address_scope": scopes.get("ipv6_address_scope"), "is_default": False,
+        "ipv6_address_scope": scopes.get("ipv6_address_scope"), "is_default": net.is_default,
         "dns_domain": net.dns_domain,
     })
     # Neutron's multiprovider convention: one segment shows as provider:*,

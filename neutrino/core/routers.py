@@ -152,10 +152,13 @@ class Routers:
 
     # -- create, read, list ---------------------------------------------------------
     def create(self, ctx: Context, attrs: dict[str, Any]) -> dict[str, Any]:
-        return self.writes.write("create_router", lambda s: self._create(s, ctx, owned(ctx, attrs)),
-                                 undo=lambda router_id: self.delete(ADMIN, router_id)).current
+        return self.writes.write(
+            "create_router", lambda s: self.create_in(s, ctx, owned(ctx, attrs)),
+            undo=lambda router_id: self.delete(ADMIN, router_id)).current
 
-    def _create(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> RouterContext:
+    def create_in(self, session: Session, ctx: Context, attrs: dict[str, Any]) -> RouterContext:
+        """Step 1 of a create, in *session* (a caller's transaction: an auto-allocated
+        topology's, as are the other ``*_in`` methods')."""
         tags = attrs.pop("tags", [])
         gateway = attrs.pop("external_gateway_info", None)
         router = Router(**attrs)
@@ -228,10 +231,10 @@ class Routers:
         return router_context(session, router, original, removed)
 
     def delete(self, ctx: Context, router_id: str, if_match: int | None = None) -> None:
-        self.writes.write("delete_router", lambda s: self._delete(s, ctx, router_id, if_match))
+        self.writes.write("delete_router", lambda s: self.delete_in(s, ctx, router_id, if_match))
 
-    def _delete(self, session: Session, ctx: Context, router_id: str,
-                if_match: int | None) -> RouterContext:
+    def delete_in(self, session: Session, ctx: Context, router_id: str,
+                  if_match: int | None) -> RouterContext:
         router = router_or_404(session, ctx, router_id)
         check_revision(router, if_match)
         interfaces = interfaces_of(session, router_id)
@@ -287,12 +290,12 @@ class Routers:
     def add_interface(self, ctx: Context, router_id: str,
                       info: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        self.writes.write("update_router", lambda s: self._add_interface(
+        self.writes.write("update_router", lambda s: self.add_interface_in(
             s, ctx, router_id, info, result))
         return result
 
-    def _add_interface(self, session: Session, ctx: Context, router_id: str,
-                       info: dict[str, Any], result: dict[str, Any]) -> RouterContext:
+    def add_interface_in(self, session: Session, ctx: Context, router_id: str,
+                         info: dict[str, Any], result: dict[str, Any]) -> RouterContext:
         router = router_or_404(session, ctx, router_id)
         port_id, subnet_id = _interface_info(info)
         if port_id is not None and subnet_id is not None:
@@ -356,12 +359,12 @@ class Routers:
     def remove_interface(self, ctx: Context, router_id: str,
                          info: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        self.writes.write("update_router", lambda s: self._remove_interface(
+        self.writes.write("update_router", lambda s: self.remove_interface_in(
             s, ctx, router_id, info, result))
         return result
 
-    def _remove_interface(self, session: Session, ctx: Context, router_id: str,
-                          info: dict[str, Any], result: dict[str, Any]) -> RouterContext:
+    def remove_interface_in(self, session: Session, ctx: Context, router_id: str,
+                            info: dict[str, Any], result: dict[str, Any]) -> RouterContext:
         router = router_or_404(session, ctx, router_id)
         port_id, subnet_id = _interface_info(info)
         original = orm_router_dict(session, router)

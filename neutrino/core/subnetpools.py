@@ -184,11 +184,16 @@ def allocated(session: Session, pool_id: str) -> list[str]:
     return list(session.scalars(select(Subnet.cidr).where(Subnet.subnetpool_id == pool_id)))
 
 
-def default_pool_id(session: Session, ctx: Context, ip_version: int) -> str:
-    """The default pool of *ip_version* that *ctx* sees (``use_default_subnetpool``)."""
+def find_default_pool(session: Session, ctx: Context, ip_version: int) -> str | None:
+    """The id of the default pool of *ip_version* that *ctx* sees, if there is one."""
     stmt = select(SubnetPool.id).where(SubnetPool.is_default, SubnetPool.ip_version == ip_version)
     visible = SHAREABLE.visible(ctx)
-    found = session.scalar(stmt if visible is None else stmt.where(visible))
+    return session.scalar(stmt if visible is None else stmt.where(visible))
+
+
+def default_pool_id(session: Session, ctx: Context, ip_version: int) -> str:
+    """The default pool of *ip_version* that *ctx* sees (``use_default_subnetpool``)."""
+    found = find_default_pool(session, ctx, ip_version)
     if found is None:
         raise exc.BadRequest(resource="subnets",
                              msg=f"No default subnetpool found for IPv{ip_version}")

@@ -229,7 +229,7 @@ class Subnets:
 
         def body(attrs: dict[str, Any], given: list[str]) -> Callable[[Session], SubnetContext]:
             # A copy of the item per run: a lost race runs the transaction again.
-            return lambda session: self._create(session, ctx, owned(ctx, attrs), given)
+            return lambda session: self.create_in(session, ctx, owned(ctx, attrs), given)
 
         contexts = self.writes.write_all(
             "create_subnet", [body(attrs, given) for attrs, given in zip(items, ports,
@@ -240,8 +240,10 @@ class Subnets:
             self.readdressed(readdressed)
         return [c.current for c in contexts]
 
-    def _create(self, session: Session, ctx: Context, attrs: dict[str, Any],
-                ports: list[str]) -> SubnetContext:
+    def create_in(self, session: Session, ctx: Context, attrs: dict[str, Any],
+                  ports: list[str]) -> SubnetContext:
+        """Step 1 of a create, in *session* (a caller's transaction: a bulk create's, an
+        auto-allocated topology's); *ports* gets the ports it gave an address."""
         tags = attrs.pop("tags", [])
         request = PoolRequest.of(attrs)
         pool_id = request.pool_id(session, ctx)

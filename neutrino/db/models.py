@@ -93,7 +93,13 @@ class StandardAttrs:
 
 
 class Network(StandardAttrs, Base):
+    """A network.  At most one is the default external network (``is_default``, extension
+    ``auto-allocated-topology``): a partial unique index, so two concurrent requests
+    cannot both make one."""
+
     __tablename__ = "networks"
+    __table_args__ = (Index("uniq_networks_default", "is_default", unique=True,
+                            sqlite_where=text("is_default"), postgresql_where=text("is_default")),)
 
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="BUILD")
@@ -103,6 +109,9 @@ class Network(StandardAttrs, Base):
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: dns-integration: the domain its ports' names are under ("" for none).
     dns_domain: Mapped[str] = mapped_column(String(255), default="")
+    #: The external network auto-allocated topologies take as their routers' gateway;
+    #: only an external network is (``neutrino.core.networks`` keeps it so).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     if TYPE_CHECKING:
         # Mapped below :class:`RbacPolicy`, whose rows they are read from.
         shared: Mapped[bool]
@@ -315,6 +324,25 @@ class Router(StandardAttrs, Base):
     enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Extra routes (``extraroute``): ``[{"destination": cidr, "nexthop": ip}]``.
     routes: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class AutoAllocatedTopology(Base):
+    """A project's auto-allocated topology (``auto-allocated-topology``): its network and
+    the router that connects it to the default external network.
+
+    The project is the primary key: of concurrent requests that each build one, the
+    first to commit keeps its topology and the others roll theirs back and read it.
+    The row goes with its network (the topology is gone); a router deleted under it
+    leaves it without one (``router_id`` null).
+    """
+
+    __tablename__ = "auto_allocated_topologies"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True)
+    router_id: Mapped[str | None] = mapped_column(
+        ForeignKey("routers.id", ondelete="SET NULL"), nullable=True, index=True)
 
 
 class FloatingIP(StandardAttrs, Base):

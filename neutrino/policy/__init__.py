@@ -3,8 +3,8 @@
 The defaults are data, one module per resource (``networks``, ``subnets``,
 ``subnetpools``, ``address_scopes``, ``ports``, ``rbac_policies``, ``agents``, ``quotas``,
 ``security_groups`` with their rules, ``routers``, ``floatingips``,
-``network_ip_availability``: a resource that lands adds one), built from
-:mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
+``network_ip_availability``, ``auto_allocated_topology``: a resource that lands adds
+one), built from :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
 oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
 callers hold every role, and no default rule refuses such a caller.  Only the
@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from neutrino.policy import (
     address_scopes,
     agents,
+    auto_allocated_topology,
     floatingips,
     network_ip_availability,
     networks,
@@ -37,7 +38,8 @@ RESOURCES = {"network": networks, "subnet": subnets, "subnetpool": subnetpools,
              "rbac_policy": rbac_policies, "agent": agents, "quota": quotas,
              "security_group": security_groups, "security_group_rule": security_groups,
              "router": routers, "floatingip": floatingips,
-             "network_ip_availability": network_ip_availability}
+             "network_ip_availability": network_ip_availability,
+             "auto_allocated_topology": auto_allocated_topology}
 #: The modules of RESOURCES, each once (groups and their rules share one).
 MODULES = tuple({id(m): m for m in RESOURCES.values()}.values())
 

@@ -45,11 +45,12 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def burst(server: ServerProcess, requests: list[tuple[str, str, dict[str, Any] | None]],
-          ) -> list[httpx.Response]:
+          headers: dict[str, str] | None = None) -> list[httpx.Response]:
     """Send all *requests* at once, each on its own connection; the responses in order."""
     async def run() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=len(requests))
-        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as client:
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120,
+                                     headers=headers) as client:
             return list(await asyncio.gather(*(
                 client.request(method, path, json=body) for method, path, body in requests)))
     return asyncio.run(run())

@@ -253,3 +253,46 @@ def test_duplicate_segments_in_one_request(api: Api) -> None:
     assert_error(api.post("networks", {"segments": [vlan, vlan]}), 400, "InvalidInput",
                  "Duplicate segment")
     assert api.rows()["segments"] == 0
+
+
+def test_one_external_network_is_the_default(api: Api) -> None:
+    """``is_default`` (``auto-allocated-topology``): set on an external network, shown and
+    filterable; a second default is 409 naming the first; an internal network is none
+    (400 to make it one; making the default internal forgets it, as Neutron); the default's
+    ``*`` access_as_external policy stays (409), so every project reaches it."""
+    public = api.network(name="public", **{"router:external": True}, is_default=True)
+    assert public["is_default"] is True
+    other = api.network(name="other", **{"router:external": True})
+    internal = api.network(name="internal")
+    assert (other["is_default"], internal["is_default"]) == (False, False)
+    assert api.ids("networks", {"is_default": "true"}) == [public["id"]]
+    assert set(api.ids("networks", {"is_default": "false"})) == {other["id"], internal["id"]}
+    for response in (api.put("networks", other["id"], {"is_default": True}),
+                     api.post("networks", {"router:external": True, "is_default": True})):
+        assert_error(response, 409, "DefaultExternalNetworkExists",
+                     f"A default external network already exists: {public['id']}.")
+    assert_error(api.put("networks", internal["id"], {"is_default": True}), 400,
+                 "InvalidInput", "external networks only")
+    assert_error(api.post("networks", {"name": "x", "is_default": True}), 400,
+                 "InvalidInput", "external networks only")
+    assert api.ids("networks", {"name": "x"}) == []
+
+    [wildcard] = api.list("rbac-policies", {"object_id": public["id"],
+                                            "action": "access_as_external"})
+    for response in (api.client.delete(f"/v2.0/rbac-policies/{wildcard['id']}"),
+                     api.client.put(f"/v2.0/rbac-policies/{wildcard['id']}", json={
+                         "rbac_policy": {"target_tenant": "p1"}})):
+        assert_error(response, 409, "RbacPolicyInUse",
+                     "Default external networks must be shared to everyone.")
+    # Updates that do not name it keep it; the same value again changes nothing.
+    kept = api.update("networks", public["id"], description="gman")
+    assert kept["is_default"] is True
+    assert api.update("networks", public["id"], is_default=True)["revision_number"] == \
+        kept["revision_number"]
+    # Internal, it is the default no more, and another may be.
+    internal_now = api.update("networks", public["id"], **{"router:external": False})
+    assert internal_now["is_default"] is False
+    assert internal_now["revision_number"] == kept["revision_number"] + 1
+    assert api.update("networks", other["id"], is_default=True)["is_default"] is True
+    assert api.update("networks", other["id"], is_default=False)["is_default"] is False
+    assert api.ids("networks", {"is_default": "true"}) == []
