@@ -240,8 +240,9 @@ def _field_readers(model: type[Body]) -> dict[str, tuple[str, TypeAdapter[Any]]]
     its API name and a reader of its type alone."""
     readers: dict[str, tuple[str, TypeAdapter[Any]]] = {}
     for name, field in model.model_fields.items():
-        kind = (Annotated[(field.annotation, *field.metadata)] if field.metadata
-                else field.annotation)
+        # Any: pydantic's own annotation of ``field.annotation`` changes between releases.
+        kind: Any = (Annotated[(field.annotation, *field.metadata)] if field.metadata
+                     else field.annotation)
         entry: tuple[str, TypeAdapter[Any]] = (field.alias or name, TypeAdapter(kind))
         readers[name] = readers[field.alias or name] = entry
     return readers
