@@ -83,6 +83,11 @@ class SouthboundState:
     def chassis_private(self) -> ovs.db.idl.Row | None:
         return self._named("Chassis_Private")
 
+    def nb_cfg(self) -> int:
+        """The last ``nb_cfg`` ovn-controller answered (0: none yet)."""
+        row = self.chassis_private()
+        return int(row_value(row, "nb_cfg") or 0) if row is not None else 0
+
     def _named(self, table: str) -> ovs.db.idl.Row | None:
         if self.idl is None:
             return None

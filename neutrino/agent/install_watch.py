@@ -1,0 +1,116 @@
+"""Ports ovn-controller claimed but never installed, and when to plug them again.
+
+ovn-controller 23.03, restarted while ports are being plugged, sometimes claims a
+port (SB ``Port_Binding.chassis`` names its chassis) and then never sets
+``ovn-installed`` on the interface, nor ``up``: the port stays down although the
+interface is there and ovn-controller runs (docs/ovn-backend.md). Nothing it sees
+afterwards about that interface brings it back; a new interface for the port
+(unplug, then plug) is processed from scratch and installed.
+
+A port is *waiting* while our interface carries its ``iface-id``, its binding is
+claimed by this chassis and the interface has no ``ovn-installed``: every port is,
+for a moment after it is plugged. It is *stuck* once it has waited ``bound`` seconds
+**and** ovn-controller has answered an ``nb_cfg`` since it began to wait
+(``Chassis_Private.nb_cfg`` went up; Neutrino's status worker writes one every few
+seconds): ovn-controller answers only once it has processed the Southbound database
+and installed the flows of what it saw there, so it runs and is not merely behind. A
+chassis that is down or minutes behind answers nothing and its waiting ports are left
+alone: plugging them again would only add to its backlog.
+
+A stuck port is plugged again and given twice as long before the next attempt (up to
+``MAX_BOUND``); until it is installed it is reported with the problem
+``NOT_INSTALLED``, so that its status reason says what is true.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from neutrino.plugproto import PortProblem, Problem
+
+#: Seconds a port may wait for ``ovn-installed`` before it can be stuck: far above the
+#: moment ovn-controller takes once it has processed the port.
+DEFAULT_BOUND = 10.0
+#: Longest wait between two attempts on one port (the bound doubles after each).
+MAX_BOUND = 300.0
+
+
+class Install(enum.Enum):
+    """Where a port requested here stands with ovn-controller, as a pass saw it."""
+
+    #: Our interface is there, the binding is claimed here, no ``ovn-installed`` yet.
+    WAITING = "waiting"
+    #: Requested here but not both plugged and claimed yet (or being plugged again).
+    PLUGGING = "plugging"
+    #: Installed, or not ours to plug here: nothing to watch.
+    SETTLED = "settled"
+
+
+@dataclass
+class Watched:
+    """A port requested here that is not installed yet."""
+
+    plug_type: str
+    bound: float
+    #: While WAITING: since when (monotonic seconds), and ``Chassis_Private.nb_cfg`` then.
+    since: float | None = None
+    nb_cfg: int = 0
+    iface: str = ""
+    #: Times it was plugged again.
+    attempts: int = 0
+
+
+class InstallWatch:
+    """The ports of one chassis not installed yet; see the module docstring."""
+
+    def __init__(self, bound: float = DEFAULT_BOUND) -> None:
+        self.bound = bound
+        self._ports: dict[str, Watched] = {}
+
+    def observe(self, lport: str, state: Install, plug_type: str, iface: str, now: float,
+                nb_cfg: int) -> None:
+        """What a reconcile pass saw of *lport* (``iface``: our interface's name)."""
+        if state is Install.SETTLED:
+            self._ports.pop(lport, None)
+            return
+        watched = self._ports.setdefault(lport, Watched(plug_type, self.bound))
+        if state is Install.PLUGGING:
+            watched.since = None
+        elif watched.since is None:
+            watched.since, watched.nb_cfg, watched.iface = now, nb_cfg, iface
+
+    def due(self, now: float, nb_cfg: int,
+            installed: Callable[[str], bool]) -> dict[str, Watched]:
+        """The stuck ports, each counted as one more attempt: to be plugged again.
+        ``installed(lport)`` reads the interface now (ovn-controller's markers alone do
+        not start a pass, so the last pass may not have seen one)."""
+        stuck = {}
+        for lport, watched in list(self._ports.items()):
+            if (watched.since is None or now - watched.since < watched.bound
+                    or nb_cfg <= watched.nb_cfg):
+                continue
+            if installed(lport):
+                del self._ports[lport]
+                continue
+            watched.attempts += 1
+            watched.bound = min(watched.bound * 2, MAX_BOUND)
+            watched.since = None
+            stuck[lport] = watched
+        return stuck
+
+    def seconds_to_next(self, now: float) -> float | None:
+        """Until the next bound of a waiting port ends, if any. Past its bound a port
+        waits for an ``nb_cfg`` answer, which wakes the agent as an SB update."""
+        ends = [end for w in self._ports.values()
+                if w.since is not None and (end := w.since + w.bound) > now]
+        return min(ends) - now if ends else None
+
+    def problems(self) -> dict[str, PortProblem]:
+        """What to report of the ports plugged again and not installed yet."""
+        return {lport: PortProblem(
+            Problem.NOT_INSTALLED,
+            f"ovn-controller claimed the port but did not install interface {w.iface} "
+            f"while it answered the Southbound database; plugged it again "
+            f"({w.attempts} time{'s' if w.attempts > 1 else ''})")
+            for lport, w in self._ports.items() if w.attempts}
