@@ -84,14 +84,20 @@ class InstallWatch:
             installed: Callable[[str], bool]) -> dict[str, Watched]:
         """The stuck ports, each counted as one more attempt: to be plugged again.
         ``installed(lport)`` reads the interface now (ovn-controller's markers alone do
-        not start a pass, so the last pass may not have seen one)."""
+        not start a pass, so the last pass may not have seen one); it is read for ports
+        past their bound and, so that their reports go as soon as they are installed,
+        for ports plugged again."""
         stuck = {}
         for lport, watched in list(self._ports.items()):
-            if (watched.since is None or now - watched.since < watched.bound
-                    or nb_cfg <= watched.nb_cfg):
+            if watched.since is None:
+                continue
+            ripe = now - watched.since >= watched.bound and nb_cfg > watched.nb_cfg
+            if not (ripe or watched.attempts):
                 continue
             if installed(lport):
                 del self._ports[lport]
+                continue
+            if not ripe:
                 continue
             watched.attempts += 1
             watched.bound = min(watched.bound * 2, MAX_BOUND)

@@ -62,6 +62,16 @@ def test_a_mark_no_pass_saw_counts_as_installed() -> None:
     assert watch.due(20.0, 3, never) == {}, "forgotten"
 
 
+def test_a_port_plugged_again_is_no_longer_reported_once_installed() -> None:
+    watch = InstallWatch(BOUND)
+    watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=0.0, nb_cfg=1)
+    assert list(watch.due(5.0, 2, never)) == ["lp1"]
+    watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=6.0, nb_cfg=2)
+    assert watch.due(6.1, 2, never) == {} and "lp1" in watch.problems()
+    assert watch.due(6.2, 2, lambda lport: True) == {}
+    assert watch.problems() == {}, "installed within its bound: the report goes at once"
+
+
 def iface(chassis: Chassis, lport: str) -> tuple[str, dict[str, str]]:
     """The uuid and external_ids of *lport*'s interface."""
     out = json.loads(chassis.vsctl("--format=json", "--columns=_uuid,external_ids", "find",
