@@ -247,7 +247,7 @@ class Agent:
             self._full_pass = True
         self.queue.add_all(self.local.take_dirty() | self.sb.take_dirty())
         nb_cfg = self.sb.nb_cfg()
-        replug = self._stuck(bridge, now, nb_cfg)
+        replug = self._stuck(bridge, chassis, now, nb_cfg)
         self.queue.add_all(replug)
         if self._full_pass:
             self._full_pass = False
@@ -266,13 +266,14 @@ class Agent:
         if result.ops:
             self._handle(self.writer.submit(self.ovs_idl, result.ops))
 
-    def _stuck(self, bridge: ovs.db.idl.Row, now: float, nb_cfg: int) -> frozenset[str]:
+    def _stuck(self, bridge: ovs.db.idl.Row, chassis: ovs.db.idl.Row, now: float,
+                nb_cfg: int) -> frozenset[str]:
         """The ports ovn-controller claimed but never installed: counted, logged, and
         returned to be plugged again."""
         assert self.reconciler is not None
         reconciler = self.reconciler
-        stuck = self.watch.due(now, nb_cfg, lambda lport: reconciler.lport_installed(lport,
-                                                                                     bridge))
+        stuck = self.watch.due(now, nb_cfg,
+                               lambda lport: reconciler.install_state(lport, bridge, chassis))
         for lport, watched in stuck.items():
             self.outcomes.add(watched.plug_type, PlugOutcome.REPLUGGED)
             self._log.warning("not-installed", "ovn-controller claimed a port but never "

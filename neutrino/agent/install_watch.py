@@ -7,15 +7,15 @@ interface is there and ovn-controller runs (docs/ovn-backend.md). Nothing it see
 afterwards about that interface brings it back; a new interface for the port
 (unplug, then plug) is processed from scratch and installed.
 
-A port is *waiting* while our interface carries its ``iface-id``, its binding is
-claimed by this chassis and the interface has no ``ovn-installed``: every port is,
-for a moment after it is plugged. It is *stuck* once it has waited ``bound`` seconds
-**and** ovn-controller has answered an ``nb_cfg`` since it began to wait
-(``Chassis_Private.nb_cfg`` went up; Neutrino's status worker writes one every few
-seconds): ovn-controller answers only once it has processed the Southbound database
-and installed the flows of what it saw there, so it runs and is not merely behind. A
-chassis that is down or minutes behind answers nothing and its waiting ports are left
-alone: plugging them again would only add to its backlog.
+A port is *waiting* while our interface carries its ``iface-id`` without
+``ovn-installed``: every port is, for a moment after it is plugged. It is *stuck* once
+it has waited ``bound`` seconds, ovn-controller has answered an ``nb_cfg`` since it
+began to wait (``Chassis_Private.nb_cfg`` went up; Neutrino's status worker writes one
+every few seconds), and its binding is claimed by this chassis (read then: a claim
+alone starts no reconcile pass). ovn-controller answers only once it has processed
+its databases and installed the flows of what it saw there, so it runs and is not
+merely behind. A chassis that is down or minutes behind answers nothing and its
+waiting ports are left alone: plugging them again would only add to its backlog.
 
 A stuck port is plugged again and given twice as long before the next attempt (up to
 ``MAX_BOUND``); until it is installed it is reported with the problem
@@ -39,9 +39,11 @@ MAX_BOUND = 300.0
 class Install(enum.Enum):
     """Where a port requested here stands with ovn-controller, as a pass saw it."""
 
-    #: Our interface is there, the binding is claimed here, no ``ovn-installed`` yet.
+    #: Our interface is there without ``ovn-installed`` (when the watch asks: and the
+    #: binding is claimed here).
     WAITING = "waiting"
-    #: Requested here but not both plugged and claimed yet (or being plugged again).
+    #: Requested here, not plugged yet or being plugged again (when the watch asks:
+    #: plugged but not claimed yet).
     PLUGGING = "plugging"
     #: Installed, or not ours to plug here: nothing to watch.
     SETTLED = "settled"
@@ -81,12 +83,12 @@ class InstallWatch:
             watched.since, watched.nb_cfg, watched.iface = now, nb_cfg, iface
 
     def due(self, now: float, nb_cfg: int,
-            installed: Callable[[str], bool]) -> dict[str, Watched]:
+            state: Callable[[str], Install]) -> dict[str, Watched]:
         """The stuck ports, each counted as one more attempt: to be plugged again.
-        ``installed(lport)`` reads the interface now (ovn-controller's markers alone do
-        not start a pass, so the last pass may not have seen one); it is read for ports
-        past their bound and, so that their reports go as soon as they are installed,
-        for ports plugged again."""
+        ``state(lport)`` reads the port now (neither ovn-controller's marks nor its claims
+        start a pass, so the last pass may not have seen them); it is read for ports past
+        their bound and, so that their reports go as soon as they are installed, for
+        ports plugged again."""
         stuck = {}
         for lport, watched in list(self._ports.items()):
             if watched.since is None:
@@ -94,10 +96,14 @@ class InstallWatch:
             ripe = now - watched.since >= watched.bound and nb_cfg > watched.nb_cfg
             if not (ripe or watched.attempts):
                 continue
-            if installed(lport):
+            now_state = state(lport)
+            if now_state is Install.SETTLED:
                 del self._ports[lport]
                 continue
             if not ripe:
+                continue
+            if now_state is Install.PLUGGING:  # ovn-controller has not claimed it yet
+                watched.since, watched.nb_cfg = now, nb_cfg
                 continue
             watched.attempts += 1
             watched.bound = min(watched.bound * 2, MAX_BOUND)

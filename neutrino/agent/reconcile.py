@@ -27,14 +27,21 @@ from neutrino.agent.commands import (
     UpdateInterfaceCommand,
     plugged_external_ids,
 )
-from neutrino.agent.idl import ref_uuids, row_map, row_value
+from neutrino.agent.idl import row_map, row_value
 from neutrino.agent.install_watch import Install, InstallWatch
 from neutrino.agent.local import LocalState
 from neutrino.agent.plan import BindingFacts, ChassisFacts, IfaceFacts, Kind, Plan, plan
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle, ProviderRegistry
 from neutrino.agent.report import PlugOutcome, PlugOutcomes
-from neutrino.agent.southbound import CanBind, SouthboundState, can_bind, is_vif, requested_here
+from neutrino.agent.southbound import (
+    CanBind,
+    SouthboundState,
+    can_bind,
+    claimed_here,
+    is_vif,
+    requested_here,
+)
 from neutrino.agent.writer import OvsWriter, PortOp
 from neutrino.log import RateLimitedLog, fmt
 from neutrino.plugproto import OVN_INSTALLED, OVN_PLUGGED, PortProblem, Problem
@@ -164,7 +171,7 @@ class Reconciler:
         if binding is None or not binding.may_bind_here:
             self.writer.isolated.discard(lport)  # not ours to plug any more
         decided = plan(lport, binding, ifaces, here, replug=lport in ctx.replug)
-        self.watch.observe(lport, *self._install(ctx, lport, pb, decided), ctx.now, ctx.nb_cfg)
+        self.watch.observe(lport, *self._install(ctx, lport, decided), ctx.now, ctx.nb_cfg)
         for iface in decided.kept:
             self._log.warning(("unplug-unknown", lport), "unable to open VIF plug provider; "
                               "interface left plugged", type=iface.plugged_by, iface_id=lport)
@@ -193,32 +200,33 @@ class Reconciler:
             asks.append(Ask(lport, Kind.UNPLUG, handle, ctx_in, None, iface.plugged_by, iface))
         return decided, asks
 
-    def _install(self, ctx: PassContext, lport: str, pb: ovs.db.idl.Row | None,
-                 decided: Plan) -> tuple[Install, str, str]:
-        """Where the port stands with ovn-controller, its plug type and our interface."""
+    def _install(self, ctx: PassContext, lport: str, decided: Plan) -> tuple[Install, str, str]:
+        """Where the port stands with ovn-controller as far as this pass knows (whether it
+        is claimed is read when its bound ends), its plug type and our interface."""
         if decided.kind is Kind.UNPLUG and lport in ctx.replug:
             iface = decided.ifaces[0]  # plugged again once unplugged
             return Install.PLUGGING, iface.plugged_by or "", iface.name
         if decided.kind is Kind.PLUG:
             return Install.PLUGGING, decided.plug_type or "", ""
-        if decided.kind is not Kind.UPDATE or pb is None:
+        if decided.kind is not Kind.UPDATE or self.installed(decided.ifaces[0].uuid):
             return Install.SETTLED, "", ""
-        iface = decided.ifaces[0]
-        if self.installed(iface.uuid):
-            return Install.SETTLED, "", ""
-        state = (Install.WAITING if ctx.chassis.uuid in ref_uuids(pb, "chassis")
-                 else Install.PLUGGING)
-        return state, decided.plug_type or "", iface.name
+        return Install.WAITING, decided.plug_type or "", decided.ifaces[0].name
 
     def installed(self, iface_uuid: uuid.UUID) -> bool:
         """ovn-controller has marked the interface installed."""
         row = self.local.iface(iface_uuid)
         return row is not None and row_map(row, "external_ids").get(OVN_INSTALLED) == "true"
 
-    def lport_installed(self, lport: str, bridge: ovs.db.idl.Row) -> bool:
-        """One of *lport*'s interfaces on *bridge* is marked installed."""
-        return any(self.installed(row.uuid)
-                   for row in self.local.ifaces_on_bridge(lport, bridge.uuid))
+    def install_state(self, lport: str, bridge: ovs.db.idl.Row,
+                      chassis: ovs.db.idl.Row) -> Install:
+        """Where *lport* stands now: installed (one of its interfaces on *bridge* is
+        marked), waiting (claimed by *chassis*, not marked), or not claimed yet."""
+        if any(self.installed(row.uuid)
+               for row in self.local.ifaces_on_bridge(lport, bridge.uuid)):
+            return Install.SETTLED
+        pb = self.sb.port_binding(lport)
+        return Install.WAITING if pb is not None and claimed_here(pb, chassis) \
+            else Install.PLUGGING
 
     # -- phase 2: ask the providers, one batch each --------------------------------
     def _ask(self, asks: list[Ask]) -> None:

@@ -23,23 +23,28 @@ from .test_containment import request, sb_report
 BOUND = 1.0
 
 
-def never(_lport: str) -> bool:
-    return False
+def claimed(_lport: str) -> Install:
+    """The port claimed here, not installed."""
+    return Install.WAITING
+
+
+def installed(_lport: str) -> Install:
+    return Install.SETTLED
 
 
 def test_a_port_is_stuck_only_past_its_bound_and_once_ovn_controller_answered() -> None:
     watch = InstallWatch(BOUND)
     watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=100.0, nb_cfg=7)
     assert watch.seconds_to_next(100.25) == BOUND - 0.25
-    assert watch.due(100.5, 8, never) == {}, "within its bound"
-    assert watch.due(105.0, 7, never) == {}, "ovn-controller answered nothing since"
+    assert watch.due(100.5, 8, claimed) == {}, "within its bound"
+    assert watch.due(105.0, 7, claimed) == {}, "ovn-controller answered nothing since"
     assert watch.seconds_to_next(105.0) is None, "past its bound it waits for an answer"
-    stuck = watch.due(105.0, 8, never)
+    stuck = watch.due(105.0, 8, claimed)
     assert list(stuck) == ["lp1"] and stuck["lp1"].attempts == 1
     assert stuck["lp1"].bound == 2 * BOUND, "twice as long before the next attempt"
     problem = watch.problems()["lp1"]
     assert problem.code is Problem.NOT_INSTALLED and "tap1" in problem.message
-    assert watch.due(200.0, 99, never) == {}, "not waiting again until a pass sees it"
+    assert watch.due(200.0, 99, claimed) == {}, "not waiting again until a pass sees it"
 
 
 def test_plugging_again_keeps_the_attempts_and_installed_forgets() -> None:
@@ -48,27 +53,35 @@ def test_plugging_again_keeps_the_attempts_and_installed_forgets() -> None:
         watch.observe("lp1", Install.PLUGGING, "dummy", "tap1", now=0.0, nb_cfg=0)
         watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=attempt * 1000.0,
                       nb_cfg=attempt)
-        stuck = watch.due(attempt * 1000.0 + MAX_BOUND, attempt + 1, never)
+        stuck = watch.due(attempt * 1000.0 + MAX_BOUND, attempt + 1, claimed)
         assert stuck["lp1"].attempts == attempt
     assert stuck["lp1"].bound == MAX_BOUND
     watch.observe("lp1", Install.SETTLED, "", "", now=0.0, nb_cfg=0)
     assert watch.problems() == {}
 
 
+def test_a_port_not_claimed_yet_waits_another_bound() -> None:
+    watch = InstallWatch(BOUND)
+    watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=0.0, nb_cfg=1)
+    assert watch.due(5.0, 2, lambda lport: Install.PLUGGING) == {}
+    assert watch.due(5.5, 3, claimed) == {}, "its bound starts again"
+    assert list(watch.due(6.0, 3, claimed)) == ["lp1"]
+
+
 def test_a_mark_no_pass_saw_counts_as_installed() -> None:
     watch = InstallWatch(BOUND)
     watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=0.0, nb_cfg=1)
-    assert watch.due(10.0, 2, lambda lport: lport == "lp1") == {}
-    assert watch.due(20.0, 3, never) == {}, "forgotten"
+    assert watch.due(10.0, 2, installed) == {}
+    assert watch.due(20.0, 3, claimed) == {}, "forgotten"
 
 
 def test_a_port_plugged_again_is_no_longer_reported_once_installed() -> None:
     watch = InstallWatch(BOUND)
     watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=0.0, nb_cfg=1)
-    assert list(watch.due(5.0, 2, never)) == ["lp1"]
+    assert list(watch.due(5.0, 2, claimed)) == ["lp1"]
     watch.observe("lp1", Install.WAITING, "dummy", "tap1", now=6.0, nb_cfg=2)
-    assert watch.due(6.1, 2, never) == {} and "lp1" in watch.problems()
-    assert watch.due(6.2, 2, lambda lport: True) == {}
+    assert watch.due(6.1, 2, claimed) == {} and "lp1" in watch.problems()
+    assert watch.due(6.2, 2, installed) == {}
     assert watch.problems() == {}, "installed within its bound: the report goes at once"
 
 
