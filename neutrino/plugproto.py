@@ -36,6 +36,8 @@ IFACE_ID = "iface-id"
 #: The plug type of an interface a provider plugged; an interface without it is
 #: not the agent's and is never touched.
 OVN_PLUGGED = "ovn-plugged"
+#: ovn-controller's mark ("true") on an interface whose port it has fully installed.
+OVN_INSTALLED = "ovn-installed"
 
 # -- Chassis_Private external_ids: what the agent reports ------------------------------
 #: Every key the agent writes starts with this; it deletes its keys it no longer wants.
@@ -67,6 +69,8 @@ class Problem(enum.StrEnum):
     TRANSACTION_FAILED = "transaction-failed"
     #: The provider raised, overran its deadline or answered nonsense.
     PROVIDER_ERROR = "provider-error"
+    #: Plugged and claimed, but ovn-controller never installed it; plugged again.
+    NOT_INSTALLED = "not-installed"
 
 
 def error_key(lport: str) -> str:

@@ -21,10 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import ovs.db.idl
 import ovs.poller
 from ovsdbapp.backend.ovs_idl import vlog
 
 from neutrino.agent.idl import OVS_COLUMNS, SB_COLUMNS, TrackedIdl, fetch_schema
+from neutrino.agent.install_watch import DEFAULT_BOUND, InstallWatch
 from neutrino.agent.local import LocalState
 from neutrino.agent.reconcile import PassContext, Reconciler
 from neutrino.agent.registry import ProviderRegistry
@@ -66,6 +68,9 @@ class AgentConfig:
     provider_slow: float = 0.1
     #: most port changes in one OVS transaction.
     max_batch: int = 500
+    #: seconds a plugged, claimed port may go without ``ovn-installed`` while
+    #: ovn-controller answers before it is plugged again (``install_watch``).
+    install_bound: float = DEFAULT_BOUND
     version: str = field(default="0.1.0")
 
 
@@ -83,6 +88,8 @@ class Agent:
         self.reporter = SbReporter(config.report_interval, config.version)
         #: kept across SB reconnects (the reconciler is not): counts since start.
         self.outcomes = PlugOutcomes(registry.types())
+        #: ports not installed yet, kept across SB reconnects like the counts
+        self.watch = InstallWatch(config.install_bound)
         #: Logical ports to reconcile: changed rows, full passes, retries.
         self.queue: WorkQueue[str] = WorkQueue()
         self.sb: SouthboundState | None = None
@@ -190,7 +197,7 @@ class Agent:
         self.sb.idl = self.sb_idl
         self.sb.update_conditions(None)
         self.reconciler = Reconciler(self.local, self.sb, self.registry, self.writer,
-                                     self.outcomes)
+                                     self.outcomes, self.watch)
         self._sb_key = (system_id, remote)
         self._loaded_seqno.pop("sb", None)
         self._full_pass = True
@@ -239,6 +246,9 @@ class Agent:
         if now >= self._next_full:
             self._full_pass = True
         self.queue.add_all(self.local.take_dirty() | self.sb.take_dirty())
+        nb_cfg = self.sb.nb_cfg()
+        replug = self._stuck(bridge, chassis, now, nb_cfg)
+        self.queue.add_all(replug)
         if self._full_pass:
             self._full_pass = False
             self._next_full = now + self.config.resync_interval
@@ -248,12 +258,29 @@ class Agent:
             return
         keys |= self.reconciler.name_conflicts()
         self.passes += 1
-        ctx = PassContext(bridge=bridge, chassis=chassis, can_unplug=self._can_unplug)
+        ctx = PassContext(bridge=bridge, chassis=chassis, can_unplug=self._can_unplug,
+                          now=now, nb_cfg=nb_cfg, replug=replug)
         result = self.reconciler.run(ctx, keys)
         for lport, port_result in result.results.items():
             self.queue.apply(lport, port_result)
         if result.ops:
             self._handle(self.writer.submit(self.ovs_idl, result.ops))
+
+    def _stuck(self, bridge: ovs.db.idl.Row, chassis: ovs.db.idl.Row, now: float,
+                nb_cfg: int) -> frozenset[str]:
+        """The ports ovn-controller claimed but never installed: counted, logged, and
+        returned to be plugged again."""
+        assert self.reconciler is not None
+        reconciler = self.reconciler
+        stuck = self.watch.due(now, nb_cfg,
+                               lambda lport: reconciler.install_state(lport, bridge, chassis))
+        for lport, watched in stuck.items():
+            self.outcomes.add(watched.plug_type, PlugOutcome.REPLUGGED)
+            self._log.warning("not-installed", "ovn-controller claimed a port but never "
+                              "installed its interface; plugging it again", lport=lport,
+                              iface=watched.iface, attempt=watched.attempts,
+                              next_bound=watched.bound)
+        return frozenset(stuck)
 
     def _handle(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
@@ -279,8 +306,8 @@ class Agent:
         if row is None or not self.sb_idl._session.is_connected():  # noqa: SLF001 - as above
             return
         providers = {h.type: h.caller.health() for h in self.registry.handles()}
-        desired = self.reporter.desired(self.reconciler.problems, providers, self.outcomes,
-                                        now)
+        problems = {**self.watch.problems(), **self.reconciler.problems}
+        desired = self.reporter.desired(problems, providers, self.outcomes, now)
         self.reporter.flush(self.sb_idl, row, desired)
 
     # -- sleeping --------------------------------------------------------------------
@@ -297,6 +324,8 @@ class Agent:
             deadlines.append(max(self._sb_retry_at, now + 0.2))
         if (due := self.queue.seconds_to_next()) is not None:
             deadlines.append(now + due)
+        if (bound := self.watch.seconds_to_next(now)) is not None:
+            deadlines.append(now + bound)
         poller.timer_wait(max(0, int((min(deadlines) - now) * 1000)))
         poller.block()
         try:

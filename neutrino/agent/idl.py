@@ -28,9 +28,9 @@ OVS_COLUMNS: dict[str, list[str]] = {
 
 SB_COLUMNS: dict[str, list[str]] = {
     "Chassis": ["name", "hostname"],
-    "Chassis_Private": ["name", "external_ids"],
+    "Chassis_Private": ["name", "external_ids", "nb_cfg"],
     "Port_Binding": ["logical_port", "type", "parent_port", "options", "requested_chassis",
-                     "requested_additional_chassis"],
+                     "requested_additional_chassis", "chassis"],
 }
 
 

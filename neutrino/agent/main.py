@@ -21,6 +21,7 @@ from types import FrameType
 
 from neutrino import log
 from neutrino.agent.agent import DEFAULT_OVS_REMOTE, Agent, AgentConfig
+from neutrino.agent.install_watch import DEFAULT_BOUND
 from neutrino.log import fmt
 
 LOG = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for a provider call (default: 2)")
     parser.add_argument("--provider-slow", type=float, default=0.1,
                         help="log provider calls slower than this many seconds (default: 0.1)")
+    parser.add_argument("--install-bound", type=float, default=DEFAULT_BOUND,
+                        help="seconds a plugged port claimed by ovn-controller may go without "
+                             "ovn-installed, while ovn-controller answers nb_cfg, before it is "
+                             f"plugged again (default: {DEFAULT_BOUND:g})")
     parser.add_argument("--log-level", default=None,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="default: $NEUTRINO_LOG_LEVEL or INFO (JSON lines on stderr)")
@@ -61,7 +66,8 @@ def config_from_args(args: argparse.Namespace, ovs_remote: str) -> AgentConfig:
                        resync_interval=args.resync_interval,
                        report_interval=args.report_interval,
                        provider_timeout=args.provider_timeout,
-                       provider_slow=args.provider_slow, version=agent_version)
+                       provider_slow=args.provider_slow, install_bound=args.install_bound,
+                       version=agent_version)
 
 
 class AgentTag(logging.Filter):

@@ -104,8 +104,10 @@ def mtu_request(options: Mapping[str, str]) -> int:
 
 
 def plan(lport: str, binding: BindingFacts | None, ifaces: Sequence[IfaceFacts],
-         here: ChassisFacts) -> Plan:
-    """The plan for ``lport``; ``ifaces`` sorted by name (the first one is used)."""
+         here: ChassisFacts, replug: bool = False) -> Plan:
+    """The plan for ``lport``; ``ifaces`` sorted by name (the first one is used).
+    ``replug``: ovn-controller never installed our interface; unplug it (the port is
+    plugged again afterwards), once that is safe."""
     ours = [i for i in ifaces if i.plugged_by is not None]
     foreign = [i for i in ifaces if i.plugged_by is None]
     if binding is not None and binding.may_bind_here:
@@ -126,6 +128,9 @@ def plan(lport: str, binding: BindingFacts | None, ifaces: Sequence[IfaceFacts],
                 Problem.FOREIGN_INTERFACE,
                 f"interface {iface.name} ({iface.uuid}) with iface-id={lport} exists but was "
                 "not plugged by a VIF plug provider; it is left alone"))
+        known = tuple(i for i in ours if i.plugged_by in here.providers)
+        if replug and known and here.can_unplug:
+            return Plan(Kind.UNPLUG, ifaces=known)
         return Plan(Kind.UPDATE if ours else Kind.PLUG, plug_type=plug_type,
                     mtu=mtu_request(binding.options), ifaces=tuple(ours[:1]))
     # Gone, or requested on another chassis: unplug ours, once that is safe.

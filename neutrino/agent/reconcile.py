@@ -14,6 +14,7 @@ collide instead of failing a whole transaction.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -27,15 +28,23 @@ from neutrino.agent.commands import (
     plugged_external_ids,
 )
 from neutrino.agent.idl import row_map, row_value
+from neutrino.agent.install_watch import Install, InstallWatch
 from neutrino.agent.local import LocalState
 from neutrino.agent.plan import BindingFacts, ChassisFacts, IfaceFacts, Kind, Plan, plan
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut
 from neutrino.agent.registry import ProviderHandle, ProviderRegistry
 from neutrino.agent.report import PlugOutcome, PlugOutcomes
-from neutrino.agent.southbound import CanBind, SouthboundState, can_bind, is_vif, requested_here
+from neutrino.agent.southbound import (
+    CanBind,
+    SouthboundState,
+    can_bind,
+    claimed_here,
+    is_vif,
+    requested_here,
+)
 from neutrino.agent.writer import OvsWriter, PortOp
 from neutrino.log import RateLimitedLog, fmt
-from neutrino.plugproto import OVN_PLUGGED, PortProblem, Problem
+from neutrino.plugproto import OVN_INSTALLED, OVN_PLUGGED, PortProblem, Problem
 from neutrino.workqueue import DONE, Result, backoff
 
 LOG = logging.getLogger(__name__)
@@ -69,6 +78,11 @@ class PassContext:
     bridge: ovs.db.idl.Row
     chassis: ovs.db.idl.Row
     can_unplug: bool
+    #: Monotonic seconds, and ``Chassis_Private.nb_cfg``: what the install watch notes.
+    now: float = 0.0
+    nb_cfg: int = 0
+    #: Ports ovn-controller never installed, to plug again.
+    replug: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -84,13 +98,15 @@ class Reconciler:
     """Turns the current rows into port changes and port problems."""
 
     def __init__(self, local: LocalState, sb: SouthboundState, registry: ProviderRegistry,
-                 writer: OvsWriter, outcomes: PlugOutcomes) -> None:
+                 writer: OvsWriter, outcomes: PlugOutcomes, watch: InstallWatch) -> None:
         self.local = local
         self.sb = sb
         self.registry = registry
         self.writer = writer
         #: where failed plug attempts are counted (the agent's, kept across reconnects)
         self.outcomes = outcomes
+        #: what each pass sees of ports waiting for ovn-installed (the agent's, as above)
+        self.watch = watch
         #: lport -> why it is not plugged as requested (reported in SB).
         self.problems: dict[str, PortProblem] = {}
         self._log = RateLimitedLog(LOG)
@@ -154,7 +170,8 @@ class Reconciler:
                   for row in self.local.ifaces_on_bridge(lport, ctx.bridge.uuid)]
         if binding is None or not binding.may_bind_here:
             self.writer.isolated.discard(lport)  # not ours to plug any more
-        decided = plan(lport, binding, ifaces, here)
+        decided = plan(lport, binding, ifaces, here, replug=lport in ctx.replug)
+        self.watch.observe(lport, *self._install(ctx, lport, decided), ctx.now, ctx.nb_cfg)
         for iface in decided.kept:
             self._log.warning(("unplug-unknown", lport), "unable to open VIF plug provider; "
                               "interface left plugged", type=iface.plugged_by, iface_id=lport)
@@ -182,6 +199,34 @@ class Reconciler:
                 iface_name=iface.name, iface_type=iface.type, iface_options=iface.options)
             asks.append(Ask(lport, Kind.UNPLUG, handle, ctx_in, None, iface.plugged_by, iface))
         return decided, asks
+
+    def _install(self, ctx: PassContext, lport: str, decided: Plan) -> tuple[Install, str, str]:
+        """Where the port stands with ovn-controller as far as this pass knows (whether it
+        is claimed is read when its bound ends), its plug type and our interface."""
+        if decided.kind is Kind.UNPLUG and lport in ctx.replug:
+            iface = decided.ifaces[0]  # plugged again once unplugged
+            return Install.PLUGGING, iface.plugged_by or "", iface.name
+        if decided.kind is Kind.PLUG:
+            return Install.PLUGGING, decided.plug_type or "", ""
+        if decided.kind is not Kind.UPDATE or self.installed(decided.ifaces[0].uuid):
+            return Install.SETTLED, "", ""
+        return Install.WAITING, decided.plug_type or "", decided.ifaces[0].name
+
+    def installed(self, iface_uuid: uuid.UUID) -> bool:
+        """ovn-controller has marked the interface installed."""
+        row = self.local.iface(iface_uuid)
+        return row is not None and row_map(row, "external_ids").get(OVN_INSTALLED) == "true"
+
+    def install_state(self, lport: str, bridge: ovs.db.idl.Row,
+                      chassis: ovs.db.idl.Row) -> Install:
+        """Where *lport* stands now: installed (one of its interfaces on *bridge* is
+        marked), waiting (claimed by *chassis*, not marked), or not claimed yet."""
+        if any(self.installed(row.uuid)
+               for row in self.local.ifaces_on_bridge(lport, bridge.uuid)):
+            return Install.SETTLED
+        pb = self.sb.port_binding(lport)
+        return Install.WAITING if pb is not None and claimed_here(pb, chassis) \
+            else Install.PLUGGING
 
     # -- phase 2: ask the providers, one batch each --------------------------------
     def _ask(self, asks: list[Ask]) -> None:

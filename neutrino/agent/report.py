@@ -50,6 +50,9 @@ class PlugOutcome(enum.StrEnum):
     FAILED = "failed"
     #: An interface was removed from the OVS DB.
     UNPLUGGED = "unplugged"
+    #: An interface ovn-controller claimed but never installed was plugged again
+    #: (``neutrino.agent.install_watch``); its unplug and plug count too.
+    REPLUGGED = "replugged"
 
 
 class PlugOutcomes:

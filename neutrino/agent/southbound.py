@@ -47,7 +47,8 @@ class SouthboundState:
     def on_row(self, event: str, row: ovs.db.idl.Row, old: Any) -> None:
         table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         if table == "Port_Binding":
-            self._on_pb(event, row)
+            if not _claim_only(event, old):
+                self._on_pb(event, row)
         elif table == "Chassis":
             self.chassis_changed = True
 
@@ -82,6 +83,11 @@ class SouthboundState:
 
     def chassis_private(self) -> ovs.db.idl.Row | None:
         return self._named("Chassis_Private")
+
+    def nb_cfg(self) -> int:
+        """The last ``nb_cfg`` ovn-controller answered (0: none yet)."""
+        row = self.chassis_private()
+        return int(row_value(row, "nb_cfg") or 0) if row is not None else 0
 
     def _named(self, table: str) -> ovs.db.idl.Row | None:
         if self.idl is None:
@@ -129,6 +135,19 @@ class SouthboundState:
         ref = ["requested_chassis", "==", ["uuid", str(chassis.uuid)]]
         return ref in self.pb_condition and self.idl.condition_acked("Port_Binding",
                                                                      self.pb_condition)
+
+
+def _claim_only(event: str, old: Any) -> bool:
+    """An update of ``chassis`` alone: ovn-controller claiming or releasing the port. No
+    plan depends on it (the install watch reads it when it needs it), so it costs no
+    pass."""
+    return (event == ovs.db.idl.ROW_UPDATE and old is not None
+            and set(old._data) == {"chassis"})  # noqa: SLF001 - the changed columns
+
+
+def claimed_here(pb: ovs.db.idl.Row, chassis: ovs.db.idl.Row) -> bool:
+    """ovn-controller on *chassis* has claimed the port."""
+    return chassis.uuid in ref_uuids(pb, "chassis")
 
 
 def can_bind(pb: ovs.db.idl.Row, chassis: ovs.db.idl.Row) -> CanBind:

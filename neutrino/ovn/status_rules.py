@@ -20,6 +20,9 @@ WAITING_FOR_PORT = "waiting for OVN northbound to create the logical switch port
 WAITING_FOR_SWITCH = "waiting for OVN northbound to create the logical switch"
 ADMIN_DOWN = "admin_state_up is false"
 NOT_PRESENT = "interface not present on chassis"
+#: A port its chassis's plug agent plugs: the interface may well be there (plugged, not
+#: installed by ovn-controller yet), so "not present" would not be true.
+NOT_INSTALLED = "waiting for the interface to be plugged and installed on chassis"
 SB_UNKNOWN = "waiting for OVN southbound (chassis not known yet)"
 
 Status = tuple[str, "str | None"]
@@ -92,6 +95,8 @@ def port_status(view: LspView | None, directory: Directory,
         return DOWN, f"no plug agent running on chassis '{chassis.name}'"
     if view.plug_type and not directory.plug_agent_alive(chassis.name):
         return DOWN, f"plug agent on chassis '{chassis.name}' is down"
+    if view.plug_type:
+        return DOWN, f"{NOT_INSTALLED} '{chassis.name}'"
     return DOWN, f"{NOT_PRESENT} '{chassis.name}'"
 
 

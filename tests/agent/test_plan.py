@@ -3,6 +3,7 @@
 Pure: plain facts in, one plan out, no databases."""
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import UUID
 
 import pytest
@@ -113,3 +114,22 @@ MTU = {"absent": (None, 0), "plain": ("1400", 1400), "signed": ("+1500", 1500),
 def test_mtu_request_reads_like_smap_get_int(value: str | None, expected: int) -> None:
     options = {} if value is None else {"vif-plug-mtu-request": value}
     assert mtu_request(options) == expected
+
+#: A port ovn-controller never installed (``install_watch``): ``plan(..., replug=True)``.
+REPLUG = {
+    "ours is there: unplug it, to be plugged again": (
+        binding(), [OURS], HERE, Plan(Kind.UNPLUG, ifaces=(OURS,))),
+    "not before unplugging is safe: update as usual": (
+        binding(), [OURS], replace(HERE, can_unplug=False),
+        Plan(Kind.UPDATE, plug_type="dummy", ifaces=(OURS,))),
+    "not plugged yet: plug it": (
+        binding(), [], HERE, Plan(Kind.PLUG, plug_type="dummy")),
+    "plugged by an unknown provider: left alone": (
+        binding(), [ORPHAN], HERE, Plan(Kind.UPDATE, plug_type="dummy", ifaces=(ORPHAN,))),
+}
+
+
+@pytest.mark.parametrize("facts,ifaces,here,expected", REPLUG.values(), ids=REPLUG.keys())
+def test_plan_to_plug_again(facts: BindingFacts | None, ifaces: list[IfaceFacts],
+                            here: ChassisFacts, expected: Plan) -> None:
+    assert plan("lp", facts, ifaces, here, replug=True) == expected

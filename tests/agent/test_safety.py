@@ -6,6 +6,7 @@ import time
 
 from neutrino.agent.harness import AgentThread, bridge_rows
 from neutrino.agent.idl import OVS_COLUMNS, SB_COLUMNS, TrackedIdl, fetch_schema
+from neutrino.agent.install_watch import InstallWatch
 from neutrino.agent.local import LocalState
 from neutrino.agent.providers.dummy import DummyProvider
 from neutrino.agent.reconcile import PassContext, Reconciler
@@ -123,7 +124,7 @@ def test_guard_blocks_unplug_but_never_plug(sandbox: Sandbox, hv1: Chassis) -> N
     sb.rebuild()
     registry = ProviderRegistry()
     registry.register(DummyProvider())
-    reconciler = Reconciler(local, sb, registry, OvsWriter(), PlugOutcomes())
+    reconciler = Reconciler(local, sb, registry, OvsWriter(), PlugOutcomes(), InstallWatch())
     bridge = local.bridge("br-int")
     for can_unplug, expected in ((False, [("plug", "fresh")]),
                                  (True, [("plug", "fresh"), ("unplug", "stale")])):

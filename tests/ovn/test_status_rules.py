@@ -96,9 +96,9 @@ CASES: dict[str, tuple[LspView | None, Directory, str | None, Status]] = {
     "port needs plugging, no agent reports (never started, or stopped cleanly)": (
         PLUGGED_BY_AGENT, Directory(agent_down={"hv1"}), None,
         (DOWN, "no plug agent running on chassis 'hv1'")),
-    "port needs plugging, the agent runs: not present yet": (
+    "port needs plugging, the agent runs: plugged or not, not installed yet": (
         PLUGGED_BY_AGENT, Directory([WITH_AGENT]), None,
-        (DOWN, "interface not present on chassis 'hv1'")),
+        (DOWN, "waiting for the interface to be plugged and installed on chassis 'hv1'")),
     "otherwise: not present": (VIEW, Directory(), None,
                                (DOWN, "interface not present on chassis 'hv1'")),
 }
