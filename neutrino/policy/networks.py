@@ -21,6 +21,7 @@ ADMIN_ATTRS = ("provider:network_type", "provider:physical_network",
 #: Values a create may give without the attribute's own rule being checked (Neutron's
 #: "explicitly set" means different from the default).
 DEFAULTS = {"shared": False, "router:external": False, "port_security_enabled": True}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     rule("create_network", ADMIN_OR_PROJECT_MEMBER, "Create a network", "POST", COLLECTION),
