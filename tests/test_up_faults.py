@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from neutrino.bench.report import process_tree
 from neutrino.sandbox.wait import wait_for
 from tests.test_up import Up, free_port, pid_in, processes_using
 
@@ -112,17 +113,16 @@ def live_pids(pattern: str, state: Path) -> list[str]:
 
 
 def api_workers(up: Up) -> list[int]:
-    """Pids of the API worker processes of *up* (children running ``neutrino.worker``)."""
+    """Pids of the API worker processes of *up* (in its process tree, running
+    ``neutrino.worker``)."""
     found = []
-    for pid in os.listdir("/proc"):
+    for pid in process_tree(up.proc.pid):
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == up.proc.pid \
-                and b"neutrino.worker" in cmdline:
-            found.append(int(pid))
+        if b"neutrino.worker" in cmdline:
+            found.append(pid)
     return found
 
 

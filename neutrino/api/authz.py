@@ -68,7 +68,7 @@ class Guard:
         self.defaults = RESOURCES[resource].DEFAULTS
         self.parent = PARENTS.get(resource)
         #: Further names each attribute's rules are checked under (``target_project``).
-        self.aliases: dict[str, str] = getattr(RESOURCES[resource], "ALIASES", {})
+        self.aliases: dict[str, str] = RESOURCES[resource].ALIASES
         #: The fields of an item that :meth:`target` reads: items alike in them have one
         #: target, so a list decides what to hide once per kind of item, not per item.
         self.owner_fields = ("project_id", *OWN_FIELDS.get(resource, ()),

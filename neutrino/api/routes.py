@@ -7,14 +7,15 @@ Handlers only translate between HTTP and the core: wrapper keys, the
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from json import dumps
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import ValidationError, create_model
+from pydantic import create_model
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -160,41 +161,37 @@ def _dumps(data: Any) -> bytes:
 def policy_before_values(guard: Guard, verb: str, body: type[schemas.Wrapper],
                          model: type[schemas.Body],
                          show: Callable[..., dict[str, Any]] | None = None) -> Any:
-    """A dependency of a create (or, with *show*, an update) route, run before FastAPI
-    validates the body: Neutron checks whether the caller may set each attribute before
-    it looks at the values, so a forbidden attribute is 403 whatever its value, and a
-    permitted one with a bad value 400.
+    """A dependency of a create (or, with *show*, an update) route: Neutron checks whether
+    the caller may set each attribute before it looks at the values, so a forbidden
+    attribute is 403 whatever its value, and a permitted one with a bad value 400.
 
-    A valid body is left to the route, whose check sees the validated values; an invalid
-    one naming an attribute that has rules of its own is judged here first
-    (:meth:`Guard.refuse_unvalidated`).  Bodies without such attributes cost one look at
-    their keys."""
+    FastAPI validates the body, once; a valid body is left to the route, whose check sees
+    the validated values.  Only when validation fails does this look at the body: one
+    naming an attribute that has rules of its own is judged on what was sent
+    (:meth:`Guard.refuse_unvalidated`), and the 400 goes out only if that allows it."""
     restricted = guard.attributes(verb)
     one = guard.resource
     many = getattr(body, "MANY", None)
 
-    async def check(request: Request) -> None:
+    async def check(request: Request) -> AsyncIterator[None]:
         try:
-            raw = await request.json()
-        except ValueError:
-            return  # not JSON: validation says so
-        if not isinstance(raw, dict):
-            return
-        items = raw.get(many) if many in raw else [raw.get(one)]
-        if not (isinstance(items, list) and all(isinstance(i, dict) for i in items)
-                and any(restricted.intersection(i) for i in items)):
-            return
-        try:
-            body.model_validate(raw)
-            return
-        except ValidationError:
-            pass
-        ctx = context_of(request.scope)
-        stored = None
-        if show is not None:
-            stored = functools.partial(show, ctx, request.path_params["item_id"])
-        await run_in_threadpool(guard.refuse_unvalidated, ctx,
-                                [model.read_alone(i) for i in items], stored)
+            yield
+        except RequestValidationError:
+            try:
+                raw = await request.json()
+            except ValueError:
+                raw = None  # not JSON: the validation error says so
+            items = (raw.get(many) if many in raw else [raw.get(one)]) \
+                if isinstance(raw, dict) else None
+            if isinstance(items, list) and all(isinstance(i, dict) for i in items) \
+                    and any(restricted.intersection(i) for i in items):
+                ctx = context_of(request.scope)
+                stored = None
+                if show is not None:
+                    stored = functools.partial(show, ctx, request.path_params["item_id"])
+                await run_in_threadpool(guard.refuse_unvalidated, ctx,
+                                        [model.read_alone(i) for i in items], stored)
+            raise
     return Depends(check)
 
 

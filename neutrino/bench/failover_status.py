@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated: handover, leader (default both)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds for every acknowledged port to be ACTIVE (default 120)")
-    parser.add_argument("--output", default="bench-failover-status.json", help="JSON result")
+    parser.add_argument("--output", default="bench-failover-status.json", help="JSON result path")
 
 
 @dataclass
@@ -211,25 +211,41 @@ def wait_active(listener: EventListener, load: Load, timeout: float) -> list[str
     return sorted(i for i in ids if i not in listener.active_at)
 
 
+def open_phase(sys_: System, servers: list[ServerProcess], network_id: str,
+               args: argparse.Namespace, phase: str, killed: str) -> tuple[EventListener, Load]:
+    """A phase's first part: a listener of ``/v2.0/events`` and the create load on
+    *servers* (those that stay up), then ``--before`` seconds of load before the kill
+    of *killed*."""
+    listener = EventListener(servers[0].url)
+    load = Load([s.url for s in servers], network_id, args.rate, args.clients)
+    sys_.progress.start(f"{phase}: load {args.before:.0f}s, kill -9 of {killed}, "
+                        f"load {args.after:.0f}s")
+    load.start()
+    time.sleep(args.before)
+    return listener, load
+
+
+def close_phase(sys_: System, listener: EventListener, load: Load, timeout: float) -> list[str]:
+    """A phase's end, once its load ran after the kill: the acknowledged ports never
+    reported ACTIVE within *timeout*."""
+    load.stop()
+    sys_.progress.done()
+    lost = wait_active(listener, load, timeout)
+    listener.stop()
+    return lost
+
+
 def handover(sys_: System, network_id: str, args: argparse.Namespace,
              monitor: NbMonitor) -> dict[str, Any]:
     victim = sys_.holder()
-    survivors = [s for s in sys_.servers if s is not victim]
-    listener = EventListener(survivors[0].url)
-    load = Load([s.url for s in survivors], network_id, args.rate, args.clients)
-    sys_.progress.start(f"handover: load {args.before:.0f}s, kill -9 of the status worker's "
-                        f"server, load {args.after:.0f}s")
-    load.start()
-    time.sleep(args.before)
+    listener, load = open_phase(sys_, [s for s in sys_.servers if s is not victim], network_id,
+                                args, "handover", "the status worker's server")
     workers_before = set(monitor.workers())
     killed = time.monotonic()
     os.killpg(victim.pid, signal.SIGKILL)
     victim.process.wait()  # type: ignore[union-attr]
     time.sleep(args.after)
-    load.stop()
-    sys_.progress.done()
-    lost = wait_active(listener, load, args.timeout)
-    listener.stop()
+    lost = close_phase(sys_, listener, load, args.timeout)
     up_at = {p: monitor.up_at[p] for p in load.created if p in monitor.up_at}
     after = [p for p, t in up_at.items() if t > killed and p in listener.active_at]
     resumed = min((listener.active_at[p] for p in after), default=None)
@@ -249,22 +265,14 @@ def handover(sys_: System, network_id: str, args: argparse.Namespace,
 
 def leader_change(sys_: System, network_id: str, args: argparse.Namespace) -> dict[str, Any]:
     alive = [s for s in sys_.servers if s.process is not None and s.process.poll() is None]
-    listener = EventListener(alive[0].url)
-    load = Load([s.url for s in alive], network_id, args.rate, args.clients)
-    sys_.progress.start(f"leader: load {args.before:.0f}s, kill -9 of the NB leader, "
-                        f"load {args.after:.0f}s")
-    load.start()
-    time.sleep(args.before)
+    listener, load = open_phase(sys_, alive, network_id, args, "leader", "the NB leader")
     leader = sys_.nb_leader()
     killed = time.monotonic()
     sys_.sandbox.kill(leader)
     time.sleep(min(5.0, args.after))
     sys_.sandbox.restart(leader)
     time.sleep(max(0.0, args.after - 5.0))
-    load.stop()
-    sys_.progress.done()
-    lost = wait_active(listener, load, args.timeout)
-    listener.stop()
+    lost = close_phase(sys_, listener, load, args.timeout)
     before = {p: v for p, v in load.created.items() if v[0] < killed}
     after = {p: v for p, v in load.created.items() if killed <= v[0] < killed + 5}
 

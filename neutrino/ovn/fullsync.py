@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND
 from neutrino.ovn.heartbeat import ChassisLiveness, Heartbeat
@@ -20,18 +19,24 @@ from neutrino.ovn.status_rules import LspView, network_status, port_status
 from neutrino.ovn.status_writer import StatusWriter, Update
 
 LOG = logging.getLogger(__name__)
-#: Seconds during which a new network without a switch is left as it is: its create call
-#: writes the switch just after its commit, so a sync can read the network before NB has
-#: it. If that write fails, the create call reports the network BUILD itself.
-NEW_NETWORK_GRACE = 10.0
 
 
-def _is_new(network: dict, now: float) -> bool:
-    created = network.get("created_at")
-    if not created:
-        return False
-    return now - datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp() < \
-        NEW_NETWORK_GRACE
+class SwitchlessNetworks:
+    """Networks without a logical switch, reported BUILD only when two consecutive passes
+    found them so, as the drift repair leaves a row ahead of SQL for one pass: a create
+    writes its switch just after its commit, so a pass can read the network before NB has
+    it, and the next pass finds it there. If that write failed, the create call reported
+    the network BUILD itself."""
+
+    def __init__(self) -> None:
+        self._last: set[str] = set()
+
+    def confirmed(self, switchless: set[str]) -> set[str]:
+        """Of the networks this pass found without a switch, those the previous pass
+        found so too; remembers this pass's."""
+        confirmed = switchless & self._last
+        self._last = switchless
+        return confirmed
 
 
 class FullSync:
@@ -48,6 +53,7 @@ class FullSync:
         #: The worker's way to write port statuses (it holds back fresh ports' "not present").
         self.report_ports = report_ports
         self._clock = clock
+        self.switchless = SwitchlessNetworks()
 
     def run(self, reason: str) -> float:
         """Sync everything; returns the seconds it took."""
@@ -74,11 +80,11 @@ class FullSync:
             if (port.get("status"), port.get("status_reason")) != want:
                 updates.append((port["id"], *want))
         self.report_ports(updates)
-        now = time.time()
+        confirmed = self.switchless.confirmed(set(networks) - set(snapshot.switches))
         net_updates = [(nid, *want) for nid, net in networks.items()
                        if (net.get("status"), net.get("status_reason")) !=
                        (want := network_status(nid in snapshot.switches))
-                       and (nid in snapshot.switches or not _is_new(net, now))]
+                       and (nid in snapshot.switches or nid in confirmed)]
         if net_updates:
             writer.core.set_network_statuses(net_updates)
         writer.rebind_bindable(ports, networks)

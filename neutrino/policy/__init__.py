@@ -4,8 +4,10 @@ The defaults are data, one module per resource (``networks``, ``subnets``,
 ``subnetpools``, ``address_scopes``, ``ports``, ``rbac_policies``, ``agents``, ``quotas``,
 ``security_groups`` with their rules, ``routers``, ``floatingips``,
 ``network_ip_availability``, ``auto_allocated_topology``: a resource that lands adds
-one), built from :mod:`neutrino.policy.base`; :mod:`neutrino.policy.engine` decides them with
-oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
+one), built from :mod:`neutrino.policy.base`.  Each names its ``RULES``, the create
+``DEFAULTS`` that need no attribute rule, and its ``ALIASES`` (further names an
+attribute's rules are checked under, most often none).  :mod:`neutrino.policy.engine`
+decides them with oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
 ``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
 callers hold every role, and no default rule refuses such a caller.  Only the
 API uses this room; it knows nothing of the core.

@@ -17,6 +17,7 @@ from neutrino.policy.base import (
 COLLECTION, RESOURCE = "/address-scopes", "/address-scopes/{id}"
 #: Values a create may give without the attribute's own rule being checked.
 DEFAULTS = {"shared": False}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     Rule("shared_address_scopes", "field:address_scopes:shared=True",

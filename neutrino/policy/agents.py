@@ -5,6 +5,7 @@ from neutrino.policy.base import ADMIN, rule
 
 COLLECTION, RESOURCE = "/agents", "/agents/{id}"
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     rule("get_agent", ADMIN, "Get or list agents", "GET", COLLECTION),

@@ -11,6 +11,7 @@ from neutrino.policy.base import ADMIN_OR_PROJECT_MEMBER, ADMIN_OR_PROJECT_READE
 
 RESOURCE = "/auto-allocated-topology/{project_id}"
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     rule("get_auto_allocated_topology", ADMIN_OR_PROJECT_READER,

@@ -15,6 +15,7 @@ from neutrino.policy.base import (
 
 COLLECTION, RESOURCE = "/floatingips", "/floatingips/{id}"
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     rule("create_floatingip", ADMIN_OR_PROJECT_MEMBER, "Create a floating IP", "POST",

@@ -6,6 +6,7 @@ from neutrino.policy.base import ADMIN, rule
 
 COLLECTION, RESOURCE = "/network-ip-availabilities", "/network-ip-availabilities/{network_id}"
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     rule("get_network_ip_availability", ADMIN, "Get network IP availability", "GET",

@@ -23,6 +23,7 @@ ADMIN_ATTRS = ("provider:network_type", "provider:physical_network",
 #: "explicitly set" means different from the default).
 DEFAULTS = {"shared": False, "router:external": False, "is_default": False,
             "port_security_enabled": True}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     rule("create_network", ADMIN_OR_PROJECT_MEMBER, "Create a network", "POST", COLLECTION),

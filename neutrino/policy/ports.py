@@ -26,6 +26,7 @@ COLLECTION, RESOURCE = "/ports", "/ports/{id}"
 DEFAULTS = {"device_id": "", "device_owner": "", "binding:host_id": "", "binding:profile": {},
             "binding:vnic_type": "normal", "port_security_enabled": True,
             "allowed_address_pairs": []}
+ALIASES: dict[str, str] = {}
 
 MEMBER_OR_SERVICE = either(ADMIN_OR_PROJECT_MEMBER, SERVICE)
 #: Neutron's ``create_port``: admin, service, the network's member, or a shared network

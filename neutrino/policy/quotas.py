@@ -9,6 +9,7 @@ from neutrino.policy.base import ADMIN, ADMIN_OR_PROJECT_MANAGER, rule
 
 COLLECTION, RESOURCE = "/quota", "/quota/{id}"
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     rule("get_quota", ADMIN_OR_PROJECT_MANAGER, "Get a resource quota", "GET", RESOURCE),

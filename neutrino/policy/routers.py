@@ -15,6 +15,7 @@ from neutrino.policy.base import (
 
 COLLECTION, RESOURCE = "/routers", "/routers/{id}"
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 GATEWAY = "external_gateway_info"
 
 

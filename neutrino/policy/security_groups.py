@@ -24,6 +24,7 @@ SG_OWNER_MEMBER = "role:member and project_id:%(security_group:project_id)s"
 SG_OWNER_READER = "role:reader and project_id:%(security_group:project_id)s"
 #: Neither groups nor rules have attributes with rules of their own.
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 
 RULES = [
     Rule("shared_security_group", "field:security_groups:shared=True",

@@ -19,6 +19,7 @@ from neutrino.policy.base import (
 COLLECTION, RESOURCE = "/subnetpools", "/subnetpools/{id}"
 #: Values a create may give without the attribute's own rule being checked.
 DEFAULTS = {"shared": False, "is_default": False}
+ALIASES: dict[str, str] = {}
 READ = either(ADMIN_OR_PROJECT_READER, "rule:shared_subnetpools")
 
 RULES = [

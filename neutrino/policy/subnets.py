@@ -18,6 +18,7 @@ COLLECTION, RESOURCE = "/subnets", "/subnets/{id}"
 #: (admin), but never checks them: the attribute lacks ``enforce_policy``, so any member
 #: sets a subnet's service types (OpenStack's own tests do).  Neutrino has no such rules.
 DEFAULTS: dict[str, object] = {}
+ALIASES: dict[str, str] = {}
 #: The subnet's own project may change it as well as the network's (a subnet an admin
 #: made for a project on another project's network).
 MEMBER_OR_NET_OWNER = either(PROJECT_MEMBER, ADMIN_OR_NET_OWNER_MEMBER)

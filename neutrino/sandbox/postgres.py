@@ -8,7 +8,6 @@ from __future__ import annotations
 import glob
 import os
 import pwd
-import shutil
 import subprocess
 import tempfile
 import time
@@ -73,10 +72,23 @@ class PostgresServer:
         return self.url(name)
 
     def stop(self) -> None:
+        """Stop the server and remove its directory, without waiting for the removal.
+
+        Nothing of the data is kept, so the server stops at once (``immediate``: no
+        shutdown checkpoint).  A test session leaves a database per test, gigabytes of
+        small files that take a disk tens of seconds to delete: the directory is moved
+        aside and deleted by a process of its own that nobody waits for."""
         if self.data_dir.exists():
             try:
                 self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data_dir),
-                          "-m", "fast", "-w", "stop")
+                          "-m", "immediate", "-w", "stop")
             except SandboxError:
                 time.sleep(0.1)
-        shutil.rmtree(self.base_dir, ignore_errors=True)
+        if not self.base_dir.exists():
+            return
+        aside = self.base_dir.with_name(f"{self.base_dir.name}.removed")
+        self.base_dir.rename(aside)
+        # setsid -f: rm runs in a session of its own, and setsid returns at once.
+        subprocess.run(["setsid", "-f", "rm", "-rf", "--", str(aside)], check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)

@@ -1,5 +1,6 @@
 """Reading OVN databases the independent way (``ovn-nbctl``/``ovn-sbctl --format=json``),
-and small waits on the core, for the OVN backend tests."""
+small waits on the core, and the dual-stack network labs start from, for the OVN backend
+tests."""
 from __future__ import annotations
 
 import json
@@ -101,3 +102,18 @@ def wait_port(plugin: Plugin, port_id: str, status: str, reason: str | None = No
 def wait_network(plugin: Plugin, network_id: str, status: str, timeout: float = 10.0) -> None:
     wait_for(lambda: plugin.get_network(ADMIN, network_id)["status"] == status, timeout,
              f"network {network_id} {status}", interval=0.02)
+
+
+class DualStackLab:
+    """A network (*network*'s attributes) with an IPv4 subnet, 10.0.0.0/24 (gateway
+    10.0.0.1), and a DHCPv6-stateful one, 2001:db8::/64: what a test lab adds ports to."""
+
+    def __init__(self, core: Plugin, ovn: Sandbox, **network: Any) -> None:
+        self.core, self.ovn = core, ovn
+        self.net = core.create_network(ADMIN, network)
+        self.v4 = core.create_subnet(ADMIN, {"network_id": self.net["id"],
+                                             "cidr": "10.0.0.0/24", "ip_version": 4})
+        self.v6 = core.create_subnet(ADMIN, {"network_id": self.net["id"],
+                                             "cidr": "2001:db8::/64", "ip_version": 6,
+                                             "ipv6_address_mode": "dhcpv6-stateful",
+                                             "ipv6_ra_mode": "dhcpv6-stateful"})

@@ -15,21 +15,14 @@ from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 from tests.ovn.conftest import CoreFactory
-from tests.ovn.nb import nb_rows, rows, switch
+from tests.ovn.nb import DualStackLab, nb_rows, rows, switch
 
 
-class Lab:
-    """A network (domain ``lab.example.``) with an IPv4 and an IPv6 subnet."""
+class Lab(DualStackLab):
+    """The dual-stack network, in domain ``lab.example.``."""
 
     def __init__(self, core: Plugin, ovn: Sandbox) -> None:
-        self.core, self.ovn = core, ovn
-        self.net = core.create_network(ADMIN, {"name": "dns", "dns_domain": "lab.example."})
-        self.v4 = core.create_subnet(ADMIN, {"network_id": self.net["id"],
-                                             "cidr": "10.0.0.0/24", "ip_version": 4})
-        self.v6 = core.create_subnet(ADMIN, {"network_id": self.net["id"],
-                                             "cidr": "2001:db8::/64", "ip_version": 6,
-                                             "ipv6_address_mode": "dhcpv6-stateful",
-                                             "ipv6_ra_mode": "dhcpv6-stateful"})
+        super().__init__(core, ovn, name="dns", dns_domain="lab.example.")
 
     def instance(self, name: str, v4: str, **attrs: Any) -> dict[str, Any]:
         """A port of an instance (a ``device_id``) named *name*, at 10.0.0.<v4>."""

@@ -15,7 +15,7 @@ from neutrino.ovn import desired
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
 from tests.ovn.conftest import CoreFactory
-from tests.ovn.nb import lsp, nb_row, nb_rows, one
+from tests.ovn.nb import DualStackLab, lsp, nb_row, nb_rows, one
 
 PXE = [{"opt_name": "router", "opt_value": "10.0.0.254"},
        {"opt_name": "mtu", "opt_value": "1400"},
@@ -25,18 +25,11 @@ PXE = [{"opt_name": "router", "opt_value": "10.0.0.254"},
        {"opt_name": "domain-search", "opt_value": "v6.test", "ip_version": 6}]
 
 
-class Lab:
-    """A network with an IPv4 subnet (gateway 10.0.0.1) and a DHCPv6-stateful subnet."""
+class Lab(DualStackLab):
+    """The dual-stack network, with an MTU of 1440 (an option OVN derives from it)."""
 
     def __init__(self, core: Plugin, ovn: Sandbox) -> None:
-        self.core, self.ovn = core, ovn
-        self.net = core.create_network(ADMIN, {"name": "dhcp", "mtu": 1440})
-        self.v4 = core.create_subnet(ADMIN, {"network_id": self.net["id"],
-                                             "cidr": "10.0.0.0/24", "ip_version": 4})
-        self.v6 = core.create_subnet(ADMIN, {"network_id": self.net["id"],
-                                             "cidr": "2001:db8::/64", "ip_version": 6,
-                                             "ipv6_address_mode": "dhcpv6-stateful",
-                                             "ipv6_ra_mode": "dhcpv6-stateful"})
+        super().__init__(core, ovn, name="dhcp", mtu=1440)
 
     def port(self, **attrs: Any) -> dict[str, Any]:
         return self.core.create_port(ADMIN, {"network_id": self.net["id"],
