@@ -7,9 +7,10 @@ The defaults are data, one module per resource (``networks``, ``subnets``,
 one), built from :mod:`neutrino.policy.base`.  Each names its ``RULES``, the create
 ``DEFAULTS`` that need no attribute rule, and its ``ALIASES`` (further names an
 attribute's rules are checked under, most often none).  :mod:`neutrino.policy.engine`
-decides them with oslo.policy.  :func:`load_policy` gives the API what it needs: the engine, or under
-``noauth`` with no ``policy_file`` nothing at all (:class:`Unrestricted`): its
-callers hold every role, and no default rule refuses such a caller.  Only the
+decides them with oslo.policy.  :func:`load_policy` gives the API what it needs: the
+engine, or under ``noauth`` with no ``policy_file`` nothing at all
+(:class:`Unrestricted`): its callers hold every role, and no default rule refuses such a
+caller.  Only the
 API uses this room; it knows nothing of the core.
 """
 from __future__ import annotations
