@@ -4,9 +4,7 @@ dry run and Neutron's errors; a failure half way leaves nothing; who may ask, wi
 real Keystone's users; 16 clients at once against a real server on both databases."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +15,7 @@ from neutrino.bench.server import ServerProcess
 from neutrino.db.models import AutoAllocatedTopology, Network, Router, Subnet
 from neutrino.db.session import Database
 from tests.api.conftest import Api, assert_error
-from tests.api.test_concurrency import burst, error_types
+from tests.api.test_concurrency import burst, error_types, two_worker_server
 from tests.api.test_rbac_policies import Callers, callers, created  # noqa: F401
 from tests.conftest import BACKENDS
 from tests.drivers import FAILING
@@ -224,14 +222,7 @@ def test_members_allocate_for_their_own_project_only(callers: Callers) -> None: 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[ServerProcess]:
-    """A server with two API workers on each database (requests race across processes)."""
-    workdir = tmp_path_factory.mktemp(f"autoalloc-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'neutrino.db'}"
-    else:
-        url = request.getfixturevalue("pg_server").create_database(f"autoalloc{os.getpid()}")
-    with ServerProcess(url, Path(workdir), workers=2,
-                       env={"NEUTRINO_MECHANISM_DRIVERS": ""}) as srv:
+    with two_worker_server(request, tmp_path_factory, "autoalloc") as srv:
         yield srv
 
 

@@ -8,6 +8,7 @@ half-written rows; nothing may answer 5xx.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 from collections import Counter
@@ -28,19 +29,30 @@ from tests.conftest import BACKENDS
 VLAN_IDS = range(100, 105)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           ) -> Iterator[ServerProcess]:
-    """One server per database for the module: two API workers, the pure core, tenant
-    networks on VLANs 100-104 of physnet1 (networks the other tests make are explicit)."""
-    workdir = tmp_path_factory.mktemp(f"concurrency-{request.param}")
+@contextlib.contextmanager
+def two_worker_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                      name: str, env: dict[str, str] | None = None,
+                      ) -> Iterator[ServerProcess]:
+    """A real server on the database of ``request.param``, the pure core, with two API
+    workers, so that concurrent requests race across processes as in production."""
+    workdir = tmp_path_factory.mktemp(f"{name}-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite:///{workdir / 'neutrino.db'}"
     else:
-        url = request.getfixturevalue("pg_server").create_database(f"conc{os.getpid()}")
-    env = {"NEUTRINO_MECHANISM_DRIVERS": "", "NEUTRINO_TENANT_NETWORK_TYPES": "vlan",
+        url = request.getfixturevalue("pg_server").create_database(f"{name}{os.getpid()}")
+    with ServerProcess(url, Path(workdir), workers=2,
+                       env={"NEUTRINO_MECHANISM_DRIVERS": "", **(env or {})}) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           ) -> Iterator[ServerProcess]:
+    """One server per database for the module: tenant networks on VLANs 100-104 of
+    physnet1 (networks the other tests make are explicit)."""
+    env = {"NEUTRINO_TENANT_NETWORK_TYPES": "vlan",
            "NEUTRINO_NETWORK_VLAN_RANGES": f"physnet1:{VLAN_IDS[0]}:{VLAN_IDS[-1]}"}
-    with ServerProcess(url, Path(workdir), workers=2, env=env) as srv:
+    with two_worker_server(request, tmp_path_factory, "conc", env) as srv:
         yield srv
 
 

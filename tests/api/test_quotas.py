@@ -2,12 +2,10 @@
 policy with the real Keystone's callers, and 16 concurrent clients of a real server."""
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +20,7 @@ from neutrino.core.context import NOAUTH_PROJECT_ID
 from neutrino.sandbox.keystone import ADMIN, ALT, DEMO, DEMO_READER, NOVA, Keystone, User
 from tests.api.conftest import Api, assert_error
 from tests.api.test_auth import authtoken
-from tests.api.test_concurrency import error_types, rows
+from tests.api.test_concurrency import error_types, rows, two_worker_server
 from tests.api.test_policy import As
 from tests.conftest import BACKENDS
 
@@ -236,13 +234,7 @@ def test_a_projects_limit_binds_its_members_and_admins_creating_for_it(
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp(f"quotas-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'neutrino.db'}"
-    else:
-        url = request.getfixturevalue("pg_server").create_database(f"quota{os.getpid()}")
-    with ServerProcess(url, Path(workdir), workers=2,
-                       env={"NEUTRINO_MECHANISM_DRIVERS": ""}) as srv:
+    with two_worker_server(request, tmp_path_factory, "quota") as srv:
         yield srv
 
 
