@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import signal
 import sys
 
@@ -41,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # SIGTERM ends any command as Ctrl-C does, so its cleanup runs (a bench stops the
     # server and OVN it started); commands with a shutdown of their own set their own.
-    previous = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    # The handler raises KeyboardInterrupt itself: relaying SIGTERM as SIGINT did nothing
+    # in a process started with SIGINT ignored (a background job of a script).
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return int(args._run(args) or 0)  # noqa: SLF001 - ours, from set_defaults above
     finally:

@@ -49,3 +49,39 @@ def test_sigterm_ends_a_bench_with_its_cleanup(tmp_path: Path) -> None:
         bench.kill()
         for pid in processes_using(tmp_path):
             os.kill(pid, signal.SIGKILL)
+
+
+
+WAITING_COMMAND = """
+import sys, threading, types
+from neutrino import cli
+
+def run(args):
+    print("waiting", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("cleaned up", flush=True)
+        return 0
+
+sys.modules["waiting"] = types.SimpleNamespace(add_arguments=lambda parser: None, run=run)
+cli.COMMANDS["waiting"] = ("waiting", "waits until interrupted")
+sys.exit(cli.main(["waiting"]))
+"""
+
+
+def test_sigterm_ends_a_command_started_with_sigint_ignored() -> None:
+    """A background job of a non-interactive shell (``cmd &`` in a script, as CI and
+    supervisors start things) inherits SIGINT ignored; SIGTERM must still run the
+    command's cleanup (a handler that relayed SIGTERM as SIGINT did nothing there)."""
+    command = subprocess.Popen(
+        [sys.executable, "-c", WAITING_COMMAND], stdout=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert command.stdout is not None
+        assert command.stdout.readline() == "waiting\n"
+        command.send_signal(signal.SIGTERM)
+        out, _ = command.communicate(timeout=30)
+    finally:
+        command.kill()
+    assert out == "cleaned up\n" and command.returncode == 0
