@@ -165,7 +165,10 @@ class Guard:
         """403 if the policy refuses a create of *items*, or with *stored* (which reads the
         resource) an update by ``items[0]``: attributes not yet validated, each read alone
         (:meth:`neutrino.api.schemas.Body.read_alone`).  What it cannot judge (no parent
-        id, an unknown or hidden resource) is left to validation, which answers 400."""
+        id, an unknown or hidden resource, text no database can compare against) is left
+        to validation, which answers 400."""
+        if not _comparable(items):
+            return
         try:
             if stored is not None:
                 self.write(ctx, "update", stored(), items[0])
@@ -253,3 +256,19 @@ class Guard:
         four tag filters with them."""
         hidden = set(who.hidden(self.resource, {"project_id": ctx.project_id or ""}))
         return hidden | set(tags.FILTERS) if TAGS in hidden else hidden
+
+
+def _comparable(value: Any) -> bool:
+    """Whether unvalidated *value* holds only text a database can look up: PostgreSQL
+    refuses a NUL character or a lone surrogate even in a WHERE clause."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_comparable(k) and _comparable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_comparable(v) for v in value)
+    return True

@@ -182,6 +182,17 @@ def test_nul_characters_are_refused(api: Api, collection: str, attrs: dict,
     assert api.rows()["networks"] == 0
 
 
+@pytest.mark.parametrize("parent_id", ["\x00", "a\ud800"])
+def test_unstorable_parent_id_beside_a_restricted_attribute(api: Api, parent_id: str) -> None:
+    """Regression (the fuzz test): an invalid bulk body naming an attribute with rules of
+    its own is judged by policy before validation, which looked the NUL id's network up
+    and was a 500 on PostgreSQL.  Validation answers instead."""
+    body = {"ports": [{"network_id": parent_id},
+                      {"network_id": "0", "allowed_address_pairs": []}]}
+    assert_error(raw_post(api, "ports", json.dumps(body).encode()), 400, "HTTPBadRequest")
+    assert api.rows()["ports"] == 0
+
+
 @pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity"])
 def test_non_finite_numbers_are_refused(api: Api, net: dict, number: bytes) -> None:
     """Regression: the port was written, then could not be rendered (500)."""
