@@ -13,9 +13,14 @@ Liveness follows Neutron's OVN driver: the status worker bumps
 its ``Chassis_Private.nb_cfg``.  A chassis at most one bump behind is alive;
 one further behind is still alive until ``down_time`` has passed (on this
 process's clock) since it last made progress, so a chassis is never declared
-dead by a bump it had no time to answer.  A chassis judged down is still bound to
-(it may only be late: a busy ovn-controller answers late); its ports say why they
-are not ACTIVE.
+dead by a bump it had no time to answer.  Progress is any sign of life SB shows
+from the chassis's ovn-controller: an answer to a heartbeat, and also a port it
+claims (``Port_Binding.chassis`` set to it) or sets up (``Port_Binding.up``
+turning true on a port it holds), both written only by ovn-controller.  A busy
+one (thousands of ports to claim after a restart or under create load) answers
+heartbeats minutes late while claiming and setting up ports all along: it is
+alive.  A chassis judged down is still bound to (it may only be late); its ports
+say why they are not ACTIVE.
 """
 from __future__ import annotations
 
@@ -137,6 +142,28 @@ def _chassis_name(binding: Any) -> str | None:
     return binding.chassis[0].name if binding.chassis else None
 
 
+def _is_gateway(binding: Any) -> bool:
+    return bool(binding.type == keys.TYPE_CHASSIS_REDIRECT)
+
+
+def _changed_column(old: Any, column: str) -> bool:
+    """Whether an update changed ``column`` (python-ovs's old row holds only those)."""
+    return old is not None and hasattr(old, column)
+
+
+def _sign_of_life(event: str, binding: Any, old: Any) -> str | None:
+    """The chassis whose ovn-controller this Port_Binding update shows at work: it
+    claimed the port, or set up one it holds.  Only ovn-controller writes these
+    (ovn-northd never does); a row appearing (a new port, or the initial copy after
+    a reconnect) says nothing about any chassis."""
+    if event != "update" or not binding.chassis:
+        return None
+    if _changed_column(old, "chassis") or \
+            (_changed_column(old, "up") and binding.up == [True]):
+        return _chassis_name(binding)
+    return None
+
+
 class ChassisDirectory:
     """IDL listener for SB that keeps a ``ChassisInfo`` per chassis name."""
 
@@ -145,7 +172,7 @@ class ChassisDirectory:
         self._clock = clock
         self._lock = threading.Lock()
         self._chassis: dict[str, ChassisInfo] = {}
-        #: name -> local time the chassis last answered a heartbeat (or first appeared).
+        #: name -> local time the chassis last showed a sign of life (or first appeared).
         self._progress: dict[str, float] = {}
         self._global_nb_cfg = 0
         #: Local time ``SB_Global.nb_cfg`` last changed: when the heartbeat that a chassis
@@ -180,7 +207,24 @@ class ChassisDirectory:
         elif table in ("Chassis", "Chassis_Private"):
             self._changed({row.name})
         elif table == "Port_Binding":
-            self._claim(row.logical_port, None if event == "delete" else _chassis_name(row))
+            if _is_gateway(row):
+                self._claim(row.logical_port, None if event == "delete" else _chassis_name(row))
+            sign = _sign_of_life(event, row, old)
+            if sign is not None:
+                self._progressed(sign)
+
+    def _progressed(self, name: str) -> None:
+        """Record a sign of life other than a heartbeat answer; a chassis judged down is
+        back at once, and told as ``_changed`` tells it."""
+        with self._lock:
+            info = self._chassis.get(name)
+            if info is None:
+                return
+            was_down = not self._alive(info.nb_cfg, self._progress.get(name))
+            self._progress[name] = self._clock()
+        if was_down:
+            for callback in self._subscribers:
+                callback({name})
 
     def _claim(self, port: str, chassis: str | None) -> None:
         with self._lock:
@@ -198,7 +242,7 @@ class ChassisDirectory:
             return
         names = {r.name for r in self._idl.tables["Chassis"].rows.values()}
         claims = {r.logical_port: _chassis_name(r)
-                  for r in self._idl.tables["Port_Binding"].rows.values()}
+                  for r in self._idl.tables["Port_Binding"].rows.values() if _is_gateway(r)}
         with self._lock:
             self._claims = {port: chassis for port, chassis in claims.items() if chassis}
         global_row = next(iter(self._idl.tables["SB_Global"].rows.values()), None)

@@ -40,6 +40,7 @@ from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl
 from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl
 
 from neutrino.metrics import OVSDB_RECONNECTS
+from neutrino.ovn import keys
 
 LOG = logging.getLogger(__name__)
 
@@ -67,12 +68,13 @@ SB_TABLES: dict[str, list[str]] = {
     "Chassis": ["name", "hostname", "other_config", "external_ids"],
     "Chassis_Private": ["name", "chassis", "nb_cfg", "external_ids"],
     "SB_Global": ["nb_cfg"],
-    "Port_Binding": ["logical_port", "type", "chassis"],
+    "Port_Binding": ["logical_port", "type", "chassis", "up"],
 }
-#: Monitor conditions: of Port_Binding only routers' gateways (``chassisredirect``), one
-#: row per router with a gateway, never the instance ports.
+#: Monitor conditions: of Port_Binding only routers' gateways (``chassisredirect``: who
+#: holds them) and instance ports (``""``: their claims and ``up`` are a chassis's signs
+#: of life, see chassis.py), never patch, localnet or localport rows.
 SB_CONDITIONS: dict[str, list[Any]] = {
-    "Port_Binding": [["type", "==", "chassisredirect"]],
+    "Port_Binding": [["type", "==", keys.TYPE_CHASSIS_REDIRECT], ["type", "==", keys.TYPE_VIF]],
 }
 SCHEMA_FILES = {
     "OVN_Northbound": "/usr/share/ovn/ovn-nb.ovsschema",

@@ -99,6 +99,9 @@ REMOTE_MANAGED_KEYS = ("pci_vendor_info", "pci_slot", "physical_network",
 # -- Southbound -----------------------------------------------------------------
 #: ovn-northd names a gateway router port's chassis-redirect Port_Binding ``cr-<lrp name>``.
 REDIRECT_PREFIX = "cr-"
+#: ``Port_Binding.type`` of those chassis-redirect ports, and of instance ports.
+TYPE_CHASSIS_REDIRECT = "chassisredirect"
+TYPE_VIF = ""
 BRIDGE_MAPPINGS = "ovn-bridge-mappings"
 CMS_OPTIONS = "ovn-cms-options"
 #: The ovn-cms-options entry of a chassis that may host routers' gateways (Neutron's).
