@@ -29,6 +29,16 @@ BACKENDS = os.environ.get("NEUTRINO_TEST_DATABASES", "sqlite,postgresql").split(
 _counter = itertools.count()
 
 
+#: The longest tests (minutes each), started first: pytest-xdist then gives each worker
+#: one at the start, where in collection order they came last and one worker ended the
+#: run alone with them.
+STARTED_FIRST = ("tests/test_fuzz.py::test_openapi_operations_never_fail_the_server",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(STARTED_FIRST))
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
     server = PostgresServer()
