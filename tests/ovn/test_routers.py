@@ -300,6 +300,9 @@ def test_a_floating_ip_through_a_router_interface_is_down_with_why_at_commit(
     for subnet in (inside_v4, outside_v4):
         core.add_router_interface(ADMIN, router["id"], {"subnet_id": subnet["id"]})
     vm = core.create_port(ADMIN, {"network_id": inside["id"], "project_id": "p1"})
+    # The port's own status shows in the floating IP (``port_details``): let the worker
+    # settle it first (BUILD, then DOWN unbound), so that only the floating IP can move.
+    wait_for(lambda: core.get_port(ADMIN, vm["id"])["status"] == "DOWN", 10, "port settled")
     why = (f"router {router['id']} has no gateway port, the only place OVN translates "
            "floating IPs")
     feed = EventFeed(core.db)
