@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from neutrino.config import Settings
 from neutrino.core.context import ADMIN
 from neutrino.core.query import ListQuery
-from neutrino.drivers.api import RouterContext, StatusUpdate
+from neutrino.drivers.api import PortStatusesWritten, RouterContext, StatusUpdate
 
 if TYPE_CHECKING:
     from neutrino.core.plugin import Plugin
@@ -38,7 +38,7 @@ class BackendHandle:
     def get_port(self, port_id: str) -> dict[str, Any] | None:
         return self._plugin.port_without_binding(port_id)
 
-    def set_port_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+    def set_port_statuses(self, updates: list[StatusUpdate]) -> PortStatusesWritten:
         return self._plugin.set_port_statuses(updates)
 
     def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:

@@ -63,7 +63,7 @@ from neutrino.core.tags import Tags
 from neutrino.core.type_drivers import TypeDriver
 from neutrino.core.writes import Writes
 from neutrino.db.session import Database
-from neutrino.drivers.api import StatusUpdate
+from neutrino.drivers.api import PortStatusesWritten, StatusUpdate
 
 
 class Plugin:
@@ -450,7 +450,7 @@ class Plugin:
     def port_without_binding(self, port_id: str) -> dict[str, Any] | None:
         return self.ports.get_without_binding(port_id)
 
-    def set_port_statuses(self, updates: list[StatusUpdate]) -> list[str]:
+    def set_port_statuses(self, updates: list[StatusUpdate]) -> PortStatusesWritten:
         return self.statuses.set_port_statuses(updates)
 
     def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:

@@ -20,7 +20,7 @@ from neutrino.db.models import (
     utcnow,
 )
 from neutrino.db.session import Database, retry_on_conflict
-from neutrino.drivers.api import StatusUpdate
+from neutrino.drivers.api import VIF_TYPE_UNBOUND, PortStatusesWritten, StatusUpdate
 from neutrino.drivers.status import ACTIVE, BOUND_PREFIX, fitted
 from neutrino.metrics import BOUND_TO_ACTIVE, STATUS_TRANSITIONS
 
@@ -62,22 +62,27 @@ class Statuses:
         #: Rung after every commit that writes status events.
         self.doorbell = doorbell
 
-    def set_port_statuses(self, updates: list[StatusUpdate]) -> list[str]:
-        transitions = self._write(Port, updates)
+    def set_port_statuses(self, updates: list[StatusUpdate]) -> PortStatusesWritten:
+        """Write what a backend observed, except of ports being bound (B2): a port's LSP
+        is written, and may come up, before its binding commits, and a status written
+        then would be a change the binding's commit has to look past (B3) and a report
+        made without the binding; such ports are deferred, to be reported again."""
+        transitions, deferred = self._write(Port, updates)
         if transitions:
             self.notifier.port_statuses_changed(transitions)
             self._observe_bound_to_active([t["port_id"] for t in transitions
                                            if t["status"] == ACTIVE])
-        return [t["port_id"] for t in transitions]
+        return PortStatusesWritten(changed=[t["port_id"] for t in transitions],
+                                   deferred=deferred)
 
     def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:
-        return [t["port_id"] for t in self._write(Network, updates)]
+        return [t["port_id"] for t in self._write(Network, updates)[0]]
 
     def set_router_statuses(self, updates: list[StatusUpdate]) -> list[str]:
-        return [t["port_id"] for t in self._write(Router, updates)]
+        return [t["port_id"] for t in self._write(Router, updates)[0]]
 
     def set_floatingip_statuses(self, updates: list[StatusUpdate]) -> list[str]:
-        return [t["port_id"] for t in self._write(FloatingIP, updates)]
+        return [t["port_id"] for t in self._write(FloatingIP, updates)[0]]
 
     def _observe_bound_to_active(self, port_ids: list[str]) -> None:
         """Feed the binding-to-ACTIVE histogram from the event log: for each port whose
@@ -97,15 +102,21 @@ class Statuses:
 
     @retry_on_conflict
     def _write(self, model: type[Port | Network | Router | FloatingIP],
-               updates: list[StatusUpdate]) -> list[dict[str, Any]]:
+               updates: list[StatusUpdate]) -> tuple[list[dict[str, Any]], list[str]]:
         """Write statuses in one transaction; only rows whose status or reason differ change.
 
-        Returns the transitions: id, device id, old and new status, reason.
+        Returns the transitions (id, device id, old and new status, reason) and the ports
+        left alone because they are being bound.
         """
-        transitions = []
+        transitions: list[dict[str, Any]] = []
+        deferred: list[str] = []
         table = model.__table__
         resource = RESOURCES[model]
         device = table.c.device_id if model is Port else table.c.id
+        columns = [table.c.id, table.c.status, table.c.status_reason, table.c.project_id,
+                   device.label("device")]
+        if model is Port:
+            columns += [table.c.host, table.c.vif_type]
         # One executemany per statement and chunk: a full resync of 10k ports
         # is a handful of round trips, not 20k.
         set_status = update(table).where(table.c.id == bindparam("b_id")).values(
@@ -117,8 +128,7 @@ class Statuses:
             conn = session.connection()
             for chunk in chunks(updates):
                 current = {r.id: r for r in conn.execute(
-                    select(table.c.id, table.c.status, table.c.status_reason, table.c.project_id,
-                           device.label("device"))
+                    select(*columns)
                     .where(table.c.id.in_([u[0] for u in chunk])))}
                 now, stamp = utcnow(), time.time()
                 changes, events = [], []
@@ -126,6 +136,9 @@ class Statuses:
                     reason = stored_reason(status, reason)
                     row = current.get(res_id)
                     if row is None or (row.status, row.status_reason) == (status, reason):
+                        continue
+                    if model is Port and row.host and row.vif_type == VIF_TYPE_UNBOUND:
+                        deferred.append(res_id)
                         continue
                     changes.append({"b_id": res_id, "b_status": status, "b_reason": reason,
                                     "b_now": now})
@@ -141,4 +154,4 @@ class Statuses:
                     conn.execute(insert(StatusEvent.__table__), events)
         if transitions:
             self.doorbell.ring()
-        return transitions
+        return transitions, deferred

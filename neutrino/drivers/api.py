@@ -64,6 +64,18 @@ class InvalidInput(DriverError, ValueError):
 StatusUpdate = tuple[str, str, str | None]
 
 
+@dataclass(frozen=True)
+class PortStatusesWritten:
+    """What the core did with a batch of port status reports."""
+
+    #: Ports whose status or reason changed.
+    changed: list[str]
+    #: Ports being bound (a host, their binding not committed yet): they keep the core's
+    #: "binding pending" until the binding commits, which the report could not have
+    #: seen; the backend reports them again a little later (B2, S3).
+    deferred: list[str]
+
+
 class CoreHandle(Protocol):
     """What a mechanism driver may ask of the core outside a request.
 
@@ -83,8 +95,8 @@ class CoreHandle(Protocol):
         """Every security group with its ``security_group_rules``."""
     def get_port(self, port_id: str) -> dict[str, Any] | None: ...
 
-    def set_port_statuses(self, updates: list[StatusUpdate]) -> list[str]:
-        """Apply port status updates; return the ids that changed."""
+    def set_port_statuses(self, updates: list[StatusUpdate]) -> PortStatusesWritten:
+        """Apply port status updates, except to ports being bound."""
 
     def set_network_statuses(self, updates: list[StatusUpdate]) -> list[str]:
         """Apply network status updates; return the ids that changed."""

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED, VIF_TYPE_UNBOUND
+from neutrino.drivers.api import VIF_TYPE_BINDING_FAILED
 from neutrino.ovn.heartbeat import ChassisLiveness, Heartbeat
 from neutrino.ovn.repair import DriftRepair
 from neutrino.ovn.status_rules import LspView, network_status, port_status
@@ -67,12 +67,6 @@ class FullSync:
         updates: list[Update] = []
         for port in ports:
             view = views.get(port["id"])
-            if view is None and port.get("binding:host_id") and \
-                    port.get("binding:vif_type") == VIF_TYPE_UNBOUND:
-                # Being bound: its LSP is written by the binding's update (or, if the
-                # binding was cut short, by the repair); the core's "binding pending"
-                # stays until then rather than a BUILD that the binding would not clear.
-                continue
             binding_reason = None
             if port.get("binding:vif_type") == VIF_TYPE_BINDING_FAILED:
                 binding_reason = writer.binding_reason(port, networks)

@@ -57,7 +57,7 @@ class Unwritten:
     ``set_network_statuses``) until the drift repair writes it."""
 
     resource_id: str
-    report: Callable[[list[StatusUpdate]], list[str]]
+    report: Callable[[list[StatusUpdate]], object]
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ class OVNMechanismDriver(MechanismDriver):
         LOG.warning("%s not written to OVN NB (%s): %s; the drift repair will apply it", what,
                     self.settings.ovn_nb_connection if self.settings else "",
                     error or "not connected")
-        unwritten: dict[Callable[[list[StatusUpdate]], list[str]], list[str]] = {}
+        unwritten: dict[Callable[[list[StatusUpdate]], object], list[str]] = {}
         for write in writes:
             if write.on_failure is not None:
                 unwritten.setdefault(write.on_failure.report, []).append(

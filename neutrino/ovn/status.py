@@ -44,7 +44,7 @@ from neutrino.ovn.status_changes import (
 )
 from neutrino.ovn.status_grace import PlugGrace
 from neutrino.ovn.status_writer import StatusWriter, Update
-from neutrino.workqueue import DONE, WorkQueue, requeue_after
+from neutrino.workqueue import DONE, WorkQueue, backoff, requeue_after
 
 LOG = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ class StatusWorker:
     #: core's reason ("bound to host ...; waiting for the port to come up") before
     #: "interface not present" is written (``status_grace``).
     PLUG_GRACE = 1.0
+    #: ``(first, limit)`` seconds before reporting again a port the core deferred because
+    #: its binding had not committed: a binding commits within milliseconds of its LSP's
+    #: write unless SQL is busy.
+    BINDING_RETRY = (0.05, 1.0)
 
     def __init__(self, nb: Northbound, events: ListenerSlot, nb_remote: str, timeout: float,
                  core: CoreHandle, directory: ChassisDirectory,
@@ -322,7 +326,9 @@ class StatusWorker:
 
     def _report_ports(self, updates: list[Update]) -> None:
         """Write these statuses, except the "interface not present" of ports in their plug
-        grace: those are looked at again when it ends (the interface usually came)."""
+        grace: those are looked at again when it ends (the interface usually came).  Ports
+        the core deferred (their binding commits next) are looked at again soon, then
+        less and less often (a binding cut short waits for a read to finish it, B4)."""
         now = self._clock()
         send = []
         with self._cond:
@@ -330,10 +336,13 @@ class StatusWorker:
                 hold = self.grace.hold(*update, now)
                 if hold is None:
                     send.append(update)
-                    self.ports.apply(update[0], DONE)
                 else:
                     self.ports.apply(update[0], requeue_after(hold))
-        self.writer.send_ports(send)
+        deferred = set(self.writer.send_ports(send))
+        with self._cond:
+            for port_id, _, _ in send:
+                self.ports.apply(port_id, backoff(*self.BINDING_RETRY) if port_id in deferred
+                                 else DONE)
 
     def _full_sync(self, reason: str) -> None:
         assert self.sync is not None

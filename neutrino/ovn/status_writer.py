@@ -77,18 +77,22 @@ class StatusWriter:
         return [(pid, *port_status(views.get(pid), self.directory, reasons.get(pid)))
                 for pid in port_ids]
 
-    def send_ports(self, updates: list[Update]) -> None:
-        """Write port statuses, ``BATCH_SIZE`` per SQL transaction, while leading."""
+    def send_ports(self, updates: list[Update]) -> list[str]:
+        """Write port statuses, ``BATCH_SIZE`` per SQL transaction, while leading; returns
+        the ports the core deferred (being bound), to be reported again."""
+        deferred: list[str] = []
         for i in range(0, len(updates), self.BATCH_SIZE):
             chunk = updates[i:i + self.BATCH_SIZE]
             if not self._leading():
-                return  # the lock moved on; the new holder starts with a full sync
-            changed = self.core.set_port_statuses(chunk)
-            self.transitions += len(changed)
-            if changed:
+                break  # the lock moved on; the new holder starts with a full sync
+            written = self.core.set_port_statuses(chunk)
+            deferred += written.deferred
+            self.transitions += len(written.changed)
+            if written.changed:
                 wanted = {u[0]: u[1:] for u in chunk}
-                for port_id in changed:
+                for port_id in written.changed:
                     LOG.info("port %s status %s (%s)", port_id, *wanted.get(port_id, ("?", None)))
+        return deferred
 
     # -- networks ----------------------------------------------------------------------
     def update_networks(self, network_ids: Iterable[str]) -> None:

@@ -256,6 +256,30 @@ def test_b6_unbound_until_bound(make_plugin, pool: ThreadPoolExecutor) -> None:
     assert committed["id"] == pending["id"] and committed["binding:vif_type"] == "ovs"
 
 
+def test_b2_a_status_report_while_binding_is_deferred(make_plugin,
+                                                     pool: ThreadPoolExecutor) -> None:
+    """A backend may see a port's LSP (even up) before its binding commits: the core
+    keeps "binding pending" and hands the report back, so the binding commits over an
+    untouched row and the backend's next report is the one written."""
+    plugin, driver = staged(make_plugin, "w")
+    net = network(plugin)
+    creating: Future = pool.submit(plugin.create_port, ADMIN,
+                                   {"network_id": net["id"], "binding:host_id": "hv1"})
+    entered(driver)
+    pending = only_port(plugin)
+    written = plugin.set_port_statuses([(pending["id"], "ACTIVE", None)])
+    assert (written.changed, written.deferred) == ([], [pending["id"]])
+    assert only_port(plugin) == pending  # no status, no revision, no event
+
+    driver.gate.set()
+    committed = creating.result(WAIT)
+    assert (committed["status"], committed["status_reason"]) == ("DOWN", bound("hv1"))
+    assert committed["revision_number"] == pending["revision_number"] + 1
+    written = plugin.set_port_statuses([(pending["id"], "ACTIVE", None)])
+    assert (written.changed, written.deferred) == ([pending["id"]], [])
+    assert plugin.get_port(ADMIN, pending["id"])["status"] == "ACTIVE"
+
+
 def test_b6_binding_failed_says_why(make_plugin) -> None:
     bare = make_plugin()
     net = network(bare)

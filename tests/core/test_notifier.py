@@ -70,7 +70,7 @@ def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhoo
     # The webhook answers nothing until the gate opens: a caller that waited
     # for it would hang here (and the test time out) instead of returning.
     webhook.gate.clear()
-    changed = plugin.set_port_statuses([(p["id"], "ACTIVE", None) for p in ports])
+    changed = plugin.set_port_statuses([(p["id"], "ACTIVE", None) for p in ports]).changed
     assert sorted(changed) == sorted(p["id"] for p in ports)
     assert webhook.attempts == 0 and webhook.bodies == []
     webhook.gate.set()
@@ -95,10 +95,10 @@ def test_transitions_are_posted_batched_and_retried(make_plugin, webhook: Webhoo
 def test_status_write_bumps_revision_only_on_change(plugin: Plugin) -> None:
     net = plugin.create_network(ADMIN, {"name": "n"})
     port = plugin.create_port(ADMIN, {"network_id": net["id"]})
-    assert plugin.set_port_statuses([(port["id"], "ACTIVE", None)]) == [port["id"]]
+    assert plugin.set_port_statuses([(port["id"], "ACTIVE", None)]).changed == [port["id"]]
     after = plugin.get_port(ADMIN, port["id"])
     assert after["revision_number"] == port["revision_number"] + 1
     assert after["status_reason"] is None  # S3: ACTIVE needs no reason
-    assert plugin.set_port_statuses([(port["id"], "ACTIVE", None)]) == []
+    assert plugin.set_port_statuses([(port["id"], "ACTIVE", None)]).changed == []
     assert plugin.get_port(ADMIN, port["id"])["revision_number"] == after["revision_number"]
-    assert plugin.set_port_statuses([("no-such-port", "ACTIVE", None)]) == []
+    assert plugin.set_port_statuses([("no-such-port", "ACTIVE", None)]).changed == []

@@ -33,7 +33,7 @@ def test_a_long_backend_report_is_cut_and_repeating_it_is_no_change(
     net = plugin.create_network(ADMIN, {"name": "n"})
     port = plugin.create_port(ADMIN, {"network_id": net["id"]})
     long_reason = f"no chassis with hostname or name '{HOST}'"
-    assert plugin.set_port_statuses([(port["id"], DOWN, long_reason)]) == [port["id"]]
+    assert plugin.set_port_statuses([(port["id"], DOWN, long_reason)]).changed == [port["id"]]
     assert plugin.get_port(ADMIN, port["id"])["status_reason"] == fitted(long_reason)
     # No transition: no row update and no status event (both are written only for changes).
-    assert plugin.set_port_statuses([(port["id"], DOWN, long_reason)]) == []
+    assert plugin.set_port_statuses([(port["id"], DOWN, long_reason)]).changed == []

@@ -12,6 +12,9 @@ NOT_PRESENT = ("DOWN", "interface not present on chassis 'hv1'")
 CASES = {
     "not present within the grace: held until it ends": (NOT_PRESENT, 0.25, 0.75, True),
     "not present after the grace: sent, grace over": (NOT_PRESENT, 1.0, None, False),
+    "not plugged and installed yet (plug agent) within the grace: held": (
+        ("DOWN", "waiting for the interface to be plugged and installed on chassis 'hv1'"),
+        0.5, 0.5, True),
     "ACTIVE within the grace: sent, grace over": (("ACTIVE", None), 0.25, None, False),
     "another DOWN reason is never held": (("DOWN", "chassis 'hv1' is down"), 0.25, None, True),
     "BUILD is never held": (("BUILD", "waiting"), 0.25, None, True),
