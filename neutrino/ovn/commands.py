@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from ovsdbapp.backend.ovs_idl import command, idlutils
 
@@ -33,7 +34,7 @@ from neutrino.ovn.desired import (
     switch_name,
 )
 from neutrino.ovn.desired_l3 import RouterSpec, nat_key, route_key, router_name
-from neutrino.ovn.nbcache import DnsRow
+from neutrino.ovn.nbcache import DnsRow, uuid_set
 
 LOG = logging.getLogger(__name__)
 
@@ -163,6 +164,12 @@ def owned_dns(api: Any) -> dict[str, list[DnsRow]]:
         if keys.NETWORK_ID in copy.external_ids:
             found.setdefault(copy.external_ids[keys.NETWORK_ID], []).append(copy)
     return found
+
+
+def port_group_members(api: Any) -> dict[str, frozenset[UUID]]:
+    """The member LSPs of Neutrino's port groups, by group name."""
+    return {row.name: uuid_set(row, "ports") for row in api.tables["Port_Group"].rows.values()
+            if keys.SECURITY_GROUP_ID in row.external_ids or keys.DROP in row.external_ids}
 
 
 def _committed(row: Any, column: str) -> Any | None:

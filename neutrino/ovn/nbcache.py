@@ -110,11 +110,9 @@ class MarkedRow:
         return cls(uuid=row.uuid, external_ids=_column(row, "external_ids"))
 
 
-def _uuids(row: Any, name: str) -> frozenset[UUID]:
-    """A committed set-of-references column, unordered: ``Datum.to_python`` sorts the
-    set, a Python comparison per step, on every change of the row.  A security group's
-    ``ports`` changes with each port created in it, so sorting its thousands of members
-    each time made every create cost more than the one before."""
+def uuid_set(row: Any, name: str) -> frozenset[UUID]:
+    """A committed set-of-references column, unordered (``Datum.to_python`` would sort
+    it, a Python comparison per step)."""
     datum = row._data.get(name) if row._data is not None else None  # noqa: SLF001 - see _column
     if datum is None:
         return frozenset(r.uuid for r in getattr(row, name))
@@ -123,17 +121,20 @@ def _uuids(row: Any, name: str) -> frozenset[UUID]:
 
 @dataclass(frozen=True)
 class PortGroupRow:
+    """No ``ports``: a security group's members change with every port created in it,
+    and copying its thousands of members each time made every create cost more than
+    the one before (the repair reads them from the IDL once a pass:
+    :func:`neutrino.ovn.commands.port_group_members`)."""
+
     uuid: UUID
     name: str
     external_ids: dict[str, str]
     acls: frozenset[UUID]
-    ports: frozenset[UUID]
 
     @classmethod
     def of(cls, row: Any) -> PortGroupRow:
         return cls(uuid=row.uuid, name=_column(row, "name"),
-                   external_ids=_column(row, "external_ids"),
-                   acls=_uuids(row, "acls"), ports=_uuids(row, "ports"))
+                   external_ids=_column(row, "external_ids"), acls=uuid_set(row, "acls"))
 
 
 @dataclass(frozen=True)

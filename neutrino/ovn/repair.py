@@ -28,6 +28,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID
 
 from neutrino.drivers.api import CoreHandle
 from neutrino.metrics import DRIFT_REPAIRS
@@ -177,8 +178,8 @@ class DriftRepair:
         return plan
 
     @staticmethod
-    def _group_extra(snap: Snapshot, spec: desired.PortGroupSpec,
-                     members: list[str]) -> list[str]:
+    def _group_extra(snap: Snapshot, spec: desired.PortGroupSpec, members: list[str],
+                     in_nb: frozenset[UUID]) -> list[str]:
         """What differs in a port group's ACLs and members (ports whose LSP is not in NB
         yet join with their own write)."""
         row = snap.port_groups.get(spec.name)
@@ -191,12 +192,13 @@ class DriftRepair:
         extra += [f"extra acl {key}" for key in have]
         extra += ["unowned acl" for u in row.acls if u not in snap.acls][:1]
         port_of = {lsp.uuid: port_id for port_id, lsp in snap.ports.items()}
-        if {port_of.get(u) for u in row.ports} != {p for p in members if p in snap.ports}:
+        if {port_of.get(u) for u in in_nb} != {p for p in members if p in snap.ports}:
             extra.append("members")
         return extra
 
-    def _plan_groups(self, snap: Snapshot,
-                     ports: list[dict[str, Any]]) -> list[tuple[str, str, Any, list[str]]]:
+    def _plan_groups(self, snap: Snapshot, ports: list[dict[str, Any]],
+                     members_in_nb: dict[str, frozenset[UUID]],
+                     ) -> list[tuple[str, str, Any, list[str]]]:
         """The drop group, a Port_Group per security group, their ACLs and members."""
         members: dict[str, list[str]] = collections.defaultdict(list)
         for port in ports:
@@ -210,7 +212,8 @@ class DriftRepair:
         plan: list[tuple[str, str, Any, list[str]]] = []
         for spec in specs:
             verdict = self._judge(PORT_GROUP, spec.name, snap.port_groups.get(spec.name), spec,
-                                  self._group_extra(snap, spec, members[spec.name]))
+                                  self._group_extra(snap, spec, members[spec.name],
+                                                    members_in_nb.get(spec.name, frozenset())))
             if verdict:
                 plan.append((PORT_GROUP, spec.name, commands.EnsurePortGroup(
                     self.nb, spec, force=verdict[0],
@@ -226,14 +229,16 @@ class DriftRepair:
     def plan(self) -> list[tuple[str, str, Any, list[str]]]:
         # NB first: a row a postcommit adds after the SQL read below is not in
         # this snapshot, so it cannot be mistaken for an orphan.
-        snap = self.cache.snapshot()
-        with self.nb.read_lock():
+        with self.nb.read_lock():  # the copy and the IDL at the same moment
+            snap = self.cache.snapshot()
+            members_in_nb = commands.port_group_members(self.nb)
             routers_in_nb = commands.owned_router_revisions(self.nb)
             dns_in_nb = commands.owned_dns(self.nb)
         networks = {n["id"]: n for n in self.core.list_networks()}
         subnets = self.core.list_subnets()
         ports = self.core.list_ports()
-        plan = self._plan_groups(snap, [p for p in ports if p["network_id"] in networks])
+        plan = self._plan_groups(snap, [p for p in ports if p["network_id"] in networks],
+                                 members_in_nb)
         dhcp_specs = {s["id"]: spec for s in subnets
                       if s["network_id"] in networks
                       and (spec := desired.dhcp_spec(s, networks[s["network_id"]]))}

@@ -236,6 +236,28 @@ def test_port_groups_and_acls_are_repaired(sandbox: Sandbox, make_core: CoreFact
         "port_group.created": 1, "port_group.updated": 1, "port_group.deleted": 1}
 
 
+def test_a_member_removed_behind_neutrinos_back_is_put_back(sandbox: Sandbox,
+                                                            make_core: CoreFactory) -> None:
+    """Membership alone (the repair reads it from the IDL, not from its copy of NB)."""
+    core = make_core(maintenance_interval=1)
+    net = core.create_network(ADMIN, {"name": "n"})
+    core.create_subnet(ADMIN, {"network_id": net["id"], "cidr": "10.6.0.0/24", "ip_version": 4})
+    group = core.create_security_group(ADMIN, {"name": "a"})
+    ports = {core.create_port(ADMIN, {"network_id": net["id"],
+                                      "security_groups": [group["id"]]})["id"] for _ in range(3)}
+    pg = "pg_" + group["id"].replace("-", "_")
+    worker = ovn_driver(core).worker
+    syncs = worker.stats["full_syncs"]
+    wait_for(lambda: worker.stats["full_syncs"] > syncs, 10, "a pass with everything written")
+    before = dict(worker.health()["repairs"])
+    sandbox.nbctl("remove", "Port_Group", pg, "ports", lsp(sandbox, sorted(ports)[1])["_uuid"])
+    assert members(sandbox, pg) == ports - {sorted(ports)[1]}
+    wait_for(lambda: members(sandbox, pg) == ports, 10, "the member put back")
+    after = worker.health()["repairs"]
+    assert {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)} == {
+        "port_group.updated": 1}
+
+
 def acls_of(sandbox: Sandbox, group: str) -> list[dict]:
     row = nb_row(sandbox, "Port_Group", group)
     uuids = set(row["acls"] if isinstance(row["acls"], list) else [row["acls"]])
