@@ -103,6 +103,11 @@ NETWORK_WITH_SEGMENTS = select(
 ).select_from(Network.__table__.outerjoin(
     NetworkSegment.__table__, NetworkSegment.network_id == Network.id,
 )).where(Network.id == bindparam("id")).order_by(NetworkSegment.segment_index)
+#: What policy asks of a network for each port create and delete: its owner, ``shared``
+#: as the project bound as ``project`` sees it, ``router:external``.
+OWNER = select(Network.project_id,
+               SHAREABLE.granted(bindparam("project"), (ACCESS_SHARED,)).label("shared"),
+               Network.external.label("external")).where(Network.id == bindparam("id"))
 SUBNETS_OF = select(Subnet.__table__, Subnet.address_scope_id.label(
     "address_scope_id")).where(
     Subnet.network_id == bindparam("id")).order_by(Subnet.created_at, Subnet.id)
@@ -304,9 +309,8 @@ class Networks:
         ``router:external``."""
         with self.db.read() as session:
             check_network_visible(session, ctx, net_id)
-            row = session.execute(select(Network.project_id, shared_with(ctx).label("shared"),
-                                         Network.external.label("external")).where(
-                Network.id == net_id)).first()
+            row = session.connection().execute(
+                OWNER, {"id": net_id, "project": ctx.project_id or WILDCARD}).first()
         if row is None:
             raise exc.NetworkNotFound(net_id=net_id)
         return {"project_id": row.project_id, "shared": row.shared,

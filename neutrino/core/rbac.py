@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import BindParameter, ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from neutrino.core import exceptions as exc
@@ -80,10 +80,11 @@ class Shareable:
         if reason:
             raise exc.RbacPolicyInUse(object_id=policy.object_id, details=reason)
 
-    def granted(self, project_id: str | None, actions: Collection[str],
+    def granted(self, project_id: str | BindParameter[str] | None, actions: Collection[str],
                 id_column: Any = None) -> ColumnElement[bool]:
         """Whether a policy grants one of *actions* on the object (whose id is in
-        *id_column*, by default the model's own) to *project_id* or to everyone.
+        *id_column*, by default the model's own) to *project_id* (a value, or a parameter
+        of a statement built once) or to everyone.
 
         An uncorrelated ``IN``: both databases read the grants once per query and
         look each row up in them, instead of probing the policies row by row.
