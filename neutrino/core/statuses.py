@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from neutrino.core.events import Doorbell
 from neutrino.core.notifier import Notifier
@@ -106,17 +107,18 @@ class Statuses:
         """Write statuses in one transaction; only rows whose status or reason differ change.
 
         Returns the transitions (id, device id, old and new status, reason) and the ports
-        left alone because they are being bound.
+        left alone because they are being bound.  The rows are read first outside any
+        write transaction: most reports change nothing (a full sync's, one for every
+        port) or are deferred, and those never take SQLite's writer lock, which every
+        request's write waits for.  The rest are judged again once it is held.
         """
+        with self.db.read() as session:
+            changes, deferred = self._judge(session, model, updates)
+        if not changes:
+            return [], deferred
         transitions: list[dict[str, Any]] = []
-        deferred: list[str] = []
         table = model.__table__
         resource = RESOURCES[model]
-        device = table.c.device_id if model is Port else table.c.id
-        columns = [table.c.id, table.c.status, table.c.status_reason, table.c.project_id,
-                   device.label("device")]
-        if model is Port:
-            columns += [table.c.host, table.c.vif_type]
         # One executemany per statement and chunk: a full resync of 10k ports
         # is a handful of round trips, not 20k.
         set_status = update(table).where(table.c.id == bindparam("b_id")).values(
@@ -125,33 +127,50 @@ class Statuses:
         # Ahead of queued request writes: clients wait for these statuses (ACTIVE), and a
         # status batch is a few statements.
         with self.db.write(urgent=True) as session:
+            changes, late = self._judge(session, model, changes)
+            deferred += late
             conn = session.connection()
-            for chunk in chunks(updates):
-                current = {r.id: r for r in conn.execute(
-                    select(*columns)
-                    .where(table.c.id.in_([u[0] for u in chunk])))}
+            for chunk in chunks(changes):
                 now, stamp = utcnow(), time.time()
-                changes, events = [], []
-                for res_id, status, reason in chunk:
-                    reason = stored_reason(status, reason)
-                    row = current.get(res_id)
-                    if row is None or (row.status, row.status_reason) == (status, reason):
-                        continue
-                    if model is Port and row.host and row.vif_type == VIF_TYPE_UNBOUND:
-                        deferred.append(res_id)
-                        continue
-                    changes.append({"b_id": res_id, "b_status": status, "b_reason": reason,
-                                    "b_now": now})
-                    events.append(status_event(
-                        resource, res_id, row.project_id, row.device if model is Port else "",
-                        status, reason, stamp))
+                conn.execute(set_status, [{"b_id": res_id, "b_status": status, "b_reason": reason,
+                                           "b_now": now} for res_id, status, reason, _ in chunk])
+                conn.execute(insert(StatusEvent.__table__), [status_event(
+                    resource, res_id, row.project_id, row.device if model is Port else "",
+                    status, reason, stamp) for res_id, status, reason, row in chunk])
+                for res_id, status, reason, row in chunk:
                     STATUS_TRANSITIONS.labels(resource, status).inc()
                     transitions.append({"port_id": res_id, "device_id": row.device,
                                         "old_status": row.status, "status": status,
                                         "status_reason": reason})
-                if changes:
-                    conn.execute(set_status, changes)
-                    conn.execute(insert(StatusEvent.__table__), events)
         if transitions:
             self.doorbell.ring()
         return transitions, deferred
+
+    @staticmethod
+    def _judge(session: Session, model: type[Port | Network | Router | FloatingIP],
+               updates: Iterable[Sequence[Any]],
+               ) -> tuple[list[tuple[str, str, str | None, Any]], list[str]]:
+        """Of *updates*, those that change their row (with the reason as stored and the
+        row as read) and the ports deferred because they are being bound."""
+        table = model.__table__
+        device = table.c.device_id if model is Port else table.c.id
+        columns = [table.c.id, table.c.status, table.c.status_reason, table.c.project_id,
+                   device.label("device")]
+        if model is Port:
+            columns += [table.c.host, table.c.vif_type]
+        changes: list[tuple[str, str, str | None, Any]] = []
+        deferred: list[str] = []
+        conn = session.connection()
+        for chunk in chunks(list(updates)):
+            current = {r.id: r for r in conn.execute(
+                select(*columns).where(table.c.id.in_([u[0] for u in chunk])))}
+            for res_id, status, reason, *_ in chunk:
+                reason = stored_reason(status, reason)
+                row = current.get(res_id)
+                if row is None or (row.status, row.status_reason) == (status, reason):
+                    continue
+                if model is Port and row.host and row.vif_type == VIF_TYPE_UNBOUND:
+                    deferred.append(res_id)
+                    continue
+                changes.append((res_id, status, reason, row))
+        return changes, deferred
