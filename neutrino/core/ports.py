@@ -77,6 +77,7 @@ COLUMNS = {**_columns(), **TAGGED.filters()}
 PORT_INSERT, IP_INSERT = insert(Port.__table__), insert(IPAllocation.__table__)
 PORT_BY_ID = select(Port.__table__).where(Port.id == bindparam("id"))
 PORT_FOR_UPDATE = PORT_BY_ID.with_for_update()
+DNS_DOMAIN_OF_NETWORK = select(Network.dns_domain).where(Network.id == bindparam("id"))
 IPS_OF_PORT = select(IPAllocation.subnet_id, IPAllocation.ip_address).where(
     IPAllocation.port_id == bindparam("id")).order_by(IPAllocation.ip_address)
 DELETE_PORT_IPS = delete(IPAllocation.__table__).where(IPAllocation.port_id == bindparam("id"))
@@ -384,7 +385,7 @@ class Ports:
                              list(conn.scalars(GROUPS_OF_PORT, {"id": port_id})),
                              [extra_dhcp_opts.opt_dict(o) for o in conn.execute(
                                  extra_dhcp_opts.OPTS_OF_PORT, {"id": port_id})])
-            domain = network_domains(session, [row.network_id]).get(row.network_id, "")
+            domain = conn.scalar(DNS_DOMAIN_OF_NETWORK, {"id": row.network_id}) or ""
         if port["binding:host_id"] and port["binding:vif_type"] in (
                 VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             port = self.binder.bind(port_id) or port  # B4
