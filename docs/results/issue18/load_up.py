@@ -1,8 +1,9 @@
 """16 clients x 200 creates of bound, plugged ports against a running `neutrino up`.
 
 The record of how load-16x200-up.json was made (issue 18, item 1), with the benches'
-lean client: python load_up.py URL STATE_DIR, against
+lean client: python load_up.py URL STATE_DIR [CLIENTS EACH], against
 NEUTRINO_QUOTA_PORT=-1 neutrino up --state-dir STATE_DIR --port PORT --auth none.
+Also counts the status events per port and the answers ACTIVE with a reason.
 """
 import asyncio, json, os, socket, sqlite3, sys, time
 from collections import Counter
@@ -10,7 +11,7 @@ import httpx
 from neutrino.bench.client import client_for, drive
 
 url, state = sys.argv[1], sys.argv[2]
-CLIENTS, EACH = 16, 200
+CLIENTS, EACH = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (16, 200)
 host = socket.gethostname()
 net = httpx.post(f"{url}/v2.0/networks", json={"network": {"name": "load16"}}, timeout=60).json()["network"]
 httpx.post(f"{url}/v2.0/subnets", json={"subnet": {"network_id": net["id"], "cidr": "10.64.0.0/16",
@@ -53,6 +54,9 @@ result = {"clients": CLIENTS, "creates": CLIENTS * EACH, "acknowledged": len(por
           "chassis_down_answers": sum(n for r, n in reasons.items() if r and "is down" in r),
           "status_events_not_active": dict(ev.most_common(10)),
           "chassis_down_events": sum(n for k, n in ev.items() if "is down" in k),
+          "status_events_per_port": round(len(events) / len(ids), 2),
+          "active_answers_with_a_reason": sum(p["status"] == "ACTIVE" and bool(p.get("status_reason"))
+                                              for p in ports),
           "all_active_after_s": round(all_active, 1),
           "active_at_end": sum(p["status"] == "ACTIVE" for p in listed),
           "loadavg_at_start": load0, "loadavg_at_end": os.getloadavg(), "cpus": os.cpu_count()}
