@@ -299,32 +299,31 @@ def _dns_format(value: str) -> str:
     return value
 
 
-def _dns_domain(value: str) -> str:
-    """neutron-lib's ``validate_dns_domain``: an FQDN with room for one more label."""
+def _room_for_more(value: str, *, fqdn: bool, room: int, added: str) -> str:
+    """neutron-lib's check of a DNS name that Neutron later adds to: an FQDN (a domain,
+    to which a sub-domain is added) or a relative name (a floating IP's, to which a
+    domain is added), at least *room* characters short of the FQDN limit."""
     if not value:
         return value
-    if not value.endswith("."):
-        raise ValueError(f"'{value}' is not a FQDN")
+    if value.endswith(".") != fqdn:
+        raise ValueError(f"'{value}' is not a FQDN" if fqdn else
+                         f"'{value}' is a FQDN. It should be a relative domain name")
     _dns_format(value)
-    if len(value) > dns.FQDN_MAX_LEN - 2:
-        raise ValueError(f"'{value}' contains {len(value)} characters. Adding a sub-domain "
+    if len(value) > dns.FQDN_MAX_LEN - room:
+        raise ValueError(f"'{value}' contains {len(value)} characters. Adding {added} "
                          f"will cause it to exceed the maximum length of a FQDN of "
                          f"'{dns.FQDN_MAX_LEN}'")
     return value
+
+
+def _dns_domain(value: str) -> str:
+    """neutron-lib's ``validate_dns_domain``."""
+    return _room_for_more(value, fqdn=True, room=2, added="a sub-domain")
 
 
 def _fip_dns_name(value: str) -> str:
-    """neutron-lib's ``validate_fip_dns_name``: a relative name, with room for a domain."""
-    if not value:
-        return value
-    if value.endswith("."):
-        raise ValueError(f"'{value}' is a FQDN. It should be a relative domain name")
-    _dns_format(value)
-    if len(value) > dns.FQDN_MAX_LEN - 3:
-        raise ValueError(f"'{value}' contains {len(value)} characters. Adding a domain name "
-                         f"will cause it to exceed the maximum length of a FQDN of "
-                         f"'{dns.FQDN_MAX_LEN}'")
-    return value
+    """neutron-lib's ``validate_fip_dns_name``."""
+    return _room_for_more(value, fqdn=False, room=3, added="a domain name")
 
 
 #: A port's ``dns_name`` (``dns-integration``): a hostname label or an FQDN.  How long it
