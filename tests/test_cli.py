@@ -57,8 +57,8 @@ import sys, threading, types
 from neutrino import cli
 
 def run(args):
-    print("waiting", flush=True)
-    try:
+    try:  # before the print: the signal may come as soon as it is read
+        print("waiting", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         print("cleaned up", flush=True)
