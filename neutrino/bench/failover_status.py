@@ -263,7 +263,8 @@ def handover(sys_: System, network_id: str, args: argparse.Namespace,
     }
 
 
-def leader_change(sys_: System, network_id: str, args: argparse.Namespace) -> dict[str, Any]:
+def leader_change(sys_: System, network_id: str, args: argparse.Namespace,
+                  monitor: NbMonitor) -> dict[str, Any]:
     alive = [s for s in sys_.servers if s.process is not None and s.process.poll() is None]
     listener, load = open_phase(sys_, alive, network_id, args, "leader", "the NB leader")
     leader = sys_.nb_leader()
@@ -276,17 +277,22 @@ def leader_change(sys_: System, network_id: str, args: argparse.Namespace) -> di
     before = {p: v for p, v in load.created.items() if v[0] < killed}
     after = {p: v for p, v in load.created.items() if killed <= v[0] < killed + 5}
 
-    def to_active(ports: dict[str, tuple[float, float]]) -> dict[str, float]:
-        return _ms([listener.active_at[p] - sent for p, (sent, _) in ports.items()
-                    if p in listener.active_at])
+    def since_sent(ports: dict[str, tuple[float, float]],
+                   marks: dict[str, float]) -> dict[str, float]:
+        return _ms([marks[p] - sent for p, (sent, _) in ports.items() if p in marks])
+    in_nb, up = dict(monitor.seen_at), dict(monitor.up_at)
     return {
         "killed": leader, "new_leader": sys_.nb_leader(), "ports": len(load.created),
         "failed_creates": len([f for sent, f in load.failed if sent >= killed]),
         "failures": [f for _, f in load.failed][:5], "lost": len(lost), "lost_ids": lost[:10],
         "create_before": _ms([took for _, took in before.values()]),
         "create_5s_after": _ms([took for _, took in after.values()]),
-        "create_to_active_before": to_active(before),
-        "create_to_active_5s_after": to_active(after),
+        "create_to_in_nb_before": since_sent(before, in_nb),
+        "create_to_in_nb_5s_after": since_sent(after, in_nb),
+        "create_to_up_before": since_sent(before, up),
+        "create_to_up_5s_after": since_sent(after, up),
+        "create_to_active_before": since_sent(before, listener.active_at),
+        "create_to_active_5s_after": since_sent(after, listener.active_at),
     }
 
 
@@ -307,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
             if "handover" in phases:
                 result["handover"] = handover(sys_, net["id"], args, monitor)
             if "leader" in phases:
-                result["leader"] = leader_change(sys_, net["id"], args)
+                result["leader"] = leader_change(sys_, net["id"], args, monitor)
         finally:
             monitor.stop()
     result["targets_met"] = {
@@ -341,6 +347,10 @@ def print_table(result: dict[str, Any]) -> None:
             [f"NB leader change (kill -9 of {ld['killed']})", "before: p50/p99/max ms",
              "5 s after: p50/p99/max ms"],
             [["create call", spread(ld["create_before"]), spread(ld["create_5s_after"])],
+             ["create -> LSP in NB", spread(ld["create_to_in_nb_before"]),
+              spread(ld["create_to_in_nb_5s_after"])],
+             ["create -> up in NB", spread(ld["create_to_up_before"]),
+              spread(ld["create_to_up_5s_after"])],
              ["create -> ACTIVE", spread(ld["create_to_active_before"]),
               spread(ld["create_to_active_5s_after"])]]))
         print(f"failed creates: {ld['failed_creates']}, ports: {ld['ports']}, "

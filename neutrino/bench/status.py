@@ -90,7 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 class NbMonitor:
     """A plain python-ovs client of NB timestamping what the bench waits for: the first
-    time each LSP is ``up``, and each value of NB_Global's ``neutrino:status_worker``."""
+    time each LSP is seen and is ``up``, and each value of NB_Global's
+    ``neutrino:status_worker``.  It reads from any cluster member, leader or not, so
+    that a leader change does not blind it while NB elects."""
 
     def __init__(self, remote: str) -> None:
         from neutrino.ovn import keys
@@ -99,10 +101,11 @@ class NbMonitor:
         self._worker_key = keys.GLOBAL_WORKER
         helper = schema_helper(remote, "OVN_Northbound", {
             "Logical_Switch_Port": ["name", "up"], "NB_Global": ["external_ids"]})
+        self.seen_at: dict[str, float] = {}
         self.up_at: dict[str, float] = {}
         self.worker_at: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.idl = _NotifyingIdl(remote, helper, self._on_row)
+        self.idl = _NotifyingIdl(remote, helper, self._on_row, leader_only=False)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-nb-monitor", daemon=True)
         self._thread.start()
@@ -114,6 +117,7 @@ class NbMonitor:
         table = row._table.name  # noqa: SLF001 - an ovs Row's table has no public name
         with self._lock:
             if table == "Logical_Switch_Port":
+                self.seen_at.setdefault(row.name, now)
                 if row.up == [True] and row.name not in self.up_at:
                     self.up_at[row.name] = now
             elif table == "NB_Global":
@@ -140,8 +144,8 @@ class NbMonitor:
 
 class _NotifyingIdl(ovs.db.idl.Idl):
     def __init__(self, remote: str, helper: ovs.db.idl.SchemaHelper,
-                 on_row: Callable[[str, Any], None]) -> None:
-        super().__init__(remote, helper)
+                 on_row: Callable[[str, Any], None], leader_only: bool = True) -> None:
+        super().__init__(remote, helper, leader_only=leader_only)
         self._on_row = on_row
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
