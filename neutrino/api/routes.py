@@ -171,7 +171,7 @@ def policy_before_values(guard: Guard, verb: str, body: type[schemas.Wrapper],
     (:meth:`Guard.refuse_unvalidated`), and the 400 goes out only if that allows it."""
     restricted = guard.attributes(verb)
     one = guard.resource
-    many = getattr(body, "MANY", None)
+    many = body.MANY if issubclass(body, schemas.OneOrMany) else None  # a bulk create's key
 
     async def check(request: Request) -> AsyncIterator[None]:
         try:
