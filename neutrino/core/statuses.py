@@ -108,9 +108,10 @@ class Statuses:
 
         Returns the transitions (id, device id, old and new status, reason) and the ports
         left alone because they are being bound.  The rows are read first outside any
-        write transaction: most reports change nothing (a full sync's, one for every
-        port) or are deferred, and those never take SQLite's writer lock, which every
-        request's write waits for.  The rest are judged again once it is held.
+        write transaction: many reports change nothing (an unbound port's LSP appearing
+        says what its create already wrote; a deleted port's row is gone) or are
+        deferred, and those never take SQLite's writer lock, which every request's write
+        waits for.  The rest are judged again once it is held.
         """
         with self.db.read() as session:
             changes, deferred = self._judge(session, model, updates)
