@@ -59,6 +59,10 @@ class Settings:
     ovn_sb_connection: str = "unix:/var/run/ovn/ovnsb_db.sock"
     #: Seconds an OVSDB transaction may take before the write is left to repair.
     ovsdb_timeout: float = 5.0
+    #: Seconds, counted from when the NB connection was lost, that a write waits for it to
+    #: come back (a RAFT leader change: the election, then the reconnection) before it is
+    #: left to repair; writes in an older outage are left to repair at once.
+    nb_reconnect_wait: float = 3.0
     #: Seconds between full reconciliations (status sync and drift repair).
     maintenance_interval: float = 60.0
     #: Seconds between the chassis heartbeats (``NB_Global.nb_cfg`` bumps) of the status worker.

@@ -15,7 +15,9 @@ ACTIVE with no other actor.  ``--clients`` clients create bound, plugged ports a
   seconds after the kill; and ``lost``: acknowledged ports never reported ACTIVE.
 * **NB leader change** — ``kill -9`` of the NB RAFT leader (restarted a few seconds
   later, as a supervisor would): create-call latency before and in the seconds
-  after, the creates that failed, and again every acknowledged port ACTIVE.
+  after, the creates that failed, and again every acknowledged port ACTIVE; when the
+  new leader was elected, and each port's way in stages: its LSP in NB (Neutrino's
+  write), its Port_Binding in SB (ovn-northd's), ``up`` in NB, ACTIVE.
 
 Timestamps: NB ``up`` from a plain NB monitor, ACTIVE from a client of
 ``GET /v2.0/events`` on a server that stays up.  Neutron's OVN driver hands its
@@ -40,6 +42,7 @@ import httpx
 
 from neutrino.bench import report
 from neutrino.bench.client import EventListener
+from neutrino.bench.plug import watch_bound
 from neutrino.bench.server import ServerProcess
 from neutrino.bench.status import NbMonitor
 from neutrino.sandbox import Sandbox
@@ -179,10 +182,10 @@ class System:
         assert found is not None  # wait_for returns find's first truthy answer
         return found
 
-    def nb_leader(self) -> str:
-        return next(m.daemon.name for m in self.sandbox.nb.members  # type: ignore[union-attr]
-                    if m.daemon.running and "Role: leader" in m.daemon.appctl(
-                        "cluster/status", "OVN_Northbound"))
+    def nb_leader(self) -> str | None:
+        return next((m.daemon.name for m in self.sandbox.nb.members  # type: ignore[union-attr]
+                     if m.daemon.running and "Role: leader" in m.daemon.appctl(
+                         "cluster/status", "OVN_Northbound")), None)
 
     def stop(self) -> None:
         for server in self.servers:
@@ -266,14 +269,24 @@ def handover(sys_: System, network_id: str, args: argparse.Namespace,
 def leader_change(sys_: System, network_id: str, args: argparse.Namespace,
                   monitor: NbMonitor) -> dict[str, Any]:
     alive = [s for s in sys_.servers if s.process is not None and s.process.poll() is None]
+    bindings = watch_bound(sys_.sandbox.sb_remote)
     listener, load = open_phase(sys_, alive, network_id, args, "leader", "the NB leader")
     leader = sys_.nb_leader()
+    assert leader is not None, "the NB cluster has a leader"
     killed = time.monotonic()
     sys_.sandbox.kill(leader)
-    time.sleep(min(5.0, args.after))
+    down_for = min(5.0, args.after)
+    elected = None  # seconds from the kill until a member says it leads
+    while elected is None and time.monotonic() < killed + down_for:
+        if sys_.nb_leader() is not None:
+            elected = round(time.monotonic() - killed, 3)
+        else:
+            time.sleep(0.05)
+    time.sleep(max(0.0, killed + down_for - time.monotonic()))
     sys_.sandbox.restart(leader)
     time.sleep(max(0.0, args.after - 5.0))
     lost = close_phase(sys_, listener, load, args.timeout)
+    bindings.stop()
     before = {p: v for p, v in load.created.items() if v[0] < killed}
     after = {p: v for p, v in load.created.items() if killed <= v[0] < killed + 5}
 
@@ -283,12 +296,15 @@ def leader_change(sys_: System, network_id: str, args: argparse.Namespace,
     in_nb, up = dict(monitor.seen_at), dict(monitor.up_at)
     return {
         "killed": leader, "new_leader": sys_.nb_leader(), "ports": len(load.created),
+        "elected_s": elected,
         "failed_creates": len([f for sent, f in load.failed if sent >= killed]),
         "failures": [f for _, f in load.failed][:5], "lost": len(lost), "lost_ids": lost[:10],
         "create_before": _ms([took for _, took in before.values()]),
         "create_5s_after": _ms([took for _, took in after.values()]),
         "create_to_in_nb_before": since_sent(before, in_nb),
         "create_to_in_nb_5s_after": since_sent(after, in_nb),
+        "create_to_in_sb_before": since_sent(before, bindings.at),
+        "create_to_in_sb_5s_after": since_sent(after, bindings.at),
         "create_to_up_before": since_sent(before, up),
         "create_to_up_5s_after": since_sent(after, up),
         "create_to_active_before": since_sent(before, listener.active_at),
@@ -349,10 +365,13 @@ def print_table(result: dict[str, Any]) -> None:
             [["create call", spread(ld["create_before"]), spread(ld["create_5s_after"])],
              ["create -> LSP in NB", spread(ld["create_to_in_nb_before"]),
               spread(ld["create_to_in_nb_5s_after"])],
+             ["create -> Port_Binding in SB", spread(ld["create_to_in_sb_before"]),
+              spread(ld["create_to_in_sb_5s_after"])],
              ["create -> up in NB", spread(ld["create_to_up_before"]),
               spread(ld["create_to_up_5s_after"])],
              ["create -> ACTIVE", spread(ld["create_to_active_before"]),
               spread(ld["create_to_active_5s_after"])]]))
+        print(f"new leader elected {ld['elected_s']} s after the kill")
         print(f"failed creates: {ld['failed_creates']}, ports: {ld['ports']}, "
               f"lost: {ld['lost']}")
     print(f"targets met: {result['targets_met']}  (JSON: {args['output']})")

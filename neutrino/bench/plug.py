@@ -110,6 +110,12 @@ def watch_lsp(nb_remote: str) -> FirstSeen:
                      lambda r: r.name)
 
 
+def watch_bound(sb_remote: str) -> FirstSeen:
+    """Each Port_Binding's first appearance in SB: ovn-northd translated the LSP."""
+    return FirstSeen(sb_remote, "OVN_Southbound", "Port_Binding", ["logical_port"],
+                     lambda r: r.logical_port)
+
+
 def watch_claimed(sb_remote: str) -> FirstSeen:
     """Each Port_Binding's first claim by a chassis in SB (``ovn-controller`` bound it)."""
     return FirstSeen(sb_remote, "OVN_Southbound", "Port_Binding", ["logical_port", "chassis"],

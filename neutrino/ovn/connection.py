@@ -28,6 +28,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import traceback
 from typing import Any, Protocol
 
@@ -80,9 +81,12 @@ SCHEMA_FILES = {
     "OVN_Northbound": "/usr/share/ovn/ovn-nb.ovsschema",
     "OVN_Southbound": "/usr/share/ovn/ovn-sb.ovsschema",
 }
-#: Reconnect back-off (ms): a restarted ovsdb-server is found again within ~2 s.
-MIN_BACKOFF_MS = 250
-MAX_BACKOFF_MS = 2000
+#: Milliseconds between reconnection attempts, each to the next remote.  A dead RAFT
+#: leader's members are tried in turn, a dead one and followers included: with
+#: python-ovs's back-off (1 s doubling to 8 s, the floor its setter enforces) Neutrino
+#: found the new leader ~1–2 s after the election, and ovn-northd's C IDL ~6 s after.
+#: A handful of clients retrying four times a second costs a server nothing.
+RECONNECT_BACKOFF_MS = 250
 
 
 class IdlListener(Protocol):
@@ -180,8 +184,14 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
                  listener: IdlListener | None = None, lock_name: str | None = None) -> None:
         super().__init__(remote, helper, leader_only=True)
         self.listener: IdlListener = listener or NullListener()
-        self._session.reconnect.set_backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS)
+        # Set as attributes: ``Reconnect.set_backoff`` raises both to at least 1 s.
+        reconnect = self._session.reconnect
+        reconnect.min_backoff = reconnect.max_backoff = RECONNECT_BACKOFF_MS
         self._ready = False
+        #: Tells waiters (:meth:`wait_ready`) that ``_ready`` changed.
+        self._readiness = threading.Condition()
+        #: When the connection was lost (or the IDL started); None while ready.
+        self._lost_at: float | None = time.monotonic()
         #: Session seqno when readiness last changed; None until first ready.
         self._ready_seqno: int | None = None
         #: Labelled now, so the counter shows 0 until the first reconnect.
@@ -222,7 +232,10 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
         if ready != self._ready or (ready and seqno != self._ready_seqno):
             if ready and self._ready_seqno is not None:
                 self._reconnects.inc()
-            self._ready, self._ready_seqno = ready, seqno
+            with self._readiness:
+                self._ready, self._ready_seqno = ready, seqno
+                self._lost_at = None if ready else time.monotonic()
+                self._readiness.notify_all()
             self.listener.ready_changed(ready)
         held = self.holds_lock
         if held != self._held:
@@ -232,6 +245,21 @@ class NeutrinoIdl(ovsdbapp_connection.OvsdbIdl):
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         self.listener.row_changed(event, row, updates)
+
+    def wait_ready(self, grace: float) -> bool:
+        """Whether the IDL is ready, waiting for it while the connection has been lost for
+        less than *grace* seconds (a RAFT leader change: the election, then the
+        reconnection); once an outage is older, False at once."""
+        with self._readiness:
+            while not self._ready:
+                assert self._lost_at is not None  # set whenever _ready is False
+                remaining = self._lost_at + grace - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._readiness.wait(remaining)
+        # A drop the connection thread has not read yet: the transaction waits for the
+        # reconnection by itself (ovsdbapp retries it within its timeout).
+        return True
 
     def cooperative_yield(self) -> None:
         """No-op: ovsdbapp's ``time.sleep(0)`` per row (for eventlet) costs ~0.15 ms,
@@ -408,6 +436,9 @@ class _Client:
     @property
     def ready(self) -> bool:
         return self.ovsdb_connection.idl.ready
+
+    def wait_ready(self, grace: float) -> bool:
+        return self.ovsdb_connection.idl.wait_ready(grace)
 
     @property
     def holds_lock(self) -> bool:

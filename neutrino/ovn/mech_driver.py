@@ -188,8 +188,12 @@ class OVNMechanismDriver(MechanismDriver):
     def _commit(self, writes: list[Write]) -> None:
         """The commands of *writes* (those of one request) in one NB transaction, each
         row ensured once; or, if NB does not take it, all of them left to the drift
-        repair, and each resource that says so reported BUILD, with the reason."""
-        assert self.nb is not None and self.core is not None
+        repair, and each resource that says so reported BUILD, with the reason.
+
+        A write finding the connection lost waits for it within ``nb_reconnect_wait`` of
+        the loss: through a RAFT leader change it lands with its request, not with the
+        repair after the reconnection."""
+        assert self.nb is not None and self.core is not None and self.settings is not None
         if not writes:
             return
         what = writes[0].what if len(writes) == 1 else \
@@ -197,7 +201,7 @@ class OVNMechanismDriver(MechanismDriver):
         cmds = commands.one_per_row(cmd for write in writes for cmd in write.cmds)
         reason = NB_UNREACHABLE
         error: Exception | None = None
-        if self.nb.ready:
+        if self.nb.wait_ready(self.settings.nb_reconnect_wait):
             try:
                 with self.nb.transaction(check_error=True) as txn:
                     for cmd in cmds:
@@ -212,8 +216,7 @@ class OVNMechanismDriver(MechanismDriver):
                 reason = f"OVN northbound write failed: {e}"[:255]
         # One format string, so neutrino.log's filter rate-limits it during an outage.
         LOG.warning("%s not written to OVN NB (%s): %s; the drift repair will apply it", what,
-                    self.settings.ovn_nb_connection if self.settings else "",
-                    error or "not connected")
+                    self.settings.ovn_nb_connection, error or "not connected")
         unwritten: dict[Callable[[list[StatusUpdate]], object], list[str]] = {}
         for write in writes:
             if write.on_failure is not None:
