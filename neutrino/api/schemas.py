@@ -200,12 +200,34 @@ class OneOrMany(Wrapper):
 ABSENT: Any = None
 
 
+#: Attributes every resource with standard attributes shows and no update takes.
+STANDARD_READ_ONLY = frozenset({"id", "project_id", "tenant_id", "created_at", "updated_at",
+                                "revision_number"})
+#: Those of a resource with tags, which are set through their own calls.
+TAGGED_READ_ONLY = STANDARD_READ_ONLY | {"tags"}
+
+
 class Body(Wrapper):
     """Base of request bodies.
 
     An attribute typed without ``None`` but defaulting to ``None`` (``ABSENT``)
     may be left out yet not sent as ``null``: pydantic does not validate defaults.
     """
+
+    #: Of an update body: the resource's attributes it does not take.  Sending one is
+    #: Neutron's "Cannot update read-only attribute", where an attribute the resource
+    #: does not have is "Unrecognized attribute(s)" (both 400).
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_read_only(cls, data: Any) -> Any:
+        fixed = sorted(cls.READ_ONLY.intersection(data)) if isinstance(data, dict) else []
+        if fixed:
+            raise PydanticCustomError(REQUEST_BODY_ERROR,
+                                      "Cannot update read-only attribute {name}",
+                                      {"name": fixed[0]})
+        return data
 
     @field_validator("*", mode="before")
     @classmethod
@@ -366,6 +388,10 @@ class NetworkCreate(Tagged):
 
 
 class NetworkUpdate(Body):
+    READ_ONLY = TAGGED_READ_ONLY | {"status", "subnets", "provider:network_type",
+                                      "provider:physical_network", "provider:segmentation_id",
+                                      "segments"}
+
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
@@ -411,6 +437,10 @@ class SubnetCreate(Tagged):
 
 
 class SubnetUpdate(Body):
+    READ_ONLY = TAGGED_READ_ONLY | {"network_id", "ip_version", "cidr", "subnetpool_id",
+                                      "prefixlen", "ipv6_ra_mode", "ipv6_address_mode",
+                                      "use_default_subnetpool"}
+
     name: Name = ABSENT
     description: Name = ABSENT
     gateway_ip: IP | None = None
@@ -439,6 +469,8 @@ class SubnetPoolCreate(Tagged):
 class SubnetPoolUpdate(Body):
     """``shared`` is fixed at create: sending it is refused (400), as by Neutron."""
 
+    READ_ONLY = TAGGED_READ_ONLY | {"shared", "ip_version"}
+
     name: Name = ABSENT
     description: Name = ABSENT
     prefixes: list[Cidr] = ABSENT
@@ -466,6 +498,8 @@ class AddressScopeCreate(Body):
 
 
 class AddressScopeUpdate(Body):
+    READ_ONLY = STANDARD_READ_ONLY | {"ip_version"}
+
     name: Name = ABSENT
     description: Name = ABSENT
     shared: bool = ABSENT
@@ -580,6 +614,9 @@ class PortCreate(PortBinding, PortSecurity, Tagged):
 
 
 class PortUpdate(PortBinding, PortSecurity):
+    READ_ONLY = TAGGED_READ_ONLY | {"network_id", "status", "dns_assignment",
+                                      "binding:vif_type", "binding:vif_details"}
+
     extra_dhcp_opts: ExtraDhcpOpts = None
     dns_name: DnsName = ABSENT
     dns_domain: DnsDomain = ABSENT
@@ -622,6 +659,8 @@ class RouterCreate(Tagged):
 
 
 class RouterUpdate(Body):
+    READ_ONLY = TAGGED_READ_ONLY | {"status"}
+
     name: Name = ABSENT
     description: Name = ABSENT
     admin_state_up: bool = ABSENT
@@ -659,6 +698,9 @@ class FloatingIPCreate(Tagged):
 
 
 class FloatingIPUpdate(Body):
+    READ_ONLY = TAGGED_READ_ONLY | {"status", "floating_network_id", "floating_ip_address",
+                                      "subnet_id", "router_id", "dns_name", "dns_domain"}
+
     port_id: UUIDish | None = ABSENT
     fixed_ip_address: IP | None = ABSENT
     description: Name = ABSENT
@@ -700,6 +742,8 @@ class SecurityGroupCreate(Tagged):
 
 
 class SecurityGroupUpdate(Body):
+    READ_ONLY = TAGGED_READ_ONLY | {"security_group_rules"}
+
     name: Name = ABSENT
     description: Name = ABSENT
     stateful: bool = ABSENT

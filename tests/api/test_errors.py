@@ -104,6 +104,27 @@ def test_unknown_attribute_on_update(api: Api, net: dict) -> None:
     assert api.show("networks", net["id"]) == net
 
 
+@pytest.mark.parametrize("collection, attrs", [
+    ("networks", {"status": "DOWN"}),
+    ("networks", {"name": "renamed", "id": "00000000-0000-0000-0000-000000000000"}),
+    ("networks", {"provider:network_type": "vlan"}),
+    ("subnets", {"cidr": "10.9.0.0/24"}),
+    ("ports", {"network_id": "00000000-0000-0000-0000-000000000000"}),
+    ("ports", {"project_id": "other"}),
+])
+def test_read_only_attribute_on_update(api: Api, net: dict, v4: dict, collection: str,
+                                       attrs: dict) -> None:
+    """An attribute the resource has but an update does not take: Neutron's own message,
+    not "unrecognized", and nothing changed."""
+    item = {"networks": net, "subnets": v4}.get(collection) or api.port(net)
+    before = api.rows()
+    read_only = next(a for a in attrs if a != "name")
+    assert_error(api.put(collection, item["id"], attrs), 400, "HTTPBadRequest",
+                 f"Cannot update read-only attribute {read_only}")
+    assert api.show(collection, item["id"]) == item
+    assert api.rows() == before
+
+
 @pytest.mark.parametrize("cidr", ["10.0.0.0/33", "300.0.0.0/8", "not-a-cidr", "fd00::/129", ""])
 def test_invalid_cidr(api: Api, net: dict, cidr: str) -> None:
     before = api.rows()

@@ -165,7 +165,7 @@ def test_tags_are_not_an_attribute_of_an_update(api: Api, make: Callable[..., di
                                                 collection: str) -> None:
     item = make(collection)
     assert_error(api.put(collection, item["id"], {"tags": ["a"]}), 400, "HTTPBadRequest",
-                 "Unrecognized attribute(s) 'tags'")
+                 "Cannot update read-only attribute tags")
 
 
 # ------------------------------------------------------------------ revisions, If-Match
