@@ -270,23 +270,25 @@ def leader_change(sys_: System, network_id: str, args: argparse.Namespace,
                   monitor: NbMonitor) -> dict[str, Any]:
     alive = [s for s in sys_.servers if s.process is not None and s.process.poll() is None]
     bindings = watch_bound(sys_.sandbox.sb_remote)
-    listener, load = open_phase(sys_, alive, network_id, args, "leader", "the NB leader")
-    leader = sys_.nb_leader()
-    assert leader is not None, "the NB cluster has a leader"
-    killed = time.monotonic()
-    sys_.sandbox.kill(leader)
-    down_for = min(5.0, args.after)
-    elected = None  # seconds from the kill until a member says it leads
-    while elected is None and time.monotonic() < killed + down_for:
-        if sys_.nb_leader() is not None:
-            elected = round(time.monotonic() - killed, 3)
-        else:
-            time.sleep(0.05)
-    time.sleep(max(0.0, killed + down_for - time.monotonic()))
-    sys_.sandbox.restart(leader)
-    time.sleep(max(0.0, args.after - 5.0))
-    lost = close_phase(sys_, listener, load, args.timeout)
-    bindings.stop()
+    try:
+        listener, load = open_phase(sys_, alive, network_id, args, "leader", "the NB leader")
+        leader = sys_.nb_leader()
+        assert leader is not None, "the NB cluster has a leader"
+        killed = time.monotonic()
+        sys_.sandbox.kill(leader)
+        down_for = min(5.0, args.after)
+        elected = None  # seconds from the kill until a member says it leads
+        while elected is None and time.monotonic() < killed + down_for:
+            if sys_.nb_leader() is not None:
+                elected = round(time.monotonic() - killed, 3)
+            else:
+                time.sleep(0.05)
+        time.sleep(max(0.0, killed + down_for - time.monotonic()))
+        sys_.sandbox.restart(leader)
+        time.sleep(max(0.0, args.after - 5.0))
+        lost = close_phase(sys_, listener, load, args.timeout)
+    finally:
+        bindings.stop()
     before = {p: v for p, v in load.created.items() if v[0] < killed}
     after = {p: v for p, v in load.created.items() if killed <= v[0] < killed + 5}
 
