@@ -25,6 +25,12 @@ def ovn_driver(plugin: Plugin) -> OVNMechanismDriver:
     return next(d for d in plugin.mech.drivers if isinstance(d, OVNMechanismDriver))
 
 
+def local_repairs(core: Plugin) -> dict[str, int]:
+    """The drift repairs *core*'s status worker made, by kind and outcome.  They are
+    counted once a pass's transaction returns, which may be after NB shows its rows."""
+    return ovn_driver(core).health()["local_status_worker"]["repairs"]
+
+
 @pytest.fixture
 def ovn_env(sandbox: Sandbox, tmp_path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment of a Neutrino server using this sandbox and a fresh SQLite database."""

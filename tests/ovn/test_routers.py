@@ -12,7 +12,7 @@ from neutrino.core.events import EventFeed
 from neutrino.core.plugin import Plugin
 from neutrino.sandbox.sandbox import Sandbox
 from neutrino.sandbox.wait import wait_for
-from tests.ovn.conftest import CoreFactory, ovn_driver
+from tests.ovn.conftest import CoreFactory, local_repairs, ovn_driver
 from tests.ovn.l3 import Routed, routed
 from tests.ovn.nb import lsp, nb_row, nb_rows
 
@@ -156,8 +156,8 @@ def test_router_rows_edited_by_hand_are_repaired(sandbox: Sandbox,
                 and router_rows(sandbox, orphan) is None)
     wait_for(repaired, 10, "router repaired")
     assert nb_row(sandbox, "Logical_Router", "foreign-router") is not None
-    counts = ovn_driver(core).health()["local_status_worker"]["repairs"]
-    assert counts == {"logical_router.updated": 1, "logical_router.deleted": 1}
+    expected = {"logical_router.updated": 1, "logical_router.deleted": 1}
+    wait_for(lambda: local_repairs(core) == expected, 5, f"repairs counted as {expected}")
 
     # Gateway chassis come and go: the group follows.
     sandbox.add_chassis("gw2", cms_options="enable-chassis-as-gw")
@@ -276,8 +276,8 @@ def test_repair_forces_a_router_row_ahead_of_sql(sandbox: Sandbox,
     # SQL's revision again (status writes may have moved SQL's on since).
     assert int(row["external_ids"]["neutrino:revision_number"]) <= \
         core.get_router(ADMIN, rid)["revision_number"]
-    repairs = ovn_driver(core).health()["local_status_worker"]["repairs"]
-    assert repairs.get("logical_router.updated") == 1
+    wait_for(lambda: local_repairs(core).get("logical_router.updated") == 1, 5,
+             "the router's repair counted")
 
 
 def test_a_floating_ip_through_a_router_interface_is_down_with_why_at_commit(
