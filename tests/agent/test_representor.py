@@ -110,3 +110,48 @@ def test_devlink_hw_addr_of_pcipf_ports() -> None:
                                   "pfnum": 1, "function": {"hw_addr": "00:00:00:00:00:00"}},
     }}
     assert parse_devlink_hw_addrs(json.dumps(dump)) == {"pf0hpf": "00:53:00:00:00:42"}
+
+
+FAKE_DEVLINK = """#!/bin/sh
+echo called >> "{calls}"
+if [ -e "{works}" ]; then
+  echo '{{"port": {{"pci/0000:03:00.0/4095": {{"netdev": "pf0hpf", "flavour": "pcipf",
+        "pfnum": 0, "function": {{"hw_addr": "00:53:00:00:00:42"}}}}}}}}'
+else
+  echo "Failed to connect to devlink Netlink" >&2
+  exit 1
+fi
+"""
+
+
+def test_a_failing_devlink_is_tried_again_later_and_said_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A kernel without devlink fails every dump: the provider does not run it on every
+    rescan nor warn every minute, and uses it once it works (a SmartNIC driver loaded)."""
+    fake = FakeSysfs(tmp_path / "sys")
+    fake.uplink(0, host_pf_mac=None)  # the PF's MAC only devlink knows
+    fake.host_pf(0)
+    fake.vf(0, 3)
+    bin_dir, calls, works = tmp_path / "bin", tmp_path / "calls", tmp_path / "works"
+    bin_dir.mkdir()
+    (bin_dir / "devlink").write_text(FAKE_DEVLINK.format(calls=calls, works=works))
+    (bin_dir / "devlink").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    p = RepresentorProvider(sysfs_root=tmp_path / "sys", rescan_interval=0, use_devlink=True)
+    with caplog.at_level("INFO", logger="neutrino.agent.providers.representor"):
+        for _ in range(5):
+            p.rescan()
+        assert p.table == {}
+        assert calls.read_text().count("called") == 1, "not run again before its retry"
+        failed = [r for r in caplog.records if "devlink port dump failed" in r.getMessage()]
+        assert len(failed) == 1 and failed[0].levelname == "WARNING"
+
+        works.touch()
+        p.rescan()
+        assert p.table == {}, "still waiting for the retry"
+        p._devlink_retry_at = 0.0  # the retry is due
+        assert p.rescan() is True
+        assert p.table == {("00:53:00:00:00:42", 3): "pf0vf3"}
+        assert any("works again" in r.getMessage() for r in caplog.records)
+        p.rescan()
+        assert calls.read_text().count("called") == 3, "run on every rescan once it works"

@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from neutrino.agent.provider import OpType, PortContextIn, PortContextOut, VifPlugProvider
-from neutrino.log import RateLimitedLog
+from neutrino.log import RateLimitedLog, fmt
 from neutrino.plugproto import REPRESENTOR_PF_MAC, REPRESENTOR_VF_NUM
 
 LOG = logging.getLogger(__name__)
 #: Tables are rebuilt every few seconds; the same complaint once a minute is enough.
 _RL = RateLimitedLog(LOG, interval=60.0)
+#: Seconds between tries of a failing devlink.
+DEVLINK_RETRY = 60.0
 
 _PHYSICAL = re.compile(r"^p(?P<number>\d+)$")
 _FUNCTION = re.compile(r"^(?:c(?P<controller>\d+))?pf(?P<pf>\d+)"
@@ -136,18 +138,20 @@ def parse_devlink_hw_addrs(devlink_json: str) -> dict[str, str]:
     return result
 
 
+#: What reading ``devlink`` may raise: the tool failing (a kernel without devlink
+#: answers "Failed to connect to devlink Netlink"), or its output unparsable.
+DEVLINK_ERRORS = (OSError, subprocess.SubprocessError, ValueError)
+
+
 def read_devlink_hw_addrs() -> dict[str, str]:
-    """PF function MACs from the ``devlink`` tool; empty if it is absent or fails."""
+    """PF function MACs from the ``devlink`` tool; empty if it is absent; raises one of
+    :data:`DEVLINK_ERRORS` if it fails."""
     devlink = shutil.which("devlink")
     if devlink is None:
         return {}
-    try:
-        out = subprocess.run([devlink, "-j", "port", "show"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout
-        return parse_devlink_hw_addrs(out or "{}")
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        _RL.warning("devlink", "devlink port dump failed", error=repr(exc))
-        return {}
+    out = subprocess.run([devlink, "-j", "port", "show"], capture_output=True,
+                         text=True, timeout=5, check=True).stdout
+    return parse_devlink_hw_addrs(out or "{}")
 
 
 def build_table(ports: list[EswitchPort], pf_macs: dict[str, str],
@@ -199,6 +203,8 @@ class RepresentorProvider(VifPlugProvider):
         self.use_devlink = use_devlink if use_devlink is not None else Path(root) == Path("/sys")
         self.table: dict[tuple[str, int], str] = {}
         self._scanned_at = float("-inf")
+        #: While devlink fails: when to try it again (the table is rebuilt without it).
+        self._devlink_retry_at: float | None = None
         self._log = RateLimitedLog(LOG)
 
     def init(self) -> None:
@@ -206,12 +212,34 @@ class RepresentorProvider(VifPlugProvider):
 
     def rescan(self) -> bool:
         """Rebuild the lookup table; True if it changed."""
-        hw_addrs = read_devlink_hw_addrs() if self.use_devlink else {}
-        table = build_table(read_sysfs_ports(self.net_dir), hw_addrs, self.net_dir)
+        table = build_table(read_sysfs_ports(self.net_dir), self._devlink_hw_addrs(),
+                            self.net_dir)
         self._scanned_at = time.monotonic()
         changed = table != self.table
         self.table = table
         return changed
+
+    def _devlink_hw_addrs(self) -> dict[str, str]:
+        """devlink's PF MACs, or none while it fails.  A kernel without devlink fails on
+        every call: it is tried again every ``DEVLINK_RETRY`` seconds rather than on every
+        rescan, said once when it starts failing and once when it works again (a SmartNIC
+        driver loaded later brings devlink with it)."""
+        now = time.monotonic()
+        if not self.use_devlink or (self._devlink_retry_at is not None
+                                    and now < self._devlink_retry_at):
+            return {}
+        try:
+            hw_addrs = read_devlink_hw_addrs()
+        except DEVLINK_ERRORS as exc:
+            if self._devlink_retry_at is None:
+                LOG.warning(fmt("devlink port dump failed; PF MACs come from sysfs alone "
+                                "until it works", error=repr(exc), retry_s=DEVLINK_RETRY))
+            self._devlink_retry_at = now + DEVLINK_RETRY
+            return {}
+        if self._devlink_retry_at is not None:
+            LOG.info("devlink port dump works again")
+            self._devlink_retry_at = None
+        return hw_addrs
 
     def run(self) -> bool:
         if time.monotonic() - self._scanned_at < self.rescan_interval:
