@@ -388,9 +388,7 @@ class NetworkCreate(Tagged):
 
 
 class NetworkUpdate(Body):
-    READ_ONLY = TAGGED_READ_ONLY | {"status", "subnets", "provider:network_type",
-                                      "provider:physical_network", "provider:segmentation_id",
-                                      "segments"}
+    READ_ONLY = TAGGED_READ_ONLY | {"status", "subnets"}
 
     name: Name = ABSENT
     description: Name = ABSENT
@@ -438,8 +436,8 @@ class SubnetCreate(Tagged):
 
 class SubnetUpdate(Body):
     READ_ONLY = TAGGED_READ_ONLY | {"network_id", "ip_version", "cidr", "subnetpool_id",
-                                      "prefixlen", "ipv6_ra_mode", "ipv6_address_mode",
-                                      "use_default_subnetpool"}
+                                    "prefixlen", "ipv6_ra_mode", "ipv6_address_mode",
+                                    "use_default_subnetpool"}
 
     name: Name = ABSENT
     description: Name = ABSENT
@@ -615,7 +613,7 @@ class PortCreate(PortBinding, PortSecurity, Tagged):
 
 class PortUpdate(PortBinding, PortSecurity):
     READ_ONLY = TAGGED_READ_ONLY | {"network_id", "status", "dns_assignment",
-                                      "binding:vif_type", "binding:vif_details"}
+                                    "binding:vif_type", "binding:vif_details"}
 
     extra_dhcp_opts: ExtraDhcpOpts = None
     dns_name: DnsName = ABSENT
@@ -699,7 +697,7 @@ class FloatingIPCreate(Tagged):
 
 class FloatingIPUpdate(Body):
     READ_ONLY = TAGGED_READ_ONLY | {"status", "floating_network_id", "floating_ip_address",
-                                      "subnet_id", "router_id", "dns_name", "dns_domain"}
+                                    "subnet_id", "router_id", "dns_name", "dns_domain"}
 
     port_id: UUIDish | None = ABSENT
     fixed_ip_address: IP | None = ABSENT

@@ -107,7 +107,6 @@ def test_unknown_attribute_on_update(api: Api, net: dict) -> None:
 @pytest.mark.parametrize("collection, attrs", [
     ("networks", {"status": "DOWN"}),
     ("networks", {"name": "renamed", "id": "00000000-0000-0000-0000-000000000000"}),
-    ("networks", {"provider:network_type": "vlan"}),
     ("subnets", {"cidr": "10.9.0.0/24"}),
     ("ports", {"network_id": "00000000-0000-0000-0000-000000000000"}),
     ("ports", {"project_id": "other"}),
