@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -211,6 +211,11 @@ def leave_groups(session: Session, port: Port) -> None:
     _set_groups(session, port, [], new=False)
 
 
+def network_domain(conn: Connection | Session, net_id: str) -> str:
+    """One network's ``dns_domain`` ("" if it has none), by a statement built once."""
+    return conn.scalar(DNS_DOMAIN_OF_NETWORK, {"id": net_id}) or ""
+
+
 def network_domains(session: Session, network_ids: list[str] | None) -> dict[str, str]:
     """The ``dns_domain`` of each of *network_ids* (None: of every network) that has one."""
     stmt = select(Network.id, Network.dns_domain).where(Network.dns_domain != "")
@@ -385,7 +390,7 @@ class Ports:
                              list(conn.scalars(GROUPS_OF_PORT, {"id": port_id})),
                              [extra_dhcp_opts.opt_dict(o) for o in conn.execute(
                                  extra_dhcp_opts.OPTS_OF_PORT, {"id": port_id})])
-            domain = conn.scalar(DNS_DOMAIN_OF_NETWORK, {"id": row.network_id}) or ""
+            domain = network_domain(conn, row.network_id)
         if port["binding:host_id"] and port["binding:vif_type"] in (
                 VIF_TYPE_UNBOUND, VIF_TYPE_BINDING_FAILED):
             port = self.binder.bind(port_id) or port  # B4
@@ -453,8 +458,7 @@ class Ports:
             port = find_port(session, port_id)
             if port is None:
                 return None
-            return self._named(orm_port_dict(port), network_domains(
-                session, [port.network_id]).get(port.network_id, ""))
+            return self._named(orm_port_dict(port), network_domain(session, port.network_id))
 
     def update(self, ctx: Context, port_id: str, attrs: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:

@@ -4,9 +4,9 @@ A port whose LSP just appeared (or moved to another chassis) is about to be
 plugged; its interface usually follows within ~100 ms.  Writing "interface
 not present" (or, for a port its chassis's plug agent plugs, "waiting for the
 interface to be plugged and installed") meanwhile would cost a SQL write per
-port create, only for ``up`` to overwrite it, so for a grace period the port keeps the core's
-"bound to host 'X'; waiting for the port to come up" and the worker looks
-again when the grace ends.  Other reasons (chassis down, plug agent error,
+port create, only for ``up`` to overwrite it, so for a grace period the port
+keeps the core's "bound to host 'X'; waiting for the port to come up" and the
+worker looks again when the grace ends.  Other reasons (chassis down, plug agent error,
 binding failed) are never held back.
 
 Plain state with no lock of its own: the status worker calls it under its
