@@ -41,7 +41,8 @@ from typing import Any
 import httpx
 
 from neutrino.bench import report
-from neutrino.bench.client import EventListener, RawClient, drive
+from neutrino.bench.client import EventListener, Phase, RawClient, drive
+from neutrino.bench.floor import Floor
 from neutrino.bench.plug import FirstSeen, watch_claimed, watch_lsp, watch_plugged, watch_up
 from neutrino.bench.server import CpuMeter, ServerProcess, ovn_server, start_agent, stop_agent
 from neutrino.config import Settings
@@ -160,6 +161,8 @@ class Run:
     leftovers: dict[str, int] = field(default_factory=dict)
     #: The throughput phase: creates answered, errors, seconds taken.
     throughput: Throughput = field(default_factory=lambda: Throughput())
+    #: The baseline's: the same phase against the stack's floor (``floor.py``).
+    floor: Throughput = field(default_factory=lambda: Throughput())
     #: CPU seconds of Neutrino's processes over the latency phase, from the first create
     #: until every port was ACTIVE, by process (see :func:`neutrino_trees`).
     cpu_seconds: dict[str, float] = field(default_factory=dict)
@@ -184,6 +187,7 @@ class Run:
         for key, count in other.leftovers.items():
             self.leftovers[key] = self.leftovers.get(key, 0) + count
         self.throughput.add(other.throughput)
+        self.floor.add(other.floor)
         _add_seconds(self.cpu_seconds, other.cpu_seconds)
 
     def latencies(self) -> list[float]:
@@ -226,6 +230,7 @@ class Run:
                 "rss_by_process": self.rss_by_process, **self.stages(),
                 "cpu_ms_per_create": _per_create(self.cpu_seconds, len(self.created_at)),
                 "throughput": self.throughput.summary(),
+                **({"floor_throughput": self.floor.summary()} if self.floor.creates else {}),
                 "leftovers": self.leftovers}
 
 
@@ -339,6 +344,26 @@ SETTLE = 1.0
 THROUGHPUT_NETWORK = "bench-throughput"
 
 
+async def create_unbound(api: RawClient, network_id: str, trees: dict[str, int | None],
+                         args: argparse.Namespace, progress: report.Progress,
+                         who: str) -> tuple[Phase, CpuMeter]:
+    """``--throughput-ports`` unbound ports of *network_id*, created by ``--concurrency``
+    clients each as soon as its last one was answered, with the CPU of *trees*."""
+
+    def create(client: Any, i: int) -> Any:
+        return client.post("/v2.0/ports", json={"port": {
+            "network_id": network_id, "device_id": f"vm-t{i}"}})
+
+    progress.start(f"{who}: {args.throughput_ports} unbound creates, "
+                   f"{args.concurrency} clients", args.throughput_ports)
+    with CpuMeter(trees) as meter:
+        phase = await drive(api, args.concurrency, range(args.throughput_ports), create,
+                            progress)
+        await asyncio.sleep(SETTLE)
+    progress.done(f"{phase.stats.per_second:.0f} creates/s")
+    return phase, meter
+
+
 def neutrino_throughput(endpoint: str, trees: dict[str, int | None], args: argparse.Namespace,
                         progress: report.Progress) -> Throughput:
     """``--throughput-ports`` unbound ports created through the API by ``--concurrency``
@@ -353,17 +378,8 @@ def neutrino_throughput(endpoint: str, trees: dict[str, int | None], args: argpa
             (await api.post("/v2.0/subnets", json={"subnet": {
                 "network_id": network_id, "cidr": CIDR, "ip_version": 4}})).raise_for_status()
 
-            def create(client: Any, i: int) -> Any:
-                return client.post("/v2.0/ports", json={"port": {
-                    "network_id": network_id, "device_id": f"vm-t{i}"}})
-
-            progress.start(f"neutrino: {args.throughput_ports} unbound creates, "
-                           f"{args.concurrency} clients", args.throughput_ports)
-            with CpuMeter(trees) as meter:
-                phase = await drive(api, args.concurrency, range(args.throughput_ports), create,
-                                    progress)
-                await asyncio.sleep(SETTLE)
-            progress.done(f"{phase.stats.per_second:.0f} creates/s")
+            phase, meter = await create_unbound(api, network_id, trees, args, progress,
+                                                "neutrino")
             ids = [r.json()["port"]["id"] for r in phase.responses]
             await drive(api, args.concurrency, ids,
                         lambda client, port_id: client.delete(f"/v2.0/ports/{port_id}"))
@@ -431,6 +447,30 @@ def baseline_throughput(sandbox: Sandbox, nb: Any, args: argparse.Namespace,
     progress.done(f"{result.creates / seconds:.0f} creates/s")
     ports.delete(sandbox)
     return result
+
+
+def floor_throughput(sandbox: Sandbox, nb: Any, args: argparse.Namespace,
+                     progress: report.Progress) -> Throughput:
+    """The throughput phase against the stack's floor (:mod:`neutrino.bench.floor`) in
+    ``--workers`` processes, writing the baseline's LSPs to a switch of its own."""
+    ports = BaselinePorts(nb, 1, prefix=f"{THROUGHPUT_NETWORK}-floor")
+    floor = Floor(sandbox.nb_remote, ports.switch(0), str(ports.dhcp_uuids[0]), args.workers)
+    try:
+        floor.wait_ready()
+
+        async def measure() -> tuple[Phase, CpuMeter]:
+            async with RawClient(floor.url, args.concurrency) as api:
+                await api.open(args.concurrency)
+                return await create_unbound(api, ports.switch(0), {"floor": floor.pid}, args,
+                                            progress, "stack floor")
+
+        phase, meter = asyncio.run(measure())
+    finally:
+        floor.stop()
+    ports.delete(sandbox)
+    cpu = meter.seconds()
+    del cpu["client"]
+    return Throughput(phase.stats.count, phase.stats.errors, phase.stats.seconds, cpu)
 
 
 def neutrino_trees(server: ServerProcess, agent: subprocess.Popen | None) -> dict[str, int | None]:
@@ -516,35 +556,56 @@ def measure_neutrino(args: argparse.Namespace, progress: report.Progress) -> Run
     return run
 
 
+def _network(name: str) -> dict[str, Any]:
+    """A geneve network of the Neutrino run, with the MTU the core gives it, as the
+    baseline's switch *name*."""
+    mtu = Settings().global_physnet_mtu - GENEVE_OVERHEAD
+    return {"id": name, "name": name, "revision_number": 1, "mtu": mtu}
+
+
+def _subnet(network: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"{network['id']}-subnet", "network_id": network["id"], "cidr": CIDR,
+            "ip_version": 4, "enable_dhcp": True,
+            "gateway_ip": str(ipaddress.ip_network(CIDR)[1]), "revision_number": 1}
+
+
+def _lsp(network: dict[str, Any], dhcp: str, name: str, i: int,
+         chassis: str | None) -> dict[str, Any]:
+    port = {"id": name, "network_id": network["id"], "revision_number": 1,
+            "mac_address": f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+            "fixed_ips": [{"subnet_id": _subnet(network)["id"],
+                           "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}]}
+    if chassis is not None:
+        port.update({"binding:host_id": chassis, "binding:vif_type": "ovs",
+                     "binding:profile": {"vif_plug_type": "dummy"}})
+    return {**desired.port_spec(port, network).columns, "dhcpv4_options": dhcp}
+
+
+def unbound_lsp(switch: str, dhcp: str, name: str, i: int) -> dict[str, Any]:
+    """The LSP the baseline writes for unbound port *i* of *switch* (the stack floor's
+    too): what Neutrino's driver writes for such a port."""
+    return _lsp(_network(switch), dhcp, name, i, None)
+
+
 class BaselinePorts:
     """The LSPs of the baseline, as Neutrino's OVN driver would write them for the ports
     the Neutrino run creates: on switch ``bench-<i % networks>``, an address each from
     ``CIDR``, the DHCP options of that network's subnet."""
 
     def __init__(self, nb: Any, networks: int, prefix: str = "bench") -> None:
-        #: The geneve networks of the Neutrino run, with the MTU the core gives them.
-        mtu = Settings().global_physnet_mtu - GENEVE_OVERHEAD
-        self.networks: list[dict[str, Any]] = [
-            {"id": f"{prefix}-{k}", "name": f"{prefix}-{k}", "revision_number": 1, "mtu": mtu}
-            for k in range(networks)]
+        self.networks = [_network(f"{prefix}-{k}") for k in range(networks)]
         self.dhcp_uuids = []
         with nb.transaction(check_error=True) as txn:
             for network in self.networks:
                 txn.add(nb.ls_add(network["id"]))
         for network in self.networks:
-            spec = desired.dhcp_spec(self.subnet(network), network)
+            spec = desired.dhcp_spec(_subnet(network), network)
             assert spec is not None
             with nb.transaction(check_error=True) as txn:
                 dhcp = txn.add(nb.dhcp_options_add(
                     spec.columns["cidr"], options=spec.columns["options"],
                     external_ids=spec.columns["external_ids"]))
             self.dhcp_uuids.append(dhcp.result.uuid)
-
-    @staticmethod
-    def subnet(network: dict[str, Any]) -> dict[str, Any]:
-        return {"id": f"{network['id']}-subnet", "network_id": network["id"], "cidr": CIDR,
-                "ip_version": 4, "enable_dhcp": True,
-                "gateway_ip": str(ipaddress.ip_network(CIDR)[1]), "revision_number": 1}
 
     def switch(self, i: int) -> str:
         return self.networks[i % len(self.networks)]["id"]
@@ -553,15 +614,7 @@ class BaselinePorts:
         """Port *i*'s LSP, bound to *chassis* and plugged by the dummy plug, or unbound
         (*chassis* None)."""
         k = i % len(self.networks)
-        network = self.networks[k]
-        port = {"id": name, "network_id": network["id"], "revision_number": 1,
-                "mac_address": f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
-                "fixed_ips": [{"subnet_id": self.subnet(network)["id"],
-                               "ip_address": str(ipaddress.ip_network(CIDR)[i + 2])}]}
-        if chassis is not None:
-            port.update({"binding:host_id": chassis, "binding:vif_type": "ovs",
-                         "binding:profile": {"vif_plug_type": "dummy"}})
-        return {**desired.port_spec(port, network).columns, "dhcpv4_options": self.dhcp_uuids[k]}
+        return _lsp(self.networks[k], self.dhcp_uuids[k], name, i, chassis)
 
     def delete(self, sandbox: Sandbox) -> None:
         for network, dhcp in zip(self.networks, self.dhcp_uuids, strict=True):
@@ -584,6 +637,7 @@ def measure_baseline(args: argparse.Namespace, progress: report.Progress, round_
         try:
             if args.throughput_ports:
                 run.throughput = baseline_throughput(sb, nb, args, progress)
+                run.floor = floor_throughput(sb, nb, args, progress)
             ports = BaselinePorts(nb, args.networks)
 
             def create(i: int) -> None:
@@ -699,14 +753,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{title}")
     print(report.format_table(["metric", "baseline (bare OVN)", "neutrino", "added"], rows))
     if args.throughput_ports:
-        tput_o, tput_b = o["throughput"], b["throughput"]
+        tput_o, tput_b, tput_f = o["throughput"], b["throughput"], b["floor_throughput"]
         print(f"\nthroughput: {args.throughput_ports} unbound ports x {args.rounds} round(s), "
               f"{args.concurrency} clients")
-        print(report.format_table(["metric", "baseline (bare NB)", "neutrino", "ratio"], [
-            ("creates/s", tput_b["per_second"], tput_o["per_second"], throughput_ratio),
-            ("errors", tput_b["errors"], tput_o["errors"], None),
-            *((f"CPU ms per create: {name}", None, ms, None)
-              for name, ms in (tput_o["cpu_ms_per_create"] or {}).items())]))
+        print(report.format_table(["metric", "baseline (bare NB)", "stack floor", "neutrino"], [
+            ("creates/s", tput_b["per_second"], tput_f["per_second"], tput_o["per_second"]),
+            ("over bare NB", 1.0, report.ratio(tput_f["per_second"] or 0.0,
+                                               tput_b["per_second"] or 0.0), throughput_ratio),
+            ("errors", tput_b["errors"], tput_f["errors"], tput_o["errors"]),
+            ("CPU ms per create: server", None, tput_f["cpu_ms_per_create"]["floor"],
+             tput_o["cpu_ms_per_create"]["server"]),
+            *((f"CPU ms per create: {name}", None, None, ms)
+              for name, ms in tput_o["cpu_ms_per_create"].items() if name != "server")]))
     print(f"targets (added p50 <= {p50_target:g} ms, p99 <= {p99_target:g} ms"
           + (f", creates/s >= {THROUGHPUT_RATIO:g} x bare NB" if args.throughput_ports else "")
           + f"): {met}")

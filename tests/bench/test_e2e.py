@@ -44,6 +44,12 @@ def test_e2e_bench_tiny(tmp_path: Path, plugger: str) -> None:
     assert result["throughput_ratio"] == round(
         throughput["neutrino"]["per_second"] / throughput["baseline"]["per_second"], 2)
     assert "throughput_ratio" in result["targets_met"]
+    # The stack's floor ran the same phase in the baseline's sandbox, and its server's CPU
+    # was measured; the table shows it beside the others.
+    floor = result["baseline"]["floor_throughput"]
+    assert (floor["creates"], floor["errors"]) == (8 * rounds, 0) and floor["per_second"] > 0
+    assert floor["cpu_ms_per_create"]["floor"] > 0
+    assert "stack floor" in proc.stdout and "over bare NB" in proc.stdout
     # CPU per create of the Neutrino processes: the server's, the plug agent's if it runs.
     for cpu in (result["neutrino"]["cpu_ms_per_create"],
                 throughput["neutrino"]["cpu_ms_per_create"]):
