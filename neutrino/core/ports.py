@@ -6,7 +6,6 @@ third of such a request.
 """
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -98,6 +97,15 @@ BINDINGS_OF_PORT = select(PortSecurityGroup.__table__).where(
 #: Device owners of ports that are never filtered (router, DHCP, metadata ports:
 #: neutron-lib's ``is_port_trusted``): they get no default group.
 TRUSTED_PREFIX = "network:"
+
+
+class NoDefaultGroup(Exception):
+    """A new port's project has no ``default`` security group (yet): the port's
+    transaction stops, the group is created, and the port is written again."""
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__(project_id)
+        self.project_id = project_id
 
 
 def visible_ports(ctx: Context) -> ColumnElement | None:
@@ -272,31 +280,30 @@ class Ports:
         """Ports of *items*, in order, all or none (a bulk create, or one); each port
         with a host is then bound on its own, outside the transaction (B2)."""
         items = [owned(ctx, attrs) for attrs in items]
-        # A project's first port creates its default group (a transaction of its own,
-        # committed and in the backends before the port names it).
-        network_project = functools.cache(functools.partial(self._network_project, ctx))
-        for project in dict.fromkeys(
-                attrs.get("project_id") or network_project(attrs["network_id"])
-                for attrs in items if "security_groups" not in attrs
-                and not attrs.get("device_owner", "").startswith(TRUSTED_PREFIX)):
-            self.groups.ensure_default(project)
+
         def body(attrs: dict[str, Any]) -> Callable[[Session], PortContext]:
             # A copy of the item per run: a lost race runs the transaction again.
             return lambda session: self._create(session, ctx, dict(attrs))
 
-        contexts = self.writes.write_all("create_port", [body(attrs) for attrs in items],
-                                         undo=lambda port_id: self.delete(ADMIN, port_id))
+        created: set[str] = set()
+        while True:
+            try:
+                contexts = self.writes.write_all(
+                    "create_port", [body(attrs) for attrs in items],
+                    undo=lambda port_id: self.delete(ADMIN, port_id))
+                break
+            except NoDefaultGroup as missing:
+                # A project's first port creates its default group (a transaction of its
+                # own, committed and in the backends before the port names it); found
+                # missing in the port's own transaction, as a read before it would cost
+                # every other create a transaction more.
+                if missing.project_id in created:  # deleted again since: give up
+                    raise exc.SecurityGroupNotFound(id="default") from None
+                self.groups.ensure_default(missing.project_id)
+                created.add(missing.project_id)
         return [self._named(self.binder.bind(c.current["id"], c) or c.current
                             if c.current["binding:host_id"] else c.current,
                             c.network.current["dns_domain"]) for c in contexts]
-
-    def _network_project(self, ctx: Context, net_id: str) -> str:
-        with self.db.read() as session:
-            check_network_visible(session, ctx, net_id)
-            project = session.scalar(select(Network.project_id).where(Network.id == net_id))
-        if project is None:
-            raise exc.NetworkNotFound(net_id=net_id)
-        return project
 
     def _security(self, session: Session, ctx: Context, port: Port,
                   groups: list[str] | None) -> list[str]:
@@ -315,8 +322,8 @@ class Ports:
             if port.device_owner.startswith(TRUSTED_PREFIX) or not port.project_id:
                 return []  # unfiltered, or of no project (Neutrino's own): no default group
             default = default_group_id(session, port.project_id)
-            if default is None:  # deleted by an admin since the port's request began
-                raise exc.SecurityGroupNotFound(id="default")
+            if default is None:  # the project's first port, or its group was deleted
+                raise NoDefaultGroup(port.project_id)
             return [default]
         _check_groups(session, ctx, port.project_id, groups)
         return groups

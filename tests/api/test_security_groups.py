@@ -227,6 +227,26 @@ def test_a_port_gets_the_default_group_or_the_groups_asked_for(api: Api, net: di
     assert api.list("ports", {"id": port["id"]})[0]["security_groups"] == [default["id"]]
 
 
+def test_a_deleted_default_group_is_made_again_by_the_next_port(api: Api, net: dict) -> None:
+    """As Neutron: a project whose default group an admin deleted gets a new one with its
+    next port, which is in it; the port's first try, which found no group, wrote nothing."""
+    first = api.port(net)
+    [old] = api.list(GROUPS)
+    api.update("ports", first["id"], security_groups=[])
+    assert api.delete(GROUPS, old["id"]).status_code == 204
+    before = rows(api)
+    port = api.port(net)
+    [new] = api.list(GROUPS)
+    assert new["name"] == "default" and new["id"] != old["id"]
+    assert port["security_groups"] == [new["id"]]
+    assert len(new["security_group_rules"]) == 4
+    assert rows(api) == {**before, "ports": before["ports"] + 1,
+                         "ip_allocations": before["ip_allocations"] + 1,
+                         "security_groups": before["security_groups"] + 1,
+                         "security_group_rules": before["security_group_rules"] + 4,
+                         "port_security_groups": before["port_security_groups"] + 1}
+
+
 def test_port_security_follows_the_network(api: Api) -> None:
     insecure = api.network(name="open", port_security_enabled=False)
     assert insecure["port_security_enabled"] is False
