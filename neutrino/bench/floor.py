@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import BaseModel
 
 from neutrino.sandbox.ovsdb import free_tcp_port
@@ -110,8 +112,6 @@ class Floor:
 
     @staticmethod
     def _create_table(db: Path) -> None:
-        import sqlite3
-
         with sqlite3.connect(db) as conn:
             conn.execute("CREATE TABLE ports (id VARCHAR(36) PRIMARY KEY, "
                          "network_id VARCHAR(36), device_id VARCHAR(255), "
@@ -128,11 +128,12 @@ class Floor:
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Until every worker has its NB copy and serves: a worker still starting would
         put its start's CPU into the measure."""
-        import httpx
 
         def answers() -> bool:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the floor's server exited; see {self._log.name}")
+                self._log.flush()
+                log = Path(self._log.name).read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the floor's server exited:\n{log}")
             if len(list(self._ready.iterdir())) < self.workers:
                 return False
             try:
