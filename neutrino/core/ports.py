@@ -74,6 +74,10 @@ TAGGED = Tagged(Port, "port", lambda port_id: exc.PortNotFound(port_id=port_id))
 #: Filterable attributes of a port listing.
 COLUMNS = {**_columns(), **TAGGED.filters()}
 PORT_INSERT, IP_INSERT = insert(Port.__table__), insert(IPAllocation.__table__)
+#: A port's groups, written on the table (the mapped class's bulk INSERT is the ORM's).
+GROUPS_INSERT = insert(PortSecurityGroup.__table__)
+GROUPS_DELETE = delete(PortSecurityGroup.__table__).where(
+    PortSecurityGroup.__table__.c.port_id == bindparam("id"))
 PORT_BY_ID = select(Port.__table__).where(Port.id == bindparam("id"))
 PORT_FOR_UPDATE = PORT_BY_ID.with_for_update()
 DNS_DOMAIN_OF_NETWORK = select(Network.dns_domain).where(Network.id == bindparam("id"))
@@ -204,9 +208,9 @@ def _set_groups(session: Session, port: Port, groups: list[str], new: bool) -> b
     if wanted == sorted(current):
         return False
     if current:
-        session.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+        session.execute(GROUPS_DELETE, {"id": port.id})
     if wanted:
-        session.execute(insert(PortSecurityGroup),
+        session.execute(GROUPS_INSERT,
                         [{"port_id": port.id, "security_group_id": g} for g in wanted])
     set_committed_value(port, "security_group_bindings",
                         [PortSecurityGroup(port_id=port.id, security_group_id=g) for g in wanted])
