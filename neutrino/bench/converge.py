@@ -48,7 +48,8 @@ from typing import Any
 import httpx
 
 from neutrino.bench import ovsdb_log, report
-from neutrino.bench.e2e import CIDR, chassis_names
+from neutrino.bench.e2e import chassis_names
+from neutrino.bench.lsps import CIDR
 from neutrino.bench.server import ServerProcess, launch_agent, ovn_server, stop_agent
 from neutrino.ovn import keys
 from neutrino.sandbox import Sandbox

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from neutrino.bench.lsps import unbound_lsp
 from neutrino.sandbox.ovsdb import free_tcp_port
 from neutrino.sandbox.wait import wait_for
 
@@ -51,7 +52,6 @@ def create_app() -> Any:
     import sqlalchemy as sa
     from fastapi import FastAPI
 
-    from neutrino.bench.e2e import unbound_lsp
     from neutrino.ovn.connection import Northbound
 
     engine = sa.create_engine(f"sqlite:///{os.environ[ENV_DB]}",
